@@ -1,0 +1,16 @@
+namespace Wharf.Registry;
+
+public sealed class RegistryOptions
+{
+    /// <summary>Root of blobs, uploads and the SQLite database.</summary>
+    public string DataDirectory { get; set; } = "wharf-data";
+
+    /// <summary>How long an idle upload session is kept before GC may remove it.</summary>
+    public TimeSpan UploadSessionLifetime { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Smallest chunk a client should send (OCI-Chunk-Min-Length); 0 disables the header.</summary>
+    public long ChunkMinLength { get; set; }
+
+    /// <summary>Maximum page size for tag lists and the catalog.</summary>
+    public int MaxPageSize { get; set; } = 10_000;
+}

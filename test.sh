@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test of the project. Installs the real peers the interoperability tests need
+# (podman, skopeo, runc, docker-registry) when running as root on Debian and they are missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+for tool in podman skopeo runc docker-registry; do
+  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
+if ((${#need[@]})) && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  echo "installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+dotnet build Wharf.slnx -c Release -nologo -v q
+dotnet test Wharf.slnx -c Release --no-build -nologo -v q --logger "console;verbosity=normal" 2>&1 | tee /tmp/wharf-test.$$.log
