@@ -49,7 +49,7 @@ public sealed partial class ImageEngine
             ["RepoDigests"] = new JsonArray([.. RepoDigests(image).Select(x => (JsonNode?)x)]),
             ["Parent"] = string.Empty,
             ["Comment"] = configNode["comment"]?.GetValue<string>() ?? string.Empty,
-            ["Created"] = image.Created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.FFFFFFFFZ", System.Globalization.CultureInfo.InvariantCulture),
+            ["Created"] = image.Created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.FFFFFFFZ", System.Globalization.CultureInfo.InvariantCulture),
             ["Config"] = config,
             ["Version"] = configNode["docker_version"]?.GetValue<string>() ?? string.Empty,
             ["Author"] = configNode["author"]?.GetValue<string>() ?? string.Empty,
