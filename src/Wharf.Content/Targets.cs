@@ -44,4 +44,4 @@ public interface IStorage : IReadOnlyStorage, IPushable;
 
 public interface IReadOnlyTarget : IReadOnlyStorage, IResolvable;
 
-public interface ITarget : IStorage, IResolvable, ITaggable;
+public interface ITarget : IStorage, IReadOnlyTarget, ITaggable;
