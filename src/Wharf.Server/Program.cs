@@ -24,12 +24,25 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     }
 });
 
-builder.Logging.AddSimpleConsole(o =>
+// One line per event; WHARF_LOG_FORMAT=json writes one JSON object per line for log shippers.
+builder.Logging.ClearProviders();
+if (string.Equals(Environment.GetEnvironmentVariable("WHARF_LOG_FORMAT"), "json", StringComparison.OrdinalIgnoreCase))
 {
-    o.SingleLine = true;
-    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-    o.UseUtcTimestamp = true;
-});
+    builder.Logging.AddJsonConsole(o =>
+    {
+        o.UseUtcTimestamp = true;
+        o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+    });
+}
+else
+{
+    builder.Logging.AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        o.UseUtcTimestamp = true;
+    });
+}
 
 builder.Services.AddWharfRegistry(builder.Configuration, o =>
 {
