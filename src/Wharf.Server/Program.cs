@@ -17,6 +17,7 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.AddServerHeader = false;
     kestrel.Limits.MaxRequestBodySize = 32 * 1024 * 1024; // lifted per request on blob uploads only
     kestrel.Limits.MinRequestBodyDataRate = null; // slow clients on a busy cluster must not fail a layer push
+    kestrel.Limits.MaxResponseBufferSize = 4 * 1024 * 1024; // keep blob sends streaming while the client digests a chunk
     if (tlsCert is not null)
     {
         var cert = X509Certificate2.CreateFromPemFile(tlsCert, tlsKey);
