@@ -27,25 +27,24 @@ public sealed partial class ImageEngine
         ArgumentNullException.ThrowIfNull(options);
         var filters = options.Filters.Select(ParseFilter).ToList();
         var rows = new List<ImageSummary>();
+        // Filters pick images; a picked image shows every one of its names, as podman 4 does.
         foreach (var image in Store.ReadImages().OrderByDescending(i => i.Created).ThenByDescending(i => i.Added))
         {
-            if (image.Names.Count == 0)
+            if (!filters.All(f => MatchesFilter(image, f)))
             {
-                if (filters.All(f => MatchesFilter(image, null, f)))
-                {
-                    rows.Add(new ImageSummary(image, "<none>", "<none>"));
-                }
-
                 continue;
             }
 
-            foreach (string name in image.Names)
+            if (image.Names.Count == 0)
             {
-                if (filters.All(f => MatchesFilter(image, name, f)))
-                {
-                    var (repo, tag) = ImageNames.Split(name);
-                    rows.Add(new ImageSummary(image, repo, tag));
-                }
+                rows.Add(new ImageSummary(image, "<none>", "<none>"));
+                continue;
+            }
+
+            foreach (string name in image.Names.Order(StringComparer.Ordinal))
+            {
+                var (repo, tag) = ImageNames.Split(name);
+                rows.Add(new ImageSummary(image, repo, tag));
             }
         }
 
@@ -72,9 +71,9 @@ public sealed partial class ImageEngine
         return (key, filter[(eq + 1)..]);
     }
 
-    private static bool MatchesFilter(ImageRecord image, string? name, (string Key, string Value) filter) => filter.Key switch
+    private static bool MatchesFilter(ImageRecord image, (string Key, string Value) filter) => filter.Key switch
     {
-        "reference" => name is not null && ReferenceMatches(filter.Value, name),
+        "reference" => image.Names.Any(n => ReferenceMatches(filter.Value, n)),
         "dangling" => (image.Names.Count == 0) == filter.Value.Equals("true", StringComparison.OrdinalIgnoreCase),
         "id" => image.Id.StartsWith(filter.Value.Replace("sha256:", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal),
         "digest" => image.Digest == filter.Value,
