@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Wharf.Cli.Containers;
 using Wharf.Cli.Images;
 using Wharf.Cli.SystemCommands;
 using Wharf.Client;
@@ -48,6 +49,13 @@ public static class WharfCli
             InfoCommand.Create(context),
         };
         root.Add(system);
+        foreach (var verb in ContainerCli.TopLevel(context))
+        {
+            root.Add(verb);
+        }
+
+        root.Add(ContainerCli.Group(context));
+        args = ContainerCli.SplitCommand(args);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,0 +1,109 @@
+using System.CommandLine;
+using Wharf.Engine.Containers;
+
+namespace Wharf.Cli.Containers;
+
+/// <summary>The container verbs: registration, the engine they share, and the argument split podman's run needs.</summary>
+public static class ContainerCli
+{
+    private static readonly string[] Verbs = ["run", "create", "exec"];
+
+    private static readonly HashSet<string> GlobalValueOptions = new(StringComparer.Ordinal) { "--root", "--runroot", "--storage-driver", "--log-level" };
+
+    private static readonly HashSet<string> RunValueOptions = new(StringComparer.Ordinal)
+    {
+        "--name", "-e", "--env", "--env-file", "-v", "--volume", "-w", "--workdir", "-u", "--user", "--entrypoint",
+        "--network", "--net", "--hostname", "-h", "--pull", "--ulimit", "--device", "--authfile", "--creds",
+        "--root", "--runroot", "--storage-driver", "--log-level",
+    };
+
+    public static ContainerEngine Engine(CliContext context, ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return new ContainerEngine(context.Engine(parse), context.Err);
+    }
+
+    /// <summary>
+    /// podman stops reading its own flags at the image (run, create) or container (exec): what follows
+    /// is the container's command. A <c>--</c> is put after that word so the parser sees it that way.
+    /// </summary>
+    public static string[] SplitCommand(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        int i = 0;
+        while (i < args.Length && args[i].StartsWith('-'))
+        {
+            i += GlobalValueOptions.Contains(args[i]) ? 2 : 1;
+        }
+
+        if (i < args.Length && args[i] == "container")
+        {
+            i++;
+        }
+
+        if (i >= args.Length || !Verbs.Contains(args[i]))
+        {
+            return args;
+        }
+
+        for (i++; i < args.Length; i++)
+        {
+            string a = args[i];
+            if (a == "--")
+            {
+                return args;
+            }
+
+            if (a.StartsWith('-') && a.Length > 1)
+            {
+                if (RunValueOptions.Contains(a))
+                {
+                    i++;
+                }
+
+                continue;
+            }
+
+            // args[i] is the image (or container): everything after it belongs to the command.
+            return i + 1 < args.Length ? [.. args[..(i + 1)], "--", .. args[(i + 1)..]] : args;
+        }
+
+        return args;
+    }
+
+    public static IEnumerable<Command> TopLevel(CliContext c)
+    {
+        yield return RunCommand.Create(c, "run");
+        yield return CreateCommand.Create(c, "create");
+        yield return StartCommand.Create(c);
+        yield return PsCommand.Create(c, "ps");
+        yield return LogsCommand.Create(c);
+        yield return StopCommand.Create(c);
+        yield return KillCommand.Create(c);
+        yield return RmCommand.Create(c, "rm");
+        yield return ExecCommand.Create(c);
+        yield return DiffCommand.Create(c);
+        yield return CommitCommand.Create(c);
+    }
+
+    /// <summary><c>wharf container …</c>: the same verbs, plus ls, prune and inspect.</summary>
+    public static Command Group(CliContext c)
+    {
+        var group = new Command("container", "Manage containers");
+        group.Add(RunCommand.Create(c, "run"));
+        group.Add(CreateCommand.Create(c, "create"));
+        group.Add(StartCommand.Create(c));
+        group.Add(PsCommand.Create(c, "ps"));
+        group.Add(PsCommand.Create(c, "ls", "list"));
+        group.Add(LogsCommand.Create(c));
+        group.Add(StopCommand.Create(c));
+        group.Add(KillCommand.Create(c));
+        group.Add(RmCommand.Create(c, "rm"));
+        group.Add(ExecCommand.Create(c));
+        group.Add(DiffCommand.Create(c));
+        group.Add(CommitCommand.Create(c));
+        group.Add(ContainerPruneCommand.Create(c));
+        group.Add(ContainerInspectCommand.Create(c));
+        return group;
+    }
+}

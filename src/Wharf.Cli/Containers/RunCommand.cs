@@ -1,0 +1,140 @@
+using System.CommandLine;
+using Wharf.Engine;
+using Wharf.Engine.Containers;
+
+namespace Wharf.Cli.Containers;
+
+/// <summary>The flags run and create share, and how they become <see cref="CreateOptions"/>.</summary>
+internal sealed class CreateFlags
+{
+    public Argument<string> Image { get; } = new("IMAGE") { Description = "Image to run" };
+
+    public Argument<string[]> Command { get; } = new("COMMAND") { Description = "Command and arguments", Arity = ArgumentArity.ZeroOrMore };
+
+    public Option<bool> Interactive { get; } = new("--interactive", "-i") { Description = "Keep STDIN open even if not attached" };
+
+    public Option<bool> Tty { get; } = new("--tty", "-t") { Description = "Allocate a pseudo-TTY for container" };
+
+    public Option<bool> Remove { get; } = new("--rm") { Description = "Remove container and any anonymous unnamed volume associated with the container after exit" };
+
+    public Option<string?> Name { get; } = new("--name") { Description = "Assign a name to the container" };
+
+    public Option<string[]> Env { get; } = new("--env", "-e") { Description = "Set environment variables in container", AllowMultipleArgumentsPerToken = false };
+
+    public Option<string[]> EnvFile { get; } = new("--env-file") { Description = "Read in a file of environment variables" };
+
+    public Option<string[]> Volume { get; } = new("--volume", "-v") { Description = "Bind mount a volume into the container (SRC:DST[:ro])" };
+
+    public Option<string?> Workdir { get; } = new("--workdir", "-w") { Description = "Working directory inside the container" };
+
+    public Option<string?> User { get; } = new("--user", "-u") { Description = "Username or UID (format: <name|uid>[:<group|gid>])" };
+
+    public Option<string?> Entrypoint { get; } = new("--entrypoint") { Description = "Overwrite the default ENTRYPOINT of the image" };
+
+    public Option<string> Network { get; } = new("--network", "--net") { Description = "Connect a container to a network: host (default) or none", DefaultValueFactory = _ => "host" };
+
+    public Option<string?> Hostname { get; } = new("--hostname", "-h") { Description = "Set container hostname" };
+
+    public Option<string> Pull { get; } = new("--pull") { Description = "Pull image policy: missing, always, never", DefaultValueFactory = _ => "missing" };
+
+    public Option<string[]> Ulimit { get; } = new("--ulimit") { Description = "Ulimit options (clamped to this host's hard limits)" };
+
+    public Option<string[]> Device { get; } = new("--device") { Description = "Add a host device or a CDI device (vendor.com/class=name)" };
+
+    public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Suppress output information when pulling images" };
+
+    public Option<bool?> TlsVerify { get; } = CliContext.TlsVerifyOption();
+
+    public Option<string?> AuthFile { get; } = CliContext.AuthFileOption();
+
+    public Option<string?> Creds { get; } = CliContext.CredsOption();
+
+    public void AddTo(Command command)
+    {
+        command.Add(Image);
+        command.Add(Command);
+        foreach (Option o in new Option[] { Interactive, Tty, Remove, Name, Env, EnvFile, Volume, Workdir, User, Entrypoint, Network, Hostname, Pull, Ulimit, Device, Quiet, TlsVerify, AuthFile, Creds })
+        {
+            command.Add(o);
+        }
+    }
+
+    public CreateOptions Read(ParseResult parse)
+    {
+        string pull = parse.GetValue(Pull) ?? "missing";
+        if (pull is not ("missing" or "always" or "never" or "newer"))
+        {
+            throw new WharfException($"invalid pull policy \"{pull}\"");
+        }
+
+        return new CreateOptions
+        {
+            Image = parse.GetRequiredValue(Image),
+            Command = parse.GetValue(Command) ?? [],
+            Interactive = parse.GetValue(Interactive),
+            Tty = parse.GetValue(Tty),
+            Remove = parse.GetValue(Remove),
+            Name = parse.GetValue(Name),
+            Env = parse.GetValue(Env) ?? [],
+            EnvFiles = parse.GetValue(EnvFile) ?? [],
+            Volumes = parse.GetValue(Volume) ?? [],
+            Workdir = parse.GetValue(Workdir),
+            User = parse.GetValue(User),
+            Entrypoint = parse.GetValue(Entrypoint),
+            Network = parse.GetValue(Network) ?? "host",
+            Hostname = parse.GetValue(Hostname),
+            Pull = pull == "newer" ? "missing" : pull,
+            Ulimits = parse.GetValue(Ulimit) ?? [],
+            Devices = parse.GetValue(Device) ?? [],
+            Quiet = parse.GetValue(Quiet),
+            TlsVerify = parse.GetValue(TlsVerify),
+            AuthFile = parse.GetValue(AuthFile),
+            Credentials = parse.GetValue(Creds),
+        };
+    }
+}
+
+/// <summary><c>wharf run [flags] IMAGE [COMMAND [ARG...]]</c>: exits with the container's exit code.</summary>
+public static class RunCommand
+{
+    public static Command Create(CliContext context, string name)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var flags = new CreateFlags();
+        var detach = new Option<bool>("--detach", "-d") { Description = "Run container in background and print container ID" };
+        var command = new Command(name, "Run a command in a new container");
+        flags.AddTo(command);
+        command.Add(detach);
+        command.SetAction((parse, ct) => context.RunAsync(async () =>
+        {
+            bool d = parse.GetValue(detach);
+            var (container, code) = await ContainerCli.Engine(context, parse).RunAsync(flags.Read(parse), d, ct).ConfigureAwait(false);
+            if (d)
+            {
+                await context.Out.WriteLineAsync(container.Id).ConfigureAwait(false);
+            }
+
+            return code;
+        }));
+        return command;
+    }
+}
+
+/// <summary><c>wharf create</c>: prints the new container's ID.</summary>
+public static class CreateCommand
+{
+    public static Command Create(CliContext context, string name)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var flags = new CreateFlags();
+        var command = new Command(name, "Create but do not start a container");
+        flags.AddTo(command);
+        command.SetAction((parse, ct) => context.RunAsync(async () =>
+        {
+            var c = await ContainerCli.Engine(context, parse).CreateAsync(flags.Read(parse), ct).ConfigureAwait(false);
+            await context.Out.WriteLineAsync(c.Id).ConfigureAwait(false);
+            return 0;
+        }));
+        return command;
+    }
+}

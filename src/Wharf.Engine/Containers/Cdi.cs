@@ -1,0 +1,202 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using YamlDotNet.Serialization;
+
+namespace Wharf.Engine.Containers;
+
+/// <summary>
+/// Container Device Interface: <c>--device vendor.com/class=name</c> resolved through the specs
+/// (JSON or YAML) in /etc/cdi and /var/run/cdi; a later directory overrides an earlier one. Each
+/// named device's containerEdits plus the spec's own containerEdits become device nodes (with cgroup
+/// allow rules), bind mounts, hooks and environment variables.
+/// </summary>
+public static class Cdi
+{
+    public static readonly string[] DefaultSpecDirs = ["/etc/cdi", "/var/run/cdi"];
+
+    public static bool IsCdiName(string device) =>
+        device.Contains('=', StringComparison.Ordinal) && device.IndexOf('/', StringComparison.Ordinal) is > 0 and var slash
+        && slash < device.IndexOf('=', StringComparison.Ordinal);
+
+    /// <summary>Every spec found, keyed by kind; a later file replaces devices of the same name.</summary>
+    public static Dictionary<string, List<JsonObject>> LoadSpecs(IEnumerable<string> dirs)
+    {
+        ArgumentNullException.ThrowIfNull(dirs);
+        var specs = new Dictionary<string, List<JsonObject>>(StringComparer.Ordinal);
+        foreach (string dir in dirs.Where(Directory.Exists))
+        {
+            foreach (string file in Directory.GetFiles(dir).Order(StringComparer.Ordinal))
+            {
+                string ext = Path.GetExtension(file);
+                if (ext is not (".json" or ".yaml" or ".yml"))
+                {
+                    continue;
+                }
+
+                JsonObject? spec;
+                try
+                {
+                    string text = File.ReadAllText(file);
+                    spec = (ext == ".json" ? JsonNode.Parse(text) : YamlToJson(new DeserializerBuilder().Build().Deserialize<object?>(text))) as JsonObject;
+                }
+                catch (Exception e) when (e is System.Text.Json.JsonException or YamlDotNet.Core.YamlException)
+                {
+                    throw new WharfException($"reading CDI spec {file}: {e.Message}", e);
+                }
+
+                if (spec?["kind"]?.GetValue<string>() is { } kind)
+                {
+                    if (!specs.TryGetValue(kind, out var list))
+                    {
+                        specs[kind] = list = [];
+                    }
+
+                    list.Add(spec);
+                }
+            }
+        }
+
+        return specs;
+    }
+
+    private static JsonNode? YamlToJson(object? value) => value switch
+    {
+        null => null,
+        IDictionary<object, object?> map => new JsonObject(map.Select(kv => KeyValuePair.Create(kv.Key.ToString()!, YamlToJson(kv.Value)))),
+        IEnumerable<object?> list when value is not string => new JsonArray([.. list.Select(YamlToJson)]),
+        string s => JsonValue.Create(s),
+        _ => JsonValue.Create(Convert.ToString(value, CultureInfo.InvariantCulture)),
+    };
+
+    /// <summary>Applies the CDI devices named in <paramref name="devices"/> to <paramref name="edits"/>.</summary>
+    public static void Apply(IReadOnlyList<string> devices, IEnumerable<string> specDirs, DeviceEdits edits)
+    {
+        ArgumentNullException.ThrowIfNull(devices);
+        ArgumentNullException.ThrowIfNull(edits);
+        var specs = LoadSpecs(specDirs);
+        var appliedSpecs = new HashSet<JsonObject>();
+        var unresolved = new List<string>();
+        foreach (string device in devices)
+        {
+            int eq = device.IndexOf('=', StringComparison.Ordinal);
+            string kind = device[..eq], name = device[(eq + 1)..];
+            JsonObject? owner = null;
+            JsonObject? found = null;
+            foreach (var spec in specs.GetValueOrDefault(kind) ?? [])
+            {
+                foreach (var d in spec["devices"] as JsonArray ?? [])
+                {
+                    if (d?["name"]?.GetValue<string>() == name)
+                    {
+                        (owner, found) = (spec, (JsonObject)d);
+                    }
+                }
+            }
+
+            if (found is null || owner is null)
+            {
+                unresolved.Add(device);
+                continue;
+            }
+
+            ApplyEdits(found["containerEdits"] as JsonObject, edits);
+            if (appliedSpecs.Add(owner))
+            {
+                ApplyEdits(owner["containerEdits"] as JsonObject, edits);
+            }
+        }
+
+        if (unresolved.Count > 0)
+        {
+            throw new WharfException($"setting up CDI devices: unresolvable CDI devices {string.Join(", ", unresolved)}");
+        }
+    }
+
+    private static void ApplyEdits(JsonObject? e, DeviceEdits edits)
+    {
+        if (e is null)
+        {
+            return;
+        }
+
+        foreach (var env in e["env"] as JsonArray ?? [])
+        {
+            string entry = env!.GetValue<string>();
+            string key = entry.Split('=')[0] + "=";
+            edits.Env.RemoveAll(x => x.StartsWith(key, StringComparison.Ordinal));
+            edits.Env.Add(entry);
+        }
+
+        foreach (var n in e["deviceNodes"] as JsonArray ?? [])
+        {
+            string path = n!["path"]!.GetValue<string>();
+            string host = n["hostPath"]?.GetValue<string>() ?? path;
+            var node = HostDevice(host, path, n["permissions"]?.GetValue<string>() ?? "rwm");
+            node = node with
+            {
+                Type = n["type"]?.GetValue<string>() ?? node.Type,
+                Major = Num(n["major"]) ?? node.Major,
+                Minor = Num(n["minor"]) ?? node.Minor,
+                FileMode = (uint)(Num(n["fileMode"]) ?? node.FileMode),
+                Uid = (uint)(Num(n["uid"]) ?? node.Uid),
+                Gid = (uint)(Num(n["gid"]) ?? node.Gid),
+            };
+            edits.Nodes.RemoveAll(x => x.ContainerPath == node.ContainerPath);
+            edits.Nodes.Add(node);
+        }
+
+        foreach (var m in e["mounts"] as JsonArray ?? [])
+        {
+            var options = (m!["options"] as JsonArray ?? []).Select(o => o!.GetValue<string>()).ToList();
+            if (options.Count == 0)
+            {
+                options = ["bind"];
+            }
+
+            edits.Mounts.Add((m["hostPath"]!.GetValue<string>(), m["containerPath"]!.GetValue<string>(), m["type"]?.GetValue<string>() ?? "bind", options));
+        }
+
+        foreach (var h in e["hooks"] as JsonArray ?? [])
+        {
+            edits.Hooks.Add(new RuntimeHook(
+                h!["hookName"]!.GetValue<string>(),
+                h["path"]!.GetValue<string>(),
+                [.. (h["args"] as JsonArray ?? []).Select(a => a!.GetValue<string>())],
+                [.. (h["env"] as JsonArray ?? []).Select(a => a!.GetValue<string>())],
+                (int?)Num(h["timeout"])));
+        }
+    }
+
+    private static long? Num(JsonNode? n)
+    {
+        if (n is not JsonValue v)
+        {
+            return null;
+        }
+
+        if (v.TryGetValue(out long l))
+        {
+            return l;
+        }
+
+        string s = v.ToString();
+        return s.StartsWith("0o", StringComparison.Ordinal) || (s.Length > 1 && s.StartsWith('0'))
+            ? Convert.ToInt64(s.TrimStart('0', 'o').PadLeft(1, '0'), 8)
+            : long.Parse(s, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A host device node as the container gets it: type, numbers, mode and owner from the host.</summary>
+    public static DeviceNode HostDevice(string hostPath, string containerPath, string permissions)
+    {
+        var st = ContainerNative.LStat(hostPath) ?? throw new WharfException($"stat {hostPath}: no such file or directory");
+        uint fmt = st.Mode & ContainerNative.S_IFMT;
+        string type = fmt switch
+        {
+            ContainerNative.S_IFCHR => "c",
+            ContainerNative.S_IFBLK => "b",
+            ContainerNative.S_IFIFO => "p",
+            _ => throw new WharfException($"{hostPath} is not a device node"),
+        };
+        return new DeviceNode(containerPath, hostPath, type, st.RdevMajor, st.RdevMinor, st.Mode & 0xFFFu, st.Uid, st.Gid, permissions);
+    }
+}

@@ -1,0 +1,328 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Wharf.Content.Layers;
+using Wharf.Engine.Storage;
+
+namespace Wharf.Engine.Containers;
+
+public sealed record CreateOptions : RegistryAccess
+{
+    public required string Image { get; init; }
+
+    /// <summary>The command after the image; empty means the image's Cmd.</summary>
+    public IReadOnlyList<string> Command { get; init; } = [];
+
+    public bool Interactive { get; init; }
+
+    public bool Tty { get; init; }
+
+    public bool Remove { get; init; }
+
+    public string? Name { get; init; }
+
+    public IReadOnlyList<string> Env { get; init; } = [];
+
+    public IReadOnlyList<string> EnvFiles { get; init; } = [];
+
+    public IReadOnlyList<string> Volumes { get; init; } = [];
+
+    public string? Workdir { get; init; }
+
+    public string? User { get; init; }
+
+    /// <summary>null: the image's; empty: none; a JSON array or a single word.</summary>
+    public string? Entrypoint { get; init; }
+
+    /// <summary>host (the default: HPC jobs use the host network) or none.</summary>
+    public string Network { get; init; } = "host";
+
+    public string? Hostname { get; init; }
+
+    /// <summary>missing, always, never (newer is treated as missing).</summary>
+    public string Pull { get; init; } = "missing";
+
+    public IReadOnlyList<string> Ulimits { get; init; } = [];
+
+    public IReadOnlyList<string> Devices { get; init; } = [];
+
+    public bool Quiet { get; init; }
+}
+
+public sealed partial class ContainerEngine
+{
+    private static readonly string[] ManagedFiles = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv"];
+
+    /// <summary>podman create: resolve (and pull) the image, unpack its layers, record the container.</summary>
+    public async Task<ContainerRecord> CreateAsync(CreateOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Network is not ("host" or "none"))
+        {
+            throw new WharfException($"network mode \"{options.Network}\" is not supported: use host or none");
+        }
+
+        foreach (string u in options.Ulimits)
+        {
+            RuntimeSpec.ParseUlimit(u);
+        }
+
+        var image = await ResolveImageAsync(options, cancellationToken).ConfigureAwait(false);
+        string driver = PreferredDriver;
+        UnpackedImage? unpacked = null;
+        JsonObject config;
+        if (driver == "copy")
+        {
+            var manifest = Oci.ManifestParser.Parse(_images.Store.ReadBlob(image.Digest), image.ManifestMediaType);
+            config = JsonNode.Parse(_images.Store.ReadBlob(manifest.Config!.Digest)) as JsonObject ?? [];
+        }
+        else
+        {
+            unpacked = await Layers.EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken).ConfigureAwait(false);
+            config = unpacked.Config;
+        }
+
+        var run = ImageRunConfig(config);
+        var env = MergeEnv(Strings(run["Env"]) ?? [], options);
+        List<string>? entrypoint = options.Entrypoint switch
+        {
+            null => Strings(run["Entrypoint"]),
+            "" => null,
+            var e when e.TrimStart().StartsWith('[') => JsonSerializer.Deserialize(e, ContainerCliJson.Default.ListString),
+            var e => [e],
+        };
+        List<string>? cmd = options.Command.Count > 0 ? [.. options.Command] : options.Entrypoint is null ? Strings(run["Cmd"]) : null;
+        var argv = (entrypoint ?? []).Concat(cmd ?? []).ToList();
+        if (argv.Count == 0)
+        {
+            throw new WharfException("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
+        }
+
+        var mounts = options.Volumes.Select(ParseVolume).ToList();
+        string id = ContainerStore.NewId();
+        string hostname = options.Hostname ?? (options.Network == "host" ? Environment.MachineName : id[..12]);
+        var managed = ManagedFiles.Where(f => !(f == "/etc/resolv.conf" && options.Network == "none")).ToList();
+        var labels = run["Labels"] is JsonObject l ? l.ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? string.Empty) : null;
+
+        var record = Store.Locked(() =>
+        {
+            var existing = Store.List();
+            string name = options.Name ?? NewName(existing);
+            if (existing.FirstOrDefault(c => c.Name == name) is { } clash)
+            {
+                throw new WharfException(
+                    $"creating container storage: the container name \"{name}\" is already in use by {clash.Id}. You have to remove that container to be able to reuse that name: that name is already in use");
+            }
+
+            var c = new ContainerRecord
+            {
+                Id = id,
+                Name = name,
+                ImageName = image.Names.FirstOrDefault() ?? image.Id,
+                ImageId = image.Id,
+                Command = argv,
+                Created = DateTimeOffset.UtcNow,
+                AutoRemove = options.Remove,
+                Terminal = options.Tty,
+                RootfsDriver = driver,
+                LowerDirs = unpacked is null ? [] : [.. unpacked.LayerDirs.Reverse()],
+                ManagedMounts = managed,
+                Mounts = mounts,
+                StopSignal = run["StopSignal"]?.GetValue<string>() is { Length: > 0 } s ? s : "SIGTERM",
+                Settings = new ContainerSettings
+                {
+                    Env = env,
+                    Cmd = cmd,
+                    Entrypoint = entrypoint,
+                    WorkingDir = options.Workdir ?? (run["WorkingDir"]?.GetValue<string>() is { Length: > 0 } w ? w : "/"),
+                    User = options.User ?? run["User"]?.GetValue<string>() ?? string.Empty,
+                    Labels = labels,
+                    ExposedPorts = run["ExposedPorts"] is JsonObject p ? [.. p.Select(kv => kv.Key)] : null,
+                    Volumes = run["Volumes"] is JsonObject v ? [.. v.Select(kv => kv.Key)] : null,
+                    Hostname = hostname,
+                    Network = options.Network,
+                    Ulimits = [.. options.Ulimits],
+                    Devices = [.. options.Devices],
+                    Interactive = options.Interactive,
+                },
+            };
+            Store.Write(c);
+            return c;
+        });
+
+        try
+        {
+            WriteUserData(record);
+            if (driver == "copy")
+            {
+                await Layers.ApplyAllAsync(image, Store.CopyRootfs(id), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            RemoveFiles(record);
+            throw;
+        }
+
+        return record;
+    }
+
+    private async Task<ImageRecord> ResolveImageAsync(CreateOptions options, CancellationToken cancellationToken)
+    {
+        var found = options.Pull == "always" ? null : Oci.Reference.TryParse(options.Image, out _, out _) || options.Image.All(char.IsAsciiHexDigitLower)
+            ? ImageNames.Lookup(_images.Store.ReadImages(), options.Image, _images.Registries.UnqualifiedSearchRegistries)
+            : null;
+        if (found is not null)
+        {
+            return found;
+        }
+
+        if (options.Pull == "never")
+        {
+            throw new WharfException($"{options.Image}: image not known");
+        }
+
+        var report = await _images.PullAsync(new PullOptions
+        {
+            Reference = options.Image,
+            Quiet = options.Quiet,
+            TlsVerify = options.TlsVerify,
+            AuthFile = options.AuthFile,
+            Credentials = options.Credentials,
+        }, cancellationToken).ConfigureAwait(false);
+        return _images.Store.ReadImages().First(i => i.Id == report.ImageId);
+    }
+
+    private static string NewName(List<ContainerRecord> existing)
+    {
+        for (int i = 0; ; i++)
+        {
+            string name = ContainerNames.Generate();
+            if (existing.All(c => c.Name != name) || i > 100)
+            {
+                return name;
+            }
+        }
+    }
+
+    /// <summary>Image Env, then TERM and container as podman adds them, then --env-file and -e (a later key replaces an earlier one).</summary>
+    private List<string> MergeEnv(List<string> imageEnv, CreateOptions options)
+    {
+        var env = new List<string>(imageEnv);
+        void Set(string entry)
+        {
+            int eq = entry.IndexOf('=', StringComparison.Ordinal);
+            if (eq < 0)
+            {
+                // -e NAME takes the value from wharf's own environment, or is dropped.
+                if (Env.Get(entry) is not { } value)
+                {
+                    return;
+                }
+
+                entry = entry + "=" + value;
+                eq = entry.IndexOf('=', StringComparison.Ordinal);
+            }
+
+            string key = entry[..(eq + 1)];
+            env.RemoveAll(e => e.StartsWith(key, StringComparison.Ordinal));
+            env.Add(entry);
+        }
+
+        if (!env.Any(e => e.StartsWith("PATH=", StringComparison.Ordinal)))
+        {
+            env.Insert(0, "PATH=" + RootfsPaths.DefaultPath);
+        }
+
+        Set("TERM=xterm");
+        Set("container=wharf");
+        foreach (string file in options.EnvFiles)
+        {
+            if (!File.Exists(file))
+            {
+                throw new WharfException($"open {file}: no such file or directory");
+            }
+
+            foreach (string line in File.ReadAllLines(file))
+            {
+                string t = line.Trim();
+                if (t.Length > 0 && !t.StartsWith('#'))
+                {
+                    Set(t);
+                }
+            }
+        }
+
+        foreach (string e in options.Env)
+        {
+            Set(e);
+        }
+
+        return env;
+    }
+
+    /// <summary><c>-v SRC:DST[:ro|rw]</c>: SRC must be an existing absolute host path (named volumes are not supported).</summary>
+    private static MountRecord ParseVolume(string spec)
+    {
+        string[] parts = spec.Split(':');
+        if (parts.Length is < 2 or > 3 || parts[1].Length == 0 || !parts[1].StartsWith('/'))
+        {
+            throw new WharfException($"invalid volume specification \"{spec}\": expected SRC:DST[:ro|rw] with an absolute DST");
+        }
+
+        if (!parts[0].StartsWith('/') && !parts[0].StartsWith('.'))
+        {
+            throw new WharfException($"named volume \"{parts[0]}\" is not supported: give a host path");
+        }
+
+        string source = Path.GetFullPath(parts[0]);
+        if (!File.Exists(source) && !Directory.Exists(source))
+        {
+            throw new WharfException($"statfs {source}: no such file or directory");
+        }
+
+        bool ro = false;
+        if (parts.Length == 3)
+        {
+            foreach (string o in parts[2].Split(','))
+            {
+                if (o == "ro")
+                {
+                    ro = true;
+                }
+                else if (o is not ("rw" or "z" or "Z" or "rbind" or "bind" or "rprivate" or "private"))
+                {
+                    throw new WharfException($"invalid volume option \"{o}\" in \"{spec}\"");
+                }
+            }
+        }
+
+        return new MountRecord(source, parts[1], ro);
+    }
+
+    /// <summary>/etc/hosts, /etc/hostname, /etc/resolv.conf and /run/.containerenv, bind-mounted from userdata/.</summary>
+    private void WriteUserData(ContainerRecord c)
+    {
+        string dir = Store.UserData(c.Id);
+        Directory.CreateDirectory(dir);
+        string hosts = File.Exists("/etc/hosts") ? File.ReadAllText("/etc/hosts") : "127.0.0.1\tlocalhost\n";
+        if (!hosts.EndsWith('\n'))
+        {
+            hosts += "\n";
+        }
+
+        hosts += c.Settings.Network == "host"
+            ? $"127.0.0.1\thost.containers.internal\n"
+            : $"127.0.0.1\t{c.Id[..12]} {c.Name}\n";
+        File.WriteAllText(Path.Combine(dir, "hosts"), hosts);
+        File.WriteAllText(Path.Combine(dir, "hostname"), c.Settings.Hostname + "\n");
+        if (c.ManagedMounts.Contains("/etc/resolv.conf"))
+        {
+            File.WriteAllText(Path.Combine(dir, "resolv.conf"), File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : string.Empty);
+        }
+
+        File.WriteAllText(Path.Combine(dir, ".containerenv"), $"engine=\"wharf\"\nname=\"{c.Name}\"\nid=\"{c.Id}\"\nimage=\"{c.ImageName}\"\nimageid=\"{c.ImageId}\"\nrootless=0\n");
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(List<string>))]
+internal sealed partial class ContainerCliJson : System.Text.Json.Serialization.JsonSerializerContext;

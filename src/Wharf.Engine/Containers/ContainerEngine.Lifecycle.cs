@@ -1,0 +1,364 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+
+namespace Wharf.Engine.Containers;
+
+public sealed partial class ContainerEngine
+{
+    private static readonly Dictionary<string, int> Signals = new(StringComparer.Ordinal)
+    {
+        ["HUP"] = 1, ["INT"] = 2, ["QUIT"] = 3, ["KILL"] = 9, ["USR1"] = 10, ["USR2"] = 12, ["TERM"] = 15, ["CONT"] = 18, ["STOP"] = 19,
+    };
+
+    /// <summary>SIGTERM, TERM or 15 → the name runc takes (TERM).</summary>
+    public static string SignalName(string signal)
+    {
+        ArgumentNullException.ThrowIfNull(signal);
+        string s = signal.ToUpperInvariant();
+        s = s.StartsWith("SIG", StringComparison.Ordinal) ? s[3..] : s;
+        if (int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int n))
+        {
+            return Signals.FirstOrDefault(kv => kv.Value == n).Key ?? throw new WharfException($"invalid signal: {signal}");
+        }
+
+        return Signals.ContainsKey(s) ? s : throw new WharfException($"invalid signal: {signal}");
+    }
+
+    /// <summary>podman stop: the stop signal, then SIGKILL after <paramref name="timeoutSeconds"/>; waits for the exit to be recorded.</summary>
+    public ContainerRecord Stop(string nameOrId, int timeoutSeconds)
+    {
+        var c = Lookup(nameOrId);
+        if (c.State != ContainerStates.Running)
+        {
+            return c;
+        }
+
+        Runtime.Kill(c.Id, SignalName(c.StopSignal));
+        if (WaitExited(c, TimeSpan.FromSeconds(Math.Max(0, timeoutSeconds))) is { } done)
+        {
+            return done;
+        }
+
+        Progress($"StopSignal {c.StopSignal} failed to stop container {c.Name} in {timeoutSeconds} seconds, resorting to SIGKILL");
+        Runtime.Kill(c.Id, "KILL");
+        return WaitExited(c, TimeSpan.FromSeconds(30)) ?? throw new WharfException($"container {c.Name} did not exit after SIGKILL");
+    }
+
+    public ContainerRecord Kill(string nameOrId, string signal)
+    {
+        var c = Lookup(nameOrId);
+        if (c.State != ContainerStates.Running)
+        {
+            throw new WharfException($"can only kill running containers. {c.Id} is in state {c.State}: container state improper");
+        }
+
+        Runtime.Kill(c.Id, SignalName(signal));
+        return c;
+    }
+
+    /// <summary>Waits (bounded) until the container's waiter has recorded its exit.</summary>
+    private ContainerRecord? WaitExited(ContainerRecord c, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var now = Store.Refresh(Store.TryRead(c.Id) ?? c);
+            if (now.State != ContainerStates.Running)
+            {
+                return now;
+            }
+
+            if (clock.Elapsed >= timeout)
+            {
+                return null;
+            }
+
+            Thread.Sleep(20);
+        }
+    }
+
+    /// <summary>podman rm: refuses a running container unless forced; then runc state, mount and directories go.</summary>
+    public string Remove(string nameOrId, bool force)
+    {
+        var c = Lookup(nameOrId);
+        Remove(c, force);
+        return c.Id;
+    }
+
+    private void Remove(ContainerRecord c, bool force)
+    {
+        c = Store.Refresh(c);
+        if (c.State == ContainerStates.Running)
+        {
+            if (!force)
+            {
+                throw new WharfException(
+                    $"cannot remove container {c.Id} as it is running - running or paused containers cannot be removed without force: container state improper", 2);
+            }
+
+            Runtime.Kill(c.Id, "KILL");
+            if (WaitExited(c, TimeSpan.FromSeconds(30)) is null)
+            {
+                throw new WharfException($"container {c.Name} did not exit after SIGKILL");
+            }
+        }
+
+        Runtime.Delete(c.Id);
+        Unmount(c);
+        RemoveFiles(c);
+    }
+
+    /// <summary>Deletes a container's directory. merged/ is only ever rmdir'ed, so a mount still on it is never recursed into.</summary>
+    private void RemoveFiles(ContainerRecord c)
+    {
+        string dir = Store.Dir(c.Id);
+        if (!Directory.Exists(dir))
+        {
+            return;
+        }
+
+        string merged = Store.Merged(c.Id);
+        if (Directory.Exists(merged))
+        {
+            if (RootfsMount.IsMounted(merged))
+            {
+                throw new WharfException($"removing container {c.Name}: {merged} is still mounted");
+            }
+
+            Directory.Delete(merged, recursive: false);
+        }
+
+        Directory.Delete(dir, recursive: true);
+    }
+
+    /// <summary>podman container prune: removes every container that is not running.</summary>
+    public IReadOnlyList<string> Prune()
+    {
+        var removed = new List<string>();
+        foreach (var c in List().Where(c => c.State != ContainerStates.Running))
+        {
+            Remove(c, force: false);
+            removed.Add(c.Id);
+        }
+
+        return removed;
+    }
+
+    /// <summary>podman logs: the detached container's output; with follow, until it exits.</summary>
+    public async Task LogsAsync(string nameOrId, bool follow, Stream output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var c = Lookup(nameOrId);
+        string path = Store.LogPath(c.Id);
+        if (!File.Exists(path))
+        {
+            if (!follow || c.State != ContainerStates.Running)
+            {
+                return;
+            }
+
+            await File.WriteAllBytesAsync(path, [], cancellationToken).ConfigureAwait(false);
+        }
+
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        await using (file.ConfigureAwait(false))
+        {
+            byte[] buffer = new byte[1 << 16];
+            while (true)
+            {
+                int n = await file.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                if (n > 0)
+                {
+                    await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                    await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (!follow || Store.Refresh(Store.TryRead(c.Id) ?? c).State != ContainerStates.Running)
+                {
+                    // One more read after the exit, for what was written just before it.
+                    while ((n = await file.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                    {
+                        await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public sealed record ExecOptions
+    {
+        public required string Container { get; init; }
+
+        public required IReadOnlyList<string> Command { get; init; }
+
+        public bool Interactive { get; init; }
+
+        public bool Tty { get; init; }
+
+        public IReadOnlyList<string> Env { get; init; } = [];
+
+        public string? Workdir { get; init; }
+
+        public string? User { get; init; }
+    }
+
+    /// <summary>podman exec: runc exec in the running container with wharf's stdio; returns the command's exit code.</summary>
+    public int Exec(ExecOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var c = Lookup(options.Container);
+        if (c.State != ContainerStates.Running)
+        {
+            throw new WharfException("can only create exec sessions on running containers: container state improper");
+        }
+
+        string rootfs = Store.RootfsPath(c);
+        var env = new List<string>(c.Settings.Env);
+        env.AddRange(options.Env);
+        string cwd = options.Workdir ?? c.Settings.WorkingDir;
+        if (RootfsPaths.CheckCommand(rootfs, options.Command[0], cwd, env) is { } failure)
+        {
+            throw failure;
+        }
+
+        var (uid, gid, _, _) = RootfsPaths.ResolveUser(rootfs, options.User ?? c.Settings.User);
+        var args = new List<string> { "exec", "--cwd", cwd, "--user", $"{uid}:{gid}" };
+        if (options.Tty)
+        {
+            args.Add("--tty");
+        }
+
+        foreach (string e in env)
+        {
+            args.AddRange(["--env", e]);
+        }
+
+        args.Add(c.Id);
+        args.AddRange(options.Command);
+        var psi = Runtime.StartInfo([.. args]);
+        bool closeStdin = !options.Interactive && !options.Tty;
+        psi.RedirectStandardInput = closeStdin;
+        Console.Out.Flush();
+        using var process = Process.Start(psi) ?? throw new WharfException($"starting {Runtime.Path}");
+        if (closeStdin)
+        {
+            process.StandardInput.Close();
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
+        process.WaitForExit();
+        return process.ExitCode;
+    }
+
+    /// <summary>podman container inspect: podman's main keys.</summary>
+    public JsonObject Inspect(string nameOrId)
+    {
+        var c = Lookup(nameOrId);
+        string Time(DateTimeOffset? t) => (t ?? DateTimeOffset.MinValue).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.FFFFFFFZ", CultureInfo.InvariantCulture);
+        JsonArray Arr(IEnumerable<string>? items) => new([.. (items ?? []).Select(x => (JsonNode?)x)]);
+        bool running = c.State == ContainerStates.Running;
+        int pid = running && Runtime.State(c.Id) is { } st ? st.Pid : 0;
+        var mounts = new JsonArray([.. c.Mounts.Select(m => (JsonNode?)new JsonObject
+        {
+            ["Type"] = "bind",
+            ["Source"] = m.Source,
+            ["Destination"] = m.Destination,
+            ["RW"] = !m.ReadOnly,
+        })]);
+        return new JsonObject
+        {
+            ["Id"] = c.Id,
+            ["Created"] = Time(c.Created),
+            ["Path"] = c.Command[0],
+            ["Args"] = Arr(c.Command.Skip(1)),
+            ["State"] = new JsonObject
+            {
+                ["Status"] = c.State,
+                ["Running"] = running,
+                ["Pid"] = pid,
+                ["ExitCode"] = c.ExitCode,
+                ["StartedAt"] = Time(c.StartedAt),
+                ["FinishedAt"] = Time(c.FinishedAt),
+            },
+            ["Image"] = c.ImageId,
+            ["ImageName"] = c.ImageName,
+            ["Name"] = c.Name,
+            ["Driver"] = c.RootfsDriver,
+            ["OCIRuntime"] = Path.GetFileName(Runtime.Path),
+            ["Mounts"] = mounts,
+            ["GraphDriver"] = new JsonObject
+            {
+                ["Name"] = c.RootfsDriver,
+                ["Data"] = new JsonObject
+                {
+                    ["LowerDir"] = string.Join(':', c.LowerDirs),
+                    ["UpperDir"] = Store.Upper(c.Id),
+                    ["WorkDir"] = Store.Work(c.Id),
+                    ["MergedDir"] = Store.RootfsPath(c),
+                },
+            },
+            ["Config"] = new JsonObject
+            {
+                ["Hostname"] = c.Settings.Hostname,
+                ["User"] = c.Settings.User,
+                ["Env"] = Arr(c.Settings.Env),
+                ["Cmd"] = c.Settings.Cmd is null ? null : Arr(c.Settings.Cmd),
+                ["Entrypoint"] = c.Settings.Entrypoint is null ? null : Arr(c.Settings.Entrypoint),
+                ["WorkingDir"] = c.Settings.WorkingDir,
+                ["Image"] = c.ImageName,
+                ["StopSignal"] = c.StopSignal,
+                ["Tty"] = c.Terminal,
+                ["OpenStdin"] = c.Settings.Interactive,
+            },
+            ["HostConfig"] = new JsonObject
+            {
+                ["AutoRemove"] = c.AutoRemove,
+                ["NetworkMode"] = c.Settings.Network,
+                ["Binds"] = Arr(c.Mounts.Select(m => $"{m.Source}:{m.Destination}:{(m.ReadOnly ? "ro" : "rw")},rprivate,rbind")),
+                ["Devices"] = Arr(c.Settings.Devices),
+                ["Ulimits"] = Arr(c.Settings.Ulimits),
+            },
+            ["BundlePath"] = Store.Bundle(c.Id),
+            ["LogPath"] = Store.LogPath(c.Id),
+        };
+    }
+
+    /// <summary>The message of the last libc failure, for errors.</summary>
+    internal static string LastError() => Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+}
+
+public sealed partial class ContainerEngine
+{
+    /// <summary>CDI spec directories: <c>WHARF_CDI_SPEC_DIRS</c> (colon-separated) or /etc/cdi and /var/run/cdi.</summary>
+    private IEnumerable<string> CdiDirs => Env.Get("WHARF_CDI_SPEC_DIRS") is { Length: > 0 } d ? d.Split(':') : Cdi.DefaultSpecDirs;
+
+    /// <summary><c>--device</c>: CDI names through their specs; <c>/dev/x[:/dev/y[:perms]]</c> as host device nodes.</summary>
+    private DeviceEdits DeviceEditsFor(IReadOnlyList<string> devices)
+    {
+        var edits = new DeviceEdits();
+        var cdi = devices.Where(Cdi.IsCdiName).ToList();
+        if (cdi.Count > 0)
+        {
+            Cdi.Apply(cdi, CdiDirs, edits);
+        }
+
+        foreach (string d in devices.Where(d => !Cdi.IsCdiName(d)))
+        {
+            string[] parts = d.Split(':');
+            string host = parts[0];
+            string inside = parts.Length > 1 && parts[1].StartsWith('/') ? parts[1] : host;
+            string perms = parts.Length > 2 ? parts[2] : parts.Length == 2 && !parts[1].StartsWith('/') ? parts[1] : "rwm";
+            edits.Nodes.Add(Cdi.HostDevice(host, inside, perms));
+        }
+
+        return edits;
+    }
+}

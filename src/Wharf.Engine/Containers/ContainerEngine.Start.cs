@@ -1,0 +1,269 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+
+namespace Wharf.Engine.Containers;
+
+public sealed partial class ContainerEngine
+{
+    /// <summary>
+    /// Starts a created or exited container. Attached: runc runs in the foreground with wharf's own
+    /// stdio (runc drives the terminal for -t) and the container's exit code is returned. Detached:
+    /// a background shell waits on runc, writes the exit code and unmounts; output goes to ctr.log.
+    /// </summary>
+    public async Task<int> StartAsync(string nameOrId, bool attach, bool interactive, CancellationToken cancellationToken)
+    {
+        var c = Lookup(nameOrId);
+        if (c.State == ContainerStates.Running)
+        {
+            if (attach)
+            {
+                throw new WharfException($"container {c.Id} is already running: container state improper");
+            }
+
+            return 0;
+        }
+
+        if (!attach && c.Terminal)
+        {
+            throw new WharfException("a detached container with a terminal (-dt) is not supported: run it attached with -it, or detached without -t");
+        }
+
+        await PrepareAsync(c, cancellationToken).ConfigureAwait(false);
+        File.Delete(Store.ExitPath(c.Id));
+        Runtime.Delete(c.Id);
+        return attach ? RunAttached(c, interactive) : RunDetached(c);
+    }
+
+    /// <summary>Mounts the root filesystem, resolves user and command inside it, and writes bundle/config.json.</summary>
+    private async Task PrepareAsync(ContainerRecord c, CancellationToken cancellationToken)
+    {
+        await MountAsync(c, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            string rootfs = Store.RootfsPath(c);
+            var (uid, gid, groups, home) = RootfsPaths.ResolveUser(rootfs, c.Settings.User);
+            var env = new List<string>(c.Settings.Env);
+            if (!env.Any(e => e.StartsWith("HOME=", StringComparison.Ordinal)))
+            {
+                env.Add("HOME=" + home);
+            }
+
+            env.RemoveAll(e => e.StartsWith("HOSTNAME=", StringComparison.Ordinal));
+            env.Add("HOSTNAME=" + c.Settings.Hostname);
+            var devices = DeviceEditsFor(c.Settings.Devices);
+            if (RootfsPaths.CheckCommand(rootfs, c.Command[0], c.Settings.WorkingDir, env.Concat(devices.Env)) is { } failure)
+            {
+                throw failure;
+            }
+
+            var spec = RuntimeSpec.Build(new RuntimeSpec.Input
+            {
+                Container = c,
+                Rootfs = rootfs,
+                UserData = Store.UserData(c.Id),
+                Args = c.Command,
+                Env = env,
+                Cwd = c.Settings.WorkingDir,
+                Uid = uid,
+                Gid = gid,
+                AdditionalGids = groups,
+                Hostname = c.Settings.Hostname,
+                Terminal = c.Terminal,
+                Devices = devices,
+            });
+            Directory.CreateDirectory(Store.Bundle(c.Id));
+            string temp = Path.Combine(Store.Bundle(c.Id), "config.json.tmp");
+            await File.WriteAllBytesAsync(temp, System.Text.Encoding.UTF8.GetBytes(spec.ToJsonString()), cancellationToken).ConfigureAwait(false);
+            File.Move(temp, Path.Combine(Store.Bundle(c.Id), "config.json"), overwrite: true);
+        }
+        catch
+        {
+            Unmount(c);
+            throw;
+        }
+    }
+
+    /// <summary>The kernel overlay; else fuse-overlayfs when installed; else a copy of the layers (recorded, so later starts reuse it).</summary>
+    private async Task MountAsync(ContainerRecord c, CancellationToken cancellationToken)
+    {
+        if (c.RootfsDriver == "copy")
+        {
+            return;
+        }
+
+        string? error = RootfsMount.TryMount(c.RootfsDriver, c.LowerDirs, Store.Upper(c.Id), Store.Work(c.Id), Store.Merged(c.Id));
+        if (error is null)
+        {
+            return;
+        }
+
+        bool fresh = c.StartedAt is null && !Directory.EnumerateFileSystemEntries(Store.Upper(c.Id)).Any();
+        if (c.RootfsDriver == "overlay" && fresh && RootfsMount.ToolExists("fuse-overlayfs")
+            && RootfsMount.TryMount("fuse-overlayfs", c.LowerDirs, Store.Upper(c.Id), Store.Work(c.Id), Store.Merged(c.Id)) is null)
+        {
+            c.RootfsDriver = "fuse-overlayfs";
+            Store.Write(c);
+            return;
+        }
+
+        if (!fresh)
+        {
+            throw new WharfException($"mounting the root filesystem of {c.Name}: {error}");
+        }
+
+        var image = _images.Store.ReadImages().FirstOrDefault(i => i.Id == c.ImageId)
+            ?? throw new WharfException($"mounting the root filesystem of {c.Name}: {error}; and its image {c.ImageId[..12]} is gone, so no copy can be made");
+        await Layers.ApplyAllAsync(image, Store.CopyRootfs(c.Id), cancellationToken).ConfigureAwait(false);
+        c.RootfsDriver = "copy";
+        Store.Write(c);
+    }
+
+    private void Unmount(ContainerRecord c)
+    {
+        if (c.RootfsDriver != "copy")
+        {
+            RootfsMount.Unmount(Store.Merged(c.Id), c.RootfsDriver);
+        }
+    }
+
+    private int RunAttached(ContainerRecord c, bool interactive)
+    {
+        var psi = Runtime.StartInfo("run", "--bundle", Store.Bundle(c.Id), c.Id);
+        bool closeStdin = !interactive && !c.Terminal;
+        psi.RedirectStandardInput = closeStdin;
+        Console.Out.Flush();
+        Console.Error.Flush();
+        using var process = Process.Start(psi) ?? throw new WharfException($"starting {Runtime.Path}");
+        if (closeStdin)
+        {
+            process.StandardInput.Close();
+        }
+
+        c.State = ContainerStates.Running;
+        c.StartedAt = DateTimeOffset.UtcNow;
+        c.MonitorPid = Environment.ProcessId;
+        Store.Write(c);
+
+        // Ctrl-C reaches runc through the terminal's process group; a TERM or HUP sent to wharf alone is passed on.
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            ContainerNative.Kill(process.Id, 15);
+        });
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
+        {
+            ctx.Cancel = true;
+            ContainerNative.Kill(process.Id, 1);
+        });
+        process.WaitForExit();
+        int code = process.ExitCode;
+        File.WriteAllText(Store.ExitPath(c.Id), code.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var fresh = Store.TryRead(c.Id) ?? c;
+        fresh.State = ContainerStates.Exited;
+        fresh.ExitCode = code;
+        fresh.FinishedAt = DateTimeOffset.UtcNow;
+        Store.Write(fresh);
+        Unmount(fresh);
+        if (fresh.AutoRemove)
+        {
+            Remove(fresh, force: true);
+        }
+
+        return code;
+    }
+
+    private int RunDetached(ContainerRecord c)
+    {
+        string Q(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        string runtime = string.Join(' ', new[] { Runtime.Path, "--root", Runtime.StateRoot }.Select(Q));
+        string exit = Store.ExitPath(c.Id);
+        string unmount = c.RootfsDriver switch
+        {
+            "copy" => ":",
+            "fuse-overlayfs" => $"fusermount3 -u {Q(Store.Merged(c.Id))} 2>/dev/null || umount -l {Q(Store.Merged(c.Id))}",
+            _ => $"umount -l {Q(Store.Merged(c.Id))}",
+        };
+        string remove = c.AutoRemove ? string.Join(' ', SelfCommand().Select(Q)) + $" rm -f {c.Id} >/dev/null 2>&1" : ":";
+        string script = $"""
+            exec </dev/null >>{Q(Store.LogPath(c.Id))} 2>&1
+            echo $$ > {Q(Store.MonitorPidPath(c.Id))}
+            {runtime} run --bundle {Q(Store.Bundle(c.Id))} {c.Id}
+            echo $? > {Q(exit)}.tmp && mv {Q(exit)}.tmp {Q(exit)}
+            {unmount} 2>/dev/null
+            {remove}
+            """;
+        File.Delete(Store.MonitorPidPath(c.Id));
+        var psi = new ProcessStartInfo("setsid") { UseShellExecute = false };
+        foreach (string a in new[] { "-f", "/bin/sh", "-c", script })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using (var launcher = Process.Start(psi) ?? throw new WharfException("starting setsid"))
+        {
+            launcher.WaitForExit();
+        }
+
+        // Bounded wait for the monitor to report and runc to have started (or already finished) the container.
+        var clock = Stopwatch.StartNew();
+        int monitor = 0;
+        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            if (monitor == 0 && File.Exists(Store.MonitorPidPath(c.Id)) && int.TryParse(File.ReadAllText(Store.MonitorPidPath(c.Id)).Trim(), out int m))
+            {
+                monitor = m;
+                c.State = ContainerStates.Running;
+                c.StartedAt = DateTimeOffset.UtcNow;
+                c.MonitorPid = monitor;
+                Store.Write(c);
+            }
+
+            if (monitor != 0 && (File.Exists(exit) || Runtime.State(c.Id) is { Status: "running" }))
+            {
+                return 0;
+            }
+
+            Thread.Sleep(20);
+        }
+
+        throw new WharfException($"container {c.Name} did not start within 30 seconds; see {Store.LogPath(c.Id)}");
+    }
+
+    /// <summary>How to run this wharf again (for --rm of a detached container): the apphost, or dotnet with the entry assembly.</summary>
+    private string[] SelfCommand()
+    {
+        string exe = Environment.ProcessPath ?? "wharf";
+        var args = new List<string> { exe };
+        if (Path.GetFileNameWithoutExtension(exe) == "dotnet" && System.Reflection.Assembly.GetEntryAssembly()?.Location is { Length: > 0 } dll)
+        {
+            args.Add(dll);
+        }
+
+        args.AddRange(["--root", _images.Storage.GraphRoot, "--runroot", _images.Storage.RunRoot]);
+        return [.. args];
+    }
+
+    /// <summary>podman run: create, then start attached unless detached; returns the container's exit code (0 when detached).</summary>
+    public async Task<(ContainerRecord Container, int ExitCode)> RunAsync(CreateOptions options, bool detach, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (detach && options.Tty)
+        {
+            throw new WharfException("a detached container with a terminal (-dt) is not supported: run it attached with -it, or detached without -t");
+        }
+
+        var c = await CreateAsync(options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            int code = await StartAsync(c.Id, attach: !detach, options.Interactive, cancellationToken).ConfigureAwait(false);
+            return (c, code);
+        }
+        catch (WharfException) when (options.Remove)
+        {
+            Remove(Store.TryRead(c.Id) ?? c, force: true);
+            throw;
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Text.Json.Nodes;
+using Wharf.Client;
+using Wharf.Engine.Storage;
+
+namespace Wharf.Engine.Containers;
+
+/// <summary>
+/// podman's container domain on an OCI runtime: each verb takes <c>XxxOptions</c> and returns what
+/// the command line prints. Verbs live in <c>ContainerEngine.Xxx.cs</c> partial files.
+/// </summary>
+public sealed partial class ContainerEngine
+{
+    private readonly ImageEngine _images;
+    private readonly TextWriter _progress;
+    private Runtime? _runtime;
+
+    public ContainerEngine(ImageEngine images, TextWriter progress)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        _images = images;
+        _progress = progress ?? TextWriter.Null;
+        Store = new ContainerStore(images.Storage.GraphRoot, images.Storage.RunRoot);
+        Layers = new LayerStore(images.Store);
+    }
+
+    public ContainerStore Store { get; }
+
+    public LayerStore Layers { get; }
+
+    public ImageEngine Images => _images;
+
+    private HostEnvironment Env => _images.Environment;
+
+    public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, Env.Get("WHARF_RUNTIME"));
+
+    /// <summary>overlay unless <c>WHARF_ROOTFS_DRIVER</c> asks for fuse-overlayfs or copy.</summary>
+    private string PreferredDriver => Env.Get("WHARF_ROOTFS_DRIVER") is { Length: > 0 } d ? d : "overlay";
+
+    /// <summary>Every container with its live state, oldest first.</summary>
+    public IReadOnlyList<ContainerRecord> List() => [.. Store.List().Select(Store.Refresh)];
+
+    public ContainerRecord Lookup(string nameOrId) => Store.Refresh(Store.Lookup(nameOrId));
+
+    /// <summary>The image config's <c>config</c> object, or an empty one.</summary>
+    private static JsonObject ImageRunConfig(JsonObject config) => config["config"] as JsonObject ?? [];
+
+    private static List<string>? Strings(JsonNode? node) =>
+        node is JsonArray a ? [.. a.Select(n => n?.GetValue<string>() ?? string.Empty)] : null;
+
+    private void Progress(string line)
+    {
+        _progress.WriteLine(line);
+        _progress.Flush();
+    }
+}

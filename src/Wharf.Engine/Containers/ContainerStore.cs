@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace Wharf.Engine.Containers;
+
+/// <summary>
+/// Containers on disk. Layout:
+/// <code>
+/// &lt;graphroot&gt;/wharf/containers/
+///   containers.lock          held (flock) while a container is added, renamed or removed
+///   &lt;id&gt;/container.json     the record (replaced by rename)
+///   &lt;id&gt;/upper, work       the overlay upper and work dirs: the container's changes
+///   &lt;id&gt;/merged            the root filesystem while the container is mounted
+///   &lt;id&gt;/rootfs            the root filesystem when no overlay can be mounted (a copy)
+///   &lt;id&gt;/bundle/config.json the OCI runtime configuration
+///   &lt;id&gt;/userdata/         hosts, hostname, resolv.conf, .containerenv: bind-mounted in
+///   &lt;id&gt;/ctr.log           stdout and stderr of a detached container
+///   &lt;id&gt;/exit              the exit code, written by whoever waited for the container
+/// &lt;runroot&gt;/wharf/runc/     runc's state directory (--root)
+/// </code>
+/// </summary>
+public sealed class ContainerStore
+{
+    public ContainerStore(string graphRoot, string runRoot)
+    {
+        Root = Path.Combine(graphRoot, "wharf", "containers");
+        RuncRoot = Path.Combine(runRoot, "wharf", "runc");
+    }
+
+    public string Root { get; }
+
+    public string RuncRoot { get; }
+
+    public string Dir(string id) => Path.Combine(Root, id);
+
+    public string Upper(string id) => Path.Combine(Root, id, "upper");
+
+    public string Work(string id) => Path.Combine(Root, id, "work");
+
+    public string Merged(string id) => Path.Combine(Root, id, "merged");
+
+    public string CopyRootfs(string id) => Path.Combine(Root, id, "rootfs");
+
+    public string Bundle(string id) => Path.Combine(Root, id, "bundle");
+
+    public string UserData(string id) => Path.Combine(Root, id, "userdata");
+
+    public string LogPath(string id) => Path.Combine(Root, id, "ctr.log");
+
+    public string ExitPath(string id) => Path.Combine(Root, id, "exit");
+
+    public string MonitorPidPath(string id) => Path.Combine(Root, id, "monitor.pid");
+
+    public string RootfsPath(ContainerRecord c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        return c.RootfsDriver == "copy" ? CopyRootfs(c.Id) : Merged(c.Id);
+    }
+
+    public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+
+    public List<ContainerRecord> List()
+    {
+        if (!Directory.Exists(Root))
+        {
+            return [];
+        }
+
+        var result = new List<ContainerRecord>();
+        foreach (string dir in Directory.GetDirectories(Root))
+        {
+            if (TryRead(Path.GetFileName(dir)) is { } c)
+            {
+                result.Add(c);
+            }
+        }
+
+        return [.. result.OrderBy(c => c.Created)];
+    }
+
+    public ContainerRecord? TryRead(string id)
+    {
+        string file = Path.Combine(Root, id, "container.json");
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(file), ContainerJsonContext.Default.ContainerRecord);
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public void Write(ContainerRecord c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        string dir = Dir(c.Id);
+        Directory.CreateDirectory(dir);
+        string temp = Path.Combine(dir, "container.json." + Guid.NewGuid().ToString("N"));
+        File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(c, ContainerJsonContext.Default.ContainerRecord));
+        File.Move(temp, Path.Combine(dir, "container.json"), overwrite: true);
+    }
+
+    /// <summary>Finds a container by full ID, unique ID prefix or name, as podman does.</summary>
+    public ContainerRecord Lookup(string nameOrId)
+    {
+        ArgumentNullException.ThrowIfNull(nameOrId);
+        var all = List();
+        var match = all.FirstOrDefault(c => c.Id == nameOrId) ?? all.FirstOrDefault(c => c.Name == nameOrId);
+        if (match is null && nameOrId.Length > 0 && nameOrId.All(char.IsAsciiHexDigitLower))
+        {
+            var prefixed = all.Where(c => c.Id.StartsWith(nameOrId, StringComparison.Ordinal)).ToList();
+            if (prefixed.Count > 1)
+            {
+                throw new WharfException($"more than one result for container \"{nameOrId}\": container already exists");
+            }
+
+            match = prefixed.FirstOrDefault();
+        }
+
+        return match ?? throw new WharfException($"no container with name or ID \"{nameOrId}\" found: no such container");
+    }
+
+    /// <summary>Runs <paramref name="action"/> holding the containers lock (names stay unique across processes).</summary>
+    public T Locked<T>(Func<T> action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        Directory.CreateDirectory(Root);
+        string lockPath = Path.Combine(Root, "containers.lock");
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            FileStream held;
+            try
+            {
+                held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (deadline.Elapsed < TimeSpan.FromMinutes(1))
+            {
+                Thread.Sleep(10);
+                continue;
+            }
+
+            using (held)
+            {
+                return action();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The container's live state: a container recorded as running whose waiting process is gone
+    /// has exited; its code comes from the exit file when the waiter wrote one.
+    /// </summary>
+    public ContainerRecord Refresh(ContainerRecord c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        if (c.State != ContainerStates.Running)
+        {
+            return c;
+        }
+
+        string exitFile = ExitPath(c.Id);
+        bool exited = File.Exists(exitFile);
+        if (!exited && c.MonitorPid > 0 && ContainerNative.ProcessExists(c.MonitorPid))
+        {
+            return c;
+        }
+
+        // Read again: the waiter may have just recorded the exit itself.
+        var fresh = TryRead(c.Id) ?? c;
+        if (fresh.State != ContainerStates.Running)
+        {
+            return fresh;
+        }
+
+        fresh.State = ContainerStates.Exited;
+        fresh.ExitCode = exited && int.TryParse(File.ReadAllText(exitFile).Trim(), out int code) ? code : 255;
+        fresh.FinishedAt = exited ? new DateTimeOffset(File.GetLastWriteTimeUtc(exitFile), TimeSpan.Zero) : DateTimeOffset.UtcNow;
+        Write(fresh);
+        return fresh;
+    }
+}

@@ -1,0 +1,136 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Wharf.Content.Layers;
+using Wharf.Engine.Storage;
+using Wharf.Oci;
+
+namespace Wharf.Engine.Containers;
+
+/// <summary>An image's unpacked layers, bottom first, each as a directory usable as an overlay lower dir.</summary>
+public sealed record UnpackedImage(IReadOnlyList<string> LayerDirs, IReadOnlyList<string> ChainIds, JsonObject Config, ParsedManifest Manifest);
+
+/// <summary>
+/// Layers unpacked once per chain ID (image-spec config.md, "Layer ChainID"), so two images that
+/// share a base share its directories. Layout:
+/// <code>
+/// &lt;graphroot&gt;/wharf/layers/
+///   &lt;chainid-hex&gt;/diff     the layer's files, whiteouts as overlay 0/0 char devices and opaque xattrs
+///   &lt;chainid-hex&gt;/diffid   the diff ID the unpack computed (checked against the config)
+///   tmp/                  unpacks in progress; renamed into place only when complete and verified
+/// </code>
+/// Two processes unpacking the same layer each write their own temporary directory; the first
+/// rename wins and the loser discards its copy.
+/// </summary>
+public sealed class LayerStore(ImageStore images)
+{
+    public string Root { get; } = Path.Combine(images.Root, "layers");
+
+    /// <summary>ChainID(L0) = DiffID(L0); ChainID(L0..n) = sha256(ChainID(L0..n-1) + " " + DiffID(Ln)).</summary>
+    public static IReadOnlyList<string> ChainIds(IReadOnlyList<string> diffIds)
+    {
+        ArgumentNullException.ThrowIfNull(diffIds);
+        var result = new List<string>(diffIds.Count);
+        string? parent = null;
+        foreach (string diffId in diffIds)
+        {
+            parent = parent is null
+                ? diffId
+                : Digest.Sha256 + ":" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(parent + " " + diffId)));
+            result.Add(parent);
+        }
+
+        return result;
+    }
+
+    public string LayerDir(string chainId) => Path.Combine(Root, Digest.Parse(chainId).Encoded, "diff");
+
+    /// <summary>Unpacks whatever layers of <paramref name="image"/> are not yet on disk, verifying each diff ID.</summary>
+    public async Task<UnpackedImage> EnsureAsync(ImageRecord image, WhiteoutMode mode, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var manifest = ManifestParser.Parse(images.ReadBlob(image.Digest), image.ManifestMediaType);
+        var config = JsonNode.Parse(images.ReadBlob(manifest.Config!.Digest)) as JsonObject
+            ?? throw new WharfException($"image {image.ShortId}: config is not a JSON object");
+        var diffIds = (config["rootfs"]?["diff_ids"] as JsonArray ?? []).Select(n => n!.GetValue<string>()).ToList();
+        if (diffIds.Count != manifest.Layers.Count)
+        {
+            throw new WharfException($"image {image.ShortId}: {manifest.Layers.Count} layers but {diffIds.Count} diff IDs in its config");
+        }
+
+        var chainIds = ChainIds(diffIds);
+        var dirs = new List<string>(chainIds.Count);
+        for (int i = 0; i < chainIds.Count; i++)
+        {
+            string dir = LayerDir(chainIds[i]);
+            if (!Directory.Exists(dir))
+            {
+                await UnpackAsync(manifest.Layers[i], diffIds[i], Path.GetDirectoryName(dir)!, mode, cancellationToken).ConfigureAwait(false);
+            }
+
+            dirs.Add(dir);
+        }
+
+        return new UnpackedImage(dirs, chainIds, config, manifest);
+    }
+
+    private async Task UnpackAsync(Descriptor layer, string diffId, string final, WhiteoutMode mode, CancellationToken cancellationToken)
+    {
+        string tmpRoot = Path.Combine(Root, "tmp");
+        Directory.CreateDirectory(tmpRoot);
+        string temp = Path.Combine(tmpRoot, Guid.NewGuid().ToString("N"));
+        try
+        {
+            LayerUnpackReport report;
+            var blob = images.OpenBlob(layer.Digest);
+            await using (blob.ConfigureAwait(false))
+            {
+                try
+                {
+                    report = await LayerUnpacker.UnpackAsync(blob, Path.Combine(temp, "diff"), new LayerUnpackOptions { Whiteouts = mode }, cancellationToken).ConfigureAwait(false);
+                }
+                catch (LayerException e)
+                {
+                    throw new WharfException($"unpacking layer {layer.Digest}: {e.Message}", e);
+                }
+            }
+
+            if (report.DiffId.ToString() != diffId)
+            {
+                throw new WharfException($"layer {layer.Digest}: its content has diff ID {report.DiffId}, the image config says {diffId}");
+            }
+
+            await File.WriteAllTextAsync(Path.Combine(temp, "diffid"), diffId, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                Directory.Move(temp, final);
+            }
+            catch (IOException) when (Directory.Exists(final))
+            {
+                // Another process unpacked the same chain first; its copy is identical.
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(temp))
+            {
+                Directory.Delete(temp, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>Applies every layer of an image in order onto one directory (the copy fallback, no overlay).</summary>
+    public async Task ApplyAllAsync(ImageRecord image, string target, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var manifest = ManifestParser.Parse(images.ReadBlob(image.Digest), image.ManifestMediaType);
+        foreach (var layer in manifest.Layers)
+        {
+            var blob = images.OpenBlob(layer.Digest);
+            await using (blob.ConfigureAwait(false))
+            {
+                await LayerUnpacker.UnpackAsync(blob, target, new LayerUnpackOptions { Whiteouts = WhiteoutMode.Apply }, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Wharf.Engine.Containers;
+
+/// <summary>
+/// The container's root filesystem: a kernel overlay of the image's layers (topmost first) under
+/// the container's upper dir; fuse-overlayfs where the kernel refuses; a full copy as the last resort.
+/// </summary>
+public static class RootfsMount
+{
+    public static bool IsMounted(string path)
+    {
+        string full = Path.GetFullPath(path).TrimEnd('/');
+        foreach (string line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            string[] f = line.Split(' ');
+            if (f.Length > 4 && Unescape(f[4]) == full)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string Unescape(string s) =>
+        s.Replace("\\040", " ", StringComparison.Ordinal).Replace("\\011", "\t", StringComparison.Ordinal)
+         .Replace("\\012", "\n", StringComparison.Ordinal).Replace("\\134", "\\", StringComparison.Ordinal);
+
+    /// <summary>Mounts the overlay with <paramref name="driver"/>; returns an error text when it cannot.</summary>
+    public static string? TryMount(string driver, IReadOnlyList<string> lowerTopFirst, string upper, string work, string merged)
+    {
+        ArgumentNullException.ThrowIfNull(lowerTopFirst);
+        Directory.CreateDirectory(upper);
+        Directory.CreateDirectory(work);
+        Directory.CreateDirectory(merged);
+        if (IsMounted(merged))
+        {
+            return null;
+        }
+
+        string options = $"lowerdir={string.Join(':', lowerTopFirst)},upperdir={upper},workdir={work}";
+        if (driver == "overlay")
+        {
+            // The mount data is one page at most; long layer lists are mounted by mount(8) with short relative names.
+            if (options.Length < 4000)
+            {
+                return ContainerNative.Mount("overlay", merged, "overlay", 0, options) == 0
+                    ? null
+                    : $"mount overlay on {merged}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
+            }
+
+            string common = CommonParent(lowerTopFirst);
+            string relative = $"lowerdir={string.Join(':', lowerTopFirst.Select(l => Path.GetRelativePath(common, l)))},upperdir={upper},workdir={work}";
+            return RunTool("mount", common, "-t", "overlay", "overlay", "-o", relative, merged);
+        }
+
+        return RunTool("fuse-overlayfs", null, "-o", options, merged);
+    }
+
+    private static string CommonParent(IReadOnlyList<string> dirs) => Path.GetDirectoryName(Path.GetDirectoryName(dirs[0])!)!;
+
+    public static void Unmount(string merged, string driver)
+    {
+        if (!Directory.Exists(merged) || !IsMounted(merged))
+        {
+            return;
+        }
+
+        if (driver == "fuse-overlayfs" && RunTool("fusermount3", null, "-u", merged) is null)
+        {
+            return;
+        }
+
+        if (ContainerNative.Umount2(merged, ContainerNative.MNT_DETACH) != 0)
+        {
+            throw new WharfException($"unmounting {merged}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+    }
+
+    public static bool ToolExists(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Concat(["/usr/bin", "/bin"]).Any(d => d.Length > 0 && File.Exists(Path.Combine(d, tool)));
+
+    private static string? RunTool(string tool, string? cwd, params string[] args)
+    {
+        var psi = new ProcessStartInfo(tool) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        if (cwd is not null)
+        {
+            psi.WorkingDirectory = cwd;
+        }
+
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        try
+        {
+            using var p = Process.Start(psi)!;
+            string err = p.StandardError.ReadToEnd();
+            p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return p.ExitCode == 0 ? null : $"{tool}: {err.Trim()}";
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return $"{tool}: {e.Message}";
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace Wharf.Engine.Containers;
+
+/// <summary>
+/// The OCI runtime binary: runc, or crun (<c>WHARF_RUNTIME=crun</c>, or when runc is missing).
+/// Every call passes <c>--root</c>, so wharf's containers never mix with podman's.
+/// </summary>
+public sealed class Runtime(string stateRoot, string? preferred)
+{
+    public string StateRoot { get; } = stateRoot;
+
+    public string Path { get; } = Find(preferred);
+
+    private static string Find(string? preferred)
+    {
+        foreach (string name in preferred is null ? ["runc", "crun"] : new[] { preferred })
+        {
+            if (name.Contains('/', StringComparison.Ordinal) && File.Exists(name))
+            {
+                return name;
+            }
+
+            foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Concat(["/usr/sbin", "/usr/bin", "/sbin"]))
+            {
+                string candidate = System.IO.Path.Combine(dir, name);
+                if (dir.Length > 0 && File.Exists(candidate))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        throw new WharfException("no OCI runtime found: install runc or crun");
+    }
+
+    public ProcessStartInfo StartInfo(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Path) { UseShellExecute = false };
+        psi.ArgumentList.Add("--root");
+        psi.ArgumentList.Add(StateRoot);
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return psi;
+    }
+
+    /// <summary>Runs a runtime command to completion, capturing its output.</summary>
+    public (int ExitCode, string Stdout, string Stderr) Call(params string[] args)
+    {
+        var psi = StartInfo(args);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.RedirectStandardInput = true;
+        using var p = Process.Start(psi) ?? throw new WharfException($"starting {Path}");
+        p.StandardInput.Close();
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout, stderr.GetAwaiter().GetResult());
+    }
+
+    /// <summary>The runtime's view of a container: <c>running</c>, <c>created</c>, <c>stopped</c>, or null when it does not know it.</summary>
+    public (string Status, int Pid)? State(string id)
+    {
+        var (code, stdout, _) = Call("state", id);
+        if (code != 0)
+        {
+            return null;
+        }
+
+        var node = JsonNode.Parse(stdout);
+        return (node?["status"]?.GetValue<string>() ?? "unknown", node?["pid"]?.GetValue<int>() ?? 0);
+    }
+
+    public void Kill(string id, string signal)
+    {
+        var (code, _, stderr) = Call("kill", id, signal);
+        if (code != 0 && !stderr.Contains("not running", StringComparison.Ordinal) && !stderr.Contains("does not exist", StringComparison.Ordinal))
+        {
+            throw new WharfException($"{System.IO.Path.GetFileName(Path)} kill {id} {signal}: {stderr.Trim()}");
+        }
+    }
+
+    public void Delete(string id) => Call("delete", "--force", id);
+}
