@@ -1,0 +1,115 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+
+namespace Wharf.Cli.Tests.Containers;
+
+/// <summary>commit: the layer tar's exact shape, the new config and manifest.</summary>
+[Collection("containers")]
+public sealed class CommitTests(ContainerFixture fixture) : IDisposable
+{
+    private readonly WharfProcess _wharf = new();
+
+    public void Dispose() => _wharf.Dispose();
+
+    private string Blob(string digest) => Path.Combine(_wharf.GraphRoot, "wharf", "blobs", "sha256", digest["sha256:".Length..]);
+
+    private (JsonObject Manifest, JsonObject Config) Image(string id)
+    {
+        var index = JsonNode.Parse(File.ReadAllText(Path.Combine(_wharf.GraphRoot, "wharf", "images.json")))!.AsArray();
+        var record = index.First(i => i!["id"]!.GetValue<string>() == id)!;
+        var manifest = JsonNode.Parse(File.ReadAllBytes(Blob(record["digest"]!.GetValue<string>())))!.AsObject();
+        var config = JsonNode.Parse(File.ReadAllBytes(Blob(manifest["config"]!["digest"]!.GetValue<string>())))!.AsObject();
+        return (manifest, config);
+    }
+
+    [Fact]
+    public void Commit_DeletesReplacesAndAdds_OneLayerWithWhiteoutsAndOpaqueDir()
+    {
+        _wharf.Check("run", "--name", "changer", "--pull", "always", "--tls-verify=false", fixture.Image, "sh", "-c",
+            "rm /etc/motd; rm -rf /opt/d; mkdir /opt/d; echo b > /opt/d/b; echo new > /root/f; ln /root/f /root/hard");
+        var (code, stdout, stderr) = _wharf.Run("commit", "-a", "Jane <j@x>", "-c", "CMD [\"cat\",\"/root/f\"]", "-c", "ENV FOO=bar", "-c", "WORKDIR /opt",
+            "-c", "LABEL team=hpc", "changer", "changed:1");
+        Assert.Equal(0, code);
+        string id = stdout.Trim();
+        Assert.Contains("Getting image source signatures", stderr, StringComparison.Ordinal);
+        Assert.Contains($"Copying config sha256:{id}", stderr, StringComparison.Ordinal);
+
+        var (manifest, config) = Image(id);
+        Assert.Equal("application/vnd.oci.image.manifest.v1+json", manifest["mediaType"]!.GetValue<string>());
+        var layers = manifest["layers"]!.AsArray();
+        Assert.Equal(2, layers.Count);
+        var top = layers[1]!;
+        Assert.Equal("application/vnd.oci.image.layer.v1.tar+gzip", top["mediaType"]!.GetValue<string>());
+
+        byte[] compressed = File.ReadAllBytes(Blob(top["digest"]!.GetValue<string>()));
+        Assert.Equal(top["digest"]!.GetValue<string>(), "sha256:" + Convert.ToHexStringLower(SHA256.HashData(compressed)));
+        using var tarBytes = new MemoryStream();
+        using (var gz = new GZipStream(new MemoryStream(compressed), CompressionMode.Decompress))
+        {
+            gz.CopyTo(tarBytes);
+        }
+
+        var diffIds = config["rootfs"]!["diff_ids"]!.AsArray();
+        Assert.Equal(2, diffIds.Count);
+        Assert.Equal(diffIds[1]!.GetValue<string>(), "sha256:" + Convert.ToHexStringLower(SHA256.HashData(tarBytes.ToArray())));
+
+        tarBytes.Position = 0;
+        var entries = new Dictionary<string, TarEntry>(StringComparer.Ordinal);
+        using (var reader = new TarReader(tarBytes))
+        {
+            while (reader.GetNextEntry() is { } e)
+            {
+                entries[e.Name] = e;
+            }
+        }
+
+        Assert.Equal(TarEntryType.RegularFile, entries["etc/.wh.motd"].EntryType);
+        Assert.Equal(0, entries["etc/.wh.motd"].Length);
+        Assert.True(entries.ContainsKey("opt/d/.wh..wh..opq"));
+        Assert.Equal(TarEntryType.Directory, entries["opt/d/"].EntryType);
+        Assert.True(entries.ContainsKey("opt/d/b"));
+        Assert.True(entries.ContainsKey("opt/"));
+        Assert.True(entries.ContainsKey("etc/"));
+        Assert.Equal(TarEntryType.RegularFile, entries["root/f"].EntryType);
+        Assert.Equal(TarEntryType.HardLink, entries["root/hard"].EntryType);
+        Assert.DoesNotContain(entries.Keys, k => k is "etc/hosts" or "etc/hostname" or "etc/resolv.conf" or "run/.containerenv");
+        Assert.DoesNotContain(entries.Keys, k => k.StartsWith("proc", StringComparison.Ordinal) || k.StartsWith("dev", StringComparison.Ordinal));
+
+        var run = config["config"]!;
+        Assert.Equal("[\"cat\",\"/root/f\"]", run["Cmd"]!.ToJsonString());
+        Assert.Contains("FOO=bar", run["Env"]!.AsArray().Select(e => e!.GetValue<string>()));
+        Assert.Equal("/opt", run["WorkingDir"]!.GetValue<string>());
+        Assert.Equal("hpc", run["Labels"]!["team"]!.GetValue<string>());
+        Assert.Equal("Jane <j@x>", config["author"]!.GetValue<string>());
+        var history = config["history"]!.AsArray()[^1]!;
+        Assert.Equal("/bin/sh", history["created_by"]!.GetValue<string>());
+        Assert.Equal($"FROM {fixture.Image}", history["comment"]!.GetValue<string>());
+
+        Assert.Equal("new\n", _wharf.Check("run", "--rm", "changed:1"));
+        Assert.Equal(1, _wharf.Run("run", "--rm", "changed:1", "test", "-e", "/etc/motd").ExitCode);
+        Assert.Equal(1, _wharf.Run("run", "--rm", "changed:1", "test", "-e", "/opt/d/a").ExitCode);
+    }
+
+    [Fact]
+    public void Commit_DockerFormatWithMessage_DockerManifestAndComment()
+    {
+        _wharf.Check("run", "--name", "d", "--tls-verify=false", fixture.Image, "touch", "/opt/x");
+        string id = _wharf.Check("commit", "-q", "--format", "docker", "-m", "added x", "d").Trim();
+        var (manifest, config) = Image(id);
+        Assert.Equal("application/vnd.docker.distribution.manifest.v2+json", manifest["mediaType"]!.GetValue<string>());
+        Assert.All(manifest["layers"]!.AsArray(), l => Assert.Equal("application/vnd.docker.image.rootfs.diff.tar.gzip", l!["mediaType"]!.GetValue<string>()));
+        Assert.Equal("added x", config["comment"]!.GetValue<string>());
+        Assert.Contains("<none>", _wharf.Check("images"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Commit_UnknownChange_Fails125()
+    {
+        _wharf.Check("run", "--name", "u", "--tls-verify=false", fixture.Image, "true");
+        var (code, _, stderr) = _wharf.Run("commit", "-c", "FROBNICATE x", "u", "bad:1");
+        Assert.Equal(125, code);
+        Assert.Contains("FROBNICATE", stderr, StringComparison.Ordinal);
+    }
+}

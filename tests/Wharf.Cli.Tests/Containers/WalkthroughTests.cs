@@ -1,0 +1,73 @@
+using System.Diagnostics;
+
+namespace Wharf.Cli.Tests.Containers;
+
+/// <summary>The cluster guide's walkthrough with real runc, overlay, a terminal, a registry and podman.</summary>
+[Collection("containers")]
+public sealed class WalkthroughTests(ContainerFixture fixture)
+{
+    [Fact]
+    public async Task Walkthrough_PullRunItChangeCommitPush_PodmanRunsTheChange()
+    {
+        using var wharf = new WharfProcess();
+        wharf.Check("pull", "-q", "--tls-verify=false", fixture.Image);
+
+        // run -it through a pseudo-terminal (script(1)); the shell reads what is typed into it.
+        string typed = "test -t 0 && echo tty-ok; echo installed-tool > /opt/tool; rm /etc/motd; exit 0\n";
+        var psi = new ProcessStartInfo("script")
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string a in new[] { "-qec", wharf.ShellCommand("run", "-it", "--name", "builder", fixture.Image, "sh"), "/dev/null" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using (var script = Process.Start(psi)!)
+        {
+            var output = script.StandardOutput.ReadToEndAsync();
+            Thread.Sleep(1500);
+            script.StandardInput.Write(typed);
+            script.StandardInput.Flush();
+            Assert.True(script.WaitForExit(TimeSpan.FromSeconds(60)), "run -it did not finish");
+            Thread.Sleep(200);
+            script.StandardInput.Close();
+            Assert.Equal(0, script.ExitCode);
+            Assert.Contains("tty-ok", await output, StringComparison.Ordinal);
+        }
+
+        string ps = wharf.Check("ps", "-a");
+        string[] lines = ps.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("CONTAINER ID  IMAGE", lines[0], StringComparison.Ordinal);
+        Assert.Contains("PORTS       NAMES", lines[0], StringComparison.Ordinal);
+        Assert.Matches(@"^[0-9a-f]{12}  " + System.Text.RegularExpressions.Regex.Escape(fixture.Image) + @"\s+sh\s+.* ago\s+Exited \(0\) .* ago\s+builder$", lines[1]);
+
+        var diff = wharf.Check("diff", "builder").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains("A /opt/tool", diff);
+        Assert.Contains("D /etc/motd", diff);
+        Assert.DoesNotContain("A /etc/hosts", diff);
+
+        var (code, id, stderr) = wharf.Run("commit", "builder", "tooled:1");
+        Assert.Equal(0, code);
+        Assert.Matches("^[0-9a-f]{64}\n$", id);
+        Assert.Contains("Writing manifest to image destination", stderr, StringComparison.Ordinal);
+        Assert.Contains(id.Trim()[..12], wharf.Check("images"), StringComparison.Ordinal);
+
+        string target = $"{fixture.Registry}/lab/tooled:{Guid.NewGuid():N}";
+        wharf.Check("push", "--tls-verify=false", "tooled:1", target);
+
+        string podmanDir = Path.Combine(wharf.Dir, "podman");
+        ContainerFixture.PodmanAt(podmanDir, "pull", "-q", "--tls-verify=false", target);
+        string shown = ContainerFixture.PodmanAt(podmanDir, "run", "--rm", "--network", "none",
+            "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", target, "sh", "-c", "cat /opt/tool; test -e /etc/motd || echo motd-gone");
+        Assert.Equal("installed-tool\nmotd-gone\n", shown);
+        Tools.Run("podman", "--root", Path.Combine(podmanDir, "storage"), "--runroot", Path.Combine(podmanDir, "run"), "--storage-driver", "vfs", "system", "reset", "-f");
+
+        // The committed image runs in wharf too, and the original image is unchanged.
+        Assert.Equal("installed-tool\n", wharf.Check("run", "--rm", "tooled:1", "cat", "/opt/tool"));
+        Assert.Equal("from the image\n", wharf.Check("run", "--rm", fixture.Image, "cat", "/etc/motd"));
+    }
+}
