@@ -1,0 +1,110 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using Wharf.Content.Layers;
+using Wharf.Engine.Containers;
+using Wharf.Engine.Storage;
+using Wharf.Oci;
+
+namespace Wharf.Engine.Tests.Containers;
+
+public sealed class LayerStoreTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("wharf-layers-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static byte[] Tar(params (string Name, string Content)[] files)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new TarWriter(ms, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            foreach (var (name, content) in files)
+            {
+                w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(content)), Mode = (UnixFileMode)0x1A4 });
+            }
+        }
+
+        return ms.ToArray();
+    }
+
+    private static byte[] Gzip(byte[] data)
+    {
+        using var ms = new MemoryStream();
+        using (var gz = new GZipStream(ms, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gz.Write(data);
+        }
+
+        return ms.ToArray();
+    }
+
+    private static string Sha(byte[] b) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(b));
+
+    /// <summary>Stores a two-layer image; <paramref name="lieAboutSecond"/> gives the config a wrong diff ID for the top layer.</summary>
+    private async Task<(ImageStore Store, ImageRecord Image, List<string> DiffIds)> StoreImageAsync(bool lieAboutSecond = false)
+    {
+        var store = new ImageStore(Path.Combine(_dir, "graph"));
+        byte[] t1 = Tar(("etc/base", "base\n")), t2 = Tar(("etc/top", "top\n"));
+        byte[] l1 = Gzip(t1), l2 = t2; // one gzip layer, one plain layer
+        var diffIds = new List<string> { Sha(t1), lieAboutSecond ? Sha(Encoding.UTF8.GetBytes("other")) : Sha(t2) };
+        string config = $"{{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{diffIds[0]}\",\"{diffIds[1]}\"]}}}}";
+        byte[] configBytes = Encoding.UTF8.GetBytes(config);
+        string manifest = $$"""
+            {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+             "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{Sha(configBytes)}}","size":{{configBytes.Length}}},
+             "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{Sha(l1)}}","size":{{l1.Length}}},
+                       {"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{{Sha(l2)}}","size":{{l2.Length}}}]}
+            """;
+        byte[] manifestBytes = Encoding.UTF8.GetBytes(manifest);
+        foreach (var (bytes, type) in new[] { (l1, MediaTypes.OciLayerGzip), (l2, MediaTypes.OciLayerTar), (configBytes, MediaTypes.OciConfig), (manifestBytes, MediaTypes.OciManifest) })
+        {
+            await store.WriteBlobAsync(new Descriptor { MediaType = type, Digest = Sha(bytes), Size = bytes.Length }, new MemoryStream(bytes), CancellationToken.None);
+        }
+
+        var image = new ImageRecord { Id = Sha(configBytes)[7..], Digest = Sha(manifestBytes), ManifestMediaType = MediaTypes.OciManifest, Names = ["localhost/t:1"] };
+        store.Update(images =>
+        {
+            images.Add(image);
+            return 0;
+        });
+        return (store, image, diffIds);
+    }
+
+    [Fact]
+    public void ChainIds_SecondLayer_IsSha256OfParentSpaceDiffId()
+    {
+        string a = "sha256:" + new string('a', 64), b = "sha256:" + new string('b', 64);
+        var chain = LayerStore.ChainIds([a, b]);
+        Assert.Equal(a, chain[0]);
+        Assert.Equal(Sha(Encoding.UTF8.GetBytes(a + " " + b)), chain[1]);
+    }
+
+    [Fact]
+    public async Task EnsureAsync_ConcurrentCallers_UnpackOnceIntoChainIdDirectories()
+    {
+        var (store, image, diffIds) = await StoreImageAsync();
+        var layers = new LayerStore(store);
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => layers.EnsureAsync(image, WhiteoutMode.Overlay, CancellationToken.None))));
+
+        var chain = LayerStore.ChainIds(diffIds);
+        Assert.All(results, r => Assert.Equal([layers.LayerDir(chain[0]), layers.LayerDir(chain[1])], r.LayerDirs));
+        Assert.Equal("base\n", File.ReadAllText(Path.Combine(results[0].LayerDirs[0], "etc", "base")));
+        Assert.Equal("top\n", File.ReadAllText(Path.Combine(results[0].LayerDirs[1], "etc", "top")));
+        Assert.False(File.Exists(Path.Combine(results[0].LayerDirs[1], "etc", "base")));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(layers.Root, "tmp")));
+        Assert.Equal(2, Directory.GetDirectories(layers.Root).Count(d => Path.GetFileName(d) != "tmp"));
+    }
+
+    [Fact]
+    public async Task EnsureAsync_DiffIdMismatch_RefusedAndNothingKept()
+    {
+        var (store, image, diffIds) = await StoreImageAsync(lieAboutSecond: true);
+        var layers = new LayerStore(store);
+        var e = await Assert.ThrowsAsync<WharfException>(() => layers.EnsureAsync(image, WhiteoutMode.Overlay, CancellationToken.None));
+        Assert.Contains("diff ID", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.GetDirectoryName(layers.LayerDir(LayerStore.ChainIds(diffIds)[1]))));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(layers.Root, "tmp")));
+    }
+}
