@@ -85,5 +85,12 @@ public sealed class Runtime(string stateRoot, string? preferred)
         }
     }
 
-    public void Delete(string id) => Call("delete", "--force", id);
+    /// <summary>Deletes the runtime's state for a container; skipped (a process start saved) when it has none.</summary>
+    public void Delete(string id)
+    {
+        if (Directory.Exists(System.IO.Path.Combine(StateRoot, id)))
+        {
+            Call("delete", "--force", id);
+        }
+    }
 }
