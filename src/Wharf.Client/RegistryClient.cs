@@ -122,10 +122,11 @@ public sealed class RegistryClient : IDisposable
             }
         }
 
-        throw new RegistryException($"pinging container registry {Host}: Get \"{lastUrl}\": {Describe(lastError)}", lastError!);
+        throw new RegistryException($"pinging container registry {Host}: Get \"{lastUrl}\": {Describe(lastError, Host)}", lastError!);
     }
 
-    private static string Describe(Exception? e)
+    /// <summary>The failure as Go's net/http words it, where the cause is one podman users know.</summary>
+    private static string Describe(Exception? e, string host)
     {
         if (e is RegistryException)
         {
@@ -138,7 +139,19 @@ public sealed class RegistryClient : IDisposable
             inner = inner.InnerException;
         }
 
-        return inner is null || inner == e ? e?.Message ?? "unknown error" : $"{e!.Message} ({inner.Message})";
+        return inner switch
+        {
+            System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused } =>
+                $"dial tcp {host}: connect: connection refused",
+            System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.NoData } =>
+                $"dial tcp: lookup {host.Split(':')[0]}: no such host",
+            System.Security.Authentication.AuthenticationException when e?.InnerException is System.Security.Authentication.AuthenticationException { Message: var m }
+                && m.Contains("certificate", StringComparison.OrdinalIgnoreCase) =>
+                "tls: failed to verify certificate: x509: certificate signed by unknown authority",
+            System.Security.Authentication.AuthenticationException or IOException when e is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError } =>
+                "http: server gave HTTP response to HTTPS client",
+            _ => inner is null || inner == e ? e?.Message ?? "unknown error" : $"{e!.Message} ({inner.Message})",
+        };
     }
 
     /// <summary>

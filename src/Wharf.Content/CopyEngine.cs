@@ -159,8 +159,16 @@ public static class CopyEngine
                 var stream = await source.FetchAsync(blob, ct).ConfigureAwait(false);
                 await using (stream.ConfigureAwait(false))
                 {
-                    await using var verifying = new VerifyingStream(stream, blob, leaveOpen: true);
-                    await destination.PushAsync(blob, verifying, ct).ConfigureAwait(false);
+                    // Sources that verify as they read (registries, the store) need no second hash.
+                    if (stream is VerifyingStream)
+                    {
+                        await destination.PushAsync(blob, stream, ct).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await using var verifying = new VerifyingStream(stream, blob, leaveOpen: true);
+                        await destination.PushAsync(blob, verifying, ct).ConfigureAwait(false);
+                    }
                 }
 
                 options.Progress?.Invoke(new CopyEvent(CopyEventKind.Copied, blob, false, isConfig));

@@ -27,6 +27,34 @@ internal sealed class WharfRunner : IDisposable
 
     public Dictionary<string, string> Variables { get; }
 
+    /// <summary>What commands wrote to raw stdout (save without -o).</summary>
+    public MemoryStream BinaryStdout { get; } = new();
+
+    public byte[] StdinBytes { get; set; } = [];
+
+    private sealed class NonClosingStream(Stream inner) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => inner.Length;
+
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+
+        public override void Flush() => inner.Flush();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+    }
+
     public sealed record Result(int ExitCode, string Stdout, string Stderr)
     {
         public string[] ErrLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -44,8 +72,8 @@ internal sealed class WharfRunner : IDisposable
             Out = stdout,
             Err = stderr,
             In = new StringReader(stdin),
-            OpenStdout = () => throw new InvalidOperationException("binary stdout is not captured in-process"),
-            OpenStdin = () => new MemoryStream(System.Text.Encoding.UTF8.GetBytes(stdin)),
+            OpenStdout = () => new NonClosingStream(BinaryStdout),
+            OpenStdin = () => new MemoryStream(StdinBytes.Length > 0 ? StdinBytes : System.Text.Encoding.UTF8.GetBytes(stdin)),
             Environment = env,
         };
         int code = WharfCli.InvokeAsync(args, io).GetAwaiter().GetResult();

@@ -30,8 +30,16 @@ public sealed class LocalImageTarget : ITarget
         return Task.FromResult(_store.OpenBlob(descriptor.Digest));
     }
 
-    public Task PushAsync(Descriptor descriptor, Stream content, CancellationToken cancellationToken) =>
-        _store.WriteBlobAsync(descriptor, content, cancellationToken);
+    public async Task PushAsync(Descriptor descriptor, Stream content, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        await _store.WriteBlobAsync(descriptor, content, cancellationToken).ConfigureAwait(false);
+        if (!MediaTypes.IsManifest(descriptor.MediaType) && descriptor.MediaType.Contains("layer", StringComparison.Ordinal))
+        {
+            // Measure the layer's uncompressed size now, while other layers are still downloading.
+            await Task.Run(() => _store.UncompressedSize(descriptor), cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     public Task<Descriptor> ResolveAsync(string reference, CancellationToken cancellationToken)
     {

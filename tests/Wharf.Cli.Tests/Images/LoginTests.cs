@@ -48,6 +48,33 @@ public class LoginTests(RegistryFixture registry)
     }
 
     [Fact]
+    public void PushPull_CredsFlag_NoAuthFileNeeded()
+    {
+        using var wharf = new WharfRunner();
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+
+        var push = wharf.Run("push", "--tls-verify=false", "--creds", "alice:s3cret", "fixture:1", $"{registry.Auth}/lab/creds:1");
+        var pull = wharf.Run("pull", "-q", "--tls-verify=false", "--creds", "alice:s3cret", $"{registry.Auth}/lab/creds:1");
+
+        Assert.Equal(0, push.ExitCode);
+        Assert.Equal(registry.ImageId + "\n", pull.Stdout);
+        Assert.False(File.Exists(wharf.AuthJson));
+    }
+
+    [Fact]
+    public void Pull_PlainHttpRegistryWithTlsVerify_PodmansHttpsError()
+    {
+        using var wharf = new WharfRunner();
+
+        var result = wharf.Run("pull", $"{registry.Open}/lab/fixture:1");
+
+        Assert.Equal(125, result.ExitCode);
+        Assert.Equal(
+            $"Error: initializing source docker://{registry.Open}/lab/fixture:1: pinging container registry {registry.Open}: Get \"https://{registry.Open}/v2/\": http: server gave HTTP response to HTTPS client",
+            result.ErrLines[^1]);
+    }
+
+    [Fact]
     public void Pull_AuthRegistryWithoutLogin_Fails125()
     {
         using var wharf = new WharfRunner();

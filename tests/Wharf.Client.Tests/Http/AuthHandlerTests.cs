@@ -128,3 +128,47 @@ public class AuthHandlerTests
         Assert.Equal(new Uri("http://reg.test:5000"), client.BaseUri);
     }
 }
+
+public class IdentityTokenTests
+{
+    [Fact]
+    public async Task Resolve_IdentityToken_RefreshTokenGrantPostedToRealm()
+    {
+        string? form = null;
+        var handler = new ScriptedHandler()
+            .Expect(HttpMethod.Get, "https://reg.test/v2/", HttpStatusCode.Unauthorized,
+                r => r.Headers.WwwAuthenticate.ParseAdd("Bearer realm=\"https://auth.test/token\",service=\"reg\""))
+            .Expect(HttpMethod.Post, "https://auth.test/token", r =>
+            {
+                form = r.Content!.ReadAsStringAsync().GetAwaiter().GetResult();
+                return ScriptedHandler.Json(HttpStatusCode.OK, "{\"access_token\":\"AT\",\"expires_in\":60}");
+            })
+            .Expect(HttpMethod.Get, "https://reg.test/v2/lab/app/tags/list", _ => ScriptedHandler.Json(HttpStatusCode.OK, "{\"name\":\"lab/app\",\"tags\":[\"1\",\"2\"]}"));
+        using var client = new RegistryClient("reg.test", new RegistryClientOptions
+        {
+            Transport = handler,
+            Credential = new RegistryCredential(string.Empty, string.Empty, "REFRESH"),
+        });
+
+        var tags = await client.Repository("lab/app").ListTagsAsync(CancellationToken.None);
+
+        Assert.Equal(["1", "2"], tags);
+        Assert.Equal("grant_type=refresh_token&refresh_token=REFRESH&client_id=containers%2Fimage&service=reg&scope=repository%3Alab%2Fapp%3Apull", form);
+        Assert.Null(handler.Requests[1].Authorization);
+        Assert.Equal("Bearer AT", handler.Requests[2].Authorization);
+    }
+
+    [Fact]
+    public async Task Resolve_TokenServiceRefusesCredentials_InvalidUsernamePassword()
+    {
+        var handler = new ScriptedHandler()
+            .Expect(HttpMethod.Get, "https://reg.test/v2/", HttpStatusCode.Unauthorized,
+                r => r.Headers.WwwAuthenticate.ParseAdd("Bearer realm=\"https://reg.test/service/token\",service=\"harbor-registry\""))
+            .Expect(HttpMethod.Get, "https://reg.test/service/token?account=alice&scope=repository%3Alab%2Fapp%3Apull&service=harbor-registry", HttpStatusCode.Unauthorized);
+        using var client = new RegistryClient("reg.test", new RegistryClientOptions { Transport = handler, Credential = new RegistryCredential("alice", "bad") });
+
+        var e = await Assert.ThrowsAsync<RegistryException>(() => client.Repository("lab/app").ResolveAsync("1", CancellationToken.None));
+
+        Assert.Contains("invalid username/password", e.Message, StringComparison.Ordinal);
+    }
+}

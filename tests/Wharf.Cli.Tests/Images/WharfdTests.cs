@@ -1,0 +1,32 @@
+namespace Wharf.Cli.Tests.Images;
+
+[Collection("registry")]
+public sealed class WharfdTests(RegistryFixture registry)
+{
+
+    [Fact]
+    public async Task PushPullMount_AgainstWharfd_PodmanSeesTheSameImage()
+    {
+        using var fixture = new WharfdFixture();
+        using var wharf = new WharfRunner();
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+
+        var push = wharf.Run("push", "--tls-verify=false", "fixture:1", $"{fixture.Host}/lab/app:1");
+        Assert.Equal(0, push.ExitCode);
+        // A second repository of the same project: the blobs come by cross-repository mount.
+        var second = wharf.Run("push", "--tls-verify=false", "fixture:1", $"{fixture.Host}/lab/copy:1");
+        Assert.Equal(0, second.ExitCode);
+        using (var http = new HttpClient())
+        {
+            string metrics = await http.GetStringAsync(new Uri($"http://{fixture.Host}/metrics"));
+            var line = metrics.Split('\n').Single(l => l.StartsWith("wharf_registry_blobs_mounted_total ", StringComparison.Ordinal));
+            Assert.Equal("2", line.Split(' ')[1]);
+        }
+
+        Assert.Equal(registry.ImageId, RegistryFixture.PodmanAt(Path.Combine(wharf.Dir, "podman"), "pull", "-q", "--tls-verify=false", $"{fixture.Host}/lab/copy:1").Trim());
+        Assert.Equal(0, wharf.Run("rmi", "-a").ExitCode);
+        var pull = wharf.Run("pull", "--tls-verify=false", $"{fixture.Host}/lab/app:1");
+        Assert.Equal(registry.ImageId + "\n", pull.Stdout);
+        Assert.Contains($"{fixture.Host}/lab/app", wharf.Run("search", "--tls-verify=false", $"{fixture.Host}/app").Stdout, StringComparison.Ordinal);
+    }
+}

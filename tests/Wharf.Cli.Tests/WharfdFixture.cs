@@ -1,0 +1,74 @@
+using System.Diagnostics;
+
+namespace Wharf.Cli.Tests;
+
+/// <summary>
+/// wharfd (built alongside the tests) on 127.0.0.1 with a fresh data directory, holding the
+/// fixture image that podman pushed into it.
+/// </summary>
+public sealed class WharfdFixture : IDisposable
+{
+    private readonly Process _process;
+
+    public WharfdFixture()
+    {
+        Root = Directory.CreateTempSubdirectory("wharf-wharfd-").FullName;
+        Port = Tools.FreePort();
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "wharfd.dll"), "--urls", $"http://127.0.0.1:{Port}", "--data-dir", Path.Combine(Root, "data") })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        _process = Process.Start(psi)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        for (int i = 0; ; i++)
+        {
+            try
+            {
+                using var r = http.GetAsync(new Uri($"http://127.0.0.1:{Port}/v2/")).GetAwaiter().GetResult();
+                break;
+            }
+            catch (HttpRequestException) when (i < 300 && !_process.HasExited)
+            {
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    public string Root { get; }
+
+    public int Port { get; }
+
+    public string Host => $"127.0.0.1:{Port}";
+
+    public void Dispose()
+    {
+        try
+        {
+            _process.Kill();
+            _process.WaitForExit(5000);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
