@@ -60,6 +60,27 @@ public sealed class PodmanInteropTests(RegistryFixture fixture, ITestOutputHelpe
         Assert.Equal((await InspectAsync(pusher, local)).Layers, (await InspectAsync(puller, second)).Layers);
     }
 
+    [PodmanFact]
+    public async Task Search_PushedRepository_FoundByNameFragmentWithItsTags()
+    {
+        var (pusher, local) = await ImportImageAsync();
+        var repository = NewRepository("team");
+        var decoy = NewRepository("team");
+        await pusher.MustRunAsync("push", "--tls-verify=false", local, $"{Server.Host}/{repository}:1.0");
+        await pusher.MustRunAsync("push", "--tls-verify=false", local, $"{Server.Host}/{decoy}:1.0");
+        var fragment = repository[(repository.LastIndexOf('-') + 1)..];
+
+        // No v1 search here: podman falls back to the catalog and filters it (GET /v2/_catalog).
+        var search = await pusher.MustRunAsync("search", "--tls-verify=false", "--format", "{{.Name}}", $"{Server.Host}/{fragment}");
+        Assert.Equal([$"{Server.Host}/{repository}"], search.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        // podman 4.3 prints --list-tags as a NAME/TAG table whatever --format says.
+        var tags = await pusher.MustRunAsync("search", "--tls-verify=false", "--list-tags", $"{Server.Host}/{repository}");
+        var rows = tags.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal([$"{Server.Host}/{repository} 1.0"], rows.Select(cells => string.Join(' ', cells)));
+    }
+
     private async Task PushWithFormatAsync(string format, string expectedMediaType)
     {
         var (pusher, local) = await ImportImageAsync();

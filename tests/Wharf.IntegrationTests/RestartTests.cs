@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
 using Wharf.IntegrationTests.Images;
 using Wharf.IntegrationTests.Infrastructure;
 
@@ -56,5 +59,46 @@ public sealed class RestartTests(ITestOutputHelper output) : IAsyncLifetime
                 Assert.Equal(blob.Digest, OciLayoutReader.HashBlob(back, blob.Digest));
             }
         }
+    }
+
+    [Fact]
+    public async Task Upload_RegistryKilledBetweenChunks_SessionResumesAndBlobIsWhole()
+    {
+        using var http = new HttpClient { BaseAddress = _server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        var first = RandomNumberGenerator.GetBytes(256 * 1024);
+        var second = RandomNumberGenerator.GetBytes(100 * 1024);
+        var blob = first.Concat(second).ToArray();
+        var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(blob));
+
+        using var post = await http.PostAsync("v2/library/resumed/blobs/uploads/", content: null);
+        Assert.Equal(HttpStatusCode.Accepted, post.StatusCode);
+        var location = Absolute(post.Headers.Location);
+        location = await PatchAsync(http, location, first, offset: 0);
+
+        await _server.RestartAsync();
+
+        location = await PatchAsync(http, location, second, offset: first.Length);
+        var separator = string.IsNullOrEmpty(location.Query) ? "?" : "&";
+        using var put = await http.PutAsync(new Uri($"{location}{separator}digest={Uri.EscapeDataString(digest)}"), content: null);
+        Assert.True(put.StatusCode == HttpStatusCode.Created, $"PUT answered {(int)put.StatusCode}: {await put.Content.ReadAsStringAsync()}");
+        Assert.Equal(blob, await http.GetByteArrayAsync($"v2/library/resumed/blobs/{digest}"));
+    }
+
+    /// <summary>One chunk of a chunked upload (distribution spec, "Pushing a blob in chunks"); returns the next Location.</summary>
+    private async Task<Uri> PatchAsync(HttpClient http, Uri location, byte[] chunk, long offset)
+    {
+        using var patch = new HttpRequestMessage(HttpMethod.Patch, location) { Content = new ByteArrayContent(chunk) };
+        patch.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        patch.Content.Headers.TryAddWithoutValidation("Content-Range", $"{offset}-{offset + chunk.Length - 1}");
+        using var response = await http.SendAsync(patch);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted,
+            $"PATCH at offset {offset} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        return Absolute(response.Headers.Location);
+    }
+
+    private Uri Absolute(Uri? location)
+    {
+        Assert.NotNull(location);
+        return location.IsAbsoluteUri ? location : new Uri(_server.BaseAddress, location);
     }
 }

@@ -128,4 +128,51 @@ public sealed class SkopeoInteropTests(RegistryFixture fixture, ITestOutputHelpe
             Assert.Equal(blob.Digest, OciLayoutReader.HashBlob(back, blob.Digest));
         }
     }
+
+    [SkopeoFact]
+    public async Task Copy_TagPushedAgainWithNewImage_PullGetsNewImageAndOldStaysByDigest()
+    {
+        var layout = new OciLayoutBuilder(Scratch.Sub("source"));
+        var old = await layout.AddImageAsync([32 * 1024]);
+        var fresh = await layout.AddImageAsync([32 * 1024]);
+        layout.Tag("old", old.Manifest);
+        layout.Tag("fresh", fresh.Manifest);
+        var repository = NewRepository();
+
+        var first = await Skopeo.CopyAsync(layout.Reference("old"), DockerRef(repository, "latest"));
+        Assert.True(first.Succeeded, first.ToString());
+        var second = await Skopeo.CopyAsync(layout.Reference("fresh"), DockerRef(repository, "latest"));
+        Assert.True(second.Succeeded, second.ToString());
+
+        Assert.Equal(fresh.ManifestBytes, await Skopeo.InspectRawAsync(DockerRef(repository, "latest")));
+        Assert.Equal(old.ManifestBytes, await Skopeo.InspectRawAsync(DockerRef(repository, old.Manifest.Digest)));
+    }
+
+    [SkopeoFact]
+    public async Task Copy_TwoImagesSharingBaseLayersIntoTwoRepositoriesAtOnce_BothPullWhole()
+    {
+        var layout = new OciLayoutBuilder(Scratch.Sub("source"));
+        var baseImage = await layout.AddImageAsync([1024 * 1024, 512 * 1024]);
+        var app1 = await layout.AddImageAsync([64 * 1024], baseImage: baseImage);
+        var app2 = await layout.AddImageAsync([64 * 1024], baseImage: baseImage);
+        layout.Tag("app1", app1.Manifest);
+        layout.Tag("app2", app2.Manifest);
+        var (repository1, repository2) = (NewRepository("team"), NewRepository("other"));
+
+        var pushes = await Task.WhenAll(
+            Skopeo.CopyAsync(layout.Reference("app1"), DockerRef(repository1, "1")),
+            Skopeo.CopyAsync(layout.Reference("app2"), DockerRef(repository2, "1")));
+
+        Assert.All(pushes, push => Assert.True(push.Succeeded, push.ToString()));
+        foreach (var (repository, image) in new[] { (repository1, app1), (repository2, app2) })
+        {
+            var back = Path.Combine(Scratch.Path, "pulled-" + repository.Replace('/', '-'));
+            var pull = await Skopeo.CopyAsync(DockerRef(repository, "1"), $"oci:{back}:1");
+            Assert.True(pull.Succeeded, pull.ToString());
+            foreach (var blob in image.Blobs)
+            {
+                Assert.Equal(blob.Digest, OciLayoutReader.HashBlob(back, blob.Digest));
+            }
+        }
+    }
 }

@@ -8,7 +8,13 @@ namespace Wharf.IntegrationTests.Images;
 
 public sealed record BlobDescriptor(string MediaType, string Digest, long Size);
 
-public sealed record BuiltImage(byte[] ManifestBytes, BlobDescriptor Manifest, BlobDescriptor Config, IReadOnlyList<BlobDescriptor> Layers, string Architecture)
+public sealed record BuiltImage(
+    byte[] ManifestBytes,
+    BlobDescriptor Manifest,
+    BlobDescriptor Config,
+    IReadOnlyList<BlobDescriptor> Layers,
+    IReadOnlyList<string> DiffIds,
+    string Architecture)
 {
     public IEnumerable<BlobDescriptor> Blobs => [Config, .. Layers];
 }
@@ -44,18 +50,27 @@ public sealed class OciLayoutBuilder
     /// <summary>The reference skopeo and podman use for a tag in this layout.</summary>
     public string Reference(string tag) => $"oci:{Directory}:{tag}";
 
-    public async Task<BuiltImage> AddImageAsync(IReadOnlyList<long> layerSizes, string architecture = "amd64", CancellationToken cancellationToken = default)
+    /// <summary>
+    /// An image whose layers are those of <paramref name="baseImage"/> (when given), then new random
+    /// layers of <paramref name="layerSizes"/> bytes (before compression).
+    /// </summary>
+    public async Task<BuiltImage> AddImageAsync(
+        IReadOnlyList<long> layerSizes,
+        string architecture = "amd64",
+        BuiltImage? baseImage = null,
+        CancellationToken cancellationToken = default)
     {
-        var layers = new List<BlobDescriptor>();
-        var diffIds = new JsonArray();
-        var history = new JsonArray();
+        var layers = new List<BlobDescriptor>(baseImage?.Layers ?? []);
+        var diffIdList = new List<string>(baseImage?.DiffIds ?? []);
         for (var i = 0; i < layerSizes.Count; i++)
         {
-            var (layer, diffId) = await WriteLayerAsync(i, layerSizes[i], cancellationToken);
+            var (layer, diffId) = await WriteLayerAsync(layers.Count, layerSizes[i], cancellationToken);
             layers.Add(layer);
-            diffIds.Add(diffId);
-            history.Add(new JsonObject { ["created"] = "2026-01-01T00:00:00Z", ["created_by"] = $"integration test layer {i}" });
+            diffIdList.Add(diffId);
         }
+        var diffIds = new JsonArray([.. diffIdList.Select(d => (JsonNode)JsonValue.Create(d))]);
+        var history = new JsonArray([.. diffIdList.Select((_, i) =>
+            (JsonNode)new JsonObject { ["created"] = "2026-01-01T00:00:00Z", ["created_by"] = $"integration test layer {i}" })]);
 
         var config = new JsonObject
         {
@@ -85,7 +100,7 @@ public sealed class OciLayoutBuilder
         };
         var manifestBytes = Encoding.UTF8.GetBytes(manifest.ToJsonString());
         var manifestDescriptor = WriteBlob(ManifestMediaType, manifestBytes);
-        return new BuiltImage(manifestBytes, manifestDescriptor, configDescriptor, layers, architecture);
+        return new BuiltImage(manifestBytes, manifestDescriptor, configDescriptor, layers, diffIdList, architecture);
     }
 
     /// <summary>An image index over images already added, each with its platform (image-spec image-index.md).</summary>

@@ -255,6 +255,9 @@ public sealed class DockerRegistryServer(string dataDirectory, int port) : Regis
                 enabled: true
             http:
               addr: 127.0.0.1:{Port}
+              # Without a fixed secret every start signs upload state with a new random one,
+              # and an upload begun before a restart could not go on after it.
+              secret: wharf-integration-tests
             """);
         var startInfo = new ProcessStartInfo("docker-registry");
         startInfo.ArgumentList.Add("serve");
