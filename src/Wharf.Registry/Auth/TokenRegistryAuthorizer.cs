@@ -174,8 +174,11 @@ public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVer
 
         if (!projectAccess.Actions.HasFlag(RepositoryActions.Pull))
         {
-            // A private project is answered exactly as a missing one.
-            return new AuthorizationResult(AuthorizationKind.HiddenAsUnknown, $"project {repository.Project} not found");
+            // A private project is answered exactly as a missing one: a pull gets the very answer of a
+            // missing repository (no detail), a push is told the project does not exist, as Harbor says it.
+            return new AuthorizationResult(
+                AuthorizationKind.HiddenAsUnknown,
+                asked == RepositoryActions.Pull ? null : $"project {repository.Project} not found");
         }
 
         string verbs = string.Join(",", missing.Names());
