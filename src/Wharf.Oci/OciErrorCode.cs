@@ -98,6 +98,9 @@ public sealed class OciException : Exception
 
     public OciErrorCode Code { get; }
 
+    /// <summary>A status other than the table's, where the spec asks for one (413 for an oversized manifest).</summary>
+    public int? StatusOverride { get; init; }
+
     public string? Detail { get; }
 
     /// <summary>Extra response headers (for example <c>Range</c> with a 416).</summary>

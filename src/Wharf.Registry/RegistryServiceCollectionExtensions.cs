@@ -1,23 +1,61 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Prometheus;
+using Wharf.Registry.Api;
+using Wharf.Registry.Auth;
+using Wharf.Registry.Metadata;
+using Wharf.Registry.Quotas;
+using Wharf.Registry.Storage;
 
 namespace Wharf.Registry;
 
 public static class RegistryServiceCollectionExtensions
 {
-    public static IServiceCollection AddWharfRegistry(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>
+    /// The registry's services: the embedded metadata store and filesystem blob store under
+    /// <see cref="RegistryOptions.DataDirectory"/>, the open authorizer and unlimited quotas unless
+    /// something registered others first.
+    /// </summary>
+    public static IServiceCollection AddWharfRegistry(this IServiceCollection services, IConfiguration configuration, Action<RegistryOptions>? configure = null)
     {
         var options = new RegistryOptions();
         configuration.GetSection("Registry").Bind(options);
+        configure?.Invoke(options);
+        options.DataDirectory = Path.GetFullPath(options.DataDirectory);
+        Directory.CreateDirectory(options.DataDirectory);
+
         services.AddSingleton(options);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IMetadataStore>(sp => new SqliteMetadataStore(Path.Combine(options.DataDirectory, "registry.db"), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<IBlobStore>(_ => new FileSystemBlobStore(options.DataDirectory));
+        services.TryAddSingleton<IRegistryAuthorizer, OpenRegistryAuthorizer>();
+        services.TryAddSingleton<IProjectQuotas, UnlimitedProjectQuotas>();
+        services.TryAddSingleton<ManifestCache>();
+        services.TryAddSingleton<RegistryApi>();
+        services.AddHostedService<UploadJanitor>();
         return services;
     }
 
+    /// <summary>Maps <c>/v2/</c>, <c>/healthz</c> and <c>/metrics</c>.</summary>
     public static IEndpointRouteBuilder MapWharfRegistry(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/v2/", () => Microsoft.AspNetCore.Http.Results.Ok());
+        var api = endpoints.ServiceProvider.GetRequiredService<RegistryApi>();
+        RequestDelegate handler = api.HandleAsync;
+        endpoints.Map("/v2", handler);
+        endpoints.Map("/v2/{**path}", handler);
+        endpoints.MapGet("/healthz", async context =>
+        {
+            // Healthy when the database answers.
+            var store = context.RequestServices.GetRequiredService<IMetadataStore>();
+            await store.ListRepositoriesAsync(null, 1, context.RequestAborted).ConfigureAwait(false);
+            context.Response.ContentType = "text/plain";
+            await context.Response.WriteAsync("ok\n", context.RequestAborted).ConfigureAwait(false);
+        });
+        endpoints.MapMetrics("/metrics");
         return endpoints;
     }
 }

@@ -1,0 +1,173 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Wharf.Oci;
+
+namespace Wharf.Registry.Api;
+
+public sealed partial class RegistryApi
+{
+    private const int DefaultPageSize = 1000;
+
+    // GET /v2/_catalog?n=&last= — "Listing Repositories", filtered to what the caller may pull.
+    private async Task CatalogAsync(HttpContext context, RegistryRoute route)
+    {
+        var ct = context.RequestAborted;
+        var (n, last) = ReadPage(context.Request);
+        var names = new List<string>();
+        bool more = false;
+        string? cursor = last;
+        while (names.Count <= n)
+        {
+            // Fetch a page and filter; bounded by the page size, never a full scan per request
+            // unless the caller can see almost nothing.
+            int want = Math.Max(n + 1 - names.Count, 1);
+            var batch = await _metadata.ListRepositoriesAsync(cursor, want, ct).ConfigureAwait(false);
+            foreach (string name in batch)
+            {
+                if (await _authorizer.CanListAsync(context, RepositoryName.Parse(name), ct).ConfigureAwait(false))
+                {
+                    names.Add(name);
+                }
+            }
+
+            if (batch.Count < want)
+            {
+                break;
+            }
+
+            cursor = batch[^1];
+        }
+
+        if (names.Count > n)
+        {
+            names.RemoveRange(n, names.Count - n);
+            more = true;
+        }
+
+        if (more)
+        {
+            context.Response.Headers.Link = $"</v2/_catalog?last={Uri.EscapeDataString(names[^1])}&n={n}>; rel=\"next\"";
+        }
+
+        await WriteJsonAsync(context, w =>
+        {
+            w.WriteStartArray("repositories");
+            foreach (string name in names)
+            {
+                w.WriteStringValue(name);
+            }
+
+            w.WriteEndArray();
+        }).ConfigureAwait(false);
+    }
+
+    // GET /v2/<name>/tags/list?n=&last= — "Listing Tags", lexical order.
+    private async Task TagListAsync(HttpContext context, RegistryRoute route)
+    {
+        var ct = context.RequestAborted;
+        var (n, last) = ReadPage(context.Request);
+        if (!await _metadata.RepositoryExistsAsync(route.Repository, ct).ConfigureAwait(false))
+        {
+            throw new OciException(OciErrorCode.NameUnknown, $"repository {route.Repository} not known to registry");
+        }
+
+        var tags = n == 0 ? [] : await _metadata.ListTagsAsync(route.Repository, last, n + 1, ct).ConfigureAwait(false);
+        bool more = tags.Count > n;
+        if (more)
+        {
+            tags = tags.Take(n).ToList();
+            context.Response.Headers.Link = $"</v2/{route.Repository}/tags/list?last={Uri.EscapeDataString(tags[^1])}&n={n}>; rel=\"next\"";
+        }
+
+        await WriteJsonAsync(context, w =>
+        {
+            w.WriteString("name", route.Repository.Value);
+            w.WriteStartArray("tags");
+            foreach (string tag in tags)
+            {
+                w.WriteStringValue(tag);
+            }
+
+            w.WriteEndArray();
+        }).ConfigureAwait(false);
+    }
+
+    // GET /v2/<name>/referrers/<digest>?artifactType= — "Listing Referrers": always an image index.
+    private async Task ReferrersAsync(HttpContext context, RegistryRoute route)
+    {
+        var ct = context.RequestAborted;
+        var subject = ParseDigest(route.Reference);
+        string? artifactType = context.Request.Query["artifactType"];
+        if (string.IsNullOrEmpty(artifactType))
+        {
+            artifactType = null;
+        }
+
+        var referrers = await _metadata.ListReferrersAsync(route.Repository, subject, artifactType, ct).ConfigureAwait(false);
+        if (artifactType is not null)
+        {
+            context.Response.Headers["OCI-Filters-Applied"] = "artifactType";
+        }
+
+        await WriteJsonAsync(context, w =>
+        {
+            w.WriteNumber("schemaVersion", 2);
+            w.WriteString("mediaType", MediaTypes.OciIndex);
+            w.WriteStartArray("manifests");
+            foreach (var r in referrers)
+            {
+                w.WriteStartObject();
+                w.WriteString("mediaType", r.MediaType);
+                w.WriteString("digest", r.Digest.ToString());
+                w.WriteNumber("size", r.Size);
+                if (r.ArtifactType is not null)
+                {
+                    w.WriteString("artifactType", r.ArtifactType);
+                }
+
+                if (r.AnnotationsJson is not null)
+                {
+                    w.WritePropertyName("annotations");
+                    w.WriteRawValue(r.AnnotationsJson, skipInputValidation: true);
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }, MediaTypes.OciIndex).ConfigureAwait(false);
+    }
+
+    private (int N, string? Last) ReadPage(HttpRequest request)
+    {
+        int n = DefaultPageSize;
+        if (request.Query.TryGetValue("n", out var nText))
+        {
+            if (!int.TryParse(nText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out n))
+            {
+                throw new OciException(OciErrorCode.PaginationNumberInvalid, $"n must be a non-negative integer, not \"{nText}\"");
+            }
+        }
+
+        n = Math.Min(n, _options.MaxPageSize);
+        string? last = request.Query["last"];
+        return (n, string.IsNullOrEmpty(last) ? null : last);
+    }
+
+    private static async Task WriteJsonAsync(HttpContext context, Action<Utf8JsonWriter> body, string contentType = "application/json")
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = contentType;
+        response.ContentLength = buffer.Length;
+        await response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), context.RequestAborted).ConfigureAwait(false);
+    }
+}

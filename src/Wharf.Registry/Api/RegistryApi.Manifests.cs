@@ -1,0 +1,242 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+using Wharf.Oci;
+using Wharf.Registry.Metadata;
+
+namespace Wharf.Registry.Api;
+
+public sealed partial class RegistryApi
+{
+    // GET/HEAD /v2/<name>/manifests/<reference> — distribution spec "Pulling manifests".
+    private async Task GetManifestAsync(HttpContext context, RegistryRoute route)
+    {
+        var ct = context.RequestAborted;
+        string reference = ValidateReference(route.Reference!);
+        string repo = route.Repository.Value;
+
+        var manifest = _cache.Get(repo, reference);
+        if (manifest is null)
+        {
+            long generation = _cache.Generation(repo);
+            manifest = await _metadata.GetManifestAsync(route.Repository, reference, ct).ConfigureAwait(false);
+            if (manifest is null)
+            {
+                if (!await _metadata.RepositoryExistsAsync(route.Repository, ct).ConfigureAwait(false))
+                {
+                    throw new OciException(OciErrorCode.NameUnknown, $"repository {repo} not known to registry");
+                }
+
+                throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference} not found in {repo}");
+            }
+
+            _cache.Set(repo, reference, manifest, generation);
+        }
+
+        CheckAcceptable(context.Request, manifest.MediaType);
+
+        var response = context.Response;
+        string etag = "\"" + manifest.Digest + "\"";
+        response.Headers[ContentDigestHeader] = manifest.Digest.ToString();
+        response.Headers.ETag = etag;
+        if (context.Request.Headers.IfNoneMatch.Contains(etag))
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return;
+        }
+
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = manifest.MediaType;
+        response.ContentLength = manifest.Content.Length;
+        if (!HttpMethods.IsHead(context.Request.Method))
+        {
+            await response.Body.WriteAsync(manifest.Content, ct).ConfigureAwait(false);
+        }
+    }
+
+    // PUT /v2/<name>/manifests/<reference> — "Pushing Manifests".
+    private async Task PutManifestAsync(HttpContext context, RegistryRoute route)
+    {
+        var ct = context.RequestAborted;
+        string reference = ValidateReference(route.Reference!);
+        bool byDigest = reference.Contains(':', StringComparison.Ordinal);
+        byte[] body = await ReadManifestBodyAsync(context.Request, ct).ConfigureAwait(false);
+
+        Digest digest;
+        if (byDigest)
+        {
+            var expected = Digest.Parse(reference);
+            if (!expected.Matches(body))
+            {
+                throw new OciException(OciErrorCode.DigestInvalid, $"manifest content does not hash to {expected}");
+            }
+
+            digest = expected;
+        }
+        else
+        {
+            digest = Digest.Compute(body);
+        }
+
+        string? contentType = context.Request.ContentType;
+        var parsed = ManifestParser.Parse(body, contentType);
+
+        var tags = new List<string>();
+        if (!byDigest)
+        {
+            tags.Add(reference);
+        }
+
+        // OCI distribution 1.1: a push by digest may carry tags as ?tag= parameters.
+        foreach (string? t in context.Request.Query["tag"])
+        {
+            if (!Tag.IsValid(t))
+            {
+                throw new OciException(OciErrorCode.TagInvalid, $"tag \"{t}\" is invalid");
+            }
+
+            tags.Add(t);
+        }
+
+        _cache.Invalidate(route.Repository.Value);
+        try
+        {
+            await _metadata.PutManifestAsync(route.Repository, digest, parsed.MediaType, body, parsed, tags, _quotas.GetLimitAsync, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _cache.Invalidate(route.Repository.Value);
+        }
+
+        Log.ManifestPushed(_logger, route.Repository, digest, parsed.MediaType, string.Join(',', tags));
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status201Created;
+        response.Headers.Location = $"/v2/{route.Repository}/manifests/{digest}";
+        response.Headers[ContentDigestHeader] = digest.ToString();
+        if (parsed.Subject is not null)
+        {
+            response.Headers["OCI-Subject"] = parsed.Subject.Digest;
+        }
+
+        if (context.Request.Query.ContainsKey("tag"))
+        {
+            response.Headers["OCI-Tag"] = tags.ToArray();
+        }
+
+        response.ContentLength = 0;
+    }
+
+    // DELETE /v2/<name>/manifests/<digest|tag> — "Deleting tags" and "Deleting Manifests".
+    private async Task DeleteManifestAsync(HttpContext context, RegistryRoute route)
+    {
+        var ct = context.RequestAborted;
+        string reference = ValidateReference(route.Reference!);
+        bool deleted;
+        _cache.Invalidate(route.Repository.Value);
+        try
+        {
+            deleted = reference.Contains(':', StringComparison.Ordinal)
+                ? await _metadata.DeleteManifestAsync(route.Repository, Digest.Parse(reference), ct).ConfigureAwait(false)
+                : await _metadata.DeleteTagAsync(route.Repository, reference, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _cache.Invalidate(route.Repository.Value);
+        }
+
+        if (!deleted)
+        {
+            throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference} not found in {route.Repository}");
+        }
+
+        Log.ManifestDeleted(_logger, route.Repository, reference);
+        context.Response.StatusCode = StatusCodes.Status202Accepted;
+        context.Response.ContentLength = 0;
+    }
+
+    /// <summary>A reference is a digest when it has a colon (tags cannot), else a tag.</summary>
+    private static string ValidateReference(string reference)
+    {
+        if (reference.Contains(':', StringComparison.Ordinal))
+        {
+            return ParseDigest(reference).ToString();
+        }
+
+        if (!Tag.IsValid(reference))
+        {
+            throw new OciException(OciErrorCode.TagInvalid, $"tag \"{reference}\" must match [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}");
+        }
+
+        return reference;
+    }
+
+    private static async Task<byte[]> ReadManifestBodyAsync(HttpRequest request, CancellationToken ct)
+    {
+        const int Max = MediaTypes.MaxManifestBytes;
+        if (request.ContentLength > Max)
+        {
+            throw new OciException(OciErrorCode.ManifestInvalid, $"manifest is larger than {Max} bytes") { StatusOverride = StatusCodes.Status413PayloadTooLarge };
+        }
+
+        var writer = new ArrayBufferWriter<byte>((int)(request.ContentLength ?? 4096) + 1);
+        while (true)
+        {
+            var memory = writer.GetMemory(16 * 1024);
+            int n = await request.Body.ReadAsync(memory, ct).ConfigureAwait(false);
+            if (n == 0)
+            {
+                break;
+            }
+
+            writer.Advance(n);
+            if (writer.WrittenCount > Max)
+            {
+                throw new OciException(OciErrorCode.ManifestInvalid, $"manifest is larger than {Max} bytes") { StatusOverride = StatusCodes.Status413PayloadTooLarge };
+            }
+        }
+
+        return writer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// When the client lists manifest types it accepts and the stored one is not among them, answer
+    /// as distribution does: the manifest is unknown in a form the client can read. No Accept, or
+    /// a wildcard, takes what is stored.
+    /// </summary>
+    private static void CheckAcceptable(HttpRequest request, string mediaType)
+    {
+        var accept = request.Headers.Accept;
+        if (accept.Count == 0)
+        {
+            return;
+        }
+
+        bool listsManifestTypes = false;
+        foreach (string? value in accept)
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            foreach (var range in value.Split(','))
+            {
+                string type = ManifestParser.NormalizeContentType(range) ?? string.Empty;
+                if (type == mediaType || type is "*/*" or "application/*" || type.Length == 0)
+                {
+                    return;
+                }
+
+                if (MediaTypes.IsManifest(type) || MediaTypes.IsSchema1(type))
+                {
+                    listsManifestTypes = true;
+                }
+            }
+        }
+
+        if (listsManifestTypes)
+        {
+            throw new OciException(OciErrorCode.ManifestUnknown, $"manifest is {mediaType}, which the Accept header does not list");
+        }
+    }
+}

@@ -1,0 +1,271 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Http;
+using Wharf.Oci;
+using Wharf.Registry.Auth;
+using Wharf.Registry.Metadata;
+
+namespace Wharf.Registry.Api;
+
+public sealed partial class RegistryApi
+{
+    // Chunks of one session are applied one at a time; sessions never wait on each other.
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _uploadLocks = new(StringComparer.Ordinal);
+
+    // POST /v2/<name>/blobs/uploads/ — "Pushing blobs": mount, monolithic (?digest=), or open a session.
+    private async Task StartUploadAsync(HttpContext context, RegistryRoute route)
+    {
+        var ct = context.RequestAborted;
+        var query = context.Request.Query;
+        var repo = route.Repository;
+
+        if (query.TryGetValue("mount", out var mountValue))
+        {
+            var digest = ParseDigest(mountValue.ToString());
+            var from = await MountSourceAsync(context, repo, digest, query["from"].ToString(), ct).ConfigureAwait(false);
+            if (from is { } source && await _metadata.MountBlobAsync(repo, source, digest, ct).ConfigureAwait(false))
+            {
+                Log.BlobMounted(_logger, digest, repo, source);
+                BlobCreated(context.Response, repo, digest);
+                return;
+            }
+
+            // Not mountable: the spec says to fall back to an upload session (202).
+        }
+
+        string id = Guid.NewGuid().ToString("N");
+        _blobs.CreateUpload(id);
+        await _metadata.CreateUploadAsync(new UploadSession(id, repo, _time.GetUtcNow()), ct).ConfigureAwait(false);
+
+        if (query.TryGetValue("digest", out var digestValue) && !query.ContainsKey("mount"))
+        {
+            // Monolithic upload in one request (POST with ?digest= and the body).
+            var digest = ParseDigest(digestValue.ToString());
+            LiftBodyLimit(context);
+            try
+            {
+                await _blobs.AppendAsync(id, context.Request.Body, ct).ConfigureAwait(false);
+                await CommitAsync(context, repo, id, digest, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                await AbandonAsync(id).ConfigureAwait(false);
+                throw;
+            }
+
+            return;
+        }
+
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status202Accepted;
+        SetUploadHeaders(response, repo, id, 0);
+        if (_options.ChunkMinLength > 0)
+        {
+            response.Headers["OCI-Chunk-Min-Length"] = _options.ChunkMinLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    // PATCH /v2/<name>/blobs/uploads/<id> — a chunk, in order (Content-Range start must equal the size so far).
+    private async Task PatchUploadAsync(HttpContext context, RegistryRoute route)
+    {
+        var ct = context.RequestAborted;
+        string id = await RequireUploadAsync(route, ct).ConfigureAwait(false);
+        var gate = _uploadLocks.GetOrAdd(id, static _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            long size = _blobs.UploadSize(id) ?? throw new OciException(OciErrorCode.BlobUploadUnknown);
+            CheckContentRange(context.Request, route.Repository, id, size);
+            LiftBodyLimit(context);
+            size = await _blobs.AppendAsync(id, context.Request.Body, ct).ConfigureAwait(false);
+            context.Response.StatusCode = StatusCodes.Status202Accepted;
+            SetUploadHeaders(context.Response, route.Repository, id, size);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    // PUT /v2/<name>/blobs/uploads/<id>?digest= — closes the session, with an optional last chunk.
+    private async Task PutUploadAsync(HttpContext context, RegistryRoute route)
+    {
+        var ct = context.RequestAborted;
+        string id = await RequireUploadAsync(route, ct).ConfigureAwait(false);
+        string? digestText = context.Request.Query["digest"];
+        if (string.IsNullOrEmpty(digestText))
+        {
+            throw new OciException(OciErrorCode.DigestInvalid, "the digest query parameter is required to close an upload");
+        }
+
+        var digest = ParseDigest(digestText);
+        var gate = _uploadLocks.GetOrAdd(id, static _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            long size = _blobs.UploadSize(id) ?? throw new OciException(OciErrorCode.BlobUploadUnknown);
+            var request = context.Request;
+            if (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0)
+            {
+                CheckContentRange(request, route.Repository, id, size);
+                LiftBodyLimit(context);
+                await _blobs.AppendAsync(id, request.Body, ct).ConfigureAwait(false);
+            }
+
+            await CommitAsync(context, route.Repository, id, digest, ct).ConfigureAwait(false);
+        }
+        catch (OciException e) when (e.Code is OciErrorCode.DigestInvalid or OciErrorCode.SizeInvalid)
+        {
+            // The content is wrong: nothing of it is kept, and the session is over.
+            await AbandonAsync(id).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            gate.Release();
+            _uploadLocks.TryRemove(id, out _);
+        }
+    }
+
+    // GET /v2/<name>/blobs/uploads/<id> — upload status (204 with Range).
+    private async Task GetUploadAsync(HttpContext context, RegistryRoute route)
+    {
+        string id = await RequireUploadAsync(route, context.RequestAborted).ConfigureAwait(false);
+        long size = _blobs.UploadSize(id) ?? throw new OciException(OciErrorCode.BlobUploadUnknown);
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+        SetUploadHeaders(context.Response, route.Repository, id, size);
+    }
+
+    // DELETE /v2/<name>/blobs/uploads/<id> — cancel.
+    private async Task DeleteUploadAsync(HttpContext context, RegistryRoute route)
+    {
+        string id = await RequireUploadAsync(route, context.RequestAborted).ConfigureAwait(false);
+        await AbandonAsync(id).ConfigureAwait(false);
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+        context.Response.ContentLength = 0;
+    }
+
+    private async Task CommitAsync(HttpContext context, RepositoryName repo, string id, Digest digest, CancellationToken ct)
+    {
+        if (context.Request.Query.TryGetValue("size", out var sizeText)
+            && long.TryParse(sizeText, out long claimed)
+            && claimed != (_blobs.UploadSize(id) ?? -1))
+        {
+            throw new OciException(OciErrorCode.SizeInvalid, $"upload has {_blobs.UploadSize(id)} bytes, not {claimed}");
+        }
+
+        long size = await _blobs.CommitAsync(id, digest, ct).ConfigureAwait(false);
+        await _metadata.LinkBlobAsync(repo, digest, size, ct).ConfigureAwait(false);
+        await _metadata.DeleteUploadAsync(id, ct).ConfigureAwait(false);
+        Log.BlobCommitted(_logger, digest, repo, size);
+        BlobCreated(context.Response, repo, digest);
+    }
+
+    private async Task AbandonAsync(string id)
+    {
+        _blobs.Cancel(id);
+        await _metadata.DeleteUploadAsync(id, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>The session must exist and belong to this repository; ids are ours, so anything else is unknown.</summary>
+    private async Task<string> RequireUploadAsync(RegistryRoute route, CancellationToken ct)
+    {
+        string id = route.Reference!;
+        if (id.Length != 32 || !id.All(char.IsAsciiHexDigitLower))
+        {
+            throw new OciException(OciErrorCode.BlobUploadUnknown, "upload id is not one this registry issued");
+        }
+
+        var session = await _metadata.GetUploadAsync(id, ct).ConfigureAwait(false);
+        if (session is null || session.Repository != route.Repository)
+        {
+            throw new OciException(OciErrorCode.BlobUploadUnknown, $"upload {id} not found in {route.Repository}");
+        }
+
+        return id;
+    }
+
+    /// <summary>
+    /// Chunks must arrive in order: a Content-Range that does not start where the upload ends is
+    /// refused with 416 and the current Range, so the client can resume (spec, "Pushing a blob in chunks").
+    /// </summary>
+    private static void CheckContentRange(HttpRequest request, RepositoryName repo, string id, long size)
+    {
+        string? header = request.Headers.ContentRange;
+        if (string.IsNullOrEmpty(header))
+        {
+            return;
+        }
+
+        var spec = header.AsSpan().Trim();
+        if (spec.StartsWith("bytes ", StringComparison.OrdinalIgnoreCase))
+        {
+            spec = spec[6..];
+        }
+
+        int slash = spec.IndexOf('/');
+        if (slash >= 0)
+        {
+            spec = spec[..slash];
+        }
+
+        int dash = spec.IndexOf('-');
+        bool ok = dash > 0
+            && long.TryParse(spec[..dash], out long start)
+            && long.TryParse(spec[(dash + 1)..], out long end)
+            && start == size && end >= start
+            && (request.ContentLength is null || request.ContentLength == end - start + 1);
+        if (!ok)
+        {
+            var e = new OciException(OciErrorCode.RangeInvalid, $"chunk {header} does not continue the upload at byte {size}");
+            e.Headers["Location"] = UploadLocation(repo, id);
+            e.Headers["Range"] = RangeHeader(size);
+            e.Headers[UploadUuidHeader] = id;
+            throw e;
+        }
+    }
+
+    private async Task<RepositoryName?> MountSourceAsync(HttpContext context, RepositoryName repo, Digest digest, string from, CancellationToken ct)
+    {
+        RepositoryName source;
+        if (string.IsNullOrEmpty(from))
+        {
+            // OCI 1.1 automatic mount: only from repositories of the same project, so knowing a
+            // digest never grants content across projects.
+            var found = await _metadata.FindBlobInProjectAsync(repo.Project, digest, ct).ConfigureAwait(false);
+            if (found is null)
+            {
+                return null;
+            }
+
+            source = found.Value;
+        }
+        else if (!RepositoryName.TryParse(from, out source, out var error))
+        {
+            throw new OciException(OciErrorCode.NameInvalid, error);
+        }
+
+        var auth = await _authorizer.AuthorizeAsync(context, RegistryAccess.Repository(source, RegistryAccess.Pull), ct).ConfigureAwait(false);
+        return auth.Kind == AuthorizationKind.Allowed ? source : null;
+    }
+
+    private static void BlobCreated(HttpResponse response, RepositoryName repo, Digest digest)
+    {
+        response.StatusCode = StatusCodes.Status201Created;
+        response.Headers.Location = $"/v2/{repo}/blobs/{digest}";
+        response.Headers[ContentDigestHeader] = digest.ToString();
+        response.ContentLength = 0;
+    }
+
+    private static void SetUploadHeaders(HttpResponse response, RepositoryName repo, string id, long size)
+    {
+        response.Headers.Location = UploadLocation(repo, id);
+        response.Headers["Range"] = RangeHeader(size);
+        response.Headers[UploadUuidHeader] = id;
+        response.ContentLength = 0;
+    }
+
+    private static string UploadLocation(RepositoryName repo, string id) => $"/v2/{repo}/blobs/uploads/{id}";
+
+    // Range: 0-<last byte>; with nothing received distribution answers 0-0, and clients expect it.
+    private static string RangeHeader(long size) => size == 0 ? "0-0" : $"0-{size - 1}";
+}

@@ -1,0 +1,182 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Wharf.Oci;
+using Wharf.Registry.Auth;
+using Wharf.Registry.Metadata;
+using Wharf.Registry.Quotas;
+using Wharf.Registry.Storage;
+
+namespace Wharf.Registry.Api;
+
+/// <summary>
+/// The distribution API (OCI distribution spec v1.1, "API"): one dispatcher parses the path,
+/// asks the authorizer for the access the route needs, then runs the handler. Handlers throw
+/// <see cref="OciException"/>; the dispatcher writes it.
+/// </summary>
+public sealed partial class RegistryApi
+{
+    public const string ApiVersionHeader = "Docker-Distribution-API-Version";
+    public const string ContentDigestHeader = "Docker-Content-Digest";
+    public const string UploadUuidHeader = "Docker-Upload-UUID";
+
+    private readonly IMetadataStore _metadata;
+    private readonly IBlobStore _blobs;
+    private readonly IRegistryAuthorizer _authorizer;
+    private readonly IProjectQuotas _quotas;
+    private readonly RegistryOptions _options;
+    private readonly ManifestCache _cache;
+    private readonly ILogger<RegistryApi> _logger;
+    private readonly TimeProvider _time;
+
+    public RegistryApi(
+        IMetadataStore metadata, IBlobStore blobs, IRegistryAuthorizer authorizer, IProjectQuotas quotas,
+        RegistryOptions options, ManifestCache cache, ILogger<RegistryApi> logger, TimeProvider time)
+    {
+        _metadata = metadata;
+        _blobs = blobs;
+        _authorizer = authorizer;
+        _quotas = quotas;
+        _options = options;
+        _cache = cache;
+        _logger = logger;
+        _time = time;
+    }
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        context.Response.Headers[ApiVersionHeader] = "registry/2.0";
+        var ct = context.RequestAborted;
+        try
+        {
+            string path = context.Request.Path.Value ?? string.Empty;
+            path = path.Length <= 4 ? string.Empty : path[4..]; // strip "/v2/"
+            var route = RegistryRoute.Parse(path);
+            if (route is null)
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+
+            string method = context.Request.Method;
+            var (access, handler) = Select(route, method);
+            if (handler is null)
+            {
+                throw new OciException(OciErrorCode.Unsupported, $"{method} is not supported on this endpoint");
+            }
+
+            var auth = await _authorizer.AuthorizeAsync(context, access, ct).ConfigureAwait(false);
+            switch (auth.Kind)
+            {
+                case AuthorizationKind.Allowed:
+                    break;
+                case AuthorizationKind.Challenge:
+                    _authorizer.WriteChallenge(context, access);
+                    throw new OciException(OciErrorCode.Unauthorized, auth.Detail);
+                case AuthorizationKind.HiddenAsUnknown:
+                    throw new OciException(OciErrorCode.NameUnknown, $"repository {route.Repository} not known to registry");
+                default:
+                    throw new OciException(OciErrorCode.Denied, auth.Detail);
+            }
+
+            await handler(context, route).ConfigureAwait(false);
+        }
+        catch (OciException e)
+        {
+            if (e.Code == OciErrorCode.Unknown)
+            {
+                Log.InternalError(_logger, context.Request.Method, context.Request.Path, e);
+            }
+
+            if (e.StatusOverride is { } status)
+            {
+                context.Response.StatusCode = status;
+            }
+
+            await OciErrorWriter.WriteAsync(context, e.Code, e.Detail, e.Headers, e.StatusOverride).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+        catch (BadHttpRequestException e)
+        {
+            // A body shorter than its Content-Length, a read timeout: the upload is incomplete.
+            await OciErrorWriter.WriteAsync(context, OciErrorCode.SizeInvalid, e.Message).ConfigureAwait(false);
+        }
+    }
+
+    private (RegistryAccess? Access, Func<HttpContext, RegistryRoute, Task>? Handler) Select(RegistryRoute route, string method)
+    {
+        bool get = HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
+        var repo = route.Repository;
+        return route.Kind switch
+        {
+            RouteKind.Base when get => (null, BaseAsync),
+            RouteKind.Catalog when HttpMethods.IsGet(method) => (RegistryAccess.Catalog, CatalogAsync),
+            RouteKind.TagList when HttpMethods.IsGet(method) => (Pull(repo), TagListAsync),
+            RouteKind.Referrers when HttpMethods.IsGet(method) => (Pull(repo), ReferrersAsync),
+            RouteKind.Manifest when get => (Pull(repo), GetManifestAsync),
+            RouteKind.Manifest when HttpMethods.IsPut(method) => (PullPush(repo), PutManifestAsync),
+            RouteKind.Manifest when HttpMethods.IsDelete(method) => (RegistryAccess.Repository(repo, RegistryAccess.Delete), DeleteManifestAsync),
+            RouteKind.Blob when get => (Pull(repo), GetBlobAsync),
+            RouteKind.Blob when HttpMethods.IsDelete(method) => (RegistryAccess.Repository(repo, RegistryAccess.Delete), DeleteBlobAsync),
+            RouteKind.UploadStart when HttpMethods.IsPost(method) => (PullPush(repo), StartUploadAsync),
+            RouteKind.Upload when HttpMethods.IsPatch(method) => (PullPush(repo), PatchUploadAsync),
+            RouteKind.Upload when HttpMethods.IsPut(method) => (PullPush(repo), PutUploadAsync),
+            RouteKind.Upload when HttpMethods.IsGet(method) => (PullPush(repo), GetUploadAsync),
+            RouteKind.Upload when HttpMethods.IsDelete(method) => (PullPush(repo), DeleteUploadAsync),
+            _ => (null, null),
+        };
+
+        static RegistryAccess Pull(RepositoryName r) => RegistryAccess.Repository(r, RegistryAccess.Pull);
+
+        static RegistryAccess PullPush(RepositoryName r) => RegistryAccess.Repository(r, RegistryAccess.Pull, RegistryAccess.Push);
+    }
+
+    private static Task BaseAsync(HttpContext context, RegistryRoute route)
+    {
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = 2;
+        return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : context.Response.WriteAsync("{}", context.RequestAborted);
+    }
+
+    private static Digest ParseDigest(string? text)
+    {
+        if (!Digest.TryParse(text, out var digest, out var error))
+        {
+            throw new OciException(OciErrorCode.DigestInvalid, error);
+        }
+
+        return digest;
+    }
+
+    private static void LiftBodyLimit(HttpContext context)
+    {
+        var feature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (feature is { IsReadOnly: false })
+        {
+            feature.MaxRequestBodySize = null;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "{Method} {Path} failed")]
+        public static partial void InternalError(ILogger logger, string method, PathString path, Exception exception);
+
+        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "manifest {Repository}@{Digest} pushed ({MediaType}, tags: {Tags})")]
+        public static partial void ManifestPushed(ILogger logger, RepositoryName repository, Digest digest, string mediaType, string tags);
+
+        [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "manifest {Repository}@{Reference} deleted")]
+        public static partial void ManifestDeleted(ILogger logger, RepositoryName repository, string reference);
+
+        [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "blob {Digest} committed to {Repository} ({Size} bytes)")]
+        public static partial void BlobCommitted(ILogger logger, Digest digest, RepositoryName repository, long size);
+
+        [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "blob {Digest} mounted into {Repository} from {From}")]
+        public static partial void BlobMounted(ILogger logger, Digest digest, RepositoryName repository, RepositoryName from);
+    }
+}

@@ -1,0 +1,371 @@
+using Microsoft.Data.Sqlite;
+using Wharf.Oci;
+
+namespace Wharf.Registry.Metadata;
+
+public sealed partial class SqliteMetadataStore
+{
+    public Task<StoredManifest?> GetManifestAsync(RepositoryName repository, string reference, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        bool byDigest = reference.Contains(':', StringComparison.Ordinal);
+        cmd.CommandText = byDigest
+            ? """
+              SELECT m.digest, m.media_type, m.content, m.subject FROM manifests m
+              JOIN repositories r ON r.id = m.repository_id
+              WHERE r.name = $repo AND m.digest = $ref
+              """
+            : """
+              SELECT m.digest, m.media_type, m.content, m.subject FROM tags t
+              JOIN repositories r ON r.id = t.repository_id
+              JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+              WHERE r.name = $repo AND t.name = $ref
+              """;
+        cmd.Parameters.AddWithValue("$repo", repository.Value);
+        cmd.Parameters.AddWithValue("$ref", reference);
+        using var r = cmd.ExecuteReader();
+        if (!r.Read())
+        {
+            return Task.FromResult<StoredManifest?>(null);
+        }
+
+        return Task.FromResult<StoredManifest?>(new StoredManifest(
+            Digest.Parse(r.GetString(0)), r.GetString(1), (byte[])r.GetValue(2), r.IsDBNull(3) ? null : r.GetString(3)));
+    }
+
+    public async Task<ManifestPutResult> PutManifestAsync(
+        RepositoryName repository, Digest digest, string mediaType, byte[] content, ParsedManifest parsed,
+        IReadOnlyList<string> tags, Func<string, CancellationToken, ValueTask<long?>> quotaLimit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(parsed);
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(tags);
+        ArgumentNullException.ThrowIfNull(quotaLimit);
+        string project = repository.Project;
+
+        // Asked before the transaction: the limit lives elsewhere and must not be read under the write lock.
+        long? limit = await quotaLimit(project, cancellationToken).ConfigureAwait(false);
+
+        using var c = Open();
+        using var tx = c.BeginTransaction();
+        long repoId = EnsureRepository(c, tx, repository);
+        string digestText = digest.ToString();
+        long now = Now;
+
+        bool exists;
+        using (var check = c.CreateCommand())
+        {
+            check.Transaction = tx;
+            check.CommandText = "SELECT 1 FROM manifests WHERE repository_id = $r AND digest = $d";
+            check.Parameters.AddWithValue("$r", repoId);
+            check.Parameters.AddWithValue("$d", digestText);
+            exists = check.ExecuteScalar() is not null;
+        }
+
+        long usage = ReadUsage(c, tx, project);
+        if (!exists)
+        {
+            // Every referenced blob must be in this repository, with the size the manifest claims.
+            // Checked inside the transaction so a concurrent blob delete cannot slip between.
+            var charged = new Dictionary<string, long>(StringComparer.Ordinal) { [digestText] = content.Length };
+            foreach (var blob in parsed.Blobs)
+            {
+                long? size = LinkedBlobSize(c, tx, repoId, blob.Digest);
+                if (size is null)
+                {
+                    if (blob.Urls is { Count: > 0 })
+                    {
+                        continue; // non-distributable layer: fetched from its URLs, not from us
+                    }
+
+                    throw new OciException(OciErrorCode.ManifestBlobUnknown, $"blob {blob.Digest} ({blob.MediaType}) is not in repository {repository}");
+                }
+
+                if (size.Value != blob.Size)
+                {
+                    throw new OciException(OciErrorCode.ManifestInvalid, $"blob {blob.Digest} is {size.Value} bytes, the manifest says {blob.Size}");
+                }
+
+                charged[blob.Digest] = size.Value;
+            }
+
+            foreach (var child in parsed.Manifests)
+            {
+                if (!ManifestExists(c, tx, repoId, child.Digest))
+                {
+                    throw new OciException(OciErrorCode.ManifestBlobUnknown, $"manifest {child.Digest} is not in repository {repository}");
+                }
+            }
+
+            long added = 0;
+            foreach (var (d, size) in charged)
+            {
+                if (!ProjectHasDigest(c, tx, project, d))
+                {
+                    added += size;
+                }
+            }
+
+            if (limit is { } max && added > 0 && usage + added > max)
+            {
+                throw new OciException(OciErrorCode.Denied,
+                    $"quota exceeded for project {project}: used {usage} bytes, limit {max} bytes, this push needs {added} more");
+            }
+
+            Execute(c, tx, """
+                INSERT INTO manifests(repository_id, digest, media_type, artifact_type, size, content, subject, annotations, created_at)
+                VALUES($r, $d, $mt, $at, $s, $c, $subj, $ann, $t)
+                """,
+                ("$r", repoId), ("$d", digestText), ("$mt", mediaType), ("$at", parsed.ArtifactType), ("$s", (long)content.Length),
+                ("$c", content), ("$subj", parsed.Subject?.Digest), ("$ann", SerializeAnnotations(parsed.Annotations)), ("$t", now));
+            Execute(c, tx, "INSERT INTO blobs(digest, size, created_at) VALUES($d, $s, $t) ON CONFLICT(digest) DO NOTHING",
+                ("$d", digestText), ("$s", (long)content.Length), ("$t", now));
+
+            foreach (var blob in parsed.Blobs)
+            {
+                Execute(c, tx, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 0) ON CONFLICT DO NOTHING",
+                    ("$r", repoId), ("$p", digestText), ("$c", blob.Digest));
+            }
+
+            foreach (var child in parsed.Manifests)
+            {
+                Execute(c, tx, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 1) ON CONFLICT DO NOTHING",
+                    ("$r", repoId), ("$p", digestText), ("$c", child.Digest));
+            }
+
+            foreach (var (d, size) in charged)
+            {
+                usage += AddProjectReference(c, tx, project, d, size);
+            }
+
+            WriteUsage(c, tx, project, usage);
+        }
+
+        foreach (string tag in tags)
+        {
+            Execute(c, tx, """
+                INSERT INTO tags(repository_id, name, digest, updated_at) VALUES($r, $n, $d, $t)
+                ON CONFLICT(repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
+                """,
+                ("$r", repoId), ("$n", tag), ("$d", digestText), ("$t", now));
+        }
+
+        tx.Commit();
+        return new ManifestPutResult(!exists, usage);
+    }
+
+    public Task<bool> DeleteManifestAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var tx = c.BeginTransaction();
+        long? repoId = RepositoryId(c, tx, repository);
+        string d = digest.ToString();
+        if (repoId is null || !ManifestExists(c, tx, repoId.Value, d))
+        {
+            return Task.FromResult(false);
+        }
+
+        string project = repository.Project;
+        long usage = ReadUsage(c, tx, project);
+        long size = 0;
+        using (var s = c.CreateCommand())
+        {
+            s.Transaction = tx;
+            s.CommandText = "SELECT size FROM manifests WHERE repository_id = $r AND digest = $d";
+            s.Parameters.AddWithValue("$r", repoId.Value);
+            s.Parameters.AddWithValue("$d", d);
+            size = (long)s.ExecuteScalar()!;
+        }
+
+        // Release what this manifest charged: itself and its distinct blobs.
+        var released = new HashSet<string>(StringComparer.Ordinal) { d };
+        using (var refs = c.CreateCommand())
+        {
+            refs.Transaction = tx;
+            refs.CommandText = "SELECT child FROM manifest_references WHERE repository_id = $r AND parent = $d AND child_is_manifest = 0";
+            refs.Parameters.AddWithValue("$r", repoId.Value);
+            refs.Parameters.AddWithValue("$d", d);
+            using var reader = refs.ExecuteReader();
+            while (reader.Read())
+            {
+                released.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (string child in released)
+        {
+            usage -= RemoveProjectReference(c, tx, project, child);
+        }
+
+        WriteUsage(c, tx, project, Math.Max(0, usage));
+        Execute(c, tx, "DELETE FROM manifest_references WHERE repository_id = $r AND parent = $d", ("$r", repoId.Value), ("$d", d));
+        Execute(c, tx, "DELETE FROM tags WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", d));
+        Execute(c, tx, "DELETE FROM manifests WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", d));
+        tx.Commit();
+        return Task.FromResult(true);
+    }
+
+    public Task<bool> DeleteTagAsync(RepositoryName repository, string tag, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "DELETE FROM tags WHERE repository_id = (SELECT id FROM repositories WHERE name = $repo) AND name = $tag";
+        cmd.Parameters.AddWithValue("$repo", repository.Value);
+        cmd.Parameters.AddWithValue("$tag", tag);
+        return Task.FromResult(cmd.ExecuteNonQuery() > 0);
+    }
+
+    public Task<IReadOnlyList<string>> ListTagsAsync(RepositoryName repository, string? last, int limit, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT t.name FROM tags t WHERE t.repository_id = (SELECT id FROM repositories WHERE name = $repo)
+            AND t.name > $last ORDER BY t.name LIMIT $n
+            """;
+        cmd.Parameters.AddWithValue("$repo", repository.Value);
+        cmd.Parameters.AddWithValue("$last", last ?? string.Empty);
+        cmd.Parameters.AddWithValue("$n", limit);
+        return Task.FromResult<IReadOnlyList<string>>(ReadStrings(cmd));
+    }
+
+    public Task<IReadOnlyList<Referrer>> ListReferrersAsync(RepositoryName repository, Digest subject, string? artifactType, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
+            WHERE m.repository_id = (SELECT id FROM repositories WHERE name = $repo) AND m.subject = $s
+            AND ($at IS NULL OR m.artifact_type = $at)
+            ORDER BY m.created_at, m.digest
+            """;
+        cmd.Parameters.AddWithValue("$repo", repository.Value);
+        cmd.Parameters.AddWithValue("$s", subject.ToString());
+        cmd.Parameters.AddWithValue("$at", (object?)artifactType ?? DBNull.Value);
+        var list = new List<Referrer>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            list.Add(new Referrer(Digest.Parse(r.GetString(0)), r.GetString(1), r.GetInt64(2),
+                r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4)));
+        }
+
+        return Task.FromResult<IReadOnlyList<Referrer>>(list);
+    }
+
+    public Task<long> GetProjectUsageAsync(string project, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        return Task.FromResult(ReadUsage(c, null, project));
+    }
+
+    public Task<bool> ProjectHasRepositoriesAsync(string project, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT 1 FROM repositories r WHERE r.project = $p
+            AND (EXISTS(SELECT 1 FROM manifests m WHERE m.repository_id = r.id) OR EXISTS(SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id))
+            LIMIT 1
+            """;
+        cmd.Parameters.AddWithValue("$p", project);
+        return Task.FromResult(cmd.ExecuteScalar() is not null);
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------
+
+    private static long? LinkedBlobSize(SqliteConnection c, SqliteTransaction tx, long repoId, string digest)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = """
+            SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+            WHERE rb.repository_id = $r AND rb.digest = $d
+            """;
+        cmd.Parameters.AddWithValue("$r", repoId);
+        cmd.Parameters.AddWithValue("$d", digest);
+        return cmd.ExecuteScalar() is long size ? size : null;
+    }
+
+    private static bool ManifestExists(SqliteConnection c, SqliteTransaction tx, long repoId, string digest)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT 1 FROM manifests WHERE repository_id = $r AND digest = $d";
+        cmd.Parameters.AddWithValue("$r", repoId);
+        cmd.Parameters.AddWithValue("$d", digest);
+        return cmd.ExecuteScalar() is not null;
+    }
+
+    private static bool ProjectHasDigest(SqliteConnection c, SqliteTransaction tx, string project, string digest)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT 1 FROM project_blobs WHERE project = $p AND digest = $d";
+        cmd.Parameters.AddWithValue("$p", project);
+        cmd.Parameters.AddWithValue("$d", digest);
+        return cmd.ExecuteScalar() is not null;
+    }
+
+    /// <summary>Adds a reference; returns the bytes newly charged (the size when the digest is new to the project).</summary>
+    private static long AddProjectReference(SqliteConnection c, SqliteTransaction tx, string project, string digest, long size)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = """
+            INSERT INTO project_blobs(project, digest, size, refs) VALUES($p, $d, $s, 1)
+            ON CONFLICT(project, digest) DO UPDATE SET refs = refs + 1
+            RETURNING refs
+            """;
+        cmd.Parameters.AddWithValue("$p", project);
+        cmd.Parameters.AddWithValue("$d", digest);
+        cmd.Parameters.AddWithValue("$s", size);
+        return (long)cmd.ExecuteScalar()! == 1 ? size : 0;
+    }
+
+    /// <summary>Drops a reference; returns the bytes released (the size when it was the last one).</summary>
+    private static long RemoveProjectReference(SqliteConnection c, SqliteTransaction tx, string project, string digest)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "UPDATE project_blobs SET refs = refs - 1 WHERE project = $p AND digest = $d RETURNING refs, size";
+        cmd.Parameters.AddWithValue("$p", project);
+        cmd.Parameters.AddWithValue("$d", digest);
+        long refs;
+        long size;
+        using (var r = cmd.ExecuteReader())
+        {
+            if (!r.Read())
+            {
+                return 0;
+            }
+
+            refs = r.GetInt64(0);
+            size = r.GetInt64(1);
+        }
+
+        if (refs > 0)
+        {
+            return 0;
+        }
+
+        Execute(c, tx, "DELETE FROM project_blobs WHERE project = $p AND digest = $d", ("$p", project), ("$d", digest));
+        return size;
+    }
+
+    private static long ReadUsage(SqliteConnection c, SqliteTransaction? tx, string project)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT bytes FROM project_usage WHERE project = $p";
+        cmd.Parameters.AddWithValue("$p", project);
+        return cmd.ExecuteScalar() is long bytes ? bytes : 0;
+    }
+
+    private static void WriteUsage(SqliteConnection c, SqliteTransaction tx, string project, long bytes)
+    {
+        Execute(c, tx, "INSERT INTO project_usage(project, bytes) VALUES($p, $b) ON CONFLICT(project) DO UPDATE SET bytes = excluded.bytes",
+            ("$p", project), ("$b", bytes));
+    }
+}
