@@ -35,7 +35,7 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<IMemberStore, SqliteMemberStore>();
         services.TryAddSingleton<IRobotStore, SqliteRobotStore>();
         services.TryAddSingleton<IIdentitySource, LocalIdentitySource>();
-        services.TryAddSingleton<IProjectRepositories, NoProjectRepositories>();
+        services.TryAddSingleton<IProjectRepositories>(sp => new MetadataProjectRepositories(sp.GetRequiredService<Metadata.IMetadataStore>()));
         services.TryAddSingleton<PasswordHasher>();
         services.TryAddSingleton<CredentialVerifier>();
         services.TryAddSingleton<AccessEvaluator>();

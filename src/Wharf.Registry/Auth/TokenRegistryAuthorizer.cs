@@ -24,8 +24,18 @@ public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVer
     private const string CallerKey = "wharf.caller";
     private const string SubjectKey = "wharf.subject";
     private const string ListCacheKey = "wharf.list-cache";
+    private const string ChallengeErrorKey = "wharf.challenge-error";
 
     public async ValueTask<AuthorizationResult> AuthorizeAsync(HttpContext context, RegistryAccess? access, CancellationToken cancellationToken)
+    {
+        var result = await AuthorizeCoreAsync(context, access, cancellationToken).ConfigureAwait(false);
+
+        // The dispatcher may call WriteChallenge without the error; remember it for the header.
+        context.Items[ChallengeErrorKey] = result.Kind == AuthorizationKind.Challenge ? result.Detail : null;
+        return result;
+    }
+
+    private async ValueTask<AuthorizationResult> AuthorizeCoreAsync(HttpContext context, RegistryAccess? access, CancellationToken cancellationToken)
     {
         string? authorization = context.Request.Headers.Authorization;
         if (string.IsNullOrEmpty(authorization) || !AuthenticationHeaderValue.TryParse(authorization, out var header) || header.Parameter is null)
@@ -105,6 +115,7 @@ public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVer
 
     public void WriteChallenge(HttpContext context, RegistryAccess? access, string? error = null)
     {
+        error ??= context.Items[ChallengeErrorKey] as string;
         string realm = TokenRealm(context);
         string challenge = $"Bearer realm=\"{realm}\",service=\"{options.TokenService}\"";
         if (access is not null)

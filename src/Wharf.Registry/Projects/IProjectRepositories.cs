@@ -3,8 +3,8 @@ namespace Wharf.Registry.Projects;
 /// <summary>
 /// What projects need to know of the repositories the metadata store keeps: whether a project still
 /// holds any (delete is refused while it does), its storage usage (quota reports) and its repository
-/// names (search). The metadata store implements it; the signatures follow its IProjectUsageStore and
-/// IRepositoryStore so the adapter is one line per method.
+/// names (search). The metadata store answers it (<see cref="MetadataProjectRepositories"/>); tests
+/// give their own.
 /// </summary>
 public interface IProjectRepositories
 {
@@ -17,13 +17,15 @@ public interface IProjectRepositories
     Task<IReadOnlyList<string>> ListProjectRepositoriesAsync(string project, string? last, int limit, CancellationToken cancellationToken);
 }
 
-/// <summary>Used until a metadata store is registered: no project holds a repository.</summary>
-public sealed class NoProjectRepositories : IProjectRepositories
+/// <summary>The metadata store's answers, one line per method.</summary>
+public sealed class MetadataProjectRepositories(Wharf.Registry.Metadata.IMetadataStore metadata) : IProjectRepositories
 {
-    public Task<bool> ProjectHasRepositoriesAsync(string project, CancellationToken cancellationToken) => Task.FromResult(false);
+    public Task<bool> ProjectHasRepositoriesAsync(string project, CancellationToken cancellationToken) =>
+        metadata.ProjectHasRepositoriesAsync(project, cancellationToken);
 
-    public Task<long> GetProjectUsageAsync(string project, CancellationToken cancellationToken) => Task.FromResult(0L);
+    public Task<long> GetProjectUsageAsync(string project, CancellationToken cancellationToken) =>
+        metadata.GetProjectUsageAsync(project, cancellationToken);
 
     public Task<IReadOnlyList<string>> ListProjectRepositoriesAsync(string project, string? last, int limit, CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<string>>([]);
+        metadata.ListProjectRepositoriesAsync(project, last, limit, cancellationToken);
 }
