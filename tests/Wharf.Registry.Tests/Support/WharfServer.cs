@@ -29,7 +29,13 @@ public sealed class WharfServer : IAsyncDisposable
 
     private WebApplication? _app;
 
-    private WharfServer(string dataDirectory) => DataDirectory = dataDirectory;
+    private readonly bool _realRegistry;
+
+    private WharfServer(string dataDirectory, bool realRegistry)
+    {
+        DataDirectory = dataDirectory;
+        _realRegistry = realRegistry;
+    }
 
     public string DataDirectory { get; }
 
@@ -44,9 +50,13 @@ public sealed class WharfServer : IAsyncDisposable
 
     public StringWriter BootstrapOutput { get; } = new();
 
-    public static async Task<WharfServer> StartAsync(Dictionary<string, string?>? settings = null, string? dataDirectory = null)
+    /// <summary>
+    /// Starts the server. With <paramref name="realRegistry"/> the /v2 routes are the registry core's own
+    /// (metadata store, blob store) instead of the stand-in, for end-to-end tests with real clients.
+    /// </summary>
+    public static async Task<WharfServer> StartAsync(Dictionary<string, string?>? settings = null, string? dataDirectory = null, bool realRegistry = false)
     {
-        var server = new WharfServer(dataDirectory ?? Path.Combine(Path.GetTempPath(), "wharf-auth-" + Guid.NewGuid().ToString("N")));
+        var server = new WharfServer(dataDirectory ?? Path.Combine(Path.GetTempPath(), "wharf-auth-" + Guid.NewGuid().ToString("N")), realRegistry);
         await server.StartCoreAsync(settings).ConfigureAwait(false);
         return server;
     }
@@ -67,9 +77,17 @@ public sealed class WharfServer : IAsyncDisposable
         }
 
         builder.Configuration.AddInMemoryCollection(config);
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Services.AddSingleton<TimeProvider>(Clock);
-        builder.Services.AddSingleton<IProjectRepositories>(Repositories);
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0);
+            k.Limits.MaxRequestBodySize = 32 * 1024 * 1024;
+        });
+        if (!_realRegistry)
+        {
+            builder.Services.AddSingleton<TimeProvider>(Clock);
+            builder.Services.AddSingleton<IProjectRepositories>(Repositories);
+        }
+
         builder.Services.AddWharfRegistry(builder.Configuration);
         builder.Services.AddWharfIdentity(builder.Configuration);
         _app = builder.Build();
@@ -79,7 +97,15 @@ public sealed class WharfServer : IAsyncDisposable
         }
 
         _app.MapWharfManagement();
-        MapStandInV2(_app);
+        if (_realRegistry)
+        {
+            _app.MapWharfRegistry();
+        }
+        else
+        {
+            MapStandInV2(_app);
+        }
+
         await _app.StartAsync().ConfigureAwait(false);
         BaseAddress = new Uri(_app.Urls.First() + "/");
     }
