@@ -101,6 +101,48 @@ public sealed class PodmanTokenFlowTests(Xunit.Abstractions.ITestOutputHelper ou
         Assert.DoesNotContain("lab/tiny", stranger.Stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Podman_RobotWithPush_PushesAndPullOnlyRobotCannot()
+    {
+        var (_, pusher, pusherSecret) = await _server.CreateRobotAsync("lab", "ci", 30, "pull", "push");
+        var (_, reader, readerSecret) = await _server.CreateRobotAsync("lab", "reader", -1, "pull");
+        string image = $"{_host}/lab/tiny:robot";
+        await Ok("tag", "localhost/tiny:1", image);
+
+        await Ok("login", "--tls-verify=false", "-u", pusher, "-p", pusherSecret, _host);
+        await Ok("push", "--tls-verify=false", image);
+
+        await Ok("logout", _host);
+        await Ok("login", "--tls-verify=false", "-u", reader, "-p", readerSecret, _host);
+        await Ok("pull", "--tls-verify=false", image);
+        var refused = await _podman.RunAsync("push", "--tls-verify=false", image, $"{_host}/lab/tiny:reader");
+        output.WriteLine("pull-only robot push: " + refused);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("denied", refused.Stderr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Podman_PushOverTheProjectQuota_IsRefused()
+    {
+        using (var admin = _server.Admin())
+        {
+            using var project = System.Text.Json.JsonDocument.Parse(await admin.GetStringAsync("api/v2.0/projects/lab"));
+            long id = project.RootElement.GetProperty("project_id").GetInt64();
+            using var set = await admin.PutAsync($"api/v2.0/quotas/{id}", new StringContent("{\"hard\":{\"storage\":100}}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.OK, set.StatusCode);
+        }
+
+        string image = $"{_host}/lab/tiny:big";
+        await Ok("login", "--tls-verify=false", "-u", "dev", "-p", "Passw0rdX", _host);
+        await Ok("tag", "localhost/tiny:1", image);
+
+        var result = await _podman.RunAsync("push", "--tls-verify=false", image);
+        output.WriteLine("push over quota: " + result);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("writing manifest", result.Stderr, StringComparison.Ordinal);
+    }
+
     private async Task<ProcessResult> Ok(params string[] args)
     {
         var result = await _podman.RunAsync(args);
