@@ -15,4 +15,12 @@ if ((${#need[@]})) && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
 fi
 
 dotnet build Wharf.slnx -c Release -nologo -v q
-dotnet test Wharf.slnx -c Release --no-build -nologo -v q --logger "console;verbosity=normal" 2>&1 | tee /tmp/wharf-test.$$.log
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test Wharf.slnx -c Release --no-build -nologo -v q 2>&1 | tee "$log" || status=$?
+
+# One closing line for the whole run, summed over the test projects.
+sum() { grep -oE "$1: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}'; }
+echo "tests: $(sum Passed) passed, $(sum Failed) failed, $(sum Skipped) skipped"
+exit $status

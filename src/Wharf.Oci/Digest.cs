@@ -124,6 +124,21 @@ public readonly record struct Digest
     public static Digest FromHasher(string algorithm, IncrementalHash hasher)
     {
         ArgumentNullException.ThrowIfNull(hasher);
+
+        // A digest is only ever built valid: the label must name the hasher's algorithm, else
+        // the result would be a sha512 hash labelled sha256 (or an unsupported algorithm) that
+        // no parser would accept and no one could verify.
+        var expected = algorithm switch
+        {
+            Sha256 => HashAlgorithmName.SHA256,
+            Sha512 => HashAlgorithmName.SHA512,
+            _ => throw new ArgumentException($"digest algorithm {algorithm} is not supported", nameof(algorithm)),
+        };
+        if (hasher.AlgorithmName != expected)
+        {
+            throw new ArgumentException($"hasher computes {hasher.AlgorithmName.Name}, not {algorithm}", nameof(hasher));
+        }
+
         return new Digest(algorithm, Convert.ToHexStringLower(hasher.GetHashAndReset()));
     }
 

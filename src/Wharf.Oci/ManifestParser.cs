@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Wharf.Oci;
 
@@ -42,15 +43,40 @@ public static class ManifestParser
             throw Invalid($"manifest is larger than {MediaTypes.MaxManifestBytes} bytes");
         }
 
+        // RFC 8259 §8.1: JSON exchanged between systems is UTF-8. The reader does not check the
+        // bytes inside strings, and reading such a string later would fail as a server error.
+        if (!Utf8.IsValid(body))
+        {
+            throw Invalid("manifest is not valid JSON: it is not valid UTF-8");
+        }
+
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = Options.MaxDepth });
         JsonDocument doc;
         try
         {
-            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = Options.MaxDepth });
             doc = JsonDocument.ParseValue(ref reader);
         }
         catch (JsonException e)
         {
             throw Invalid($"manifest is not valid JSON: {e.Message}");
+        }
+
+        // RFC 8259 §2: a JSON text is one value. ParseValue stops after the first value, so read
+        // on: whitespace ends the text; another token, or garbage (the reader throws), is refused.
+        string? trailing;
+        try
+        {
+            trailing = reader.Read() ? $"unexpected {reader.TokenType} after the manifest object" : null;
+        }
+        catch (JsonException e)
+        {
+            trailing = e.Message;
+        }
+
+        if (trailing is not null)
+        {
+            doc.Dispose();
+            throw Invalid($"manifest is not valid JSON: {trailing}");
         }
 
         using (doc)

@@ -138,12 +138,29 @@ public sealed record Reference
     /// <summary>Parses and applies docker's normalisation (docker.io and library/).</summary>
     public static bool TryParseNormalized([NotNullWhen(true)] string? value, [NotNullWhen(true)] out Reference? reference, [NotNullWhen(false)] out string? error)
     {
+        // Docker's ParseNormalizedNamed refuses a bare 64-hex string: it would be read as an image ID.
+        if (value is { Length: 64 } && value.All(char.IsAsciiHexDigitLower))
+        {
+            reference = null;
+            error = $"invalid repository name \"{value}\": cannot specify 64-byte hexadecimal strings";
+            return false;
+        }
+
         if (!TryParse(value, out reference, out error))
         {
             return false;
         }
 
         reference = reference.Normalize();
+
+        // Docker checks the 255-character limit on the normalised name, docker.io/library/ included.
+        if (reference.Name.Length > Grammar.MaxNameLength)
+        {
+            error = $"invalid reference \"{value}\": repository name must not be more than {Grammar.MaxNameLength} characters";
+            reference = null;
+            return false;
+        }
+
         return true;
     }
 

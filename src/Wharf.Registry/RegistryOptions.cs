@@ -11,6 +11,12 @@ public sealed class RegistryOptions
     /// <summary>Smallest chunk a client should send (OCI-Chunk-Min-Length); 0 disables the header.</summary>
     public long ChunkMinLength { get; set; }
 
+    /// <summary>Unreferenced blobs younger than this are never collected: they may belong to a push in progress.</summary>
+    public TimeSpan GcGracePeriod { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How often online GC runs; zero disables the schedule.</summary>
+    public TimeSpan GcInterval { get; set; } = TimeSpan.FromHours(24);
+
     /// <summary>Maximum page size for tag lists and the catalog.</summary>
     public int MaxPageSize { get; set; } = 10_000;
 }

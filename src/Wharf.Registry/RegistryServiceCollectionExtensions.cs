@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Prometheus;
 using Wharf.Registry.Api;
 using Wharf.Registry.Auth;
+using Wharf.Registry.Gc;
 using Wharf.Registry.Metadata;
 using Wharf.Registry.Quotas;
 using Wharf.Registry.Storage;
@@ -35,7 +36,11 @@ public static class RegistryServiceCollectionExtensions
         services.TryAddSingleton<IRegistryAuthorizer, OpenRegistryAuthorizer>();
         services.TryAddSingleton<IProjectQuotas, UnlimitedProjectQuotas>();
         services.TryAddSingleton<ManifestCache>();
+        services.TryAddSingleton<IGcMetadataStore>(sp => sp.GetRequiredService<IMetadataStore>());
+        services.TryAddSingleton<BlobLocks>();
+        services.TryAddSingleton<GarbageCollector>();
         services.TryAddSingleton<RegistryApi>();
+        services.AddHostedService<GcScheduler>();
         services.AddHostedService<UploadJanitor>();
         return services;
     }

@@ -17,6 +17,7 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.AddServerHeader = false;
     kestrel.Limits.MaxRequestBodySize = 32 * 1024 * 1024; // lifted per request on blob uploads only
     kestrel.Limits.MinRequestBodyDataRate = null; // slow clients on a busy cluster must not fail a layer push
+    kestrel.Limits.MaxResponseBufferSize = 4 * 1024 * 1024; // keep blob sends streaming while the client digests a chunk
     if (tlsCert is not null)
     {
         var cert = X509Certificate2.CreateFromPemFile(tlsCert, tlsKey);
@@ -24,12 +25,25 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     }
 });
 
-builder.Logging.AddSimpleConsole(o =>
+// One line per event; WHARF_LOG_FORMAT=json writes one JSON object per line for log shippers.
+builder.Logging.ClearProviders();
+if (string.Equals(Environment.GetEnvironmentVariable("WHARF_LOG_FORMAT"), "json", StringComparison.OrdinalIgnoreCase))
 {
-    o.SingleLine = true;
-    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-    o.UseUtcTimestamp = true;
-});
+    builder.Logging.AddJsonConsole(o =>
+    {
+        o.UseUtcTimestamp = true;
+        o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+    });
+}
+else
+{
+    builder.Logging.AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        o.UseUtcTimestamp = true;
+    });
+}
 
 builder.Services.AddWharfRegistry(builder.Configuration, o =>
 {

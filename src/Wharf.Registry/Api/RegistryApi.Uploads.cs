@@ -153,8 +153,15 @@ public sealed partial class RegistryApi
             throw new OciException(OciErrorCode.SizeInvalid, $"upload has {_blobs.UploadSize(id)} bytes, not {claimed}");
         }
 
-        long size = await _blobs.CommitAsync(id, digest, ct).ConfigureAwait(false);
-        await _metadata.LinkBlobAsync(repo, digest, size, ct).ConfigureAwait(false);
+        long size;
+        using (await _blobLocks.AcquireAsync(digest, ct).ConfigureAwait(false))
+        {
+            // With GC's lock on this digest: the file found or renamed in place gets its record
+            // before GC can look at it again.
+            size = await _blobs.CommitAsync(id, digest, ct).ConfigureAwait(false);
+            await _metadata.LinkBlobAsync(repo, digest, size, ct).ConfigureAwait(false);
+        }
+
         await _metadata.DeleteUploadAsync(id, ct).ConfigureAwait(false);
         Log.BlobCommitted(_logger, digest, repo, size);
         BlobCreated(context.Response, repo, digest);

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Wharf.Oci;
 using Wharf.Registry.Auth;
+using Wharf.Registry.Gc;
 using Wharf.Registry.Metadata;
 using Wharf.Registry.Quotas;
 using Wharf.Registry.Storage;
@@ -28,10 +29,11 @@ public sealed partial class RegistryApi
     private readonly ManifestCache _cache;
     private readonly ILogger<RegistryApi> _logger;
     private readonly TimeProvider _time;
+    private readonly BlobLocks _blobLocks;
 
     public RegistryApi(
         IMetadataStore metadata, IBlobStore blobs, IRegistryAuthorizer authorizer, IProjectQuotas quotas,
-        RegistryOptions options, ManifestCache cache, ILogger<RegistryApi> logger, TimeProvider time)
+        RegistryOptions options, ManifestCache cache, BlobLocks blobLocks, ILogger<RegistryApi> logger, TimeProvider time)
     {
         _metadata = metadata;
         _blobs = blobs;
@@ -41,6 +43,7 @@ public sealed partial class RegistryApi
         _cache = cache;
         _logger = logger;
         _time = time;
+        _blobLocks = blobLocks;
     }
 
     public async Task HandleAsync(HttpContext context)

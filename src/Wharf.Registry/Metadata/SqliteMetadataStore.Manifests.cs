@@ -119,9 +119,6 @@ public sealed partial class SqliteMetadataStore
                 """,
                 ("$r", repoId), ("$d", digestText), ("$mt", mediaType), ("$at", parsed.ArtifactType), ("$s", (long)content.Length),
                 ("$c", content), ("$subj", parsed.Subject?.Digest), ("$ann", SerializeAnnotations(parsed.Annotations)), ("$t", now));
-            Execute(c, tx, "INSERT INTO blobs(digest, size, created_at) VALUES($d, $s, $t) ON CONFLICT(digest) DO NOTHING",
-                ("$d", digestText), ("$s", (long)content.Length), ("$t", now));
-
             foreach (var blob in parsed.Blobs)
             {
                 Execute(c, tx, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 0) ON CONFLICT DO NOTHING",

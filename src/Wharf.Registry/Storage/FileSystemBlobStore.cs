@@ -194,7 +194,14 @@ public sealed class FileSystemBlobStore : IBlobStore
 
     public void Delete(Digest digest)
     {
-        File.Delete(BlobPath(digest));
+        try
+        {
+            File.Delete(BlobPath(digest));
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // already gone: deleting is idempotent
+        }
     }
 
     public IEnumerable<Digest> Enumerate()
