@@ -22,7 +22,32 @@ internal static partial class ManagementApi
         MapMembers(api);
         MapRobots(api);
         MapQuotas(api);
+        api.MapGet("/search", Api.Handle(SearchAsync));
     }
+
+    /// <summary>
+    /// Harbor's search: projects whose name contains q and repositories whose name contains q, among
+    /// those the caller can see (anonymous: public ones).
+    /// </summary>
+    private static async Task<IResult> SearchAsync(HttpContext context)
+    {
+        var caller = await SearchEndpoint.CallerAsync(context).ConfigureAwait(false) ?? Caller.Anonymous;
+        string term = context.Request.Query["q"].ToString();
+        var projects = context.RequestServices.GetRequiredService<Projects.IProjectStore>();
+        long? visibleTo = caller.IsSysAdmin ? null : caller.User?.Id ?? 0;
+        var (list, _) = await projects.ListAsync(term, null, visibleTo, 1, 100, context.RequestAborted).ConfigureAwait(false);
+        var projectResponses = new List<ProjectResponse>();
+        foreach (var project in list)
+        {
+            projectResponses.Add(await ProjectResponse.FromAsync(context, caller, project).ConfigureAwait(false));
+        }
+
+        var repositories = (await SearchEndpoint.MatchesAsync(context, caller, term).ConfigureAwait(false))
+            .Select(m => new RepositorySearchResult(m.Project.Id, m.Project.Name, m.Project.Public, m.Repository, 0, 0));
+        return Results.Json(new { project = projectResponses, repository = repositories }, Api.Json);
+    }
+
+    private sealed record RepositorySearchResult(long ProjectId, string ProjectName, bool ProjectPublic, string RepositoryName, long PullCount, long ArtifactCount);
 
     private static async Task<IResult> HealthAsync(HttpContext context)
     {

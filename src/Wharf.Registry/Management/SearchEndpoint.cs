@@ -44,12 +44,12 @@ internal static class SearchEndpoint
         var matches = await MatchesAsync(context, caller, term).ConfigureAwait(false);
         int pages = (matches.Count + pageSize - 1) / pageSize;
         var results = matches.Skip((page - 1) * pageSize).Take(pageSize)
-            .Select(name => new SearchResult(name, "", 0, false, false, false));
+            .Select(match => new SearchResult(match.Repository, "", 0, false, false, false));
         return Results.Json(new SearchResponse(matches.Count, term, pages, pageSize, page, [.. results]), Api.Json);
     }
 
     /// <summary>The caller from a Basic credential or one of our tokens; null when there is none or it is wrong.</summary>
-    private static async Task<Caller?> CallerAsync(HttpContext context)
+    internal static async Task<Caller?> CallerAsync(HttpContext context)
     {
         string? authorization = context.Request.Headers.Authorization;
         if (string.IsNullOrEmpty(authorization))
@@ -70,13 +70,13 @@ internal static class SearchEndpoint
     }
 
     /// <summary>Repository names containing the term (case-insensitive, as docker's index searches), in the projects the caller may pull from.</summary>
-    private static async Task<List<string>> MatchesAsync(HttpContext context, Caller caller, string term)
+    internal static async Task<List<(Project Project, string Repository)>> MatchesAsync(HttpContext context, Caller caller, string term)
     {
         var projects = context.RequestServices.GetRequiredService<IProjectStore>();
         var evaluator = context.RequestServices.GetRequiredService<AccessEvaluator>();
         var repositories = context.RequestServices.GetRequiredService<IProjectRepositories>();
         long? visibleTo = caller.IsSysAdmin ? null : caller.User?.Id ?? 0;
-        var matches = new List<string>();
+        var matches = new List<(Project Project, string Repository)>();
         for (int page = 1; ; page++)
         {
             var (list, total) = await projects.ListAsync(null, null, visibleTo, page, MaxPageSize, context.RequestAborted).ConfigureAwait(false);
@@ -92,7 +92,7 @@ internal static class SearchEndpoint
                 while (true)
                 {
                     var names = await repositories.ListProjectRepositoriesAsync(project.Name, last, RepositoryPage, context.RequestAborted).ConfigureAwait(false);
-                    matches.AddRange(names.Where(n => n.Contains(term, StringComparison.OrdinalIgnoreCase)));
+                    matches.AddRange(names.Where(n => n.Contains(term, StringComparison.OrdinalIgnoreCase)).Select(n => (project, n)));
                     if (names.Count < RepositoryPage)
                     {
                         break;
@@ -108,7 +108,7 @@ internal static class SearchEndpoint
             }
         }
 
-        matches.Sort(StringComparer.Ordinal);
+        matches.Sort((a, b) => string.CompareOrdinal(a.Repository, b.Repository));
         return matches;
     }
 

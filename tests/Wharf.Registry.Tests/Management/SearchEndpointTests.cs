@@ -98,4 +98,20 @@ public sealed class SearchEndpointTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync(url)).StatusCode);
     }
+
+    [Fact]
+    public async Task HarborSearch_Member_FindsVisibleProjectsAndRepositories()
+    {
+        using var dev = _server.Client("dev", "Passw0rdX");
+        using var anonymous = _server.Client();
+
+        using var body = JsonDocument.Parse(await dev.GetStringAsync("api/v2.0/search?q=a"));
+        using var anonymousBody = JsonDocument.Parse(await anonymous.GetStringAsync("api/v2.0/search?q=alpine"));
+
+        Assert.Equal(["lab", "library"], body.RootElement.GetProperty("project").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+        var repositories = body.RootElement.GetProperty("repository").EnumerateArray().ToList();
+        Assert.Equal(["lab/alpine-cuda", "lab/pytorch", "library/alpine"], repositories.Select(r => r.GetProperty("repository_name").GetString()));
+        Assert.False(repositories[0].GetProperty("project_public").GetBoolean());
+        Assert.Equal(["library/alpine"], anonymousBody.RootElement.GetProperty("repository").EnumerateArray().Select(r => r.GetProperty("repository_name").GetString()));
+    }
 }
