@@ -6,10 +6,11 @@ namespace Wharf.Registry.Identity;
 /// <summary>
 /// On start: creates the schema and, when there is no <c>admin</c> account yet, creates it with the
 /// configured password (WHARF_ADMIN_PASSWORD or Registry:AdminPassword) or a generated one printed
-/// once to standard output (the only place it ever appears).
+/// once to standard output (the only place it ever appears). Taking the token signing key here
+/// creates it on first start, so a problem with it shows at startup rather than at the first login.
 /// </summary>
 public sealed partial class AdminBootstrap(
-    IdentityDatabase database, IUserStore users, PasswordHasher hasher, IdentityOptions options, ILogger<AdminBootstrap> logger) : IHostedService
+    IdentityDatabase database, IUserStore users, PasswordHasher hasher, IdentityOptions options, Auth.TokenSigningKey signingKey, ILogger<AdminBootstrap> logger) : IHostedService
 {
     public const string AdminUsername = "admin";
     public const string AdminPasswordVariable = "WHARF_ADMIN_PASSWORD";
@@ -20,6 +21,7 @@ public sealed partial class AdminBootstrap(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await database.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        LogSigningKey(logger, signingKey.KeyId);
         if (await users.FindByNameAsync(AdminUsername, cancellationToken).ConfigureAwait(false) is not null)
         {
             return;
@@ -49,6 +51,9 @@ public sealed partial class AdminBootstrap(
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Registry tokens are signed with key {KeyId}")]
+    private static partial void LogSigningKey(ILogger logger, string keyId);
 
     [LoggerMessage(EventId = 4100, Level = LogLevel.Information, Message = "Created system admin account {Username}")]
     private static partial void LogAdminCreated(ILogger logger, string username);

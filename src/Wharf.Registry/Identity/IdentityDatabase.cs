@@ -103,6 +103,13 @@ public sealed class IdentityDatabase
             await using var command = connection.CreateCommand();
             command.CommandText = Schema;
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+
+            // The file holds password hashes: only the owner reads it (SQLite gives -wal and -shm the same mode).
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(_path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
             _initialized = true;
         }
         finally

@@ -60,6 +60,23 @@ public partial class AdminBootstrapTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await newPassword.GetAsync("api/v2.0/users/current")).StatusCode);
     }
 
+    [Fact]
+    public async Task StartAsync_Database_IsReadableByItsOwnerOnly()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // no Unix modes there
+        }
+
+        await using var server = await WharfServer.StartAsync();
+
+        var mode = File.GetUnixFileMode(Path.Combine(server.DataDirectory, "registry.db"));
+        var keyMode = File.GetUnixFileMode(Path.Combine(server.DataDirectory, Wharf.Registry.Auth.TokenSigningKey.FileName));
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, mode);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, keyMode);
+    }
+
     [GeneratedRegex("password is: (\\S+)")]
     private static partial Regex PasswordLine();
 }
