@@ -35,7 +35,9 @@ internal static class TokenEndpoints
             caller = verified;
         }
 
-        await WriteTokenAsync(context, caller, context.Request.Query["scope"].OfType<string>(), refreshToken: null).ConfigureAwait(false);
+        // docker login asks offline_token=true and keeps the refresh token as its identity token.
+        string? refresh = !caller.IsAnonymous && context.Request.Query["offline_token"] == "true" ? IssueRefreshToken(services, caller) : null;
+        await WriteTokenAsync(context, caller, context.Request.Query["scope"].OfType<string>(), refresh).ConfigureAwait(false);
     }
 
     public static async Task PostAsync(HttpContext context)

@@ -107,7 +107,10 @@ public sealed class IdentityDatabase
             // The file holds password hashes: only the owner reads it (SQLite gives -wal and -shm the same mode).
             if (!OperatingSystem.IsWindows())
             {
-                File.SetUnixFileMode(_path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                foreach (string file in new[] { _path, _path + "-wal", _path + "-shm" }.Where(File.Exists))
+                {
+                    File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                }
             }
 
             _initialized = true;

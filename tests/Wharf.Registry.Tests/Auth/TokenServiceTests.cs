@@ -176,6 +176,19 @@ public sealed class TokenServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetToken_OfflineToken_ReturnsARefreshTokenOnlyToAuthenticatedCallers()
+    {
+        using var dev = _server.Client("dev", "Passw0rdX");
+        using var anonymous = _server.Client();
+
+        using var withAccount = JsonDocument.Parse(await dev.GetStringAsync("service/token?service=wharf-registry&offline_token=true&client_id=docker"));
+        using var withoutAccount = JsonDocument.Parse(await anonymous.GetStringAsync("service/token?service=wharf-registry&offline_token=true&client_id=docker"));
+
+        Assert.False(string.IsNullOrEmpty(withAccount.RootElement.GetProperty("refresh_token").GetString()));
+        Assert.False(withoutAccount.RootElement.TryGetProperty("refresh_token", out _));
+    }
+
+    [Fact]
     public async Task PostToken_BadGrant_IsRefused()
     {
         using var client = _server.Client();
