@@ -46,7 +46,9 @@ internal static partial class ManagementApi
         var projects = context.RequestServices.GetRequiredService<IProjectStore>();
         var project = await projects.CreateAsync(request.ProjectName!, isPublic, caller.User!.Id, limit, context.RequestAborted).ConfigureAwait(false)
             ?? throw ApiException.Conflict($"project {request.ProjectName} already exists");
-        return Api.Created(context, $"{Api.Prefix}/projects/{project.Id}");
+        // Harbor answers the Location by name when asked with X-Resource-Name-In-Location: true.
+        bool byName = string.Equals(context.Request.Headers["X-Resource-Name-In-Location"], "true", StringComparison.OrdinalIgnoreCase);
+        return Api.Created(context, $"{Api.Prefix}/projects/{(byName ? project.Name : project.Id)}");
     }
 
     private static async Task<IResult> ProjectExistsAsync(HttpContext context)

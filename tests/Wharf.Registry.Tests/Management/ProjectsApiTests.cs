@@ -30,6 +30,31 @@ public sealed class ProjectsApiTests : IAsyncLifetime
         Assert.Equal(1, byName.RootElement.GetProperty("current_user_role_id").GetInt32());
     }
 
+    [Fact]
+    public async Task CreateProject_ResourceNameInLocation_LocationNamesTheProject()
+    {
+        using var admin = _server.Admin();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/v2.0/projects") { Content = JsonContent.Create(new { project_name = "lab" }) };
+        request.Headers.Add("X-Resource-Name-In-Location", "true");
+
+        using var response = await admin.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("/api/v2.0/projects/lab", response.Headers.Location!.ToString());
+    }
+
+    [Fact]
+    public async Task GetProject_NumericKeyWithIsResourceName_IsTakenAsAName()
+    {
+        long id = await _server.CreateProjectAsync("lab");
+        using var admin = _server.Admin();
+        using var byName = new HttpRequestMessage(HttpMethod.Get, $"api/v2.0/projects/{id}");
+        byName.Headers.Add("X-Is-Resource-Name", "true");
+
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.SendAsync(byName)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync($"api/v2.0/projects/{id}")).StatusCode);
+    }
+
     [Theory]
     [InlineData("{\"project_name\":\"Lab\"}")]
     [InlineData("{\"project_name\":\"a/b\"}")]
