@@ -42,8 +42,12 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<RegistryTokens>();
         services.TryAddSingleton<TokenService>();
         services.TryAddSingleton<TokenRegistryAuthorizer>();
-        services.RemoveAll<IRegistryAuthorizer>();
-        services.AddSingleton<IRegistryAuthorizer>(sp => sp.GetRequiredService<TokenRegistryAuthorizer>());
+        if (!options.OpenRegistry)
+        {
+            services.RemoveAll<IRegistryAuthorizer>();
+            services.AddSingleton<IRegistryAuthorizer>(sp => sp.GetRequiredService<TokenRegistryAuthorizer>());
+        }
+
         services.RemoveAll<IProjectQuotas>();
         services.AddSingleton<IProjectQuotas, ProjectQuotas>();
         services.AddHostedService<AdminBootstrap>();

@@ -26,6 +26,12 @@ public sealed class IdentityOptions
     /// <summary>Prefix of robot account names, as in Harbor.</summary>
     public string RobotPrefix { get; set; } = "robot$";
 
+    /// <summary>
+    /// Leaves /v2 open to everyone (no token auth) while accounts, projects and the management API still
+    /// work: for benchmarks and trusted single-user setups only.
+    /// </summary>
+    public bool OpenRegistry { get; set; }
+
     /// <summary>The SQLite file; <c>&lt;data-dir&gt;/registry.db</c> when empty (the metadata store's file).</summary>
     public string? DatabasePath { get; set; }
 

@@ -38,6 +38,18 @@ public sealed class QuotasApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OpenRegistry_AnyonePushesAndMissingProjectsAreUnlimited()
+    {
+        await using var open = await WharfServer.StartAsync(new Dictionary<string, string?> { ["Registry:OpenRegistry"] = "true" });
+        using var anonymous = open.Client();
+
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.PutAsync("v2/anything/app/manifests/latest", new StringContent("{}"))).StatusCode);
+        Assert.Null(await open.Services.GetRequiredService<IProjectQuotas>().GetLimitAsync("anything", CancellationToken.None));
+        using var admin = open.Admin();
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("api/v2.0/users/current")).StatusCode);
+    }
+
+    [Fact]
     public async Task ListQuotas_ShowsHardAndUsedInHarborsShape()
     {
         long id = await _server.CreateProjectAsync("lab");
