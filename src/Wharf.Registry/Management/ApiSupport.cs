@@ -97,9 +97,22 @@ internal static class Api
         return caller.IsSysAdmin ? caller : throw ApiException.Forbidden("only system admins may do this");
     }
 
+    /// <summary>Management requests are small; anything bigger is a mistake or an attack.</summary>
+    public const long MaxBodyBytes = 1024 * 1024;
+
     public static async Task<T> BodyAsync<T>(HttpContext context)
         where T : class
     {
+        if (context.Request.ContentLength > MaxBodyBytes)
+        {
+            throw new ApiException(StatusCodes.Status413PayloadTooLarge, "PAYLOAD_TOO_LARGE", $"request body is larger than {MaxBodyBytes} bytes");
+        }
+
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxBodyBytes;
+        }
+
         try
         {
             return await JsonSerializer.DeserializeAsync<T>(context.Request.Body, Json, context.RequestAborted).ConfigureAwait(false)
@@ -108,6 +121,10 @@ internal static class Api
         catch (JsonException e)
         {
             throw ApiException.BadRequest($"invalid JSON body: {e.Message}");
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new ApiException(StatusCodes.Status413PayloadTooLarge, "PAYLOAD_TOO_LARGE", $"request body is larger than {MaxBodyBytes} bytes");
         }
     }
 

@@ -62,6 +62,17 @@ public sealed class UsersApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreateUser_HugeBody_Is413()
+    {
+        using var admin = _server.Admin();
+        string body = "{\"username\":\"bob\",\"comment\":\"" + new string('x', 2 * 1024 * 1024) + "\",\"password\":\"Passw0rdX\"}";
+
+        using var response = await admin.PostAsync("api/v2.0/users", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Fact]
     public async Task CreateUser_ByNonAdminOrAnonymous_IsRefused()
     {
         await _server.CreateUserAsync("alice");
