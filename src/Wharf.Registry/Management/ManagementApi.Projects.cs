@@ -19,7 +19,40 @@ internal static partial class ManagementApi
         api.MapGet("/projects/{project_name_or_id}", Api.Handle(GetProjectAsync));
         api.MapPut("/projects/{project_name_or_id}", Api.Handle(UpdateProjectAsync));
         api.MapDelete("/projects/{project_name_or_id}", Api.Handle(DeleteProjectAsync));
+        api.MapGet("/projects/{project_name_or_id}/summary", Api.Handle(ProjectSummaryAsync));
     }
+
+    /// <summary>Harbor's project summary: repository count, members per role, and the quota.</summary>
+    private static async Task<IResult> ProjectSummaryAsync(HttpContext context)
+    {
+        var caller = await Api.CallerAsync(context).ConfigureAwait(false);
+        var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
+        var repositories = context.RequestServices.GetRequiredService<IProjectRepositories>();
+        long repoCount = 0;
+        string? last = null;
+        while (true)
+        {
+            var page = await repositories.ListProjectRepositoriesAsync(project.Name, last, 1000, context.RequestAborted).ConfigureAwait(false);
+            repoCount += page.Count;
+            if (page.Count < 1000)
+            {
+                break;
+            }
+
+            last = page[^1];
+        }
+
+        var members = await context.RequestServices.GetRequiredService<IMemberStore>().ListAsync(project.Id, null, context.RequestAborted).ConfigureAwait(false);
+        long used = await repositories.GetProjectUsageAsync(project.Name, context.RequestAborted).ConfigureAwait(false);
+        int Count(ProjectRole role) => members.Count(m => m.Role == role);
+        return Results.Json(new ProjectSummary(
+            repoCount, Count(ProjectRole.ProjectAdmin), Count(ProjectRole.Maintainer), Count(ProjectRole.Developer), Count(ProjectRole.Guest), Count(ProjectRole.LimitedGuest),
+            new ProjectSummaryQuota(new Dictionary<string, long> { ["storage"] = project.StorageLimit ?? -1 }, new Dictionary<string, long> { ["storage"] = used })), Api.Json);
+    }
+
+    private sealed record ProjectSummaryQuota(Dictionary<string, long> Hard, Dictionary<string, long> Used);
+
+    private sealed record ProjectSummary(long RepoCount, int ProjectAdminCount, int MaintainerCount, int DeveloperCount, int GuestCount, int LimitedGuestCount, ProjectSummaryQuota Quota);
 
     private static async Task<IResult> CreateProjectAsync(HttpContext context)
     {

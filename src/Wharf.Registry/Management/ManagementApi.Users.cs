@@ -13,6 +13,7 @@ internal static partial class ManagementApi
         api.MapPost("/users", Api.Handle(CreateUserAsync));
         api.MapGet("/users", Api.Handle(ListUsersAsync));
         api.MapGet("/users/current", Api.Handle(CurrentUserAsync));
+        api.MapGet("/users/search", Api.Handle(SearchUsersAsync));
         api.MapGet("/users/{user_id}", Api.Handle(GetUserAsync));
         api.MapPut("/users/{user_id}", Api.Handle(UpdateUserProfileAsync));
         api.MapPut("/users/{user_id}/password", Api.Handle(ChangePasswordAsync));
@@ -70,6 +71,24 @@ internal static partial class ManagementApi
         Api.WritePaging(context, total, page, pageSize);
         return Results.Json(users.Select(UserResponse.From), Api.Json);
     }
+
+    /// <summary>Harbor's user search (any logged-in user, to add members): only ids and names.</summary>
+    private static async Task<IResult> SearchUsersAsync(HttpContext context)
+    {
+        await Api.UserAsync(context).ConfigureAwait(false);
+        string? username = context.Request.Query["username"];
+        if (string.IsNullOrEmpty(username))
+        {
+            throw ApiException.BadRequest("username is required");
+        }
+
+        var (page, pageSize) = Api.Paging(context);
+        var (users, total) = await context.RequestServices.GetRequiredService<IUserStore>().ListAsync(username, page, pageSize, context.RequestAborted).ConfigureAwait(false);
+        Api.WritePaging(context, total, page, pageSize);
+        return Results.Json(users.Select(u => new UserSearchResult(u.Id, u.Username)), Api.Json);
+    }
+
+    private sealed record UserSearchResult(long UserId, string Username);
 
     private static async Task<IResult> CurrentUserAsync(HttpContext context)
     {

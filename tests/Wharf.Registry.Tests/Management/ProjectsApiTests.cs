@@ -196,6 +196,40 @@ public sealed class ProjectsApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, (await _server.RequestTokenAsync(robot, secret, "repository:lab/app:pull")).StatusCode);
     }
 
+    [Fact]
+    public async Task ProjectSummary_CountsRepositoriesMembersAndQuota()
+    {
+        await _server.CreateProjectAsync("lab");
+        await _server.CreateUserAsync("dev");
+        await _server.AddMemberAsync("lab", "dev", ProjectRole.Developer);
+        _server.Repositories.Add("lab/a", 100);
+        _server.Repositories.Add("lab/b", 50);
+        using var admin = _server.Admin();
+
+        using var summary = JsonDocument.Parse(await admin.GetStringAsync("api/v2.0/projects/lab/summary"));
+
+        Assert.Equal(2, summary.RootElement.GetProperty("repo_count").GetInt64());
+        Assert.Equal(1, summary.RootElement.GetProperty("project_admin_count").GetInt32());
+        Assert.Equal(1, summary.RootElement.GetProperty("developer_count").GetInt32());
+        Assert.Equal(-1, summary.RootElement.GetProperty("quota").GetProperty("hard").GetProperty("storage").GetInt64());
+        Assert.Equal(150, summary.RootElement.GetProperty("quota").GetProperty("used").GetProperty("storage").GetInt64());
+    }
+
+    [Fact]
+    public async Task SearchUsers_AnyUser_FindsNamesOnly()
+    {
+        await _server.CreateUserAsync("alice");
+        await _server.CreateUserAsync("bob");
+        using var bob = _server.Client("bob", "Passw0rdX");
+
+        string json = await bob.GetStringAsync("api/v2.0/users/search?username=ali");
+        using var body = JsonDocument.Parse(json);
+
+        Assert.Equal("alice", Assert.Single(body.RootElement.EnumerateArray()).GetProperty("username").GetString());
+        Assert.DoesNotContain("email", json, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _server.Client().GetAsync("api/v2.0/users/search?username=ali")).StatusCode);
+    }
+
     private static async Task<string[]> NamesAsync(HttpClient client, string url)
     {
         using var body = JsonDocument.Parse(await client.GetStringAsync(url));
