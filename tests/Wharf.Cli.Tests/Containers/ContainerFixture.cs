@@ -3,16 +3,15 @@ using System.Diagnostics;
 namespace Wharf.Cli.Tests.Containers;
 
 /// <summary>
-/// A docker-registry on 127.0.0.1 holding a small runnable image built from Debian's static
+/// wharfd on 127.0.0.1 holding a small runnable image built from Debian's static
 /// busybox (imported into a private podman store and pushed by podman), for the container tests.
 /// </summary>
 public sealed class ContainerFixture : IDisposable
 {
-    private readonly Process _registry;
+    private readonly WharfdFixture _wharfd;
 
     public ContainerFixture()
     {
-        Tools.EnsureTool("docker-registry", "docker-registry");
         Tools.EnsureTool("podman", "podman");
         Tools.EnsureTool("runc", "runc");
         Tools.EnsureTool("script", "bsdutils");
@@ -22,27 +21,7 @@ public sealed class ContainerFixture : IDisposable
         }
 
         Root = Directory.CreateTempSubdirectory("wharf-ctr-it-").FullName;
-        Port = Tools.FreePort();
-        string config = Path.Combine(Root, "registry.yml");
-        File.WriteAllText(config, $"""
-            version: 0.1
-            log:
-              level: error
-            storage:
-              filesystem:
-                rootdirectory: {Path.Combine(Root, "registry-data")}
-            http:
-              addr: 127.0.0.1:{Port}
-            """);
-        var psi = new ProcessStartInfo("docker-registry") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add("serve");
-        psi.ArgumentList.Add(config);
-        _registry = Process.Start(psi)!;
-        _registry.OutputDataReceived += (_, _) => { };
-        _registry.ErrorDataReceived += (_, _) => { };
-        _registry.BeginOutputReadLine();
-        _registry.BeginErrorReadLine();
-        WaitForRegistry();
+        _wharfd = new WharfdFixture();
 
         string rootfs = Path.Combine(Root, "rootfs");
         foreach (string d in new[] { "bin", "etc", "proc", "sys", "dev", "tmp", "root", "run", "opt", "opt/d" })
@@ -69,9 +48,7 @@ public sealed class ContainerFixture : IDisposable
 
     public string Root { get; }
 
-    public int Port { get; }
-
-    public string Registry => $"127.0.0.1:{Port}";
+    public string Registry => _wharfd.Host;
 
     public string Image => $"{Registry}/lab/bb:1";
 
@@ -81,37 +58,9 @@ public sealed class ContainerFixture : IDisposable
     public static string PodmanAt(string dir, params string[] args) =>
         Tools.Check("podman", ["--root", Path.Combine(dir, "storage"), "--runroot", Path.Combine(dir, "run"), "--storage-driver", "vfs", "--runtime", "runc", .. args]);
 
-    private void WaitForRegistry()
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        for (int i = 0; i < 100; i++)
-        {
-            try
-            {
-                using var r = http.GetAsync(new Uri($"http://{Registry}/v2/")).GetAwaiter().GetResult();
-                return;
-            }
-            catch (HttpRequestException)
-            {
-                Thread.Sleep(100);
-            }
-        }
-
-        throw new InvalidOperationException($"docker-registry did not start on {Registry}");
-    }
-
     public void Dispose()
     {
-        try
-        {
-            _registry.Kill();
-            _registry.WaitForExit(5000);
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        _registry.Dispose();
+        _wharfd.Dispose();
         try
         {
             Tools.Run("podman", "--root", Path.Combine(Root, "podman", "storage"), "--runroot", Path.Combine(Root, "podman", "run"), "--storage-driver", "vfs", "system", "reset", "-f");

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Container benchmark: wharf (Release build) and podman 4 on the same image from the same local
+# docker-registry, both on runc and a kernel overlay, alternating runs, medians reported.
+# Writes the table into the "Containers" section of docs/benchmarks.md (only that section).
+#
+#   bench/containers.sh            # 7 runs per case
+#   BENCH_RUNS=3 bench/containers.sh
+#
+# Cases:
+#   1. run --rm IMAGE true, cold: wharf has pulled the image but not unpacked its layers (the first
+#      run unpacks them); podman has pulled it (podman unpacks at pull time).
+#   2. run --rm IMAGE true, warm: the same again, everything in place.
+#   3. pull + first run: empty stores, then pull and run --rm IMAGE true.
+# podman needs --runtime runc (crun refuses this machine's hybrid cgroups) and --ulimit values the
+# host allows; wharf uses the host's network by default, so podman gets --network host as well.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO_ROOT=$(pwd)
+RUNS=${BENCH_RUNS:-7}
+
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+need=()
+for tool in podman runc docker-registry curl; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
+[[ -x /bin/busybox ]] || need+=(busybox-static)
+if ((${#need[@]})); then
+  [[ $(id -u) == 0 ]] || die "missing ${need[*]} and not root"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null || die "apt-get failed"
+fi
+[[ $(id -u) == 0 ]] || die "containers need root here"
+
+log "building wharf (Release)"
+dotnet build src/Wharf.Cli/Wharf.Cli.csproj -c Release -nologo -v q >/dev/null || die "build failed"
+WHARF_BIN="$REPO_ROOT/src/Wharf.Cli/bin/Release/net10.0/wharf"
+
+WORK=$(mktemp -d /tmp/wharf-ctr-bench.XXXXXX)
+REG_PID=""
+cleanup() {
+  [[ -n $REG_PID ]] && kill "$REG_PID" 2>/dev/null
+  for d in "$WORK"/w*/; do
+    [[ -d $d ]] && "$WHARF_BIN" --root "$d/graph" --runroot "$d/run" rm -f -a >/dev/null 2>&1
+  done
+  for d in "$WORK"/p*/; do
+    [[ -d $d ]] && podman --root "$d/storage" --runroot "$d/run" --storage-driver overlay system reset -f >/dev/null 2>&1
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$WORK/registry.yml" <<YML
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $WORK/registry
+http:
+  addr: 127.0.0.1:$PORT
+YML
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+
+log "building the image: busybox plus 32 MiB of data in a second layer"
+mkdir -p "$WORK/rootfs"/{bin,etc,proc,sys,dev,tmp,root,run} "$WORK/data/opt"
+cp /bin/busybox "$WORK/rootfs/bin/"
+for a in sh true cat ls; do ln -s busybox "$WORK/rootfs/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$WORK/rootfs/etc/passwd"
+head -c $((32 * 1024 * 1024)) /dev/urandom > "$WORK/data/opt/blob"
+tar -C "$WORK/rootfs" -cf "$WORK/base.tar" .
+P0=(podman --root "$WORK/seed/storage" --runroot "$WORK/seed/run" --storage-driver vfs)
+"${P0[@]}" import -q "$WORK/base.tar" localhost/bench-base:1 >/dev/null || die "import"
+printf 'FROM localhost/bench-base:1\nCOPY opt /opt\nCMD ["sh"]\n' > "$WORK/data/Containerfile"
+"${P0[@]}" build -q -t localhost/bench:1 "$WORK/data" >/dev/null || die "build"
+IMAGE="127.0.0.1:$PORT/bench/img:1"
+"${P0[@]}" push -q --tls-verify=false localhost/bench:1 "$IMAGE" || die "push"
+
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+wharf() { local d=$1; shift; "$WHARF_BIN" --root "$d/graph" --runroot "$d/run" "$@"; }
+podman_at() { local d=$1; shift; podman --root "$d/storage" --runroot "$d/run" --storage-driver overlay --runtime runc "$@"; }
+PODMAN_RUN=(run --rm --network host --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+
+declare -A T
+for i in $(seq "$RUNS"); do
+  log "round $i/$RUNS"
+  W="$WORK/w$i"; P="$WORK/p$i"; mkdir -p "$W" "$P"
+
+  # 3. pull + first run, from empty stores
+  t=$(now); wharf "$W" pull -q --tls-verify=false "$IMAGE" >/dev/null && wharf "$W" run --rm "$IMAGE" true || die "wharf pull+run"; T[wpull]+="$(elapsed "$t")"$'\n'
+  t=$(now); podman_at "$P" pull -q --tls-verify=false "$IMAGE" >/dev/null && podman_at "$P" "${PODMAN_RUN[@]}" "$IMAGE" true || die "podman pull+run"; T[ppull]+="$(elapsed "$t")"$'\n'
+
+  # 1. cold: wharf's unpacked layers removed (the blobs stay), podman's first run after a pull
+  rm -rf "$W/graph/wharf/layers"
+  W2="$WORK/w${i}b"; P2="$WORK/p${i}b"; mkdir -p "$W2" "$P2"
+  podman_at "$P2" pull -q --tls-verify=false "$IMAGE" >/dev/null
+  t=$(now); wharf "$W" run --rm "$IMAGE" true || die "wharf cold"; T[wcold]+="$(elapsed "$t")"$'\n'
+  t=$(now); podman_at "$P2" "${PODMAN_RUN[@]}" "$IMAGE" true || die "podman cold"; T[pcold]+="$(elapsed "$t")"$'\n'
+
+  # 2. warm
+  t=$(now); wharf "$W" run --rm "$IMAGE" true || die "wharf warm"; T[wwarm]+="$(elapsed "$t")"$'\n'
+  t=$(now); podman_at "$P" "${PODMAN_RUN[@]}" "$IMAGE" true || die "podman warm"; T[pwarm]+="$(elapsed "$t")"$'\n'
+  podman_at "$P2" system reset -f >/dev/null 2>&1; rm -rf "$P2" "$W2"
+done
+
+row() {
+  local name=$1 w p
+  w=$(printf '%s' "${T[w$2]}" | median); p=$(printf '%s' "${T[p$2]}" | median)
+  printf '| %s | %.2f s | %.2f s | %.2f |\n' "$name" "$w" "$p" "$(echo "$p / $w" | bc -l)"
+}
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+TABLE=$(cat <<MD
+## Containers
+
+\`bench/containers.sh\`, $(date -u +%Y-%m-%d), $RUNS alternating runs per case, medians; $(nproc) cores,
+load average at the end $LOAD (the machine is shared, so absolute times are noisy). Image: busybox
+plus a 32 MiB layer, from a local docker-registry. Both on runc with a kernel overlay; podman 4.3.1
+with \`--runtime runc --network host --ulimit nofile=1024:1024 --ulimit nproc=1024:1024\`.
+
+| case | wharf | podman | podman / wharf |
+|---|---|---|---|
+$(row "run --rm IMAGE true, cold (wharf unpacks layers; podman did at pull)" cold)
+$(row "run --rm IMAGE true, warm" warm)
+$(row "pull + first run --rm IMAGE true" pull)
+
+A ratio above 1 means wharf was faster.
+MD
+)
+mkdir -p docs bench/results
+printf '%s\n' "$TABLE" > bench/results/containers.md
+DOC=docs/benchmarks.md
+[[ -f $DOC ]] || printf '# Benchmarks\n' > "$DOC"
+# Replace only the Containers section (up to the next "## " heading), or append it.
+python3 - "$DOC" bench/results/containers.md <<'PY'
+import re, sys
+doc, new = open(sys.argv[1]).read(), open(sys.argv[2]).read().rstrip('\n') + '\n'
+pattern = re.compile(r'^## Containers\n.*?(?=^## |\Z)', re.S | re.M)
+doc = pattern.sub(lambda m: new + '\n', doc) if pattern.search(doc) else doc.rstrip('\n') + '\n\n' + new
+open(sys.argv[1], 'w').write(doc)
+PY
+cat bench/results/containers.md
