@@ -168,9 +168,19 @@ public sealed partial class ContainerEngine
 
     private async Task<ImageRecord> ResolveImageAsync(CreateOptions options, CancellationToken cancellationToken)
     {
-        var found = options.Pull == "always" ? null : Oci.Reference.TryParse(options.Image, out _, out _) || options.Image.All(char.IsAsciiHexDigitLower)
-            ? ImageNames.Lookup(_images.Store.ReadImages(), options.Image, _images.Registries.UnqualifiedSearchRegistries)
-            : null;
+        // Exact names, IDs and localhost/ names first: registries.conf (and its alias files) is read
+        // only when a short name is not found that way.
+        ImageRecord? found = null;
+        if (options.Pull != "always")
+        {
+            var images = _images.Store.ReadImages();
+            found = ImageNames.Lookup(images, options.Image, []);
+            if (found is null && Oci.Reference.TryParse(ImageNames.StripTransport(options.Image), out var reference, out _) && reference.Domain is null)
+            {
+                found = ImageNames.Lookup(images, options.Image, _images.Registries.UnqualifiedSearchRegistries);
+            }
+        }
+
         if (found is not null)
         {
             return found;

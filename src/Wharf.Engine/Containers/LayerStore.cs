@@ -59,16 +59,23 @@ public sealed class LayerStore(ImageStore images)
         }
 
         var chainIds = ChainIds(diffIds);
-        var dirs = new List<string>(chainIds.Count);
-        for (int i = 0; i < chainIds.Count; i++)
-        {
-            string dir = LayerDir(chainIds[i]);
-            if (!Directory.Exists(dir))
-            {
-                await UnpackAsync(manifest.Layers[i], diffIds[i], Path.GetDirectoryName(dir)!, mode, cancellationToken).ConfigureAwait(false);
-            }
+        var dirs = chainIds.Select(LayerDir).ToList();
 
-            dirs.Add(dir);
+        // In overlay mode every layer has its own directory, so missing layers unpack side by side.
+        var missing = Enumerable.Range(0, chainIds.Count).Where(i => !Directory.Exists(dirs[i])).ToList();
+        if (mode == WhiteoutMode.Overlay && missing.Count > 1)
+        {
+            await Parallel.ForEachAsync(
+                missing,
+                new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
+                async (i, ct) => await UnpackAsync(manifest.Layers[i], diffIds[i], Path.GetDirectoryName(dirs[i])!, mode, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        else
+        {
+            foreach (int i in missing)
+            {
+                await UnpackAsync(manifest.Layers[i], diffIds[i], Path.GetDirectoryName(dirs[i])!, mode, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         return new UnpackedImage(dirs, chainIds, config, manifest);

@@ -17,6 +17,7 @@ public sealed class ContainerFixture : IDisposable
         Tools.EnsureTool("script", "bsdutils");
         if (!File.Exists("/bin/busybox"))
         {
+            Tools.Run("apt-get", "update", "-qq");
             Tools.Run("apt-get", "install", "-y", "-qq", "busybox-static");
         }
 

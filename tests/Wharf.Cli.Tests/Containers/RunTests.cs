@@ -60,6 +60,28 @@ public sealed class RunTests(ContainerFixture fixture) : IDisposable
         Assert.Equal(string.Empty, _wharf.Check("ps", "-a", "-q"));
     }
 
+    [Theory]
+    [InlineData("fuse-overlayfs", "fuse.fuse-overlayfs")]
+    [InlineData("copy", "")]
+    public void Run_FallbackRootfsDrivers_RunTheImageAndLeaveItUnchanged(string driver, string rootFsType)
+    {
+        if (driver == "fuse-overlayfs")
+        {
+            Tools.EnsureTool("fuse-overlayfs", "fuse-overlayfs");
+        }
+
+        _wharf.Env["WHARF_ROOTFS_DRIVER"] = driver;
+        string output = _wharf.Check("run", "--name", "fb", fixture.Image, "sh", "-c", "rm /etc/motd; echo changed > /opt/x; cat /proc/mounts");
+        string rootLine = output.Split('\n').First(l => l.Split(' ') is [_, "/", ..]);
+        Assert.Equal(rootFsType.Length > 0 ? rootFsType : rootLine.Split(' ')[2], rootLine.Split(' ')[2]);
+        Assert.NotEqual("overlay", rootLine.Split(' ')[2]);
+        Assert.Equal(driver, JsonNode.Parse(_wharf.Check("container", "inspect", "fb"))!.AsArray()[0]!["Driver"]!.GetValue<string>());
+        _wharf.Check("rm", "fb");
+        _wharf.Env.Remove("WHARF_ROOTFS_DRIVER");
+        Assert.Equal("from the image\n", _wharf.Check("run", "--rm", fixture.Image, "cat", "/etc/motd"));
+        Assert.False(_wharf.AnyMountUnder());
+    }
+
     [Fact]
     public void Run_FlagsAfterImage_BelongToTheCommand()
     {
