@@ -13,6 +13,11 @@ internal sealed class MiniRegistry : HttpMessageHandler
 
     public List<string> Log { get; } = [];
 
+    public List<string> Hosts { get; } = [];
+
+    /// <summary>Hosts whose connections fail.</summary>
+    public HashSet<string> DownHosts { get; } = [];
+
     public Descriptor Add(string path, string mediaType, byte[] body, params string[] tags)
     {
         var d = new Descriptor { MediaType = mediaType, Digest = Digest.Compute(body).ToString(), Size = body.Length };
@@ -38,7 +43,13 @@ internal sealed class MiniRegistry : HttpMessageHandler
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         string path = request.RequestUri!.AbsolutePath;
+        if (DownHosts.Contains(request.RequestUri.Authority))
+        {
+            throw new HttpRequestException("connection refused");
+        }
+
         Log.Add($"{request.Method} {path}");
+        Hosts.Add(request.RequestUri.Authority);
         if (path == "/v2/")
         {
             return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK));
@@ -81,6 +92,7 @@ public sealed class PullTests : IDisposable
             Root = Path.Combine(_dir, "graph"),
             RunRoot = Path.Combine(_dir, "run"),
             Transport = _registry,
+            RetryDelay = _ => TimeSpan.Zero,
             Progress = progress ?? TextWriter.Null,
         });
     }
@@ -164,6 +176,42 @@ public sealed class PullTests : IDisposable
 
         Assert.Equal("harbor.example.org/lab/bb:1", report.Name);
         Assert.Contains("GET /v2/mirror/bb/manifests/1", _registry.Log);
+    }
+
+    [Fact]
+    public async Task Pull_MirrorConfigured_FetchedFromMirror()
+    {
+        _registry.AddImage("lab/bb", "1", "amd64");
+        var engine = Engine("[[registry]]\nlocation = \"reg.test\"\n[[registry.mirror]]\nlocation = \"mirror.test\"\n");
+
+        var report = await engine.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
+
+        Assert.Equal("reg.test/lab/bb:1", report.Name);
+        Assert.All(_registry.Hosts, h => Assert.Equal("mirror.test", h));
+    }
+
+    [Fact]
+    public async Task Pull_MirrorDown_FallsBackToPrimary()
+    {
+        _registry.AddImage("lab/bb", "1", "amd64");
+        _registry.DownHosts.Add("mirror.test");
+        var engine = Engine("[[registry]]\nlocation = \"reg.test\"\n[[registry.mirror]]\nlocation = \"mirror.test\"\n");
+
+        var report = await engine.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
+
+        Assert.Equal("reg.test/lab/bb:1", report.Name);
+        Assert.Contains("reg.test", _registry.Hosts);
+    }
+
+    [Fact]
+    public async Task Pull_DigestOnlyMirrorAndTag_MirrorSkipped()
+    {
+        _registry.AddImage("lab/bb", "1", "amd64");
+        var engine = Engine("[[registry]]\nlocation = \"reg.test\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"mirror.test\"\n");
+
+        await engine.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
+
+        Assert.DoesNotContain("mirror.test", _registry.Hosts);
     }
 
     [Fact]
