@@ -225,3 +225,30 @@ public sealed class PullTests : IDisposable
         Assert.Empty(_registry.Log);
     }
 }
+
+public sealed class ConcurrentPullTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("wharf-conc-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Pull_ManyEnginesSameStoreAtOnce_EveryImageRecorded()
+    {
+        using var registry = new MiniRegistry();
+        for (int i = 0; i < 8; i++)
+        {
+            registry.AddImage($"lab/app{i}", "1", "amd64");
+        }
+
+        var env = new HostEnvironment(_ => null, Path.Combine(_dir, "home"), 0, Path.Combine(_dir, "etc"));
+        var pulls = Enumerable.Range(0, 8).Select(i => Task.Run(() =>
+            new ImageEngine(new EngineOptions { Environment = env, Root = Path.Combine(_dir, "graph"), RunRoot = Path.Combine(_dir, "run"), Transport = registry })
+                .PullAsync(new PullOptions { Reference = $"reg.test/lab/app{i}:1" }, CancellationToken.None)));
+
+        await Task.WhenAll(pulls);
+
+        var engine = new ImageEngine(new EngineOptions { Environment = env, Root = Path.Combine(_dir, "graph"), RunRoot = Path.Combine(_dir, "run") });
+        Assert.Equal(8, engine.ListImages(new ListImagesOptions()).Rows.Count);
+    }
+}
