@@ -113,6 +113,11 @@ public sealed partial class ImageEngine
         });
     }
 
+    /// <summary>Worth a whole-blob retry: the connection dropped, or the registry failed on its side.</summary>
+    internal static bool IsTransient(Exception e) =>
+        e is HttpRequestException or IOException && e is not Content.ContentException
+        || e is RegistryException { Status: >= System.Net.HttpStatusCode.InternalServerError };
+
     internal static RegistryCredential ParseCreds(string creds)
     {
         int colon = creds.IndexOf(':', StringComparison.Ordinal);

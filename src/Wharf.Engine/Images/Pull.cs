@@ -140,6 +140,7 @@ public sealed partial class ImageEngine
         {
             await CopyEngine.CopyGraphAsync(repository, target, root, new CopyOptions
             {
+                IsTransient = IsTransient,
                 Progress = e =>
                 {
                     if (e.Kind == CopyEventKind.Copying)
