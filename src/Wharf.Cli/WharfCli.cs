@@ -64,11 +64,37 @@ public static class WharfCli
             return 125;
         }
 
+        // A positional argument that looks like a flag is a flag this command does not have.
+        if (UnknownFlag(parse) is { } flag)
+        {
+            await io.Err.WriteLineAsync($"Error: unknown flag: {flag}").ConfigureAwait(false);
+            return 125;
+        }
+
         var config = new InvocationConfiguration { Output = io.Out, Error = io.Err, EnableDefaultExceptionHandler = false };
         return await parse.InvokeAsync(config).ConfigureAwait(false);
     }
 
     private static string Podmanish(string message) => message;
+
+    private static string? UnknownFlag(ParseResult parse)
+    {
+        foreach (var child in parse.CommandResult.Children)
+        {
+            if (child is System.CommandLine.Parsing.ArgumentResult argument)
+            {
+                foreach (var token in argument.Tokens)
+                {
+                    if (token.Value.Length > 1 && token.Value[0] == '-')
+                    {
+                        return token.Value.Split('=')[0];
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
 
     private static IEnumerable<(Command? Top, Command Sub)> ImageCommands(CliContext c)
     {

@@ -31,6 +31,15 @@ public sealed class CopyOptions
     /// <summary>When the root is an index, picks the one child to copy; null copies every child.</summary>
     public Func<IReadOnlyList<Descriptor>, Descriptor?>? SelectManifest { get; init; }
 
+    /// <summary>
+    /// Failures worth transferring a blob again from the start (a dropped connection mid-body, a
+    /// 5xx on the upload); the request-level retry cannot resend a streamed body, this can.
+    /// </summary>
+    public Func<Exception, bool>? IsTransient { get; init; }
+
+    /// <summary>Whole-blob attempts when <see cref="IsTransient"/> says so.</summary>
+    public int BlobAttempts { get; init; } = 3;
+
     /// <summary>Called from transfer tasks; must be thread-safe.</summary>
     public Action<CopyEvent>? Progress { get; init; }
 }
@@ -129,6 +138,24 @@ public static class CopyEngine
             return descriptor;
         }
 
+        private async Task TransferAsync(Descriptor blob, CancellationToken ct)
+        {
+            var stream = await source.FetchAsync(blob, ct).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                // Sources that verify as they read (registries, the store) need no second hash.
+                if (stream is VerifyingStream)
+                {
+                    await destination.PushAsync(blob, stream, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await using var verifying = new VerifyingStream(stream, blob, leaveOpen: true);
+                    await destination.PushAsync(blob, verifying, ct).ConfigureAwait(false);
+                }
+            }
+        }
+
         private Task CopyBlobOnceAsync(Descriptor blob, bool isConfig, CancellationToken ct) =>
             _blobs.GetOrAdd(blob.Digest, _ => new Lazy<Task>(() => CopyBlobAsync(blob, isConfig, ct))).Value;
 
@@ -156,18 +183,16 @@ public static class CopyEngine
                     }
                 }
 
-                var stream = await source.FetchAsync(blob, ct).ConfigureAwait(false);
-                await using (stream.ConfigureAwait(false))
+                for (int attempt = 1; ; attempt++)
                 {
-                    // Sources that verify as they read (registries, the store) need no second hash.
-                    if (stream is VerifyingStream)
+                    try
                     {
-                        await destination.PushAsync(blob, stream, ct).ConfigureAwait(false);
+                        await TransferAsync(blob, ct).ConfigureAwait(false);
+                        break;
                     }
-                    else
+                    catch (Exception e) when (attempt < options.BlobAttempts && options.IsTransient?.Invoke(e) == true && !ct.IsCancellationRequested)
                     {
-                        await using var verifying = new VerifyingStream(stream, blob, leaveOpen: true);
-                        await destination.PushAsync(blob, verifying, ct).ConfigureAwait(false);
+                        await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), ct).ConfigureAwait(false);
                     }
                 }
 

@@ -83,9 +83,9 @@ public sealed partial class ImageEngine
     /// A client for <paramref name="host"/>: TLS verification from the flag, else from
     /// registries.conf; credentials from <c>--creds</c>, else auth.json by the image's repository key.
     /// </summary>
-    internal RegistryClient CreateClient(string host, string authKey, RegistryAccess access)
+    internal RegistryClient CreateClient(string host, string authKey, RegistryAccess access, bool? insecure = null)
     {
-        bool tlsVerify = access.TlsVerify ?? !Registries.IsInsecure(host);
+        bool tlsVerify = access.TlsVerify ?? !(insecure ?? Registries.IsInsecure(host));
         RegistryCredential? credential;
         if (access.Credentials is { } creds)
         {
@@ -112,6 +112,11 @@ public sealed partial class ImageEngine
             Time = _options.Time,
         });
     }
+
+    /// <summary>Worth a whole-blob retry: the connection dropped, or the registry failed on its side.</summary>
+    internal static bool IsTransient(Exception e) =>
+        e is HttpRequestException or IOException && e is not Content.ContentException
+        || e is RegistryException { Status: >= System.Net.HttpStatusCode.InternalServerError };
 
     internal static RegistryCredential ParseCreds(string creds)
     {

@@ -50,13 +50,14 @@ public sealed class RegistryFixture : IDisposable
 
     /// <summary>podman with a store of the caller's own, so other tests' pulls do not show up.</summary>
     public static string PodmanAt(string storeDir, params string[] args) =>
-        Tools.Check("podman", ["--root", Path.Combine(storeDir, "storage"), "--runroot", Path.Combine(storeDir, "run"), "--storage-driver", "vfs", .. args]);
+        Tools.Check("podman", ["--root", Path.Combine(storeDir, "storage"), "--runroot", Path.Combine(storeDir, "run"), "--tmpdir", Path.Combine(storeDir, "tmp"), "--storage-driver", "vfs", .. args]);
 
     public (int ExitCode, string Stdout, string Stderr) PodmanRun(params string[] args) =>
         Tools.Run("podman", [.. PodmanStore, .. args]);
 
     private string[] PodmanStore =>
-        ["--root", Path.Combine(Root, "podman", "storage"), "--runroot", Path.Combine(Root, "podman", "run"), "--storage-driver", "vfs"];
+        // A private tmpdir too: podman's default /run/libpod is shared with every other podman on the machine.
+        ["--root", Path.Combine(Root, "podman", "storage"), "--runroot", Path.Combine(Root, "podman", "run"), "--tmpdir", Path.Combine(Root, "podman", "tmp"), "--storage-driver", "vfs"];
 
     private int StartRegistry(string name, string? auth)
     {

@@ -25,6 +25,7 @@ public sealed class WharfdFixture : IDisposable
             psi.ArgumentList.Add(a);
         }
 
+        psi.Environment["WHARF_ADMIN_PASSWORD"] = AdminPassword;
         _process = Process.Start(psi)!;
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };
@@ -46,6 +47,21 @@ public sealed class WharfdFixture : IDisposable
     }
 
     public string Root { get; }
+
+    public const string AdminPassword = "Harbor12345";
+
+    /// <summary>Creates a project through the management API (Harbor's shape), as the admin.</summary>
+    public async Task CreateProjectAsync(string name, bool isPublic = false)
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://{Host}/api/v2.0/projects"))
+        {
+            Content = new StringContent($"{{\"project_name\":\"{name}\",\"metadata\":{{\"public\":\"{(isPublic ? "true" : "false")}\"}}}}", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("admin:" + AdminPassword)));
+        using var response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+    }
 
     public int Port { get; }
 

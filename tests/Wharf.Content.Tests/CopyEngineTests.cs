@@ -108,6 +108,59 @@ public class CopyEngineTests
         Assert.Single(destination.Pushed);
     }
 
+    [Fact]
+    public async Task Copy_TransferDropsOnce_BlobSentAgainFromTheStart()
+    {
+        var source = new MemoryTarget();
+        source.AddImage("v1", layers: 1);
+        var destination = new FlakyTarget();
+
+        await CopyEngine.CopyAsync(source, "v1", destination, "v1", new CopyOptions { IsTransient = e => e is IOException }, CancellationToken.None);
+
+        Assert.Equal(3, destination.Blobs.Count);
+        Assert.Equal(1, destination.Failures);
+    }
+
+    [Fact]
+    public async Task Copy_FailureNotTransient_NoRetry()
+    {
+        var source = new MemoryTarget();
+        source.AddImage("v1", layers: 1);
+        var destination = new FlakyTarget();
+
+        await Assert.ThrowsAsync<IOException>(() => CopyEngine.CopyAsync(source, "v1", destination, "v1", new CopyOptions(), CancellationToken.None));
+        Assert.Equal(1, destination.Failures);
+    }
+
+    private sealed class FlakyTarget : ITarget
+    {
+        private readonly MemoryTarget _inner = new();
+
+        public int Failures;
+
+        public IDictionary<string, byte[]> Blobs => _inner.Blobs;
+
+        public async Task PushAsync(Descriptor descriptor, Stream content, CancellationToken cancellationToken)
+        {
+            if (descriptor.MediaType == MediaTypes.OciLayerGzip && Interlocked.CompareExchange(ref Failures, 1, 0) == 0)
+            {
+                // Read part of the body, then "lose the connection".
+                await content.ReadExactlyAsync(new byte[4], cancellationToken);
+                throw new IOException("connection reset by peer");
+            }
+
+            await _inner.PushAsync(descriptor, content, cancellationToken);
+        }
+
+        public Task<bool> ExistsAsync(Descriptor descriptor, CancellationToken cancellationToken) => _inner.ExistsAsync(descriptor, cancellationToken);
+
+        public Task<Stream> FetchAsync(Descriptor descriptor, CancellationToken cancellationToken) => _inner.FetchAsync(descriptor, cancellationToken);
+
+        public Task<Descriptor> ResolveAsync(string reference, CancellationToken cancellationToken) => _inner.ResolveAsync(reference, cancellationToken);
+
+        public Task TagAsync(Descriptor descriptor, string reference, CancellationToken cancellationToken) => _inner.TagAsync(descriptor, reference, cancellationToken);
+    }
+
     private sealed class MountingTarget : ITarget, IMountable
     {
         private readonly MemoryTarget _inner = new();

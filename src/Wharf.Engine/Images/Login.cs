@@ -174,12 +174,14 @@ public sealed partial class ImageEngine
         return $"Removed login credentials for {key}";
     }
 
-    /// <summary>The auth.json key for what the user typed: scheme stripped; docker.io when nothing is given.</summary>
-    internal static string LoginKey(string? registry)
+    /// <summary>The auth.json key for what the user typed: scheme stripped; the first search registry when nothing is given.</summary>
+    internal string LoginKey(string? registry)
     {
         if (string.IsNullOrEmpty(registry))
         {
-            return "docker.io";
+            // podman logs in to the first unqualified-search registry when none is named.
+            return Registries.UnqualifiedSearchRegistries.FirstOrDefault()
+                ?? throw new WharfException("please provide a registry to login to");
         }
 
         string key = registry;

@@ -87,13 +87,36 @@ public sealed partial class ImageEngine
             throw new WharfException($"initializing source docker://{name}: registry {reference.Domain} is blocked in {Registries.SourcesDescription}");
         }
 
-        // Prefix rewrites apply to pulls: fetch from the location, store under the name asked for.
-        var location = ImageNames.Parse(Registries.RewriteForPull(reference.Name));
-        using var client = CreateClient(location.Domain!, location.Name, options);
-        var repository = client.Repository(location.Path);
+        // Mirrors, then the (possibly rewritten) location; the image is stored under the name asked for.
+        RemoteRepository? repository = null;
+        RegistryClient? client = null;
+        Descriptor? root = null;
+        Reference? location = null;
         string tagOrDigest = reference.Digest?.ToString() ?? reference.Tag ?? "latest";
-        var root = await repository.ResolveAsync(tagOrDigest, ct).ConfigureAwait(false);
+        Exception? lastError = null;
+        foreach (var (source, insecure) in PullSources(reference))
+        {
+            var candidateClient = CreateClient(source.Domain!, source.Name, options, insecure);
+            try
+            {
+                var candidate = candidateClient.Repository(source.Path);
+                root = await candidate.ResolveAsync(tagOrDigest, ct).ConfigureAwait(false);
+                (client, repository, location) = (candidateClient, candidate, source);
+                break;
+            }
+            catch (Exception e) when (e is RegistryException or ContentException or HttpRequestException)
+            {
+                candidateClient.Dispose();
+                lastError = e;
+            }
+        }
 
+        if (repository is null || root is null || location is null || client is null)
+        {
+            throw lastError is null ? new WharfException($"initializing source docker://{name}: no source to pull from") : new WharfException($"initializing source docker://{name}: {lastError.Message}", lastError);
+        }
+
+        using var clientScope = client;
         var target = new LocalImageTarget(Store, _options.Time) { Location = location.Name };
         if (MediaTypes.IsIndex(root.MediaType))
         {
@@ -117,6 +140,7 @@ public sealed partial class ImageEngine
         {
             await CopyEngine.CopyGraphAsync(repository, target, root, new CopyOptions
             {
+                IsTransient = IsTransient,
                 Progress = e =>
                 {
                     if (e.Kind == CopyEventKind.Copying)
@@ -138,6 +162,37 @@ public sealed partial class ImageEngine
         Log(options.Quiet, "Storing signatures");
         var record = target.Register(root, name);
         return new PullReport(record.Id, name);
+    }
+
+    /// <summary>
+    /// Where a pull may come from, in order: the registry's mirrors that apply (pull-from-mirror,
+    /// mirror-by-digest-only), then its location with the prefix rewritten. Each with its own insecure flag.
+    /// </summary>
+    private List<(Reference Source, bool? Insecure)> PullSources(Reference reference)
+    {
+        var sources = new List<(Reference, bool?)>();
+        var entry = Registries.Find(reference.Name);
+        bool byDigest = reference.Digest is not null;
+        if (entry is not null && !entry.Prefix.StartsWith("*.", StringComparison.Ordinal))
+        {
+            foreach (var mirror in entry.Mirrors)
+            {
+                string mode = entry.MirrorByDigestOnly ? "digest-only" : mirror.PullFromMirror;
+                if ((mode == "digest-only" && !byDigest) || (mode == "tag-only" && byDigest))
+                {
+                    continue;
+                }
+
+                if (Oci.Reference.TryParse(mirror.Location + reference.Name[entry.Prefix.Length..], out var m, out _) && m.Domain is not null)
+                {
+                    sources.Add((m with { Tag = reference.Tag, Digest = reference.Digest }, mirror.Insecure));
+                }
+            }
+        }
+
+        var location = ImageNames.Parse(Registries.RewriteForPull(reference.Name));
+        sources.Add((location with { Tag = reference.Tag, Digest = reference.Digest }, null));
+        return sources;
     }
 
     private static string Architecture(PullOptions options) => options.Architecture ?? RuntimeInformation.OSArchitecture switch

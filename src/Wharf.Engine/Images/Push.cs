@@ -62,6 +62,7 @@ public sealed partial class ImageEngine
         {
             await CopyEngine.CopyGraphAsync(source, repository, manifest, new CopyOptions
             {
+                IsTransient = IsTransient,
                 MountCandidates = _ => mountSources,
                 Progress = e =>
                 {

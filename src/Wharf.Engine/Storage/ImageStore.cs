@@ -202,15 +202,21 @@ public sealed class ImageStore
         }
 
         long total = 0;
-        using (var file = OpenBlob(layer.Digest))
-        using (var gzip = new GZipStream(file, CompressionMode.Decompress))
+        try
         {
+            using var file = OpenBlob(layer.Digest);
+            using var gzip = new GZipStream(file, CompressionMode.Decompress);
             byte[] buffer = new byte[1 << 16];
             int n;
             while ((n = gzip.Read(buffer)) > 0)
             {
                 total += n;
             }
+        }
+        catch (InvalidDataException)
+        {
+            // Labelled gzip but is not: count it as stored rather than fail the pull over a size column.
+            total = layer.Size;
         }
 
         string temp = Path.Combine(TempDir, Path.GetFileName(sidecar) + "." + Guid.NewGuid().ToString("N"));

@@ -34,7 +34,7 @@ public sealed class LocalImageTarget : ITarget
     {
         ArgumentNullException.ThrowIfNull(descriptor);
         await _store.WriteBlobAsync(descriptor, content, cancellationToken).ConfigureAwait(false);
-        if (!MediaTypes.IsManifest(descriptor.MediaType) && descriptor.MediaType.Contains("layer", StringComparison.Ordinal))
+        if (!MediaTypes.IsManifest(descriptor.MediaType) && descriptor.MediaType is not (MediaTypes.OciConfig or MediaTypes.DockerConfig))
         {
             // Measure the layer's uncompressed size now, while other layers are still downloading.
             await Task.Run(() => _store.UncompressedSize(descriptor), cancellationToken).ConfigureAwait(false);

@@ -48,6 +48,29 @@ public class LoginTests(RegistryFixture registry)
     }
 
     [Fact]
+    public void Login_NoFlags_PromptsForUsernameAndPassword()
+    {
+        using var wharf = new WharfRunner();
+
+        var result = wharf.RunWithInput("alice\ns3cret\n", "login", "--tls-verify=false", registry.Auth);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("Username: Password: Login Succeeded!\n", result.Stdout);
+        Assert.Equal("alice\n", wharf.Run("login", "--get-login", registry.Auth).Stdout);
+    }
+
+    [Fact]
+    public void Login_GetLoginNotLoggedIn_PodmansError()
+    {
+        using var wharf = new WharfRunner();
+
+        var result = wharf.Run("login", "--get-login", registry.Auth);
+
+        Assert.Equal(125, result.ExitCode);
+        Assert.Equal($"Error: not logged into {registry.Auth}\n", result.Stderr);
+    }
+
+    [Fact]
     public void PushPull_CredsFlag_NoAuthFileNeeded()
     {
         using var wharf = new WharfRunner();

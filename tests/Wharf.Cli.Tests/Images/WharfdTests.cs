@@ -8,8 +8,19 @@ public sealed class WharfdTests(RegistryFixture registry)
     public async Task PushPullMount_AgainstWharfd_PodmanSeesTheSameImage()
     {
         using var fixture = new WharfdFixture();
+        await fixture.CreateProjectAsync("lab");
         using var wharf = new WharfRunner();
         wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+        var anonymous = wharf.Run("push", "--tls-verify=false", "fixture:1", $"{fixture.Host}/lab/app:1");
+        Assert.Equal(125, anonymous.ExitCode);
+
+        // Bearer token auth: wharfd's token service, answered by wharf's auth handler.
+        var login = wharf.Run("login", "--tls-verify=false", "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host);
+        Assert.Equal("Login Succeeded!\n", login.Stdout);
+        string podmanAuth = Path.Combine(wharf.Dir, "podman-auth.json");
+        RegistryFixture.PodmanAt(Path.Combine(wharf.Dir, "podman"), "login", "--tls-verify=false", "--authfile", podmanAuth, "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host);
+        Assert.Equal(File.ReadAllBytes(podmanAuth), File.ReadAllBytes(wharf.AuthJson));
+        Assert.Equal(125, wharf.Run("login", "--tls-verify=false", "-u", "admin", "-p", "wrong", $"{fixture.Host}/x").ExitCode);
 
         var push = wharf.Run("push", "--tls-verify=false", "fixture:1", $"{fixture.Host}/lab/app:1");
         Assert.Equal(0, push.ExitCode);
@@ -23,7 +34,7 @@ public sealed class WharfdTests(RegistryFixture registry)
             Assert.Equal("2", line.Split(' ')[1]);
         }
 
-        Assert.Equal(registry.ImageId, RegistryFixture.PodmanAt(Path.Combine(wharf.Dir, "podman"), "pull", "-q", "--tls-verify=false", $"{fixture.Host}/lab/copy:1").Trim());
+        Assert.Equal(registry.ImageId, RegistryFixture.PodmanAt(Path.Combine(wharf.Dir, "podman"), "pull", "-q", "--tls-verify=false", "--authfile", podmanAuth, $"{fixture.Host}/lab/copy:1").Trim());
         Assert.Equal(0, wharf.Run("rmi", "-a").ExitCode);
         var pull = wharf.Run("pull", "--tls-verify=false", $"{fixture.Host}/lab/app:1");
         Assert.Equal(registry.ImageId + "\n", pull.Stdout);

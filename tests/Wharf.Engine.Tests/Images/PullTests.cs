@@ -13,6 +13,11 @@ internal sealed class MiniRegistry : HttpMessageHandler
 
     public List<string> Log { get; } = [];
 
+    public List<string> Hosts { get; } = [];
+
+    /// <summary>Hosts whose connections fail.</summary>
+    public HashSet<string> DownHosts { get; } = [];
+
     public Descriptor Add(string path, string mediaType, byte[] body, params string[] tags)
     {
         var d = new Descriptor { MediaType = mediaType, Digest = Digest.Compute(body).ToString(), Size = body.Length };
@@ -38,7 +43,13 @@ internal sealed class MiniRegistry : HttpMessageHandler
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         string path = request.RequestUri!.AbsolutePath;
+        if (DownHosts.Contains(request.RequestUri.Authority))
+        {
+            throw new HttpRequestException("connection refused");
+        }
+
         Log.Add($"{request.Method} {path}");
+        Hosts.Add(request.RequestUri.Authority);
         if (path == "/v2/")
         {
             return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK));
@@ -81,6 +92,7 @@ public sealed class PullTests : IDisposable
             Root = Path.Combine(_dir, "graph"),
             RunRoot = Path.Combine(_dir, "run"),
             Transport = _registry,
+            RetryDelay = _ => TimeSpan.Zero,
             Progress = progress ?? TextWriter.Null,
         });
     }
@@ -167,6 +179,42 @@ public sealed class PullTests : IDisposable
     }
 
     [Fact]
+    public async Task Pull_MirrorConfigured_FetchedFromMirror()
+    {
+        _registry.AddImage("lab/bb", "1", "amd64");
+        var engine = Engine("[[registry]]\nlocation = \"reg.test\"\n[[registry.mirror]]\nlocation = \"mirror.test\"\n");
+
+        var report = await engine.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
+
+        Assert.Equal("reg.test/lab/bb:1", report.Name);
+        Assert.All(_registry.Hosts, h => Assert.Equal("mirror.test", h));
+    }
+
+    [Fact]
+    public async Task Pull_MirrorDown_FallsBackToPrimary()
+    {
+        _registry.AddImage("lab/bb", "1", "amd64");
+        _registry.DownHosts.Add("mirror.test");
+        var engine = Engine("[[registry]]\nlocation = \"reg.test\"\n[[registry.mirror]]\nlocation = \"mirror.test\"\n");
+
+        var report = await engine.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
+
+        Assert.Equal("reg.test/lab/bb:1", report.Name);
+        Assert.Contains("reg.test", _registry.Hosts);
+    }
+
+    [Fact]
+    public async Task Pull_DigestOnlyMirrorAndTag_MirrorSkipped()
+    {
+        _registry.AddImage("lab/bb", "1", "amd64");
+        var engine = Engine("[[registry]]\nlocation = \"reg.test\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"mirror.test\"\n");
+
+        await engine.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
+
+        Assert.DoesNotContain("mirror.test", _registry.Hosts);
+    }
+
+    [Fact]
     public async Task Pull_BlockedRegistry_Refused()
     {
         var engine = Engine("[[registry]]\nlocation = \"reg.test\"\nblocked = true\n");
@@ -175,5 +223,32 @@ public sealed class PullTests : IDisposable
 
         Assert.StartsWith("initializing source docker://reg.test/x:latest: registry reg.test is blocked in ", e.Message, StringComparison.Ordinal);
         Assert.Empty(_registry.Log);
+    }
+}
+
+public sealed class ConcurrentPullTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("wharf-conc-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Pull_ManyEnginesSameStoreAtOnce_EveryImageRecorded()
+    {
+        using var registry = new MiniRegistry();
+        for (int i = 0; i < 8; i++)
+        {
+            registry.AddImage($"lab/app{i}", "1", "amd64");
+        }
+
+        var env = new HostEnvironment(_ => null, Path.Combine(_dir, "home"), 0, Path.Combine(_dir, "etc"));
+        var pulls = Enumerable.Range(0, 8).Select(i => Task.Run(() =>
+            new ImageEngine(new EngineOptions { Environment = env, Root = Path.Combine(_dir, "graph"), RunRoot = Path.Combine(_dir, "run"), Transport = registry })
+                .PullAsync(new PullOptions { Reference = $"reg.test/lab/app{i}:1" }, CancellationToken.None)));
+
+        await Task.WhenAll(pulls);
+
+        var engine = new ImageEngine(new EngineOptions { Environment = env, Root = Path.Combine(_dir, "graph"), RunRoot = Path.Combine(_dir, "run") });
+        Assert.Equal(8, engine.ListImages(new ListImagesOptions()).Rows.Count);
     }
 }
