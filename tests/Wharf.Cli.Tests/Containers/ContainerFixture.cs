@@ -24,6 +24,9 @@ public sealed class ContainerFixture : IDisposable
         Root = Directory.CreateTempSubdirectory("wharf-ctr-it-").FullName;
         _wharfd = new WharfdFixture();
 
+        // A public project: anyone pulls, the admin pushes.
+        _wharfd.CreateProjectAsync("lab", isPublic: true).GetAwaiter().GetResult();
+
         string rootfs = Path.Combine(Root, "rootfs");
         foreach (string d in new[] { "bin", "etc", "proc", "sys", "dev", "tmp", "root", "run", "opt", "opt/d" })
         {
@@ -44,12 +47,15 @@ public sealed class ContainerFixture : IDisposable
         string tar = Path.Combine(Root, "rootfs.tar");
         Tools.Check("tar", "-C", rootfs, "-cf", tar, ".");
         Podman("import", "-q", "-c", "CMD [\"sh\"]", tar, "localhost/bb:1");
-        Podman("push", "-q", "--tls-verify=false", "localhost/bb:1", Image);
+        Podman("push", "-q", "--tls-verify=false", "--creds", Creds, "localhost/bb:1", Image);
     }
 
     public string Root { get; }
 
     public string Registry => _wharfd.Host;
+
+    /// <summary>wharfd's admin, for pushes (pulls from the public project need none).</summary>
+    public static string Creds => "admin:" + WharfdFixture.AdminPassword;
 
     public string Image => $"{Registry}/lab/bb:1";
 

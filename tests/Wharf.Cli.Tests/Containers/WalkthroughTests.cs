@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Wharf.Cli.Tests.Containers;
 
-/// <summary>The cluster guide's walkthrough with real runc, overlay, a terminal, a registry and podman.</summary>
+/// <summary>The cluster guide's walkthrough with real runc, overlay, a terminal, wharfd and podman.</summary>
 [Collection("containers")]
 public sealed class WalkthroughTests(ContainerFixture fixture)
 {
@@ -57,7 +57,7 @@ public sealed class WalkthroughTests(ContainerFixture fixture)
         Assert.Contains(id.Trim()[..12], wharf.Check("images"), StringComparison.Ordinal);
 
         string target = $"{fixture.Registry}/lab/tooled:{Guid.NewGuid():N}";
-        wharf.Check("push", "--tls-verify=false", "tooled:1", target);
+        wharf.Check("push", "--tls-verify=false", "--creds", ContainerFixture.Creds, "tooled:1", target);
 
         string podmanDir = Path.Combine(wharf.Dir, "podman");
         ContainerFixture.PodmanAt(podmanDir, "pull", "-q", "--tls-verify=false", target);
