@@ -64,8 +64,9 @@ public static class WharfCli
             return 125;
         }
 
-        // A positional argument that looks like a flag is a flag this command does not have.
-        if (UnknownFlag(parse) is { } flag)
+        // A positional argument that looks like a flag is a flag this command does not have
+        // (unless it follows "--": a container's command, for one).
+        if (!args.Contains("--") && UnknownFlag(parse) is { } flag)
         {
             await io.Err.WriteLineAsync($"Error: unknown flag: {flag}").ConfigureAwait(false);
             return 125;
