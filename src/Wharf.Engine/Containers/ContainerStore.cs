@@ -168,6 +168,13 @@ public sealed class ContainerStore
             return c;
         }
 
+        // The waiter is gone without writing an exit code (killed): while the runtime still runs
+        // the container it is running; stop, kill and rm -f reach it through the runtime.
+        if (!exited && File.Exists(Path.Combine(RuncRoot, c.Id, "state.json")) && ProcessOfContainerAlive(c.Id))
+        {
+            return c;
+        }
+
         // Read again: the waiter may have just recorded the exit itself.
         var fresh = TryRead(c.Id) ?? c;
         if (fresh.State != ContainerStates.Running)
@@ -180,5 +187,19 @@ public sealed class ContainerStore
         fresh.FinishedAt = exited ? new DateTimeOffset(File.GetLastWriteTimeUtc(exitFile), TimeSpan.Zero) : DateTimeOffset.UtcNow;
         Write(fresh);
         return fresh;
+    }
+
+    /// <summary>The container's init process, from the runtime's state file, still exists.</summary>
+    private bool ProcessOfContainerAlive(string id)
+    {
+        try
+        {
+            var state = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RuncRoot, id, "state.json")));
+            return state?["init_process_pid"]?.GetValue<int>() is int pid && ContainerNative.ProcessExists(pid);
+        }
+        catch (Exception e) when (e is IOException or JsonException or InvalidOperationException or FormatException)
+        {
+            return false;
+        }
     }
 }

@@ -147,6 +147,28 @@ public sealed class RunTests(ContainerFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void RunDetachedRm_AfterExit_LeavesNothing()
+    {
+        _wharf.Check("run", "-d", "--rm", fixture.Image, "sleep", "1");
+        WaitFor(() => !_wharf.ContainerDirs.Any());
+        Assert.Empty(_wharf.RuncStates);
+        Assert.False(_wharf.AnyMountUnder());
+    }
+
+    [Fact]
+    public void RunAttached_WharfKilled_ContainerStillRunningThenRemovable()
+    {
+        using var attached = System.Diagnostics.Process.Start(_wharf.StartInfo("run", "--name", "orphan", fixture.Image, "sleep", "300"))!;
+        WaitFor(() => _wharf.Check("ps", "--format", "{{.Names}}") == "orphan\n");
+        attached.Kill();
+        attached.WaitForExit();
+        Assert.StartsWith("orphan Up ", _wharf.Check("ps", "-a", "--format", "{{.Names}} {{.Status}}"), StringComparison.Ordinal);
+        _wharf.Check("rm", "-f", "orphan");
+        Assert.Empty(_wharf.ContainerDirs);
+        Assert.False(_wharf.AnyMountUnder());
+    }
+
+    [Fact]
     public void Kill_RunningContainer_ShowsExited137()
     {
         _wharf.Check("run", "-d", "--name", "victim", fixture.Image, "sleep", "300");
