@@ -105,6 +105,8 @@ public sealed class RegistryClient : IDisposable
             lastUrl = new Uri(baseUri, "/v2/").ToString();
             using var request = new HttpRequestMessage(HttpMethod.Get, lastUrl);
             request.Options.Set(RegistryRequestOptions.Anonymous, true);
+            // podman pings once per scheme; retrying a refused or non-TLS port only delays the fallback.
+            request.Options.Set(RegistryRequestOptions.NoRetry, true);
             try
             {
                 using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
