@@ -116,6 +116,25 @@ public class PullAndImagesTests(RegistryFixture registry)
     }
 
     [Fact]
+    public void Pull_ShortNameMissingEverywhere_OneErrorPerRegistryAsPodman()
+    {
+        int closed = Tools.FreePort();
+        using var wharf = new WharfRunner(
+            $"unqualified-search-registries = [\"{registry.Open}\", \"127.0.0.1:{closed}\"]\n" +
+            $"[[registry]]\nlocation = \"{registry.Open}\"\ninsecure = true\n[[registry]]\nlocation = \"127.0.0.1:{closed}\"\ninsecure = true\n");
+
+        var result = wharf.Run("pull", "nosuch/x");
+
+        Assert.Equal(125, result.ExitCode);
+        var lines = result.ErrLines;
+        Assert.Equal($"Trying to pull {registry.Open}/nosuch/x:latest...", lines[1]);
+        Assert.Equal($"Trying to pull 127.0.0.1:{closed}/nosuch/x:latest...", lines[2]);
+        Assert.Equal("Error: 2 errors occurred while pulling:", lines[3]);
+        Assert.Equal($" * initializing source docker://{registry.Open}/nosuch/x:latest: reading manifest latest in {registry.Open}/nosuch/x: manifest unknown: manifest unknown", lines[4]);
+        Assert.EndsWith($"dial tcp 127.0.0.1:{closed}: connect: connection refused", lines[5], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Pull_ShortNameWithoutSearchRegistries_ShortNameError()
     {
         using var wharf = new WharfRunner();
