@@ -193,5 +193,7 @@ public sealed class CliContext
 
     public static Option<string?> AuthFileOption() => new("--authfile") { Description = "Path of the authentication file" };
 
+    public static Option<string?> CertDirOption() => new("--cert-dir") { Description = "Use certificates at the specified path to access the registry" };
+
     public static Option<string?> CredsOption() => new("--creds") { Description = "Credentials (USERNAME:PASSWORD) to use for authenticating to a registry" };
 }

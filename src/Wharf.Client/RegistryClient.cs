@@ -25,6 +25,12 @@ public sealed class RegistryClientOptions
     public int? ChunkSize { get; init; }
 
     public TimeProvider? Time { get; init; }
+
+    /// <summary>
+    /// A containers-certs.d(5) directory for this registry: <c>*.crt</c> are extra trusted CAs,
+    /// <c>*.cert</c> + <c>*.key</c> a client certificate.
+    /// </summary>
+    public string? CertificateDirectory { get; init; }
 }
 
 /// <summary>
@@ -45,7 +51,7 @@ public sealed class RegistryClient : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(host);
         Host = host;
         Options = options ?? new RegistryClientOptions();
-        var transport = Options.Transport ?? CreateTransport(Options.TlsVerify);
+        var transport = Options.Transport ?? CreateTransport(Options.TlsVerify, Options.CertificateDirectory);
         _auth = new AuthHandler(host, Options.Credential, Options.Time)
         {
             InnerHandler = new RetryHandler(Options.MaxRetries, Options.RetryDelay) { InnerHandler = transport },
@@ -66,7 +72,7 @@ public sealed class RegistryClient : IDisposable
     /// <summary><c>https://host</c> or, after an insecure ping fell back, <c>http://host</c>.</summary>
     public Uri BaseUri => _baseUri ?? throw new InvalidOperationException("the registry has not been pinged");
 
-    private static SocketsHttpHandler CreateTransport(bool tlsVerify)
+    private static SocketsHttpHandler CreateTransport(bool tlsVerify, string? certificateDirectory)
     {
         var handler = new SocketsHttpHandler
         {
@@ -81,8 +87,59 @@ public sealed class RegistryClient : IDisposable
         {
             handler.SslOptions.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
         }
+        else if (certificateDirectory is not null && Directory.Exists(certificateDirectory))
+        {
+            ConfigureCertificates(handler, certificateDirectory);
+        }
 
         return handler;
+    }
+
+    /// <summary>
+    /// containers-certs.d: every <c>*.crt</c> is trusted in addition to the system roots (a
+    /// private CA for an in-house registry); a <c>NAME.cert</c> with <c>NAME.key</c> is presented
+    /// as the client certificate.
+    /// </summary>
+    private static void ConfigureCertificates(SocketsHttpHandler handler, string directory)
+    {
+        var extra = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        foreach (string crt in Directory.GetFiles(directory, "*.crt"))
+        {
+            extra.ImportFromPemFile(crt);
+        }
+
+        if (extra.Count > 0)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+            {
+                if (errors == System.Net.Security.SslPolicyErrors.None)
+                {
+                    return true;
+                }
+
+                if (certificate is null || (errors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+                {
+                    return false;
+                }
+
+                using var custom = new System.Security.Cryptography.X509Certificates.X509Chain();
+                custom.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                custom.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                custom.ChainPolicy.CustomTrustStore.AddRange(extra);
+                using var leaf = new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate);
+                return custom.Build(leaf);
+            };
+        }
+
+        foreach (string cert in Directory.GetFiles(directory, "*.cert"))
+        {
+            string key = Path.ChangeExtension(cert, ".key");
+            if (File.Exists(key))
+            {
+                handler.SslOptions.ClientCertificates ??= [];
+                handler.SslOptions.ClientCertificates.Add(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert, key));
+            }
+        }
     }
 
     /// <summary>
@@ -105,6 +162,8 @@ public sealed class RegistryClient : IDisposable
             lastUrl = new Uri(baseUri, "/v2/").ToString();
             using var request = new HttpRequestMessage(HttpMethod.Get, lastUrl);
             request.Options.Set(RegistryRequestOptions.Anonymous, true);
+            // podman pings once per scheme; retrying a refused or non-TLS port only delays the fallback.
+            request.Options.Set(RegistryRequestOptions.NoRetry, true);
             try
             {
                 using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);

@@ -13,7 +13,7 @@ namespace Wharf.Client;
 /// discovery). Everything received is checked against its digest and size; upload URLs are
 /// always taken from <c>Location</c>.
 /// </summary>
-public sealed class RemoteRepository : ITarget, IMountable
+public sealed class RemoteRepository : ITarget, IMountable, IReferencePushable
 {
     private readonly RegistryClient _client;
     private readonly ConcurrentDictionary<string, byte[]> _manifests = new(StringComparer.Ordinal);
@@ -162,6 +162,23 @@ public sealed class RemoteRepository : ITarget, IMountable
         {
             await FinishUploadAsync(location, descriptor, content, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    public async Task PushReferenceAsync(Descriptor descriptor, Stream content, string reference, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        ArgumentNullException.ThrowIfNull(content);
+        await _client.PingAsync(cancellationToken).ConfigureAwait(false);
+        using var buffer = new MemoryStream();
+        await content.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        byte[] body = buffer.ToArray();
+        if (!Digest.Parse(descriptor.Digest).Matches(body))
+        {
+            throw new ContentException($"manifest {descriptor.Digest}: content does not match its digest");
+        }
+
+        _manifests[descriptor.Digest] = body;
+        await PutManifestAsync(descriptor, body, reference, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<Uri> StartUploadAsync(CancellationToken ct)

@@ -40,6 +40,12 @@ public sealed class CopyOptions
     /// <summary>Whole-blob attempts when <see cref="IsTransient"/> says so.</summary>
     public int BlobAttempts { get; init; } = 3;
 
+    /// <summary>
+    /// When set and the destination can, the root manifest is stored straight under this tag
+    /// instead of by digest (one manifest PUT, as podman does).
+    /// </summary>
+    public string? RootReference { get; init; }
+
     /// <summary>Called from transfer tasks; must be thread-safe.</summary>
     public Action<CopyEvent>? Progress { get; init; }
 }
@@ -128,7 +134,12 @@ public static class CopyEngine
                 }
             }
 
-            if (!await destination.ExistsAsync(descriptor, ct).ConfigureAwait(false))
+            if (top && options.RootReference is { } reference && destination is IReferencePushable byReference)
+            {
+                using var content = new MemoryStream(body, writable: false);
+                await byReference.PushReferenceAsync(descriptor, content, reference, ct).ConfigureAwait(false);
+            }
+            else if (!await destination.ExistsAsync(descriptor, ct).ConfigureAwait(false))
             {
                 using var content = new MemoryStream(body, writable: false);
                 await destination.PushAsync(descriptor, content, ct).ConfigureAwait(false);

@@ -38,6 +38,12 @@ public interface IMountable
     Task<bool> MountAsync(Descriptor descriptor, string fromRepository, CancellationToken cancellationToken);
 }
 
+/// <summary>Stores a manifest under a tag in one step (a registry's <c>PUT /manifests/&lt;tag&gt;</c>).</summary>
+public interface IReferencePushable
+{
+    Task PushReferenceAsync(Descriptor descriptor, Stream content, string reference, CancellationToken cancellationToken);
+}
+
 public interface IReadOnlyStorage : IFetchable, IExistence;
 
 public interface IStorage : IReadOnlyStorage, IPushable;

@@ -106,6 +106,7 @@ public sealed partial class ImageEngine
         return new RegistryClient(host, new RegistryClientOptions
         {
             TlsVerify = tlsVerify,
+            CertificateDirectory = CertificateDirectory(host, access.CertDir),
             Credential = credential,
             Transport = _options.Transport is { } t ? new NonDisposingHandler(t) : null,
             RetryDelay = _options.RetryDelay,
@@ -117,6 +118,28 @@ public sealed partial class ImageEngine
     internal static bool IsTransient(Exception e) =>
         e is HttpRequestException or IOException && e is not Content.ContentException
         || e is RegistryException { Status: >= System.Net.HttpStatusCode.InternalServerError };
+
+    /// <summary>
+    /// containers-certs.d(5): <c>--cert-dir</c>, else <c>HOST[:PORT]</c> under
+    /// <c>~/.config/containers/certs.d</c> (non-root), <c>/etc/containers/certs.d</c>, <c>/etc/docker/certs.d</c>.
+    /// </summary>
+    internal string? CertificateDirectory(string host, string? certDir)
+    {
+        if (certDir is not null)
+        {
+            return certDir;
+        }
+
+        var roots = new List<string>();
+        if (!Environment.IsRoot)
+        {
+            roots.Add(Path.Combine(Environment.ConfigHome, "containers", "certs.d"));
+        }
+
+        roots.Add(Path.Combine(Environment.SystemConfigDirectory, "certs.d"));
+        roots.Add("/etc/docker/certs.d");
+        return roots.Select(r => Path.Combine(r, host)).FirstOrDefault(Directory.Exists);
+    }
 
     internal static RegistryCredential ParseCreds(string creds)
     {
@@ -148,4 +171,7 @@ public record RegistryAccess
 
     /// <summary><c>--creds USERNAME[:PASSWORD]</c>.</summary>
     public string? Credentials { get; init; }
+
+    /// <summary><c>--cert-dir</c>: CA certificates (<c>*.crt</c>) and a client certificate (<c>*.cert</c>/<c>*.key</c>).</summary>
+    public string? CertDir { get; init; }
 }

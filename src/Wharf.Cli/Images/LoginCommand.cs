@@ -17,7 +17,8 @@ public static class LoginCommand
         var getLogin = new Option<bool>("--get-login") { Description = "Return the current login user for the registry" };
         var authFile = CliContext.AuthFileOption();
         var tls = CliContext.TlsVerifyOption();
-        var command = new Command("login", "Log in to a container registry") { registry, username, password, passwordStdin, getLogin, authFile, tls };
+        var certDir = CliContext.CertDirOption();
+        var command = new Command("login", "Log in to a container registry") { registry, username, password, passwordStdin, getLogin, authFile, tls, certDir };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             string? pw = parse.GetValue(password);
@@ -43,6 +44,7 @@ public static class LoginCommand
                 Password = pw,
                 AuthFile = parse.GetValue(authFile),
                 TlsVerify = parse.GetValue(tls),
+                CertDir = parse.GetValue(certDir),
                 GetLogin = parse.GetValue(getLogin),
                 Prompt = context.Io.StdinIsTerminal ? (prompt, secret) => Prompt(context, prompt, secret) : (prompt, _) => ReadLine(context, prompt),
             }, ct).ConfigureAwait(false);

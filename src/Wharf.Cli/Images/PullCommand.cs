@@ -12,13 +12,14 @@ public static class PullCommand
         var image = new Argument<string>("IMAGE") { Description = "Image to pull" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Suppress output information when pulling images" };
         var tls = CliContext.TlsVerifyOption();
+        var certDir = CliContext.CertDirOption();
         var authFile = CliContext.AuthFileOption();
         var creds = CliContext.CredsOption();
         var platform = new Option<string?>("--platform") { Description = "Specify the platform for selecting the image (OS/ARCH[/VARIANT])" };
         var arch = new Option<string?>("--arch") { Description = "Use ARCH instead of the architecture of the machine for choosing images" };
         var os = new Option<string?>("--os") { Description = "Use OS instead of the running OS for choosing images" };
         var variant = new Option<string?>("--variant") { Description = "Use VARIANT instead of the running architecture variant for choosing images" };
-        var command = new Command(name, "Pull an image from a registry") { image, quiet, tls, authFile, creds, platform, arch, os, variant };
+        var command = new Command(name, "Pull an image from a registry") { image, quiet, tls, certDir, authFile, creds, platform, arch, os, variant };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             string? o = parse.GetValue(os), a = parse.GetValue(arch), v = parse.GetValue(variant);
@@ -43,6 +44,7 @@ public static class PullCommand
                 Reference = parse.GetRequiredValue(image),
                 Quiet = parse.GetValue(quiet),
                 TlsVerify = parse.GetValue(tls),
+                CertDir = parse.GetValue(certDir),
                 AuthFile = parse.GetValue(authFile),
                 Credentials = parse.GetValue(creds),
                 Os = o,

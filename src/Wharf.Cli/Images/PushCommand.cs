@@ -13,10 +13,11 @@ public static class PushCommand
         var destination = new Argument<string?>("DESTINATION") { Arity = ArgumentArity.ZeroOrOne };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Suppress output information when pushing images" };
         var tls = CliContext.TlsVerifyOption();
+        var certDir = CliContext.CertDirOption();
         var authFile = CliContext.AuthFileOption();
         var creds = CliContext.CredsOption();
         var digestFile = new Option<string?>("--digestfile") { Description = "Write the digest of the pushed image to the specified file" };
-        var command = new Command(name, "Push an image to a specified destination") { image, destination, quiet, tls, authFile, creds, digestFile };
+        var command = new Command(name, "Push an image to a specified destination") { image, destination, quiet, tls, certDir, authFile, creds, digestFile };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             await context.Engine(parse).PushAsync(new PushOptions
@@ -25,6 +26,7 @@ public static class PushCommand
                 Destination = parse.GetValue(destination),
                 Quiet = parse.GetValue(quiet),
                 TlsVerify = parse.GetValue(tls),
+                CertDir = parse.GetValue(certDir),
                 AuthFile = parse.GetValue(authFile),
                 Credentials = parse.GetValue(creds),
                 DigestFile = parse.GetValue(digestFile),

@@ -18,9 +18,10 @@ public static class SearchCommand
         var noTrunc = new Option<bool>("--no-trunc") { Description = "Do not truncate the output" };
         var format = new Option<string?>("--format") { Description = "Change the output format to JSON or a Go template" };
         var tls = CliContext.TlsVerifyOption();
+        var certDir = CliContext.CertDirOption();
         var authFile = CliContext.AuthFileOption();
         var creds = CliContext.CredsOption();
-        var command = new Command("search", "Search a registry for an image") { term, limit, listTags, noTrunc, format, tls, authFile, creds };
+        var command = new Command("search", "Search a registry for an image") { term, limit, listTags, noTrunc, format, tls, certDir, authFile, creds };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             var report = await context.Engine(parse).SearchAsync(new SearchOptions
@@ -29,6 +30,7 @@ public static class SearchCommand
                 Limit = parse.GetValue(limit) ?? 25,
                 ListTags = parse.GetValue(listTags),
                 TlsVerify = parse.GetValue(tls),
+                CertDir = parse.GetValue(certDir),
                 AuthFile = parse.GetValue(authFile),
                 Credentials = parse.GetValue(creds),
             }, ct).ConfigureAwait(false);

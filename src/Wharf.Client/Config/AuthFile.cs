@@ -65,21 +65,79 @@ public sealed class AuthFile
     public RegistryCredential? Find(string keyOrRepository)
     {
         ArgumentNullException.ThrowIfNull(keyOrRepository);
+        string host = keyOrRepository.Split('/')[0];
         foreach (var (path, legacy) in ReadPaths())
         {
-            var auths = ReadAuths(path, legacy);
-            if (auths is null)
+            var root = ReadFile(path);
+            if (root is null)
             {
                 continue;
             }
 
-            if (FindIn(auths, keyOrRepository) is { } found)
+            // A credential helper named for the registry host answers instead of the file (containers-auth.json(5)).
+            if (!legacy && root["credHelpers"] is JsonObject helpers && helpers[host]?.GetValue<string>() is { Length: > 0 } helper)
+            {
+                return RunHelper(helper, host);
+            }
+
+            var auths = legacy ? root : root["auths"] as JsonObject;
+            if (auths is not null && FindIn(auths, keyOrRepository) is { } found)
             {
                 return found;
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// docker-credential-helpers protocol: <c>docker-credential-NAME get</c>, the server on stdin,
+    /// <c>{"ServerURL","Username","Secret"}</c> on stdout; a Username of <c>&lt;token&gt;</c> means an identity token.
+    /// </summary>
+    private RegistryCredential? RunHelper(string helper, string host)
+    {
+        string program = "docker-credential-" + helper;
+        string? path = (_env.Get("PATH") ?? "/usr/local/bin:/usr/bin:/bin").Split(':')
+            .Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists)
+            ?? throw new InvalidDataException($"getting credentials for {host}: credential helper {program} not found in $PATH");
+        var psi = new System.Diagnostics.ProcessStartInfo(path, "get")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var process = System.Diagnostics.Process.Start(psi) ?? throw new InvalidDataException($"starting {program} failed");
+        process.StandardInput.Write(host);
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill();
+            throw new InvalidDataException($"getting credentials for {host}: {program} did not answer within 60 s");
+        }
+
+        string output = stdout.Result;
+        if (process.ExitCode != 0)
+        {
+            // "credentials not found in native keychain" is a miss, not a failure.
+            return null;
+        }
+
+        try
+        {
+            var answer = JsonNode.Parse(output) as JsonObject;
+            string user = answer?["Username"]?.GetValue<string>() ?? string.Empty;
+            string secret = answer?["Secret"]?.GetValue<string>() ?? string.Empty;
+            _ = stderr.Result;
+            return user == "<token>" ? new RegistryCredential(string.Empty, string.Empty, secret)
+                : user.Length > 0 ? new RegistryCredential(user, secret) : null;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"getting credentials for {host}: {program} answered invalid JSON: {e.Message}", e);
+        }
     }
 
     /// <summary>Only the primary file, only the exact key: what login/logout act on.</summary>

@@ -9,6 +9,9 @@ public static class RegistryRequestOptions
     /// <summary>Send without credentials and do not answer a challenge (the ping).</summary>
     public static readonly HttpRequestOptionsKey<bool> Anonymous = new("wharf.anonymous");
 
+    /// <summary>Send once: the ping, whose failure only means "try the next scheme".</summary>
+    public static readonly HttpRequestOptionsKey<bool> NoRetry = new("wharf.noretry");
+
     /// <summary>A body the handlers may send again on a retry or an auth challenge.</summary>
     internal static bool CanResend(HttpRequestMessage request) => request.Content is null or ByteArrayContent;
 

@@ -22,13 +22,14 @@ public sealed class RetryHandler : DelegatingHandler
         var current = request;
         for (int attempt = 0; ; attempt++)
         {
-            bool last = attempt >= _maxRetries || !RegistryRequestOptions.CanResend(request);
+            bool last = attempt >= _maxRetries || !RegistryRequestOptions.CanResend(request)
+                || (request.Options.TryGetValue(RegistryRequestOptions.NoRetry, out bool once) && once);
             HttpResponseMessage response;
             try
             {
                 response = await base.SendAsync(current, cancellationToken).ConfigureAwait(false);
             }
-            catch (HttpRequestException) when (!last && !cancellationToken.IsCancellationRequested)
+            catch (HttpRequestException e) when (!last && !cancellationToken.IsCancellationRequested && IsTransient(e))
             {
                 await Task.Delay(_delay(attempt), cancellationToken).ConfigureAwait(false);
                 current = RegistryRequestOptions.Clone(request);
@@ -55,6 +56,11 @@ public sealed class RetryHandler : DelegatingHandler
             current = RegistryRequestOptions.Clone(request);
         }
     }
+
+    /// <summary>A dropped or reset connection is worth another try; a TLS mismatch or an unknown host is not.</summary>
+    private static bool IsTransient(HttpRequestException e) =>
+        e.HttpRequestError is not (HttpRequestError.SecureConnectionError or HttpRequestError.NameResolutionError
+            or HttpRequestError.ConfigurationLimitExceeded or HttpRequestError.UserAuthenticationError);
 
     private static bool IsTransient(HttpStatusCode status) =>
         status is HttpStatusCode.TooManyRequests or HttpStatusCode.InternalServerError or HttpStatusCode.BadGateway

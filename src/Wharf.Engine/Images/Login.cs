@@ -125,6 +125,7 @@ public sealed partial class ImageEngine
         using var client = new RegistryClient(host, new RegistryClientOptions
         {
             TlsVerify = tlsVerify,
+            CertificateDirectory = CertificateDirectory(host, access.CertDir),
             Credential = credential,
             Transport = _options.Transport is { } t ? new PassThroughHandler(t) : null,
             RetryDelay = _options.RetryDelay,

@@ -60,9 +60,11 @@ public sealed partial class ImageEngine
         var progressLock = new Lock();
         try
         {
+            string tag = destination.Digest?.ToString() ?? destination.Tag ?? "latest";
             await CopyEngine.CopyGraphAsync(source, repository, manifest, new CopyOptions
             {
                 IsTransient = IsTransient,
+                RootReference = destination.Digest is null ? tag : null,
                 MountCandidates = _ => mountSources,
                 Progress = e =>
                 {
@@ -76,11 +78,6 @@ public sealed partial class ImageEngine
                 },
             }, cancellationToken).ConfigureAwait(false);
             Log(options.Quiet, "Writing manifest to image destination");
-            string tag = destination.Digest?.ToString() ?? destination.Tag ?? "latest";
-            if (destination.Digest is null)
-            {
-                await repository.TagAsync(manifest, tag, cancellationToken).ConfigureAwait(false);
-            }
         }
         catch (Exception e) when (e is RegistryException or ContentException or HttpRequestException)
         {

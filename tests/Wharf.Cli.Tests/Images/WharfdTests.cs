@@ -40,4 +40,32 @@ public sealed class WharfdTests(RegistryFixture registry)
         Assert.Equal(registry.ImageId + "\n", pull.Stdout);
         Assert.Contains($"{fixture.Host}/lab/app", wharf.Run("search", "--tls-verify=false", $"{fixture.Host}/app").Stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Https_PrivateCaInCertsD_VerifiedWithoutTlsVerifyFalse()
+    {
+        using var fixture = new WharfdFixture(https: true);
+        await fixture.CreateProjectAsync("lab");
+        using var wharf = new WharfRunner();
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+
+        var untrusted = wharf.Run("login", "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host);
+        Assert.Equal(125, untrusted.ExitCode);
+        Assert.Contains("certificate", untrusted.Stderr, StringComparison.Ordinal);
+
+        // --cert-dir, as podman takes it.
+        string certDir = Path.Combine(wharf.Dir, "certs");
+        Directory.CreateDirectory(certDir);
+        File.Copy(fixture.CertificatePath, Path.Combine(certDir, "ca.crt"));
+        Assert.Equal("Login Succeeded!\n", wharf.Run("login", "--cert-dir", certDir, "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host).Stdout);
+        Assert.Equal(0, wharf.Run("push", "--cert-dir", certDir, "fixture:1", $"{fixture.Host}/lab/secure:1").ExitCode);
+
+        // certs.d/HOST:PORT under the configuration directory, found without a flag.
+        string hostDir = Path.Combine(wharf.Dir, "etc", "certs.d", fixture.Host);
+        Directory.CreateDirectory(hostDir);
+        File.Copy(fixture.CertificatePath, Path.Combine(hostDir, "ca.crt"));
+        Assert.Equal(0, wharf.Run("rmi", "-a").ExitCode);
+        var pull = wharf.Run("pull", "-q", $"{fixture.Host}/lab/secure:1");
+        Assert.Equal(registry.ImageId + "\n", pull.Stdout);
+    }
 }

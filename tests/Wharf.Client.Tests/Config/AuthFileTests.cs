@@ -92,3 +92,29 @@ public sealed class AuthFileTests : IDisposable
         Assert.False(file.Remove("reg.example"));
     }
 }
+
+public sealed class CredentialHelperTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("wharf-helper-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Find_CredHelperForHost_AsksTheHelper()
+    {
+        string bin = Path.Combine(_dir, "bin");
+        Directory.CreateDirectory(bin);
+        string helper = Path.Combine(bin, "docker-credential-fake");
+        // Answers only for reg.example; records what it was asked.
+        File.WriteAllText(helper, $"#!/bin/sh\nread host\necho \"$1 $host\" > {_dir}/asked\n[ \"$host\" = reg.example ] || exit 1\necho '{{\"ServerURL\":\"reg.example\",\"Username\":\"helper-user\",\"Secret\":\"helper-secret\"}}'\n");
+        File.SetUnixFileMode(helper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string auth = Path.Combine(_dir, "auth.json");
+        File.WriteAllText(auth, "{\"auths\":{},\"credHelpers\":{\"reg.example\":\"fake\",\"other.example\":\"fake\"}}");
+        var env = new HostEnvironment(k => k == "PATH" ? bin : null, _dir, 1000);
+        var file = new AuthFile(env, auth);
+
+        Assert.Equal(new RegistryCredential("helper-user", "helper-secret"), file.Find("reg.example/lab/app"));
+        Assert.Equal("get reg.example", File.ReadAllText(Path.Combine(_dir, "asked")).Trim());
+        Assert.Null(file.Find("other.example/x"));
+    }
+}

@@ -104,22 +104,20 @@ public class AuthHandlerTests
     [Fact]
     public async Task Ping_TlsVerifyOn_NeverFallsBackToHttp()
     {
-        var handler = new ScriptedHandler().ExpectThrow(HttpMethod.Get, Base + "/v2/").ExpectThrow(HttpMethod.Get, Base + "/v2/")
-            .ExpectThrow(HttpMethod.Get, Base + "/v2/").ExpectThrow(HttpMethod.Get, Base + "/v2/");
+        var handler = new ScriptedHandler().ExpectThrow(HttpMethod.Get, Base + "/v2/");
         using var client = Client(handler, null);
 
         var e = await Assert.ThrowsAsync<RegistryException>(() => client.PingAsync(CancellationToken.None));
 
         Assert.StartsWith("pinging container registry reg.test:5000: Get \"https://reg.test:5000/v2/\"", e.Message, StringComparison.Ordinal);
-        Assert.All(handler.Requests, r => Assert.StartsWith("https://", r.Url, StringComparison.Ordinal));
+        Assert.Single(handler.Requests);
     }
 
     [Fact]
     public async Task Ping_TlsVerifyOff_FallsBackToHttp()
     {
         var handler = new ScriptedHandler()
-            .ExpectThrow(HttpMethod.Get, Base + "/v2/").ExpectThrow(HttpMethod.Get, Base + "/v2/")
-            .ExpectThrow(HttpMethod.Get, Base + "/v2/").ExpectThrow(HttpMethod.Get, Base + "/v2/")
+            .ExpectThrow(HttpMethod.Get, Base + "/v2/")
             .Expect(HttpMethod.Get, "http://reg.test:5000/v2/", HttpStatusCode.OK);
         using var client = Client(handler, null, tlsVerify: false);
 
