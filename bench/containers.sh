@@ -136,8 +136,8 @@ A ratio above 1 means wharf was faster. wharf is the published ReadyToRun build.
 Where the time goes (strace on this machine): of a warm wharf run, roughly 40–70 ms is the .NET
 runtime starting, 45 ms is runc itself, the rest is reading the store, mounting, writing the
 runtime config and cleaning up. The cold case adds unpacking the layers from their blobs with the
-diff ID computed and checked (podman pays that inside its pull). The pull row is the image CLI's
-pull path (fetch, verify, store), which is where wharf loses most against podman today.
+diff ID computed and checked (podman pays that inside its pull); the pull row is the image
+CLI's pull path (fetch, verify, store).
 MD
 )
 mkdir -p docs bench/results
