@@ -204,6 +204,24 @@ public sealed class RunTests(ContainerFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task ExecIt_ThroughATerminal_GetsATtyAndExitCode()
+    {
+        _wharf.Check("run", "-d", "--name", "host", fixture.Image, "sleep", "300");
+        var psi = new System.Diagnostics.ProcessStartInfo("script") { UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in new[] { "-qec", _wharf.ShellCommand("exec", "-it", "host", "sh", "-c", "test -t 0 && test -t 1 && echo exec-tty; exit 7"), "/dev/null" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var script = System.Diagnostics.Process.Start(psi)!;
+        var output = script.StandardOutput.ReadToEndAsync();
+        Assert.True(script.WaitForExit(TimeSpan.FromSeconds(60)), "exec -it did not finish");
+        script.StandardInput.Close();
+        Assert.Equal(7, script.ExitCode);
+        Assert.Contains("exec-tty", await output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void CreateThenStartAttached_ReturnsExitCode()
     {
         string id = _wharf.Check("create", "--name", "later", fixture.Image, "sh", "-c", "echo ran; exit 4").Trim();
