@@ -109,6 +109,7 @@ public sealed partial class RegistryApi
         }
 
         Log.ManifestPushed(_logger, route.Repository, digest, parsed.MediaType, string.Join(',', tags));
+        RegistryMetrics.ManifestsPushed.Inc();
         var response = context.Response;
         response.StatusCode = StatusCodes.Status201Created;
         response.Headers.Location = $"/v2/{route.Repository}/manifests/{digest}";

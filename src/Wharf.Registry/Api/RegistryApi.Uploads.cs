@@ -25,6 +25,7 @@ public sealed partial class RegistryApi
             if (from is { } source && await _metadata.MountBlobAsync(repo, source, digest, ct).ConfigureAwait(false))
             {
                 Log.BlobMounted(_logger, digest, repo, source);
+                RegistryMetrics.BlobsMounted.Inc();
                 BlobCreated(context.Response, repo, digest);
                 return;
             }
@@ -164,11 +165,13 @@ public sealed partial class RegistryApi
 
         await _metadata.DeleteUploadAsync(id, ct).ConfigureAwait(false);
         Log.BlobCommitted(_logger, digest, repo, size);
+        RegistryMetrics.BlobBytesReceived.Inc(size);
         BlobCreated(context.Response, repo, digest);
     }
 
     private async Task AbandonAsync(string id)
     {
+        _uploadLocks.TryRemove(id, out _);
         _blobs.Cancel(id);
         await _metadata.DeleteUploadAsync(id, CancellationToken.None).ConfigureAwait(false);
     }

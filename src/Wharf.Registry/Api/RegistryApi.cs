@@ -84,6 +84,7 @@ public sealed partial class RegistryApi
             }
 
             await handler(context, route).ConfigureAwait(false);
+            Count(route, method, context.Response.StatusCode);
         }
         catch (OciException e)
         {
@@ -98,6 +99,7 @@ public sealed partial class RegistryApi
             }
 
             await OciErrorWriter.WriteAsync(context, e.Code, e.Detail, e.Headers, e.StatusOverride).ConfigureAwait(false);
+            Count(null, context.Request.Method, context.Response.StatusCode);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -145,6 +147,15 @@ public sealed partial class RegistryApi
         context.Response.ContentLength = 2;
         return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : context.Response.WriteAsync("{}", context.RequestAborted);
     }
+
+    private static void Count(RegistryRoute? route, string method, int status) =>
+        RegistryMetrics.Requests.WithLabels(route?.Kind.ToString() ?? "error", method, status switch
+        {
+            < 300 => "2xx",
+            < 400 => "3xx",
+            < 500 => "4xx",
+            _ => "5xx",
+        }).Inc();
 
     private static Digest ParseDigest(string? text)
     {

@@ -78,7 +78,7 @@ public sealed class DiscoveryEndpointTests : IAsyncLifetime
     {
         Assert.Equal("ok\n", await Client.GetStringAsync("/healthz"));
         string metrics = await Client.GetStringAsync("/metrics");
-        Assert.Contains("# TYPE", metrics, StringComparison.Ordinal);
+        Assert.Contains("wharf_registry_requests_total", metrics, StringComparison.Ordinal);
     }
 
     private static string[] Tags(string json)

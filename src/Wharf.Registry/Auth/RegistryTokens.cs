@@ -1,0 +1,234 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Wharf.Registry.Identity;
+
+namespace Wharf.Registry.Auth;
+
+/// <summary>One granted resource of a token, as in the Docker token spec's <c>access</c> claim.</summary>
+public sealed record GrantedAccess(string Type, string Name, IReadOnlyList<string> Actions)
+{
+    public bool Covers(RegistryAccess access) =>
+        string.Equals(Type, access.Type, StringComparison.Ordinal) && string.Equals(Name, access.Name, StringComparison.Ordinal)
+        && (Actions.Contains("*") || access.Actions.All(Actions.Contains));
+}
+
+public sealed record IssuedToken(string Token, int ExpiresIn, DateTimeOffset IssuedAt);
+
+/// <summary>A token whose signature, issuer, audience and lifetime have been checked.</summary>
+public sealed record ValidatedToken(string Subject, IReadOnlyList<GrantedAccess> Access, DateTimeOffset ExpiresAt)
+{
+    public bool Covers(RegistryAccess access) => Access.Any(a => a.Covers(access));
+}
+
+/// <summary>
+/// Issues and checks the JWTs of the Docker token protocol ("Token Authentication Implementation"):
+/// ES256 with our <c>kid</c>, claims iss, sub, aud (the service), exp, nbf, iat, jti and access.
+/// Checked tokens are remembered until they expire, so a pull's many requests verify the signature once.
+/// </summary>
+public sealed class RegistryTokens(TokenSigningKey key, IdentityOptions options, TimeProvider time)
+{
+    /// <summary>Clocks of one machine agree; a few seconds absorb a token issued by a peer instance.</summary>
+    private static readonly TimeSpan Leeway = TimeSpan.FromSeconds(10);
+
+    private readonly Dictionary<string, ValidatedToken> _checked = new(StringComparer.Ordinal);
+    private readonly Lock _checkedLock = new();
+
+    public IssuedToken Issue(string subject, IReadOnlyList<GrantedAccess> access)
+    {
+        var now = time.GetUtcNow();
+        long iat = now.ToUnixTimeSeconds();
+        long exp = (now + options.TokenLifetime).ToUnixTimeSeconds();
+
+        var header = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(header))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("typ", "JWT");
+            writer.WriteString("alg", "ES256");
+            writer.WriteString("kid", key.KeyId);
+            writer.WriteEndObject();
+        }
+
+        var payload = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(payload))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("iss", options.TokenIssuer);
+            writer.WriteString("sub", subject);
+            writer.WriteString("aud", options.TokenService);
+            writer.WriteNumber("exp", exp);
+            writer.WriteNumber("nbf", iat);
+            writer.WriteNumber("iat", iat);
+            writer.WriteString("jti", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+            writer.WriteStartArray("access");
+            foreach (var grant in access)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("type", grant.Type);
+                writer.WriteString("name", grant.Name);
+                writer.WriteStartArray("actions");
+                foreach (string action in grant.Actions)
+                {
+                    writer.WriteStringValue(action);
+                }
+
+                writer.WriteEndArray();
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        string signingInput = Base64Url.Encode(header.WrittenSpan) + "." + Base64Url.Encode(payload.WrittenSpan);
+        byte[] signature = key.Key.SignData(Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        return new IssuedToken(signingInput + "." + Base64Url.Encode(signature), (int)(exp - iat), DateTimeOffset.FromUnixTimeSeconds(iat));
+    }
+
+    /// <summary>The token's claims when it is ours, unexpired and meant for this service; else null with the reason.</summary>
+    public ValidatedToken? Validate(string token, out string? error)
+    {
+        var now = time.GetUtcNow();
+        lock (_checkedLock)
+        {
+            if (_checked.TryGetValue(token, out var known))
+            {
+                error = known.ExpiresAt > now - Leeway ? null : "token has expired";
+                return error is null ? known : null;
+            }
+        }
+
+        var validated = ValidateCore(token, now, out error);
+        if (validated is not null)
+        {
+            lock (_checkedLock)
+            {
+                if (_checked.Count >= 10_000)
+                {
+                    foreach (var stale in _checked.Where(e => e.Value.ExpiresAt <= now).Select(e => e.Key).ToList())
+                    {
+                        _checked.Remove(stale);
+                    }
+
+                    if (_checked.Count >= 10_000)
+                    {
+                        _checked.Clear();
+                    }
+                }
+
+                _checked[token] = validated;
+            }
+        }
+
+        return validated;
+    }
+
+    private ValidatedToken? ValidateCore(string token, DateTimeOffset now, out string? error)
+    {
+        string[] parts = token.Split('.');
+        if (parts.Length != 3 || !Base64Url.TryDecode(parts[0], out byte[] headerBytes) || !Base64Url.TryDecode(parts[1], out byte[] payloadBytes)
+            || !Base64Url.TryDecode(parts[2], out byte[] signature))
+        {
+            error = "malformed token";
+            return null;
+        }
+
+        try
+        {
+            using (var header = JsonDocument.Parse(headerBytes))
+            {
+                if (header.RootElement.ValueKind != JsonValueKind.Object
+                    || !header.RootElement.TryGetProperty("alg", out var alg) || alg.ValueKind != JsonValueKind.String || alg.GetString() != "ES256")
+                {
+                    error = "unsupported token algorithm";
+                    return null;
+                }
+
+                if (header.RootElement.TryGetProperty("kid", out var kid) && (kid.ValueKind != JsonValueKind.String || kid.GetString() != key.KeyId))
+                {
+                    error = "unknown signing key";
+                    return null;
+                }
+            }
+
+            byte[] signingInput = Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]);
+            if (signature.Length != 64 || !key.Key.VerifyData(signingInput, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation))
+            {
+                error = "invalid token signature";
+                return null;
+            }
+
+            using var payload = JsonDocument.Parse(payloadBytes);
+            var root = payload.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                error = "malformed token";
+                return null;
+            }
+
+            if (!root.TryGetProperty("iss", out var iss) || iss.ValueKind != JsonValueKind.String || iss.GetString() != options.TokenIssuer)
+            {
+                error = "token issuer is not this registry";
+                return null;
+            }
+
+            if (!root.TryGetProperty("aud", out var aud) || !AudienceMatches(aud, options.TokenService))
+            {
+                error = "token audience is not this registry's service";
+                return null;
+            }
+
+            if (!root.TryGetProperty("exp", out var exp) || !exp.TryGetInt64(out long expSeconds))
+            {
+                error = "token has no expiry";
+                return null;
+            }
+
+            var expiresAt = DateTimeOffset.FromUnixTimeSeconds(expSeconds);
+            if (expiresAt <= now - Leeway)
+            {
+                error = "token has expired";
+                return null;
+            }
+
+            if (root.TryGetProperty("nbf", out var nbf) && nbf.TryGetInt64(out long nbfSeconds) && DateTimeOffset.FromUnixTimeSeconds(nbfSeconds) > now + Leeway)
+            {
+                error = "token is not valid yet";
+                return null;
+            }
+
+            string subject = root.TryGetProperty("sub", out var sub) && sub.ValueKind == JsonValueKind.String ? sub.GetString()! : "";
+            var access = new List<GrantedAccess>();
+            if (root.TryGetProperty("access", out var accessArray) && accessArray.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var entry in accessArray.EnumerateArray())
+                {
+                    if (entry.ValueKind == JsonValueKind.Object
+                        && entry.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+                        && entry.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String
+                        && entry.TryGetProperty("actions", out var actions) && actions.ValueKind == JsonValueKind.Array)
+                    {
+                        access.Add(new GrantedAccess(type.GetString()!, name.GetString()!,
+                            [.. actions.EnumerateArray().Where(a => a.ValueKind == JsonValueKind.String).Select(a => a.GetString()!)]));
+                    }
+                }
+            }
+
+            error = null;
+            return new ValidatedToken(subject, access, expiresAt);
+        }
+        catch (JsonException)
+        {
+            error = "malformed token";
+            return null;
+        }
+    }
+
+    private static bool AudienceMatches(JsonElement aud, string service) => aud.ValueKind switch
+    {
+        JsonValueKind.String => aud.GetString() == service,
+        JsonValueKind.Array => aud.EnumerateArray().Any(a => a.ValueKind == JsonValueKind.String && a.GetString() == service),
+        _ => false,
+    };
+}

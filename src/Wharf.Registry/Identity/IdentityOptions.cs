@@ -1,0 +1,40 @@
+namespace Wharf.Registry.Identity;
+
+/// <summary>Settings of accounts, projects and the token service, bound from the "Registry" section.</summary>
+public sealed class IdentityOptions
+{
+    /// <summary>Password of the <c>admin</c> account created on first start; generated and printed once when empty.</summary>
+    public string? AdminPassword { get; set; }
+
+    /// <summary>Whether ordinary users may create projects (Harbor's "project creation restriction: everyone").</summary>
+    public bool AllowUserProjectCreation { get; set; }
+
+    /// <summary>The <c>service</c> of the Docker token protocol: the audience of every token.</summary>
+    public string TokenService { get; set; } = "wharf-registry";
+
+    /// <summary>The issuer written into tokens.</summary>
+    public string TokenIssuer { get; set; } = "wharf-token-issuer";
+
+    /// <summary>Absolute realm URL for the challenge; derived from the request (scheme://host/service/token) when empty.</summary>
+    public string? TokenRealm { get; set; }
+
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>bcrypt cost; each step doubles the work of a login.</summary>
+    public int BcryptWorkFactor { get; set; } = 10;
+
+    /// <summary>Prefix of robot account names, as in Harbor.</summary>
+    public string RobotPrefix { get; set; } = "robot$";
+
+    /// <summary>
+    /// Leaves /v2 open to everyone (no token auth) while accounts, projects and the management API still
+    /// work: for benchmarks and trusted single-user setups only.
+    /// </summary>
+    public bool OpenRegistry { get; set; }
+
+    /// <summary>The SQLite file; <c>&lt;data-dir&gt;/registry.db</c> when empty (the metadata store's file).</summary>
+    public string? DatabasePath { get; set; }
+
+    /// <summary>How long a verified Basic credential is remembered, so a client sending Basic on every request does not pay bcrypt each time.</summary>
+    public TimeSpan CredentialCacheLifetime { get; set; } = TimeSpan.FromSeconds(30);
+}

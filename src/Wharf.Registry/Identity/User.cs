@@ -1,0 +1,130 @@
+namespace Wharf.Registry.Identity;
+
+/// <summary>A local account (Harbor's "db_auth" user).</summary>
+public sealed record User(
+    long Id,
+    string Username,
+    string? Email,
+    string? RealName,
+    string? Comment,
+    bool SysAdmin,
+    bool Disabled,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+public sealed record NewUser(string Username, string? Email, string? RealName, string? Comment, bool SysAdmin);
+
+/// <summary>Accounts as stored; a PostgreSQL store implements the same.</summary>
+public interface IUserStore
+{
+    /// <summary>Null when the username is taken.</summary>
+    Task<User?> CreateAsync(NewUser user, string? passwordHash, CancellationToken cancellationToken);
+
+    Task<User?> FindByNameAsync(string username, CancellationToken cancellationToken);
+
+    Task<User?> FindByIdAsync(long id, CancellationToken cancellationToken);
+
+    Task<string?> GetPasswordHashAsync(long id, CancellationToken cancellationToken);
+
+    /// <summary>One page of users whose name contains <paramref name="usernameContains"/>, ordered by id, and the total count.</summary>
+    Task<(IReadOnlyList<User> Users, long Total)> ListAsync(string? usernameContains, int page, int pageSize, CancellationToken cancellationToken);
+
+    Task<bool> SetPasswordHashAsync(long id, string passwordHash, CancellationToken cancellationToken);
+
+    Task<bool> UpdateProfileAsync(long id, string? email, string? realName, string? comment, CancellationToken cancellationToken);
+
+    Task<bool> SetSysAdminAsync(long id, bool sysAdmin, CancellationToken cancellationToken);
+
+    Task<bool> SetDisabledAsync(long id, bool disabled, CancellationToken cancellationToken);
+
+    Task<bool> DeleteAsync(long id, CancellationToken cancellationToken);
+}
+
+public sealed class SqliteUserStore(IdentityDatabase database, TimeProvider time) : IUserStore
+{
+    private const string Columns = "id, username, email, realname, comment, sysadmin, disabled, creation_time, update_time";
+
+    public async Task<User?> CreateAsync(NewUser user, string? passwordHash, CancellationToken cancellationToken)
+    {
+        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            long id = await connection.ScalarAsync<long>(
+                "INSERT INTO users (username, email, realname, comment, password_hash, sysadmin, creation_time, update_time) VALUES ($u, $e, $r, $c, $h, $s, $t, $t) RETURNING id;",
+                cancellationToken,
+                ("$u", user.Username), ("$e", user.Email), ("$r", user.RealName), ("$c", user.Comment), ("$h", passwordHash), ("$s", user.SysAdmin ? 1 : 0), ("$t", now)).ConfigureAwait(false);
+            var at = DateTimeOffset.FromUnixTimeSeconds(now);
+            return new User(id, user.Username, user.Email, user.RealName, user.Comment, user.SysAdmin, false, at, at);
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        {
+            return null;
+        }
+    }
+
+    public Task<User?> FindByNameAsync(string username, CancellationToken cancellationToken) =>
+        FindAsync("username = $k", username, cancellationToken);
+
+    public Task<User?> FindByIdAsync(long id, CancellationToken cancellationToken) =>
+        FindAsync("id = $k", id, cancellationToken);
+
+    public async Task<string?> GetPasswordHashAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ScalarAsync<string>("SELECT password_hash FROM users WHERE id = $id;", cancellationToken, ("$id", id)).ConfigureAwait(false);
+    }
+
+    public async Task<(IReadOnlyList<User> Users, long Total)> ListAsync(string? usernameContains, int page, int pageSize, CancellationToken cancellationToken)
+    {
+        string where = string.IsNullOrEmpty(usernameContains) ? "" : "WHERE username LIKE $q ESCAPE '\\'";
+        (string, object?) q = ("$q", usernameContains is null ? null : Sql.LikeContains(usernameContains));
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        long total = await connection.ScalarAsync<long>($"SELECT COUNT(*) FROM users {where};", cancellationToken, q).ConfigureAwait(false);
+        var users = await connection.QueryAsync(
+            $"SELECT {Columns} FROM users {where} ORDER BY id LIMIT $n OFFSET $o;", Read, cancellationToken,
+            q, ("$n", pageSize), ("$o", (long)(page - 1) * pageSize)).ConfigureAwait(false);
+        return (users, total);
+    }
+
+    public Task<bool> SetPasswordHashAsync(long id, string passwordHash, CancellationToken cancellationToken) =>
+        UpdateAsync(id, "password_hash = $v", passwordHash, cancellationToken);
+
+    public async Task<bool> UpdateProfileAsync(long id, string? email, string? realName, string? comment, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteAsync(
+            "UPDATE users SET email = $e, realname = $r, comment = $c, update_time = $t WHERE id = $id;", cancellationToken,
+            ("$e", email), ("$r", realName), ("$c", comment), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false) == 1;
+    }
+
+    public Task<bool> SetSysAdminAsync(long id, bool sysAdmin, CancellationToken cancellationToken) =>
+        UpdateAsync(id, "sysadmin = $v", sysAdmin ? 1 : 0, cancellationToken);
+
+    public Task<bool> SetDisabledAsync(long id, bool disabled, CancellationToken cancellationToken) =>
+        UpdateAsync(id, "disabled = $v", disabled ? 1 : 0, cancellationToken);
+
+    public async Task<bool> DeleteAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteAsync("DELETE FROM users WHERE id = $id;", cancellationToken, ("$id", id)).ConfigureAwait(false) == 1;
+    }
+
+    private async Task<bool> UpdateAsync(long id, string set, object value, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteAsync(
+            $"UPDATE users SET {set}, update_time = $t WHERE id = $id;", cancellationToken,
+            ("$v", value), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false) == 1;
+    }
+
+    private async Task<User?> FindAsync(string where, object key, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var users = await connection.QueryAsync($"SELECT {Columns} FROM users WHERE {where};", Read, cancellationToken, ("$k", key)).ConfigureAwait(false);
+        return users.Count == 0 ? null : users[0];
+    }
+
+    private static User Read(Microsoft.Data.Sqlite.SqliteDataReader r) =>
+        new(r.GetInt64(0), r.GetString(1), r.NullableString(2), r.NullableString(3), r.NullableString(4), r.GetInt64(5) != 0, r.GetInt64(6) != 0, r.Time(7), r.Time(8));
+}

@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Wharf.Registry.Auth;
+using Wharf.Registry.Identity;
+using Wharf.Registry.Management;
+using Wharf.Registry.Projects;
+using Wharf.Registry.Quotas;
+
+namespace Wharf.Registry;
+
+public static class IdentityServiceCollectionExtensions
+{
+    /// <summary>
+    /// Accounts, projects, members, robots, the token service and the authorizer that replaces the
+    /// open default. Call after <c>AddWharfRegistry</c>: it replaces <see cref="IRegistryAuthorizer"/>
+    /// and <see cref="IProjectQuotas"/>.
+    /// </summary>
+    public static IServiceCollection AddWharfIdentity(this IServiceCollection services, IConfiguration configuration)
+    {
+        var options = new IdentityOptions();
+        configuration.GetSection("Registry").Bind(options);
+        services.AddSingleton(options);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp =>
+        {
+            string dataDirectory = DataDirectory(sp, configuration);
+            return new IdentityDatabase(options.DatabasePath ?? Path.Combine(dataDirectory, "registry.db"));
+        });
+        services.TryAddSingleton(sp => TokenSigningKey.LoadOrCreate(DataDirectory(sp, configuration)));
+        services.TryAddSingleton<IUserStore, SqliteUserStore>();
+        services.TryAddSingleton<IProjectStore, SqliteProjectStore>();
+        services.TryAddSingleton<IMemberStore, SqliteMemberStore>();
+        services.TryAddSingleton<IRobotStore, SqliteRobotStore>();
+        services.TryAddSingleton<IIdentitySource, LocalIdentitySource>();
+        services.TryAddSingleton<IProjectRepositories>(sp => new MetadataProjectRepositories(sp.GetRequiredService<Metadata.IMetadataStore>()));
+        services.TryAddSingleton<PasswordHasher>();
+        services.TryAddSingleton<CredentialVerifier>();
+        services.TryAddSingleton<AccessEvaluator>();
+        services.TryAddSingleton<RegistryTokens>();
+        services.TryAddSingleton<TokenService>();
+        services.TryAddSingleton<TokenRegistryAuthorizer>();
+        if (!options.OpenRegistry)
+        {
+            services.RemoveAll<IRegistryAuthorizer>();
+            services.AddSingleton<IRegistryAuthorizer>(sp => sp.GetRequiredService<TokenRegistryAuthorizer>());
+        }
+
+        services.RemoveAll<IProjectQuotas>();
+        services.AddSingleton<IProjectQuotas, ProjectQuotas>();
+        services.AddHostedService<AdminBootstrap>();
+        return services;
+    }
+
+    /// <summary>The token service (/service/token), docker search (/v1/search) and the management API (/api/v2.0).</summary>
+    public static IEndpointRouteBuilder MapWharfManagement(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet(TokenEndpoints.Path, TokenEndpoints.GetAsync);
+        endpoints.MapPost(TokenEndpoints.Path, TokenEndpoints.PostAsync);
+        SearchEndpoint.Map(endpoints);
+        ManagementApi.Map(endpoints);
+        return endpoints;
+    }
+
+    private static string DataDirectory(IServiceProvider services, IConfiguration configuration) =>
+        services.GetService<RegistryOptions>()?.DataDirectory ?? configuration["Registry:DataDirectory"] ?? "wharf-data";
+}

@@ -1,0 +1,237 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Wharf.Registry.Auth;
+using Wharf.Registry.Identity;
+using Wharf.Registry.Projects;
+
+namespace Wharf.Registry.Management;
+
+/// <summary>Harbor's error body: <c>{"errors":[{"code","message"}]}</c>, with Harbor's code words.</summary>
+public sealed class ApiException(int status, string code, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+
+    public string Code { get; } = code;
+
+    public static ApiException BadRequest(string message) => new(StatusCodes.Status400BadRequest, "BAD_REQUEST", message);
+
+    public static ApiException Unauthorized() => new(StatusCodes.Status401Unauthorized, "UNAUTHORIZED", "unauthorized");
+
+    public static ApiException Forbidden(string message = "forbidden") => new(StatusCodes.Status403Forbidden, "FORBIDDEN", message);
+
+    public static ApiException NotFound(string message) => new(StatusCodes.Status404NotFound, "NOT_FOUND", message);
+
+    public static ApiException Conflict(string message) => new(StatusCodes.Status409Conflict, "CONFLICT", message);
+
+    public static ApiException Precondition(string message) => new(StatusCodes.Status412PreconditionFailed, "PRECONDITION", message);
+}
+
+/// <summary>What every management handler needs: the caller (Basic auth), JSON in Harbor's snake_case, paging.</summary>
+internal static class Api
+{
+    public const string Prefix = "/api/v2.0";
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>Runs a handler, turning <see cref="ApiException"/> into Harbor's error body.</summary>
+    public static RequestDelegate Handle(Func<HttpContext, Task<IResult>> handler) => async context =>
+    {
+        IResult result;
+        try
+        {
+            result = await handler(context).ConfigureAwait(false);
+        }
+        catch (ApiException e)
+        {
+            if (e.Status == StatusCodes.Status401Unauthorized)
+            {
+                context.Response.Headers.WWWAuthenticate = "Basic realm=\"wharf\"";
+            }
+
+            result = Results.Json(new { errors = new[] { new { code = e.Code, message = e.Message } } }, Json, statusCode: e.Status);
+        }
+
+        await result.ExecuteAsync(context).ConfigureAwait(false);
+    };
+
+    /// <summary>The caller from Basic credentials; anonymous when there are none; 401 when they are wrong.</summary>
+    public static async Task<Caller> CallerAsync(HttpContext context)
+    {
+        string? authorization = context.Request.Headers.Authorization;
+        if (string.IsNullOrEmpty(authorization))
+        {
+            return Caller.Anonymous;
+        }
+
+        if (!CredentialVerifier.TryParseBasic(authorization, out string username, out string password))
+        {
+            throw ApiException.Unauthorized();
+        }
+
+        return await context.RequestServices.GetRequiredService<CredentialVerifier>().VerifyAsync(username, password, context.RequestAborted).ConfigureAwait(false)
+            ?? throw ApiException.Unauthorized();
+    }
+
+    public static async Task<Caller> UserAsync(HttpContext context)
+    {
+        var caller = await CallerAsync(context).ConfigureAwait(false);
+        return caller.Kind switch
+        {
+            CallerKind.User => caller,
+            CallerKind.Anonymous => throw ApiException.Unauthorized(),
+            _ => throw ApiException.Forbidden("robot accounts cannot use this API"),
+        };
+    }
+
+    public static async Task<Caller> SysAdminAsync(HttpContext context)
+    {
+        var caller = await UserAsync(context).ConfigureAwait(false);
+        return caller.IsSysAdmin ? caller : throw ApiException.Forbidden("only system admins may do this");
+    }
+
+    /// <summary>Management requests are small; anything bigger is a mistake or an attack.</summary>
+    public const long MaxBodyBytes = 1024 * 1024;
+
+    public static async Task<T> BodyAsync<T>(HttpContext context)
+        where T : class
+    {
+        if (context.Request.ContentLength > MaxBodyBytes)
+        {
+            throw new ApiException(StatusCodes.Status413PayloadTooLarge, "PAYLOAD_TOO_LARGE", $"request body is larger than {MaxBodyBytes} bytes");
+        }
+
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxBodyBytes;
+        }
+
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<T>(context.Request.Body, Json, context.RequestAborted).ConfigureAwait(false)
+                ?? throw ApiException.BadRequest("request body is empty");
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest($"invalid JSON body: {e.Message}");
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new ApiException(StatusCodes.Status413PayloadTooLarge, "PAYLOAD_TOO_LARGE", $"request body is larger than {MaxBodyBytes} bytes");
+        }
+    }
+
+    public static (int Page, int PageSize) Paging(HttpContext context)
+    {
+        int page = IntQuery(context, "page", 1);
+        int pageSize = IntQuery(context, "page_size", 10);
+        if (page < 1 || pageSize < 1 || pageSize > 100)
+        {
+            throw ApiException.BadRequest("page must be at least 1 and page_size between 1 and 100");
+        }
+
+        return (page, pageSize);
+    }
+
+    /// <summary>Harbor's paging headers: X-Total-Count and a Link to the next/previous page.</summary>
+    public static void WritePaging(HttpContext context, long total, int page, int pageSize)
+    {
+        context.Response.Headers["X-Total-Count"] = total.ToString(CultureInfo.InvariantCulture);
+        var links = new List<string>();
+        string path = context.Request.Path;
+        if (page > 1)
+        {
+            links.Add($"<{path}?page={page - 1}&page_size={pageSize}>; rel=\"prev\"");
+        }
+
+        if ((long)page * pageSize < total)
+        {
+            links.Add($"<{path}?page={page + 1}&page_size={pageSize}>; rel=\"next\"");
+        }
+
+        if (links.Count > 0)
+        {
+            context.Response.Headers.Link = string.Join(" , ", links);
+        }
+    }
+
+    public static long Id(HttpContext context, string name)
+    {
+        string? raw = context.Request.RouteValues[name] as string;
+        return long.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out long id) && id > 0
+            ? id
+            : throw ApiException.BadRequest($"{name} must be a positive integer");
+    }
+
+    public static int IntQuery(HttpContext context, string name, int fallback)
+    {
+        string? raw = context.Request.Query[name];
+        if (string.IsNullOrEmpty(raw))
+        {
+            return fallback;
+        }
+
+        return int.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value)
+            ? value
+            : throw ApiException.BadRequest($"{name} must be an integer");
+    }
+
+    /// <summary>
+    /// The project named by <c>{project_name_or_id}</c>: a number is an id unless the request says
+    /// <c>X-Is-Resource-Name: true</c>, as in Harbor. Invisible projects are reported missing.
+    /// </summary>
+    public static async Task<Project> ProjectAsync(HttpContext context, Caller caller)
+    {
+        var projects = context.RequestServices.GetRequiredService<IProjectStore>();
+        string key = context.Request.RouteValues["project_name_or_id"] as string ?? "";
+        bool byName = string.Equals(context.Request.Headers["X-Is-Resource-Name"], "true", StringComparison.OrdinalIgnoreCase);
+        var project = !byName && long.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out long id)
+            ? await projects.FindByIdAsync(id, context.RequestAborted).ConfigureAwait(false)
+            : await projects.FindByNameAsync(key, context.RequestAborted).ConfigureAwait(false);
+        if (project is null || !await CanSeeAsync(context, caller, project).ConfigureAwait(false))
+        {
+            throw ApiException.NotFound($"project {key} not found");
+        }
+
+        return project;
+    }
+
+    public static async Task<bool> CanSeeAsync(HttpContext context, Caller caller, Project project)
+    {
+        if (project.Public || caller.IsSysAdmin)
+        {
+            return true;
+        }
+
+        var evaluator = context.RequestServices.GetRequiredService<AccessEvaluator>();
+        var access = await evaluator.EvaluateAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
+        return access.Actions.HasFlag(RepositoryActions.Pull);
+    }
+
+    /// <summary>Project admins (and system admins) manage members, robots and settings.</summary>
+    public static async Task RequireProjectAdminAsync(HttpContext context, Caller caller, Project project)
+    {
+        var evaluator = context.RequestServices.GetRequiredService<AccessEvaluator>();
+        if (caller.Kind != CallerKind.User || await evaluator.RoleAsync(caller, project, context.RequestAborted).ConfigureAwait(false) != ProjectRole.ProjectAdmin)
+        {
+            throw ApiException.Forbidden($"only project admins of {project.Name} may do this");
+        }
+    }
+
+    public static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    public static IResult Created(HttpContext context, string location)
+    {
+        context.Response.Headers.Location = location;
+        return Results.StatusCode(StatusCodes.Status201Created);
+    }
+
+    public static void Changed(HttpContext context) => context.RequestServices.GetRequiredService<CredentialVerifier>().Invalidate();
+}

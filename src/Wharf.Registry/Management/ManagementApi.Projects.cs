@@ -1,0 +1,246 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Wharf.Registry.Auth;
+using Wharf.Registry.Identity;
+using Wharf.Registry.Projects;
+
+namespace Wharf.Registry.Management;
+
+internal static partial class ManagementApi
+{
+    private static void MapProjects(RouteGroupBuilder api)
+    {
+        api.MapPost("/projects", Api.Handle(CreateProjectAsync));
+        api.MapGet("/projects", Api.Handle(ListProjectsAsync));
+        api.MapMethods("/projects", [HttpMethods.Head], Api.Handle(ProjectExistsAsync));
+        api.MapGet("/projects/{project_name_or_id}", Api.Handle(GetProjectAsync));
+        api.MapPut("/projects/{project_name_or_id}", Api.Handle(UpdateProjectAsync));
+        api.MapDelete("/projects/{project_name_or_id}", Api.Handle(DeleteProjectAsync));
+        api.MapGet("/projects/{project_name_or_id}/summary", Api.Handle(ProjectSummaryAsync));
+    }
+
+    /// <summary>Harbor's project summary: repository count, members per role, and the quota.</summary>
+    private static async Task<IResult> ProjectSummaryAsync(HttpContext context)
+    {
+        var caller = await Api.CallerAsync(context).ConfigureAwait(false);
+        var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
+        var repositories = context.RequestServices.GetRequiredService<IProjectRepositories>();
+        long repoCount = 0;
+        string? last = null;
+        while (true)
+        {
+            var page = await repositories.ListProjectRepositoriesAsync(project.Name, last, 1000, context.RequestAborted).ConfigureAwait(false);
+            repoCount += page.Count;
+            if (page.Count < 1000)
+            {
+                break;
+            }
+
+            last = page[^1];
+        }
+
+        var members = await context.RequestServices.GetRequiredService<IMemberStore>().ListAsync(project.Id, null, context.RequestAborted).ConfigureAwait(false);
+        long used = await repositories.GetProjectUsageAsync(project.Name, context.RequestAborted).ConfigureAwait(false);
+        int Count(ProjectRole role) => members.Count(m => m.Role == role);
+        return Results.Json(new ProjectSummary(
+            repoCount, Count(ProjectRole.ProjectAdmin), Count(ProjectRole.Maintainer), Count(ProjectRole.Developer), Count(ProjectRole.Guest), Count(ProjectRole.LimitedGuest),
+            new ProjectSummaryQuota(new Dictionary<string, long> { ["storage"] = project.StorageLimit ?? -1 }, new Dictionary<string, long> { ["storage"] = used })), Api.Json);
+    }
+
+    private sealed record ProjectSummaryQuota(Dictionary<string, long> Hard, Dictionary<string, long> Used);
+
+    private sealed record ProjectSummary(long RepoCount, int ProjectAdminCount, int MaintainerCount, int DeveloperCount, int GuestCount, int LimitedGuestCount, ProjectSummaryQuota Quota);
+
+    private static async Task<IResult> CreateProjectAsync(HttpContext context)
+    {
+        var caller = await Api.UserAsync(context).ConfigureAwait(false);
+        var options = context.RequestServices.GetRequiredService<IdentityOptions>();
+        if (!caller.IsSysAdmin && !options.AllowUserProjectCreation)
+        {
+            throw ApiException.Forbidden("only system admins may create projects");
+        }
+
+        var request = await Api.BodyAsync<ProjectRequest>(context).ConfigureAwait(false);
+        if (!ProjectRoles.IsValidProjectName(request.ProjectName))
+        {
+            throw ApiException.BadRequest("project_name must be lower-case letters and digits joined by '.', '_' or '-', not all digits, at most 255 characters");
+        }
+
+        bool isPublic = PublicFlag(request) ?? false;
+        long? limit = StorageLimit(request.StorageLimit);
+        if (limit is not null && !caller.IsSysAdmin)
+        {
+            throw ApiException.Forbidden("only system admins may set a storage limit");
+        }
+
+        var projects = context.RequestServices.GetRequiredService<IProjectStore>();
+        var project = await projects.CreateAsync(request.ProjectName!, isPublic, caller.User!.Id, limit, context.RequestAborted).ConfigureAwait(false)
+            ?? throw ApiException.Conflict($"project {request.ProjectName} already exists");
+        // Harbor answers the Location by name when asked with X-Resource-Name-In-Location: true.
+        bool byName = string.Equals(context.Request.Headers["X-Resource-Name-In-Location"], "true", StringComparison.OrdinalIgnoreCase);
+        return Api.Created(context, $"{Api.Prefix}/projects/{(byName ? project.Name : project.Id)}");
+    }
+
+    private static async Task<IResult> ProjectExistsAsync(HttpContext context)
+    {
+        await Api.UserAsync(context).ConfigureAwait(false);
+        string? name = context.Request.Query["project_name"];
+        if (string.IsNullOrEmpty(name))
+        {
+            throw ApiException.BadRequest("project_name is required");
+        }
+
+        var project = await context.RequestServices.GetRequiredService<IProjectStore>().FindByNameAsync(name, context.RequestAborted).ConfigureAwait(false);
+        return project is null ? Results.NotFound() : Results.Ok();
+    }
+
+    private static async Task<IResult> ListProjectsAsync(HttpContext context)
+    {
+        var caller = await Api.CallerAsync(context).ConfigureAwait(false);
+        var (page, pageSize) = Api.Paging(context);
+        string? name = context.Request.Query["name"];
+        bool? isPublic = context.Request.Query["public"].ToString() switch
+        {
+            "" => null,
+            "true" or "1" => true,
+            "false" or "0" => false,
+            _ => throw ApiException.BadRequest("public must be true or false"),
+        };
+        long? visibleTo = caller.IsSysAdmin ? null : caller.User?.Id ?? 0;
+        var projects = context.RequestServices.GetRequiredService<IProjectStore>();
+        var (list, total) = await projects.ListAsync(name, isPublic, visibleTo, page, pageSize, context.RequestAborted).ConfigureAwait(false);
+        if (caller.Kind == CallerKind.Robot)
+        {
+            list = [.. list.Where(p => p.Public || p.Id == caller.Robot!.ProjectId)];
+        }
+
+        var responses = new List<ProjectResponse>();
+        foreach (var project in list)
+        {
+            responses.Add(await ProjectResponse.FromAsync(context, caller, project).ConfigureAwait(false));
+        }
+
+        Api.WritePaging(context, total, page, pageSize);
+        return Results.Json(responses, Api.Json);
+    }
+
+    private static async Task<IResult> GetProjectAsync(HttpContext context)
+    {
+        var caller = await Api.CallerAsync(context).ConfigureAwait(false);
+        var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
+        return Results.Json(await ProjectResponse.FromAsync(context, caller, project).ConfigureAwait(false), Api.Json);
+    }
+
+    private static async Task<IResult> UpdateProjectAsync(HttpContext context)
+    {
+        var caller = await Api.UserAsync(context).ConfigureAwait(false);
+        var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
+        await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
+        var request = await Api.BodyAsync<ProjectRequest>(context).ConfigureAwait(false);
+        if (request.ProjectName is not null && request.ProjectName != project.Name)
+        {
+            throw ApiException.BadRequest("a project cannot be renamed");
+        }
+
+        var projects = context.RequestServices.GetRequiredService<IProjectStore>();
+        if (PublicFlag(request) is bool isPublic)
+        {
+            await projects.SetPublicAsync(project.Id, isPublic, context.RequestAborted).ConfigureAwait(false);
+        }
+
+        if (request.StorageLimit is not null)
+        {
+            if (!caller.IsSysAdmin)
+            {
+                throw ApiException.Forbidden("only system admins may set a storage limit");
+            }
+
+            await projects.SetStorageLimitAsync(project.Id, StorageLimit(request.StorageLimit), context.RequestAborted).ConfigureAwait(false);
+        }
+
+        return Results.Ok();
+    }
+
+    private static async Task<IResult> DeleteProjectAsync(HttpContext context)
+    {
+        var caller = await Api.UserAsync(context).ConfigureAwait(false);
+        var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
+        await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
+        bool force = string.Equals(context.Request.Query["force"], "true", StringComparison.OrdinalIgnoreCase);
+        if (force && !caller.IsSysAdmin)
+        {
+            throw ApiException.Forbidden("only system admins may force the deletion of a project");
+        }
+
+        var repositories = context.RequestServices.GetRequiredService<IProjectRepositories>();
+        if (!force && await repositories.ProjectHasRepositoriesAsync(project.Name, context.RequestAborted).ConfigureAwait(false))
+        {
+            throw ApiException.Precondition($"project {project.Name} still contains repositories; delete them first or pass force=true");
+        }
+
+        await context.RequestServices.GetRequiredService<IProjectStore>().DeleteAsync(project.Id, context.RequestAborted).ConfigureAwait(false);
+        Api.Changed(context);
+        return Results.Ok();
+    }
+
+    /// <summary>Harbor takes visibility as metadata.public ("true"/"false"); the older top-level boolean is accepted too.</summary>
+    private static bool? PublicFlag(ProjectRequest request)
+    {
+        if (request.Metadata is not null && request.Metadata.TryGetValue("public", out var value))
+        {
+            return value.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                JsonValueKind.String when value.GetString() is "true" => true,
+                JsonValueKind.String when value.GetString() is "false" => false,
+                _ => throw ApiException.BadRequest("metadata.public must be \"true\" or \"false\""),
+            };
+        }
+
+        return request.Public;
+    }
+
+    /// <summary>-1 (or absent) is unlimited; anything else must be a positive byte count.</summary>
+    private static long? StorageLimit(long? requested) => requested switch
+    {
+        null or -1 => null,
+        > 0 => requested,
+        _ => throw ApiException.BadRequest("storage limit must be -1 (unlimited) or a positive number of bytes"),
+    };
+
+    private sealed record ProjectRequest(string? ProjectName, bool? Public, Dictionary<string, JsonElement>? Metadata, long? StorageLimit);
+
+    private sealed record ProjectResponse(
+        long ProjectId,
+        string Name,
+        long? OwnerId,
+        string? OwnerName,
+        string CreationTime,
+        string UpdateTime,
+        bool Deleted,
+        Dictionary<string, string> Metadata,
+        int CurrentUserRoleId,
+        int[] CurrentUserRoleIds)
+    {
+        public static async Task<ProjectResponse> FromAsync(HttpContext context, Caller caller, Project project)
+        {
+            var evaluator = context.RequestServices.GetRequiredService<AccessEvaluator>();
+            var role = await evaluator.RoleAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
+            string? owner = null;
+            if (project.OwnerId is long ownerId)
+            {
+                owner = (await context.RequestServices.GetRequiredService<IUserStore>().FindByIdAsync(ownerId, context.RequestAborted).ConfigureAwait(false))?.Username;
+            }
+
+            int roleId = role is null ? 0 : (int)role.Value;
+            return new ProjectResponse(
+                project.Id, project.Name, project.OwnerId, owner, Api.Time(project.CreatedAt), Api.Time(project.UpdatedAt), false,
+                new Dictionary<string, string> { ["public"] = project.Public ? "true" : "false" },
+                roleId, role is null ? [] : [roleId]);
+        }
+    }
+}

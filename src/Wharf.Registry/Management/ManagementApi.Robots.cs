@@ -1,0 +1,269 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Wharf.Registry.Identity;
+using Wharf.Registry.Projects;
+
+namespace Wharf.Registry.Management;
+
+/// <summary>
+/// Robot accounts in Harbor's v2 shape (RobotCreate / RobotCreated / Robot / RobotSec): project level
+/// only, named <c>robot$&lt;project&gt;+&lt;name&gt;</c>; the secret is returned at creation and on refresh, never again.
+/// </summary>
+internal static partial class ManagementApi
+{
+    private const int DefaultRobotDurationDays = 30;
+
+    private static void MapRobots(RouteGroupBuilder api)
+    {
+        api.MapPost("/robots", Api.Handle(CreateRobotAsync));
+        api.MapGet("/robots", Api.Handle(ListRobotsAsync));
+        api.MapGet("/robots/{robot_id}", Api.Handle(GetRobotAsync));
+        api.MapPut("/robots/{robot_id}", Api.Handle(UpdateRobotAsync));
+        api.MapPatch("/robots/{robot_id}", Api.Handle(RefreshRobotSecretAsync));
+        api.MapDelete("/robots/{robot_id}", Api.Handle(DeleteRobotAsync));
+        api.MapGet("/projects/{project_name_or_id}/robots", Api.Handle(ListProjectRobotsAsync));
+        api.MapPost("/projects/{project_name_or_id}/robots", Api.Handle(CreateProjectRobotAsync));
+    }
+
+    private static async Task<IResult> CreateRobotAsync(HttpContext context)
+    {
+        var caller = await Api.UserAsync(context).ConfigureAwait(false);
+        var request = await Api.BodyAsync<RobotRequest>(context).ConfigureAwait(false);
+        if (request.Level is not null and not "project")
+        {
+            throw ApiException.BadRequest("only project-level robots are supported (level must be \"project\")");
+        }
+
+        if (request.Permissions is not { Length: 1 } || request.Permissions[0].Kind is not (null or "project") || string.IsNullOrEmpty(request.Permissions[0].Namespace))
+        {
+            throw ApiException.BadRequest("a project robot needs exactly one permission of kind \"project\" naming its project in namespace");
+        }
+
+        var projects = context.RequestServices.GetRequiredService<IProjectStore>();
+        var project = await projects.FindByNameAsync(request.Permissions[0].Namespace!, context.RequestAborted).ConfigureAwait(false);
+        if (project is null || !await Api.CanSeeAsync(context, caller, project).ConfigureAwait(false))
+        {
+            throw ApiException.NotFound($"project {request.Permissions[0].Namespace} not found");
+        }
+
+        return await CreateRobotInAsync(context, caller, project, request).ConfigureAwait(false);
+    }
+
+    private static async Task<IResult> CreateProjectRobotAsync(HttpContext context)
+    {
+        var caller = await Api.UserAsync(context).ConfigureAwait(false);
+        var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
+        var request = await Api.BodyAsync<RobotRequest>(context).ConfigureAwait(false);
+        if (request.Permissions is { Length: > 1 } || (request.Permissions is [var only] && only.Namespace is not null && only.Namespace != project.Name))
+        {
+            throw ApiException.BadRequest($"a robot of {project.Name} can only hold permissions in {project.Name}");
+        }
+
+        return await CreateRobotInAsync(context, caller, project, request).ConfigureAwait(false);
+    }
+
+    private static async Task<IResult> CreateRobotInAsync(HttpContext context, Caller caller, Project project, RobotRequest request)
+    {
+        await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
+        if (string.IsNullOrEmpty(request.Name) || request.Name.Length > 128 || !Wharf.Oci.RepositoryName.TryParse(request.Name, out _, out _) || request.Name.Contains('/', StringComparison.Ordinal))
+        {
+            throw ApiException.BadRequest("robot name must be lower-case letters and digits joined by '.', '_' or '-', at most 128 characters");
+        }
+
+        var access = Access(request.Permissions?.FirstOrDefault()?.Access);
+        var (durationDays, expiresAt) = Expiry(context, request.Duration);
+        string secret = request.Secret ?? PasswordHasher.Generate();
+        if (request.Secret is not null && PasswordHasher.CheckPolicy(request.Secret) is { } weak)
+        {
+            throw ApiException.BadRequest("secret: " + weak);
+        }
+
+        var options = context.RequestServices.GetRequiredService<IdentityOptions>();
+        string fullName = $"{options.RobotPrefix}{project.Name}+{request.Name}";
+        var robot = await context.RequestServices.GetRequiredService<IRobotStore>().CreateAsync(
+                fullName, project.Id, request.Description, access, request.Disable ?? false, durationDays, expiresAt, PasswordHasher.HashSecret(secret), context.RequestAborted).ConfigureAwait(false)
+            ?? throw ApiException.Conflict($"robot {fullName} already exists");
+        context.Response.Headers.Location = $"{Api.Prefix}/robots/{robot.Id}";
+        return Results.Json(new RobotCreated(robot.Id, robot.Name, secret, Api.Time(robot.CreatedAt), robot.ExpiresAt), Api.Json, statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> ListRobotsAsync(HttpContext context)
+    {
+        var caller = await Api.UserAsync(context).ConfigureAwait(false);
+        long? projectId = null;
+        string? q = context.Request.Query["q"];
+        foreach (string clause in (q ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            // Harbor's portal asks q=Level=project,ProjectID=<id>.
+            if (clause.StartsWith("ProjectID=", StringComparison.Ordinal) && long.TryParse(clause["ProjectID=".Length..], System.Globalization.CultureInfo.InvariantCulture, out long id))
+            {
+                projectId = id;
+            }
+        }
+
+        if (projectId is null)
+        {
+            if (!caller.IsSysAdmin)
+            {
+                throw ApiException.Forbidden("only system admins may list every robot; pass q=ProjectID=<id>");
+            }
+
+            var all = await context.RequestServices.GetRequiredService<IRobotStore>().ListAsync(null, context.RequestAborted).ConfigureAwait(false);
+            context.Response.Headers["X-Total-Count"] = all.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Json(all.Select(RobotResponse.From), Api.Json);
+        }
+
+        var project = await context.RequestServices.GetRequiredService<IProjectStore>().FindByIdAsync(projectId.Value, context.RequestAborted).ConfigureAwait(false);
+        if (project is null || !await Api.CanSeeAsync(context, caller, project).ConfigureAwait(false))
+        {
+            throw ApiException.NotFound($"project {projectId} not found");
+        }
+
+        return await ListRobotsOfAsync(context, caller, project).ConfigureAwait(false);
+    }
+
+    private static async Task<IResult> ListProjectRobotsAsync(HttpContext context)
+    {
+        var caller = await Api.UserAsync(context).ConfigureAwait(false);
+        var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
+        return await ListRobotsOfAsync(context, caller, project).ConfigureAwait(false);
+    }
+
+    private static async Task<IResult> ListRobotsOfAsync(HttpContext context, Caller caller, Project project)
+    {
+        await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
+        var robots = await context.RequestServices.GetRequiredService<IRobotStore>().ListAsync(project.Id, context.RequestAborted).ConfigureAwait(false);
+        context.Response.Headers["X-Total-Count"] = robots.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Results.Json(robots.Select(RobotResponse.From), Api.Json);
+    }
+
+    private static async Task<IResult> GetRobotAsync(HttpContext context)
+    {
+        var (_, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
+        return Results.Json(RobotResponse.From(robot), Api.Json);
+    }
+
+    /// <summary>Updates description, permissions, disable and duration; name and project are fixed.</summary>
+    private static async Task<IResult> UpdateRobotAsync(HttpContext context)
+    {
+        var (_, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
+        var request = await Api.BodyAsync<RobotRequest>(context).ConfigureAwait(false);
+        if (request.Permissions is { Length: > 0 } permissions && (permissions.Length > 1 || (permissions[0].Namespace is { } ns && ns != robot.ProjectName)))
+        {
+            throw ApiException.BadRequest($"a robot of {robot.ProjectName} can only hold permissions in {robot.ProjectName}");
+        }
+
+        var access = request.Permissions is { Length: 1 } ? Access(request.Permissions[0].Access) : robot.Access;
+        var (durationDays, expiresAt) = request.Duration is null || request.Duration == robot.DurationDays
+            ? (robot.DurationDays, robot.ExpiresAt)
+            : Expiry(context, request.Duration, robot.CreatedAt);
+        await context.RequestServices.GetRequiredService<IRobotStore>().UpdateAsync(
+            robot.Id, request.Description ?? robot.Description, access, request.Disable ?? robot.Disabled, durationDays, expiresAt, context.RequestAborted).ConfigureAwait(false);
+        Api.Changed(context);
+        return Results.Ok();
+    }
+
+    /// <summary>Harbor's PATCH with RobotSec: a given secret is set (if it meets the policy), none generates a new one.</summary>
+    private static async Task<IResult> RefreshRobotSecretAsync(HttpContext context)
+    {
+        var (_, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
+        RobotSecret? request = context.Request.ContentLength is 0 ? null : await Api.BodyAsync<RobotSecret>(context).ConfigureAwait(false);
+        string secret = string.IsNullOrEmpty(request?.Secret) ? PasswordHasher.Generate() : request.Secret;
+        if (!string.IsNullOrEmpty(request?.Secret) && PasswordHasher.CheckPolicy(secret) is { } weak)
+        {
+            throw ApiException.BadRequest("secret: " + weak);
+        }
+
+        await context.RequestServices.GetRequiredService<IRobotStore>().SetSecretHashAsync(robot.Id, PasswordHasher.HashSecret(secret), context.RequestAborted).ConfigureAwait(false);
+        Api.Changed(context);
+        return Results.Json(new RobotSecret(secret), Api.Json);
+    }
+
+    private static async Task<IResult> DeleteRobotAsync(HttpContext context)
+    {
+        var (_, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
+        await context.RequestServices.GetRequiredService<IRobotStore>().DeleteAsync(robot.Id, context.RequestAborted).ConfigureAwait(false);
+        Api.Changed(context);
+        return Results.Ok();
+    }
+
+    private static async Task<(Caller Caller, Robot Robot)> ManagedRobotAsync(HttpContext context)
+    {
+        var caller = await Api.UserAsync(context).ConfigureAwait(false);
+        long id = Api.Id(context, "robot_id");
+        var robot = await context.RequestServices.GetRequiredService<IRobotStore>().FindByIdAsync(id, context.RequestAborted).ConfigureAwait(false);
+        var project = robot is null ? null : await context.RequestServices.GetRequiredService<IProjectStore>().FindByIdAsync(robot.ProjectId, context.RequestAborted).ConfigureAwait(false);
+        if (robot is null || project is null || !await Api.CanSeeAsync(context, caller, project).ConfigureAwait(false))
+        {
+            throw ApiException.NotFound($"robot {id} not found");
+        }
+
+        await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
+        return (caller, robot);
+    }
+
+    /// <summary>Harbor's permission access list: resource repository (or artifact/tag for delete), action pull/push/delete.</summary>
+    private static RepositoryActions Access(RobotAccess[]? access)
+    {
+        var actions = RepositoryActions.None;
+        foreach (var entry in access ?? [])
+        {
+            if (entry.Resource is not ("repository" or "artifact" or "tag"))
+            {
+                continue;
+            }
+
+            var action = entry.Action is "pull" or "push" or "delete" ? ProjectRoles.ParseAction(entry.Action) : RepositoryActions.None;
+            if (action == RepositoryActions.None)
+            {
+                throw ApiException.BadRequest($"unknown robot action {entry.Action} (pull, push or delete)");
+            }
+
+            actions |= action;
+        }
+
+        return actions == RepositoryActions.None
+            ? throw ApiException.BadRequest("a robot needs at least one of pull, push, delete on resource repository")
+            : actions;
+    }
+
+    /// <summary>Duration in days from creation; -1 never expires; 0 or absent is the default of 30 days.</summary>
+    private static (int Days, long ExpiresAt) Expiry(HttpContext context, long? duration, DateTimeOffset? from = null)
+    {
+        long days = duration is null or 0 ? DefaultRobotDurationDays : duration.Value;
+        if (days == -1)
+        {
+            return (-1, -1);
+        }
+
+        if (days is < 1 or > 36_500)
+        {
+            throw ApiException.BadRequest("duration must be -1 (never expires) or between 1 and 36500 days");
+        }
+
+        var start = from ?? context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+        return ((int)days, start.AddDays(days).ToUnixTimeSeconds());
+    }
+
+    private sealed record RobotAccess(string? Resource, string? Action, string? Effect);
+
+    private sealed record RobotPermission(string? Kind, string? Namespace, RobotAccess[]? Access);
+
+    private sealed record RobotRequest(string? Name, string? Description, string? Secret, string? Level, bool? Disable, long? Duration, RobotPermission[]? Permissions);
+
+    private sealed record RobotCreated(long Id, string Name, string Secret, string CreationTime, long ExpiresAt);
+
+    private sealed record RobotSecret(string? Secret);
+
+    private sealed record RobotResponse(
+        long Id, string Name, string? Description, string Level, long Duration, bool Editable, bool Disable, long ExpiresAt,
+        RobotPermission[] Permissions, string CreationTime, string UpdateTime)
+    {
+        public static RobotResponse From(Robot r) => new(
+            r.Id, r.Name, r.Description, "project", r.DurationDays, true, r.Disabled, r.ExpiresAt,
+            [new RobotPermission("project", r.ProjectName, [.. r.Access.Names().Select(a => new RobotAccess("repository", a, null))])],
+            Api.Time(r.CreatedAt), Api.Time(r.UpdatedAt));
+    }
+}

@@ -1,0 +1,221 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Wharf.Registry.Identity;
+
+namespace Wharf.Registry.Management;
+
+internal static partial class ManagementApi
+{
+    private static void MapUsers(RouteGroupBuilder api)
+    {
+        api.MapPost("/users", Api.Handle(CreateUserAsync));
+        api.MapGet("/users", Api.Handle(ListUsersAsync));
+        api.MapGet("/users/current", Api.Handle(CurrentUserAsync));
+        api.MapGet("/users/search", Api.Handle(SearchUsersAsync));
+        api.MapGet("/users/{user_id}", Api.Handle(GetUserAsync));
+        api.MapPut("/users/{user_id}", Api.Handle(UpdateUserProfileAsync));
+        api.MapPut("/users/{user_id}/password", Api.Handle(ChangePasswordAsync));
+        api.MapPut("/users/{user_id}/sysadmin", Api.Handle(SetSysAdminAsync));
+        api.MapPut("/users/{user_id}/disabled", Api.Handle(SetDisabledAsync));
+        api.MapDelete("/users/{user_id}", Api.Handle(DeleteUserAsync));
+    }
+
+    private static async Task<IResult> CreateUserAsync(HttpContext context)
+    {
+        await Api.SysAdminAsync(context).ConfigureAwait(false);
+        var request = await Api.BodyAsync<UserCreationRequest>(context).ConfigureAwait(false);
+        var options = context.RequestServices.GetRequiredService<IdentityOptions>();
+        if (string.IsNullOrWhiteSpace(request.Username) || request.Username.Length > 255 || request.Username.Contains(':', StringComparison.Ordinal)
+            || request.Username.Any(char.IsControl) || request.Username.StartsWith(options.RobotPrefix, StringComparison.Ordinal) || request.Username != request.Username.Trim())
+        {
+            throw ApiException.BadRequest($"username must be 1 to 255 characters without ':', control characters, surrounding spaces or the prefix {options.RobotPrefix}");
+        }
+
+        if (PasswordHasher.CheckPolicy(request.Password) is { } weak)
+        {
+            throw ApiException.BadRequest(weak);
+        }
+
+        var hasher = context.RequestServices.GetRequiredService<PasswordHasher>();
+        var users = context.RequestServices.GetRequiredService<IUserStore>();
+        var user = await users.CreateAsync(new NewUser(request.Username, request.Email, request.Realname, request.Comment, SysAdmin: false), hasher.Hash(request.Password!), context.RequestAborted).ConfigureAwait(false)
+            ?? throw ApiException.Conflict($"username {request.Username} is already taken");
+        return Api.Created(context, $"{Api.Prefix}/users/{user.Id}");
+    }
+
+    private static async Task<IResult> ListUsersAsync(HttpContext context)
+    {
+        await Api.SysAdminAsync(context).ConfigureAwait(false);
+        var (page, pageSize) = Api.Paging(context);
+        string? filter = context.Request.Query["username"];
+        string? q = context.Request.Query["q"];
+        if (string.IsNullOrEmpty(filter) && !string.IsNullOrEmpty(q))
+        {
+            // Harbor's query syntax, the one form scripts use for users: q=username=~part or q=username=name.
+            foreach (string clause in q.Split(','))
+            {
+                if (clause.StartsWith("username=~", StringComparison.Ordinal))
+                {
+                    filter = clause["username=~".Length..];
+                }
+                else if (clause.StartsWith("username=", StringComparison.Ordinal))
+                {
+                    filter = clause["username=".Length..];
+                }
+            }
+        }
+
+        var (users, total) = await context.RequestServices.GetRequiredService<IUserStore>().ListAsync(filter, page, pageSize, context.RequestAborted).ConfigureAwait(false);
+        Api.WritePaging(context, total, page, pageSize);
+        return Results.Json(users.Select(UserResponse.From), Api.Json);
+    }
+
+    /// <summary>Harbor's user search (any logged-in user, to add members): only ids and names.</summary>
+    private static async Task<IResult> SearchUsersAsync(HttpContext context)
+    {
+        await Api.UserAsync(context).ConfigureAwait(false);
+        string? username = context.Request.Query["username"];
+        if (string.IsNullOrEmpty(username))
+        {
+            throw ApiException.BadRequest("username is required");
+        }
+
+        var (page, pageSize) = Api.Paging(context);
+        var (users, total) = await context.RequestServices.GetRequiredService<IUserStore>().ListAsync(username, page, pageSize, context.RequestAborted).ConfigureAwait(false);
+        Api.WritePaging(context, total, page, pageSize);
+        return Results.Json(users.Select(u => new UserSearchResult(u.Id, u.Username)), Api.Json);
+    }
+
+    private sealed record UserSearchResult(long UserId, string Username);
+
+    private static async Task<IResult> CurrentUserAsync(HttpContext context)
+    {
+        var caller = await Api.UserAsync(context).ConfigureAwait(false);
+        return Results.Json(UserResponse.From(caller.User!), Api.Json);
+    }
+
+    private static async Task<IResult> GetUserAsync(HttpContext context)
+    {
+        var (_, user) = await SelfOrAdminAsync(context).ConfigureAwait(false);
+        return Results.Json(UserResponse.From(user), Api.Json);
+    }
+
+    private static async Task<IResult> UpdateUserProfileAsync(HttpContext context)
+    {
+        var (_, user) = await SelfOrAdminAsync(context).ConfigureAwait(false);
+        var request = await Api.BodyAsync<UserProfileRequest>(context).ConfigureAwait(false);
+        await context.RequestServices.GetRequiredService<IUserStore>().UpdateProfileAsync(user.Id, request.Email, request.Realname, request.Comment, context.RequestAborted).ConfigureAwait(false);
+        return Results.Ok();
+    }
+
+    private static async Task<IResult> ChangePasswordAsync(HttpContext context)
+    {
+        var (caller, user) = await SelfOrAdminAsync(context).ConfigureAwait(false);
+        var request = await Api.BodyAsync<PasswordRequest>(context).ConfigureAwait(false);
+        var users = context.RequestServices.GetRequiredService<IUserStore>();
+        string? hash = await users.GetPasswordHashAsync(user.Id, context.RequestAborted).ConfigureAwait(false);
+        bool self = caller.User!.Id == user.Id;
+
+        // A system admin resets someone else's password without knowing it; everyone proves the old one for their own.
+        if ((self || !caller.IsSysAdmin) && !PasswordHasher.Verify(request.OldPassword ?? "", hash))
+        {
+            throw ApiException.Forbidden("the old password is wrong");
+        }
+
+        if (PasswordHasher.CheckPolicy(request.NewPassword) is { } weak)
+        {
+            throw ApiException.BadRequest(weak);
+        }
+
+        if (PasswordHasher.Verify(request.NewPassword!, hash))
+        {
+            throw ApiException.BadRequest("the new password must differ from the old one");
+        }
+
+        var hasher = context.RequestServices.GetRequiredService<PasswordHasher>();
+        await users.SetPasswordHashAsync(user.Id, hasher.Hash(request.NewPassword!), context.RequestAborted).ConfigureAwait(false);
+        Api.Changed(context);
+        return Results.Ok();
+    }
+
+    private static async Task<IResult> SetSysAdminAsync(HttpContext context)
+    {
+        var caller = await Api.SysAdminAsync(context).ConfigureAwait(false);
+        var user = await UserByRouteAsync(context).ConfigureAwait(false);
+        var request = await Api.BodyAsync<SysAdminRequest>(context).ConfigureAwait(false);
+        if (user.Id == caller.User!.Id && !request.SysadminFlag)
+        {
+            throw ApiException.Forbidden("you cannot remove your own system admin role");
+        }
+
+        await context.RequestServices.GetRequiredService<IUserStore>().SetSysAdminAsync(user.Id, request.SysadminFlag, context.RequestAborted).ConfigureAwait(false);
+        Api.Changed(context);
+        return Results.Ok();
+    }
+
+    private static async Task<IResult> SetDisabledAsync(HttpContext context)
+    {
+        var caller = await Api.SysAdminAsync(context).ConfigureAwait(false);
+        var user = await UserByRouteAsync(context).ConfigureAwait(false);
+        var request = await Api.BodyAsync<DisabledRequest>(context).ConfigureAwait(false);
+        if (user.Id == caller.User!.Id)
+        {
+            throw ApiException.Forbidden("you cannot disable yourself");
+        }
+
+        await context.RequestServices.GetRequiredService<IUserStore>().SetDisabledAsync(user.Id, request.Disabled, context.RequestAborted).ConfigureAwait(false);
+        Api.Changed(context);
+        return Results.Ok();
+    }
+
+    private static async Task<IResult> DeleteUserAsync(HttpContext context)
+    {
+        var caller = await Api.SysAdminAsync(context).ConfigureAwait(false);
+        var user = await UserByRouteAsync(context).ConfigureAwait(false);
+        if (user.Id == caller.User!.Id)
+        {
+            throw ApiException.Forbidden("you cannot delete yourself");
+        }
+
+        await context.RequestServices.GetRequiredService<IUserStore>().DeleteAsync(user.Id, context.RequestAborted).ConfigureAwait(false);
+        Api.Changed(context);
+        return Results.Ok();
+    }
+
+    private static async Task<(Caller Caller, User User)> SelfOrAdminAsync(HttpContext context)
+    {
+        var caller = await Api.UserAsync(context).ConfigureAwait(false);
+        long id = Api.Id(context, "user_id");
+        if (!caller.IsSysAdmin && caller.User!.Id != id)
+        {
+            throw ApiException.Forbidden("you may only see and change your own account");
+        }
+
+        return (caller, await UserByRouteAsync(context).ConfigureAwait(false));
+    }
+
+    private static async Task<User> UserByRouteAsync(HttpContext context)
+    {
+        long id = Api.Id(context, "user_id");
+        return await context.RequestServices.GetRequiredService<IUserStore>().FindByIdAsync(id, context.RequestAborted).ConfigureAwait(false)
+            ?? throw ApiException.NotFound($"user {id} not found");
+    }
+
+    private sealed record UserCreationRequest(string? Username, string? Password, string? Email, string? Realname, string? Comment);
+
+    private sealed record UserProfileRequest(string? Email, string? Realname, string? Comment);
+
+    private sealed record PasswordRequest(string? OldPassword, string? NewPassword);
+
+    private sealed record SysAdminRequest(bool SysadminFlag);
+
+    private sealed record DisabledRequest(bool Disabled);
+
+    private sealed record UserResponse(long UserId, string Username, string? Email, string? Realname, string? Comment, bool SysadminFlag, bool Disabled, string CreationTime, string UpdateTime)
+    {
+        public static UserResponse From(User u) =>
+            new(u.Id, u.Username, u.Email, u.RealName, u.Comment, u.SysAdmin, u.Disabled, Api.Time(u.CreatedAt), Api.Time(u.UpdatedAt));
+    }
+}

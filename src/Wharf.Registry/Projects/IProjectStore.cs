@@ -1,0 +1,127 @@
+using Microsoft.Data.Sqlite;
+using Wharf.Registry.Identity;
+
+namespace Wharf.Registry.Projects;
+
+public interface IProjectStore
+{
+    /// <summary>Creates the project and makes <paramref name="ownerId"/> its project admin; null when the name is taken.</summary>
+    Task<Project?> CreateAsync(string name, bool isPublic, long? ownerId, long? storageLimit, CancellationToken cancellationToken);
+
+    Task<Project?> FindByNameAsync(string name, CancellationToken cancellationToken);
+
+    Task<Project?> FindByIdAsync(long id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A page of projects ordered by name. <paramref name="visibleToUserId"/> null lists all (system admins);
+    /// otherwise public projects and those the user is a member of (0 for anonymous: public only).
+    /// </summary>
+    Task<(IReadOnlyList<Project> Projects, long Total)> ListAsync(string? nameContains, bool? isPublic, long? visibleToUserId, int page, int pageSize, CancellationToken cancellationToken);
+
+    Task<bool> SetPublicAsync(long id, bool isPublic, CancellationToken cancellationToken);
+
+    /// <summary>Null removes the limit.</summary>
+    Task<bool> SetStorageLimitAsync(long id, long? storageLimit, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the project with its members and robots.</summary>
+    Task<bool> DeleteAsync(long id, CancellationToken cancellationToken);
+}
+
+public sealed class SqliteProjectStore(IdentityDatabase database, TimeProvider time) : IProjectStore
+{
+    private const string Columns = "id, name, public, owner_id, storage_limit, creation_time, update_time";
+
+    public async Task<Project?> CreateAsync(string name, bool isPublic, long? ownerId, long? storageLimit, CancellationToken cancellationToken)
+    {
+        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            long id = await connection.ScalarAsync<long>(
+                "INSERT INTO projects (name, public, owner_id, storage_limit, creation_time, update_time) VALUES ($n, $p, $o, $l, $t, $t) RETURNING id;",
+                cancellationToken, ("$n", name), ("$p", isPublic ? 1 : 0), ("$o", ownerId), ("$l", storageLimit), ("$t", now)).ConfigureAwait(false);
+            if (ownerId is long owner)
+            {
+                await connection.ExecuteAsync(
+                    "INSERT INTO project_members (project_id, user_id, role, creation_time, update_time) VALUES ($p, $u, $r, $t, $t);",
+                    cancellationToken, ("$p", id), ("$u", owner), ("$r", (int)ProjectRole.ProjectAdmin), ("$t", now)).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            var at = DateTimeOffset.FromUnixTimeSeconds(now);
+            return new Project(id, name, isPublic, ownerId, storageLimit, at, at);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        {
+            return null;
+        }
+    }
+
+    public Task<Project?> FindByNameAsync(string name, CancellationToken cancellationToken) => FindAsync("name = $k", name, cancellationToken);
+
+    public Task<Project?> FindByIdAsync(long id, CancellationToken cancellationToken) => FindAsync("id = $k", id, cancellationToken);
+
+    public async Task<(IReadOnlyList<Project> Projects, long Total)> ListAsync(string? nameContains, bool? isPublic, long? visibleToUserId, int page, int pageSize, CancellationToken cancellationToken)
+    {
+        var conditions = new List<string>();
+        if (!string.IsNullOrEmpty(nameContains))
+        {
+            conditions.Add("name LIKE $q ESCAPE '\\'");
+        }
+
+        if (isPublic is not null)
+        {
+            conditions.Add("public = $pub");
+        }
+
+        if (visibleToUserId is not null)
+        {
+            conditions.Add("(public = 1 OR id IN (SELECT project_id FROM project_members WHERE user_id = $uid))");
+        }
+
+        string where = conditions.Count == 0 ? "" : "WHERE " + string.Join(" AND ", conditions);
+        (string, object?)[] parameters =
+        [
+            ("$q", nameContains is null ? null : Sql.LikeContains(nameContains)),
+            ("$pub", isPublic == true ? 1 : 0),
+            ("$uid", visibleToUserId),
+        ];
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        long total = await connection.ScalarAsync<long>($"SELECT COUNT(*) FROM projects {where};", cancellationToken, parameters).ConfigureAwait(false);
+        var projects = await connection.QueryAsync(
+            $"SELECT {Columns} FROM projects {where} ORDER BY name LIMIT $n OFFSET $o;", Read, cancellationToken,
+            [.. parameters, ("$n", pageSize), ("$o", (long)(page - 1) * pageSize)]).ConfigureAwait(false);
+        return (projects, total);
+    }
+
+    public Task<bool> SetPublicAsync(long id, bool isPublic, CancellationToken cancellationToken) =>
+        UpdateAsync(id, "public = $v", isPublic ? 1 : 0, cancellationToken);
+
+    public Task<bool> SetStorageLimitAsync(long id, long? storageLimit, CancellationToken cancellationToken) =>
+        UpdateAsync(id, "storage_limit = $v", storageLimit, cancellationToken);
+
+    public async Task<bool> DeleteAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteAsync("DELETE FROM projects WHERE id = $id;", cancellationToken, ("$id", id)).ConfigureAwait(false) == 1;
+    }
+
+    private async Task<bool> UpdateAsync(long id, string set, object? value, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteAsync(
+            $"UPDATE projects SET {set}, update_time = $t WHERE id = $id;", cancellationToken,
+            ("$v", value), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false) == 1;
+    }
+
+    private async Task<Project?> FindAsync(string where, object key, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var projects = await connection.QueryAsync($"SELECT {Columns} FROM projects WHERE {where};", Read, cancellationToken, ("$k", key)).ConfigureAwait(false);
+        return projects.Count == 0 ? null : projects[0];
+    }
+
+    private static Project Read(SqliteDataReader r) =>
+        new(r.GetInt64(0), r.GetString(1), r.GetInt64(2) != 0, r.NullableInt64(3), r.NullableInt64(4), r.Time(5), r.Time(6));
+}

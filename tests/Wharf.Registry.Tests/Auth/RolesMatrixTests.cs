@@ -1,0 +1,112 @@
+using System.Net;
+using Wharf.Registry.Projects;
+using Wharf.Registry.Tests.Support;
+
+namespace Wharf.Registry.Tests.Auth;
+
+/// <summary>Each Harbor role against pull, push and delete, through the token flow and through Basic on /v2.</summary>
+public sealed class RolesMatrixTests : IAsyncLifetime
+{
+    private WharfServer _server = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await WharfServer.StartAsync();
+        await _server.CreateProjectAsync("lab");
+        _server.Repositories.Add("lab/app");
+        foreach (var role in Enum.GetValues<ProjectRole>())
+        {
+            string name = role.Name().ToLowerInvariant();
+            await _server.CreateUserAsync(name);
+            await _server.AddMemberAsync("lab", name, role);
+        }
+
+        await _server.CreateUserAsync("outsider");
+    }
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    public static TheoryData<string, string, HttpStatusCode> Matrix() => new()
+    {
+        { "projectadmin", "pull", HttpStatusCode.OK },
+        { "projectadmin", "push", HttpStatusCode.OK },
+        { "projectadmin", "delete", HttpStatusCode.OK },
+        { "maintainer", "pull", HttpStatusCode.OK },
+        { "maintainer", "push", HttpStatusCode.OK },
+        { "maintainer", "delete", HttpStatusCode.OK },
+        { "developer", "pull", HttpStatusCode.OK },
+        { "developer", "push", HttpStatusCode.OK },
+        { "developer", "delete", HttpStatusCode.Forbidden },
+        { "guest", "pull", HttpStatusCode.OK },
+        { "guest", "push", HttpStatusCode.Forbidden },
+        { "guest", "delete", HttpStatusCode.Forbidden },
+        { "limitedguest", "pull", HttpStatusCode.OK },
+        { "limitedguest", "push", HttpStatusCode.Forbidden },
+        { "limitedguest", "delete", HttpStatusCode.Forbidden },
+        { "outsider", "pull", HttpStatusCode.NotFound },
+        { "outsider", "push", HttpStatusCode.NotFound },
+        { "outsider", "delete", HttpStatusCode.NotFound },
+        { "admin", "pull", HttpStatusCode.OK },
+        { "admin", "push", HttpStatusCode.OK },
+        { "admin", "delete", HttpStatusCode.OK },
+    };
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task TokenFlow_RoleAndAction_GetsHarborsAnswer(string user, string action, HttpStatusCode expected)
+    {
+        string password = user == "admin" ? WharfServer.AdminPassword : "Passw0rdX";
+        string token = await _server.TokenAsync(user, password, $"repository:lab/app:{ActionsFor(action)}");
+        using var client = _server.Bearer(token);
+
+        using var response = await SendAsync(client, action);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task BasicOnV2_RoleAndAction_GetsHarborsAnswer(string user, string action, HttpStatusCode expected)
+    {
+        using var client = _server.Client(user, user == "admin" ? WharfServer.AdminPassword : "Passw0rdX");
+
+        using var response = await SendAsync(client, action);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Robot_PullOnly_CannotPushOrDelete()
+    {
+        var (_, name, secret) = await _server.CreateRobotAsync("lab", "reader", -1, "pull");
+        using var client = _server.Bearer(await _server.TokenAsync(name, secret, "repository:lab/app:pull,push,delete"));
+
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(client, "pull")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await SendAsync(client, "push")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await SendAsync(client, "delete")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Anonymous_PublicProject_PullsButMustLogInToPush()
+    {
+        await _server.CreateProjectAsync("open", isPublic: true);
+        _server.Repositories.Add("open/tool");
+        using var client = _server.Bearer(await _server.TokenAsync(null, null, "repository:open/tool:pull,push"));
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v2/open/tool/manifests/latest")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.PutAsync("v2/open/tool/manifests/latest", new StringContent("{}"))).StatusCode);
+    }
+
+    private static string ActionsFor(string action) => action switch
+    {
+        "push" => "pull,push",
+        _ => action,
+    };
+
+    private static Task<HttpResponseMessage> SendAsync(HttpClient client, string action) => action switch
+    {
+        "pull" => client.GetAsync("v2/lab/app/manifests/latest"),
+        "push" => client.PutAsync("v2/lab/app/manifests/latest", new StringContent("{}")),
+        _ => client.DeleteAsync("v2/lab/app/manifests/sha256:" + new string('a', 64)),
+    };
+}
