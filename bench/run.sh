@@ -88,9 +88,10 @@ while [[ $REGISTRY_PORT == "$WHARFD_PORT" ]]; do REGISTRY_PORT=$(free_port); don
 
 start_wharfd() {
   # Warning level: per-request logging is off on both sides (docker-registry's access log too).
+  # Open registry: no authentication on either side, as docker-registry runs without an auth section.
   ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning \
     dotnet "$WORK/wharfd-bin/wharfd.dll" --urls "http://127.0.0.1:$WHARFD_PORT" --data-dir "$WORK/wharfd-data" \
-    >>"$RESULTS/wharfd.log" 2>&1 &
+    --Registry:OpenRegistry=true >>"$RESULTS/wharfd.log" 2>&1 &
   WHARFD_PID=$!
   PIDS+=("$WHARFD_PID")
   wait_ready wharfd "$WHARFD_PORT" "$WHARFD_PID"
@@ -337,7 +338,8 @@ CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 TABLE=$(cat <<EOF
 Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($CPU), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM,
 $(uname -sr); wharfd $(git -C "$REPO_ROOT" rev-parse --short HEAD) (Release) against docker-registry $REGISTRY_VERSION,
-both on 127.0.0.1 with fresh data directories on the same disk, per-request logging off on both.
+both on 127.0.0.1 with fresh data directories on the same disk, no authentication and per-request
+logging off on both.
 The clients (wrk, hey, skopeo, curl) run on the same cores as the servers; load average before the
 run $LOAD_BEFORE, after it $LOAD_AFTER (other work on the machine makes every number noisier).$( [[ $QUICK == 1 ]] && printf '\n**Quick run (BENCH_QUICK=1): smaller data, not the reference numbers.**')
 $( [[ $WHARFD_OK == 1 ]] || printf '\n**wharfd did not start in this run: docker-registry alone.**')
