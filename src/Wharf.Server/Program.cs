@@ -50,8 +50,11 @@ builder.Services.AddWharfRegistry(builder.Configuration, o =>
     o.DataDirectory = dataDir ?? Environment.GetEnvironmentVariable("WHARF_DATA_DIR") ?? builder.Configuration["Registry:DataDirectory"] ?? "wharf-data";
 });
 
+builder.Services.AddWharfIdentity(builder.Configuration);
+
 var app = builder.Build();
 app.MapWharfRegistry();
+app.MapWharfManagement();
 app.Run();
 
 internal static class ServerArguments

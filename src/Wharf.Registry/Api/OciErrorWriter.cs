@@ -40,7 +40,9 @@ public static class OciErrorWriter
             w.WriteStartArray("errors");
             w.WriteStartObject();
             w.WriteString("code", info.Value);
-            w.WriteString("message", info.Message);
+            // Clients print only the message (podman: "denied: <message>"), so the specific
+            // reason goes there; the detail repeats it for tools that read the spec's field.
+            w.WriteString("message", detail ?? info.Message);
             if (detail is not null)
             {
                 w.WriteString("detail", detail);

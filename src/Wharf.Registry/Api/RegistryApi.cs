@@ -78,7 +78,7 @@ public sealed partial class RegistryApi
                     _authorizer.WriteChallenge(context, access);
                     throw new OciException(OciErrorCode.Unauthorized, auth.Detail);
                 case AuthorizationKind.HiddenAsUnknown:
-                    throw new OciException(OciErrorCode.NameUnknown, $"repository {route.Repository} not known to registry");
+                    throw new OciException(OciErrorCode.NameUnknown, auth.Detail ?? $"repository {route.Repository} not known to registry");
                 default:
                     throw new OciException(OciErrorCode.Denied, auth.Detail);
             }

@@ -6,13 +6,14 @@ namespace Wharf.Registry.Identity;
 /// <summary>
 /// On start: creates the schema and, when there is no <c>admin</c> account yet, creates it with the
 /// configured password (WHARF_ADMIN_PASSWORD or Registry:AdminPassword) or a generated one printed
-/// once to standard output (the only place it ever appears). Taking the token signing key here
+/// once to standard output (the only place it ever appears), and the public <c>library</c> project. Taking the token signing key here
 /// creates it on first start, so a problem with it shows at startup rather than at the first login.
 /// </summary>
 public sealed partial class AdminBootstrap(
-    IdentityDatabase database, IUserStore users, PasswordHasher hasher, IdentityOptions options, Auth.TokenSigningKey signingKey, ILogger<AdminBootstrap> logger) : IHostedService
+    IdentityDatabase database, IUserStore users, Projects.IProjectStore projects, PasswordHasher hasher, IdentityOptions options, Auth.TokenSigningKey signingKey, ILogger<AdminBootstrap> logger) : IHostedService
 {
     public const string AdminUsername = "admin";
+    public const string LibraryProject = "library";
     public const string AdminPasswordVariable = "WHARF_ADMIN_PASSWORD";
 
     /// <summary>Where the generated password goes; standard output unless a test captures it.</summary>
@@ -38,6 +39,13 @@ public sealed partial class AdminBootstrap(
         if (admin is null)
         {
             return; // another instance created it first
+        }
+
+        // As Harbor does at installation: a public "library" project, so registry/library/<image>
+        // works from the first push.
+        if (options.CreateLibraryProject)
+        {
+            await projects.CreateAsync(LibraryProject, isPublic: true, admin.Id, storageLimit: null, cancellationToken).ConfigureAwait(false);
         }
 
         if (string.IsNullOrEmpty(configured))

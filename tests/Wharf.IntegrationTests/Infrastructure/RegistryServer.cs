@@ -240,7 +240,9 @@ public sealed class WharfdServer(string dataDirectory, int port) : RegistryServe
             throw new FileNotFoundException("wharfd.dll is not in the test output; the project reference to Wharf.Server brings it", dll);
         }
         var startInfo = new ProcessStartInfo(DotnetHost());
-        foreach (var argument in new[] { dll, "--urls", $"http://127.0.0.1:{Port}", "--data-dir", DataDirectory })
+        // These tests drive the distribution API itself, so the registry runs open; the token
+        // flow and permissions have their own tests against real podman.
+        foreach (var argument in new[] { dll, "--urls", $"http://127.0.0.1:{Port}", "--data-dir", DataDirectory, "--Registry:OpenRegistry=true" })
         {
             startInfo.ArgumentList.Add(argument);
         }
