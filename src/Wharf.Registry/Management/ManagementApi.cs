@@ -22,6 +22,8 @@ internal static partial class ManagementApi
         MapMembers(api);
         MapRobots(api);
         MapQuotas(api);
+        MapRepositories(api);
+        MapAudit(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
     }
 
