@@ -51,6 +51,7 @@ internal static partial class ManagementApi
                 : throw ApiException.BadRequest("q: only name=~part is supported on repositories");
         }
 
+        await PullsRecordedAsync(context).ConfigureAwait(false);
         var (list, total) = await Artifacts(context).ListRepositoryInfoAsync(project.Name, name, page, pageSize, context.RequestAborted).ConfigureAwait(false);
         Api.WritePaging(context, total, page, pageSize);
         return Results.Json(list.Select(r => RepositoryResponse.From(project, r)), Api.Json);
@@ -59,6 +60,7 @@ internal static partial class ManagementApi
     private static async Task<IResult> GetRepositoryAsync(HttpContext context)
     {
         var (_, project, repository) = await RepositoryOfRouteAsync(context, RepositoryActions.Pull).ConfigureAwait(false);
+        await PullsRecordedAsync(context).ConfigureAwait(false);
         var info = await Artifacts(context).GetRepositoryInfoAsync(repository, context.RequestAborted).ConfigureAwait(false)
             ?? throw ApiException.NotFound($"repository {repository} not found");
         return Results.Json(RepositoryResponse.From(project, info), Api.Json);
@@ -92,6 +94,7 @@ internal static partial class ManagementApi
     {
         var (_, project, repository) = await RepositoryOfRouteAsync(context, RepositoryActions.Pull).ConfigureAwait(false);
         var (page, pageSize) = Api.Paging(context);
+        await PullsRecordedAsync(context).ConfigureAwait(false);
         var (list, total) = await Artifacts(context).ListArtifactsAsync(repository, page, pageSize, context.RequestAborted).ConfigureAwait(false);
         if (total == 0 && await Artifacts(context).GetRepositoryInfoAsync(repository, context.RequestAborted).ConfigureAwait(false) is null)
         {
@@ -183,6 +186,10 @@ internal static partial class ManagementApi
 
     private static IArtifactStore Artifacts(HttpContext context) => context.RequestServices.GetRequiredService<IArtifactStore>();
 
+    /// <summary>Pull counts are written in the background; reads wait for what was already recorded, so they are never behind the caller's own pulls.</summary>
+    private static Task PullsRecordedAsync(HttpContext context) =>
+        context.RequestServices.GetService<Audit.IAuditLog>()?.FlushAsync(context.RequestAborted) ?? Task.CompletedTask;
+
     /// <summary>The project (visible to the caller), the repository of the route, and a check that the caller may do <paramref name="needed"/>.</summary>
     private static async Task<(Caller Caller, Project Project, RepositoryName Repository)> RepositoryOfRouteAsync(HttpContext context, RepositoryActions needed)
     {
@@ -212,6 +219,7 @@ internal static partial class ManagementApi
     private static async Task<(Caller Caller, Project Project, RepositoryName Repository, ArtifactInfo Artifact)> ArtifactOfRouteAsync(HttpContext context, RepositoryActions needed)
     {
         var (caller, project, repository) = await RepositoryOfRouteAsync(context, needed).ConfigureAwait(false);
+        await PullsRecordedAsync(context).ConfigureAwait(false);
         string reference = context.Request.RouteValues["reference"] as string ?? "";
         if (reference.Contains(':', StringComparison.Ordinal) ? !Digest.TryParse(reference, out _, out _) : !Tag.IsValid(reference))
         {
@@ -244,7 +252,7 @@ internal static partial class ManagementApi
         string Digest, long Size, string PushTime, string PullTime, TagResponse[]? Tags, ArtifactReference[] References)
     {
         public static ArtifactResponse From(Project project, RepositoryName repository, ArtifactInfo a, bool withTags) => new(
-            MediaTypes.IsManifest(a.MediaType) && a.ArtifactType is null ? "IMAGE" : "UNKNOWN",
+            MediaTypes.IsManifest(a.MediaType) && a.ArtifactType is null or MediaTypes.OciConfig or MediaTypes.DockerConfig ? "IMAGE" : "UNKNOWN",
             a.MediaType, a.MediaType, a.ArtifactType, project.Id, a.RepositoryId, repository.Value, a.Digest.ToString(), a.Size,
             Api.Time(a.PushTime), a.PullTime is { } p ? Api.Time(p) : NeverTime,
             withTags ? [.. a.Tags.Select(t => TagResponse.From(repository, a, t))] : null,
