@@ -77,13 +77,14 @@ internal static partial class ManagementApi
         return Results.Ok();
     }
 
-    /// <summary>Members (any role) and system admins see a project's members.</summary>
+    /// <summary>Members (any role but limited guest) and system admins see a project's members.</summary>
     private static async Task<(Caller Caller, Project Project)> MemberOfProjectAsync(HttpContext context)
     {
         var caller = await Api.UserAsync(context).ConfigureAwait(false);
         var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
         var evaluator = context.RequestServices.GetRequiredService<AccessEvaluator>();
-        if (await evaluator.RoleAsync(caller, project, context.RequestAborted).ConfigureAwait(false) is null)
+        // Harbor gives limited guests no member list.
+        if (await evaluator.RoleAsync(caller, project, context.RequestAborted).ConfigureAwait(false) is null or ProjectRole.LimitedGuest)
         {
             throw ApiException.Forbidden($"only members of {project.Name} may see its members");
         }
