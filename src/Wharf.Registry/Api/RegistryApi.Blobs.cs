@@ -1,13 +1,12 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Wharf.Oci;
 
 namespace Wharf.Registry.Api;
 
 public sealed partial class RegistryApi
 {
-    private const int CopyBufferSize = 256 * 1024;
+    private const int CopyBufferSize = 1024 * 1024;
 
     // GET/HEAD /v2/<name>/blobs/<digest> — "Pulling blobs", with single byte ranges (RFC 9110 14.2).
     private async Task GetBlobAsync(HttpContext context, RegistryRoute route)
@@ -56,14 +55,8 @@ public sealed partial class RegistryApi
             return;
         }
 
-        string? path = _blobs.GetLocalPath(digest);
-        var sendFile = context.Features.Get<IHttpResponseBodyFeature>();
-        if (path is not null && sendFile is not null && File.Exists(path))
-        {
-            await sendFile.SendFileAsync(path, offset, length, ct).ConfigureAwait(false);
-            return;
-        }
-
+        // A pooled 1 MiB copy: measured faster here than Kestrel's SendFileAsync, which copies
+        // through smaller buffers (Kestrel has no zero-copy sendfile).
         await using var stream = _blobs.OpenRead(digest);
         stream.Seek(offset, SeekOrigin.Begin);
         await CopyAsync(stream, response.Body, length, ct).ConfigureAwait(false);
