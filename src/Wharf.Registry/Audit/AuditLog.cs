@@ -19,6 +19,9 @@ public sealed partial class AuditLog(
     private const int Capacity = 65_536;
     private const int MaxBatch = 512;
 
+    /// <summary>How long a reader waits for queued entries before answering with what is stored.</summary>
+    private static readonly TimeSpan FlushWait = TimeSpan.FromSeconds(10);
+
     private readonly Channel<Item> _channel = Channel.CreateBounded<Item>(new BoundedChannelOptions(Capacity)
     {
         SingleReader = true,
@@ -48,7 +51,15 @@ public sealed partial class AuditLog(
             await _channel.Writer.WriteAsync(new Item(null, null, done), cancellationToken).ConfigureAwait(false);
         }
 
-        await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await done.Task.WaitAsync(FlushWait, time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The writer is stuck (a locked database) or not running: answer with what is stored rather than hang.
+            Log.FlushTimedOut(logger, FlushWait);
+        }
     }
 
     /// <summary>Deletes what is older than the retention; the hourly loop calls this.</summary>
@@ -182,5 +193,8 @@ public sealed partial class AuditLog(
 
         [LoggerMessage(EventId = 43, Level = LogLevel.Error, Message = "purging the audit log failed")]
         public static partial void PurgeFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 44, Level = LogLevel.Warning, Message = "audit log writer did not catch up within {Wait}; answering with what is stored")]
+        public static partial void FlushTimedOut(ILogger logger, TimeSpan wait);
     }
 }

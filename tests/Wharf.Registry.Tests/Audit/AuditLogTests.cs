@@ -228,3 +228,53 @@ public sealed class AuditRetentionTests : IAsyncLifetime
         Assert.Equal("recent", only.Resource);
     }
 }
+
+/// <summary>The audit database must never be on a pull's path.</summary>
+public sealed class AuditOffThePullPathTests
+{
+    [Fact]
+    public async Task Pull_WhileTheAuditDatabaseIsStuck_IsServedAndItsEntryWaitsInTheQueue()
+    {
+        var stuck = new StuckAuditStore();
+        await using var server = await WharfServer.StartAsync(realRegistry: true, configureServices: s => s.AddSingleton<IAuditLogStore>(stuck));
+        await server.CreateProjectAsync("lab");
+        using var admin = server.Admin();
+        await Images.PushImageAsync(admin, "lab/app", "v1", RandomNumberGenerator.GetBytes(10));
+        await stuck.Entered.Task; // the writer now holds the push's entry and waits on the "database"
+
+        for (int i = 0; i < 5; i++)
+        {
+            using var response = await admin.GetAsync("v2/lab/app/manifests/v1");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Empty(stuck.Stored);
+        stuck.Release.SetResult();
+        await server.Services.GetRequiredService<IAuditLog>().FlushAsync(default);
+        Assert.Equal(5, stuck.Stored.Count(e => e.Operation == "pull"));
+    }
+
+    private sealed class StuckAuditStore : IAuditLogStore
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public System.Collections.Concurrent.ConcurrentQueue<AuditEntry> Stored { get; } = new();
+
+        public async Task AppendAsync(IReadOnlyList<AuditEntry> entries, CancellationToken cancellationToken)
+        {
+            Entered.TrySetResult();
+            await Release.Task;
+            foreach (var entry in entries)
+            {
+                Stored.Enqueue(entry);
+            }
+        }
+
+        public Task<(IReadOnlyList<AuditEntry> Entries, long Total)> QueryAsync(AuditQuery query, CancellationToken cancellationToken) =>
+            Task.FromResult<(IReadOnlyList<AuditEntry>, long)>(([.. Stored], Stored.Count));
+
+        public Task<int> PurgeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) => Task.FromResult(0);
+    }
+}
