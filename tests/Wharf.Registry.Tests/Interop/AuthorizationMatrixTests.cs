@@ -36,6 +36,8 @@ public sealed class AuthorizationMatrixFixture : IAsyncLifetime
 
     public Skopeo Skopeo { get; } = new();
 
+    public Podman Podman { get; private set; } = null!;
+
     public string Host => Server.BaseAddress.Authority;
 
     public string Layout { get; private set; } = "";
@@ -92,6 +94,19 @@ public sealed class AuthorizationMatrixFixture : IAsyncLifetime
 
         Layout = Path.Combine(Skopeo.Scratch, "layout");
         await Images.WriteOciLayoutAsync(Layout, "v1", "pushed by the matrix\n");
+
+        // podman unpacks what it pulls, so its base image is a real one (the layout above), and it pushes
+        // a tiny image of its own.
+        string adminAuth = await Skopeo.LoginAsync(Host, "admin", WharfServer.AdminPassword);
+        foreach (string project in Projects)
+        {
+            var copied = await Skopeo.RunAsync(adminAuth, "copy", "--dest-tls-verify=false", $"oci:{Layout}:v1", $"docker://{Host}/{project}/app:podman-base");
+            Assert.True(copied.ExitCode == 0, copied.ToString());
+        }
+
+        Assert.True(Podman.IsInstalled, "podman is not installed (test.sh installs it when run as root)");
+        Podman = new Podman();
+        await Podman.ImportTinyImageAsync("localhost/matrix:1", "pushed by podman\n");
     }
 
     /// <summary>The login of an actor in a project (robots belong to one project; people are the same in both).</summary>
@@ -118,6 +133,7 @@ public sealed class AuthorizationMatrixFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        Podman?.Dispose();
         Skopeo.Dispose();
         await Server.DisposeAsync();
     }
@@ -229,6 +245,50 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixFixture fixture,
 
         output.WriteLine($"{actor} {operation} {project}: {result}");
         Assert.True(allowed == (result.ExitCode == 0), $"{actor} {operation} in {project} should be {(allowed ? "allowed" : "refused")}: {result}");
+    }
+
+    public static TheoryData<string, string> PodmanCases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string actor in AuthorizationMatrixFixture.Actors)
+        {
+            foreach (string project in AuthorizationMatrixFixture.Projects)
+            {
+                data.Add(actor, project);
+            }
+        }
+
+        return data;
+    }
+
+    /// <summary>The same rules seen by podman: <c>podman login</c>, then pull and push.</summary>
+    [Theory]
+    [MemberData(nameof(PodmanCases))]
+    public async Task Podman_ActorPullAndPush_FollowsHarborsRoles(string actor, string project)
+    {
+        int offset = Array.IndexOf(AuthorizationMatrixFixture.Projects, project) * 4;
+        bool mayPull = Registry[actor][offset] == 'Y';
+        bool mayPush = Registry[actor][offset + 1] == 'Y';
+        var podman = fixture.Podman;
+        string host = fixture.Host;
+        await podman.RunAsync("logout", "--all");
+        if (actor != "anonymous")
+        {
+            var (user, secret) = fixture.Credentials(actor, project);
+            var login = await podman.RunAsync("login", "--tls-verify=false", "-u", user, "-p", secret, host);
+            Assert.True(login.ExitCode == 0, $"podman login as {actor}: {login}");
+        }
+
+        var pull = await podman.RunAsync("pull", "--tls-verify=false", $"{host}/{project}/app:podman-base");
+        output.WriteLine($"{actor} podman pull {project}: {pull}");
+        Assert.True(mayPull == (pull.ExitCode == 0), $"{actor} pull in {project} should be {(mayPull ? "allowed" : "refused")}: {pull}");
+
+        string target = $"{host}/{project}/app:podman-{actor}";
+        var push = await podman.RunAsync("push", "--tls-verify=false", "localhost/matrix:1", target);
+        output.WriteLine($"{actor} podman push {project}: {push}");
+        Assert.True(mayPush == (push.ExitCode == 0), $"{actor} push in {project} should be {(mayPush ? "allowed" : "refused")}: {push}");
+        using var admin = fixture.Server.Admin();
+        Assert.Equal(mayPush ? HttpStatusCode.OK : HttpStatusCode.NotFound, (await admin.GetAsync($"v2/{project}/app/manifests/podman-{actor}")).StatusCode);
     }
 
     [Theory]
