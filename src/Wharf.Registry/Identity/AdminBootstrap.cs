@@ -43,7 +43,10 @@ public sealed partial class AdminBootstrap(
 
         // As Harbor does at installation: a public "library" project, so registry/library/<image>
         // works from the first push.
-        await projects.CreateAsync(LibraryProject, isPublic: true, admin.Id, storageLimit: null, cancellationToken).ConfigureAwait(false);
+        if (options.CreateLibraryProject)
+        {
+            await projects.CreateAsync(LibraryProject, isPublic: true, admin.Id, storageLimit: null, cancellationToken).ConfigureAwait(false);
+        }
 
         if (string.IsNullOrEmpty(configured))
         {

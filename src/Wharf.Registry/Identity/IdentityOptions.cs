@@ -32,6 +32,9 @@ public sealed class IdentityOptions
     /// </summary>
     public bool OpenRegistry { get; set; }
 
+    /// <summary>Create Harbor's public <c>library</c> project on first start (as Harbor's installer does).</summary>
+    public bool CreateLibraryProject { get; set; } = true;
+
     /// <summary>The SQLite file; <c>&lt;data-dir&gt;/registry.db</c> when empty (the metadata store's file).</summary>
     public string? DatabasePath { get; set; }
 

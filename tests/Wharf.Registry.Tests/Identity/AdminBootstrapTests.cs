@@ -20,6 +20,18 @@ public partial class AdminBootstrapTests
     }
 
     [Fact]
+    public async Task StartAsync_FirstStart_CreatesPublicLibraryProject()
+    {
+        await using var server = await WharfServer.StartAsync(new Dictionary<string, string?> { ["Registry:CreateLibraryProject"] = "true" });
+        using var anonymous = new HttpClient { BaseAddress = server.BaseAddress };
+
+        string projects = await anonymous.GetStringAsync("api/v2.0/projects");
+
+        Assert.Contains("\"name\":\"library\"", projects, StringComparison.Ordinal);
+        Assert.Contains("\"public\":\"true\"", projects, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StartAsync_NoPasswordConfigured_PrintsAGeneratedOneOnceThatWorks()
     {
         string dataDirectory = Path.Combine(Path.GetTempPath(), "wharf-auth-" + Guid.NewGuid().ToString("N"));

@@ -71,6 +71,7 @@ public sealed class WharfServer : IAsyncDisposable
             ["Registry:DataDirectory"] = DataDirectory,
             ["Registry:AdminPassword"] = AdminPassword,
             ["Registry:BcryptWorkFactor"] = "4",
+            ["Registry:CreateLibraryProject"] = "false", // the tests make the projects they need
         };
         foreach (var (key, value) in settings ?? [])
         {
