@@ -13,6 +13,7 @@ public sealed class TokenServiceTests : IAsyncLifetime
     {
         _server = await WharfServer.StartAsync();
         await _server.CreateProjectAsync("lab");
+        await _server.CreateProjectAsync("library", isPublic: true);
         await _server.CreateUserAsync("dev");
         await _server.AddMemberAsync("lab", "dev", ProjectRole.Developer);
     }

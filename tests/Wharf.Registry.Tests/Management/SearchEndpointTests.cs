@@ -12,6 +12,7 @@ public sealed class SearchEndpointTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await WharfServer.StartAsync();
+        await _server.CreateProjectAsync("library", isPublic: true);
         await _server.CreateProjectAsync("lab");
         await _server.CreateProjectAsync("secret");
         await _server.CreateUserAsync("dev");
