@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project. Installs the real peers the interoperability tests need
-# (podman, skopeo, runc, docker-registry) when running as root on Debian and they are missing.
+# (podman, skopeo, runc, docker-registry, htpasswd) when running as root on Debian and they are missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -8,6 +8,7 @@ need=()
 for tool in podman skopeo runc docker-registry; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 if ((${#need[@]})) && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]}"
   apt-get update -qq

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using System.Globalization;
+using Wharf.Cli.Output;
+
+namespace Wharf.Cli.SystemCommands;
+
+/// <summary><c>wharf system df</c>: podman's TYPE TOTAL ACTIVE SIZE RECLAIMABLE table.</summary>
+public static class DfCommand
+{
+    public static Command Create(CliContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show detailed information on disk usage" };
+        var format = new Option<string?>("--format") { Description = "Pretty-print images using a Go template" };
+        var command = new Command("df", "Show wharf disk usage") { verbose, format };
+        command.SetAction(parse => context.Run(() =>
+        {
+            var report = context.Engine(parse).DiskUsage();
+            if (parse.GetValue(verbose))
+            {
+                context.Out.WriteLine("Images space usage:");
+                context.Out.WriteLine();
+                var rows = new List<IReadOnlyList<string>> { new[] { "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS" } };
+                foreach (var (image, unique, shared) in report.PerImage)
+                {
+                    var names = image.Names.Count == 0 ? ["<none>:<none>"] : image.Names;
+                    foreach (string n in names)
+                    {
+                        var (repo, tag) = n == "<none>:<none>" ? ("<none>", "<none>") : Engine.ImageNames.Split(n);
+                        rows.Add([repo, tag, image.ShortId, Units.HumanDuration(DateTimeOffset.UtcNow - image.Created),
+                            Units.HumanSize(image.Size), Units.HumanSize(shared), Units.HumanSize(unique), "0"]);
+                    }
+                }
+
+                context.Out.Write(Table.Render(rows));
+                context.Out.WriteLine();
+                context.Out.WriteLine("Containers space usage:");
+                context.Out.WriteLine();
+                context.Out.Write(Table.Render([["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"]]));
+                context.Out.WriteLine();
+                context.Out.WriteLine("Local Volumes space usage:");
+                context.Out.WriteLine();
+                context.Out.Write(Table.Render([["VOLUME NAME", "LINKS", "SIZE"]]));
+                return 0;
+            }
+
+            string Percent(long part, long whole) => whole == 0 ? "0%" : ((int)Math.Round(100.0 * part / whole)).ToString(CultureInfo.InvariantCulture) + "%";
+            var table = new List<IReadOnlyList<string>>
+            {
+                new[] { "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE" },
+                new[]
+                {
+                    "Images", report.Images.ToString(CultureInfo.InvariantCulture), report.Active.ToString(CultureInfo.InvariantCulture),
+                    Units.HumanSize(report.Size), $"{Units.HumanSize(report.Reclaimable)} ({Percent(report.Reclaimable, report.Size)})",
+                },
+                new[] { "Containers", "0", "0", "0B", "0B (0%)" },
+                new[] { "Local Volumes", "0", "0", "0B", "0B (0%)" },
+            };
+            context.Out.Write(Table.Render(table));
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,190 @@
+using System.CommandLine;
+using Wharf.Cli.Images;
+using Wharf.Cli.SystemCommands;
+using Wharf.Client;
+using Wharf.Content;
+using Wharf.Engine;
+
+namespace Wharf.Cli;
+
+/// <summary>The command tree: podman's verbs and global flags. Commands parse and print; the engine does the work.</summary>
+public static class WharfCli
+{
+    public static async Task<int> InvokeAsync(string[] args, CliIo io)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(io);
+        var context = new CliContext(io);
+        var root = new RootCommand("Manage images and registries, the podman way")
+        {
+            context.RootOption,
+            context.RunRootOption,
+            context.StorageDriverOption,
+            context.LogLevelOption,
+        };
+
+        var image = new Command("image", "Manage images");
+        foreach (var (top, sub) in ImageCommands(context))
+        {
+            if (top is not null)
+            {
+                root.Add(top);
+            }
+
+            image.Add(sub);
+        }
+
+        root.Add(image);
+        root.Add(InspectCommand.Create(context, "inspect"));
+        root.Add(LoginCommand.Create(context));
+        root.Add(LogoutCommand.Create(context));
+        root.Add(SearchCommand.Create(context));
+        root.Add(VersionCommand.Create(context));
+        root.Add(InfoCommand.Create(context));
+        var system = new Command("system", "Manage wharf")
+        {
+            DfCommand.Create(context),
+            ResetCommand.Create(context),
+            InfoCommand.Create(context),
+        };
+        root.Add(system);
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            await io.Err.WriteLineAsync("Error: " + Podmanish(parse.Errors[0].Message)).ConfigureAwait(false);
+            return 125;
+        }
+
+        // A positional argument that looks like a flag is a flag this command does not have.
+        if (UnknownFlag(parse) is { } flag)
+        {
+            await io.Err.WriteLineAsync($"Error: unknown flag: {flag}").ConfigureAwait(false);
+            return 125;
+        }
+
+        var config = new InvocationConfiguration { Output = io.Out, Error = io.Err, EnableDefaultExceptionHandler = false };
+        return await parse.InvokeAsync(config).ConfigureAwait(false);
+    }
+
+    private static string Podmanish(string message) => message;
+
+    private static string? UnknownFlag(ParseResult parse)
+    {
+        foreach (var child in parse.CommandResult.Children)
+        {
+            if (child is System.CommandLine.Parsing.ArgumentResult argument)
+            {
+                foreach (var token in argument.Tokens)
+                {
+                    if (token.Value.Length > 1 && token.Value[0] == '-')
+                    {
+                        return token.Value.Split('=')[0];
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static IEnumerable<(Command? Top, Command Sub)> ImageCommands(CliContext c)
+    {
+        yield return (PullCommand.Create(c, "pull"), PullCommand.Create(c, "pull"));
+        yield return (ImagesCommand.Create(c, "images"), ImagesCommand.Create(c, "ls", "list"));
+        yield return (TagCommand.Create(c, "tag"), TagCommand.Create(c, "tag"));
+        yield return (UntagCommand.Create(c, "untag"), UntagCommand.Create(c, "untag"));
+        yield return (PushCommand.Create(c, "push"), PushCommand.Create(c, "push"));
+        yield return (RmiCommand.Create(c, "rmi"), RmiCommand.Create(c, "rm"));
+        yield return (null, InspectCommand.Create(c, "inspect"));
+        yield return (null, PruneCommand.Create(c));
+        yield return (SaveCommand.Create(c, "save"), SaveCommand.Create(c, "save"));
+        yield return (LoadCommand.Create(c, "load"), LoadCommand.Create(c, "load"));
+        yield return (null, SearchCommand.Create(c));
+    }
+}
+
+/// <summary>What every command shares: the streams, global flags and the one place errors are printed.</summary>
+public sealed class CliContext
+{
+    public CliContext(CliIo io)
+    {
+        Io = io;
+    }
+
+    public CliIo Io { get; }
+
+    public TextWriter Out => Io.Out;
+
+    public TextWriter Err => Io.Err;
+
+    public Option<string?> RootOption { get; } = new("--root") { Description = "Path to the graph root directory", Recursive = true };
+
+    public Option<string?> RunRootOption { get; } = new("--runroot") { Description = "Path to the 'run directory'", Recursive = true };
+
+    public Option<string?> StorageDriverOption { get; } = new("--storage-driver") { Description = "Accepted for compatibility; wharf keeps blobs as fetched", Recursive = true };
+
+    public Option<string?> LogLevelOption { get; } = new("--log-level") { Description = "Accepted for compatibility", Recursive = true };
+
+    public ImageEngine Engine(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        return new ImageEngine(new EngineOptions
+        {
+            Environment = Io.Environment,
+            Root = parse.GetValue(RootOption),
+            RunRoot = parse.GetValue(RunRootOption),
+            Progress = Io.Err,
+            Transport = Io.Transport,
+        });
+    }
+
+    /// <summary>Runs a command body; a failure becomes one <c>Error: …</c> line and podman's exit code.</summary>
+    public async Task<int> RunAsync(Func<Task<int>> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        try
+        {
+            return await body().ConfigureAwait(false);
+        }
+        catch (WharfException e)
+        {
+            await Err.WriteLineAsync("Error: " + e.Message).ConfigureAwait(false);
+            return e.ExitCode;
+        }
+        catch (Exception e) when (e is RegistryException or ContentException or IOException or UnauthorizedAccessException or InvalidDataException or FormatException or HttpRequestException)
+        {
+            await Err.WriteLineAsync("Error: " + e.Message).ConfigureAwait(false);
+            return 125;
+        }
+    }
+
+    public int Run(Func<int> body) => RunAsync(() => Task.FromResult(body())).GetAwaiter().GetResult();
+
+    public static Option<bool?> TlsVerifyOption() => new("--tls-verify")
+    {
+        Description = "Require HTTPS and verify certificates when contacting registries",
+        Arity = ArgumentArity.ZeroOrOne,
+        CustomParser = r =>
+        {
+            if (r.Tokens.Count == 0)
+            {
+                return true;
+            }
+
+            if (bool.TryParse(r.Tokens[0].Value, out bool b))
+            {
+                return b;
+            }
+
+            r.AddError($"invalid argument \"{r.Tokens[0].Value}\" for \"--tls-verify\" flag: strconv.ParseBool: parsing \"{r.Tokens[0].Value}\": invalid syntax");
+            return null;
+        },
+    };
+
+    public static Option<string?> AuthFileOption() => new("--authfile") { Description = "Path of the authentication file" };
+
+    public static Option<string?> CertDirOption() => new("--cert-dir") { Description = "Use certificates at the specified path to access the registry" };
+
+    public static Option<string?> CredsOption() => new("--creds") { Description = "Credentials (USERNAME:PASSWORD) to use for authenticating to a registry" };
+}

@@ -1,0 +1,62 @@
+namespace Wharf.Client;
+
+/// <summary>
+/// The process environment as the configuration readers see it, so tests can give each case its
+/// own variables, home directory and user id instead of touching the real ones.
+/// </summary>
+public sealed class HostEnvironment
+{
+    private readonly Func<string, string?> _variables;
+
+    public HostEnvironment(Func<string, string?> variables, string home, int uid, string systemConfigDirectory = "/etc/containers")
+    {
+        _variables = variables;
+        Home = home;
+        Uid = uid;
+        SystemConfigDirectory = systemConfigDirectory;
+    }
+
+    public static HostEnvironment Current { get; } = new(
+        Environment.GetEnvironmentVariable,
+        Environment.GetFolderPath(Environment.SpecialFolder.UserProfile),
+        OperatingSystem.IsWindows() ? 0 : (int)GetUid());
+
+    public string Home { get; }
+
+    public int Uid { get; }
+
+    public bool IsRoot => Uid == 0;
+
+    /// <summary>Where registries.conf and storage.conf live for the system (<c>/etc/containers</c>).</summary>
+    public string SystemConfigDirectory { get; }
+
+    public string? Get(string name)
+    {
+        string? v = _variables(name);
+        return string.IsNullOrEmpty(v) ? null : v;
+    }
+
+    /// <summary><c>$XDG_CONFIG_HOME</c>, else <c>~/.config</c>.</summary>
+    public string ConfigHome => Get("XDG_CONFIG_HOME") ?? Path.Combine(Home, ".config");
+
+    private static uint GetUid()
+    {
+        // /proc/self/status "Uid:\treal\teffective…"; avoids P/Invoke for one number.
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("Uid:", StringComparison.Ordinal))
+                {
+                    var parts = line[4..].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+                    return uint.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return 0;
+    }
+}

@@ -1,0 +1,137 @@
+using Wharf.Engine.Storage;
+
+namespace Wharf.Engine;
+
+public sealed record ListImagesOptions
+{
+    public bool All { get; init; }
+
+    /// <summary><c>--filter key=value</c>; reference=, dangling=, id= are understood.</summary>
+    public IReadOnlyList<string> Filters { get; init; } = [];
+}
+
+/// <summary>One row of <c>images</c>: one per name (a dangling image is one row with no name).</summary>
+public sealed record ImageSummary(ImageRecord Image, string Repository, string Tag)
+{
+    public string Id => Image.Id;
+
+    public IEnumerable<string> RepoDigests => ImageEngine.RepoDigests(Image);
+}
+
+public sealed record ListImagesReport(IReadOnlyList<ImageSummary> Rows);
+
+public sealed partial class ImageEngine
+{
+    public ListImagesReport ListImages(ListImagesOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var filters = options.Filters.Select(ParseFilter).ToList();
+        var rows = new List<ImageSummary>();
+        // Filters pick images; a picked image shows every one of its names, as podman 4 does.
+        foreach (var image in Store.ReadImages().OrderByDescending(i => i.Created).ThenByDescending(i => i.Added))
+        {
+            if (!filters.All(f => MatchesFilter(image, f)))
+            {
+                continue;
+            }
+
+            if (image.Names.Count == 0)
+            {
+                rows.Add(new ImageSummary(image, "<none>", "<none>"));
+                continue;
+            }
+
+            foreach (string name in image.Names.Order(StringComparer.Ordinal))
+            {
+                var (repo, tag) = ImageNames.Split(name);
+                rows.Add(new ImageSummary(image, repo, tag));
+            }
+        }
+
+        return new ListImagesReport(rows);
+    }
+
+    internal static IEnumerable<string> RepoDigests(ImageRecord image) =>
+        image.Names.Select(n => ImageNames.Split(n).Repository).Distinct(StringComparer.Ordinal).Select(r => r + "@" + image.Digest);
+
+    private static (string Key, string Value) ParseFilter(string filter)
+    {
+        int eq = filter.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0)
+        {
+            throw new WharfException($"invalid image filter \"{filter}\": must be in the format \"filter=value\"");
+        }
+
+        string key = filter[..eq];
+        if (key is not ("reference" or "dangling" or "id" or "digest"))
+        {
+            throw new WharfException($"unsupported image filter \"{key}\"");
+        }
+
+        return (key, filter[(eq + 1)..]);
+    }
+
+    private static bool MatchesFilter(ImageRecord image, (string Key, string Value) filter) => filter.Key switch
+    {
+        "reference" => image.Names.Any(n => ReferenceMatches(filter.Value, n)),
+        "dangling" => (image.Names.Count == 0) == filter.Value.Equals("true", StringComparison.OrdinalIgnoreCase),
+        "id" => image.Id.StartsWith(filter.Value.Replace("sha256:", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal),
+        "digest" => image.Digest == filter.Value,
+        _ => true,
+    };
+
+    /// <summary>
+    /// podman's reference filter: a glob against the full name, or against it without the
+    /// registry, with or without the tag.
+    /// </summary>
+    internal static bool ReferenceMatches(string pattern, string name)
+    {
+        var (repo, tag) = ImageNames.Split(name);
+        int slash = repo.IndexOf('/', StringComparison.Ordinal);
+        string path = slash >= 0 ? repo[(slash + 1)..] : repo;
+        string last = repo[(repo.LastIndexOf('/') + 1)..];
+        foreach (string candidate in new[] { name, repo, path, path + ":" + tag, last, last + ":" + tag })
+        {
+            if (Glob(pattern, candidate))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    internal static bool Glob(string pattern, string text)
+    {
+        int p = 0, t = 0, star = -1, mark = 0;
+        while (t < text.Length)
+        {
+            if (p < pattern.Length && (pattern[p] == '?' || pattern[p] == text[t]) && pattern[p] != '*')
+            {
+                p++;
+                t++;
+            }
+            else if (p < pattern.Length && pattern[p] == '*')
+            {
+                star = p++;
+                mark = t;
+            }
+            else if (star >= 0)
+            {
+                p = star + 1;
+                t = ++mark;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        while (p < pattern.Length && pattern[p] == '*')
+        {
+            p++;
+        }
+
+        return p == pattern.Length;
+    }
+}

@@ -1,0 +1,224 @@
+using System.Runtime.InteropServices;
+using Wharf.Client;
+using Wharf.Content;
+using Wharf.Engine.Storage;
+using Wharf.Oci;
+
+namespace Wharf.Engine;
+
+public sealed record PullOptions : RegistryAccess
+{
+    public required string Reference { get; init; }
+
+    public bool Quiet { get; init; }
+
+    public string? Os { get; init; }
+
+    public string? Architecture { get; init; }
+
+    public string? Variant { get; init; }
+}
+
+public sealed record PullReport(string ImageId, string Name);
+
+public sealed partial class ImageEngine
+{
+    /// <summary>
+    /// podman pull: resolve the name (alias, search registries), then for each candidate fetch
+    /// the manifest (an index resolves to this machine's platform) and copy what is missing.
+    /// </summary>
+    public async Task<PullReport> PullAsync(PullOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var candidates = ResolvePullCandidates(options.Reference, options.Quiet);
+        var errors = new List<string>();
+        foreach (var candidate in candidates)
+        {
+            string name = ImageNames.Qualified(candidate);
+            Log(options.Quiet, $"Trying to pull {name}...");
+            try
+            {
+                return await PullOneAsync(candidate, name, options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RegistryException or ContentException or HttpRequestException or WharfException or IOException)
+            {
+                errors.Add(e is WharfException ? e.Message : $"initializing source docker://{name}: {e.Message}");
+            }
+        }
+
+        if (errors.Count == 1)
+        {
+            throw new WharfException(errors[0]);
+        }
+
+        throw new WharfException($"{errors.Count} errors occurred while pulling:\n" + string.Join('\n', errors.Select(e => " * " + e)));
+    }
+
+    private List<Reference> ResolvePullCandidates(string input, bool quiet)
+    {
+        var reference = ImageNames.Parse(input);
+        if (reference.Domain is not null)
+        {
+            return [reference.Normalize()];
+        }
+
+        if (Registries.Aliases.TryGetValue(reference.Path, out var alias))
+        {
+            Log(quiet, $"Resolved \"{reference.Path}\" as an alias ({alias.Source})");
+            var target = ImageNames.Parse(alias.Value);
+            return [target.Normalize() with { Tag = reference.Tag, Digest = reference.Digest }];
+        }
+
+        var registries = Registries.UnqualifiedSearchRegistries;
+        if (registries.Count == 0)
+        {
+            throw new WharfException(
+                $"short-name \"{input}\" did not resolve to an alias and no unqualified-search registries are defined in \"{Registries.MainPath}\"");
+        }
+
+        Log(quiet, $"Resolving \"{reference.Name}\" using unqualified-search registries ({Registries.UnqualifiedSearchRegistriesSource})");
+        return [.. registries.Select(r => (reference with { Domain = r }).Normalize())];
+    }
+
+    private async Task<PullReport> PullOneAsync(Reference reference, string name, PullOptions options, CancellationToken ct)
+    {
+        if (Registries.IsBlocked(reference.Name))
+        {
+            throw new WharfException($"initializing source docker://{name}: registry {reference.Domain} is blocked in {Registries.SourcesDescription}");
+        }
+
+        // Mirrors, then the (possibly rewritten) location; the image is stored under the name asked for.
+        RemoteRepository? repository = null;
+        RegistryClient? client = null;
+        Descriptor? root = null;
+        Reference? location = null;
+        string tagOrDigest = reference.Digest?.ToString() ?? reference.Tag ?? "latest";
+        Exception? lastError = null;
+        foreach (var (source, insecure) in PullSources(reference))
+        {
+            var candidateClient = CreateClient(source.Domain!, source.Name, options, insecure);
+            try
+            {
+                var candidate = candidateClient.Repository(source.Path);
+                root = await candidate.ResolveAsync(tagOrDigest, ct).ConfigureAwait(false);
+                (client, repository, location) = (candidateClient, candidate, source);
+                break;
+            }
+            catch (Exception e) when (e is RegistryException or ContentException or HttpRequestException)
+            {
+                candidateClient.Dispose();
+                lastError = e;
+            }
+        }
+
+        if (repository is null || root is null || location is null || client is null)
+        {
+            throw lastError is null ? new WharfException($"initializing source docker://{name}: no source to pull from") : new WharfException($"initializing source docker://{name}: {lastError.Message}", lastError);
+        }
+
+        using var clientScope = client;
+        var target = new LocalImageTarget(Store, _options.Time) { Location = location.Name };
+        if (MediaTypes.IsIndex(root.MediaType))
+        {
+            byte[] indexBody = await CopyEngine.ReadManifestAsync(repository, root, ct).ConfigureAwait(false);
+            var index = ManifestParser.Parse(indexBody, root.MediaType);
+            root = SelectPlatform(index.Manifests, options)
+                ?? throw new WharfException($"choosing an image from manifest list docker://{name}: no image found in manifest list for architecture {Architecture(options)}, variant \"{options.Variant}\", OS {options.Os ?? "linux"}");
+        }
+
+        byte[] manifestBody = await CopyEngine.ReadManifestAsync(repository, root, ct).ConfigureAwait(false);
+        var manifest = ManifestParser.Parse(manifestBody, root.MediaType);
+        if (manifest.IsIndex)
+        {
+            throw new WharfException($"initializing source docker://{name}: nested manifest lists are not supported");
+        }
+
+        using var inflight = Store.MarkInflight([root.Digest, .. manifest.Blobs.Select(b => b.Digest)]);
+        Log(options.Quiet, "Getting image source signatures");
+        var progressLock = new Lock();
+        try
+        {
+            await CopyEngine.CopyGraphAsync(repository, target, root, new CopyOptions
+            {
+                IsTransient = IsTransient,
+                Progress = e =>
+                {
+                    if (e.Kind == CopyEventKind.Copying)
+                    {
+                        lock (progressLock)
+                        {
+                            Log(options.Quiet, $"Copying {(e.IsConfig ? "config" : "blob")} {e.Descriptor.Digest}");
+                        }
+                    }
+                },
+            }, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RegistryException or ContentException)
+        {
+            throw new WharfException($"copying image docker://{name}: {e.Message}", e);
+        }
+
+        Log(options.Quiet, "Writing manifest to image destination");
+        Log(options.Quiet, "Storing signatures");
+        var record = target.Register(root, name);
+        return new PullReport(record.Id, name);
+    }
+
+    /// <summary>
+    /// Where a pull may come from, in order: the registry's mirrors that apply (pull-from-mirror,
+    /// mirror-by-digest-only), then its location with the prefix rewritten. Each with its own insecure flag.
+    /// </summary>
+    private List<(Reference Source, bool? Insecure)> PullSources(Reference reference)
+    {
+        var sources = new List<(Reference, bool?)>();
+        var entry = Registries.Find(reference.Name);
+        bool byDigest = reference.Digest is not null;
+        if (entry is not null && !entry.Prefix.StartsWith("*.", StringComparison.Ordinal))
+        {
+            foreach (var mirror in entry.Mirrors)
+            {
+                string mode = entry.MirrorByDigestOnly ? "digest-only" : mirror.PullFromMirror;
+                if ((mode == "digest-only" && !byDigest) || (mode == "tag-only" && byDigest))
+                {
+                    continue;
+                }
+
+                if (Oci.Reference.TryParse(mirror.Location + reference.Name[entry.Prefix.Length..], out var m, out _) && m.Domain is not null)
+                {
+                    sources.Add((m with { Tag = reference.Tag, Digest = reference.Digest }, mirror.Insecure));
+                }
+            }
+        }
+
+        var location = ImageNames.Parse(Registries.RewriteForPull(reference.Name));
+        sources.Add((location with { Tag = reference.Tag, Digest = reference.Digest }, null));
+        return sources;
+    }
+
+    private static string Architecture(PullOptions options) => options.Architecture ?? RuntimeInformation.OSArchitecture switch
+    {
+        System.Runtime.InteropServices.Architecture.X64 => "amd64",
+        System.Runtime.InteropServices.Architecture.Arm64 => "arm64",
+        System.Runtime.InteropServices.Architecture.Arm => "arm",
+        System.Runtime.InteropServices.Architecture.X86 => "386",
+        System.Runtime.InteropServices.Architecture.Ppc64le => "ppc64le",
+        System.Runtime.InteropServices.Architecture.S390x => "s390x",
+        System.Runtime.InteropServices.Architecture.RiscV64 => "riscv64",
+        _ => "amd64",
+    };
+
+    /// <summary>The index entry for the wanted os/architecture (and variant when given); this machine's by default.</summary>
+    internal static Descriptor? SelectPlatform(IReadOnlyList<Descriptor> manifests, PullOptions options)
+    {
+        string os = options.Os ?? "linux";
+        string arch = Architecture(options);
+        var matching = manifests.Where(m => m.Platform is { } p && p.Os == os && p.Architecture == arch).ToList();
+        if (options.Variant is { } variant)
+        {
+            return matching.FirstOrDefault(m => m.Platform!.Variant == variant);
+        }
+
+        // arm64 images are often "v8"; prefer an entry without a variant, else the first.
+        return matching.FirstOrDefault(m => m.Platform!.Variant is null) ?? matching.FirstOrDefault();
+    }
+}

@@ -1,0 +1,486 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Wharf.Content;
+using Wharf.Engine.Storage;
+using Wharf.Oci;
+
+namespace Wharf.Engine;
+
+/// <param name="Format">docker-archive, oci-archive or oci-dir.</param>
+/// <param name="Path">The file (or directory for oci-dir); null writes to <paramref name="Output"/>.</param>
+public sealed record SaveOptions(IReadOnlyList<string> Images, string Format, string? Path, Stream? Output, bool Quiet);
+
+public sealed record LoadOptions(string? Path, Stream? Input, bool Quiet);
+
+public sealed record LoadReport(IReadOnlyList<string> Names);
+
+public sealed partial class ImageEngine
+{
+    private static readonly DateTimeOffset Epoch = DateTimeOffset.UnixEpoch;
+
+    /// <summary>
+    /// podman save: docker-archive (uncompressed layers named by diff ID, config, manifest.json,
+    /// as docker load expects), oci-archive (an OCI layout in a tar) or oci-dir (the layout itself).
+    /// </summary>
+    public async Task SaveAsync(SaveOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var images = options.Images.Select(n => (Input: n, Image: LookupImage(n))).ToList();
+        switch (options.Format)
+        {
+            case "docker-archive":
+                await WithOutputAsync(options, stream => SaveDockerArchiveAsync(images, stream, options.Quiet, cancellationToken)).ConfigureAwait(false);
+                break;
+            case "oci-archive":
+                await WithOutputAsync(options, async stream =>
+                {
+                    string dir = Path.Combine(Store.Root, "tmp", "save-" + Guid.NewGuid().ToString("N"));
+                    try
+                    {
+                        await SaveOciDirAsync(images, dir, options.Quiet, cancellationToken).ConfigureAwait(false);
+                        await WriteDirectoryTarAsync(dir, stream, cancellationToken).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        if (Directory.Exists(dir))
+                        {
+                            Directory.Delete(dir, recursive: true);
+                        }
+                    }
+                }).ConfigureAwait(false);
+                break;
+            case "oci-dir":
+                await SaveOciDirAsync(images, options.Path ?? throw new WharfException("oci-dir needs a directory: use -o"), options.Quiet, cancellationToken).ConfigureAwait(false);
+                break;
+            default:
+                throw new WharfException($"unsupported format \"{options.Format}\": use docker-archive, oci-archive or oci-dir");
+        }
+    }
+
+    private static async Task WithOutputAsync(SaveOptions options, Func<Stream, Task> write)
+    {
+        if (options.Path is null)
+        {
+            await write(options.Output ?? throw new WharfException("no output given")).ConfigureAwait(false);
+            return;
+        }
+
+        string full = Path.GetFullPath(options.Path);
+        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write);
+            await using (file.ConfigureAwait(false))
+            {
+                await write(file).ConfigureAwait(false);
+            }
+
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    private async Task SaveOciDirAsync(List<(string Input, ImageRecord Image)> images, string dir, bool quiet, CancellationToken ct)
+    {
+        var layout = new OciLayoutTarget(dir).Initialize();
+        var source = new LocalImageTarget(Store, _options.Time);
+        foreach (var (input, image) in images)
+        {
+            var manifest = LocalImageTarget.ManifestDescriptor(image);
+            await CopyEngine.CopyGraphAsync(source, layout, manifest, new CopyOptions
+            {
+                Progress = e =>
+                {
+                    if (e.Kind == CopyEventKind.Copying)
+                    {
+                        Log(quiet, $"Copying {(e.IsConfig ? "config" : "blob")} {e.Descriptor.Digest}");
+                    }
+                },
+            }, ct).ConfigureAwait(false);
+            string refName = NameFor(input, image) ?? image.Id;
+            await layout.TagAsync(manifest, refName, ct).ConfigureAwait(false);
+        }
+
+        Log(quiet, "Writing manifest to image destination");
+    }
+
+    /// <summary>The name the user gave when it is one of the image's names, else its first name.</summary>
+    private string? NameFor(string input, ImageRecord image)
+    {
+        try
+        {
+            return ResolveOwnName(image, input);
+        }
+        catch (WharfException)
+        {
+            return image.Names.FirstOrDefault();
+        }
+    }
+
+    private async Task SaveDockerArchiveAsync(List<(string Input, ImageRecord Image)> images, Stream output, bool quiet, CancellationToken ct)
+    {
+        var manifestJson = new JsonArray();
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
+        await using (writer.ConfigureAwait(false))
+        {
+            foreach (var (input, image) in images)
+            {
+                var manifest = ManifestParser.Parse(Store.ReadBlob(image.Digest), image.ManifestMediaType);
+                byte[] config = Store.ReadBlob(manifest.Config!.Digest);
+                var configModel = JsonSerializer.Deserialize(config, OciJsonContext.Default.ImageConfig);
+                var diffIds = configModel?.RootFs.DiffIds ?? [];
+                if (diffIds.Count != manifest.Layers.Count)
+                {
+                    throw new WharfException($"{input}: config lists {diffIds.Count} layers, manifest {manifest.Layers.Count}");
+                }
+
+                var layerNames = new JsonArray();
+                for (int i = 0; i < manifest.Layers.Count; i++)
+                {
+                    var layer = manifest.Layers[i];
+                    string diffHex = Digest.Parse(diffIds[i]).Encoded;
+                    string entry = diffHex + ".tar";
+                    layerNames.Add(entry);
+                    if (!written.Add(entry))
+                    {
+                        continue;
+                    }
+
+                    Log(quiet, $"Copying blob {layer.Digest}");
+                    await WriteLayerEntryAsync(writer, entry, layer, diffIds[i], ct).ConfigureAwait(false);
+                }
+
+                string configName = Digest.Parse(manifest.Config.Digest).Encoded + ".json";
+                if (written.Add(configName))
+                {
+                    Log(quiet, $"Copying config {manifest.Config.Digest}");
+                    await WriteBytesEntryAsync(writer, configName, config, ct).ConfigureAwait(false);
+                }
+
+                string? name = NameFor(input, image);
+                manifestJson.Add(new JsonObject
+                {
+                    ["Config"] = configName,
+                    ["RepoTags"] = name is null ? new JsonArray() : new JsonArray(name),
+                    ["Layers"] = layerNames,
+                });
+            }
+
+            Log(quiet, "Writing manifest to image destination");
+            await WriteBytesEntryAsync(writer, "manifest.json", System.Text.Encoding.UTF8.GetBytes(manifestJson.ToJsonString()), ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteLayerEntryAsync(TarWriter writer, string entryName, Descriptor layer, string diffId, CancellationToken ct)
+    {
+        // The tar header needs the size first: decompress to a temporary file, checking the diff ID.
+        string temp = Path.Combine(Store.Root, "tmp", "layer-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+            {
+                var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write);
+                await using (file.ConfigureAwait(false))
+                {
+                    var blob = Store.OpenBlob(layer.Digest);
+                    await using (blob.ConfigureAwait(false))
+                    {
+                        Stream source = IsCompressed(blob) ? new GZipStream(blob, CompressionMode.Decompress, leaveOpen: true) : blob;
+                        byte[] buffer = new byte[1 << 16];
+                        int n;
+                        while ((n = await source.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                        {
+                            hasher.AppendData(buffer, 0, n);
+                            await file.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                        }
+                    }
+                }
+
+                var actual = Digest.FromHasher(Digest.Sha256, hasher).ToString();
+                if (actual != diffId)
+                {
+                    throw new WharfException($"layer {layer.Digest}: uncompressed content is {actual}, the config says {diffId}");
+                }
+            }
+
+            var data = new FileStream(temp, FileMode.Open, FileAccess.Read);
+            await using (data.ConfigureAwait(false))
+            {
+                var entry = new PaxTarEntry(TarEntryType.RegularFile, entryName)
+                {
+                    DataStream = data,
+                    Mode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+                    ModificationTime = Epoch,
+                };
+                await writer.WriteEntryAsync(entry, ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    private static bool IsCompressed(Stream seekable)
+    {
+        Span<byte> magic = stackalloc byte[2];
+        int n = seekable.Read(magic);
+        seekable.Position = 0;
+        return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    }
+
+    private static async Task WriteBytesEntryAsync(TarWriter writer, string name, byte[] bytes, CancellationToken ct)
+    {
+        var entry = new PaxTarEntry(TarEntryType.RegularFile, name)
+        {
+            DataStream = new MemoryStream(bytes),
+            Mode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+            ModificationTime = Epoch,
+        };
+        await writer.WriteEntryAsync(entry, ct).ConfigureAwait(false);
+    }
+
+    private static async Task WriteDirectoryTarAsync(string dir, Stream output, CancellationToken ct)
+    {
+        var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
+        await using (writer.ConfigureAwait(false))
+        {
+            foreach (string file in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            {
+                string name = Path.GetRelativePath(dir, file).Replace('\\', '/');
+                var data = new FileStream(file, FileMode.Open, FileAccess.Read);
+                await using (data.ConfigureAwait(false))
+                {
+                    await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, name)
+                    {
+                        DataStream = data,
+                        Mode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+                        ModificationTime = Epoch,
+                    }, ct).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// podman load: a docker-archive, an oci-archive or an OCI layout directory. The archive is
+    /// unpacked into the store's tmp/ (entry names checked to stay inside), then copied in; image
+    /// IDs are kept (same config digest).
+    /// </summary>
+    public async Task<LoadReport> LoadAsync(LoadOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Path is { } p && Directory.Exists(p))
+        {
+            return await LoadOciDirAsync(p, options.Quiet, cancellationToken).ConfigureAwait(false);
+        }
+
+        Directory.CreateDirectory(Path.Combine(Store.Root, "tmp"));
+        string dir = Path.Combine(Store.Root, "tmp", "load-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            if (options.Path is { } path)
+            {
+                if (!File.Exists(path))
+                {
+                    throw new WharfException($"payload does not match any of the supported image formats:\n * oci: open {path}: no such file or directory");
+                }
+
+                var file = new FileStream(path, FileMode.Open, FileAccess.Read);
+                await using (file.ConfigureAwait(false))
+                {
+                    await ExtractAsync(file, dir, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                await ExtractAsync(options.Input ?? throw new WharfException("no input given"), dir, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (File.Exists(Path.Combine(dir, "oci-layout")))
+            {
+                return await LoadOciDirAsync(dir, options.Quiet, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (File.Exists(Path.Combine(dir, "manifest.json")))
+            {
+                return await LoadDockerArchiveAsync(dir, options.Quiet, cancellationToken).ConfigureAwait(false);
+            }
+
+            throw new WharfException("payload does not match any of the supported image formats (oci-archive, docker-archive, oci-dir)");
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    private static async Task ExtractAsync(Stream input, string dir, CancellationToken ct)
+    {
+        Directory.CreateDirectory(dir);
+        string root = Path.GetFullPath(dir) + Path.DirectorySeparatorChar;
+        Stream source = input;
+        var buffered = new BufferedStream(input, 1 << 16);
+        var reader = new TarReader(buffered, leaveOpen: true);
+        await using (reader.ConfigureAwait(false))
+        {
+            TarEntry? entry;
+            try
+            {
+                entry = await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new WharfException($"payload does not match any of the supported image formats: {e.Message}", e);
+            }
+
+            for (; entry is not null; entry = await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false))
+            {
+                string target = Path.GetFullPath(Path.Combine(dir, entry.Name));
+                if (!target.StartsWith(root, StringComparison.Ordinal))
+                {
+                    throw new WharfException($"archive entry \"{entry.Name}\" points outside the archive");
+                }
+
+                // Only regular files matter for either format; legacy v1 symlinks are skipped.
+                if (entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile && entry.DataStream is not null)
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                    var file = new FileStream(target, FileMode.Create, FileAccess.Write);
+                    await using (file.ConfigureAwait(false))
+                    {
+                        await entry.DataStream.CopyToAsync(file, ct).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+
+        _ = source;
+    }
+
+    private async Task<LoadReport> LoadOciDirAsync(string dir, bool quiet, CancellationToken ct)
+    {
+        var layout = new OciLayoutTarget(dir);
+        var names = new List<string>();
+        Log(quiet, "Getting image source signatures");
+        foreach (var entry in layout.ReadIndex())
+        {
+            var target = new LocalImageTarget(Store, _options.Time);
+            var root = await CopyEngine.CopyGraphAsync(layout, target, entry, new CopyOptions
+            {
+                SelectManifest = ms => SelectPlatform(ms, new PullOptions { Reference = "load" }),
+                Progress = e =>
+                {
+                    if (e.Kind == CopyEventKind.Copying)
+                    {
+                        Log(quiet, $"Copying {(e.IsConfig ? "config" : "blob")} {e.Descriptor.Digest}");
+                    }
+                },
+            }, ct).ConfigureAwait(false);
+            string? refName = entry.Annotations?.GetValueOrDefault(OciLayoutTarget.RefNameAnnotation);
+            string? name = refName is not null && Reference.TryParse(refName, out var r, out _) && (r.Domain is not null || r.Tag is not null || r.Path.Contains('/', StringComparison.Ordinal))
+                ? ImageNames.ForNewImage(refName)
+                : null;
+            Log(quiet, "Writing manifest to image destination");
+            var record = target.Register(root, name);
+            names.Add(name ?? "sha256:" + record.Id);
+        }
+
+        return new LoadReport(names);
+    }
+
+    private async Task<LoadReport> LoadDockerArchiveAsync(string dir, bool quiet, CancellationToken ct)
+    {
+        JsonArray manifests;
+        try
+        {
+            manifests = JsonNode.Parse(await File.ReadAllBytesAsync(Path.Combine(dir, "manifest.json"), ct).ConfigureAwait(false)) as JsonArray
+                ?? throw new WharfException("manifest.json is not an array");
+        }
+        catch (JsonException e)
+        {
+            throw new WharfException($"loading docker-archive: manifest.json: {e.Message}", e);
+        }
+
+        var names = new List<string>();
+        Log(quiet, "Getting image source signatures");
+        foreach (var item in manifests.OfType<JsonObject>())
+        {
+            string configName = item["Config"]?.GetValue<string>() ?? throw new WharfException("manifest.json entry has no Config");
+            byte[] config = await File.ReadAllBytesAsync(SafeJoin(dir, configName), ct).ConfigureAwait(false);
+            var configDescriptor = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = Digest.Compute(config).ToString(), Size = config.Length };
+            var layers = new List<Descriptor>();
+            foreach (var layerNode in item["Layers"] as JsonArray ?? [])
+            {
+                string layerPath = SafeJoin(dir, layerNode!.GetValue<string>());
+                Digest digest;
+                bool gzip;
+                var stream = new FileStream(layerPath, FileMode.Open, FileAccess.Read);
+                await using (stream.ConfigureAwait(false))
+                {
+                    gzip = IsCompressed(stream);
+                    digest = await Digest.ComputeAsync(stream, ct).ConfigureAwait(false);
+                }
+
+                var layer = new Descriptor
+                {
+                    MediaType = gzip ? MediaTypes.OciLayerGzip : MediaTypes.OciLayerTar,
+                    Digest = digest.ToString(),
+                    Size = new FileInfo(layerPath).Length,
+                };
+                Log(quiet, $"Copying blob {layer.Digest}");
+                if (!Store.HasBlob(layer))
+                {
+                    var data = new FileStream(layerPath, FileMode.Open, FileAccess.Read);
+                    await using (data.ConfigureAwait(false))
+                    {
+                        await Store.WriteBlobAsync(layer, data, ct).ConfigureAwait(false);
+                    }
+                }
+
+                layers.Add(layer);
+            }
+
+            Log(quiet, $"Copying config {configDescriptor.Digest}");
+            await Store.WriteBlobAsync(configDescriptor, new MemoryStream(config), ct).ConfigureAwait(false);
+            byte[] manifestBytes = JsonSerializer.SerializeToUtf8Bytes(
+                new ImageManifest { MediaType = MediaTypes.OciManifest, Config = configDescriptor, Layers = layers }, OciJsonContext.Default.ImageManifest);
+            var manifest = new Descriptor { MediaType = MediaTypes.OciManifest, Digest = Digest.Compute(manifestBytes).ToString(), Size = manifestBytes.Length };
+            await Store.WriteBlobAsync(manifest, new MemoryStream(manifestBytes), ct).ConfigureAwait(false);
+            Log(quiet, "Writing manifest to image destination");
+            var target = new LocalImageTarget(Store, _options.Time);
+            var tags = (item["RepoTags"] as JsonArray ?? []).Select(t => t!.GetValue<string>()).ToList();
+            if (tags.Count == 0)
+            {
+                var record = target.Register(manifest, null);
+                names.Add("sha256:" + record.Id);
+            }
+
+            foreach (string tag in tags)
+            {
+                string name = ImageNames.ForNewImage(tag);
+                target.Register(manifest, name);
+                names.Add(name);
+            }
+        }
+
+        return new LoadReport(names);
+    }
+
+    private static string SafeJoin(string dir, string name)
+    {
+        string root = Path.GetFullPath(dir) + Path.DirectorySeparatorChar;
+        string full = Path.GetFullPath(Path.Combine(dir, name));
+        return full.StartsWith(root, StringComparison.Ordinal) ? full : throw new WharfException($"archive names \"{name}\" outside itself");
+    }
+}

@@ -1,0 +1,338 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Text.Json;
+using Wharf.Content;
+using Wharf.Oci;
+
+namespace Wharf.Engine.Storage;
+
+/// <summary>
+/// The local image store under graphroot. Layout:
+/// <code>
+/// &lt;graphroot&gt;/wharf/
+///   images.json            the index: every image, its names, digests and sizes
+///   images.lock            held (flock) while the index is read-modified-written
+///   blobs/sha256/&lt;hex&gt;     manifests, configs and layers, kept compressed as fetched
+///   blobs/sha256/&lt;hex&gt;.usize  a layer's uncompressed size, computed once
+///   inflight/&lt;id&gt;.json    blobs a running pull is using, so a concurrent rmi keeps them
+///   tmp/                   partial writes; nothing is renamed out of here unverified
+/// </code>
+/// Every write goes to tmp/, is hashed and checked, flushed, then renamed; the index is
+/// replaced by rename under the lock, so concurrent wharf processes see the old or the new.
+/// </summary>
+public sealed class ImageStore
+{
+    public ImageStore(string graphRoot)
+    {
+        GraphRoot = graphRoot;
+        Root = Path.Combine(graphRoot, "wharf");
+    }
+
+    public string GraphRoot { get; }
+
+    public string Root { get; }
+
+    private string IndexPath => Path.Combine(Root, "images.json");
+
+    private string LockPath => Path.Combine(Root, "images.lock");
+
+    private string TempDir => Path.Combine(Root, "tmp");
+
+    private string InflightDir => Path.Combine(Root, "inflight");
+
+    public string BlobPath(string digest)
+    {
+        var d = Oci.Digest.Parse(digest);
+        return Path.Combine(Root, "blobs", d.Algorithm, d.Encoded);
+    }
+
+    private void EnsureLayout()
+    {
+        Directory.CreateDirectory(Path.Combine(Root, "blobs", Oci.Digest.Sha256));
+        Directory.CreateDirectory(TempDir);
+        Directory.CreateDirectory(InflightDir);
+    }
+
+    /// <summary>The index as it is now; empty when nothing was ever stored.</summary>
+    public List<ImageRecord> ReadImages()
+    {
+        if (!File.Exists(IndexPath))
+        {
+            return [];
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(IndexPath), StoreJsonContext.Default.ListImageRecord) ?? [];
+        }
+        catch (JsonException e)
+        {
+            throw new WharfException($"reading image index {IndexPath}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Read-modify-write of the index under the store lock.</summary>
+    public T Update<T>(Func<List<ImageRecord>, T> change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        EnsureLayout();
+        using var held = AcquireLock();
+        var images = ReadImages();
+        var result = change(images);
+        WriteImages(images);
+        return result;
+    }
+
+    /// <summary>Runs <paramref name="action"/> under the store lock without rewriting the index.</summary>
+    public T Locked<T>(Func<List<ImageRecord>, T> action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        EnsureLayout();
+        using var held = AcquireLock();
+        return action(ReadImages());
+    }
+
+    private void WriteImages(List<ImageRecord> images)
+    {
+        string temp = Path.Combine(TempDir, "images.json." + Guid.NewGuid().ToString("N"));
+        using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+        {
+            JsonSerializer.Serialize(fs, images, StoreJsonContext.Default.ListImageRecord);
+            fs.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, IndexPath, overwrite: true);
+    }
+
+    /// <summary>
+    /// An exclusive lock on images.lock. On Unix .NET takes flock(LOCK_EX) for FileShare.None, so
+    /// this excludes other wharf processes; bounded wait, then a clear error.
+    /// </summary>
+    private FileStream AcquireLock()
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (deadline.Elapsed < TimeSpan.FromMinutes(2))
+            {
+                Thread.Sleep(20);
+            }
+            catch (IOException e)
+            {
+                throw new WharfException($"locking image store {LockPath}: timed out waiting for another wharf process", e);
+            }
+        }
+    }
+
+    public bool HasBlob(Descriptor descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        var info = new FileInfo(BlobPath(descriptor.Digest));
+        return info.Exists && info.Length == descriptor.Size;
+    }
+
+    public Stream OpenBlob(string digest)
+    {
+        string path = BlobPath(digest);
+        if (!File.Exists(path))
+        {
+            throw new ContentNotFoundException($"blob {digest} is not in the local store");
+        }
+
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+    }
+
+    public byte[] ReadBlob(string digest) => File.ReadAllBytes(BlobPath(digest));
+
+    /// <summary>Writes a blob to tmp/, checking digest and size, then renames it to its final name.</summary>
+    public async Task WriteBlobAsync(Descriptor descriptor, Stream content, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        ArgumentNullException.ThrowIfNull(content);
+        EnsureLayout();
+        string final = BlobPath(descriptor.Digest);
+        string temp = Path.Combine(TempDir, Path.GetFileName(final) + "." + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+            await using (file.ConfigureAwait(false))
+            {
+                var verifying = content as VerifyingStream ?? new VerifyingStream(content, descriptor, leaveOpen: true);
+                try
+                {
+                    await verifying.CopyToAsync(file, 1 << 16, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (!ReferenceEquals(verifying, content))
+                    {
+                        await verifying.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
+
+                await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+                file.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, final, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>The uncompressed size of a layer blob, computed once and remembered next to it.</summary>
+    public long UncompressedSize(Descriptor layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        if (!IsGzip(layer.MediaType))
+        {
+            return layer.Size;
+        }
+
+        string sidecar = BlobPath(layer.Digest) + ".usize";
+        if (File.Exists(sidecar) && long.TryParse(File.ReadAllText(sidecar), out long known))
+        {
+            return known;
+        }
+
+        long total = 0;
+        try
+        {
+            using var file = OpenBlob(layer.Digest);
+            using var gzip = new GZipStream(file, CompressionMode.Decompress);
+            byte[] buffer = new byte[1 << 16];
+            int n;
+            while ((n = gzip.Read(buffer)) > 0)
+            {
+                total += n;
+            }
+        }
+        catch (InvalidDataException)
+        {
+            // Labelled gzip but is not: count it as stored rather than fail the pull over a size column.
+            total = layer.Size;
+        }
+
+        string temp = Path.Combine(TempDir, Path.GetFileName(sidecar) + "." + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(temp, total.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        File.Move(temp, sidecar, overwrite: true);
+        return total;
+    }
+
+    private static bool IsGzip(string mediaType) =>
+        mediaType is MediaTypes.OciLayerGzip or MediaTypes.DockerLayerGzip or MediaTypes.DockerForeignLayerGzip;
+
+    /// <summary>Marks blobs as in use by this process until the returned handle is disposed.</summary>
+    public IDisposable MarkInflight(IEnumerable<string> digests)
+    {
+        EnsureLayout();
+        string path = Path.Combine(InflightDir, $"{Environment.ProcessId}-{Guid.NewGuid():N}.json");
+        var record = new InflightRecord(Environment.ProcessId, [.. digests]);
+        Locked(_ =>
+        {
+            File.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(record, StoreJsonContext.Default.InflightRecord));
+            return 0;
+        });
+        return new Inflight(path);
+    }
+
+    private sealed class Inflight(string path) : IDisposable
+    {
+        public void Dispose() => File.Delete(path);
+    }
+
+    /// <summary>
+    /// Deletes blobs no image refers to and no live pull has marked. Must run under the lock
+    /// (from inside <see cref="Update{T}"/>), with the index as it will be written.
+    /// </summary>
+    public long CollectGarbage(List<ImageRecord> images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var keep = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var image in images)
+        {
+            keep.Add(Oci.Digest.Parse(image.Digest).Encoded);
+            foreach (string b in image.Blobs)
+            {
+                keep.Add(Oci.Digest.Parse(b).Encoded);
+            }
+        }
+
+        foreach (string file in Directory.Exists(InflightDir) ? Directory.GetFiles(InflightDir, "*.json") : [])
+        {
+            try
+            {
+                var record = JsonSerializer.Deserialize(File.ReadAllBytes(file), StoreJsonContext.Default.InflightRecord);
+                if (record is null || !ProcessAlive(record.Pid))
+                {
+                    File.Delete(file);
+                    continue;
+                }
+
+                foreach (string d in record.Digests)
+                {
+                    if (Oci.Digest.TryParse(d, out var parsed))
+                    {
+                        keep.Add(parsed.Encoded);
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or JsonException)
+            {
+                // Unreadable marker: keep everything this round rather than guess.
+                return 0;
+            }
+        }
+
+        long freed = 0;
+        string dir = Path.Combine(Root, "blobs", Oci.Digest.Sha256);
+        if (!Directory.Exists(dir))
+        {
+            return 0;
+        }
+
+        foreach (string file in Directory.GetFiles(dir))
+        {
+            string name = Path.GetFileName(file);
+            string hex = name.EndsWith(".usize", StringComparison.Ordinal) ? name[..^6] : name;
+            if (!keep.Contains(hex))
+            {
+                freed += new FileInfo(file).Length;
+                File.Delete(file);
+            }
+        }
+
+        return freed;
+    }
+
+    private static bool ProcessAlive(int pid)
+    {
+        if (pid == Environment.ProcessId)
+        {
+            return true;
+        }
+
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Bytes of every blob on disk.</summary>
+    public long DiskUsage()
+    {
+        string dir = Path.Combine(Root, "blobs");
+        return Directory.Exists(dir) ? Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) : 0;
+    }
+}

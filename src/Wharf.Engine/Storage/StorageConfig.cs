@@ -1,0 +1,83 @@
+using Tomlyn;
+using Tomlyn.Model;
+using Wharf.Client;
+
+namespace Wharf.Engine.Storage;
+
+/// <summary>
+/// Where the local store lives, read as containers-storage.conf(5) is read by podman:
+/// <c>$CONTAINERS_STORAGE_CONF</c>; else for a non-root user <c>$XDG_CONFIG_HOME/containers/storage.conf</c>
+/// (or <c>~/.config/…</c>) when it exists, which replaces the system file entirely; else
+/// <c>/etc/containers/storage.conf</c>, then <c>/usr/share/containers/storage.conf</c>.
+/// <c>--root</c>/<c>--runroot</c> override what the file says.
+/// </summary>
+public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driver, string? ConfigFile)
+{
+    public static StorageConfig Load(HostEnvironment env, string? rootOverride = null, string? runRootOverride = null)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        string? file = env.Get("CONTAINERS_STORAGE_CONF");
+        if (file is null)
+        {
+            string user = Path.Combine(env.ConfigHome, "containers", "storage.conf");
+            string system = Path.Combine(env.SystemConfigDirectory, "storage.conf");
+            file = !env.IsRoot && File.Exists(user) ? user
+                : File.Exists(system) ? system
+                : "/usr/share/containers/storage.conf";
+        }
+
+        string graphRoot, runRoot;
+        if (env.IsRoot)
+        {
+            graphRoot = "/var/lib/containers/storage";
+            runRoot = "/run/containers/storage";
+        }
+        else
+        {
+            graphRoot = Path.Combine(env.Get("XDG_DATA_HOME") ?? Path.Combine(env.Home, ".local", "share"), "containers", "storage");
+            runRoot = env.Get("XDG_RUNTIME_DIR") is { } xdg ? Path.Combine(xdg, "containers") : $"/run/user/{env.Uid}/containers";
+        }
+
+        string driver = "overlay";
+        if (File.Exists(file))
+        {
+            TomlTable model;
+            try
+            {
+                model = TomlSerializer.Deserialize<TomlTable>(File.ReadAllText(file)) ?? [];
+            }
+            catch (TomlException e)
+            {
+                throw new WharfException($"loading storage configuration \"{file}\": {e.Message}", e);
+            }
+
+            if (model.TryGetValue("storage", out var s) && s is TomlTable storage)
+            {
+                driver = storage.TryGetValue("driver", out var d) && d is string ds && ds.Length > 0 ? ds : driver;
+                if (env.IsRoot)
+                {
+                    graphRoot = Str(storage, "graphroot") ?? graphRoot;
+                }
+                else
+                {
+                    // Rootless: rootless_storage_path, else graphroot when the user's own file set it.
+                    graphRoot = Str(storage, "rootless_storage_path") ?? Str(storage, "graphroot") ?? graphRoot;
+                }
+
+                runRoot = Str(storage, "runroot") ?? runRoot;
+            }
+        }
+
+        graphRoot = Expand(rootOverride ?? graphRoot, env);
+        runRoot = Expand(runRootOverride ?? runRoot, env);
+        return new StorageConfig(Path.GetFullPath(graphRoot), Path.GetFullPath(runRoot), driver, File.Exists(file) ? file : null);
+    }
+
+    private static string? Str(TomlTable t, string key) => t.TryGetValue(key, out var v) && v is string s && s.Length > 0 ? s : null;
+
+    /// <summary>$HOME, $UID and $USER, the variables containers-storage expands in paths.</summary>
+    private static string Expand(string path, HostEnvironment env) =>
+        path.Replace("$HOME", env.Home, StringComparison.Ordinal)
+            .Replace("$UID", env.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("$USER", env.Get("USER") ?? string.Empty, StringComparison.Ordinal);
+}

@@ -1,0 +1,140 @@
+namespace Wharf.Cli.Tests.Images;
+
+[Collection("registry")]
+public class SaveLoadTests(RegistryFixture registry)
+{
+    [Theory]
+    [InlineData("docker-archive")]
+    [InlineData("oci-archive")]
+    public void Save_Archive_PodmanLoadsSameImageId(string format)
+    {
+        using var wharf = new WharfRunner();
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+        wharf.Run("tag", "fixture:1", "saved:v3");
+        string archive = Path.Combine(wharf.Dir, "image.tar");
+
+        var save = wharf.Run("save", "--format", format, "-o", archive, "saved:v3");
+
+        Assert.Equal(0, save.ExitCode);
+        Assert.Empty(save.Stdout);
+        string podmanStore = Path.Combine(wharf.Dir, "podman");
+        string loaded = RegistryFixture.PodmanAt(podmanStore, "load", "-i", archive);
+        Assert.Contains("localhost/saved:v3", loaded, StringComparison.Ordinal);
+        Assert.Equal(registry.ImageId, RegistryFixture.PodmanAt(podmanStore, "inspect", "--format", "{{.Id}}", "localhost/saved:v3").Trim());
+    }
+
+    [Theory]
+    [InlineData("docker-archive")]
+    [InlineData("oci-archive")]
+    public void Load_PodmanSavedArchive_LoadedImageLineAndSameId(string format)
+    {
+        using var wharf = new WharfRunner();
+        string archive = Path.Combine(wharf.Dir, "podman.tar");
+        registry.Podman("save", "--format", format, "-o", archive, "localhost/fixture:1");
+
+        var load = wharf.Run("load", "-i", archive);
+
+        Assert.Equal(0, load.ExitCode);
+        Assert.Equal("Loaded image: localhost/fixture:1\n", load.Stdout);
+        Assert.Equal(registry.ImageId + "\n", wharf.Run("inspect", "--format", "{{.Id}}", "localhost/fixture:1").Stdout);
+    }
+
+    [Fact]
+    public void SaveToStdoutThenLoadFromStdin_RoundTrips()
+    {
+        using var wharf = new WharfRunner();
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+        Assert.Equal(0, wharf.Run("save", "fixture:1").ExitCode);
+        byte[] archive = wharf.BinaryStdout.ToArray();
+        Assert.Equal(0, wharf.Run("rmi", "-a").ExitCode);
+
+        wharf.StdinBytes = archive;
+        var load = wharf.Run("load");
+
+        Assert.Equal($"Loaded image: {registry.Open}/lab/fixture:1\n", load.Stdout);
+    }
+
+    [Fact]
+    public void Save_OciDir_LayoutWithRefName()
+    {
+        using var wharf = new WharfRunner();
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+        string dir = Path.Combine(wharf.Dir, "layout");
+
+        Assert.Equal(0, wharf.Run("save", "--format", "oci-dir", "-o", dir, "fixture:1").ExitCode);
+
+        Assert.True(File.Exists(Path.Combine(dir, "oci-layout")));
+        Assert.Contains($"\"org.opencontainers.image.ref.name\":\"{registry.Open}/lab/fixture:1\"", File.ReadAllText(Path.Combine(dir, "index.json")), StringComparison.Ordinal);
+        Assert.Equal(0, wharf.Run("rmi", "-a").ExitCode);
+        Assert.Equal($"Loaded image: {registry.Open}/lab/fixture:1\n", wharf.Run("load", "-i", dir).Stdout);
+    }
+
+    [Fact]
+    public void Load_NotAnArchive_ErrorAndExit125()
+    {
+        using var wharf = new WharfRunner();
+        string junk = Path.Combine(wharf.Dir, "junk.tar");
+        File.WriteAllText(junk, "not a tar at all, not even close to one....");
+
+        var result = wharf.Run("load", "-i", junk);
+
+        Assert.Equal(125, result.ExitCode);
+        Assert.StartsWith("Error: ", result.ErrLines[^1], StringComparison.Ordinal);
+    }
+}
+
+[Collection("registry")]
+public class SystemAndUntagTests(RegistryFixture registry)
+{
+    [Fact]
+    public void Untag_AllNames_ImageStaysDangling()
+    {
+        using var wharf = new WharfRunner();
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+
+        Assert.Equal(0, wharf.Run("untag", "fixture:1").ExitCode);
+
+        Assert.Equal("<none> <none>\n", wharf.Run("images", "--format", "{{.Repository}} {{.Tag}}").Stdout);
+        Assert.Equal(registry.ImageId + "\n", wharf.Run("image", "prune", "-f").Stdout);
+        Assert.Empty(wharf.Run("images", "-q").Stdout);
+    }
+
+    [Fact]
+    public void SystemDf_OneImage_ImagesRowCountsIt()
+    {
+        using var wharf = new WharfRunner();
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+
+        string[] lines = wharf.Run("system", "df").Stdout.Split('\n');
+
+        Assert.Equal("TYPE           TOTAL       ACTIVE      SIZE        RECLAIMABLE", lines[0]);
+        Assert.Matches(@"^Images         1           0           [0-9.]+kB +[0-9.]+kB \(100%\)$", lines[1]);
+    }
+
+    [Fact]
+    public void SystemReset_Force_RemovesGraphRoot()
+    {
+        using var wharf = new WharfRunner();
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+        Assert.True(Directory.Exists(wharf.GraphRoot));
+
+        Assert.Equal(0, wharf.Run("system", "reset", "-f").ExitCode);
+
+        Assert.False(Directory.Exists(wharf.GraphRoot));
+        Assert.Equal(0, wharf.Run("images").ExitCode);
+    }
+
+    [Fact]
+    public void GlobalRoot_OverridesStorageConf()
+    {
+        using var wharf = new WharfRunner();
+        string other = Path.Combine(wharf.Dir, "other-root");
+
+        wharf.Run("--root", other, "pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+
+        Assert.True(File.Exists(Path.Combine(other, "wharf", "images.json")));
+        Assert.Empty(wharf.Run("images", "-q").Stdout);
+        Assert.Equal(registry.ImageId[..12] + "\n", wharf.Run("--root", other, "images", "-q").Stdout);
+        Assert.Contains("graphRoot: " + other, wharf.Run("--root", other, "info").Stdout, StringComparison.Ordinal);
+    }
+}

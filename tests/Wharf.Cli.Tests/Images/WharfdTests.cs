@@ -1,0 +1,71 @@
+namespace Wharf.Cli.Tests.Images;
+
+[Collection("registry")]
+public sealed class WharfdTests(RegistryFixture registry)
+{
+
+    [Fact]
+    public async Task PushPullMount_AgainstWharfd_PodmanSeesTheSameImage()
+    {
+        using var fixture = new WharfdFixture();
+        await fixture.CreateProjectAsync("lab");
+        using var wharf = new WharfRunner();
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+        var anonymous = wharf.Run("push", "--tls-verify=false", "fixture:1", $"{fixture.Host}/lab/app:1");
+        Assert.Equal(125, anonymous.ExitCode);
+
+        // Bearer token auth: wharfd's token service, answered by wharf's auth handler.
+        var login = wharf.Run("login", "--tls-verify=false", "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host);
+        Assert.Equal("Login Succeeded!\n", login.Stdout);
+        string podmanAuth = Path.Combine(wharf.Dir, "podman-auth.json");
+        RegistryFixture.PodmanAt(Path.Combine(wharf.Dir, "podman"), "login", "--tls-verify=false", "--authfile", podmanAuth, "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host);
+        Assert.Equal(File.ReadAllBytes(podmanAuth), File.ReadAllBytes(wharf.AuthJson));
+        Assert.Equal(125, wharf.Run("login", "--tls-verify=false", "-u", "admin", "-p", "wrong", $"{fixture.Host}/x").ExitCode);
+
+        var push = wharf.Run("push", "--tls-verify=false", "fixture:1", $"{fixture.Host}/lab/app:1");
+        Assert.Equal(0, push.ExitCode);
+        // A second repository of the same project: the blobs come by cross-repository mount.
+        var second = wharf.Run("push", "--tls-verify=false", "fixture:1", $"{fixture.Host}/lab/copy:1");
+        Assert.Equal(0, second.ExitCode);
+        using (var http = new HttpClient())
+        {
+            string metrics = await http.GetStringAsync(new Uri($"http://{fixture.Host}/metrics"));
+            var line = metrics.Split('\n').Single(l => l.StartsWith("wharf_registry_blobs_mounted_total ", StringComparison.Ordinal));
+            Assert.Equal("2", line.Split(' ')[1]);
+        }
+
+        Assert.Equal(registry.ImageId, RegistryFixture.PodmanAt(Path.Combine(wharf.Dir, "podman"), "pull", "-q", "--tls-verify=false", "--authfile", podmanAuth, $"{fixture.Host}/lab/copy:1").Trim());
+        Assert.Equal(0, wharf.Run("rmi", "-a").ExitCode);
+        var pull = wharf.Run("pull", "--tls-verify=false", $"{fixture.Host}/lab/app:1");
+        Assert.Equal(registry.ImageId + "\n", pull.Stdout);
+        Assert.Contains($"{fixture.Host}/lab/app", wharf.Run("search", "--tls-verify=false", $"{fixture.Host}/app").Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Https_PrivateCaInCertsD_VerifiedWithoutTlsVerifyFalse()
+    {
+        using var fixture = new WharfdFixture(https: true);
+        await fixture.CreateProjectAsync("lab");
+        using var wharf = new WharfRunner();
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+
+        var untrusted = wharf.Run("login", "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host);
+        Assert.Equal(125, untrusted.ExitCode);
+        Assert.Contains("certificate", untrusted.Stderr, StringComparison.Ordinal);
+
+        // --cert-dir, as podman takes it.
+        string certDir = Path.Combine(wharf.Dir, "certs");
+        Directory.CreateDirectory(certDir);
+        File.Copy(fixture.CertificatePath, Path.Combine(certDir, "ca.crt"));
+        Assert.Equal("Login Succeeded!\n", wharf.Run("login", "--cert-dir", certDir, "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host).Stdout);
+        Assert.Equal(0, wharf.Run("push", "--cert-dir", certDir, "fixture:1", $"{fixture.Host}/lab/secure:1").ExitCode);
+
+        // certs.d/HOST:PORT under the configuration directory, found without a flag.
+        string hostDir = Path.Combine(wharf.Dir, "etc", "certs.d", fixture.Host);
+        Directory.CreateDirectory(hostDir);
+        File.Copy(fixture.CertificatePath, Path.Combine(hostDir, "ca.crt"));
+        Assert.Equal(0, wharf.Run("rmi", "-a").ExitCode);
+        var pull = wharf.Run("pull", "-q", $"{fixture.Host}/lab/secure:1");
+        Assert.Equal(registry.ImageId + "\n", pull.Stdout);
+    }
+}

@@ -1,0 +1,42 @@
+namespace Wharf.Cli.Tests;
+
+/// <summary>The real executable, as a user runs it.</summary>
+public class ProcessTests
+{
+    private static string WharfDll => Path.Combine(AppContext.BaseDirectory, "wharf.dll");
+
+    [Fact]
+    public void Wharf_Version_PrintsAndExitsZero()
+    {
+        var (code, stdout, _) = Tools.Run("dotnet", WharfDll, "version");
+
+        Assert.Equal(0, code);
+        Assert.StartsWith("Version:", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Wharf_UnknownFlag_ErrorLineAndExit125()
+    {
+        var (code, _, stderr) = Tools.Run("dotnet", WharfDll, "images", "--no-such-flag");
+
+        Assert.Equal(125, code);
+        Assert.StartsWith("Error: ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Wharf_RmiUnknownImage_ExitOneAsPodman()
+    {
+        string root = Directory.CreateTempSubdirectory("wharf-proc-").FullName;
+        try
+        {
+            var (code, _, stderr) = Tools.Run("dotnet", WharfDll, "--root", root, "--runroot", Path.Combine(root, "run"), "rmi", "nosuch:1");
+
+            Assert.Equal(1, code);
+            Assert.Equal("Error: nosuch:1: image not known\n", stderr);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}

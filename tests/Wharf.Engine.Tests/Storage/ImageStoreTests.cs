@@ -1,0 +1,71 @@
+using Wharf.Content;
+using Wharf.Engine.Storage;
+using Wharf.Oci;
+
+namespace Wharf.Engine.Tests.Storage;
+
+public sealed class ImageStoreTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("wharf-store-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static ImageRecord Record(int i) => new()
+    {
+        Id = i.ToString("x64", System.Globalization.CultureInfo.InvariantCulture),
+        Digest = "sha256:" + i.ToString("x64", System.Globalization.CultureInfo.InvariantCulture),
+        ManifestMediaType = MediaTypes.OciManifest,
+        Names = [$"localhost/img{i}:latest"],
+    };
+
+    [Fact]
+    public async Task Update_ManyWritersAtOnce_NoUpdateLost()
+    {
+        var tasks = Enumerable.Range(1, 40).Select(i => Task.Run(() =>
+        {
+            // A store object per writer, as separate wharf processes would have.
+            new ImageStore(_dir).Update(images =>
+            {
+                images.Add(Record(i));
+                return 0;
+            });
+        }));
+
+        await Task.WhenAll(tasks);
+
+        Assert.Equal(40, new ImageStore(_dir).ReadImages().Count);
+        Assert.Empty(Directory.GetFiles(Path.Combine(_dir, "wharf", "tmp")));
+    }
+
+    [Fact]
+    public async Task WriteBlob_WrongDigest_NothingStored()
+    {
+        var store = new ImageStore(_dir);
+        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("abc"u8).ToString(), Size = 3 };
+
+        await Assert.ThrowsAsync<ContentException>(() => store.WriteBlobAsync(d, new MemoryStream("abd"u8.ToArray()), CancellationToken.None));
+
+        Assert.False(store.HasBlob(d));
+        Assert.Empty(Directory.GetFiles(Path.Combine(_dir, "wharf", "tmp")));
+    }
+
+    [Fact]
+    public async Task CollectGarbage_BlobMarkedInflight_Kept()
+    {
+        var store = new ImageStore(_dir);
+        var kept = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("keep"u8).ToString(), Size = 4 };
+        var dropped = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("drop"u8).ToString(), Size = 4 };
+        await store.WriteBlobAsync(kept, new MemoryStream("keep"u8.ToArray()), CancellationToken.None);
+        await store.WriteBlobAsync(dropped, new MemoryStream("drop"u8.ToArray()), CancellationToken.None);
+
+        using (store.MarkInflight([kept.Digest]))
+        {
+            store.Update(images => store.CollectGarbage(images));
+            Assert.True(store.HasBlob(kept));
+            Assert.False(store.HasBlob(dropped));
+        }
+
+        store.Update(images => store.CollectGarbage(images));
+        Assert.False(store.HasBlob(kept));
+    }
+}
