@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Wharf.Registry.Api;
+using Wharf.Registry.Audit;
 using Wharf.Registry.Auth;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Management;
@@ -47,6 +49,13 @@ public static class IdentityServiceCollectionExtensions
             services.RemoveAll<IRegistryAuthorizer>();
             services.AddSingleton<IRegistryAuthorizer>(sp => sp.GetRequiredService<TokenRegistryAuthorizer>());
         }
+
+        services.TryAddSingleton<IAuditLogStore, SqliteAuditLogStore>();
+        services.TryAddSingleton<AuditLog>();
+        services.TryAddSingleton<IAuditLog>(sp => sp.GetRequiredService<AuditLog>());
+        services.AddHostedService(sp => sp.GetRequiredService<AuditLog>());
+        services.RemoveAll<IRegistryEvents>();
+        services.AddSingleton<IRegistryEvents, AuditRegistryEvents>();
 
         services.RemoveAll<IProjectQuotas>();
         services.AddSingleton<IProjectQuotas, ProjectQuotas>();

@@ -39,6 +39,9 @@ public static class RegistryServiceCollectionExtensions
         services.TryAddSingleton<IGcMetadataStore>(sp => sp.GetRequiredService<IMetadataStore>());
         services.TryAddSingleton<BlobLocks>();
         services.TryAddSingleton<GarbageCollector>();
+        services.TryAddSingleton<IRegistryEvents, NoRegistryEvents>();
+        services.TryAddSingleton<IArtifactStore>(sp => sp.GetRequiredService<IMetadataStore>() as IArtifactStore
+            ?? throw new InvalidOperationException("the metadata store does not keep artifact details"));
         services.TryAddSingleton<RegistryApi>();
         services.AddHostedService<GcScheduler>();
         services.AddHostedService<UploadJanitor>();

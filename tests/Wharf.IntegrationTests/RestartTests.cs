@@ -15,8 +15,7 @@ public sealed class RestartTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = RegistryServer.Create(Path.Combine(_scratch.Path, "data"));
-        await _server.StartAsync();
+        _server = await RegistryServer.StartNewAsync(Path.Combine(_scratch.Path, "data"));
     }
 
     public async Task DisposeAsync()

@@ -175,4 +175,26 @@ public sealed class SkopeoInteropTests(RegistryFixture fixture, ITestOutputHelpe
             }
         }
     }
+
+    [SkopeoFact]
+    public async Task Copy_LayerLargerThanDefaultRequestBodyLimit_RoundTripsIntact()
+    {
+        // wharfd caps request bodies at 32 MiB except where blobs are received, and skopeo sends a
+        // layer as one PATCH: a 40 MiB layer shows the cap is lifted on the upload endpoints.
+        var layout = new OciLayoutBuilder(Scratch.Sub("source"));
+        var image = await layout.AddImageAsync([40L * 1024 * 1024]);
+        layout.Tag("large", image.Manifest);
+        var repository = NewRepository();
+
+        var push = await Skopeo.CopyAsync(layout.Reference("large"), DockerRef(repository, "large"));
+        Assert.True(push.Succeeded, push.ToString());
+
+        var back = Path.Combine(Scratch.Path, "pulled");
+        var pull = await Skopeo.CopyAsync(DockerRef(repository, "large"), $"oci:{back}:large");
+        Assert.True(pull.Succeeded, pull.ToString());
+        foreach (var blob in image.Blobs)
+        {
+            Assert.Equal(blob.Digest, OciLayoutReader.HashBlob(back, blob.Digest));
+        }
+    }
 }

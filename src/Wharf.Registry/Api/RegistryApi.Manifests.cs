@@ -51,6 +51,7 @@ public sealed partial class RegistryApi
         if (!HttpMethods.IsHead(context.Request.Method))
         {
             await response.Body.WriteAsync(manifest.Content, ct).ConfigureAwait(false);
+            _events.Publish(context, new RegistryEvent(RegistryEventKind.ManifestPulled, route.Repository, reference, manifest.Digest));
         }
     }
 
@@ -109,6 +110,7 @@ public sealed partial class RegistryApi
         }
 
         Log.ManifestPushed(_logger, route.Repository, digest, parsed.MediaType, string.Join(',', tags));
+        _events.Publish(context, new RegistryEvent(RegistryEventKind.ManifestPushed, route.Repository, tags.Count > 0 ? tags[0] : digest.ToString(), digest));
         RegistryMetrics.ManifestsPushed.Inc();
         var response = context.Response;
         response.StatusCode = StatusCodes.Status201Created;
@@ -151,6 +153,8 @@ public sealed partial class RegistryApi
         }
 
         Log.ManifestDeleted(_logger, route.Repository, reference);
+        bool isDigest = reference.Contains(':', StringComparison.Ordinal);
+        _events.Publish(context, new RegistryEvent(isDigest ? RegistryEventKind.ManifestDeleted : RegistryEventKind.TagDeleted, route.Repository, reference));
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
     }

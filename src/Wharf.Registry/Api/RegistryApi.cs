@@ -30,11 +30,14 @@ public sealed partial class RegistryApi
     private readonly ILogger<RegistryApi> _logger;
     private readonly TimeProvider _time;
     private readonly BlobLocks _blobLocks;
+    private readonly IRegistryEvents _events;
 
     public RegistryApi(
         IMetadataStore metadata, IBlobStore blobs, IRegistryAuthorizer authorizer, IProjectQuotas quotas,
-        RegistryOptions options, ManifestCache cache, BlobLocks blobLocks, ILogger<RegistryApi> logger, TimeProvider time)
+        RegistryOptions options, ManifestCache cache, BlobLocks blobLocks, ILogger<RegistryApi> logger, TimeProvider time,
+        IRegistryEvents? events = null)
     {
+        _events = events ?? new NoRegistryEvents();
         _metadata = metadata;
         _blobs = blobs;
         _authorizer = authorizer;

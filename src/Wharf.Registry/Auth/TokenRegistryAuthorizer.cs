@@ -53,6 +53,7 @@ public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVer
             }
 
             context.Items[SubjectKey] = token.Subject;
+            context.Items[Api.RegistryCaller.ItemKey] = token.Subject;
             if (access is null || token.Covers(access))
             {
                 return AuthorizationResult.Allow;
@@ -80,6 +81,7 @@ public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVer
         }
 
         context.Items[CallerKey] = caller;
+        context.Items[Api.RegistryCaller.ItemKey] = caller.Name;
         return access is null ? AuthorizationResult.Allow : await DecideAsync(caller, access, fromToken: false, cancellationToken).ConfigureAwait(false);
     }
 

@@ -11,7 +11,8 @@ namespace Wharf.Registry.Identity;
 /// checks are remembered briefly, keyed by a hash of the pair, so Basic auth on every /v2 request
 /// does not run bcrypt each time; any account change clears the memory.
 /// </summary>
-public sealed class CredentialVerifier(IIdentitySource identities, IUserStore users, IRobotStore robots, IdentityOptions options, TimeProvider time)
+public sealed class CredentialVerifier(
+    IIdentitySource identities, IUserStore users, IRobotStore robots, IdentityOptions options, TimeProvider time, Audit.IAuditLog? audit = null)
 {
     private readonly ConcurrentDictionary<string, (Caller Caller, DateTimeOffset Until)> _verified = new(StringComparer.Ordinal);
 
@@ -46,7 +47,14 @@ public sealed class CredentialVerifier(IIdentitySource identities, IUserStore us
             }
         }
 
-        if (caller is not null)
+        if (caller is null)
+        {
+            // Failed logins are audited by name only; the password never leaves this method.
+            string name = username.Length > 255 ? username[..255] : username;
+            string kind = username.StartsWith(options.RobotPrefix, StringComparison.Ordinal) ? "robot" : "user";
+            audit?.Record(name, "login", kind, name, null, success: false);
+        }
+        else
         {
             if (_verified.Count > 10_000)
             {

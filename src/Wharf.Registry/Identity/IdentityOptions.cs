@@ -40,4 +40,7 @@ public sealed class IdentityOptions
 
     /// <summary>How long a verified Basic credential is remembered, so a client sending Basic on every request does not pay bcrypt each time.</summary>
     public TimeSpan CredentialCacheLifetime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long audit log entries are kept; older ones are purged hourly.</summary>
+    public TimeSpan AuditRetention { get; set; } = TimeSpan.FromDays(180);
 }

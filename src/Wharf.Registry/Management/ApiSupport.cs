@@ -145,21 +145,34 @@ internal static class Api
     {
         context.Response.Headers["X-Total-Count"] = total.ToString(CultureInfo.InvariantCulture);
         var links = new List<string>();
-        string path = context.Request.Path;
+        string path = context.Request.PathBase + context.Request.Path;
+
+        // Harbor's links keep the other query parameters (q, name, ...) so a client can follow them as they are.
+        string rest = string.Concat(context.Request.Query
+            .Where(q => q.Key is not ("page" or "page_size"))
+            .SelectMany(q => q.Value.Select(v => "&" + Uri.EscapeDataString(q.Key) + "=" + Uri.EscapeDataString(v ?? ""))));
         if (page > 1)
         {
-            links.Add($"<{path}?page={page - 1}&page_size={pageSize}>; rel=\"prev\"");
+            links.Add($"<{path}?page={page - 1}&page_size={pageSize}{rest}>; rel=\"prev\"");
         }
 
         if ((long)page * pageSize < total)
         {
-            links.Add($"<{path}?page={page + 1}&page_size={pageSize}>; rel=\"next\"");
+            links.Add($"<{path}?page={page + 1}&page_size={pageSize}{rest}>; rel=\"next\"");
         }
 
         if (links.Count > 0)
         {
             context.Response.Headers.Link = string.Join(" , ", links);
         }
+    }
+
+    /// <summary>Pages a list already in memory (members, robots) and writes the paging headers.</summary>
+    public static IEnumerable<T> Page<T>(HttpContext context, IReadOnlyCollection<T> all)
+    {
+        var (page, pageSize) = Paging(context);
+        WritePaging(context, all.Count, page, pageSize);
+        return all.Skip((page - 1) * pageSize).Take(pageSize);
     }
 
     public static long Id(HttpContext context, string name)
@@ -232,6 +245,11 @@ internal static class Api
         context.Response.Headers.Location = location;
         return Results.StatusCode(StatusCodes.Status201Created);
     }
+
+    /// <summary>Records a management change in the audit log (who is the caller; success only: failures throw before).</summary>
+    public static void Audit(HttpContext context, Caller caller, string operation, string resourceType, string resource, string? project) =>
+        context.RequestServices.GetService<Wharf.Registry.Audit.IAuditLog>()?.Record(
+            caller.IsAnonymous ? global::Wharf.Registry.Api.RegistryCaller.Anonymous : caller.Name, operation, resourceType, resource, project);
 
     public static void Changed(HttpContext context) => context.RequestServices.GetRequiredService<CredentialVerifier>().Invalidate();
 }

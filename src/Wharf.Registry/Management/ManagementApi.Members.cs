@@ -23,7 +23,7 @@ internal static partial class ManagementApi
     {
         var (_, project) = await MemberOfProjectAsync(context).ConfigureAwait(false);
         var members = await context.RequestServices.GetRequiredService<IMemberStore>().ListAsync(project.Id, context.Request.Query["entityname"], context.RequestAborted).ConfigureAwait(false);
-        return Results.Json(members.Select(MemberResponse.From), Api.Json);
+        return Results.Json(Api.Page(context, members).Select(MemberResponse.From), Api.Json);
     }
 
     private static async Task<IResult> GetMemberAsync(HttpContext context)
@@ -34,7 +34,7 @@ internal static partial class ManagementApi
 
     private static async Task<IResult> AddMemberAsync(HttpContext context)
     {
-        var (_, project) = await AdminOfProjectAsync(context).ConfigureAwait(false);
+        var (caller, project) = await AdminOfProjectAsync(context).ConfigureAwait(false);
         var request = await Api.BodyAsync<MemberRequest>(context).ConfigureAwait(false);
         var role = Role(request.RoleId);
         if (request.MemberUser is null)
@@ -53,33 +53,38 @@ internal static partial class ManagementApi
 
         var member = await context.RequestServices.GetRequiredService<IMemberStore>().AddAsync(project.Id, user.Id, role, context.RequestAborted).ConfigureAwait(false)
             ?? throw ApiException.Conflict($"{user.Username} is already a member of {project.Name}");
+        Api.Audit(context, caller, "create", "member", $"{user.Username} as {role.Name()}", project.Name);
         return Api.Created(context, $"{Api.Prefix}/projects/{project.Id}/members/{member.Id}");
     }
 
     private static async Task<IResult> UpdateMemberAsync(HttpContext context)
     {
-        var (_, project) = await AdminOfProjectAsync(context).ConfigureAwait(false);
+        var (caller, project) = await AdminOfProjectAsync(context).ConfigureAwait(false);
         var member = await MemberByRouteAsync(context, project).ConfigureAwait(false);
         var request = await Api.BodyAsync<RoleRequest>(context).ConfigureAwait(false);
-        await context.RequestServices.GetRequiredService<IMemberStore>().SetRoleAsync(project.Id, member.Id, Role(request.RoleId), context.RequestAborted).ConfigureAwait(false);
+        var role = Role(request.RoleId);
+        await context.RequestServices.GetRequiredService<IMemberStore>().SetRoleAsync(project.Id, member.Id, role, context.RequestAborted).ConfigureAwait(false);
+        Api.Audit(context, caller, "update", "member", $"{member.Username} as {role.Name()}", project.Name);
         return Results.Ok();
     }
 
     private static async Task<IResult> RemoveMemberAsync(HttpContext context)
     {
-        var (_, project) = await AdminOfProjectAsync(context).ConfigureAwait(false);
+        var (caller, project) = await AdminOfProjectAsync(context).ConfigureAwait(false);
         var member = await MemberByRouteAsync(context, project).ConfigureAwait(false);
         await context.RequestServices.GetRequiredService<IMemberStore>().RemoveAsync(project.Id, member.Id, context.RequestAborted).ConfigureAwait(false);
+        Api.Audit(context, caller, "delete", "member", member.Username, project.Name);
         return Results.Ok();
     }
 
-    /// <summary>Members (any role) and system admins see a project's members.</summary>
+    /// <summary>Members (any role but limited guest) and system admins see a project's members.</summary>
     private static async Task<(Caller Caller, Project Project)> MemberOfProjectAsync(HttpContext context)
     {
         var caller = await Api.UserAsync(context).ConfigureAwait(false);
         var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
         var evaluator = context.RequestServices.GetRequiredService<AccessEvaluator>();
-        if (await evaluator.RoleAsync(caller, project, context.RequestAborted).ConfigureAwait(false) is null)
+        // Harbor gives limited guests no member list.
+        if (await evaluator.RoleAsync(caller, project, context.RequestAborted).ConfigureAwait(false) is null or ProjectRole.LimitedGuest)
         {
             throw ApiException.Forbidden($"only members of {project.Name} may see its members");
         }

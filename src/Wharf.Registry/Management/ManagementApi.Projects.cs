@@ -79,6 +79,7 @@ internal static partial class ManagementApi
         var projects = context.RequestServices.GetRequiredService<IProjectStore>();
         var project = await projects.CreateAsync(request.ProjectName!, isPublic, caller.User!.Id, limit, context.RequestAborted).ConfigureAwait(false)
             ?? throw ApiException.Conflict($"project {request.ProjectName} already exists");
+        Api.Audit(context, caller, "create", "project", project.Name, project.Name);
         // Harbor answers the Location by name when asked with X-Resource-Name-In-Location: true.
         bool byName = string.Equals(context.Request.Headers["X-Resource-Name-In-Location"], "true", StringComparison.OrdinalIgnoreCase);
         return Api.Created(context, $"{Api.Prefix}/projects/{(byName ? project.Name : project.Id)}");
@@ -159,6 +160,7 @@ internal static partial class ManagementApi
             }
 
             await projects.SetStorageLimitAsync(project.Id, StorageLimit(request.StorageLimit), context.RequestAborted).ConfigureAwait(false);
+            Api.Audit(context, caller, "update", "quota", $"{project.Name} storage {request.StorageLimit}", project.Name);
         }
 
         return Results.Ok();
@@ -181,8 +183,20 @@ internal static partial class ManagementApi
             throw ApiException.Precondition($"project {project.Name} still contains repositories; delete them first or pass force=true");
         }
 
+        if (force)
+        {
+            // The repositories go with the project, so a project created again under this name is empty.
+            var deleted = await context.RequestServices.GetRequiredService<Metadata.IArtifactStore>().DeleteProjectRepositoriesAsync(project.Name, context.RequestAborted).ConfigureAwait(false);
+            var cache = context.RequestServices.GetRequiredService<global::Wharf.Registry.Api.ManifestCache>();
+            foreach (string repository in deleted)
+            {
+                cache.Invalidate(repository);
+            }
+        }
+
         await context.RequestServices.GetRequiredService<IProjectStore>().DeleteAsync(project.Id, context.RequestAborted).ConfigureAwait(false);
         Api.Changed(context);
+        Api.Audit(context, caller, "delete", "project", project.Name, project.Name);
         return Results.Ok();
     }
 

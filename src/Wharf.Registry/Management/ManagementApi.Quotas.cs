@@ -69,7 +69,7 @@ internal static partial class ManagementApi
 
     private static async Task<IResult> UpdateQuotaAsync(HttpContext context)
     {
-        await Api.SysAdminAsync(context).ConfigureAwait(false);
+        var caller = await Api.SysAdminAsync(context).ConfigureAwait(false);
         var project = await QuotaProjectAsync(context).ConfigureAwait(false);
         var request = await Api.BodyAsync<QuotaUpdateRequest>(context).ConfigureAwait(false);
         if (request.Hard is null || !request.Hard.TryGetValue("storage", out long storage))
@@ -83,6 +83,7 @@ internal static partial class ManagementApi
         }
 
         await context.RequestServices.GetRequiredService<IProjectStore>().SetStorageLimitAsync(project.Id, StorageLimit(storage), context.RequestAborted).ConfigureAwait(false);
+        Api.Audit(context, caller, "update", "quota", $"{project.Name} storage {storage}", project.Name);
         return Results.Ok();
     }
 

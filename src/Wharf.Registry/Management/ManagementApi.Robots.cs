@@ -85,6 +85,7 @@ internal static partial class ManagementApi
         var robot = await context.RequestServices.GetRequiredService<IRobotStore>().CreateAsync(
                 fullName, project.Id, request.Description, access, request.Disable ?? false, durationDays, expiresAt, PasswordHasher.HashSecret(secret), context.RequestAborted).ConfigureAwait(false)
             ?? throw ApiException.Conflict($"robot {fullName} already exists");
+        Api.Audit(context, caller, "create", "robot", robot.Name, project.Name);
         context.Response.Headers.Location = $"{Api.Prefix}/robots/{robot.Id}";
         return Results.Json(new RobotCreated(robot.Id, robot.Name, secret, Api.Time(robot.CreatedAt), robot.ExpiresAt), Api.Json, statusCode: StatusCodes.Status201Created);
     }
@@ -111,8 +112,7 @@ internal static partial class ManagementApi
             }
 
             var all = await context.RequestServices.GetRequiredService<IRobotStore>().ListAsync(null, context.RequestAborted).ConfigureAwait(false);
-            context.Response.Headers["X-Total-Count"] = all.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Results.Json(all.Select(RobotResponse.From), Api.Json);
+            return Results.Json(Api.Page(context, all).Select(RobotResponse.From), Api.Json);
         }
 
         var project = await context.RequestServices.GetRequiredService<IProjectStore>().FindByIdAsync(projectId.Value, context.RequestAborted).ConfigureAwait(false);
@@ -135,8 +135,7 @@ internal static partial class ManagementApi
     {
         await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
         var robots = await context.RequestServices.GetRequiredService<IRobotStore>().ListAsync(project.Id, context.RequestAborted).ConfigureAwait(false);
-        context.Response.Headers["X-Total-Count"] = robots.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return Results.Json(robots.Select(RobotResponse.From), Api.Json);
+        return Results.Json(Api.Page(context, robots).Select(RobotResponse.From), Api.Json);
     }
 
     private static async Task<IResult> GetRobotAsync(HttpContext context)
@@ -148,7 +147,7 @@ internal static partial class ManagementApi
     /// <summary>Updates description, permissions, disable and duration; name and project are fixed.</summary>
     private static async Task<IResult> UpdateRobotAsync(HttpContext context)
     {
-        var (_, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
+        var (caller, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
         var request = await Api.BodyAsync<RobotRequest>(context).ConfigureAwait(false);
         if (request.Permissions is { Length: > 0 } permissions && (permissions.Length > 1 || (permissions[0].Namespace is { } ns && ns != robot.ProjectName)))
         {
@@ -162,13 +161,14 @@ internal static partial class ManagementApi
         await context.RequestServices.GetRequiredService<IRobotStore>().UpdateAsync(
             robot.Id, request.Description ?? robot.Description, access, request.Disable ?? robot.Disabled, durationDays, expiresAt, context.RequestAborted).ConfigureAwait(false);
         Api.Changed(context);
+        Api.Audit(context, caller, "update", "robot", robot.Name, robot.ProjectName);
         return Results.Ok();
     }
 
     /// <summary>Harbor's PATCH with RobotSec: a given secret is set (if it meets the policy), none generates a new one.</summary>
     private static async Task<IResult> RefreshRobotSecretAsync(HttpContext context)
     {
-        var (_, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
+        var (caller, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
         RobotSecret? request = context.Request.ContentLength is 0 ? null : await Api.BodyAsync<RobotSecret>(context).ConfigureAwait(false);
         string secret = string.IsNullOrEmpty(request?.Secret) ? PasswordHasher.Generate() : request.Secret;
         if (!string.IsNullOrEmpty(request?.Secret) && PasswordHasher.CheckPolicy(secret) is { } weak)
@@ -178,14 +178,16 @@ internal static partial class ManagementApi
 
         await context.RequestServices.GetRequiredService<IRobotStore>().SetSecretHashAsync(robot.Id, PasswordHasher.HashSecret(secret), context.RequestAborted).ConfigureAwait(false);
         Api.Changed(context);
+        Api.Audit(context, caller, "update", "robot", robot.Name + " (secret refreshed)", robot.ProjectName);
         return Results.Json(new RobotSecret(secret), Api.Json);
     }
 
     private static async Task<IResult> DeleteRobotAsync(HttpContext context)
     {
-        var (_, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
+        var (caller, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
         await context.RequestServices.GetRequiredService<IRobotStore>().DeleteAsync(robot.Id, context.RequestAborted).ConfigureAwait(false);
         Api.Changed(context);
+        Api.Audit(context, caller, "delete", "robot", robot.Name, robot.ProjectName);
         return Results.Ok();
     }
 

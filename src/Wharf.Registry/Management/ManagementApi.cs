@@ -22,7 +22,23 @@ internal static partial class ManagementApi
         MapMembers(api);
         MapRobots(api);
         MapQuotas(api);
+        MapRepositories(api);
+        MapAudit(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
+        api.MapGet("/swagger.json", OpenApiAsync);
+    }
+
+    /// <summary>
+    /// The OpenAPI 3 document of this API, written by hand next to the handlers (Management/openapi.json)
+    /// and embedded; a test checks that it lists every mapped route.
+    /// </summary>
+    private static async Task OpenApiAsync(HttpContext context)
+    {
+        await using var document = typeof(ManagementApi).Assembly.GetManifestResourceStream("Wharf.Registry.Management.openapi.json")
+            ?? throw new InvalidOperationException("the OpenAPI document is not embedded");
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = document.Length;
+        await document.CopyToAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
     }
 
     /// <summary>

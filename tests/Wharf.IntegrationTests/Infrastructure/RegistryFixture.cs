@@ -9,8 +9,7 @@ public sealed class RegistryFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Server = RegistryServer.Create(Path.Combine(_root.Path, "data"));
-        await Server.StartAsync();
+        Server = await RegistryServer.StartNewAsync(Path.Combine(_root.Path, "data"));
     }
 
     public async Task DisposeAsync()

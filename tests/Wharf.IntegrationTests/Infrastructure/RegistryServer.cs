@@ -55,6 +55,27 @@ public abstract class RegistryServer : IAsyncDisposable
         };
     }
 
+    /// <summary>
+    /// Creates and starts a registry on a free port. The port is free when chosen but another process
+    /// may take it before the registry binds; a registry that exits during startup gets another port.
+    /// </summary>
+    public static async Task<RegistryServer> StartNewAsync(string dataDirectory, CancellationToken cancellationToken = default)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var server = Create(dataDirectory);
+            try
+            {
+                await server.StartAsync(cancellationToken);
+                return server;
+            }
+            catch (RegistryExitedException) when (attempt < 3)
+            {
+                await server.DisposeAsync();
+            }
+        }
+    }
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -99,7 +120,7 @@ public abstract class RegistryServer : IAsyncDisposable
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"{Name} exited with {process.ExitCode} before answering GET /v2/\n{Logs}");
+                throw new RegistryExitedException($"{Name} exited with {process.ExitCode} before answering GET /v2/\n{Logs}");
             }
             try
             {
@@ -201,6 +222,8 @@ public abstract class RegistryServer : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 }
+
+public sealed class RegistryExitedException(string message) : Exception(message);
 
 /// <summary>wharfd from this build's output, started with <c>dotnet wharfd.dll</c>.</summary>
 public sealed class WharfdServer(string dataDirectory, int port) : RegistryServer(dataDirectory, port)

@@ -67,6 +67,21 @@ public static class ToolProbe
     }
 }
 
+/// <summary>
+/// A test of behaviour distribution 2.8 does not have (the spec leaves it optional, or 2.8 predates
+/// it): skipped, with the reason, when the suite runs against docker-registry to check itself.
+/// </summary>
+public sealed class WharfdOnlyFactAttribute : FactAttribute
+{
+    public WharfdOnlyFactAttribute(string whatDockerRegistryLacks)
+    {
+        if (Environment.GetEnvironmentVariable(RegistryServer.TargetVariable) == "docker-registry")
+        {
+            Skip = "docker-registry 2.8: " + whatDockerRegistryLacks;
+        }
+    }
+}
+
 /// <summary>A test that drives skopeo; skipped, with the reason, when skopeo cannot run.</summary>
 public sealed class SkopeoFactAttribute : FactAttribute
 {

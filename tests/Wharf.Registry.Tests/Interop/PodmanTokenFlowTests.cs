@@ -143,6 +143,33 @@ public sealed class PodmanTokenFlowTests(Xunit.Abstractions.ITestOutputHelper ou
         Assert.Contains("writing manifest", result.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Podman_Search_ListsExactlyWhatEachCallerMayPull()
+    {
+        await _server.CreateProjectAsync("open", isPublic: true);
+        await _server.CreateProjectAsync("secret");
+        using (var admin = _server.Admin())
+        {
+            foreach (string repository in new[] { "lab/gpu-train", "lab/tools/gpu-bench", "open/gpu-base", "secret/gpu-hidden", "lab/cpu-only" })
+            {
+                await Images.PushImageAsync(admin, repository, "v1", System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+            }
+        }
+
+        await Ok("login", "--tls-verify=false", "-u", "viewer", "-p", "Passw0rdX", _host);
+        var member = await Ok("search", "--tls-verify=false", "--limit", "100", "--format", "{{.Name}}", $"{_host}/gpu");
+        output.WriteLine("member search: " + member);
+        Assert.Equal(
+            new[] { $"{_host}/lab/gpu-train", $"{_host}/lab/tools/gpu-bench", $"{_host}/open/gpu-base" }.Order(StringComparer.Ordinal),
+            member.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal));
+
+        await Ok("logout", _host);
+        await Ok("login", "--tls-verify=false", "-u", "stranger", "-p", "Passw0rdX", _host);
+        var stranger = await Ok("search", "--tls-verify=false", "--limit", "100", "--format", "{{.Name}}", $"{_host}/gpu");
+        output.WriteLine("stranger search: " + stranger);
+        Assert.Equal([$"{_host}/open/gpu-base"], stranger.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
     private async Task<ProcessResult> Ok(params string[] args)
     {
         var result = await _podman.RunAsync(args);

@@ -54,14 +54,15 @@ public sealed class WharfServer : IAsyncDisposable
     /// Starts the server. With <paramref name="realRegistry"/> the /v2 routes are the registry core's own
     /// (metadata store, blob store) instead of the stand-in, for end-to-end tests with real clients.
     /// </summary>
-    public static async Task<WharfServer> StartAsync(Dictionary<string, string?>? settings = null, string? dataDirectory = null, bool realRegistry = false)
+    public static async Task<WharfServer> StartAsync(
+        Dictionary<string, string?>? settings = null, string? dataDirectory = null, bool realRegistry = false, Action<IServiceCollection>? configureServices = null)
     {
         var server = new WharfServer(dataDirectory ?? Path.Combine(Path.GetTempPath(), "wharf-auth-" + Guid.NewGuid().ToString("N")), realRegistry);
-        await server.StartCoreAsync(settings).ConfigureAwait(false);
+        await server.StartCoreAsync(settings, configureServices).ConfigureAwait(false);
         return server;
     }
 
-    private async Task StartCoreAsync(Dictionary<string, string?>? settings)
+    private async Task StartCoreAsync(Dictionary<string, string?>? settings, Action<IServiceCollection>? configureServices)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test", ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
@@ -89,6 +90,7 @@ public sealed class WharfServer : IAsyncDisposable
             builder.Services.AddSingleton<IProjectRepositories>(Repositories);
         }
 
+        configureServices?.Invoke(builder.Services);
         builder.Services.AddWharfRegistry(builder.Configuration);
         builder.Services.AddWharfIdentity(builder.Configuration);
         _app = builder.Build();
