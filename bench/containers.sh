@@ -144,12 +144,16 @@ mkdir -p docs bench/results
 printf '%s\n' "$TABLE" > bench/results/containers.md
 DOC=docs/benchmarks.md
 [[ -f $DOC ]] || printf '# Benchmarks\n' > "$DOC"
-# Replace only the Containers section (up to the next "## " heading), or append it.
+# Replace only the Containers section (between its markers), or append it.
 python3 - "$DOC" bench/results/containers.md <<'PY'
-import re, sys
+import sys
 doc, new = open(sys.argv[1]).read(), open(sys.argv[2]).read().rstrip('\n') + '\n'
-pattern = re.compile(r'^## Containers\n.*?(?=^## |\Z)', re.S | re.M)
-doc = pattern.sub(lambda m: new + '\n', doc) if pattern.search(doc) else doc.rstrip('\n') + '\n\n' + new
+start, end = '<!-- containers-benchmark:start -->', '<!-- containers-benchmark:end -->'
+block = start + '\n' + new + end + '\n'
+if start in doc and end in doc:
+    doc = doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):].lstrip('\n')
+else:
+    doc = doc.rstrip('\n') + '\n\n' + block
 open(sys.argv[1], 'w').write(doc)
 PY
 cat bench/results/containers.md
