@@ -1,7 +1,7 @@
 namespace Wharf.Engine;
 
 /// <summary>A failure the CLI prints as one line <c>Error: message</c>, exiting with <see cref="ExitCode"/>.</summary>
-public sealed class WharfException : Exception
+public class WharfException : Exception
 {
     public WharfException()
     {

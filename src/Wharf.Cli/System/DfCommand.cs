@@ -57,6 +57,8 @@ public static class DfCommand
                 new[] { "Local Volumes", "0", "0", "0B", "0B (0%)" },
             };
             context.Out.Write(Table.Render(table));
+            string limit = report.Quota is { } q ? $"quota {Units.HumanSize(q)} ({Percent(report.StoreUsed, q)} used)" : "no quota";
+            context.Out.WriteLine($"Image store: {Units.HumanSize(report.StoreUsed)} used, {limit}, {Units.HumanSize(report.FilesystemFree)} free on the filesystem");
             return 0;
         }));
         return command;

@@ -36,7 +36,8 @@ public static class ResetCommand
                 }
             }
 
-            engine.Reset();
+            // --root without --runroot names another user's store: leave this user's runroot alone.
+            engine.Reset(keepRunRoot: parse.GetValue(context.RootOption) is not null && parse.GetValue(context.RunRootOption) is null);
             return 0;
         }));
         return command;

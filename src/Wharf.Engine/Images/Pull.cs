@@ -40,7 +40,7 @@ public sealed partial class ImageEngine
             {
                 return await PullOneAsync(candidate, name, options, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is RegistryException or ContentException or HttpRequestException or WharfException or IOException)
+            catch (Exception e) when (e is RegistryException or ContentException or HttpRequestException or WharfException or IOException && e is not StoreFullException)
             {
                 errors.Add(e is WharfException ? e.Message : $"initializing source docker://{name}: {e.Message}");
             }
@@ -133,7 +133,21 @@ public sealed partial class ImageEngine
             throw new WharfException($"initializing source docker://{name}: nested manifest lists are not supported");
         }
 
-        using var inflight = Store.MarkInflight([root.Digest, .. manifest.Blobs.Select(b => b.Digest)]);
+        // Reserve the bytes this pull adds (manifest, config and layers not yet stored, by the
+        // manifest's sizes) under the store lock, before any blob is fetched.
+        IDisposable inflight;
+        try
+        {
+            inflight = Store.Reserve([root.Digest, .. manifest.Blobs.Select(b => b.Digest)], [root, .. manifest.Blobs], Storage.Quota);
+        }
+        catch (StoreFullException e)
+        {
+            throw new StoreFullException(
+                $"pulling {name}: not enough space in the image store: {e.Message}; remove images with \"wharf rmi\" or \"wharf image prune\", "
+                + $"or ask an administrator to run \"wharf system reset --root {Storage.GraphRoot}\"", e);
+        }
+
+        using var inflightScope = inflight;
         Log(options.Quiet, "Getting image source signatures");
         var progress = options.Quiet ? null : _options.TransferProgress;
         var route = progress.Route(line => Log(options.Quiet, line));

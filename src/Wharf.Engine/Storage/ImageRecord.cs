@@ -52,5 +52,8 @@ public sealed record ImageRecord
 [JsonSerializable(typeof(InflightRecord))]
 internal sealed partial class StoreJsonContext : JsonSerializerContext;
 
-/// <summary>Blobs a running pull or load is about to use; garbage collection keeps them.</summary>
-internal sealed record InflightRecord(int Pid, List<string> Digests);
+/// <summary>
+/// Blobs a running pull or load is about to use; garbage collection keeps them. <c>Reserved</c>:
+/// the blobs (digest → size) the pull will add, counted against the quota until they land in blobs/.
+/// </summary>
+internal sealed record InflightRecord(int Pid, List<string> Digests, Dictionary<string, long>? Reserved = null);

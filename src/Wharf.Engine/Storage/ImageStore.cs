@@ -242,6 +242,116 @@ public sealed class ImageStore
         return new Inflight(path);
     }
 
+    /// <summary>
+    /// Marks <paramref name="digests"/> in use like <see cref="MarkInflight"/> and reserves the
+    /// bytes of the <paramref name="blobs"/> not yet stored, all under the store lock, so that
+    /// concurrent pulls together stay within <paramref name="quota"/> and the filesystem's free
+    /// space. Throws <see cref="StoreFullException"/> (nothing written) when they would not fit.
+    /// </summary>
+    public IDisposable Reserve(IEnumerable<string> digests, IEnumerable<Descriptor> blobs, long? quota)
+    {
+        ArgumentNullException.ThrowIfNull(blobs);
+        EnsureLayout();
+        string path = Path.Combine(InflightDir, $"{Environment.ProcessId}-{Guid.NewGuid():N}.json");
+        Locked(_ =>
+        {
+            var others = LiveReservations();
+            var reserved = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var blob in blobs)
+            {
+                if (!HasBlob(blob) && !others.ContainsKey(blob.Digest))
+                {
+                    reserved[blob.Digest] = blob.Size;
+                }
+            }
+
+            long needed = reserved.Values.Sum();
+            long used = UsedBytes(others);
+            long free = FreeSpace();
+            if (needed > 0 && ((quota is { } q && used + needed > q) || needed > free))
+            {
+                throw new StoreFullException(needed, used, quota, free);
+            }
+
+            var record = new InflightRecord(Environment.ProcessId, [.. digests], reserved);
+            File.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(record, StoreJsonContext.Default.InflightRecord));
+            return 0;
+        });
+        return new Inflight(path);
+    }
+
+    /// <summary>Overrides the filesystem's free space (tests).</summary>
+    public Func<long>? FreeSpaceProbe { get; init; }
+
+    /// <summary>Bytes free for an unprivileged user on the filesystem holding graphroot (statvfs f_bavail).</summary>
+    public long FreeSpace()
+    {
+        if (FreeSpaceProbe is { } probe)
+        {
+            return probe();
+        }
+
+        string dir = Root;
+        while (!Directory.Exists(dir) && Path.GetDirectoryName(dir) is { } parent)
+        {
+            dir = parent;
+        }
+
+        return new DriveInfo(dir).AvailableFreeSpace;
+    }
+
+    /// <summary>
+    /// What the store holds against its quota: every blob, the layers unpacked for containers, and
+    /// the blobs running pulls have reserved but not yet stored.
+    /// </summary>
+    public long UsedBytes() => UsedBytes(LiveReservations());
+
+    private long UsedBytes(Dictionary<string, long> reservations)
+    {
+        long pending = reservations.Where(r => !File.Exists(BlobPath(r.Key))).Sum(r => r.Value);
+        return DiskUsage() + TreeSize(Path.Combine(Root, "layers")) + pending;
+    }
+
+    /// <summary>Blobs reserved by live pulls (this process's included), digest → size.</summary>
+    private Dictionary<string, long> LiveReservations()
+    {
+        var all = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (string file in Directory.Exists(InflightDir) ? Directory.GetFiles(InflightDir, "*.json") : [])
+        {
+            try
+            {
+                var record = JsonSerializer.Deserialize(File.ReadAllBytes(file), StoreJsonContext.Default.InflightRecord);
+                if (record?.Reserved is null || !ProcessAlive(record.Pid))
+                {
+                    continue;
+                }
+
+                foreach (var (digest, size) in record.Reserved)
+                {
+                    all[digest] = size;
+                }
+            }
+            catch (Exception e) when (e is IOException or JsonException)
+            {
+                // A marker being replaced or removed: it holds no reservation we can count.
+            }
+        }
+
+        return all;
+    }
+
+    /// <summary>Bytes of the regular files under <paramref name="dir"/>, not following symlinks.</summary>
+    private static long TreeSize(string dir)
+    {
+        if (!Directory.Exists(dir))
+        {
+            return 0;
+        }
+
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
+        return new DirectoryInfo(dir).EnumerateFiles("*", options).Sum(f => f.Length);
+    }
+
     private sealed class Inflight(string path) : IDisposable
     {
         public void Dispose() => File.Delete(path);

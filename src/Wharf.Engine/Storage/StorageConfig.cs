@@ -13,6 +13,15 @@ namespace Wharf.Engine.Storage;
 /// </summary>
 public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driver, string? ConfigFile)
 {
+    /// <summary>
+    /// The per-user limit on the image store in bytes: <c>$WHARF_STORAGE_QUOTA</c>, else
+    /// <c>quota</c> in the <c>[storage.options.wharf]</c> table; null when neither sets one.
+    /// </summary>
+    public long? Quota { get; init; }
+
+    /// <summary>Where <see cref="Quota"/> came from, for messages.</summary>
+    public string? QuotaSource { get; init; }
+
     public static StorageConfig Load(HostEnvironment env, string? rootOverride = null, string? runRootOverride = null)
     {
         ArgumentNullException.ThrowIfNull(env);
@@ -39,6 +48,8 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
         }
 
         string driver = "overlay";
+        string? quotaText = null;
+        string? quotaSource = null;
         if (File.Exists(file))
         {
             TomlTable model;
@@ -65,12 +76,37 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
                 }
 
                 runRoot = Str(storage, "runroot") ?? runRoot;
+                if (storage.TryGetValue("options", out var o) && o is TomlTable options
+                    && options.TryGetValue("wharf", out var w) && w is TomlTable wharf && Str(wharf, "quota") is { } q)
+                {
+                    (quotaText, quotaSource) = (q, $"quota in [storage.options.wharf] of {file}");
+                }
             }
+        }
+
+        if (env.Get("WHARF_STORAGE_QUOTA") is { Length: > 0 } fromEnv)
+        {
+            (quotaText, quotaSource) = (fromEnv, "WHARF_STORAGE_QUOTA");
+        }
+
+        long? quota = null;
+        if (quotaText is not null)
+        {
+            if (!ByteSize.TryParse(quotaText, out long parsed))
+            {
+                throw new WharfException($"invalid image store quota \"{quotaText}\" ({quotaSource}): expected a size such as 50GB or 40GiB");
+            }
+
+            quota = parsed;
         }
 
         graphRoot = Expand(rootOverride ?? graphRoot, env);
         runRoot = Expand(runRootOverride ?? runRoot, env);
-        return new StorageConfig(Path.GetFullPath(graphRoot), Path.GetFullPath(runRoot), driver, File.Exists(file) ? file : null);
+        return new StorageConfig(Path.GetFullPath(graphRoot), Path.GetFullPath(runRoot), driver, File.Exists(file) ? file : null)
+        {
+            Quota = quota,
+            QuotaSource = quotaSource,
+        };
     }
 
     private static string? Str(TomlTable t, string key) => t.TryGetValue(key, out var v) && v is string s && s.Length > 0 ? s : null;

@@ -2,7 +2,16 @@ using Wharf.Engine.Storage;
 
 namespace Wharf.Engine;
 
-public sealed record DfReport(int Images, int Active, long Size, long Reclaimable, IReadOnlyList<(ImageRecord Image, long Unique, long Shared)> PerImage);
+public sealed record DfReport(int Images, int Active, long Size, long Reclaimable, IReadOnlyList<(ImageRecord Image, long Unique, long Shared)> PerImage)
+{
+    /// <summary>Bytes the store holds on disk against its quota (blobs as stored, unpacked layers, reservations).</summary>
+    public long StoreUsed { get; init; }
+
+    public long? Quota { get; init; }
+
+    /// <summary>Free bytes on the filesystem holding graphroot.</summary>
+    public long FilesystemFree { get; init; }
+}
 
 public sealed record InfoReport(StorageConfig Storage, string StoreRoot, int ImageCount, string RegistriesConf, IReadOnlyList<string> SearchRegistries, string Arch, string Os, string Version);
 
@@ -53,7 +62,12 @@ public sealed partial class ImageEngine
         }
 
         // No containers yet: an image is active when something uses it, so nothing is.
-        return new DfReport(images.Count, 0, total, total, perImage);
+        return new DfReport(images.Count, 0, total, total, perImage)
+        {
+            StoreUsed = Store.UsedBytes(),
+            Quota = Storage.Quota,
+            FilesystemFree = Store.FreeSpace(),
+        };
     }
 
     private long BlobUncompressedSize(string digest)
@@ -68,10 +82,22 @@ public sealed partial class ImageEngine
         return info.Exists ? info.Length : 0;
     }
 
-    /// <summary>podman system reset: removes graphroot and runroot themselves.</summary>
-    public void Reset()
+    /// <summary>
+    /// podman system reset: removes graphroot and runroot themselves. With <paramref name="keepRunRoot"/>
+    /// (an administrator resetting another user's store with <c>--root</c>) only graphroot goes.
+    /// Refuses a graphroot that does not look like a container store, so a mistyped <c>--root</c>
+    /// cannot wipe a home directory.
+    /// </summary>
+    public void Reset(bool keepRunRoot = false)
     {
-        foreach (string dir in new[] { Storage.GraphRoot, Storage.RunRoot })
+        string graph = Storage.GraphRoot;
+        if (Directory.Exists(graph) && !LooksLikeStore(graph))
+        {
+            throw new WharfException(
+                $"resetting storage: {graph} is not a container storage root (no wharf/, overlay*/, vfs*/ or storage.lock in it); refusing to remove it");
+        }
+
+        foreach (string dir in keepRunRoot ? new[] { graph } : new[] { graph, Storage.RunRoot })
         {
             if (dir is "/" or "" || !Directory.Exists(dir))
             {
@@ -80,6 +106,18 @@ public sealed partial class ImageEngine
 
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>A directory wharf or podman made: empty, or holding wharf/, overlay*, vfs* or storage.lock and nothing unexpected at the top.</summary>
+    internal static bool LooksLikeStore(string dir)
+    {
+        var entries = Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName).ToList();
+        if (entries.Count == 0)
+        {
+            return true;
+        }
+
+        return entries.Any(e => e is "wharf" or "storage.lock" || e!.StartsWith("overlay", StringComparison.Ordinal) || e.StartsWith("vfs", StringComparison.Ordinal));
     }
 
     public InfoReport Info()

@@ -112,6 +112,50 @@ public class SystemAndUntagTests(RegistryFixture registry)
     }
 
     [Fact]
+    public void SystemDf_QuotaFromStorageConf_LimitLineAfterTable()
+    {
+        using var wharf = new WharfRunner();
+        File.AppendAllText(Path.Combine(wharf.Dir, "storage.conf"), "[storage.options.wharf]\nquota = \"50GB\"\n");
+        wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+
+        string[] lines = wharf.Run("system", "df").Stdout.Split('\n');
+
+        Assert.Equal("TYPE           TOTAL       ACTIVE      SIZE        RECLAIMABLE", lines[0]);
+        Assert.Matches(@"^Image store: [0-9.]+kB used, quota 50GB \(0%\ used\), [0-9.]+[kMGT]?B free on the filesystem$", lines[4]);
+    }
+
+    [Fact]
+    public void Pull_OverQuota_Exit125NeedsAndFreeAndNothingStored()
+    {
+        using var wharf = new WharfRunner();
+        wharf.Variables["WHARF_STORAGE_QUOTA"] = "1KB";
+
+        var pull = wharf.Run("pull", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
+
+        Assert.Equal(125, pull.ExitCode);
+        string error = pull.ErrLines[^1];
+        Assert.StartsWith($"Error: pulling {registry.Open}/lab/fixture:1: not enough space in the image store: needs ", error, StringComparison.Ordinal);
+        Assert.Contains("free of quota 1kB (used 0B); remove images with \"wharf rmi\" or \"wharf image prune\"", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(pull.ErrLines, l => l.StartsWith("Copying blob", StringComparison.Ordinal));
+        Assert.Empty(Directory.GetFiles(Path.Combine(wharf.GraphRoot, "wharf", "blobs"), "*", SearchOption.AllDirectories));
+        Assert.Empty(wharf.Run("images", "-q").Stdout);
+    }
+
+    [Fact]
+    public void SystemReset_RootNotAStore_RefusedExit125()
+    {
+        using var wharf = new WharfRunner();
+        string home = Path.Combine(wharf.Dir, "home-of-someone");
+        Directory.CreateDirectory(Path.Combine(home, "projects"));
+
+        var reset = wharf.Run("system", "reset", "--root", home, "-f");
+
+        Assert.Equal(125, reset.ExitCode);
+        Assert.Contains("is not a container storage root", reset.Stderr, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(Path.Combine(home, "projects")));
+    }
+
+    [Fact]
     public void SystemReset_Force_RemovesGraphRoot()
     {
         using var wharf = new WharfRunner();
