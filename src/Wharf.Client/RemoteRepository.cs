@@ -103,7 +103,23 @@ public sealed class RemoteRepository : ITarget, IMountable, IReferencePushable
         }
 
         var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        return new VerifyingStream(new ResponseStream(response, body), descriptor);
+        if (manifest)
+        {
+            return new VerifyingStream(new ResponseStream(response, body), descriptor);
+        }
+
+        // A blob whose connection drops mid-body continues with a Range request from the byte reached.
+        return new VerifyingStream(new ResumingBlobStream(response, body, descriptor, (from, ct) => ReopenBlobAsync(descriptor, from, ct), _client.Options.RetryDelay ?? ResumeDelay), descriptor);
+    }
+
+    private static TimeSpan ResumeDelay(int attempt) => TimeSpan.FromMilliseconds(200 * (1 << Math.Min(attempt - 1, 4)));
+
+    private async Task<HttpResponseMessage> ReopenBlobAsync(Descriptor descriptor, long from, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Url("blobs/" + descriptor.Digest));
+        request.Headers.Range = new RangeHeaderValue(from, null);
+        request.Options.Set(RegistryRequestOptions.Scopes, PullScope);
+        return await _client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
     }
 
     public async Task<bool> ExistsAsync(Descriptor descriptor, CancellationToken cancellationToken)
