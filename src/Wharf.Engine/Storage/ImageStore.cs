@@ -266,11 +266,15 @@ public sealed class ImageStore
             }
 
             long needed = reserved.Values.Sum();
-            long used = UsedBytes(others);
-            long free = FreeSpace();
-            if (needed > 0 && ((quota is { } q && used + needed > q) || needed > free))
+            if (needed > 0)
             {
-                throw new StoreFullException(needed, used, quota, free);
+                // Walking blobs/ and layers/ only matters against a quota; free space is one statvfs.
+                long used = quota is null ? 0 : UsedBytes(others);
+                long free = FreeSpace();
+                if ((quota is { } q && used + needed > q) || needed > free)
+                {
+                    throw new StoreFullException(needed, quota is null ? UsedBytes(others) : used, quota, free);
+                }
             }
 
             var record = new InflightRecord(Environment.ProcessId, [.. digests], reserved);
