@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.IO.Compression;
+using System.IO.Pipelines;
 using System.Text.Json;
 using Wharf.Content;
 using Wharf.Oci;
@@ -158,31 +159,99 @@ public sealed class ImageStore
         string temp = Path.Combine(TempDir, Path.GetFileName(final) + "." + Guid.NewGuid().ToString("N"));
         try
         {
-            var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
-            await using (file.ConfigureAwait(false))
+            // A gzip layer is inflated alongside the download (counting its uncompressed size, podman's
+            // SIZE) rather than read and inflated again once stored.
+            var inflate = IsGzip(descriptor.MediaType) ? new Pipe(new PipeOptions(pauseWriterThreshold: 8 << 20, resumeWriterThreshold: 4 << 20)) : null;
+            var counting = inflate is null ? null : Task.Run(() => CountInflated(inflate.Reader), CancellationToken.None);
+            long? usize = null;
+            try
             {
-                var verifying = content as VerifyingStream ?? new VerifyingStream(content, descriptor, leaveOpen: true);
-                try
+                var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+                await using (file.ConfigureAwait(false))
                 {
-                    await verifying.CopyToAsync(file, 1 << 16, cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    if (!ReferenceEquals(verifying, content))
+                    var verifying = content as VerifyingStream ?? new VerifyingStream(content, descriptor, leaveOpen: true);
+                    try
                     {
-                        await verifying.DisposeAsync().ConfigureAwait(false);
+                        byte[] buffer = new byte[1 << 16];
+                        int n;
+                        while ((n = await verifying.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                        {
+                            await file.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                            if (inflate is not null)
+                            {
+                                await inflate.Writer.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                            }
+                        }
                     }
+                    finally
+                    {
+                        if (!ReferenceEquals(verifying, content))
+                        {
+                            await verifying.DisposeAsync().ConfigureAwait(false);
+                        }
+                    }
+
+                    await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    file.Flush(flushToDisk: true);
                 }
 
-                await file.FlushAsync(cancellationToken).ConfigureAwait(false);
-                file.Flush(flushToDisk: true);
+                if (inflate is not null)
+                {
+                    await inflate.Writer.CompleteAsync().ConfigureAwait(false);
+                    usize = await counting!.ConfigureAwait(false) ?? descriptor.Size;
+                }
+            }
+            finally
+            {
+                if (inflate is not null && usize is null)
+                {
+                    await inflate.Writer.CompleteAsync(new OperationCanceledException("blob write failed")).ConfigureAwait(false);
+                    await counting!.ConfigureAwait(false);
+                }
             }
 
             File.Move(temp, final, overwrite: true);
+            if (usize is { } known)
+            {
+                string sidecar = final + ".usize";
+                string sidecarTemp = Path.Combine(TempDir, Path.GetFileName(sidecar) + "." + Guid.NewGuid().ToString("N"));
+                await File.WriteAllTextAsync(sidecarTemp, known.ToString(System.Globalization.CultureInfo.InvariantCulture), CancellationToken.None).ConfigureAwait(false);
+                File.Move(sidecarTemp, sidecar, overwrite: true);
+            }
         }
         finally
         {
             File.Delete(temp);
+        }
+    }
+
+    /// <summary>
+    /// The inflated length of what arrives through <paramref name="reader"/>; null when it is not
+    /// gzip after all or the write failed. Always completes the reader, so the writer never blocks.
+    /// </summary>
+    private static long? CountInflated(PipeReader reader)
+    {
+        var source = reader.AsStream();
+        try
+        {
+            using var gzip = new GZipStream(source, CompressionMode.Decompress);
+            byte[] buffer = new byte[1 << 16];
+            long total = 0;
+            int n;
+            while ((n = gzip.Read(buffer)) > 0)
+            {
+                total += n;
+            }
+
+            return total;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or OperationCanceledException)
+        {
+            return null;
+        }
+        finally
+        {
+            source.Dispose();
         }
     }
 

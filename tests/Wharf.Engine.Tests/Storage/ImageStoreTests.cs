@@ -68,4 +68,58 @@ public sealed class ImageStoreTests : IDisposable
         store.Update(images => store.CollectGarbage(images));
         Assert.False(store.HasBlob(kept));
     }
+
+    [Fact]
+    public async Task WriteBlob_GzipLayer_UncompressedSizeRecordedWhileWriting()
+    {
+        var store = new ImageStore(_dir);
+        byte[] raw = new byte[3_000_000];
+        new Random(3).NextBytes(raw.AsSpan(0, 1_000_000));
+        using var packed = new MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(packed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gz.Write(raw);
+        }
+
+        byte[] body = packed.ToArray();
+        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(body).ToString(), Size = body.Length };
+
+        await store.WriteBlobAsync(d, new MemoryStream(body), CancellationToken.None);
+
+        Assert.Equal("3000000", File.ReadAllText(store.BlobPath(d.Digest) + ".usize"));
+        Assert.Equal(3_000_000, store.UncompressedSize(d));
+    }
+
+    [Fact]
+    public async Task WriteBlob_LabelledGzipButNot_StoredAndSizeIsStoredSize()
+    {
+        var store = new ImageStore(_dir);
+        byte[] body = new byte[200_000];
+        new Random(5).NextBytes(body);
+        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(body).ToString(), Size = body.Length };
+
+        await store.WriteBlobAsync(d, new MemoryStream(body), CancellationToken.None);
+
+        Assert.True(store.HasBlob(d));
+        Assert.Equal(200_000, store.UncompressedSize(d));
+    }
+
+    [Fact]
+    public async Task WriteBlob_GzipWrongDigest_NoBlobNoSizeRecorded()
+    {
+        var store = new ImageStore(_dir);
+        using var packed = new MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(packed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gz.Write(new byte[500_000]);
+        }
+
+        byte[] body = packed.ToArray();
+        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("other"u8).ToString(), Size = body.Length };
+
+        await Assert.ThrowsAsync<ContentException>(() => store.WriteBlobAsync(d, new MemoryStream(body), CancellationToken.None));
+
+        Assert.False(File.Exists(store.BlobPath(d.Digest) + ".usize"));
+        Assert.Empty(Directory.GetFiles(Path.Combine(_dir, "wharf", "tmp")));
+    }
 }
