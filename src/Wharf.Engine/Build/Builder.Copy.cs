@@ -67,6 +67,13 @@ public sealed partial class Builder
             }
 
             destIsDir |= matched.Count > 1;
+            if (destIsDir || matched.Any(x => Directory.Exists(x.Host)))
+            {
+                // The destination directory itself takes the --chown owner, as with buildah.
+                Directory.CreateDirectory(target);
+                Chown(target, uid, gid);
+            }
+
             foreach (var (host, relative) in matched)
             {
                 if (Directory.Exists(host))

@@ -44,8 +44,16 @@ public sealed partial class Builder
                     var env = Strings(run["Env"]);
                     foreach (var (k, v) in Words.Pairs(Expand(ins.Arguments), escape))
                     {
-                        env.RemoveAll(e => e.StartsWith(k + "=", StringComparison.Ordinal));
-                        env.Add(k + "=" + v);
+                        // An existing variable keeps its place (Docker and buildah replace in place).
+                        int at = env.FindIndex(e => e.StartsWith(k + "=", StringComparison.Ordinal));
+                        if (at >= 0)
+                        {
+                            env[at] = k + "=" + v;
+                        }
+                        else
+                        {
+                            env.Add(k + "=" + v);
+                        }
                     }
 
                     run["Env"] = Arr(env);

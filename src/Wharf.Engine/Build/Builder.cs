@@ -222,7 +222,8 @@ public sealed partial class Builder
             {
                 ["architecture"] = RuntimeArch(stage.Platform),
                 ["os"] = "linux",
-                ["config"] = new JsonObject(),
+                // buildah starts a scratch image with the default PATH, so ENV PATH=… replaces it in place.
+                ["config"] = new JsonObject { ["Env"] = new JsonArray("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") },
                 ["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray() },
                 ["history"] = new JsonArray(),
             };
