@@ -187,6 +187,32 @@ public sealed class BuildTests : IDisposable
     }
 
     [Fact]
+    public void Build_FromImageGzipAddEscapeDirectiveAndShell_Work()
+    {
+        Write("Dockerfile", "FROM scratch\nCOPY a.txt /a\n");
+        Write("a.txt", "from the image\n");
+        Assert.Equal(0, Build("-t", "src:1").ExitCode);
+        File.Delete(Path.Combine(Context, "Dockerfile"));
+
+        Directory.CreateDirectory(Path.Combine(Context, "t"));
+        File.WriteAllText(Path.Combine(Context, "t", "z.txt"), "zipped\n");
+        Tools.Check("tar", "-C", Path.Combine(Context, "t"), "-czf", Path.Combine(Context, "t.tgz"), "z.txt");
+        Write("Containerfile", "# escape=`\n" + Base + """
+            COPY --from=localhost/src:1 /a /from-image
+            ADD t.tgz /gz/
+            SHELL ["/bin/sh", "-ec"]
+            RUN echo one `
+                two > /joined
+            CMD cat /from-image /gz/z.txt /joined
+            """);
+        var (code, _, stderr) = _wharf.Run("image", "build", "-t", "misc", Context);
+        Assert.True(code == 0, stderr);
+        Assert.Equal("from the image\nzipped\none two\n", _wharf.Check("run", "--rm", "misc"));
+        var cmd = Inspect("misc")["Config"]!["Cmd"]!.AsArray().Select(e => e!.GetValue<string>());
+        Assert.Equal(["/bin/sh", "-ec", "cat /from-image /gz/z.txt /joined"], cmd);
+    }
+
+    [Fact]
     public void Build_FailingRun_NamesLineAndExitCodeAndTagsNothing()
     {
         Write("Dockerfile", Base + "RUN echo before\nRUN exit 7\nRUN echo after\n");
