@@ -128,7 +128,7 @@ public sealed partial class Builder
                 var stage = stages[si];
                 string prefix = multi ? $"[{si + 1}/{last + 1}] " : string.Empty;
                 int total = stage.Instructions.Count + 1;
-                Say(options, $"{prefix}STEP 1/{total}: {stage.From.Original}");
+                Say(options, $"{prefix}STEP 1/{total}: FROM {Words.Expand(stage.From.Arguments, n => globals.GetValueOrDefault(n), dockerfile.Escape)}");
                 var state = await FromAsync(stage, stages, results, globals, options, cancellationToken).ConfigureAwait(false);
                 for (int ii = 0; ii < stage.Instructions.Count; ii++)
                 {

@@ -18,7 +18,7 @@ public sealed class BuildFromRegistryTests(ContainerFixture fixture) : IDisposab
         File.WriteAllText(Path.Combine(context, "Dockerfile"), $"ARG BASE={fixture.Image}\nFROM $BASE\nRUN cat /etc/motd > /copied\nCMD [\"cat\", \"/copied\"]\n");
         var (code, stdout, stderr) = _wharf.Run("build", "--tls-verify=false", "-t", "onbase", context);
         Assert.True(code == 0, stderr);
-        Assert.StartsWith($"STEP 1/3: FROM $BASE", stdout, StringComparison.Ordinal);
+        Assert.StartsWith($"STEP 1/3: FROM {fixture.Image}\n", stdout, StringComparison.Ordinal);
         Assert.Equal("from the image\n", _wharf.Check("run", "--rm", "onbase"));
 
         // --pull fetches the base again; the RUN step is still a cache hit (same base image ID).
