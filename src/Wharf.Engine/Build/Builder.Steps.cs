@@ -273,7 +273,12 @@ public sealed partial class Builder
         }, cancellationToken).ConfigureAwait(false);
         try
         {
-            int code = await _containers.StartAsync(record.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
+            int code;
+            using (options.Quiet ? BuildNative.StdoutToStderr() : null)
+            {
+                code = await _containers.StartAsync(record.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
+            }
+
             if (code != 0)
             {
                 await _err.WriteLineAsync($"Dockerfile:{ins.Line}: {ins.Original} exited with status {code}").ConfigureAwait(false);

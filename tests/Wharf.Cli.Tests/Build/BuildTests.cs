@@ -275,10 +275,11 @@ public sealed class BuildTests : IDisposable
     [Fact]
     public void Build_QuietDockerFormatAndLabel_PrintsOnlyIdAndWritesDockerManifest()
     {
-        Write("Dockerfile", "FROM scratch\nCOPY busybox /bin/busybox\n");
+        Write("Dockerfile", Base + "RUN echo run-output\n");
         var (code, stdout, stderr) = Build("-q", "--format", "docker", "--label", "team=hpc", "-t", "quiet");
         Assert.True(code == 0, stderr);
         Assert.Matches("^[0-9a-f]{64}\n$", stdout);
+        Assert.Contains("run-output", stderr, StringComparison.Ordinal);
         var image = Inspect("quiet");
         Assert.Equal("application/vnd.docker.distribution.manifest.v2+json", image["ManifestType"]!.GetValue<string>());
         Assert.Equal("hpc", image["Config"]!["Labels"]!["team"]!.GetValue<string>());
