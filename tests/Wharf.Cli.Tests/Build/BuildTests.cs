@@ -213,6 +213,15 @@ public sealed class BuildTests : IDisposable
     }
 
     [Fact]
+    public void Build_FileFlagAndNetworkNone_RunHasOnlyLoopback()
+    {
+        Write("ci/Build.containerfile", Base + "RUN ls /sys/class/net > /ifaces\n");
+        var (code, _, stderr) = Build("-f", Path.Combine(Context, "ci", "Build.containerfile"), "--network", "none", "-t", "isolated");
+        Assert.True(code == 0, stderr);
+        Assert.Equal("lo\n", RunIn("isolated", "cat", "/ifaces"));
+    }
+
+    [Fact]
     public void Build_FailingRun_NamesLineAndExitCodeAndTagsNothing()
     {
         Write("Dockerfile", Base + "RUN echo before\nRUN exit 7\nRUN echo after\n");
