@@ -130,6 +130,7 @@ public sealed partial class Builder
                 int total = stage.Instructions.Count + 1;
                 Say(options, $"{prefix}STEP 1/{total}: FROM {Words.Expand(stage.From.Arguments, n => globals.GetValueOrDefault(n), dockerfile.Escape)}");
                 var state = await FromAsync(stage, stages, results, globals, options, cancellationToken).ConfigureAwait(false);
+                await OnBuildAsync(state, stage, stages, results, globals, consumed, context, ignore, work, options, dockerfile.Escape, cancellationToken).ConfigureAwait(false);
                 for (int ii = 0; ii < stage.Instructions.Count; ii++)
                 {
                     var ins = stage.Instructions[ii];

@@ -222,6 +222,22 @@ public sealed class BuildTests : IDisposable
     }
 
     [Fact]
+    public void Build_FromImageWithOnBuild_RunsTriggersAndDropsThem()
+    {
+        Write("Dockerfile", Base + "ONBUILD COPY a.txt /triggered\nONBUILD RUN echo ran > /ran\n");
+        Write("a.txt", "copied by trigger\n");
+        Assert.Equal(0, Build("-t", "parent").ExitCode);
+        Write("Dockerfile", "FROM localhost/parent:latest\nCMD [\"cat\", \"/triggered\", \"/ran\"]\n");
+        var (code, stdout, stderr) = Build("-t", "child");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("--> Running ONBUILD trigger: RUN echo ran > /ran", stdout, StringComparison.Ordinal);
+        Assert.Equal("copied by trigger\nran\n", _wharf.Check("run", "--rm", "child"));
+        string id = _wharf.Check("inspect", "--format", "{{.Id}}", "child").Trim();
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_wharf.GraphRoot, "wharf", "blobs", "sha256", id)))!["config"]!;
+        Assert.Null(config["OnBuild"]);
+    }
+
+    [Fact]
     public void Build_FailingRun_NamesLineAndExitCodeAndTagsNothing()
     {
         Write("Dockerfile", Base + "RUN echo before\nRUN exit 7\nRUN echo after\n");
