@@ -13,10 +13,17 @@ public static class Words
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(lookup);
         var sb = new StringBuilder();
-        bool single = false;
+        bool single = false, dbl = false;
         for (int i = 0; i < text.Length; i++)
         {
             char c = text[i];
+            if (c == '"' && !single)
+            {
+                dbl = !dbl;
+                sb.Append(c);
+                continue;
+            }
+
             if (c == escape && i + 1 < text.Length && !single)
             {
                 char next = text[i + 1];
@@ -31,7 +38,7 @@ public static class Words
                 continue;
             }
 
-            if (c == '\'')
+            if (c == '\'' && !dbl)
             {
                 single = !single;
                 sb.Append(c);

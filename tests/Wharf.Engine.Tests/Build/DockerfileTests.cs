@@ -92,6 +92,7 @@ public sealed class DockerfileTests
     [InlineData("${B:+alt}", "")]
     [InlineData("\\$A", "$A")]
     [InlineData("'$A'", "'$A'")]
+    [InlineData("\"it's $A\"", "\"it's x\"")]
     [InlineData("$", "$")]
     [InlineData("a$A-b", "ax-b")]
     public void Expand_Forms_Substitute(string input, string expected)
