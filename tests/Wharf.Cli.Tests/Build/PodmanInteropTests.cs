@@ -40,11 +40,18 @@ public sealed class PodmanInteropTests : IDisposable
 
     private string PodmanDir => Path.Combine(_wharf.Dir, "podman");
 
-    private string Podman(params string[] args) => ContainerFixture.PodmanAt(PodmanDir, args);
+    /// <summary>
+    /// podman with its own store, runc and its own --tmpdir: the default /run/libpod is shared by every
+    /// podman on the machine, and this store's reset must not pull it from under them.
+    /// </summary>
+    private string[] PodmanGlobals =>
+        ["--root", Path.Combine(PodmanDir, "storage"), "--runroot", Path.Combine(PodmanDir, "run"), "--tmpdir", Path.Combine(PodmanDir, "tmp"), "--storage-driver", "vfs", "--runtime", "runc"];
+
+    private string Podman(params string[] args) => Tools.Check("podman", [.. PodmanGlobals, .. args]);
 
     public void Dispose()
     {
-        Tools.Run("podman", "--root", Path.Combine(PodmanDir, "storage"), "--runroot", Path.Combine(PodmanDir, "run"), "--storage-driver", "vfs", "system", "reset", "-f");
+        Tools.Run("podman", [.. PodmanGlobals, "system", "reset", "-f"]);
         _wharf.Dispose();
     }
 
