@@ -110,6 +110,7 @@ public static class WharfCli
         yield return (SaveCommand.Create(c, "save"), SaveCommand.Create(c, "save"));
         yield return (LoadCommand.Create(c, "load"), LoadCommand.Create(c, "load"));
         yield return (null, SearchCommand.Create(c));
+        yield return (BuildCommand.Create(c, "build"), BuildCommand.Create(c, "build"));
     }
 }
 

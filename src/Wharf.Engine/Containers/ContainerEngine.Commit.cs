@@ -400,7 +400,7 @@ public sealed partial class ContainerEngine
     /// The layer tar (image-spec layer.md): changed entries with their parents' directories,
     /// <c>.wh.NAME</c> for deletions and <c>.wh..wh..opq</c> in opaque directories.
     /// </summary>
-    private static async Task<(Digest DiffId, Digest BlobDigest, long BlobSize, long TarSize)> WriteLayerAsync(
+    internal static async Task<(Digest DiffId, Digest BlobDigest, long BlobSize, long TarSize)> WriteLayerAsync(
         IReadOnlyList<ContainerChange> changes, string target, CancellationToken cancellationToken)
     {
         var file = new FileStream(target, FileMode.CreateNew, FileAccess.Write);
