@@ -134,6 +134,9 @@ public static partial class JobExec
         string name = env.Get("SLURM_JOB_ID") is { Length: > 0 } jobId
             ? $"wharf-slurm-{jobId}-{env.Get("SLURM_STEP_ID") ?? "0"}-{Environment.ProcessId}"
             : $"wharf-exec-{Environment.ProcessId}";
+        // scancel sends TERM and, KillWait seconds later, KILL to the whole step: the container must be
+        // stopped and removed before that, so the stop timeout is short.
+        int stopTimeout = int.TryParse(env.Get("WHARF_STOP_TIMEOUT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int st2) && st2 >= 0 ? st2 : 2;
         int timeout = int.TryParse(Setting(env, "INIT_TIMEOUT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t > 0 ? t : 600;
 
         var create = new CreateOptions
@@ -162,7 +165,7 @@ public static partial class JobExec
             if (Volatile.Read(ref created) is { } c)
             {
                 // The attached run passes TERM on to the container as well; stop makes sure it ends.
-                _ = Task.Run(() => StopQuietly(containers, c.Id));
+                _ = Task.Run(() => StopQuietly(containers, c.Id, stopTimeout));
             }
         });
 
@@ -200,11 +203,11 @@ public static partial class JobExec
         }
     }
 
-    private static void StopQuietly(ContainerEngine containers, string id)
+    private static void StopQuietly(ContainerEngine containers, string id, int timeout)
     {
         try
         {
-            containers.Stop(id, 10);
+            containers.Stop(id, timeout);
         }
         catch (WharfException)
         {

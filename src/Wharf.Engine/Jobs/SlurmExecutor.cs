@@ -99,6 +99,32 @@ public sealed class SlurmExecutor
             throw new WharfException("sbatch printed no job ID");
         }
 
+        // Without EnforcePartLimits, sbatch accepts a job over the partition's limits and it pends
+        // for ever; that is refused here with Slurm's own reason.
+        // The scheduler settles the reason within its first passes over the job (PartitionConfig comes
+        // before PartitionTimeLimit): a bounded wait while the job pends.
+        int qcode;
+        string r = string.Empty;
+        for (int i = 0; i < 12; i++)
+        {
+            (qcode, string reason, _) = Run("squeue", null, "-h", "-j", id, "-o", "%T %r");
+            r = reason.Trim();
+            if (qcode != 0 || !r.StartsWith("PENDING", StringComparison.Ordinal) || r.EndsWith("Limit", StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            Thread.Sleep(250);
+        }
+
+        qcode = r.StartsWith("PENDING ", StringComparison.Ordinal) ? 0 : 1;
+        r = qcode == 0 ? r["PENDING ".Length..] : r;
+        if (qcode == 0 && r.StartsWith("Partition", StringComparison.Ordinal) && r.EndsWith("Limit", StringComparison.Ordinal))
+        {
+            Run("scancel", null, id);
+            throw new WharfException($"Slurm job {id} cannot run: {r} (the request exceeds the partition's limits); cancelled");
+        }
+
         return id;
     }
 
