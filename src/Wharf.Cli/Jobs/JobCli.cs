@@ -230,7 +230,10 @@ public static class JobCli
                 Workdir = parse.GetValue(workdir),
                 TlsVerify = parse.GetValue(tls),
             };
-            return await JobExec.RunAsync(ContainerCli.Engine(context, parse), options, context.Err, ct).ConfigureAwait(false);
+            // scancel may close the step's pipes before the wrapper is done: progress lines must not fail the cleanup.
+            var err = new ForgivingWriter(context.Err);
+            var containers = new Wharf.Engine.Containers.ContainerEngine(context.Engine(parse), err);
+            return await JobExec.RunAsync(containers, options, err, ct).ConfigureAwait(false);
         }));
         return cmd;
     }

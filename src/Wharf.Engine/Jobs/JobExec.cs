@@ -203,13 +203,28 @@ public static partial class JobExec
         }
     }
 
+    /// <summary>TERM, then KILL after the timeout; it never throws (the step's pipes may be gone by now).</summary>
     private static void StopQuietly(ContainerEngine containers, string id, int timeout)
     {
         try
         {
-            containers.Stop(id, timeout);
+            containers.Kill(id, "TERM");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(timeout))
+            {
+                if (containers.Lookup(id).State != ContainerStates.Running)
+                {
+                    return;
+                }
+
+                Thread.Sleep(50);
+            }
+
+            containers.Kill(id, "KILL");
         }
-        catch (WharfException)
+#pragma warning disable CA1031 // a failure to stop leaves the rm -f in the finally block to do it
+        catch (Exception)
+#pragma warning restore CA1031
         {
         }
     }
@@ -220,7 +235,7 @@ public static partial class JobExec
         {
             containers.Remove(id, force: true);
         }
-        catch (WharfException)
+        catch (Exception e) when (e is WharfException or IOException)
         {
         }
     }
