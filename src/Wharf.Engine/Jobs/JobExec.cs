@@ -156,6 +156,7 @@ public static partial class JobExec
 
         using var startup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bool terminated = false;
+        bool finished = false;
         ContainerRecord? created = null;
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
         {
@@ -165,7 +166,7 @@ public static partial class JobExec
             if (Volatile.Read(ref created) is { } c)
             {
                 // The attached run passes TERM on to the container as well; stop makes sure it ends.
-                _ = Task.Run(() => StopQuietly(containers, c.Id, stopTimeout));
+                _ = Task.Run(() => StopQuietly(containers, c.Id, stopTimeout, () => Volatile.Read(ref finished)));
             }
         });
 
@@ -199,33 +200,41 @@ public static partial class JobExec
         }
         finally
         {
+            Volatile.Write(ref finished, true);
             RemoveQuietly(containers, created.Id);
         }
     }
 
-    /// <summary>TERM, then KILL after the timeout; it never throws (the step's pipes may be gone by now).</summary>
-    private static void StopQuietly(ContainerEngine containers, string id, int timeout)
+    /// <summary>
+    /// TERM through the runtime, then KILL after the timeout, repeated until the attached run has
+    /// returned: the runtime is asked directly, whatever the record says (it may not say running
+    /// yet), and nothing here throws (the step's pipes may be gone by now).
+    /// </summary>
+    private static void StopQuietly(ContainerEngine containers, string id, int timeout, Func<bool> finished)
     {
-        try
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        bool termSent = false;
+        while (!finished() && clock.Elapsed < TimeSpan.FromMinutes(2))
         {
-            containers.Kill(id, "TERM");
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (clock.Elapsed < TimeSpan.FromSeconds(timeout))
+            try
             {
-                if (containers.Lookup(id).State != ContainerStates.Running)
+                if (!termSent)
                 {
-                    return;
+                    containers.Runtime.Kill(id, "TERM");
+                    termSent = true;
                 }
-
-                Thread.Sleep(50);
+                else if (clock.Elapsed >= TimeSpan.FromSeconds(timeout))
+                {
+                    containers.Runtime.Kill(id, "KILL");
+                }
+            }
+#pragma warning disable CA1031 // a failed kill is retried; the rm -f in the finally block is the last word
+            catch (Exception)
+#pragma warning restore CA1031
+            {
             }
 
-            containers.Kill(id, "KILL");
-        }
-#pragma warning disable CA1031 // a failure to stop leaves the rm -f in the finally block to do it
-        catch (Exception)
-#pragma warning restore CA1031
-        {
+            Thread.Sleep(200);
         }
     }
 
