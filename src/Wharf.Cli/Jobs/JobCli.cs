@@ -16,6 +16,8 @@ public static class JobCli
         ArgumentNullException.ThrowIfNull(context);
         var supervise = Supervise(context);
         supervise.Hidden = true;
+        var reap = Reap(context);
+        reap.Hidden = true;
         return new Command("job", "Run batch jobs in containers, locally or on Slurm")
         {
             Submit(context),
@@ -25,6 +27,7 @@ public static class JobCli
             Cancel(context),
             Exec(context),
             supervise,
+            reap,
         };
     }
 
@@ -229,11 +232,25 @@ public static class JobCli
                 Volumes = parse.GetValue(volume) ?? [],
                 Workdir = parse.GetValue(workdir),
                 TlsVerify = parse.GetValue(tls),
+                Self = Engine(context, parse).SelfCommand(),
             };
             // scancel may close the step's pipes before the wrapper is done: progress lines must not fail the cleanup.
             var err = new ForgivingWriter(context.Err);
             var containers = new Wharf.Engine.Containers.ContainerEngine(context.Engine(parse), err);
             return await JobExec.RunAsync(containers, options, err, ct).ConfigureAwait(false);
+        }));
+        return cmd;
+    }
+
+    private static Command Reap(CliContext context)
+    {
+        var pid = new Argument<int>("PID");
+        var container = new Argument<string>("CONTAINER");
+        var cmd = new Command("_reap", "Remove a job's container once its wrapper has gone (started by exec)") { pid, container };
+        cmd.SetAction((parse, ct) => context.RunAsync(async () =>
+        {
+            await JobExec.ReapAsync(ContainerCli.Engine(context, parse), parse.GetValue(pid), parse.GetRequiredValue(container), ct).ConfigureAwait(false);
+            return 0;
         }));
         return cmd;
     }

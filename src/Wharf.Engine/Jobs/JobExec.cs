@@ -19,6 +19,9 @@ public sealed record JobExecOptions
     public string? Workdir { get; init; }
 
     public bool? TlsVerify { get; init; }
+
+    /// <summary>How to run this wharf again (with its global flags), for the reaper; none when empty.</summary>
+    public IReadOnlyList<string> Self { get; init; } = [];
 }
 
 /// <summary>
@@ -136,7 +139,7 @@ public static partial class JobExec
             : $"wharf-exec-{Environment.ProcessId}";
         // scancel sends TERM and, KillWait seconds later, KILL to the whole step: the container must be
         // stopped and removed before that, so the stop timeout is short.
-        int stopTimeout = int.TryParse(env.Get("WHARF_STOP_TIMEOUT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int st2) && st2 >= 0 ? st2 : 2;
+        int stopTimeout = int.TryParse(env.Get("WHARF_STOP_TIMEOUT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int st2) && st2 >= 0 ? st2 : 1;
         int timeout = int.TryParse(Setting(env, "INIT_TIMEOUT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t > 0 ? t : 600;
 
         var create = new CreateOptions
@@ -189,6 +192,7 @@ public static partial class JobExec
             return 2;
         }
 
+        StartReaper(options.Self, created.Id);
         try
         {
             if (terminated)
@@ -235,6 +239,59 @@ public static partial class JobExec
             }
 
             Thread.Sleep(200);
+        }
+    }
+
+    /// <summary>
+    /// Slurm may SIGKILL the whole step before this wrapper has removed the container (and runc,
+    /// reparented, then escapes the step's process tracking). A reaper in its own session
+    /// (<c>setsid</c>, so outside the step) waits for this process to end and removes the
+    /// container if it is still there.
+    /// </summary>
+    private static void StartReaper(IReadOnlyList<string> self, string containerId)
+    {
+        if (self.Count == 0)
+        {
+            return;
+        }
+
+        var psi = new System.Diagnostics.ProcessStartInfo("setsid") { UseShellExecute = false };
+        foreach (string a in new[] { "-f", "/bin/sh", "-c", "exec </dev/null >/dev/null 2>&1; exec \"$@\"", "sh" }.Concat(self).Concat(["job", "_reap", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), containerId]))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        try
+        {
+            using var p = System.Diagnostics.Process.Start(psi);
+            p?.WaitForExit();
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+        }
+    }
+
+    /// <summary>The reaper: waits for <paramref name="pid"/> to exit, then removes the container if it is left.</summary>
+    public static async Task ReapAsync(ContainerEngine containers, int pid, string containerId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(containers);
+        while (Directory.Exists($"/proc/{pid}") && !IsZombie(pid))
+        {
+            await Task.Delay(250, cancellationToken).ConfigureAwait(false);
+        }
+
+        RemoveQuietly(containers, containerId);
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 
