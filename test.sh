@@ -9,6 +9,9 @@ for tool in podman skopeo runc docker-registry; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)   # static: runs in any test image
+command -v fuse-overlayfs >/dev/null 2>&1 || need+=(fuse-overlayfs)
+command -v crun >/dev/null 2>&1 || need+=(crun)
 if ((${#need[@]})) && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]}"
   apt-get update -qq

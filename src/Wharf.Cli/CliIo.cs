@@ -21,6 +21,9 @@ public sealed class CliIo
 
     public bool StdoutIsTerminal { get; init; }
 
+    /// <summary>Progress bars are drawn only on a terminal that understands cursor movement.</summary>
+    public bool StderrIsTerminal { get; init; }
+
     public HostEnvironment Environment { get; init; } = HostEnvironment.Current;
 
     /// <summary>Replaces the network transport (tests).</summary>
@@ -35,5 +38,6 @@ public sealed class CliIo
         OpenStdin = System.Console.OpenStandardInput,
         StdinIsTerminal = !System.Console.IsInputRedirected,
         StdoutIsTerminal = !System.Console.IsOutputRedirected,
+        StderrIsTerminal = !System.Console.IsErrorRedirected && System.Environment.GetEnvironmentVariable("TERM") is not (null or "" or "dumb"),
     };
 }

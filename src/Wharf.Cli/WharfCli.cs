@@ -146,6 +146,7 @@ public sealed class CliContext
             RunRoot = parse.GetValue(RunRootOption),
             Progress = Io.Err,
             Transport = Io.Transport,
+            TransferProgress = Io.StderrIsTerminal ? new Output.TerminalProgress(Io.Err) : null,
         });
     }
 

@@ -37,6 +37,9 @@ public sealed class CopyOptions
     /// </summary>
     public Func<Exception, bool>? IsTransient { get; init; }
 
+    /// <summary>Bytes of a blob read from the source so far (called with each increment); for progress bars.</summary>
+    public Action<Descriptor, long>? Transferred { get; init; }
+
     /// <summary>Whole-blob attempts when <see cref="IsTransient"/> says so.</summary>
     public int BlobAttempts { get; init; } = 3;
 
@@ -151,11 +154,14 @@ public static class CopyEngine
 
         private async Task TransferAsync(Descriptor blob, CancellationToken ct)
         {
-            var stream = await source.FetchAsync(blob, ct).ConfigureAwait(false);
+            var fetched = await source.FetchAsync(blob, ct).ConfigureAwait(false);
+            bool verifies = fetched is VerifyingStream;
+            var stream = options.Transferred is { } transferred ? new CountingStream(fetched, n => transferred(blob, n)) : fetched;
+
             await using (stream.ConfigureAwait(false))
             {
                 // Sources that verify as they read (registries, the store) need no second hash.
-                if (stream is VerifyingStream)
+                if (verifies)
                 {
                     await destination.PushAsync(blob, stream, ct).ConfigureAwait(false);
                 }

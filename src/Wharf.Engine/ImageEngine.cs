@@ -19,6 +19,9 @@ public sealed class EngineOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>Live progress bars for pulls and pushes (a terminal); null prints podman's plain lines.</summary>
+    public ITransferProgress? TransferProgress { get; init; }
+
     /// <summary>Replaces the network transport of every registry client; tests script it.</summary>
     public HttpMessageHandler? Transport { get; init; }
 

@@ -135,22 +135,15 @@ public sealed partial class ImageEngine
 
         using var inflight = Store.MarkInflight([root.Digest, .. manifest.Blobs.Select(b => b.Digest)]);
         Log(options.Quiet, "Getting image source signatures");
-        var progressLock = new Lock();
+        var progress = options.Quiet ? null : _options.TransferProgress;
+        var route = progress.Route(line => Log(options.Quiet, line));
         try
         {
             await CopyEngine.CopyGraphAsync(repository, target, root, new CopyOptions
             {
                 IsTransient = IsTransient,
-                Progress = e =>
-                {
-                    if (e.Kind == CopyEventKind.Copying)
-                    {
-                        lock (progressLock)
-                        {
-                            Log(options.Quiet, $"Copying {(e.IsConfig ? "config" : "blob")} {e.Descriptor.Digest}");
-                        }
-                    }
-                },
+                Progress = route.Events,
+                Transferred = route.Bytes,
             }, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RegistryException or ContentException)
@@ -158,6 +151,7 @@ public sealed partial class ImageEngine
             throw new WharfException($"copying image docker://{name}: {e.Message}", e);
         }
 
+        progress?.Complete();
         Log(options.Quiet, "Writing manifest to image destination");
         Log(options.Quiet, "Storing signatures");
         var record = target.Register(root, name);

@@ -57,7 +57,8 @@ public sealed partial class ImageEngine
             .ToList();
 
         Log(options.Quiet, "Getting image source signatures");
-        var progressLock = new Lock();
+        var progress = options.Quiet ? null : _options.TransferProgress;
+        var route = progress.Route(line => Log(options.Quiet, line));
         try
         {
             string tag = destination.Digest?.ToString() ?? destination.Tag ?? "latest";
@@ -66,18 +67,11 @@ public sealed partial class ImageEngine
                 IsTransient = IsTransient,
                 RootReference = destination.Digest is null ? tag : null,
                 MountCandidates = _ => mountSources,
-                Progress = e =>
-                {
-                    if (e.Kind == CopyEventKind.Copying)
-                    {
-                        lock (progressLock)
-                        {
-                            Log(options.Quiet, $"Copying {(e.IsConfig ? "config" : "blob")} {e.Descriptor.Digest}");
-                        }
-                    }
-                },
+                Progress = route.Events,
+                Transferred = route.Bytes,
             }, cancellationToken).ConfigureAwait(false);
-            Log(options.Quiet, "Writing manifest to image destination");
+            progress?.Complete();
+        Log(options.Quiet, "Writing manifest to image destination");
         }
         catch (Exception e) when (e is RegistryException or ContentException or HttpRequestException)
         {
