@@ -79,7 +79,9 @@ public static partial class JobExec
         if (command.Count == 0)
         {
             string script = Setting(env, "SCRIPT") ?? throw new WharfException("no command: set WHARF_SCRIPT (or KUBE_SCRIPT), or give -- COMMAND");
-            command.Add(script);
+            // The script lives on a bind-mounted path; the runtime resolves a command before the
+            // binds are visible to that lookup, so the image's shell execs it from inside.
+            command.AddRange(["/bin/sh", "-c", "exec \"$0\" \"$@\"", script]);
             if (Setting(env, "SCRIPT_VARS") is { } scriptVars)
             {
                 command.AddRange(scriptVars.Split(' ', StringSplitOptions.RemoveEmptyEntries));

@@ -125,6 +125,48 @@ public sealed class JobTests(ContainerFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void Exec_KubeVariables_RunsTheScriptWithTheDataVolumeGroupAndReturnsItsExitCode()
+    {
+        string data = Path.Combine(_wharf.Dir, "briefcase");
+        Directory.CreateDirectory(data);
+        Tools.Check("chgrp", "44", data);
+        string script = Path.Combine(data, "job.sh");
+        File.WriteAllText(script, "#!/bin/sh\necho \"args $*\"; id -g; pwd; exit 5\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        _wharf.Env["KUBE_IMAGE"] = fixture.Image;
+        _wharf.Env["KUBE_SCRIPT"] = script;
+        _wharf.Env["KUBE_SCRIPT_VARS"] = "one two";
+        _wharf.Env["KUBE_DATA_VOLUME"] = data;
+        _wharf.Env["SLURM_SUBMIT_DIR"] = data;
+        var (code, stdout, stderr) = _wharf.Run("job", "exec", "--tls-verify=false");
+        Assert.True(code == 5, $"exit {code}: {stderr}");
+        Assert.Equal($"args one two\n44\n{data}\n", stdout);
+        Assert.Empty(_wharf.ContainerDirs);
+        Assert.Empty(_wharf.RuncStates);
+    }
+
+    [Fact]
+    public void Exec_ImageNeverArrives_GivesUpAfterInitTimeoutWithExit2()
+    {
+        // A registry that accepts connections and never answers.
+        var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        try
+        {
+            int port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+            _wharf.Env["WHARF_INIT_TIMEOUT"] = "2";
+            var (code, _, stderr) = _wharf.Run("job", "exec", "--tls-verify=false", "--image", $"127.0.0.1:{port}/lab/never:1", "--", "true");
+            Assert.Equal(2, code);
+            Assert.Contains("did not start within 2 seconds (WHARF_INIT_TIMEOUT)", stderr, StringComparison.Ordinal);
+            Assert.Empty(_wharf.ContainerDirs);
+        }
+        finally
+        {
+            silent.Stop();
+        }
+    }
+
+    [Fact]
     public void Cancel_UnknownJob_Exits125()
     {
         var (code, _, stderr) = _wharf.Run("job", "cancel", "999");
