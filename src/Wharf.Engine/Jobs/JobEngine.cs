@@ -228,7 +228,11 @@ public sealed class JobEngine
             StopContainer(now);
         }
 
-        return WaitFinal(id, TimeSpan.FromSeconds(60));
+        var ended = WaitFinal(id, TimeSpan.FromSeconds(60));
+
+        // stop's own bookkeeping can race the run's --rm; make sure nothing of the container is left.
+        RemoveContainer(ended);
+        return ended;
     }
 
     /// <summary>Stops the job's container; the supervisor may still be creating it, so a missing one is retried briefly.</summary>
@@ -285,7 +289,7 @@ public sealed class JobEngine
         {
             _containers.Remove(job.Container, force: true);
         }
-        catch (WharfException)
+        catch (Exception e) when (e is WharfException or IOException)
         {
         }
     }
@@ -442,6 +446,7 @@ public sealed class JobEngine
             await Console.Error.WriteLineAsync("Error: " + e.Message).ConfigureAwait(false);
         }
 
+        RemoveContainer(job with { Container = container });
         Store.Locked(() =>
         {
             var j = Store.Read(id);
