@@ -55,6 +55,7 @@ public static class WharfCli
         }
 
         root.Add(ContainerCli.Group(context));
+        root.Add(Jobs.JobCli.Group(context));
         args = ContainerCli.SplitCommand(args);
 
         var parse = root.Parse(args);

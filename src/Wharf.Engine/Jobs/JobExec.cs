@@ -1,0 +1,310 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Wharf.Client;
+using Wharf.Engine.Containers;
+
+namespace Wharf.Engine.Jobs;
+
+/// <summary>What <c>wharf job exec</c> is given beyond its environment.</summary>
+public sealed record JobExecOptions
+{
+    public string? Image { get; init; }
+
+    public IReadOnlyList<string> Command { get; init; } = [];
+
+    public IReadOnlyList<string> Env { get; init; } = [];
+
+    public IReadOnlyList<string> Volumes { get; init; } = [];
+
+    public string? Workdir { get; init; }
+
+    public bool? TlsVerify { get; init; }
+
+    /// <summary>How to run this wharf again (with its global flags), for the reaper; none when empty.</summary>
+    public IReadOnlyList<string> Self { get; init; } = [];
+}
+
+/// <summary>
+/// The node-side wrapper a Slurm step runs: the image from <c>WHARF_IMAGE</c> (or <c>KUBE_IMAGE</c>),
+/// run as the submitting user with the group of the data volume, <c>$HOME</c>, the data volume,
+/// the submit directory and the site paths mounted at the same paths, the allocated GPUs as CDI
+/// devices; output goes to this process's stdout (the job's log), the exit code is the container's,
+/// and the container is removed on exit and on SIGTERM.
+/// </summary>
+public static partial class JobExec
+{
+    [LibraryImport("libc", EntryPoint = "getgid")]
+    private static partial uint GetGid();
+
+    [LibraryImport("libc", EntryPoint = "getuid")]
+    private static partial uint GetUid();
+
+    /// <summary>First of the WHARF_ name and the cluster's older KUBE_ name.</summary>
+    public static string? Setting(HostEnvironment env, string suffix)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        return env.Get("WHARF_" + suffix) is { Length: > 0 } w ? w : env.Get("KUBE_" + suffix) is { Length: > 0 } k ? k : null;
+    }
+
+    /// <summary>SLURM_JOB_GPUS, else CUDA_VISIBLE_DEVICES (<c>0,2</c>) as CDI names <c>nvidia.com/gpu=N</c>.</summary>
+    public static List<string> GpuDevices(HostEnvironment env)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        string? list = env.Get("SLURM_JOB_GPUS") is { Length: > 0 } s ? s : env.Get("CUDA_VISIBLE_DEVICES");
+        if (list is null or "NoDevFiles" or "-1")
+        {
+            return [];
+        }
+
+        return [.. list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(g => "nvidia.com/gpu=" + g)];
+    }
+
+    /// <summary>Site paths from <c>WHARF_SITE_MOUNTS</c> (colon or comma separated; default <c>/apps</c>), those that exist.</summary>
+    public static List<string> SiteMounts(HostEnvironment env)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        string list = env.Get("WHARF_SITE_MOUNTS") ?? "/apps";
+        return [.. list.Split([':', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(Directory.Exists)];
+    }
+
+    public static async Task<int> RunAsync(ContainerEngine containers, JobExecOptions options, TextWriter err, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(containers);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(err);
+        var env = containers.Images.Environment;
+        string image = options.Image ?? Setting(env, "IMAGE")
+            ?? throw new WharfException("no image: set WHARF_IMAGE (or KUBE_IMAGE), or give --image");
+        var command = options.Command.ToList();
+        if (command.Count == 0)
+        {
+            string script = Setting(env, "SCRIPT") ?? throw new WharfException("no command: set WHARF_SCRIPT (or KUBE_SCRIPT), or give -- COMMAND");
+            // The script lives on a bind-mounted path; the runtime resolves a command before the
+            // binds are visible to that lookup, so the image's shell execs it from inside.
+            command.AddRange(["/bin/sh", "-c", "exec \"$0\" \"$@\"", script]);
+            if (Setting(env, "SCRIPT_VARS") is { } scriptVars)
+            {
+                command.AddRange(scriptVars.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            }
+        }
+
+        uint uid = GetUid();
+        uint gid = GetGid();
+        var mounts = new List<string>();
+        void Same(string? path)
+        {
+            if (path is { Length: > 1 } && Directory.Exists(path) && !mounts.Contains(path + ":" + path))
+            {
+                mounts.Add(path + ":" + path);
+            }
+        }
+
+        string? data = Setting(env, "DATA_VOLUME")?.TrimEnd('/');
+        if (data is { Length: > 0 })
+        {
+            if (ContainerNative.LStat(data) is not { } st)
+            {
+                throw new WharfException($"the data volume {data} does not exist");
+            }
+
+            if (st.Gid == 0 && uid != 0)
+            {
+                throw new WharfException($"the data volume {data} belongs to group 0: its group becomes the container's, so it must be the lab's group");
+            }
+
+            gid = st.Gid;
+        }
+
+        string home = env.Get("HOME") ?? env.Home;
+        Same(home);
+        Same(data);
+        string? submitDir = env.Get("SLURM_SUBMIT_DIR");
+        Same(submitDir);
+        foreach (string site in SiteMounts(env))
+        {
+            Same(site);
+        }
+
+        mounts.AddRange(options.Volumes);
+        var vars = new List<string> { "HOME=" + home };
+        foreach (string variable in new[] { "SLURM_JOB_ID", "SLURM_JOB_NAME", "SLURM_JOB_NODELIST", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_GPUS", "SLURM_GPUS_PER_NODE", "SLURM_CPUS_PER_TASK", "SLURM_SUBMIT_DIR", "SLURM_PROCID", "SLURM_NTASKS", "CUDA_VISIBLE_DEVICES", "WHARF_SCRIPT", "KUBE_SCRIPT", "WHARF_SCRIPT_VARS", "KUBE_SCRIPT_VARS" })
+        {
+            if (env.Get(variable) is { } v)
+            {
+                vars.Add(variable + "=" + v);
+            }
+        }
+
+        vars.AddRange(options.Env);
+        string name = env.Get("SLURM_JOB_ID") is { Length: > 0 } jobId
+            ? $"wharf-slurm-{jobId}-{env.Get("SLURM_STEP_ID") ?? "0"}-{Environment.ProcessId}"
+            : $"wharf-exec-{Environment.ProcessId}";
+        // scancel sends TERM and, KillWait seconds later, KILL to the whole step: the container must be
+        // stopped and removed before that, so the stop timeout is short.
+        int stopTimeout = int.TryParse(env.Get("WHARF_STOP_TIMEOUT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int st2) && st2 >= 0 ? st2 : 1;
+        int timeout = int.TryParse(Setting(env, "INIT_TIMEOUT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t > 0 ? t : 600;
+
+        var create = new CreateOptions
+        {
+            Image = image,
+            Command = command,
+            Name = name,
+            Remove = true,
+            Env = vars,
+            Volumes = mounts,
+            Workdir = options.Workdir ?? (submitDir is { Length: > 0 } ? submitDir : home),
+            User = uid.ToString(CultureInfo.InvariantCulture) + ":" + gid.ToString(CultureInfo.InvariantCulture),
+            Devices = GpuDevices(env),
+            TlsVerify = options.TlsVerify,
+            Quiet = true,
+        };
+
+        using var startup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bool terminated = false;
+        bool finished = false;
+        ContainerRecord? created = null;
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            terminated = true;
+            startup.Cancel();
+            if (Volatile.Read(ref created) is { } c)
+            {
+                // The attached run passes TERM on to the container as well; stop makes sure it ends.
+                _ = Task.Run(() => StopQuietly(containers, c.Id, stopTimeout, () => Volatile.Read(ref finished)));
+            }
+        });
+
+        startup.CancelAfter(TimeSpan.FromSeconds(timeout));
+        try
+        {
+            created = await containers.CreateAsync(create, startup.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            if (terminated)
+            {
+                await err.WriteLineAsync("wharf job exec: terminated before the container started").ConfigureAwait(false);
+                RemoveQuietly(containers, name);
+                return 143;
+            }
+
+            await err.WriteLineAsync($"wharf job exec: the container for {image} did not start within {timeout} seconds (WHARF_INIT_TIMEOUT); giving up").ConfigureAwait(false);
+            RemoveQuietly(containers, name);
+            return 2;
+        }
+
+        StartReaper(options.Self, created.Id);
+        try
+        {
+            if (terminated)
+            {
+                return 143;
+            }
+
+            return await containers.StartAsync(created.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref finished, true);
+            RemoveQuietly(containers, created.Id);
+        }
+    }
+
+    /// <summary>
+    /// TERM through the runtime, then KILL after the timeout, repeated until the attached run has
+    /// returned: the runtime is asked directly, whatever the record says (it may not say running
+    /// yet), and nothing here throws (the step's pipes may be gone by now).
+    /// </summary>
+    private static void StopQuietly(ContainerEngine containers, string id, int timeout, Func<bool> finished)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        bool termSent = false;
+        while (!finished() && clock.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            try
+            {
+                if (!termSent)
+                {
+                    containers.Runtime.Kill(id, "TERM");
+                    termSent = true;
+                }
+                else if (clock.Elapsed >= TimeSpan.FromSeconds(timeout))
+                {
+                    containers.Runtime.Kill(id, "KILL");
+                }
+            }
+#pragma warning disable CA1031 // a failed kill is retried; the rm -f in the finally block is the last word
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+
+            Thread.Sleep(200);
+        }
+    }
+
+    /// <summary>
+    /// Slurm may SIGKILL the whole step before this wrapper has removed the container (and runc,
+    /// reparented, then escapes the step's process tracking). A reaper in its own session
+    /// (<c>setsid</c>, so outside the step) waits for this process to end and removes the
+    /// container if it is still there.
+    /// </summary>
+    private static void StartReaper(IReadOnlyList<string> self, string containerId)
+    {
+        if (self.Count == 0)
+        {
+            return;
+        }
+
+        var psi = new System.Diagnostics.ProcessStartInfo("setsid") { UseShellExecute = false };
+        foreach (string a in new[] { "-f", "/bin/sh", "-c", "exec </dev/null >/dev/null 2>&1; exec \"$@\"", "sh" }.Concat(self).Concat(["job", "_reap", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), containerId]))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        try
+        {
+            using var p = System.Diagnostics.Process.Start(psi);
+            p?.WaitForExit();
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+        }
+    }
+
+    /// <summary>The reaper: waits for <paramref name="pid"/> to exit, then removes the container if it is left.</summary>
+    public static async Task ReapAsync(ContainerEngine containers, int pid, string containerId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(containers);
+        while (Directory.Exists($"/proc/{pid}") && !IsZombie(pid))
+        {
+            await Task.Delay(250, cancellationToken).ConfigureAwait(false);
+        }
+
+        RemoveQuietly(containers, containerId);
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static void RemoveQuietly(ContainerEngine containers, string id)
+    {
+        try
+        {
+            containers.Remove(id, force: true);
+        }
+        catch (Exception e) when (e is WharfException or IOException)
+        {
+        }
+    }
+}
