@@ -52,7 +52,7 @@ public sealed partial class ContainerEngine
             env.RemoveAll(e => e.StartsWith("HOSTNAME=", StringComparison.Ordinal));
             env.Add("HOSTNAME=" + c.Settings.Hostname);
             var devices = DeviceEditsFor(c.Settings.Devices);
-            if (RootfsPaths.CheckCommand(rootfs, c.Command[0], c.Settings.WorkingDir, env.Concat(devices.Env)) is { } failure)
+            if (RootfsPaths.CheckCommand(rootfs, c.Command[0], c.Settings.WorkingDir, env.Concat(devices.Env), c.Settings.Volumes) is { } failure)
             {
                 throw failure;
             }

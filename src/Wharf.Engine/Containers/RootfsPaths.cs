@@ -67,8 +67,28 @@ public static class RootfsPaths
     }
 
     /// <summary>Why a command cannot run: 127 when not found, 126 when not executable; null when it can.</summary>
-    public static WharfException? CheckCommand(string root, string command, string cwd, IEnumerable<string> env)
+    public static WharfException? CheckCommand(string root, string command, string cwd, IEnumerable<string> env, IEnumerable<string>? volumes = null)
     {
+        // A command may live on a bind mount (-v SRC:DST): look for it on the host side there.
+        var binds = (volumes ?? [])
+            .Select(v => v.Split(':'))
+            .Where(p => p.Length >= 2 && p[1].StartsWith('/'))
+            .Select(p => (Destination: p[1].TrimEnd('/'), Source: p[0]))
+            .OrderByDescending(b => b.Destination.Length)
+            .ToList();
+        string Resolve(string root, string inside)
+        {
+            foreach (var (destination, source) in binds)
+            {
+                if (inside == destination || inside.StartsWith(destination + "/", StringComparison.Ordinal))
+                {
+                    return source + inside[destination.Length..];
+                }
+            }
+
+            return RootfsPaths.Resolve(root, inside);
+        }
+
         ArgumentNullException.ThrowIfNull(command);
         ArgumentNullException.ThrowIfNull(env);
         string? found = null;

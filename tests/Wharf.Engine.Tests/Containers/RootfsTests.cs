@@ -22,6 +22,26 @@ public sealed class RootfsTests : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Fact]
+    public void CheckCommand_ScriptOnABindMount_IsFoundOnTheHostSide()
+    {
+        string data = Directory.CreateTempSubdirectory("wharf-bind-").FullName;
+        try
+        {
+            string script = Path.Combine(data, "job.sh");
+            File.WriteAllText(script, "#!/bin/sh\n");
+            File.SetUnixFileMode(script, (UnixFileMode)0x1ED);
+
+            Assert.Equal(127, RootfsPaths.CheckCommand(_root, "/data/job.sh", "/", [])!.ExitCode);
+            Assert.Null(RootfsPaths.CheckCommand(_root, "/data/job.sh", "/", [], [$"{data}:/data:ro"]));
+            Assert.Null(RootfsPaths.CheckCommand(_root, "./job.sh", "/data", [], [$"{data}:/data"]));
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Resolve_AbsoluteSymlink_StaysInsideRoot()
     {
         Assert.Equal(Path.Combine(_root, "bin/tool"), RootfsPaths.Resolve(_root, "/bin/abs"));
