@@ -143,7 +143,7 @@ public static class LayerUnpacker
 
             if (name == OpaqueWhiteout)
             {
-                Opaque(parent, parentRel);
+                Opaque(parent);
                 return;
             }
 
@@ -265,7 +265,7 @@ public static class LayerUnpacker
             LayerNative.Check(LayerNative.mknod(path, LayerNative.S_IFCHR, 0), "mknod whiteout", path);
         }
 
-        private void Opaque(string dir, string dirRel)
+        private void Opaque(string dir)
         {
             if (options.Whiteouts == WhiteoutMode.Overlay)
             {
@@ -283,11 +283,9 @@ public static class LayerUnpacker
                 }
                 else if (IsRealDirectory(child))
                 {
-                    Opaque(child, rel);
+                    Opaque(child);
                 }
             }
-
-            _ = dirRel;
         }
 
         /// <summary>Creates missing parents; refuses a parent that is a symlink or not a directory.</summary>

@@ -96,11 +96,6 @@ public sealed partial class RegistryApi
                 Log.InternalError(_logger, context.Request.Method, context.Request.Path, e);
             }
 
-            if (e.StatusOverride is { } status)
-            {
-                context.Response.StatusCode = status;
-            }
-
             await OciErrorWriter.WriteAsync(context, e.Code, e.Detail, e.Headers, e.StatusOverride).ConfigureAwait(false);
             Count(null, context.Request.Method, context.Response.StatusCode);
         }

@@ -165,16 +165,6 @@ public sealed partial class SqliteMetadataStore
 
         string project = repository.Project;
         long usage = ReadUsage(c, tx, project);
-        long size = 0;
-        using (var s = c.CreateCommand())
-        {
-            s.Transaction = tx;
-            s.CommandText = "SELECT size FROM manifests WHERE repository_id = $r AND digest = $d";
-            s.Parameters.AddWithValue("$r", repoId.Value);
-            s.Parameters.AddWithValue("$d", d);
-            size = (long)s.ExecuteScalar()!;
-        }
-
         // Release what this manifest charged: itself and its distinct blobs.
         var released = new HashSet<string>(StringComparer.Ordinal) { d };
         using (var refs = c.CreateCommand())
