@@ -19,7 +19,7 @@ public sealed class HostEnvironment
     public static HostEnvironment Current { get; } = new(
         Environment.GetEnvironmentVariable,
         Environment.GetFolderPath(Environment.SpecialFolder.UserProfile),
-        OperatingSystem.IsWindows() ? 0 : (int)GetUid());
+        OperatingSystem.IsWindows() ? 0 : RootlessUid() ?? (int)GetUid());
 
     public string Home { get; }
 
@@ -38,6 +38,28 @@ public sealed class HostEnvironment
 
     /// <summary><c>$XDG_CONFIG_HOME</c>, else <c>~/.config</c>.</summary>
     public string ConfigHome => Get("XDG_CONFIG_HOME") ?? Path.Combine(Home, ".config");
+
+    /// <summary>
+    /// Inside wharf's rootless user namespace the process is root, but paths and defaults are the
+    /// user's: the entering wharf hands the host UID down in <c>_WHARF_ROOTLESS_UID</c>.
+    /// </summary>
+    private static int? RootlessUid() =>
+        int.TryParse(Environment.GetEnvironmentVariable("_WHARF_ROOTLESS_UID"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int uid)
+        && GetUid() == 0 && uid != 0 && !InitialUserNamespace()
+            ? uid
+            : null;
+
+    private static bool InitialUserNamespace()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/self/uid_map").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries) is ["0", "0", "4294967295"];
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
 
     private static uint GetUid()
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Wharf.Engine.Storage;
 using System.Security.Cryptography;
 using System.Text.Json;
 
@@ -127,26 +128,7 @@ public sealed class ContainerStore
     {
         ArgumentNullException.ThrowIfNull(action);
         Directory.CreateDirectory(Root);
-        string lockPath = Path.Combine(Root, "containers.lock");
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            FileStream held;
-            try
-            {
-                held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (deadline.Elapsed < TimeSpan.FromMinutes(1))
-            {
-                Thread.Sleep(10);
-                continue;
-            }
-
-            using (held)
-            {
-                return action();
-            }
-        }
+        return FileLock.Locked(Path.Combine(Root, "containers.lock"), "container store", action);
     }
 
     /// <summary>

@@ -79,8 +79,12 @@ public static class RootfsMount
         }
     }
 
-    public static bool ToolExists(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Concat(["/usr/bin", "/bin"]).Any(d => d.Length > 0 && File.Exists(Path.Combine(d, tool)));
+    public static bool ToolExists(string tool) => FindTool(tool) is not null;
+
+    /// <summary>The full path of a program on PATH (or in the system directories), or null.</summary>
+    public static string? FindTool(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Concat(["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
+            .Where(d => d.Length > 0).Select(d => Path.Combine(d, tool)).FirstOrDefault(File.Exists);
 
     private static string? RunTool(string tool, string? cwd, params string[] args)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Wharf.Engine.Storage;
 using System.Globalization;
 using System.Text.Json;
 
@@ -104,26 +105,7 @@ public sealed class JobStore
     {
         ArgumentNullException.ThrowIfNull(action);
         Directory.CreateDirectory(Root);
-        string lockPath = Path.Combine(Root, "jobs.lock");
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            FileStream held;
-            try
-            {
-                held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (clock.Elapsed < TimeSpan.FromMinutes(1))
-            {
-                Thread.Sleep(10);
-                continue;
-            }
-
-            using (held)
-            {
-                return action();
-            }
-        }
+        return FileLock.Locked(Path.Combine(Root, "jobs.lock"), "job store", action);
     }
 
     public void Locked(Action action) => Locked(() =>

@@ -49,6 +49,17 @@ public sealed class ImageStore
 
     private void EnsureLayout()
     {
+        // Private as podman's: unpacked layers hold setuid files and device nodes no other user may reach.
+        if (!Directory.Exists(Root))
+        {
+            if (!Directory.Exists(GraphRoot))
+            {
+                PrivateDirectory.Create(GraphRoot);
+            }
+
+            PrivateDirectory.Create(Root);
+        }
+
         Directory.CreateDirectory(Path.Combine(Root, "blobs", Oci.Digest.Sha256));
         Directory.CreateDirectory(TempDir);
         Directory.CreateDirectory(InflightDir);
@@ -105,29 +116,7 @@ public sealed class ImageStore
         File.Move(temp, IndexPath, overwrite: true);
     }
 
-    /// <summary>
-    /// An exclusive lock on images.lock. On Unix .NET takes flock(LOCK_EX) for FileShare.None, so
-    /// this excludes other wharf processes; bounded wait, then a clear error.
-    /// </summary>
-    private FileStream AcquireLock()
-    {
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                return new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (deadline.Elapsed < TimeSpan.FromMinutes(2))
-            {
-                Thread.Sleep(20);
-            }
-            catch (IOException e)
-            {
-                throw new WharfException($"locking image store {LockPath}: timed out waiting for another wharf process", e);
-            }
-        }
-    }
+    private IDisposable AcquireLock() => FileLock.Acquire(LockPath, "image store");
 
     public bool HasBlob(Descriptor descriptor)
     {

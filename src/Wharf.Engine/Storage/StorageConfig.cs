@@ -44,7 +44,7 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
         else
         {
             graphRoot = Path.Combine(env.Get("XDG_DATA_HOME") ?? Path.Combine(env.Home, ".local", "share"), "containers", "storage");
-            runRoot = env.Get("XDG_RUNTIME_DIR") is { } xdg ? Path.Combine(xdg, "containers") : $"/run/user/{env.Uid}/containers";
+            runRoot = Path.Combine(Rootless.UserNamespace.RuntimeDirectory(env.Get, (uint)env.Uid), "containers");
         }
 
         string driver = "overlay";
