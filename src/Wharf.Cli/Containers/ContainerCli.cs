@@ -10,12 +10,16 @@ public static class ContainerCli
 
     private static readonly HashSet<string> GlobalValueOptions = new(StringComparer.Ordinal) { "--root", "--runroot", "--storage-driver", "--log-level" };
 
-    private static readonly HashSet<string> RunValueOptions = new(StringComparer.Ordinal)
-    {
-        "--name", "-e", "--env", "--env-file", "-v", "--volume", "-w", "--workdir", "-u", "--user", "--entrypoint",
-        "--network", "--net", "--hostname", "-h", "--pull", "--ulimit", "--device", "--authfile", "--creds",
-        "--root", "--runroot", "--storage-driver", "--log-level",
-    };
+    /// <summary>
+    /// The flags of run and create that take a value, from their definitions (exec's -e, -w and -u
+    /// are among them), and the global ones.
+    /// </summary>
+    private static readonly HashSet<string> RunValueOptions = new(
+        new CreateFlags().Options
+            .Where(o => o.ValueType != typeof(bool) && o.ValueType != typeof(bool?))
+            .SelectMany(o => o.Aliases.Prepend(o.Name))
+            .Concat(GlobalValueOptions),
+        StringComparer.Ordinal);
 
     public static ContainerEngine Engine(CliContext context, ParseResult parse)
     {

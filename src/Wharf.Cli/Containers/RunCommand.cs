@@ -41,6 +41,8 @@ internal sealed class CreateFlags
 
     public Option<string[]> Device { get; } = new("--device") { Description = "Add a host device or a CDI device (vendor.com/class=name)" };
 
+    public Option<string?> UserNs { get; } = new("--userns") { Description = "User namespace: host (the default: root inside is you) or keep-id (your own UID inside)" };
+
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Suppress output information when pulling images" };
 
     public Option<bool?> TlsVerify { get; } = CliContext.TlsVerifyOption();
@@ -49,11 +51,15 @@ internal sealed class CreateFlags
 
     public Option<string?> Creds { get; } = CliContext.CredsOption();
 
+    /// <summary>Every flag of run and create, in help order.</summary>
+    public IEnumerable<Option> Options =>
+        [Interactive, Tty, Remove, Name, Env, EnvFile, Volume, Workdir, User, Entrypoint, Network, Hostname, Pull, Ulimit, Device, UserNs, Quiet, TlsVerify, AuthFile, Creds];
+
     public void AddTo(Command command)
     {
         command.Add(Image);
         command.Add(Command);
-        foreach (Option o in new Option[] { Interactive, Tty, Remove, Name, Env, EnvFile, Volume, Workdir, User, Entrypoint, Network, Hostname, Pull, Ulimit, Device, Quiet, TlsVerify, AuthFile, Creds })
+        foreach (Option o in Options)
         {
             command.Add(o);
         }
@@ -86,6 +92,7 @@ internal sealed class CreateFlags
             Pull = pull == "newer" ? "missing" : pull,
             Ulimits = parse.GetValue(Ulimit) ?? [],
             Devices = parse.GetValue(Device) ?? [],
+            UserNs = parse.GetValue(UserNs) ?? string.Empty,
             Quiet = parse.GetValue(Quiet),
             TlsVerify = parse.GetValue(TlsVerify),
             AuthFile = parse.GetValue(AuthFile),

@@ -45,6 +45,9 @@ public sealed record CreateOptions : RegistryAccess
 
     public IReadOnlyList<string> Devices { get; init; } = [];
 
+    /// <summary><c>--userns</c>: empty or <c>host</c> (the default: root inside is the user), or <c>keep-id</c>.</summary>
+    public string UserNs { get; init; } = string.Empty;
+
     public bool Quiet { get; init; }
 }
 
@@ -59,6 +62,11 @@ public sealed partial class ContainerEngine
         if (options.Network is not ("host" or "none"))
         {
             throw new WharfException($"network mode \"{options.Network}\" is not supported: use host or none");
+        }
+
+        if (options.UserNs is not ("" or "host" or "keep-id"))
+        {
+            throw new WharfException($"user namespace mode \"{options.UserNs}\" is not supported: use host or keep-id");
         }
 
         foreach (string u in options.Ulimits)
@@ -142,6 +150,7 @@ public sealed partial class ContainerEngine
                     Network = options.Network,
                     Ulimits = [.. options.Ulimits],
                     Devices = [.. options.Devices],
+                    UserNs = options.UserNs == "keep-id" ? "keep-id" : string.Empty,
                     Interactive = options.Interactive,
                 },
             };
@@ -330,7 +339,7 @@ public sealed partial class ContainerEngine
             File.WriteAllText(Path.Combine(dir, "resolv.conf"), File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : string.Empty);
         }
 
-        File.WriteAllText(Path.Combine(dir, ".containerenv"), $"engine=\"wharf\"\nname=\"{c.Name}\"\nid=\"{c.Id}\"\nimage=\"{c.ImageName}\"\nimageid=\"{c.ImageId}\"\nrootless=0\n");
+        File.WriteAllText(Path.Combine(dir, ".containerenv"), $"engine=\"wharf\"\nname=\"{c.Name}\"\nid=\"{c.Id}\"\nimage=\"{c.ImageName}\"\nimageid=\"{c.ImageId}\"\nrootless={(Env.IsRoot ? 0 : 1)}\n");
     }
 }
 

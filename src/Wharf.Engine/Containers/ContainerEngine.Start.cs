@@ -42,7 +42,20 @@ public sealed partial class ContainerEngine
         try
         {
             string rootfs = Store.RootfsPath(c);
-            var (uid, gid, groups, home) = RootfsPaths.ResolveUser(rootfs, c.Settings.User);
+            var keepId = c.Settings.UserNs == "keep-id" ? Rootless.KeepId.HostIds() : null;
+            string userSpec = keepId is { } ids && c.Settings.User.Length == 0
+                ? $"{ids.Uid}:{ids.Gid}"
+                : c.Settings.User;
+            var (uid, gid, groups, home) = RootfsPaths.ResolveUser(rootfs, userSpec);
+            var binds = new List<(string Source, string Destination)>();
+            if (keepId is not null)
+            {
+                if (KeepIdPasswd(c, rootfs, uid, gid, ref home) is { } passwd)
+                {
+                    binds.Add((passwd, "/etc/passwd"));
+                }
+            }
+
             var env = new List<string>(c.Settings.Env);
             if (!env.Any(e => e.StartsWith("HOME=", StringComparison.Ordinal)))
             {
@@ -71,6 +84,9 @@ public sealed partial class ContainerEngine
                 Hostname = c.Settings.Hostname,
                 Terminal = c.Terminal,
                 Devices = devices,
+                Binds = binds,
+                UidMappings = keepId is null ? null : Rootless.KeepId.Mappings(uid, Rootless.KeepId.Available("/proc/self/uid_map")),
+                GidMappings = keepId is null ? null : Rootless.KeepId.Mappings(gid, Rootless.KeepId.Available("/proc/self/gid_map")),
             });
             Directory.CreateDirectory(Store.Bundle(c.Id));
             string temp = Path.Combine(Store.Bundle(c.Id), "config.json.tmp");
@@ -82,6 +98,33 @@ public sealed partial class ContainerEngine
             Unmount(c);
             throw;
         }
+    }
+
+    /// <summary>
+    /// keep-id runs as the user's own UID, which the image seldom names: like podman, give it a
+    /// passwd line (the user's name and home) in a copy of the image's /etc/passwd; null when the
+    /// image already has one.
+    /// </summary>
+    private string? KeepIdPasswd(ContainerRecord c, string rootfs, uint uid, uint gid, ref string home)
+    {
+        string image = RootfsPaths.Resolve(rootfs, "/etc/passwd");
+        string text = File.Exists(image) ? File.ReadAllText(image) : string.Empty;
+        string id = uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (text.Split('\n').Any(l => l.Split(':') is { Length: > 3 } f && f[2] == id))
+        {
+            return null;
+        }
+
+        home = Env.Get("HOME") ?? "/";
+        string name = Env.Get("USER") is { Length: > 0 } u && !u.Contains(':', StringComparison.Ordinal) ? u : "user";
+        if (text.Length > 0 && !text.EndsWith('\n'))
+        {
+            text += "\n";
+        }
+
+        string path = Path.Combine(Store.UserData(c.Id), "passwd");
+        File.WriteAllText(path, text + $"{name}:*:{id}:{gid}:{name}:{home}:/bin/sh\n");
+        return path;
     }
 
     /// <summary>The kernel overlay; else fuse-overlayfs when installed; else a copy of the layers (recorded, so later starts reuse it).</summary>

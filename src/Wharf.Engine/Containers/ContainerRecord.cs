@@ -88,6 +88,9 @@ public sealed record ContainerSettings
     public List<string> Devices { get; init; } = [];
 
     public bool Interactive { get; init; }
+
+    /// <summary><c>keep-id</c>, or empty for the default namespace.</summary>
+    public string UserNs { get; init; } = string.Empty;
 }
 
 public sealed record MountRecord(string Source, string Destination, bool ReadOnly);

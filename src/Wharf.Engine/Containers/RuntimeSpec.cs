@@ -72,6 +72,14 @@ public static class RuntimeSpec
         public bool ResolvConf { get; init; }
 
         public DeviceEdits Devices { get; init; } = new();
+
+        /// <summary>Files of wharf's own bound over the image's (keep-id's /etc/passwd).</summary>
+        public IReadOnlyList<(string Source, string Destination)> Binds { get; init; } = [];
+
+        /// <summary>A user namespace of the container's own with these mappings (keep-id); null: the runtime's namespace.</summary>
+        public IReadOnlyList<Rootless.IdMapping>? UidMappings { get; init; }
+
+        public IReadOnlyList<Rootless.IdMapping>? GidMappings { get; init; }
     }
 
     public static JsonObject Build(Input input)
@@ -103,6 +111,11 @@ public static class RuntimeSpec
             mounts.Add(Mount(managed, "bind", source, "bind", "rprivate"));
         }
 
+        foreach (var (source, destination) in input.Binds)
+        {
+            mounts.Add(Mount(destination, "bind", source, "bind", "rprivate"));
+        }
+
         foreach (var m in c.Mounts)
         {
             mounts.Add(Mount(m.Destination, "bind", m.Source, m.ReadOnly ? "ro" : "rw", "rprivate", "rbind"));
@@ -123,6 +136,11 @@ public static class RuntimeSpec
         if (c.Settings.Network != "host")
         {
             namespaces.Add(new JsonObject { ["type"] = "network" });
+        }
+
+        if (input.UidMappings is not null)
+        {
+            namespaces.Add(new JsonObject { ["type"] = "user" });
         }
 
         var devices = new JsonArray();
@@ -152,6 +170,12 @@ public static class RuntimeSpec
         if (devices.Count > 0)
         {
             linux["devices"] = devices;
+        }
+
+        if (input.UidMappings is { } uids && input.GidMappings is { } gids)
+        {
+            linux["uidMappings"] = Mappings(uids);
+            linux["gidMappings"] = Mappings(gids);
         }
 
         var spec = new JsonObject
@@ -214,6 +238,9 @@ public static class RuntimeSpec
 
         return spec;
     }
+
+    private static JsonArray Mappings(IReadOnlyList<Rootless.IdMapping> map) =>
+        new([.. map.Select(m => (JsonNode?)new JsonObject { ["containerID"] = m.ContainerId, ["hostID"] = m.HostId, ["size"] = m.Size })]);
 
     private static JsonObject Mount(string destination, string type, string source, params string[] options) => new()
     {

@@ -434,6 +434,8 @@ public sealed class JobEngine
                 Volumes = job.Spec.Volumes,
                 Workdir = job.Spec.Workdir,
                 Devices = GpuDevices(job.Spec.Gpus),
+                // Jobs run as the submitting user, as the cluster's wrapper runs them: keep-id rootless.
+                UserNs = Rootless.KeepId.HostIds() is null ? string.Empty : "keep-id",
                 TlsVerify = job.Spec.TlsVerify,
                 Quiet = true,
             };

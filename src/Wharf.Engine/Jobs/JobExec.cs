@@ -90,6 +90,10 @@ public static partial class JobExec
 
         uint uid = GetUid();
         uint gid = GetGid();
+
+        // Rootless (the cluster's normal case) the job runs as the user through keep-id: the user's
+        // own UID and primary group inside, files written to mounted data the user's on the host.
+        var rootless = Rootless.KeepId.HostIds();
         var mounts = new List<string>();
         void Same(string? path)
         {
@@ -107,7 +111,7 @@ public static partial class JobExec
                 throw new WharfException($"the data volume {data} does not exist");
             }
 
-            if (st.Gid == 0 && uid != 0)
+            if (st.Gid == 0 && uid != 0 && rootless is null)
             {
                 throw new WharfException($"the data volume {data} belongs to group 0: its group becomes the container's, so it must be the lab's group");
             }
@@ -153,7 +157,8 @@ public static partial class JobExec
             Env = vars,
             Volumes = mounts,
             Workdir = options.Workdir ?? (submitDir is { Length: > 0 } ? submitDir : home),
-            User = uid.ToString(CultureInfo.InvariantCulture) + ":" + gid.ToString(CultureInfo.InvariantCulture),
+            User = rootless is null ? uid.ToString(CultureInfo.InvariantCulture) + ":" + gid.ToString(CultureInfo.InvariantCulture) : string.Empty,
+            UserNs = rootless is null ? string.Empty : "keep-id",
             Devices = GpuDevices(env),
             TlsVerify = options.TlsVerify,
             Quiet = true,
