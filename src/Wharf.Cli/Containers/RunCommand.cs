@@ -31,7 +31,7 @@ internal sealed class CreateFlags
 
     public Option<string?> Entrypoint { get; } = new("--entrypoint") { Description = "Overwrite the default ENTRYPOINT of the image" };
 
-    public Option<string> Network { get; } = new("--network", "--net") { Description = "Connect a container to a network: host (default) or none", DefaultValueFactory = _ => "host" };
+    public Option<string?> Network { get; } = new("--network", "--net") { Description = "Connect a container to a network: slirp4netns (the default rootless), host (the default as root) or none" };
 
     public Option<string?> Hostname { get; } = new("--hostname", "-h") { Description = "Set container hostname" };
 
@@ -87,7 +87,7 @@ internal sealed class CreateFlags
             Workdir = parse.GetValue(Workdir),
             User = parse.GetValue(User),
             Entrypoint = parse.GetValue(Entrypoint),
-            Network = parse.GetValue(Network) ?? "host",
+            Network = parse.GetValue(Network) ?? string.Empty,
             Hostname = parse.GetValue(Hostname),
             Pull = pull == "newer" ? "missing" : pull,
             Ulimits = parse.GetValue(Ulimit) ?? [],

@@ -33,7 +33,10 @@ public sealed record CreateOptions : RegistryAccess
     /// <summary>null: the image's; empty: none; a JSON array or a single word.</summary>
     public string? Entrypoint { get; init; }
 
-    /// <summary>host (the default: HPC jobs use the host network) or none.</summary>
+    /// <summary>
+    /// host (HPC jobs use the host network), none, or slirp4netns; empty: the default of
+    /// <c>wharf run</c>, which is slirp4netns rootless (podman's) and host as root.
+    /// </summary>
     public string Network { get; init; } = "host";
 
     public string? Hostname { get; init; }
@@ -59,9 +62,20 @@ public sealed partial class ContainerEngine
     public async Task<ContainerRecord> CreateAsync(CreateOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Network is not ("host" or "none"))
+        string network = options.Network switch
         {
-            throw new WharfException($"network mode \"{options.Network}\" is not supported: use host or none");
+            "" or "private" => !Env.IsRoot && Slirp.Unusable() is null ? Slirp.Mode : "host",
+            "host" or "none" => options.Network,
+            var n when Slirp.Is(n) => n,
+            _ => throw new WharfException($"network mode \"{options.Network}\" is not supported: use host, none or slirp4netns"),
+        };
+        if (Slirp.Is(network))
+        {
+            Slirp.Flags(network);
+            if (Slirp.Unusable() is { } why)
+            {
+                throw new WharfException(why);
+            }
         }
 
         if (options.UserNs is not ("" or "host" or "keep-id"))
@@ -107,8 +121,8 @@ public sealed partial class ContainerEngine
 
         var mounts = options.Volumes.Select(ParseVolume).ToList();
         string id = ContainerStore.NewId();
-        string hostname = options.Hostname ?? (options.Network == "host" ? Environment.MachineName : id[..12]);
-        var managed = ManagedFiles.Where(f => !(f == "/etc/resolv.conf" && options.Network == "none")).ToList();
+        string hostname = options.Hostname ?? (network == "host" ? Environment.MachineName : id[..12]);
+        var managed = ManagedFiles.Where(f => !(f == "/etc/resolv.conf" && network == "none")).ToList();
         var labels = run["Labels"] is JsonObject l ? l.ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? string.Empty) : null;
 
         var record = Store.Locked(() =>
@@ -147,7 +161,7 @@ public sealed partial class ContainerEngine
                     ExposedPorts = run["ExposedPorts"] is JsonObject p ? [.. p.Select(kv => kv.Key)] : null,
                     Volumes = run["Volumes"] is JsonObject v ? [.. v.Select(kv => kv.Key)] : null,
                     Hostname = hostname,
-                    Network = options.Network,
+                    Network = network,
                     Ulimits = [.. options.Ulimits],
                     Devices = [.. options.Devices],
                     UserNs = options.UserNs == "keep-id" ? "keep-id" : string.Empty,
@@ -336,7 +350,14 @@ public sealed partial class ContainerEngine
         File.WriteAllText(Path.Combine(dir, "hostname"), c.Settings.Hostname + "\n");
         if (c.ManagedMounts.Contains("/etc/resolv.conf"))
         {
-            File.WriteAllText(Path.Combine(dir, "resolv.conf"), File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : string.Empty);
+            string resolv = File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : string.Empty;
+            if (Slirp.Is(c.Settings.Network))
+            {
+                // The container reaches no host address directly: slirp4netns forwards DNS from its own.
+                resolv = string.Join('\n', resolv.Split('\n').Where(l => !l.TrimStart().StartsWith("nameserver", StringComparison.Ordinal)).Prepend("nameserver " + Slirp.Nameserver)) + "\n";
+            }
+
+            File.WriteAllText(Path.Combine(dir, "resolv.conf"), resolv);
         }
 
         File.WriteAllText(Path.Combine(dir, ".containerenv"), $"engine=\"wharf\"\nname=\"{c.Name}\"\nid=\"{c.Id}\"\nimage=\"{c.ImageName}\"\nimageid=\"{c.ImageId}\"\nrootless={(Env.IsRoot ? 0 : 1)}\n");

@@ -107,6 +107,7 @@ public sealed partial class ContainerEngine
 
         Runtime.Delete(c.Id);
         Unmount(c);
+        Slirp.Stop(Store.Dir(c.Id));
         RemoveFiles(c);
     }
 

@@ -65,6 +65,10 @@ public sealed partial class ContainerEngine
             env.RemoveAll(e => e.StartsWith("HOSTNAME=", StringComparison.Ordinal));
             env.Add("HOSTNAME=" + c.Settings.Hostname);
             var devices = DeviceEditsFor(c.Settings.Devices);
+            if (Slirp.Is(c.Settings.Network))
+            {
+                devices.Hooks.Add(Slirp.Hook(Store.Dir(c.Id), c.Settings.Network));
+            }
             if (RootfsPaths.CheckCommand(rootfs, c.Command[0], c.Settings.WorkingDir, env.Concat(devices.Env), c.Settings.Volumes) is { } failure)
             {
                 throw failure;
@@ -202,6 +206,7 @@ public sealed partial class ContainerEngine
         });
         process.WaitForExit();
         int code = process.ExitCode;
+        Slirp.Stop(Store.Dir(c.Id));
         File.WriteAllText(Store.ExitPath(c.Id), code.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var fresh = Store.TryRead(c.Id) ?? c;
         fresh.State = ContainerStates.Exited;
@@ -234,6 +239,7 @@ public sealed partial class ContainerEngine
             echo $$ > {Q(Store.MonitorPidPath(c.Id))}
             {runtime} run --bundle {Q(Store.Bundle(c.Id))} {c.Id}
             echo $? > {Q(exit)}.tmp && mv {Q(exit)}.tmp {Q(exit)}
+            {Slirp.StopCommand(Store.Dir(c.Id))}
             {unmount} 2>/dev/null
             {remove}
             """;
