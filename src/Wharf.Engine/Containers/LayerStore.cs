@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Wharf.Content.Layers;
+using Wharf.Engine.Images;
 using Wharf.Engine.Storage;
 using Wharf.Oci;
 
@@ -50,14 +52,9 @@ public sealed class LayerStore(ImageStore images)
     {
         ArgumentNullException.ThrowIfNull(image);
         var manifest = ManifestParser.Parse(images.ReadBlob(image.Digest), image.ManifestMediaType);
-        var config = JsonNode.Parse(images.ReadBlob(manifest.Config!.Digest)) as JsonObject
-            ?? throw new WharfException($"image {image.ShortId}: config is not a JSON object");
-        var diffIds = (config["rootfs"]?["diff_ids"] as JsonArray ?? []).Select(n => n!.GetValue<string>()).ToList();
-        if (diffIds.Count != manifest.Layers.Count)
-        {
-            throw new WharfException($"image {image.ShortId}: {manifest.Layers.Count} layers but {diffIds.Count} diff IDs in its config");
-        }
-
+        var node = ParseConfig(images.ReadBlob(manifest.Config!.Digest), image);
+        var diffIds = ImageRootFs.DiffIds(node, manifest.Layers.Count, image.ShortId);
+        var config = (JsonObject)node!;
         var chainIds = ChainIds(diffIds);
         var dirs = chainIds.Select(LayerDir).ToList();
 
@@ -79,6 +76,18 @@ public sealed class LayerStore(ImageStore images)
         }
 
         return new UnpackedImage(dirs, chainIds, config, manifest);
+    }
+
+    private static JsonNode? ParseConfig(byte[] config, ImageRecord image)
+    {
+        try
+        {
+            return JsonNode.Parse(config);
+        }
+        catch (JsonException e)
+        {
+            throw new WharfException($"image {image.ShortId}: config is not valid JSON: {e.Message}", e);
+        }
     }
 
     private async Task UnpackAsync(Descriptor layer, string diffId, string final, WhiteoutMode mode, CancellationToken cancellationToken)
