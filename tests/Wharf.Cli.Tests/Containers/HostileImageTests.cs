@@ -28,6 +28,30 @@ public class HostileImageTests
         Assert.Empty(wharf.Run("ps", "-a", "-q").Stdout);
     }
 
+    [Fact]
+    public void Create_LayerInflatingPastQuota_StoreFullErrorAndNothingKept()
+    {
+        // 64 MiB of zeros gzips to about 64 KB: pull and load sizes fit a 10 MB quota, the unpacked layer does not.
+        using var wharf = new WharfRunner();
+        byte[] tar = Tar(("zeros", new byte[64 << 20]));
+        string config = $"{{\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{Sha(tar)}\"]}}}}";
+        string layout = Layout(wharf.Dir, config, Gzip(tar), gzip: true);
+        wharf.Variables["WHARF_STORAGE_QUOTA"] = "10MB";
+        Assert.Equal(0, wharf.Run("load", "-i", layout).ExitCode);
+
+        var create = wharf.Run("create", "localhost/hostile:1", "/bin/true");
+
+        Assert.Equal(125, create.ExitCode);
+        string line = Assert.Single(create.ErrLines);
+        Assert.StartsWith("Error: unpacking layer sha256:", line, StringComparison.Ordinal);
+        Assert.Contains("not enough space in the image store", line, StringComparison.Ordinal);
+        Assert.Contains("of quota 10MB", line, StringComparison.Ordinal);
+        long unpacked = Directory.Exists(Path.Combine(wharf.GraphRoot, "wharf", "layers"))
+            ? Directory.EnumerateFiles(Path.Combine(wharf.GraphRoot, "wharf", "layers"), "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length)
+            : 0;
+        Assert.Equal(0, unpacked);
+    }
+
     /// <summary>An OCI image layout with one image, <c>localhost/hostile:1</c>, of this config and layer.</summary>
     private static string Layout(string dir, string config, byte[] layer, bool gzip = false)
     {

@@ -138,4 +138,53 @@ public sealed class LayerStoreTests : IDisposable
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(layers.Root) && Directory.EnumerateDirectories(layers.Root).Any(d => Path.GetFileName(d) != "tmp"));
     }
+
+    [Fact]
+    public async Task EnsureAsync_LayerInflatesPastQuota_StoreFullAndNoLayerKept()
+    {
+        // 64 MiB of zeros compresses to about 64 KB: the manifest's sizes fit the 8 MB quota, the unpacked layer does not.
+        byte[] tar = ZeroFileTar("zeros", 64 << 20);
+        byte[] gz = Gzip(tar);
+        string config = $"{{\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{Sha(tar)}\"]}}}}";
+        var (store, image) = await StoreAsync(new ImageStore(Path.Combine(_dir, "graph")), config, (gz, MediaTypes.OciLayerGzip));
+        long quota = 8_000_000;
+        long usedBefore = store.UsedBytes();
+        var layers = new LayerStore(store, quota);
+
+        var e = await Assert.ThrowsAsync<StoreFullException>(() => layers.EnsureAsync(image, WhiteoutMode.Overlay, CancellationToken.None));
+
+        Assert.Contains("not enough space in the image store", e.Message, StringComparison.Ordinal);
+        Assert.Contains("of quota 8MB", e.Message, StringComparison.Ordinal);
+        Assert.Contains("wharf image prune", e.Message, StringComparison.Ordinal);
+        Assert.Equal(usedBefore, store.UsedBytes());
+        Assert.DoesNotContain(Directory.EnumerateDirectories(layers.Root), d => Path.GetFileName(d) != "tmp");
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(layers.Root, "tmp")));
+    }
+
+    [Fact]
+    public async Task EnsureAsync_LayerWithinQuota_UnpackedAndCountedAsStoreUsage()
+    {
+        byte[] tar = ZeroFileTar("zeros", 4 << 20);
+        byte[] gz = Gzip(tar);
+        string config = $"{{\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{Sha(tar)}\"]}}}}";
+        var (store, image) = await StoreAsync(new ImageStore(Path.Combine(_dir, "graph")), config, (gz, MediaTypes.OciLayerGzip));
+        long usedBefore = store.UsedBytes();
+        var layers = new LayerStore(store, quota: 8 << 20);
+
+        var unpacked = await layers.EnsureAsync(image, WhiteoutMode.Overlay, CancellationToken.None);
+
+        Assert.Equal(4 << 20, new FileInfo(Path.Combine(unpacked.LayerDirs[0], "zeros")).Length);
+        Assert.True(store.UsedBytes() >= usedBefore + (4 << 20));
+    }
+
+    private static byte[] ZeroFileTar(string name, int size)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new TarWriter(ms, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(new byte[size]), Mode = (UnixFileMode)0x1A4 });
+        }
+
+        return ms.ToArray();
+    }
 }
