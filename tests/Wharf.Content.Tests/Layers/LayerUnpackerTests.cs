@@ -409,6 +409,28 @@ public sealed class LayerUnpackerTests : IDisposable
     }
 
     [Fact]
+    public async Task Unpack_XattrsOnSymlinkAndFile_SetOnTheEntryNeverOnTheLinkTarget()
+    {
+        // trusted.* is the one namespace a symlink can carry, and only the host's root may set it.
+        RequireRealRoot();
+        var (host, _) = HostFile();
+        byte[] tar = Tar(w =>
+        {
+            w.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "l", XattrHeader("trusted.wharf", "link")) { LinkName = host });
+            w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "f", XattrHeader("user.wharf", "file")) { DataStream = new MemoryStream("x"u8.ToArray()), Mode = HostFileMode });
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "d/", XattrHeader("user.wharf", "dir")) { Mode = AllRwx });
+        });
+
+        var report = await LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root);
+
+        Assert.Empty(report.Skipped);
+        Assert.Equal("link", Xattr(Path.Combine(Root, "l"), "trusted.wharf", follow: false));
+        Assert.Equal("file", Xattr(Path.Combine(Root, "f"), "user.wharf"));
+        Assert.Equal("dir", Xattr(Path.Combine(Root, "d"), "user.wharf"));
+        Assert.Equal("", Xattr(host, "trusted.wharf"));
+    }
+
+    [Fact]
     public async Task Unpack_GzipBombOverBudget_StopsEarlyAndRemovesTheLayerDirectory()
     {
         // 2 GiB of zeros in one file, about 2 MB as gzip; the budget is a 100 MB quota.
@@ -470,15 +492,18 @@ public sealed class LayerUnpackerTests : IDisposable
         return s;
     }
 
-    private static string Xattr(string path, string name)
+    private static string Xattr(string path, string name, bool follow = true)
     {
         byte[] buffer = new byte[64];
-        long n = getxattr(path, name, buffer, (nuint)buffer.Length);
+        long n = follow ? getxattr(path, name, buffer, (nuint)buffer.Length) : lgetxattr(path, name, buffer, (nuint)buffer.Length);
         return n < 0 ? "" : System.Text.Encoding.ASCII.GetString(buffer, 0, (int)n);
     }
 
     [System.Runtime.InteropServices.DllImport("libc", CharSet = System.Runtime.InteropServices.CharSet.Ansi)]
     private static extern long getxattr(string path, string name, byte[] value, nuint size);
+
+    [System.Runtime.InteropServices.DllImport("libc", CharSet = System.Runtime.InteropServices.CharSet.Ansi)]
+    private static extern long lgetxattr(string path, string name, byte[] value, nuint size);
 
     private static byte[] Tar(Action<TarWriter> write)
     {
@@ -516,6 +541,9 @@ public sealed class LayerUnpackerTests : IDisposable
 
         return e;
     }
+
+    private static Dictionary<string, string> XattrHeader(string attribute, string value) =>
+        new() { ["SCHILY.xattr." + attribute] = value };
 
     private static PaxTarEntry Symlink(string name, string target) =>
         new(TarEntryType.SymbolicLink, name) { LinkName = target };
