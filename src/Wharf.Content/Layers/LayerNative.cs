@@ -9,6 +9,7 @@ namespace Wharf.Content.Layers;
 /// </summary>
 internal static partial class LayerNative
 {
+    public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const int AT_REMOVEDIR = 0x200;
 

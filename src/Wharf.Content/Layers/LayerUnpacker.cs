@@ -188,7 +188,7 @@ public static class LayerUnpacker
         {
             _root = root;
             _options = options;
-            int fd = LayerNative.openat(-100, root, LayerNative.O_PATH | LayerNative.O_DIRECTORY | LayerNative.O_CLOEXEC, 0);
+            int fd = LayerNative.openat(LayerNative.AT_FDCWD, root, LayerNative.O_PATH | LayerNative.O_DIRECTORY | LayerNative.O_CLOEXEC, 0);
             LayerNative.Check(fd, "open", root);
             _rootFd = new Fd(fd);
         }
