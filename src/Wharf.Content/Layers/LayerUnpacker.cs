@@ -1,7 +1,9 @@
+using System.Buffers;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 using Wharf.Oci;
 
 namespace Wharf.Content.Layers;
@@ -23,33 +25,61 @@ public sealed record LayerUnpackOptions
 {
     public WhiteoutMode Whiteouts { get; init; } = WhiteoutMode.Apply;
 
-    /// <summary>Create device nodes and keep owners: only root can. Defaults to whether this process is root.</summary>
-    public bool Privileged { get; init; } = LayerNative.geteuid() == 0;
+    /// <summary>
+    /// Keep the owners the layer records. Root can, in any user namespace (inside a rootless one
+    /// for the IDs it maps), so this defaults to whether the effective UID is 0.
+    /// </summary>
+    public bool KeepOwners { get; init; } = LayerNative.geteuid() == 0;
+
+    /// <summary>
+    /// Create device nodes. Only root of the host may: a rootless user namespace cannot, and a node
+    /// made there would still reach the host's hardware. Defaults to <see cref="UserNamespace.IsRealRoot"/>;
+    /// when false, device entries are skipped and listed in the report (set false to unpack as rootless).
+    /// </summary>
+    public bool CreateDeviceNodes { get; init; } = UserNamespace.IsRealRoot;
+
+    /// <summary>The most bytes the unpack may write (the store quota left); null for no limit.</summary>
+    public LayerBudget? Budget { get; init; }
 }
 
 public sealed record LayerUnpackReport(Digest DiffId, long Entries, IReadOnlyList<string> Skipped);
 
 /// <summary>Thrown for a layer that tries to write outside its root or is otherwise malformed.</summary>
-public sealed class LayerException(string message) : Exception(message)
+public class LayerException : Exception
 {
     public LayerException()
         : this("invalid layer")
     {
     }
 
+    public LayerException(string message)
+        : base(message)
+    {
+    }
+
     public LayerException(string message, Exception inner)
-        : this(message + ": " + inner.Message)
+        : base(message + ": " + inner?.Message, inner)
     {
     }
 }
 
 /// <summary>
 /// Unpacks a layer tar (plain, gzip or zstd, detected from the bytes) into a directory. Nothing is
-/// ever written outside that directory: absolute names and <c>..</c> are refused, no parent on the
-/// way to an entry may be a symlink (so no write goes through one), hard links must name an entry
-/// inside the root, and device nodes are made only when privileged. Modes, owners (privileged),
-/// xattrs and times are kept; directory modes and times are applied last so a read-only directory
-/// can still receive its children.
+/// ever written or changed outside that directory, whatever the layer holds:
+/// <list type="bullet">
+/// <item>absolute names and <c>..</c> are refused;</item>
+/// <item>the root is held open and every entry is reached from it one name at a time, opening each
+/// parent with <c>O_NOFOLLOW|O_DIRECTORY</c>: a parent that is a symlink is refused, never followed;</item>
+/// <item>files are made and changed relative to their parent's descriptor: content through the new
+/// file's own descriptor (<c>O_CREAT|O_EXCL|O_NOFOLLOW</c>), owner, mode, xattrs and times through
+/// that descriptor or an <c>*at</c> call with <c>AT_SYMLINK_NOFOLLOW</c>. Directory metadata is
+/// applied last (a read-only directory must still receive its children), looked up afresh then, so
+/// a directory the layer later replaced with a symlink is skipped rather than followed;</item>
+/// <item>hard links must name an entry inside the root, reached the same way;</item>
+/// <item>device nodes are made only by the host's root (<see cref="LayerUnpackOptions.CreateDeviceNodes"/>);</item>
+/// <item>file bytes count against <see cref="LayerUnpackOptions.Budget"/>: past it the unpack stops.</item>
+/// </list>
+/// When the unpack fails, a root directory it created is removed again.
 /// </summary>
 public static class LayerUnpacker
 {
@@ -61,12 +91,26 @@ public static class LayerUnpacker
         ArgumentNullException.ThrowIfNull(layer);
         options ??= new LayerUnpackOptions();
         root = Path.GetFullPath(root);
+        bool created = !Directory.Exists(root);
         Directory.CreateDirectory(root);
+        try
+        {
+            return await UnpackIntoAsync(layer, root, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch when (created)
+        {
+            // A layer unpacks whole or leaves nothing: a half-written root would pass for a layer.
+            DeleteBestEffort(root);
+            throw;
+        }
+    }
 
+    private static async Task<LayerUnpackReport> UnpackIntoAsync(Stream layer, string root, LayerUnpackOptions options, CancellationToken cancellationToken)
+    {
         await using var decompressed = await DecompressAsync(layer, cancellationToken).ConfigureAwait(false);
         using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         await using var hashing = new HashingReadStream(decompressed, hasher);
-        var state = new UnpackState(root, options);
+        using var state = new UnpackState(root, options);
 
         await using (var reader = new TarReader(hashing, leaveOpen: true))
         {
@@ -81,6 +125,19 @@ public static class LayerUnpacker
         await hashing.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
         state.Finish();
         return new LayerUnpackReport(Digest.FromHasher(Digest.Sha256, hasher), state.Entries, state.Skipped);
+    }
+
+    private static void DeleteBestEffort(string root)
+    {
+        try
+        {
+            Directory.Delete(root, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The original failure is what the caller must see; a caller unpacking into a
+            // temporary directory removes that directory itself as well.
+        }
     }
 
     /// <summary>Detects gzip (1f 8b) and zstd (28 b5 2f fd) by their magic numbers; anything else is plain tar.</summary>
@@ -114,14 +171,33 @@ public static class LayerUnpacker
         return whole;
     }
 
-    private sealed class UnpackState(string root, LayerUnpackOptions options)
+    private sealed class UnpackState : IDisposable
     {
+        private const int CopyBufferSize = 256 * 1024;
+        private const uint NewDirectoryMode = 0x1ed; // 0755 until the entry's own mode is applied last
+
+        private readonly string _root;
+        private readonly LayerUnpackOptions _options;
+        private readonly Fd _rootFd;
         private readonly HashSet<string> _written = new(StringComparer.Ordinal);
-        private readonly List<(string Path, TarEntry Entry)> _directories = [];
+
+        // Relative path → the last directory entry for it; applied in Finish.
+        private readonly Dictionary<string, TarEntry> _directories = new(StringComparer.Ordinal);
+
+        public UnpackState(string root, LayerUnpackOptions options)
+        {
+            _root = root;
+            _options = options;
+            int fd = LayerNative.openat(LayerNative.AT_FDCWD, root, LayerNative.O_PATH | LayerNative.O_DIRECTORY | LayerNative.O_CLOEXEC, 0);
+            LayerNative.Check(fd, "open", root);
+            _rootFd = new Fd(fd);
+        }
 
         public long Entries { get; private set; }
 
         public List<string> Skipped { get; } = [];
+
+        public void Dispose() => _rootFd.Dispose();
 
         public async Task ApplyAsync(TarEntry entry, CancellationToken ct)
         {
@@ -139,11 +215,11 @@ public static class LayerUnpacker
 
             string name = Path.GetFileName(relative);
             string parentRel = Path.GetDirectoryName(relative) ?? string.Empty;
-            string parent = EnsureParents(parentRel);
+            using var parent = OpenDirectory(parentRel, create: true);
 
             if (name == OpaqueWhiteout)
             {
-                Opaque(parent);
+                Opaque(parent, parentRel);
                 return;
             }
 
@@ -155,68 +231,57 @@ public static class LayerUnpacker
                     throw new LayerException($"whiteout \"{entry.Name}\" names no valid entry");
                 }
 
-                Whiteout(Path.Combine(parent, target));
+                Whiteout(parent, target, Join(parentRel, target));
                 return;
             }
 
-            string path = Path.Combine(parent, name);
+            int dir = parent.Value;
             switch (entry.EntryType)
             {
                 case TarEntryType.Directory:
-                    if (!IsRealDirectory(path))
+                    if (!IsDirectory(dir, name))
                     {
-                        RemoveExisting(path);
-                        Directory.CreateDirectory(path);
+                        Remove(dir, name, relative);
+                        LayerNative.Check(LayerNative.mkdirat(dir, name, NewDirectoryMode), "mkdir", relative);
                     }
 
-                    _directories.Add((path, entry));
-                    SetXattrs(path, entry);
+                    _directories[relative] = entry;
+                    SetDirectoryXattrs(dir, name, relative, entry);
                     break;
 
                 case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                    RemoveExisting(path);
-                    await WriteFileAsync(path, entry, ct).ConfigureAwait(false);
-                    SetOwnerModeXattrsTime(path, entry, isLink: false);
+                    Remove(dir, name, relative);
+                    await WriteFileAsync(dir, name, relative, entry, ct).ConfigureAwait(false);
                     break;
 
                 case TarEntryType.SymbolicLink:
-                    RemoveExisting(path);
-                    File.CreateSymbolicLink(path, entry.LinkName);
-                    SetOwner(path, entry);
-                    SetXattrs(path, entry);
-                    SetTime(path, entry.ModificationTime);
+                    Remove(dir, name, relative);
+                    LayerNative.Check(LayerNative.symlinkat(entry.LinkName, dir, name), "symlink", relative);
+                    SetNodeMetadata(dir, name, relative, entry, mode: false);
                     break;
 
                 case TarEntryType.HardLink:
-                    string target = Path.Combine(root, SafeRelativePath(entry.LinkName, "hard link target"));
-                    EnsureNoSymlinkParents(Path.GetRelativePath(root, Path.GetDirectoryName(target)!), entry.LinkName);
-                    if (!Exists(target))
-                    {
-                        throw new LayerException($"hard link \"{entry.Name}\" points to \"{entry.LinkName}\", which is not in the layer root");
-                    }
-
-                    RemoveExisting(path);
-                    LayerNative.Check(LayerNative.link(target, path), "link", path);
+                    HardLink(dir, name, relative, entry);
                     break;
 
                 case TarEntryType.CharacterDevice or TarEntryType.BlockDevice:
-                    if (!options.Privileged)
+                    if (!_options.CreateDeviceNodes)
                     {
-                        Skipped.Add($"{relative}: device nodes need root");
+                        Skipped.Add($"{relative}: device nodes are made only by the host's root");
                         return;
                     }
 
-                    RemoveExisting(path);
+                    Remove(dir, name, relative);
                     var posix = (PosixTarEntry)entry;
                     uint kind = entry.EntryType == TarEntryType.CharacterDevice ? LayerNative.S_IFCHR : LayerNative.S_IFBLK;
-                    LayerNative.Check(LayerNative.mknod(path, kind | (uint)entry.Mode, LayerNative.MakeDev((uint)posix.DeviceMajor, (uint)posix.DeviceMinor)), "mknod", path);
-                    SetOwnerModeXattrsTime(path, entry, isLink: false);
+                    LayerNative.Check(LayerNative.mknodat(dir, name, kind | Mode(entry), LayerNative.MakeDev((uint)posix.DeviceMajor, (uint)posix.DeviceMinor)), "mknod", relative);
+                    SetNodeMetadata(dir, name, relative, entry, mode: true);
                     break;
 
                 case TarEntryType.Fifo:
-                    RemoveExisting(path);
-                    LayerNative.Check(LayerNative.mknod(path, LayerNative.S_IFIFO | (uint)entry.Mode, 0), "mkfifo", path);
-                    SetOwnerModeXattrsTime(path, entry, isLink: false);
+                    Remove(dir, name, relative);
+                    LayerNative.Check(LayerNative.mknodat(dir, name, LayerNative.S_IFIFO | Mode(entry), 0), "mkfifo", relative);
+                    SetNodeMetadata(dir, name, relative, entry, mode: true);
                     break;
 
                 default:
@@ -227,117 +292,362 @@ public static class LayerUnpacker
             _written.Add(relative);
         }
 
-        /// <summary>Applies directory modes, owners and times last, deepest first.</summary>
+        /// <summary>
+        /// Applies directory owners, modes and times last, deepest first. Each directory is looked
+        /// up again from the root without following links: one the layer replaced later (by a
+        /// symlink to the host, say) is no longer this entry's directory and is left alone.
+        /// </summary>
         public void Finish()
         {
-            foreach (var (path, entry) in _directories.OrderByDescending(d => d.Path.Length))
+            foreach (var (relative, entry) in _directories.OrderByDescending(d => d.Key.Count(c => c == '/')).ThenByDescending(d => d.Key.Length))
             {
-                SetOwnerModeXattrsTime(path, entry, isLink: false, xattrs: false);
+                string name = Path.GetFileName(relative);
+                Fd parent;
+                try
+                {
+                    parent = OpenDirectory(Path.GetDirectoryName(relative) ?? string.Empty, create: false);
+                }
+                catch (LayerException)
+                {
+                    continue;
+                }
+
+                using (parent)
+                {
+                    if (IsDirectory(parent.Value, name))
+                    {
+                        SetNodeMetadata(parent.Value, name, relative, entry, mode: true, xattrs: false);
+                    }
+                }
             }
         }
 
-        private static async Task WriteFileAsync(string path, TarEntry entry, CancellationToken ct)
+        private async Task WriteFileAsync(int dir, string name, string relative, TarEntry entry, CancellationToken ct)
         {
-            // CreateNew is O_CREAT|O_EXCL: it never follows a symlink that appeared at the path.
-            await using var file = new FileStream(path, new FileStreamOptions
+            // O_EXCL|O_NOFOLLOW: the name was just removed; should anything be there again it is
+            // an error, never a link to write through.
+            int fd = LayerNative.openat(dir, name, LayerNative.O_WRONLY | LayerNative.O_CREAT | LayerNative.O_EXCL | LayerNative.O_NOFOLLOW | LayerNative.O_CLOEXEC, 0x180);
+            LayerNative.Check(fd, "create", relative);
+            using var handle = new SafeFileHandle(fd, ownsHandle: true);
+            if (entry.DataStream is { } data)
             {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                BufferSize = 0,
-                Options = FileOptions.Asynchronous,
-                PreallocationSize = entry.Length,
-            });
-            if (entry.DataStream is not null)
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+                try
+                {
+                    long offset = 0;
+                    int n;
+                    while ((n = await data.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                    {
+                        // Taken before writing, so an over-budget layer never lands on disk.
+                        _options.Budget?.Take(n);
+                        await RandomAccess.WriteAsync(handle, buffer.AsMemory(0, n), offset, ct).ConfigureAwait(false);
+                        offset += n;
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+
+            // Owner before mode: chown clears setuid and setgid bits.
+            if (_options.KeepOwners && LayerNative.fchown(fd, entry.Uid, entry.Gid) != 0)
             {
-                await entry.DataStream.CopyToAsync(file, 256 * 1024, ct).ConfigureAwait(false);
+                OwnerFailed(relative, entry);
+            }
+
+            LayerNative.Check(LayerNative.fchmod(fd, Mode(entry)), "chmod", relative);
+            foreach (var (attribute, value) in Xattrs(entry))
+            {
+                if (LayerNative.fsetxattr(fd, attribute, value, (nuint)value.Length, 0) != 0)
+                {
+                    Skipped.Add($"{relative}: xattr {attribute} not kept");
+                }
+            }
+
+            _ = LayerNative.futimens(fd, LayerNative.Times(entry.ModificationTime));
+        }
+
+        private void HardLink(int dir, string name, string relative, TarEntry entry)
+        {
+            string targetRel = SafeRelativePath(entry.LinkName, "hard link target");
+            string targetName = Path.GetFileName(targetRel);
+            Fd targetParent;
+            try
+            {
+                targetParent = OpenDirectory(Path.GetDirectoryName(targetRel) ?? string.Empty, create: false);
+            }
+            catch (LayerException e)
+            {
+                throw new LayerException($"hard link \"{entry.Name}\" to \"{entry.LinkName}\": {e.Message}");
+            }
+
+            using (targetParent)
+            {
+                if (targetName.Length == 0 || !Exists(targetParent.Value, targetName))
+                {
+                    throw new LayerException($"hard link \"{entry.Name}\" points to \"{entry.LinkName}\", which is not in the layer root");
+                }
+
+                if (targetRel == relative)
+                {
+                    return; // a link to itself: the file is already there
+                }
+
+                Remove(dir, name, relative);
+
+                // linkat without AT_SYMLINK_FOLLOW links a symlink itself, never what it points to.
+                LayerNative.Check(LayerNative.linkat(targetParent.Value, targetName, dir, name, 0), "link", relative);
             }
         }
 
-        private void Whiteout(string path)
+        private void Whiteout(Fd parent, string target, string relative)
         {
-            if (options.Whiteouts == WhiteoutMode.Apply)
+            Remove(parent.Value, target, relative);
+            if (_options.Whiteouts == WhiteoutMode.Overlay)
             {
-                RemoveExisting(path);
+                LayerNative.Check(LayerNative.mknodat(parent.Value, target, LayerNative.S_IFCHR, 0), "mknod whiteout", relative);
+            }
+        }
+
+        private void Opaque(Fd dir, string relative)
+        {
+            if (_options.Whiteouts == WhiteoutMode.Overlay)
+            {
+                using var self = OpenReadable(dir.Value, ".", relative);
+                byte[] yes = "y"u8.ToArray();
+                LayerNative.Check(LayerNative.fsetxattr(self.Value, "trusted.overlay.opaque", yes, (nuint)yes.Length, 0), "setxattr opaque", relative);
                 return;
             }
 
-            RemoveExisting(path);
-            LayerNative.Check(LayerNative.mknod(path, LayerNative.S_IFCHR, 0), "mknod whiteout", path);
-        }
-
-        private void Opaque(string dir)
-        {
-            if (options.Whiteouts == WhiteoutMode.Overlay)
+            // Everything below the directory that this layer did not itself write goes. The listing
+            // is by path, but the directory was just reached without a symlink, and every removal
+            // and descent is by descriptor.
+            foreach (string child in Directory.EnumerateFileSystemEntries(Path.Combine(_root, relative)).Select(Path.GetFileName).ToList()!)
             {
-                LayerNative.Check(LayerNative.lsetxattr(dir, "trusted.overlay.opaque", "y"u8.ToArray(), 1, 0), "setxattr opaque", dir);
-                return;
-            }
-
-            // Everything below the directory that this layer did not itself write goes.
-            foreach (string child in Directory.EnumerateFileSystemEntries(dir).ToList())
-            {
-                string rel = Path.GetRelativePath(root, child);
+                string rel = Join(relative, child);
                 if (!_written.Contains(rel))
                 {
-                    RemoveExisting(child);
+                    Remove(dir.Value, child, rel);
                 }
-                else if (IsRealDirectory(child))
+                else if (IsDirectory(dir.Value, child))
                 {
-                    Opaque(child);
+                    using var sub = OpenChild(dir.Value, child, rel, create: false);
+                    Opaque(sub, rel);
                 }
             }
         }
 
-        /// <summary>Creates missing parents; refuses a parent that is a symlink or not a directory.</summary>
-        private string EnsureParents(string parentRel)
+        /// <summary>
+        /// Opens the directory <paramref name="relative"/> below the root one name at a time with
+        /// O_NOFOLLOW, creating missing ones when asked. A component that is a symlink or a file is
+        /// refused with a <see cref="LayerException"/>.
+        /// </summary>
+        private Fd OpenDirectory(string relative, bool create)
         {
-            string current = root;
-            if (parentRel.Length == 0)
+            var current = OpenChild(_rootFd.Value, ".", string.Empty, create: false);
+            if (relative.Length == 0)
             {
                 return current;
             }
 
-            foreach (string part in parentRel.Split('/'))
+            string walked = string.Empty;
+            foreach (string part in relative.Split('/'))
             {
-                current = Path.Combine(current, part);
-                var info = new FileInfo(current);
-                if (info.LinkTarget is not null)
-                {
-                    throw new LayerException($"\"{Path.GetRelativePath(root, current)}\" is a symlink; the layer may not write through it");
-                }
-
-                if (!info.Exists && !Directory.Exists(current))
-                {
-                    Directory.CreateDirectory(current);
-                }
-                else if (info.Exists)
-                {
-                    throw new LayerException($"\"{Path.GetRelativePath(root, current)}\" is a file, not a directory");
-                }
+                walked = Join(walked, part);
+                using var previous = current;
+                current = OpenChild(previous.Value, part, walked, create);
             }
 
             return current;
         }
 
-        private void EnsureNoSymlinkParents(string parentRel, string what)
+        private static Fd OpenChild(int dir, string name, string relative, bool create)
         {
-            if (parentRel is "." or "")
+            const int flags = LayerNative.O_PATH | LayerNative.O_DIRECTORY | LayerNative.O_NOFOLLOW | LayerNative.O_CLOEXEC;
+            int fd = LayerNative.openat(dir, name, flags, 0);
+            if (fd < 0 && LayerNative.LastError == LayerNative.ENOENT && create)
+            {
+                int rc = LayerNative.mkdirat(dir, name, NewDirectoryMode);
+                if (rc != 0 && LayerNative.LastError != LayerNative.EEXIST)
+                {
+                    throw LayerNative.Error("mkdir", relative);
+                }
+
+                fd = LayerNative.openat(dir, name, flags, 0);
+            }
+
+            if (fd >= 0)
+            {
+                return new Fd(fd);
+            }
+
+            int errno = LayerNative.LastError;
+            if (errno == LayerNative.ENOTDIR)
+            {
+                throw IsSymlink(dir, name)
+                    ? new LayerException($"\"{relative}\" is a symlink; the layer may not write through it")
+                    : new LayerException($"\"{relative}\" is a file, not a directory");
+            }
+
+            if (errno == LayerNative.ENOENT)
+            {
+                throw new LayerException($"\"{relative}\" does not exist");
+            }
+
+            throw LayerNative.Error(errno, "open", relative);
+        }
+
+        /// <summary>A descriptor that fsetxattr accepts (an O_PATH one is refused), for a directory or regular file.</summary>
+        private static Fd OpenReadable(int dir, string name, string relative)
+        {
+            int fd = LayerNative.openat(dir, name, LayerNative.O_RDONLY | LayerNative.O_NOFOLLOW | LayerNative.O_NONBLOCK | LayerNative.O_NOCTTY | LayerNative.O_CLOEXEC, 0);
+            LayerNative.Check(fd, "open", relative);
+            return new Fd(fd);
+        }
+
+        private static bool IsDirectory(int dir, string name)
+        {
+            int fd = LayerNative.openat(dir, name, LayerNative.O_PATH | LayerNative.O_DIRECTORY | LayerNative.O_NOFOLLOW | LayerNative.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                return false;
+            }
+
+            _ = LayerNative.close(fd);
+            return true;
+        }
+
+        private static bool IsSymlink(int dir, string name) => LayerNative.readlinkat(dir, name, new byte[1], 1) >= 0;
+
+        /// <summary>Anything at all under the name, a dangling symlink included.</summary>
+        private static bool Exists(int dir, string name)
+        {
+            int fd = LayerNative.openat(dir, name, LayerNative.O_PATH | LayerNative.O_NOFOLLOW | LayerNative.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                return false;
+            }
+
+            _ = LayerNative.close(fd);
+            return true;
+        }
+
+        /// <summary>Removes whatever is at the name in <paramref name="dir"/>; a symlink goes as a link, never followed.</summary>
+        private void Remove(int dir, string name, string relative)
+        {
+            if (LayerNative.unlinkat(dir, name, 0) == 0)
             {
                 return;
             }
 
-            string current = root;
-            foreach (string part in parentRel.Split('/'))
+            int errno = LayerNative.LastError;
+            if (errno == LayerNative.ENOENT)
             {
-                current = Path.Combine(current, part);
-                if (new FileInfo(current).LinkTarget is not null)
+                return;
+            }
+
+            if (errno != LayerNative.EISDIR)
+            {
+                throw LayerNative.Error(errno, "remove", relative);
+            }
+
+            if (LayerNative.unlinkat(dir, name, LayerNative.AT_REMOVEDIR) == 0)
+            {
+                return;
+            }
+
+            errno = LayerNative.LastError;
+            if (errno is not (LayerNative.ENOTEMPTY or LayerNative.EEXIST))
+            {
+                throw LayerNative.Error(errno, "remove", relative);
+            }
+
+            // A full directory: its path was reached from the root without a symlink, and the
+            // recursive delete unlinks symlinks inside it rather than descending into them.
+            Directory.Delete(Path.Combine(_root, relative), recursive: true);
+        }
+
+        /// <summary>Owner, mode, xattrs and times of a name in <paramref name="dir"/>, none following a symlink.</summary>
+        private void SetNodeMetadata(int dir, string name, string relative, TarEntry entry, bool mode, bool xattrs = true)
+        {
+            if (_options.KeepOwners && LayerNative.fchownat(dir, name, entry.Uid, entry.Gid, LayerNative.AT_SYMLINK_NOFOLLOW) != 0)
+            {
+                OwnerFailed(relative, entry);
+            }
+
+            if (mode)
+            {
+                LayerNative.Check(LayerNative.FchmodatNoFollow(dir, name, Mode(entry)), "chmod", relative);
+            }
+
+            if (xattrs)
+            {
+                foreach (var (attribute, value) in Xattrs(entry))
                 {
-                    throw new LayerException($"hard link target \"{what}\" passes through a symlink");
+                    if (LayerNative.SetxattratNoFollow(dir, name, attribute, value) != 0)
+                    {
+                        Skipped.Add($"{relative}: xattr {attribute} not kept");
+                    }
+                }
+            }
+
+            _ = LayerNative.utimensat(dir, name, LayerNative.Times(entry.ModificationTime), LayerNative.AT_SYMLINK_NOFOLLOW);
+        }
+
+        private void SetDirectoryXattrs(int dir, string name, string relative, TarEntry entry)
+        {
+            var attributes = Xattrs(entry);
+            if (attributes.Count == 0)
+            {
+                return;
+            }
+
+            using var self = OpenReadable(dir, name, relative);
+            foreach (var (attribute, value) in attributes)
+            {
+                if (LayerNative.fsetxattr(self.Value, attribute, value, (nuint)value.Length, 0) != 0)
+                {
+                    Skipped.Add($"{relative}: xattr {attribute} not kept");
                 }
             }
         }
 
-        private string SafeRelativePath(string name, string what = "entry")
+        private void OwnerFailed(string relative, TarEntry entry)
+        {
+            int errno = LayerNative.LastError;
+
+            // EINVAL: the ID is not mapped in this user namespace; the file keeps ours.
+            if (errno != LayerNative.EINVAL)
+            {
+                throw LayerNative.Error(errno, "chown", relative);
+            }
+
+            Skipped.Add($"{relative}: owner {entry.Uid}:{entry.Gid} is not mapped in this user namespace");
+        }
+
+        private static uint Mode(TarEntry entry) => (uint)entry.Mode & 0xfff; // permission, setuid, setgid and sticky bits
+
+        private static List<(string Attribute, byte[] Value)> Xattrs(TarEntry entry)
+        {
+            var result = new List<(string, byte[])>();
+            if (entry is PaxTarEntry pax)
+            {
+                foreach (var (key, value) in pax.ExtendedAttributes)
+                {
+                    if (key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal))
+                    {
+                        result.Add((key["SCHILY.xattr.".Length..], Encoding.Latin1.GetBytes(value)));
+                    }
+                }
+            }
+
+            return result;
+        }
+
+        private static string Join(string parent, string name) => parent.Length == 0 ? name : parent + "/" + name;
+
+        private static string SafeRelativePath(string name, string what = "entry")
         {
             if (name.StartsWith('/'))
             {
@@ -366,79 +676,6 @@ public static class LayerUnpacker
             }
 
             return string.Join('/', parts);
-        }
-
-        private static bool IsRealDirectory(string path) => Directory.Exists(path) && new DirectoryInfo(path).LinkTarget is null;
-
-        private static bool Exists(string path) => File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget is not null;
-
-        private static void RemoveExisting(string path)
-        {
-            // FileInfo sees regular files, symlinks (dangling ones too), devices and fifos; a
-            // symlink to a directory is removed as a link, never followed.
-            var info = new FileInfo(path);
-            if (info.LinkTarget is not null || info.Exists)
-            {
-                info.Delete();
-            }
-            else if (Directory.Exists(path))
-            {
-                Directory.Delete(path, recursive: true);
-            }
-        }
-
-        private void SetOwnerModeXattrsTime(string path, TarEntry entry, bool isLink, bool xattrs = true)
-        {
-            SetOwner(path, entry);
-            if (!isLink && !OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(path, entry.Mode);
-            }
-
-            if (xattrs)
-            {
-                SetXattrs(path, entry);
-            }
-
-            SetTime(path, entry.ModificationTime);
-        }
-
-        private void SetOwner(string path, TarEntry entry)
-        {
-            if (options.Privileged)
-            {
-                LayerNative.Check(LayerNative.lchown(path, entry.Uid, entry.Gid), "chown", path);
-            }
-        }
-
-        private void SetXattrs(string path, TarEntry entry)
-        {
-            if (entry is not PaxTarEntry pax)
-            {
-                return;
-            }
-
-            foreach (var (key, value) in pax.ExtendedAttributes)
-            {
-                if (!key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal))
-                {
-                    continue;
-                }
-
-                string attr = key["SCHILY.xattr.".Length..];
-                byte[] bytes = Encoding.Latin1.GetBytes(value);
-                if (LayerNative.lsetxattr(path, attr, bytes, (nuint)bytes.Length, 0) != 0)
-                {
-                    Skipped.Add($"{Path.GetRelativePath(root, path)}: xattr {attr} not kept");
-                }
-            }
-        }
-
-        private static void SetTime(string path, DateTimeOffset time)
-        {
-            long ns = (time.ToUnixTimeMilliseconds() % 1000) * 1_000_000;
-            var ts = new LayerNative.Timespec { Seconds = time.ToUnixTimeSeconds(), Nanoseconds = ns };
-            _ = LayerNative.utimensat(LayerNative.AT_FDCWD, path, [ts, ts], LayerNative.AT_SYMLINK_NOFOLLOW);
         }
     }
 }

@@ -20,7 +20,7 @@ public sealed partial class ContainerEngine
         _images = images;
         _progress = progress ?? TextWriter.Null;
         Store = new ContainerStore(images.Storage.GraphRoot, images.Storage.RunRoot);
-        Layers = new LayerStore(images.Store);
+        Layers = new LayerStore(images.Store, images.Storage.Quota);
     }
 
     public ContainerStore Store { get; }

@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Wharf.Content.Layers;
+using Wharf.Engine.Images;
 using Wharf.Engine.Storage;
 using Wharf.Oci;
 
@@ -20,9 +22,11 @@ public sealed record UnpackedImage(IReadOnlyList<string> LayerDirs, IReadOnlyLis
 ///   tmp/                  unpacks in progress; renamed into place only when complete and verified
 /// </code>
 /// Two processes unpacking the same layer each write their own temporary directory; the first
-/// rename wins and the loser discards its copy.
+/// rename wins and the loser discards its copy. Unpacked layers count against the store quota
+/// (<see cref="ImageStore.UsedBytes()"/> walks this directory), so unpacking stops at what is left
+/// of it: a layer inflating past that is a <see cref="StoreFullException"/> and leaves nothing.
 /// </summary>
-public sealed class LayerStore(ImageStore images)
+public sealed class LayerStore(ImageStore images, long? quota = null)
 {
     public string Root { get; } = Path.Combine(images.Root, "layers");
 
@@ -50,38 +54,76 @@ public sealed class LayerStore(ImageStore images)
     {
         ArgumentNullException.ThrowIfNull(image);
         var manifest = ManifestParser.Parse(images.ReadBlob(image.Digest), image.ManifestMediaType);
-        var config = JsonNode.Parse(images.ReadBlob(manifest.Config!.Digest)) as JsonObject
-            ?? throw new WharfException($"image {image.ShortId}: config is not a JSON object");
-        var diffIds = (config["rootfs"]?["diff_ids"] as JsonArray ?? []).Select(n => n!.GetValue<string>()).ToList();
-        if (diffIds.Count != manifest.Layers.Count)
-        {
-            throw new WharfException($"image {image.ShortId}: {manifest.Layers.Count} layers but {diffIds.Count} diff IDs in its config");
-        }
-
+        var node = ParseConfig(images.ReadBlob(manifest.Config!.Digest), image);
+        var diffIds = ImageRootFs.DiffIds(node, manifest.Layers.Count, image.ShortId);
+        var config = (JsonObject)node!;
         var chainIds = ChainIds(diffIds);
         var dirs = chainIds.Select(LayerDir).ToList();
 
         // In overlay mode every layer has its own directory, so missing layers unpack side by side.
         var missing = Enumerable.Range(0, chainIds.Count).Where(i => !Directory.Exists(dirs[i])).ToList();
+        if (missing.Count == 0)
+        {
+            return new UnpackedImage(dirs, chainIds, config, manifest);
+        }
+
+        // One budget for all of them: layers unpacking side by side together stay within it.
+        var budget = Budget();
         if (mode == WhiteoutMode.Overlay && missing.Count > 1)
         {
             await Parallel.ForEachAsync(
                 missing,
                 new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
-                async (i, ct) => await UnpackAsync(manifest.Layers[i], diffIds[i], Path.GetDirectoryName(dirs[i])!, mode, ct).ConfigureAwait(false)).ConfigureAwait(false);
+                async (i, ct) => await UnpackAsync(manifest.Layers[i], diffIds[i], Path.GetDirectoryName(dirs[i])!, mode, budget, ct).ConfigureAwait(false)).ConfigureAwait(false);
         }
         else
         {
             foreach (int i in missing)
             {
-                await UnpackAsync(manifest.Layers[i], diffIds[i], Path.GetDirectoryName(dirs[i])!, mode, cancellationToken).ConfigureAwait(false);
+                await UnpackAsync(manifest.Layers[i], diffIds[i], Path.GetDirectoryName(dirs[i])!, mode, budget, cancellationToken).ConfigureAwait(false);
             }
         }
 
         return new UnpackedImage(dirs, chainIds, config, manifest);
     }
 
-    private async Task UnpackAsync(Descriptor layer, string diffId, string final, WhiteoutMode mode, CancellationToken cancellationToken)
+    private static JsonNode? ParseConfig(byte[] config, ImageRecord image)
+    {
+        try
+        {
+            return JsonNode.Parse(config);
+        }
+        catch (JsonException e)
+        {
+            throw new WharfException($"image {image.ShortId}: config is not valid JSON: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// What unpacking may write: the quota left after what the store already holds (blobs and
+    /// unpacked layers, <see cref="ImageStore.UsedBytes()"/>), and never more than the filesystem
+    /// has free. Layers inflate by an amount their compressed size does not bound.
+    /// </summary>
+    private (LayerBudget Budget, string Limit) Budget()
+    {
+        long free = images.FreeSpace();
+        if (quota is not { } q)
+        {
+            return (new LayerBudget(free), $"{ByteSize.Format(free)} free on the filesystem");
+        }
+
+        long used = images.UsedBytes();
+        long left = Math.Max(0, q - used);
+        return left <= free
+            ? (new LayerBudget(left), $"{ByteSize.Format(left)} left of quota {ByteSize.Format(q)} (used {ByteSize.Format(used)})")
+            : (new LayerBudget(free), $"{ByteSize.Format(free)} free on the filesystem (store uses {ByteSize.Format(used)} of quota {ByteSize.Format(q)})");
+    }
+
+    private StoreFullException StoreFull(Descriptor layer, string limit, LayerBudgetException e) =>
+        new($"unpacking layer {layer.Digest}: not enough space in the image store: the layer inflates past the {limit}; "
+            + $"remove images with \"wharf rmi\" or \"wharf image prune\", or ask an administrator to run \"wharf system reset --root {images.GraphRoot}\"", e);
+
+    private async Task UnpackAsync(Descriptor layer, string diffId, string final, WhiteoutMode mode, (LayerBudget Budget, string Limit) budget, CancellationToken cancellationToken)
     {
         string tmpRoot = Path.Combine(Root, "tmp");
         Directory.CreateDirectory(tmpRoot);
@@ -94,7 +136,11 @@ public sealed class LayerStore(ImageStore images)
             {
                 try
                 {
-                    report = await LayerUnpacker.UnpackAsync(blob, Path.Combine(temp, "diff"), new LayerUnpackOptions { Whiteouts = mode }, cancellationToken).ConfigureAwait(false);
+                    report = await LayerUnpacker.UnpackAsync(blob, Path.Combine(temp, "diff"), new LayerUnpackOptions { Whiteouts = mode, Budget = budget.Budget }, cancellationToken).ConfigureAwait(false);
+                }
+                catch (LayerBudgetException e)
+                {
+                    throw StoreFull(layer, budget.Limit, e);
                 }
                 catch (LayerException e)
                 {
@@ -131,12 +177,22 @@ public sealed class LayerStore(ImageStore images)
     {
         ArgumentNullException.ThrowIfNull(image);
         var manifest = ManifestParser.Parse(images.ReadBlob(image.Digest), image.ManifestMediaType);
+
+        // The copy lives outside the store's quota, but must not fill the filesystem either.
+        var budget = Budget();
         foreach (var layer in manifest.Layers)
         {
             var blob = images.OpenBlob(layer.Digest);
             await using (blob.ConfigureAwait(false))
             {
-                await LayerUnpacker.UnpackAsync(blob, target, new LayerUnpackOptions { Whiteouts = WhiteoutMode.Apply }, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await LayerUnpacker.UnpackAsync(blob, target, new LayerUnpackOptions { Whiteouts = WhiteoutMode.Apply, Budget = budget.Budget }, cancellationToken).ConfigureAwait(false);
+                }
+                catch (LayerBudgetException e)
+                {
+                    throw StoreFull(layer, budget.Limit, e);
+                }
             }
         }
     }

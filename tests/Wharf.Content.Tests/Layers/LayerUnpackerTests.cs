@@ -185,22 +185,27 @@ public sealed class LayerUnpackerTests : IDisposable
     }
 
     [Fact]
-    public async Task Unpack_DeviceNodeUnprivileged_IsSkipped()
+    public async Task Unpack_DeviceNodeRootless_IsSkippedNotAnError()
     {
-        byte[] tar = Tar(w => w.WriteEntry(new PaxTarEntry(TarEntryType.CharacterDevice, "dev/null") { DeviceMajor = 1, DeviceMinor = 3 }));
-        var report = await LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root, new LayerUnpackOptions { Privileged = false });
-        Assert.False(System.IO.File.Exists(Path.Combine(Root, "dev/null")));
+        // Forced rootless, so the skip is exercised when the tests run as root as well.
+        byte[] tar = Tar(w =>
+        {
+            w.WriteEntry(new PaxTarEntry(TarEntryType.CharacterDevice, "dev/null") { DeviceMajor = 1, DeviceMinor = 3 });
+            w.WriteEntry(new PaxTarEntry(TarEntryType.BlockDevice, "dev/sda") { DeviceMajor = 8, DeviceMinor = 0 });
+            w.WriteEntry(File("etc/after", "still unpacked", default));
+        });
+        var report = await LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root, new LayerUnpackOptions { CreateDeviceNodes = false });
+        Assert.False(Exists(Path.Combine(Root, "dev/null")));
+        Assert.False(Exists(Path.Combine(Root, "dev/sda")));
         Assert.Contains(report.Skipped, s => s.Contains("dev/null", StringComparison.Ordinal));
+        Assert.Contains(report.Skipped, s => s.Contains("dev/sda", StringComparison.Ordinal));
+        Assert.Equal("still unpacked", await System.IO.File.ReadAllTextAsync(Path.Combine(Root, "etc/after")));
     }
 
     [Fact]
     public async Task Unpack_DeviceNodeAndOverlayWhiteouts_AsRoot()
     {
-        if (LayerNative.geteuid() != 0)
-        {
-            return; // needs root: CI runs as root
-        }
-
+        RequireRealRoot();
         byte[] tar = Tar(w =>
         {
             w.WriteEntry(new PaxTarEntry(TarEntryType.CharacterDevice, "dev/null") { DeviceMajor = 1, DeviceMinor = 3, Mode = (UnixFileMode)0x1b6 });
@@ -211,28 +216,294 @@ public sealed class LayerUnpackerTests : IDisposable
 
         var st = Stat(Path.Combine(Root, "dev/null"));
         Assert.Equal("character special file 1:3", st);
+        Assert.Equal("666", Stat(Path.Combine(Root, "dev/null"), "%a"));
         Assert.Equal("character special file 0:0", Stat(Path.Combine(Root, "removed")));
         Assert.Equal("y", Xattr(Path.Combine(Root, "d"), "trusted.overlay.opaque"));
     }
 
-    private static string Stat(string path)
+    [Theory]
+    [InlineData("0 0 4294967295", true)]
+    [InlineData("         0          0 4294967295\n", true)]
+    [InlineData("         0       1000          1\n         1     100000      65536\n", false)]
+    [InlineData("0 100000 65536", false)]
+    [InlineData("0 0 4294967295\n4294967295 0 1", false)]
+    [InlineData("", false)]
+    [InlineData(null, false)]
+    public void IsInitial_UidMap_OnlyTheIdentityMapOfEveryIdIsTheHost(string? uidMap, bool initial)
     {
-        var psi = new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%F %Hr:%Lr", path]) { RedirectStandardOutput = true };
+        Assert.Equal(initial, UserNamespace.IsInitial(uidMap));
+    }
+
+    [Fact]
+    public void IsRealRoot_ThisProcess_MatchesEuidAndUidMap()
+    {
+        bool expected = LayerNative.geteuid() == 0 && System.IO.File.ReadAllText("/proc/self/uid_map").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries) is ["0", "0", "4294967295"];
+        Assert.Equal(expected, UserNamespace.IsRealRoot);
+        Assert.Equal(expected, new LayerUnpackOptions().CreateDeviceNodes);
+    }
+
+    private const UnixFileMode HostDirMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    private const UnixFileMode HostFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private const UnixFileMode AllRwx = (UnixFileMode)0x1ff; // 0777
+
+    private const UnixFileMode SetUidRwx = (UnixFileMode)0x9ed; // 04755
+
+    /// <summary>A host directory (0700, owner and time recorded) the layers below aim their symlinks at.</summary>
+    private (string Path, string Before) HostDirectory()
+    {
+        string dir = Path.Combine(Outside, "hostdir");
+        Directory.CreateDirectory(dir, HostDirMode);
+        System.IO.File.SetUnixFileMode(dir, HostDirMode);
+        return (dir, Stat(dir, "%a %u:%g %Y"));
+    }
+
+    private (string Path, string Before) HostFile()
+    {
+        Directory.CreateDirectory(Outside);
+        string file = Path.Combine(Outside, "hostfile");
+        System.IO.File.WriteAllText(file, "host");
+        System.IO.File.SetUnixFileMode(file, HostFileMode);
+        System.IO.File.SetLastWriteTimeUtc(file, new DateTime(2001, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        return (file, Stat(file, "%a %u:%g %Y %s"));
+    }
+
+    [Fact]
+    public async Task Unpack_DirectoryLaterReplacedBySymlinkToHost_HostDirectoryKeepsModeOwnerAndTime()
+    {
+        // The directory's 0777 is applied after all entries: it must not land on what "x" became.
+        var (host, before) = HostDirectory();
+        byte[] tar = Tar(w =>
+        {
+            w.WriteEntry(Dir("x/", new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero), AllRwx | UnixFileMode.SetGroup, uid: 4321));
+            w.WriteEntry(Symlink("x", host));
+        });
+
+        await LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root);
+
+        Assert.Equal(before, Stat(host, "%a %u:%g %Y"));
+        Assert.Equal(host, new FileInfo(Path.Combine(Root, "x")).LinkTarget);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Unpack_DirectoryEntryOverSymlinkToHost_ReplacesTheLinkAndLeavesHostUntouched(bool symlinkInNextLayer)
+    {
+        var (host, before) = HostDirectory();
+        var when = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        void Attack(TarWriter w)
+        {
+            w.WriteEntry(Symlink("x", host));
+            w.WriteEntry(Dir("x/", when, AllRwx, uid: 4321));
+            w.WriteEntry(File("x/file", "inside", when, SetUidRwx));
+        }
+
+        if (symlinkInNextLayer)
+        {
+            await LayerUnpacker.UnpackAsync(new MemoryStream(Tar(w => w.WriteEntry(Dir("x/", when, AllRwx)))), Root);
+            await LayerUnpacker.UnpackAsync(new MemoryStream(Tar(Attack)), Root);
+        }
+        else
+        {
+            await LayerUnpacker.UnpackAsync(new MemoryStream(Tar(w =>
+            {
+                w.WriteEntry(Dir("x/", when, AllRwx));
+                Attack(w);
+            })), Root);
+        }
+
+        Assert.Equal(before, Stat(host, "%a %u:%g %Y"));
+        Assert.Empty(Directory.GetFileSystemEntries(host));
+        Assert.Null(new DirectoryInfo(Path.Combine(Root, "x")).LinkTarget);
+        Assert.Equal(AllRwx, System.IO.File.GetUnixFileMode(Path.Combine(Root, "x")));
+        Assert.Equal("inside", await System.IO.File.ReadAllTextAsync(Path.Combine(Root, "x", "file")));
+        Assert.Equal(SetUidRwx, System.IO.File.GetUnixFileMode(Path.Combine(Root, "x", "file")));
+    }
+
+    [Fact]
+    public async Task Unpack_FileUnderSymlinkToHostInNextLayer_IsRefusedAndHostGetsNoFile()
+    {
+        var (host, before) = HostDirectory();
+        await LayerUnpacker.UnpackAsync(new MemoryStream(Tar(w => w.WriteEntry(Dir("x/", default, AllRwx)))), Root);
+        byte[] upper = Tar(w =>
+        {
+            w.WriteEntry(Symlink("x", host));
+            w.WriteEntry(File("x/file", "escaped", default, SetUidRwx));
+        });
+
+        var e = await Assert.ThrowsAsync<LayerException>(() => LayerUnpacker.UnpackAsync(new MemoryStream(upper), Root));
+
+        Assert.Contains("symlink", e.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(host));
+        Assert.Equal(before, Stat(host, "%a %u:%g %Y"));
+    }
+
+    [Theory]
+    [InlineData("file")]
+    [InlineData("hardlink")]
+    [InlineData("fifo")]
+    public async Task Unpack_SetuidEntryOverSymlinkToHostFile_HostFileKeepsModeAndContent(string kind)
+    {
+        var (host, before) = HostFile();
+        byte[] tar = Tar(w =>
+        {
+            w.WriteEntry(File("t", "layer", default, SetUidRwx));
+            w.WriteEntry(Symlink("s", host));
+            switch (kind)
+            {
+                case "file":
+                    w.WriteEntry(File("s", "layer", default, SetUidRwx));
+                    break;
+                case "hardlink":
+                    w.WriteEntry(new PaxTarEntry(TarEntryType.HardLink, "s") { LinkName = "t", Mode = SetUidRwx });
+                    break;
+                default:
+                    w.WriteEntry(new PaxTarEntry(TarEntryType.Fifo, "s") { Mode = SetUidRwx });
+                    break;
+            }
+        });
+
+        await LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root);
+
+        Assert.Equal(before, Stat(host, "%a %u:%g %Y %s"));
+        Assert.Equal("host", await System.IO.File.ReadAllTextAsync(host));
+        Assert.Null(new FileInfo(Path.Combine(Root, "s")).LinkTarget);
+        if (kind != "fifo")
+        {
+            Assert.Equal("layer", await System.IO.File.ReadAllTextAsync(Path.Combine(Root, "s")));
+            Assert.Equal(SetUidRwx, System.IO.File.GetUnixFileMode(Path.Combine(Root, "s")));
+        }
+    }
+
+    [Fact]
+    public async Task Unpack_SetuidFileLaterReplacedBySymlinkToHostFile_HostFileUntouched()
+    {
+        var (host, before) = HostFile();
+        byte[] tar = Tar(w =>
+        {
+            w.WriteEntry(File("s", "layer", default, SetUidRwx));
+            w.WriteEntry(Symlink("s", host));
+        });
+
+        await LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root);
+
+        Assert.Equal(before, Stat(host, "%a %u:%g %Y %s"));
+        Assert.Equal(host, new FileInfo(Path.Combine(Root, "s")).LinkTarget);
+    }
+
+    [Fact]
+    public async Task Unpack_WhiteoutThroughSymlinkToHost_IsRefusedAndHostKeepsItsFile()
+    {
+        var (host, _) = HostDirectory();
+        await System.IO.File.WriteAllTextAsync(Path.Combine(host, "keep"), "k");
+        byte[] tar = Tar(w =>
+        {
+            w.WriteEntry(Symlink("x", host));
+            w.WriteEntry(File("x/.wh.keep", "", default));
+        });
+
+        await Assert.ThrowsAsync<LayerException>(() => LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root));
+        Assert.True(System.IO.File.Exists(Path.Combine(host, "keep")));
+    }
+
+    [Fact]
+    public async Task Unpack_XattrsOnSymlinkAndFile_SetOnTheEntryNeverOnTheLinkTarget()
+    {
+        // trusted.* is the one namespace a symlink can carry, and only the host's root may set it.
+        RequireRealRoot();
+        var (host, _) = HostFile();
+        byte[] tar = Tar(w =>
+        {
+            w.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "l", XattrHeader("trusted.wharf", "link")) { LinkName = host });
+            w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "f", XattrHeader("user.wharf", "file")) { DataStream = new MemoryStream("x"u8.ToArray()), Mode = HostFileMode });
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "d/", XattrHeader("user.wharf", "dir")) { Mode = AllRwx });
+        });
+
+        var report = await LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root);
+
+        Assert.Empty(report.Skipped);
+        Assert.Equal("link", Xattr(Path.Combine(Root, "l"), "trusted.wharf", follow: false));
+        Assert.Equal("file", Xattr(Path.Combine(Root, "f"), "user.wharf"));
+        Assert.Equal("dir", Xattr(Path.Combine(Root, "d"), "user.wharf"));
+        Assert.Equal("", Xattr(host, "trusted.wharf"));
+    }
+
+    [Fact]
+    public async Task Unpack_GzipBombOverBudget_StopsEarlyAndRemovesTheLayerDirectory()
+    {
+        // 2 GiB of zeros in one file, about 2 MB as gzip; the budget is a 100 MB quota.
+        const long inflated = 2L << 30, budget = 100L << 20;
+        byte[] bomb = GzipOfZeroFile("zeros", inflated);
+        Assert.True(bomb.Length < 4 << 20, $"bomb is {bomb.Length} bytes");
+        using var source = new CountingStream(new MemoryStream(bomb));
+
+        var e = await Assert.ThrowsAsync<LayerBudgetException>(() =>
+            LayerUnpacker.UnpackAsync(source, Root, new LayerUnpackOptions { Budget = new LayerBudget(budget) }));
+
+        Assert.Equal(budget, e.Limit);
+        Assert.False(Directory.Exists(Root));
+
+        // It stopped at the budget (~5% of the stream), not after inflating all of it.
+        Assert.True(source.BytesRead < bomb.Length / 4, $"read {source.BytesRead} of {bomb.Length} compressed bytes");
+    }
+
+    [Fact]
+    public async Task Unpack_SharedBudget_CountsFileBytesAcrossLayers()
+    {
+        var budget = new LayerBudget(1000);
+        byte[] first = Tar(w => w.WriteEntry(File("a", new string('a', 600), default)));
+        byte[] second = Tar(w => w.WriteEntry(File("b", new string('b', 600), default)));
+
+        await LayerUnpacker.UnpackAsync(new MemoryStream(first), Path.Combine(_work, "l1"), new LayerUnpackOptions { Budget = budget });
+        Assert.Equal(400, budget.Remaining);
+        await Assert.ThrowsAsync<LayerBudgetException>(() =>
+            LayerUnpacker.UnpackAsync(new MemoryStream(second), Path.Combine(_work, "l2"), new LayerUnpackOptions { Budget = budget }));
+
+        Assert.True(System.IO.File.Exists(Path.Combine(_work, "l1", "a")));
+        Assert.False(Directory.Exists(Path.Combine(_work, "l2")));
+    }
+
+    /// <summary>A gzip'd tar of one file of zeros, built streaming so the inflated size never sits in memory.</summary>
+    private static byte[] GzipOfZeroFile(string name, long size)
+    {
+        using var compressed = new MemoryStream();
+        using (var gzip = new GZipStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
+        using (var writer = new TarWriter(gzip, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new ZeroStream(size) });
+        }
+
+        return compressed.ToArray();
+    }
+
+    private static void RequireRealRoot() =>
+        Assert.True(UserNamespace.IsRealRoot, "needs root: run ./test.sh as root");
+
+    private static bool Exists(string path) => System.IO.File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget is not null;
+
+    private static string Stat(string path, string format = "%F %Hr:%Lr")
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("stat", ["-c", format, path]) { RedirectStandardOutput = true };
         using var p = System.Diagnostics.Process.Start(psi)!;
         string s = p.StandardOutput.ReadToEnd().Trim();
         p.WaitForExit();
         return s;
     }
 
-    private static string Xattr(string path, string name)
+    private static string Xattr(string path, string name, bool follow = true)
     {
         byte[] buffer = new byte[64];
-        long n = getxattr(path, name, buffer, (nuint)buffer.Length);
+        long n = follow ? getxattr(path, name, buffer, (nuint)buffer.Length) : lgetxattr(path, name, buffer, (nuint)buffer.Length);
         return n < 0 ? "" : System.Text.Encoding.ASCII.GetString(buffer, 0, (int)n);
     }
 
     [System.Runtime.InteropServices.DllImport("libc", CharSet = System.Runtime.InteropServices.CharSet.Ansi)]
     private static extern long getxattr(string path, string name, byte[] value, nuint size);
+
+    [System.Runtime.InteropServices.DllImport("libc", CharSet = System.Runtime.InteropServices.CharSet.Ansi)]
+    private static extern long lgetxattr(string path, string name, byte[] value, nuint size);
 
     private static byte[] Tar(Action<TarWriter> write)
     {
@@ -260,6 +531,107 @@ public sealed class LayerUnpackerTests : IDisposable
         return e;
     }
 
-    private static PaxTarEntry Dir(string name, DateTimeOffset when, UnixFileMode mode) =>
-        new(TarEntryType.Directory, name) { ModificationTime = when, Mode = mode };
+    private static PaxTarEntry Dir(string name, DateTimeOffset when, UnixFileMode mode, int uid = 0)
+    {
+        var e = new PaxTarEntry(TarEntryType.Directory, name) { Mode = mode, Uid = uid, Gid = uid };
+        if (when != default)
+        {
+            e.ModificationTime = when;
+        }
+
+        return e;
+    }
+
+    private static Dictionary<string, string> XattrHeader(string attribute, string value) =>
+        new() { ["SCHILY.xattr." + attribute] = value };
+
+    private static PaxTarEntry Symlink(string name, string target) =>
+        new(TarEntryType.SymbolicLink, name) { LinkName = target };
+
+    /// <summary>A seekable stream of <c>length</c> zero bytes that holds none of them.</summary>
+    private sealed class ZeroStream(long length) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => true;
+
+        public override bool CanWrite => false;
+
+        public override long Length => length;
+
+        public override long Position { get; set; }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = (int)Math.Min(count, length - Position);
+            Array.Clear(buffer, offset, n);
+            Position += n;
+            return n;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => Position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => Position + offset,
+            _ => length + offset,
+        };
+
+        public override void Flush()
+        {
+        }
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>Counts the bytes read through it.</summary>
+    private sealed class CountingStream(Stream inner) : Stream
+    {
+        public long BytesRead { get; private set; }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = inner.Read(buffer, offset, count);
+            BytesRead += n;
+            return n;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int n = await inner.ReadAsync(buffer, cancellationToken);
+            BytesRead += n;
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
 }
