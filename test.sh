@@ -12,11 +12,17 @@ command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)   # static: runs in any test image
 command -v fuse-overlayfs >/dev/null 2>&1 || need+=(fuse-overlayfs)
 command -v crun >/dev/null 2>&1 || need+=(crun)
+command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)               # rootless: subordinate ID ranges
+command -v slirp4netns >/dev/null 2>&1 || need+=(slirp4netns)        # rootless: the default network
 if ((${#need[@]})) && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# Rootless networking opens /dev/net/tun as the user: Debian's udev rules make it 0666, a machine
+# without them leaves it 0600 (the rootless tests run as an unprivileged account made by the tests).
+if [[ $(id -u) == 0 && -c /dev/net/tun ]]; then chmod 0666 /dev/net/tun; fi
 
 dotnet build Wharf.slnx -c Release -nologo -v q
 log=$(mktemp)

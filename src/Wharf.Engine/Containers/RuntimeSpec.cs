@@ -80,6 +80,9 @@ public static class RuntimeSpec
         public IReadOnlyList<Rootless.IdMapping>? UidMappings { get; init; }
 
         public IReadOnlyList<Rootless.IdMapping>? GidMappings { get; init; }
+
+        /// <summary>How many group IDs the runtime's namespace maps; null when all are (as root on the host).</summary>
+        public uint? MappedGids { get; init; }
     }
 
     public static JsonObject Build(Input input)
@@ -89,16 +92,22 @@ public static class RuntimeSpec
         var caps = new JsonArray([.. Capabilities.Select(x => (JsonNode?)x)]);
         var env = input.Env.Concat(input.Devices.Env).ToList();
         var user = new JsonObject { ["uid"] = input.Uid, ["gid"] = input.Gid, ["umask"] = 18 };
-        if (input.AdditionalGids.Count > 0)
+        // A user without subordinate ranges has only their own ID mapped: groups beyond it cannot be set.
+        var groups = input.AdditionalGids.Where(g => input.MappedGids is not { } n || g < n).ToList();
+        if (groups.Count > 0)
         {
-            user["additionalGids"] = new JsonArray([.. input.AdditionalGids.Select(g => (JsonNode?)g)]);
+            user["additionalGids"] = new JsonArray([.. groups.Select(g => (JsonNode?)g)]);
         }
+
+        string[] devpts = input.MappedGids is { } mapped && mapped <= 5
+            ? ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
+            : ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"];
 
         var mounts = new JsonArray
         {
             Mount("/proc", "proc", "proc", "nosuid", "noexec", "nodev"),
             Mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k"),
-            Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
+            Mount("/dev/pts", "devpts", "devpts", devpts),
             Mount("/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev"),
             Mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536000"),
             c.Settings.Network == "host"

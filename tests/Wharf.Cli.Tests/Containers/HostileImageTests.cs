@@ -53,7 +53,7 @@ public class HostileImageTests
     }
 
     /// <summary>An OCI image layout with one image, <c>localhost/hostile:1</c>, of this config and layer.</summary>
-    private static string Layout(string dir, string config, byte[] layer, bool gzip = false)
+    internal static string Layout(string dir, string config, byte[] layer, bool gzip = false)
     {
         string root = Path.Combine(dir, "layout");
         string blobs = Path.Combine(root, "blobs", "sha256");
@@ -102,5 +102,5 @@ public class HostileImageTests
         return ms.ToArray();
     }
 
-    private static string Sha(byte[] b) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(b));
+    internal static string Sha(byte[] b) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(b));
 }
