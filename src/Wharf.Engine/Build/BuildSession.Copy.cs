@@ -4,10 +4,11 @@ using System.Security.Cryptography;
 using System.Text;
 using Wharf.Content.Layers;
 using Wharf.Engine.Containers;
+using Wharf.Engine.Images;
 
 namespace Wharf.Engine.Build;
 
-public sealed partial class Builder
+internal sealed partial class BuildSession
 {
     private readonly Dictionary<string, string> _fromRoots = new(StringComparer.Ordinal);
 
@@ -16,10 +17,11 @@ public sealed partial class Builder
     /// cache key's content part), then written as one layer. Sources resolve inside their root only:
     /// <c>..</c> and symlinks may not leave the context.
     /// </summary>
-    private async Task CopyAsync(
-        Instruction ins, StageState state, IReadOnlyList<Stage> stages, Stage stage, Dictionary<int, string> results,
-        string context, ContextIgnore ignore, string work, BuildOptions options, char escape, CancellationToken cancellationToken)
+    private async Task CopyAsync(Instruction ins, StageState state, Stage stage, CancellationToken cancellationToken)
     {
+        string context = _context, work = _work;
+        var ignore = _ignore;
+        char escape = Escape;
         string step = $"building at STEP \"{ins.Keyword} {ins.Arguments}\"";
         var args = ins.ExecForm?.Select(a => Words.Expand(a, state.Lookup, escape)).ToList() ?? Words.Split(Words.Expand(ins.Arguments, state.Lookup, escape), escape);
         if (args.Count < 2)
@@ -29,7 +31,7 @@ public sealed partial class Builder
 
         string dest = args[^1];
         var sources = args[..^1];
-        string workdir = state.Run["WorkingDir"]?.GetValue<string>() is { Length: > 0 } w ? w : "/";
+        string workdir = state.Run.WorkingDir is { Length: > 0 } w ? w : "/";
         bool destIsDir = dest.EndsWith('/') || dest == "." || sources.Count > 1;
         string destPath = dest.StartsWith('/') ? Normalize(dest) : Normalize(workdir + "/" + dest);
 
@@ -39,7 +41,7 @@ public sealed partial class Builder
         if (ins.Flags.TryGetValue("from", out string? from))
         {
             fromContext = false;
-            root = await FromRootAsync(from, stages, stage, results, work, options, cancellationToken).ConfigureAwait(false);
+            root = await FromRootAsync(from, stage, cancellationToken).ConfigureAwait(false);
         }
 
         var (uid, gid) = Owner(ins, root, state);
@@ -95,8 +97,8 @@ public sealed partial class Builder
 
             string contentHash = HashTree(staging);
             string createdBy = $"/bin/sh -c #(nop) {ins.Keyword} {string.Join(' ', ins.Flags.Select(f => $"--{f.Key}={f.Value} "))}{string.Join(' ', sources)} {dest}";
-            string key = Hash(state.ParentKey + "\n" + createdBy + "\n" + contentHash + "\n" + options.Format);
-            if (TryCache(state, key, options))
+            string key = Hash(state.ParentKey + "\n" + createdBy + "\n" + contentHash + "\n" + _options.Format);
+            if (TryCache(state, key))
             {
                 return;
             }
@@ -105,13 +107,13 @@ public sealed partial class Builder
             AddHistory(state, History(createdBy, empty: changes.Count == 0));
             if (changes.Count == 0)
             {
-                await CommitAsync(state, null, options, cancellationToken).ConfigureAwait(false);
+                await CommitAsync(state, null, cancellationToken).ConfigureAwait(false);
             }
             else
             {
                 string layerFile = Path.Combine(work, "layer-" + Guid.NewGuid().ToString("N") + ".tar.gz");
-                var (diffId, digest, size, _) = await ContainerEngine.WriteLayerAsync(changes, layerFile, cancellationToken).ConfigureAwait(false);
-                await CommitAsync(state, (layerFile, diffId, digest, size), options, cancellationToken).ConfigureAwait(false);
+                var layer = await Layer.FromChangesAsync(changes, layerFile, _format, cancellationToken).ConfigureAwait(false);
+                await CommitAsync(state, layer, cancellationToken).ConfigureAwait(false);
                 File.Delete(layerFile);
             }
 
@@ -124,25 +126,25 @@ public sealed partial class Builder
     }
 
     /// <summary>The root filesystem of an earlier stage (by name or index) or of an image, unpacked once per build.</summary>
-    private async Task<string> FromRootAsync(string from, IReadOnlyList<Stage> stages, Stage stage, Dictionary<int, string> results, string work, BuildOptions options, CancellationToken cancellationToken)
+    private async Task<string> FromRootAsync(string from, Stage stage, CancellationToken cancellationToken)
     {
         string? imageId = null;
-        var named = stages.Take(stage.Index).FirstOrDefault(s => s.Name == from.ToLowerInvariant());
+        var named = _stages.Take(stage.Index).FirstOrDefault(s => s.Name == from.ToLowerInvariant());
         if (named is not null)
         {
-            imageId = results[named.Index];
+            imageId = _results[named.Index];
         }
         else if (int.TryParse(from, NumberStyles.None, CultureInfo.InvariantCulture, out int index))
         {
-            imageId = index < stage.Index ? results[index] : throw new WharfException($"COPY --from={from}: stage {index} is not an earlier stage");
+            imageId = index < stage.Index ? _results[index] : throw new WharfException($"COPY --from={from}: stage {index} is not an earlier stage");
         }
 
         var image = imageId is not null
             ? Store.ReadImages().First(i => i.Id == imageId)
-            : await ResolveAsync(from, null, options, cancellationToken).ConfigureAwait(false);
+            : await ResolveAsync(from, null, cancellationToken).ConfigureAwait(false);
         if (!_fromRoots.TryGetValue(image.Id, out string? dir))
         {
-            dir = Path.Combine(work, "from-" + image.Id[..12]);
+            dir = Path.Combine(_work, "from-" + image.Id[..12]);
             Directory.CreateDirectory(dir);
             await _containers.Layers.ApplyAllAsync(image, dir, cancellationToken).ConfigureAwait(false);
             _fromRoots[image.Id] = dir;
