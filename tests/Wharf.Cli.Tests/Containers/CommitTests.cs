@@ -121,6 +121,25 @@ public sealed class CommitTests(ContainerFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void Commit_OciWithMessage_PodmanWarningUnlessQuiet()
+    {
+        _wharf.Check("run", "--name", "m", "--tls-verify=false", fixture.Image, "true");
+
+        var (code, stdout, stderr) = _wharf.Run("commit", "-m", "note", "m");
+        Assert.Equal(0, code);
+        Assert.StartsWith(
+            "WARN[0000] COMMENT is not supported for OCI image format, comment note will be ignored. Must use `docker` format\nGetting image source signatures\n",
+            stderr.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.EndsWith("Writing manifest to image destination\nStoring signatures\n", stderr.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Matches("^[0-9a-f]{64}\n$", stdout.ReplaceLineEndings("\n"));
+
+        var quiet = _wharf.Run("commit", "-q", "-m", "note", "m");
+        Assert.Equal(0, quiet.ExitCode);
+        Assert.Empty(quiet.Stderr);
+        Assert.Matches("^[0-9a-f]{64}\n$", quiet.Stdout.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
     public void Commit_UnknownChange_Fails125()
     {
         _wharf.Check("run", "--name", "u", "--tls-verify=false", fixture.Image, "true");
