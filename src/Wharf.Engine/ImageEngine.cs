@@ -51,6 +51,9 @@ public sealed partial class ImageEngine
 
     public HostEnvironment Environment => _options.Environment;
 
+    /// <summary>The clock images are dated by; tests control it.</summary>
+    public TimeProvider Time => _options.Time;
+
     public RegistriesConf Registries
     {
         get

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Wharf.Oci;
@@ -111,12 +113,21 @@ public sealed record ImageIndex
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
 }
 
-/// <summary>OCI image configuration (image-spec config.md).</summary>
+/// <summary>
+/// OCI image configuration (image-spec config.md), fields in the order of the spec's Go types
+/// (image-spec specs-go/v1/config.go), which is how podman writes them. Fields this model does not
+/// name (a Docker-built base image's <c>container_config</c>, say) survive a read-then-write in
+/// <see cref="Extra"/>, so a commit on top of any image keeps what the image said.
+/// </summary>
 public sealed record ImageConfig
 {
+    /// <summary>
+    /// The text as written: Go writes nanoseconds, which <see cref="DateTimeOffset"/> cannot hold,
+    /// so parsing and re-writing would alter a base image's history. See <see cref="CreatedTime"/>.
+    /// </summary>
     [JsonPropertyName("created")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public DateTimeOffset? Created { get; init; }
+    public string? Created { get; init; }
 
     [JsonPropertyName("author")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -132,6 +143,11 @@ public sealed record ImageConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Variant { get; init; }
 
+    /// <summary>Docker schema2 only (podman writes it with --format docker); OCI has no place for it.</summary>
+    [JsonPropertyName("comment")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Comment { get; init; }
+
     [JsonPropertyName("config")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ContainerConfig? Config { get; init; }
@@ -142,8 +158,17 @@ public sealed record ImageConfig
     [JsonPropertyName("history")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<HistoryEntry>? History { get; init; }
+
+    // A setter, not init: System.Text.Json cannot bind extension data through a constructor.
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Extra { get; set; }
+
+    /// <summary><see cref="Created"/> as a time, or null when absent or unreadable.</summary>
+    [JsonIgnore]
+    public DateTimeOffset? CreatedTime => RfcTime.TryParse(Created);
 }
 
+/// <summary>The <c>config</c> object: OCI's fields first, then those only Docker's format defines.</summary>
 public sealed record ContainerConfig
 {
     [JsonPropertyName("User")]
@@ -181,6 +206,54 @@ public sealed record ContainerConfig
     [JsonPropertyName("StopSignal")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? StopSignal { get; init; }
+
+    [JsonPropertyName("ArgsEscaped")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? ArgsEscaped { get; init; }
+
+    [JsonPropertyName("Healthcheck")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public HealthcheckConfig? Healthcheck { get; init; }
+
+    [JsonPropertyName("OnBuild")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? OnBuild { get; init; }
+
+    [JsonPropertyName("Shell")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Shell { get; init; }
+
+    // A setter, not init: System.Text.Json cannot bind extension data through a constructor.
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Extra { get; set; }
+}
+
+/// <summary>Docker's HEALTHCHECK; durations in nanoseconds, as Go's time.Duration marshals.</summary>
+public sealed record HealthcheckConfig
+{
+    [JsonPropertyName("Test")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Test { get; init; }
+
+    [JsonPropertyName("Interval")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? Interval { get; init; }
+
+    [JsonPropertyName("Timeout")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? Timeout { get; init; }
+
+    [JsonPropertyName("StartPeriod")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? StartPeriod { get; init; }
+
+    [JsonPropertyName("StartInterval")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? StartInterval { get; init; }
+
+    [JsonPropertyName("Retries")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Retries { get; init; }
 }
 
 public sealed record EmptyObject;
@@ -196,9 +269,10 @@ public sealed record RootFs
 
 public sealed record HistoryEntry
 {
+    /// <summary>Text as written, for the reason given on <see cref="ImageConfig.Created"/>.</summary>
     [JsonPropertyName("created")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public DateTimeOffset? Created { get; init; }
+    public string? Created { get; init; }
 
     [JsonPropertyName("created_by")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -215,6 +289,41 @@ public sealed record HistoryEntry
     [JsonPropertyName("empty_layer")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool EmptyLayer { get; init; }
+}
+
+/// <summary>RFC 3339 times as image configs carry them.</summary>
+public static class RfcTime
+{
+    /// <summary>UTC with seven fractional digits and <c>Z</c>: what Wharf writes into configs and history.</summary>
+    public static string Format(DateTimeOffset time) =>
+        time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);
+
+    /// <summary>Parses RFC 3339, dropping digits past the seventh fractional one (Go writes up to nine).</summary>
+    public static DateTimeOffset? TryParse(string? text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return null;
+        }
+
+        string trimmed = text;
+        int dot = text.IndexOf('.', StringComparison.Ordinal);
+        if (dot > 0)
+        {
+            int end = dot + 1;
+            while (end < text.Length && char.IsAsciiDigit(text[end]))
+            {
+                end++;
+            }
+
+            if (end - dot - 1 > 7)
+            {
+                trimmed = text[..(dot + 8)] + text[end..];
+            }
+        }
+
+        return DateTimeOffset.TryParse(trimmed, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : null;
+    }
 }
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.Never)]

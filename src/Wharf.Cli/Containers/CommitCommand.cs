@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Wharf.Cli.Output;
 using Wharf.Engine.Containers;
 
 namespace Wharf.Cli.Containers;
@@ -21,7 +22,8 @@ public static class CommitCommand
         var command = new Command("commit", "Create new image based on the changed container") { container, image, message, author, change, format, quiet, pause, iidfile };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
-            string id = await ContainerCli.Engine(context, parse).CommitAsync(new CommitOptions
+            bool isQuiet = parse.GetValue(quiet);
+            var report = await ContainerCli.Engine(context, parse).CommitAsync(new CommitOptions
             {
                 Container = parse.GetRequiredValue(container),
                 Image = parse.GetValue(image),
@@ -29,8 +31,9 @@ public static class CommitCommand
                 Author = parse.GetValue(author),
                 Changes = parse.GetValue(change) ?? [],
                 Format = parse.GetValue(format) ?? "oci",
-                Quiet = parse.GetValue(quiet),
+                Progress = new ProgressLines(context.Err, context.Err, ProgressLines.PodmanWarning, isQuiet, quietWarnings: true),
             }, ct).ConfigureAwait(false);
+            string id = report.ImageId;
             if (parse.GetValue(iidfile) is { } file)
             {
                 await File.WriteAllTextAsync(file, "sha256:" + id, ct).ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Wharf.Cli.Containers;
+using Wharf.Cli.Output;
 using Wharf.Engine;
 using Wharf.Engine.Build;
 
@@ -34,8 +35,8 @@ public static class BuildCommand
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             var engine = ContainerCli.Engine(context, parse);
-            var builder = new Builder(engine, context.Out, context.Err);
-            string id = await builder.BuildAsync(new BuildOptions
+            bool isQuiet = parse.GetValue(quiet);
+            var report = await new Builder(engine).BuildAsync(new BuildOptions
             {
                 Context = parse.GetValue(dir) ?? ".",
                 File = parse.GetValue(file),
@@ -47,15 +48,18 @@ public static class BuildCommand
                 Format = parse.GetValue(format) ?? "oci",
                 Labels = Pairs(parse.GetValue(labels), "--label", fromEnvironment: false),
                 Network = parse.GetValue(network) ?? "host",
-                Quiet = parse.GetValue(quiet),
+                Quiet = isQuiet,
+                Progress = new ProgressLines(context.Out, context.Err, ProgressLines.BuildahWarning, isQuiet, quietWarnings: false),
                 TlsVerify = parse.GetValue(tls),
                 CertDir = parse.GetValue(certDir),
                 AuthFile = parse.GetValue(authFile),
                 Credentials = parse.GetValue(creds),
             }, ct).ConfigureAwait(false);
+            await context.Out.WriteLineAsync(report.ImageId).ConfigureAwait(false);
+            await context.Out.FlushAsync(ct).ConfigureAwait(false);
             if (parse.GetValue(iidfile) is { } path)
             {
-                await File.WriteAllTextAsync(path, "sha256:" + id, ct).ConfigureAwait(false);
+                await File.WriteAllTextAsync(path, "sha256:" + report.ImageId, ct).ConfigureAwait(false);
             }
 
             return 0;

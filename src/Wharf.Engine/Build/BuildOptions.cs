@@ -23,5 +23,12 @@ public sealed record BuildOptions : RegistryAccess
 
     public string Network { get; init; } = "host";
 
+    /// <summary>
+    /// Sends RUN's output to stderr, as buildah's -q does; the step lines are the command line's to
+    /// hide, through <see cref="Progress"/>.
+    /// </summary>
     public bool Quiet { get; init; }
+
+    /// <summary>Where step lines and warnings go; the command line renders them.</summary>
+    public IProgressSink Progress { get; init; } = SilentProgress.Instance;
 }

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Wharf.Content;
+using Wharf.Engine.Images;
 using Wharf.Engine.Storage;
 using Wharf.Oci;
 
@@ -418,7 +419,7 @@ public sealed partial class ImageEngine
         {
             string configName = item["Config"]?.GetValue<string>() ?? throw new WharfException("manifest.json entry has no Config");
             byte[] config = await File.ReadAllBytesAsync(SafeJoin(dir, configName), ct).ConfigureAwait(false);
-            var configDescriptor = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = Digest.Compute(config).ToString(), Size = config.Length };
+            string configDigest = Digest.Compute(config).ToString();
             var layers = new List<Descriptor>();
             foreach (var layerNode in item["Layers"] as JsonArray ?? [])
             {
@@ -451,12 +452,12 @@ public sealed partial class ImageEngine
                 layers.Add(layer);
             }
 
-            Log(quiet, $"Copying config {configDescriptor.Digest}");
-            await Store.WriteBlobAsync(configDescriptor, new MemoryStream(config), ct).ConfigureAwait(false);
-            byte[] manifestBytes = JsonSerializer.SerializeToUtf8Bytes(
-                new ImageManifest { MediaType = MediaTypes.OciManifest, Config = configDescriptor, Layers = layers }, OciJsonContext.Default.ImageManifest);
-            var manifest = new Descriptor { MediaType = MediaTypes.OciManifest, Digest = Digest.Compute(manifestBytes).ToString(), Size = manifestBytes.Length };
-            await Store.WriteBlobAsync(manifest, new MemoryStream(manifestBytes), ct).ConfigureAwait(false);
+            Log(quiet, $"Copying config {configDigest}");
+
+            // The archive's config bytes are stored as they are, so the image keeps its ID.
+            var writer = new ImageWriter(Store);
+            var written = await writer.WriteConfigAsync(config, ImageFormat.Oci, ct).ConfigureAwait(false);
+            var manifest = (await writer.WriteManifestAsync(written, layers, ImageFormat.Oci, null, ct).ConfigureAwait(false)).Manifest;
             Log(quiet, "Writing manifest to image destination");
             var target = new LocalImageTarget(Store, _options.Time);
             var tags = (item["RepoTags"] as JsonArray ?? []).Select(t => t!.GetValue<string>()).ToList();

@@ -91,7 +91,7 @@ public sealed class LocalImageTarget : ITarget
             Digest = manifest.Digest,
             ManifestMediaType = parsed.MediaType,
             ManifestSize = body.Length,
-            Created = config?.Created ?? now,
+            Created = config?.CreatedTime ?? now,
             Added = now,
             Size = size,
             Blobs = [parsed.Config.Digest, .. parsed.Layers.Select(l => l.Digest)],

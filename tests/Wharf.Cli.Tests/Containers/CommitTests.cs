@@ -105,6 +105,41 @@ public sealed class CommitTests(ContainerFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void Commit_EnvChangeOfExistingVariable_ReplacedInPlaceLikeBuild()
+    {
+        _wharf.Check("run", "--name", "envs", "--tls-verify=false", fixture.Image, "true");
+        string plainId = _wharf.Check("commit", "-q", "envs").Trim();
+        string changedId = _wharf.Check("commit", "-q", "-c", "ENV=PATH=/opt/bin:/bin", "-c", "ENV NEWVAR=1", "envs").Trim();
+
+        static List<string> Env(JsonObject config) => [.. config["config"]!["Env"]!.AsArray().Select(e => e!.GetValue<string>())];
+        var before = Env(Image(plainId).Config);
+        var after = Env(Image(changedId).Config);
+
+        // Same order as without the change: PATH keeps its place with the new value; a new variable goes last.
+        Assert.Contains(before, e => e.StartsWith("PATH=", StringComparison.Ordinal));
+        Assert.Equal([.. before.Select(e => e.StartsWith("PATH=", StringComparison.Ordinal) ? "PATH=/opt/bin:/bin" : e), "NEWVAR=1"], after);
+    }
+
+    [Fact]
+    public void Commit_OciWithMessage_PodmanWarningUnlessQuiet()
+    {
+        _wharf.Check("run", "--name", "m", "--tls-verify=false", fixture.Image, "true");
+
+        var (code, stdout, stderr) = _wharf.Run("commit", "-m", "note", "m");
+        Assert.Equal(0, code);
+        Assert.StartsWith(
+            "WARN[0000] COMMENT is not supported for OCI image format, comment note will be ignored. Must use `docker` format\nGetting image source signatures\n",
+            stderr.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.EndsWith("Writing manifest to image destination\nStoring signatures\n", stderr.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Matches("^[0-9a-f]{64}\n$", stdout.ReplaceLineEndings("\n"));
+
+        var quiet = _wharf.Run("commit", "-q", "-m", "note", "m");
+        Assert.Equal(0, quiet.ExitCode);
+        Assert.Empty(quiet.Stderr);
+        Assert.Matches("^[0-9a-f]{64}\n$", quiet.Stdout.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
     public void Commit_UnknownChange_Fails125()
     {
         _wharf.Check("run", "--name", "u", "--tls-verify=false", fixture.Image, "true");
