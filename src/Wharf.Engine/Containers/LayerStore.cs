@@ -1,7 +1,9 @@
+using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Wharf.Content;
 using Wharf.Content.Layers;
 using Wharf.Engine.Images;
 using Wharf.Engine.Storage;
@@ -20,13 +22,14 @@ public sealed record UnpackedImage(IReadOnlyList<string> LayerDirs, IReadOnlyLis
 ///   &lt;chainid-hex&gt;/diff     the layer's files, whiteouts as overlay 0/0 char devices and opaque xattrs
 ///   &lt;chainid-hex&gt;/diffid   the diff ID the unpack computed (checked against the config)
 ///   tmp/                  unpacks in progress; renamed into place only when complete and verified
+///   pulled/&lt;blob-hex&gt;/      a layer unpacked while its blob downloaded, until the pull knows its chain ID
 /// </code>
 /// Two processes unpacking the same layer each write their own temporary directory; the first
 /// rename wins and the loser discards its copy. Unpacked layers count against the store quota
 /// (<see cref="ImageStore.UsedBytes()"/> walks this directory), so unpacking stops at what is left
 /// of it: a layer inflating past that is a <see cref="StoreFullException"/> and leaves nothing.
 /// </summary>
-public sealed class LayerStore(ImageStore images, long? quota = null)
+public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSink
 {
     public string Root { get; } = Path.Combine(images.Root, "layers");
 
@@ -168,6 +171,118 @@ public sealed class LayerStore(ImageStore images, long? quota = null)
             if (Directory.Exists(temp))
             {
                 Directory.Delete(temp, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Unpacks a gzip layer from the bytes of its download (pull with <see cref="ImageStore.LayerSink"/>),
+    /// so a first run finds it in place, as podman's pull leaves it. Best effort: a layer that fails
+    /// here (hostile, over the quota) is dropped and the first run unpacks it again and says why.
+    /// </summary>
+    public async Task<long?> ConsumeAsync(Descriptor layer, Stream compressed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(compressed);
+        long total = 0;
+        string temp = Path.Combine(Root, "tmp", Guid.NewGuid().ToString("N"));
+        try
+        {
+            var gzip = new GZipStream(compressed, CompressionMode.Decompress);
+            await using (gzip.ConfigureAwait(false))
+            {
+                var counting = new CountingStream(gzip, n => total += n);
+                await using (counting.ConfigureAwait(false))
+                {
+                    try
+                    {
+                        Directory.CreateDirectory(Path.Combine(Root, "tmp"));
+                        var report = await LayerUnpacker.UnpackAsync(counting, Path.Combine(temp, "diff"), new LayerUnpackOptions { Whiteouts = WhiteoutMode.Overlay, Budget = Budget().Budget }, cancellationToken).ConfigureAwait(false);
+                        await counting.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+                        await File.WriteAllTextAsync(Path.Combine(temp, "diffid"), report.DiffId.ToString(), cancellationToken).ConfigureAwait(false);
+                        string staged = Path.Combine(Root, "pulled", Digest.Parse(layer.Digest).Encoded);
+                        Directory.CreateDirectory(Path.GetDirectoryName(staged)!);
+                        if (!Directory.Exists(staged))
+                        {
+                            Directory.Move(temp, staged);
+                        }
+                    }
+                    catch (Exception e) when (e is LayerException or LayerBudgetException or UnauthorizedAccessException or WharfException
+                        || (e is IOException && e is not InvalidDataException))
+                    {
+                        await counting.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+
+            return total;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or OperationCanceledException)
+        {
+            return null;
+        }
+        finally
+        {
+            await compressed.DisposeAsync().ConfigureAwait(false);
+            if (Directory.Exists(temp))
+            {
+                Directory.Delete(temp, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Moves the layers a pull unpacked (<see cref="ConsumeAsync"/>) to their chain IDs, now that the
+    /// image's config names them; a staged layer whose diff ID the config does not confirm is dropped.
+    /// </summary>
+    public void AdoptPulled(ImageRecord image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        string staging = Path.Combine(Root, "pulled");
+        if (!Directory.Exists(staging))
+        {
+            return;
+        }
+
+        var manifest = ManifestParser.Parse(images.ReadBlob(image.Digest), image.ManifestMediaType);
+        IReadOnlyList<string>? diffIds = null;
+        try
+        {
+            diffIds = ImageRootFs.DiffIds(JsonNode.Parse(images.ReadBlob(manifest.Config!.Digest)), manifest.Layers.Count, image.ShortId);
+        }
+        catch (Exception e) when (e is WharfException or JsonException)
+        {
+            // A hostile config: nothing is adopted, and the first run says what is wrong with it.
+        }
+
+        var chainIds = diffIds is null ? null : ChainIds(diffIds);
+        for (int i = 0; i < manifest.Layers.Count; i++)
+        {
+            string staged = Path.Combine(staging, Digest.Parse(manifest.Layers[i].Digest).Encoded);
+            if (!Directory.Exists(staged))
+            {
+                continue;
+            }
+
+            if (diffIds is not null && chainIds is not null && File.ReadAllText(Path.Combine(staged, "diffid")) == diffIds[i])
+            {
+                string final = Path.GetDirectoryName(LayerDir(chainIds[i]))!;
+                try
+                {
+                    if (!Directory.Exists(final))
+                    {
+                        Directory.Move(staged, final);
+                    }
+                }
+                catch (IOException) when (Directory.Exists(final))
+                {
+                    // Another process put the same chain in place first.
+                }
+            }
+
+            if (Directory.Exists(staged))
+            {
+                Directory.Delete(staged, recursive: true);
             }
         }
     }

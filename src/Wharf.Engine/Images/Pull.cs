@@ -118,6 +118,10 @@ public sealed partial class ImageEngine
 
         using var clientScope = client;
         var target = new LocalImageTarget(Store, _options.Time) { Location = location.Name };
+        // Layers unpack while they download, as podman's pull leaves them, so the first run does not
+        // wait for them (WHARF_UNPACK_ON_PULL=0 keeps pull to blob copying).
+        var layers = Environment.Get("WHARF_UNPACK_ON_PULL") == "0" ? null : new Containers.LayerStore(Store, Storage.Quota);
+        Store.LayerSink = layers;
         if (MediaTypes.IsIndex(root.MediaType))
         {
             byte[] indexBody = await CopyEngine.ReadManifestAsync(repository, root, ct).ConfigureAwait(false);
@@ -169,6 +173,8 @@ public sealed partial class ImageEngine
         Log(options.Quiet, "Writing manifest to image destination");
         Log(options.Quiet, "Storing signatures");
         var record = target.Register(root, name);
+        Store.LayerSink = null;
+        layers?.AdoptPulled(record);
         return new PullReport(record.Id, name);
     }
 

@@ -138,6 +138,12 @@ public sealed class ImageStore
 
     public byte[] ReadBlob(string digest) => File.ReadAllBytes(BlobPath(digest));
 
+    /// <summary>
+    /// Takes each gzip layer as it downloads, beside the blob file (to unpack it then, as podman
+    /// does at pull time); null: its inflated size is only counted.
+    /// </summary>
+    public ILayerSink? LayerSink { get; set; }
+
     /// <summary>Writes a blob to tmp/, checking digest and size, then renames it to its final name.</summary>
     public async Task WriteBlobAsync(Descriptor descriptor, Stream content, CancellationToken cancellationToken)
     {
@@ -151,7 +157,10 @@ public sealed class ImageStore
             // A gzip layer is inflated alongside the download (counting its uncompressed size, podman's
             // SIZE) rather than read and inflated again once stored.
             var inflate = IsGzip(descriptor.MediaType) ? new Pipe(new PipeOptions(pauseWriterThreshold: 8 << 20, resumeWriterThreshold: 4 << 20)) : null;
-            var counting = inflate is null ? null : Task.Run(() => CountInflated(inflate.Reader), CancellationToken.None);
+            var sink = LayerSink;
+            var counting = inflate is null ? null
+                : sink is null ? Task.Run(() => CountInflated(inflate.Reader), CancellationToken.None)
+                : Task.Run(() => sink.ConsumeAsync(descriptor, inflate.Reader.AsStream(), CancellationToken.None), CancellationToken.None);
             long? usize = null;
             try
             {
@@ -507,4 +516,14 @@ public sealed class ImageStore
         string dir = Path.Combine(Root, "blobs");
         return Directory.Exists(dir) ? Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) : 0;
     }
+}
+
+/// <summary>Receives a gzip layer's bytes while they download.</summary>
+public interface ILayerSink
+{
+    /// <summary>
+    /// Reads <paramref name="compressed"/> to its end (so the download never waits on it), disposes
+    /// it, and returns the layer's inflated size; null when the bytes were not gzip or the download failed.
+    /// </summary>
+    Task<long?> ConsumeAsync(Descriptor layer, Stream compressed, CancellationToken cancellationToken);
 }

@@ -71,3 +71,46 @@ public sealed class WalkthroughTests(ContainerFixture fixture)
         Assert.Equal("from the image\n", wharf.Check("run", "--rm", fixture.Image, "cat", "/etc/motd"));
     }
 }
+
+/// <summary>Pull leaves layers unpacked, as podman's does, so the first run has nothing to unpack.</summary>
+[Collection("containers")]
+public sealed class UnpackOnPullTests(ContainerFixture fixture)
+{
+    private static string[] LayerDirs(WharfProcess wharf)
+    {
+        string layers = Path.Combine(wharf.GraphRoot, "wharf", "layers");
+        return Directory.Exists(layers)
+            ? [.. Directory.EnumerateDirectories(layers).Select(Path.GetFileName).Where(n => n is not ("tmp" or "pulled"))!]
+            : [];
+    }
+
+    [Fact]
+    public void Pull_GzipLayers_UnpackedByChainIdAndNothingLeftStaged()
+    {
+        using var wharf = new WharfProcess();
+        wharf.Check("pull", "-q", "--tls-verify=false", fixture.Image);
+
+        string[] dirs = LayerDirs(wharf);
+        Assert.NotEmpty(dirs);
+        Assert.All(dirs, d => Assert.True(File.Exists(Path.Combine(wharf.GraphRoot, "wharf", "layers", d, "diffid"))));
+        string pulled = Path.Combine(wharf.GraphRoot, "wharf", "layers", "pulled");
+        Assert.True(!Directory.Exists(pulled) || !Directory.EnumerateFileSystemEntries(pulled).Any(), "staged layers left behind");
+
+        // The first run uses them as they are: no new layer directory appears.
+        Assert.Equal("from the image\n", wharf.Check("run", "--rm", fixture.Image, "cat", "/etc/motd"));
+        Assert.Equal(dirs.Order(), LayerDirs(wharf).Order());
+        Assert.Contains("MB", wharf.Check("images"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Pull_UnpackOnPullOff_OnlyBlobsUntilTheFirstRun()
+    {
+        using var wharf = new WharfProcess();
+        wharf.Env["WHARF_UNPACK_ON_PULL"] = "0";
+        wharf.Check("pull", "-q", "--tls-verify=false", fixture.Image);
+        Assert.Empty(LayerDirs(wharf));
+
+        Assert.Equal("from the image\n", wharf.Check("run", "--rm", fixture.Image, "cat", "/etc/motd"));
+        Assert.NotEmpty(LayerDirs(wharf));
+    }
+}

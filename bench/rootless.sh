@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Rootless container benchmark: wharf and podman 4, both as an unprivileged user with subordinate
+# ID ranges (each in its own user namespace, kernel overlay inside it, runc), on the same image from
+# the same local docker-registry, alternating runs, medians reported.
+# Writes the "Rootless containers" section of docs/benchmarks.md (only that section).
+#
+#   bench/rootless.sh              # 7 runs per case (run as root: it makes the user and cleans up)
+#   BENCH_RUNS=3 bench/rootless.sh
+#
+# Cases, each with both tools' namespaces already made (a first command ran):
+#   1. run --rm IMAGE true, cold: wharf has pulled but not unpacked (its first run unpacks), podman has pulled.
+#   2. run --rm IMAGE true, warm.
+#   3. pull + first run, from empty stores.
+#   4. run --rm IMAGE true, warm, on each tool's default rootless network (slirp4netns for both).
+# Cases 1-3 use --network host for both, as cluster jobs do.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${BENCH_RUNS:-7}
+BENCH_USER=wharf-bench
+
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+[[ $(id -u) == 0 ]] || die "run as root: the benchmark makes its unprivileged user"
+
+need=()
+for tool in podman runc docker-registry curl newuidmap slirp4netns bc; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
+[[ -x /bin/busybox ]] || need+=(busybox-static)
+if ((${#need[@]})); then
+  need=("${need[@]/newuidmap/uidmap}")
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null || die "apt-get failed"
+fi
+[[ -c /dev/net/tun ]] && chmod 0666 /dev/net/tun
+id -u "$BENCH_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$BENCH_USER" || die "useradd"
+grep -q "^$BENCH_USER:" /etc/subuid || usermod --add-subuids 500000-565535 --add-subgids 500000-565535 "$BENCH_USER" || die "usermod"
+BUID=$(id -u "$BENCH_USER")
+
+WORK=$(mktemp -d /tmp/wharf-rl-bench.XXXXXX)
+chmod 0755 "$WORK"
+log "publishing wharf (Release, ReadyToRun)"
+dotnet publish src/Wharf.Cli/Wharf.Cli.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+  -o "$WORK/wharf-bin" -nologo -v q >/dev/null || die "publish failed"
+chmod -R a+rX "$WORK/wharf-bin"
+HOMEDIR="$WORK/home"; RUNDIR="$WORK/xdg"
+mkdir -p "$HOMEDIR" "$RUNDIR"; chown "$BENCH_USER" "$HOMEDIR" "$RUNDIR"; chmod 0700 "$RUNDIR"
+
+# Everything the user runs: a login-like environment of its own, private runtime directory.
+as_user() { runuser -u "$BENCH_USER" -- env -i HOME="$HOMEDIR" USER="$BENCH_USER" XDG_RUNTIME_DIR="$RUNDIR" PATH=/usr/bin:/bin:/usr/sbin:/sbin "$@"; }
+wharf() { local d=$1; shift; as_user "$WORK/wharf-bin/wharf" --root "$d/graph" --runroot "$d/run" "$@"; }
+podman_at() { local d=$1; shift; as_user podman --root "$d/storage" --runroot "$d/run" --storage-driver overlay --runtime runc "$@"; }
+PODMAN_RUN=(run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+
+REG_PID=""
+cleanup() {
+  [[ -n $REG_PID ]] && kill "$REG_PID" 2>/dev/null
+  for d in "$WORK"/w*/; do [[ -d $d ]] && wharf "$d" rm -f -a >/dev/null 2>&1; done
+  for d in "$WORK"/p*/; do [[ -d $d ]] && podman_at "$d" system reset -f >/dev/null 2>&1; done
+  for f in "$RUNDIR/wharf/pause.pid" "$RUNDIR/libpod/tmp/pause.pid"; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$WORK/registry" "$PORT" > "$WORK/registry.yml"
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+
+log "building the image: busybox plus 32 MiB of data in a second layer"
+mkdir -p "$WORK/rootfs"/{bin,etc,proc,sys,dev,tmp,root,run} "$WORK/data/opt"
+cp /bin/busybox "$WORK/rootfs/bin/"
+for a in sh true cat ls; do ln -s busybox "$WORK/rootfs/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$WORK/rootfs/etc/passwd"
+head -c $((32 * 1024 * 1024)) /dev/urandom > "$WORK/data/opt/blob"
+tar -C "$WORK/rootfs" -cf "$WORK/base.tar" .
+P0=(podman --root "$WORK/seed/storage" --runroot "$WORK/seed/run" --storage-driver vfs)
+"${P0[@]}" import -q "$WORK/base.tar" localhost/bench-base:1 >/dev/null || die "import"
+printf 'FROM localhost/bench-base:1\nCOPY opt /opt\nCMD ["sh"]\n' > "$WORK/data/Containerfile"
+"${P0[@]}" build -q -t localhost/bench:1 "$WORK/data" >/dev/null || die "build"
+IMAGE="127.0.0.1:$PORT/bench/img:1"
+"${P0[@]}" push -q --tls-verify=false localhost/bench:1 "$IMAGE" || die "push"
+"${P0[@]}" system reset -f >/dev/null 2>&1
+
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+# Both tools make their user namespace (pause process) once, before anything is timed.
+mkdir -p "$WORK/wz" "$WORK/pz"; chown "$BENCH_USER" "$WORK/wz" "$WORK/pz"
+wharf "$WORK/wz" images >/dev/null || die "wharf namespace"
+podman_at "$WORK/pz" images >/dev/null || die "podman namespace"
+
+declare -A T
+for i in $(seq "$RUNS"); do
+  log "round $i/$RUNS"
+  W="$WORK/w$i"; P="$WORK/p$i"; W2="$WORK/w${i}b"; P2="$WORK/p${i}b"
+  mkdir -p "$W" "$P" "$W2" "$P2"; chown "$BENCH_USER" "$W" "$P" "$W2" "$P2"
+
+  # 3. pull + first run, from empty stores
+  t=$(now); wharf "$W" pull -q --tls-verify=false "$IMAGE" >/dev/null || die "wharf pull"
+  wharf "$W" run --rm --network host "$IMAGE" true || die "wharf first run"; T[wpull]+="$(elapsed "$t")"$'\n'
+  t=$(now); podman_at "$P" pull -q --tls-verify=false "$IMAGE" >/dev/null || die "podman pull"
+  podman_at "$P" "${PODMAN_RUN[@]}" --network host "$IMAGE" true || die "podman first run"; T[ppull]+="$(elapsed "$t")"$'\n'
+
+  # 1. cold: a second wharf store with the blobs only; podman's first run after its pull
+  wharf "$W2" pull -q --tls-verify=false "$IMAGE" >/dev/null || die "wharf pull 2"
+  podman_at "$P2" pull -q --tls-verify=false "$IMAGE" >/dev/null || die "podman pull 2"
+  t=$(now); wharf "$W2" run --rm --network host "$IMAGE" true || die "wharf cold"; T[wcold]+="$(elapsed "$t")"$'\n'
+  t=$(now); podman_at "$P2" "${PODMAN_RUN[@]}" --network host "$IMAGE" true || die "podman cold"; T[pcold]+="$(elapsed "$t")"$'\n'
+
+  # 2. warm, host network; 4. warm, default network
+  t=$(now); wharf "$W" run --rm --network host "$IMAGE" true || die "wharf warm"; T[wwarm]+="$(elapsed "$t")"$'\n'
+  t=$(now); podman_at "$P" "${PODMAN_RUN[@]}" --network host "$IMAGE" true || die "podman warm"; T[pwarm]+="$(elapsed "$t")"$'\n'
+  t=$(now); wharf "$W" run --rm "$IMAGE" true || die "wharf slirp"; T[wslirp]+="$(elapsed "$t")"$'\n'
+  t=$(now); podman_at "$P" "${PODMAN_RUN[@]}" "$IMAGE" true || die "podman slirp"; T[pslirp]+="$(elapsed "$t")"$'\n'
+
+  wharf "$W2" system reset -f >/dev/null 2>&1; podman_at "$P2" system reset -f >/dev/null 2>&1; rm -rf "$W2" "$P2"
+done
+
+row() {
+  local name=$1 w p
+  w=$(printf '%s' "${T[w$2]}" | median); p=$(printf '%s' "${T[p$2]}" | median)
+  printf '| %s | %.2f s | %.2f s | %.2f |\n' "$name" "$w" "$p" "$(echo "$p / $w" | bc -l)"
+}
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+mkdir -p bench/results
+cat > bench/results/rootless.md <<MD
+## Rootless containers
+
+\`bench/rootless.sh\`, $(date -u +%Y-%m-%d), $RUNS alternating runs per case, medians; $(nproc) cores,
+load average at the end $LOAD. Both tools run as an unprivileged user with subordinate ID ranges,
+each in its own user namespace (made before timing), kernel overlay inside it, runc. Image: busybox
+plus a 32 MiB layer, from a local docker-registry. podman 4.3.1 with \`--runtime runc --ulimit
+nofile=1024:1024 --ulimit nproc=1024:1024\`.
+
+| case | wharf | podman | podman / wharf |
+|---|---|---|---|
+$(row "run --rm --network host IMAGE true, cold (wharf unpacks; podman did at pull)" cold)
+$(row "run --rm --network host IMAGE true, warm" warm)
+$(row "pull + first run --rm --network host IMAGE true" pull)
+$(row "run --rm IMAGE true, warm, default network (slirp4netns)" slirp)
+
+A ratio above 1 means wharf was faster. Each wharf command is two .NET starts (the one the user
+runs exec's nsenter, which starts wharf again inside the namespace) where podman re-executes a Go
+binary.
+MD
+DOC=docs/benchmarks.md
+python3 - "$DOC" bench/results/rootless.md <<'PY'
+import sys
+doc, new = open(sys.argv[1]).read(), open(sys.argv[2]).read().rstrip('\n') + '\n'
+start, end = '<!-- rootless-benchmark:start -->', '<!-- rootless-benchmark:end -->'
+block = start + '\n' + new + end + '\n'
+if start in doc and end in doc:
+    doc = doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):].lstrip('\n')
+else:
+    doc = doc.rstrip('\n') + '\n\n' + block
+open(sys.argv[1], 'w').write(doc)
+PY
+cat bench/results/rootless.md
