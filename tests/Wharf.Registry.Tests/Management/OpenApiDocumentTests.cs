@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Management;
 
@@ -10,7 +11,7 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
 {
     private WharfServer _server = null!;
 
-    public async Task InitializeAsync() => _server = await WharfServer.StartAsync(realRegistry: true);
+    public async Task InitializeAsync() => _server = await WharfServer.StartAsync();
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
