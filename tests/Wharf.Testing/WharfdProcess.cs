@@ -121,7 +121,16 @@ public sealed class WharfdProcess : IWharfEndpoint, IAsyncDisposable, IDisposabl
         return ValueTask.CompletedTask;
     }
 
-    private ProcessStartInfo CreateStartInfo()
+    private ProcessStartInfo CreateStartInfo() => CreateStartInfo(
+        $"{Scheme}://{Host}", DataDirectory, _options.OpenRegistry, Https ? (CertificatePath, KeyPath) : null, _options.Environment);
+
+    /// <summary>
+    /// The command that starts wharfd from the test output: <c>dotnet wharfd.dll --urls ... --data-dir ...</c>
+    /// with <see cref="AdminPassword"/>. For fixtures that run the process under their own lifecycle
+    /// (<see cref="ServerProcess"/>) beside other registries.
+    /// </summary>
+    public static ProcessStartInfo CreateStartInfo(
+        string urls, string dataDirectory, bool openRegistry = false, (string Certificate, string Key)? tls = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "wharfd.dll");
         if (!File.Exists(dll))
@@ -131,20 +140,20 @@ public sealed class WharfdProcess : IWharfEndpoint, IAsyncDisposable, IDisposabl
 
         var startInfo = new ProcessStartInfo(DotnetHost());
         startInfo.ArgumentList.Add(dll);
-        foreach (string argument in new[] { "--urls", $"{Scheme}://{Host}", "--data-dir", DataDirectory })
+        foreach (string argument in new[] { "--urls", urls, "--data-dir", dataDirectory })
         {
             startInfo.ArgumentList.Add(argument);
         }
 
-        if (Https)
+        if (tls is var (certificate, key))
         {
-            foreach (string argument in new[] { "--tls-cert", CertificatePath, "--tls-key", KeyPath })
+            foreach (string argument in new[] { "--tls-cert", certificate, "--tls-key", key })
             {
                 startInfo.ArgumentList.Add(argument);
             }
         }
 
-        if (_options.OpenRegistry)
+        if (openRegistry)
         {
             startInfo.ArgumentList.Add("--Registry:OpenRegistry=true");
         }
@@ -152,7 +161,7 @@ public sealed class WharfdProcess : IWharfEndpoint, IAsyncDisposable, IDisposabl
         startInfo.Environment[AdminBootstrap.AdminPasswordVariable] = AdminPassword;
         // Per-request framework logging drowns what the server itself says.
         startInfo.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
-        foreach (var (name, value) in _options.Environment)
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
             startInfo.Environment[name] = value;
         }
