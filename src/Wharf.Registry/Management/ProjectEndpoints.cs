@@ -9,9 +9,10 @@ using Wharf.Registry.Projects;
 
 namespace Wharf.Registry.Management;
 
-internal static partial class ManagementApi
+/// <summary>Projects: create, list, read, update, delete, and their summary.</summary>
+internal static class ProjectEndpoints
 {
-    private static void MapProjects(RouteGroupBuilder api)
+    public static void Map(RouteGroupBuilder api)
     {
         api.MapPost("/projects", Api.Handle(CreateProjectAsync));
         api.MapGet("/projects", Api.Handle(ListProjectsAsync));
@@ -219,7 +220,7 @@ internal static partial class ManagementApi
     }
 
     /// <summary>-1 (or absent) is unlimited; anything else must be a positive byte count.</summary>
-    private static long? StorageLimit(long? requested) => requested switch
+    internal static long? StorageLimit(long? requested) => requested switch
     {
         null or -1 => null,
         > 0 => requested,
@@ -228,7 +229,7 @@ internal static partial class ManagementApi
 
     private sealed record ProjectRequest(string? ProjectName, bool? Public, Dictionary<string, JsonElement>? Metadata, long? StorageLimit);
 
-    private sealed record ProjectResponse(
+    internal sealed record ProjectResponse(
         long ProjectId,
         string Name,
         long? OwnerId,

@@ -8,9 +8,10 @@ using Wharf.Registry.Projects;
 
 namespace Wharf.Registry.Management;
 
-internal static partial class ManagementApi
+/// <summary>Project members: who holds which Harbor role in a project.</summary>
+internal static class MemberEndpoints
 {
-    private static void MapMembers(RouteGroupBuilder api)
+    public static void Map(RouteGroupBuilder api)
     {
         api.MapGet("/projects/{project_name_or_id}/members", Api.Handle(ListMembersAsync));
         api.MapPost("/projects/{project_name_or_id}/members", Api.Handle(AddMemberAsync));
