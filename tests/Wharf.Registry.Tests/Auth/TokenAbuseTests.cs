@@ -4,7 +4,6 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Wharf.Registry.Projects;
-using Wharf.Registry.Tests.Support;
 using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Auth;

@@ -1,10 +1,9 @@
 using System.Net;
-using Wharf.Oci;
 using Microsoft.Extensions.DependencyInjection;
+using Wharf.Oci;
 using Wharf.Registry.Auth;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Projects;
-using Wharf.Registry.Tests.Support;
 using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Auth;
@@ -235,8 +234,7 @@ public sealed class TokenRegistryAuthorizerTests : IAsyncLifetime
         string dataDirectory = _server.DataDirectory;
         await _server.StopKeepingDataAsync();
 
-        _server = await WharfServer.StartAsync(dataDirectory: dataDirectory);
-        await _server.SeedImageAsync("lab/app");
+        _server = await WharfServer.StartAsync(dataDirectory: dataDirectory); // lab/app is still in the data directory
         using var client = _server.Bearer(token);
 
         Assert.Equal(kid, _server.Services.GetRequiredService<TokenSigningKey>().KeyId);

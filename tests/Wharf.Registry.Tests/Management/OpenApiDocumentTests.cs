@@ -2,7 +2,6 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Wharf.Registry.Tests.Support;
 using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Management;

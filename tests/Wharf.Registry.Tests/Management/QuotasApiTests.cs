@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Quotas;
-using Wharf.Registry.Tests.Support;
 using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Management;

@@ -4,7 +4,6 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Projects;
-using Wharf.Registry.Tests.Support;
 using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Management;
