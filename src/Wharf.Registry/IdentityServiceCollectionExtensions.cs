@@ -41,6 +41,7 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<PasswordHasher>();
         services.TryAddSingleton<CredentialVerifier>();
         services.TryAddSingleton<AccessEvaluator>();
+        services.TryAddSingleton<ProjectMembership>();
         services.TryAddSingleton<RegistryTokens>();
         services.TryAddSingleton<TokenService>();
         services.TryAddSingleton<TokenRegistryAuthorizer>();

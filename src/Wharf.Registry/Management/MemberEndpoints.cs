@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Wharf.Registry.Auth;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Projects;
 
@@ -22,20 +21,26 @@ internal static class MemberEndpoints
 
     private static async Task<IResult> ListMembersAsync(HttpContext context)
     {
-        var (_, project) = await MemberOfProjectAsync(context).ConfigureAwait(false);
-        var members = await context.RequestServices.GetRequiredService<IMemberStore>().ListAsync(project.Id, context.Request.Query["entityname"], context.RequestAborted).ConfigureAwait(false);
+        var (caller, project) = await ProjectOfRouteAsync(context).ConfigureAwait(false);
+        var members = await Membership(context).ListAsync(caller, project, context.Request.Query["entityname"], context.RequestAborted).ConfigureAwait(false);
         return Results.Json(Api.Page(context, members).Select(MemberResponse.From), Api.Json);
     }
 
     private static async Task<IResult> GetMemberAsync(HttpContext context)
     {
-        var (_, project) = await MemberOfProjectAsync(context).ConfigureAwait(false);
-        return Results.Json(MemberResponse.From(await MemberByRouteAsync(context, project).ConfigureAwait(false)), Api.Json);
+        var (caller, project) = await ProjectOfRouteAsync(context).ConfigureAwait(false);
+        var membership = Membership(context);
+        await membership.RequireMemberAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
+        var member = await membership.GetAsync(caller, project, Api.Id(context, "mid"), context.RequestAborted).ConfigureAwait(false);
+        return Results.Json(MemberResponse.From(member), Api.Json);
     }
 
     private static async Task<IResult> AddMemberAsync(HttpContext context)
     {
-        var (caller, project) = await AdminOfProjectAsync(context).ConfigureAwait(false);
+        var (caller, project) = await ProjectOfRouteAsync(context).ConfigureAwait(false);
+        var membership = Membership(context);
+        // Permission before the body: an outsider learns nothing from how a request is malformed.
+        await membership.RequireProjectAdminAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
         var request = await Api.BodyAsync<MemberRequest>(context).ConfigureAwait(false);
         var role = Role(request.RoleId);
         if (request.MemberUser is null)
@@ -43,70 +48,43 @@ internal static class MemberEndpoints
             throw ApiException.BadRequest("member_user is required (groups are not supported)");
         }
 
-        var users = context.RequestServices.GetRequiredService<IUserStore>();
-        var user = request.MemberUser.UserId is long userId and > 0
-            ? await users.FindByIdAsync(userId, context.RequestAborted).ConfigureAwait(false)
-            : string.IsNullOrEmpty(request.MemberUser.Username) ? null : await users.FindByNameAsync(request.MemberUser.Username, context.RequestAborted).ConfigureAwait(false);
-        if (user is null)
-        {
-            throw ApiException.NotFound("user not found");
-        }
-
-        var member = await context.RequestServices.GetRequiredService<IMemberStore>().AddAsync(project.Id, user.Id, role, context.RequestAborted).ConfigureAwait(false)
-            ?? throw ApiException.Conflict($"{user.Username} is already a member of {project.Name}");
-        Api.Audit(context, caller, "create", "member", $"{user.Username} as {role.Name()}", project.Name);
+        var member = await membership.AddAsync(caller, project, request.MemberUser.UserId, request.MemberUser.Username, role, context.RequestAborted).ConfigureAwait(false);
+        Api.Audit(context, caller, "create", "member", $"{member.Username} as {role.Name()}", project.Name);
         return Api.Created(context, $"{Api.Prefix}/projects/{project.Id}/members/{member.Id}");
     }
 
     private static async Task<IResult> UpdateMemberAsync(HttpContext context)
     {
-        var (caller, project) = await AdminOfProjectAsync(context).ConfigureAwait(false);
-        var member = await MemberByRouteAsync(context, project).ConfigureAwait(false);
+        var (caller, project) = await ProjectOfRouteAsync(context).ConfigureAwait(false);
+        var membership = Membership(context);
+        await membership.RequireProjectAdminAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
+        // A missing member is reported before a malformed body, as it always was.
+        long memberId = (await membership.GetAsync(caller, project, Api.Id(context, "mid"), context.RequestAborted).ConfigureAwait(false)).Id;
         var request = await Api.BodyAsync<RoleRequest>(context).ConfigureAwait(false);
         var role = Role(request.RoleId);
-        await context.RequestServices.GetRequiredService<IMemberStore>().SetRoleAsync(project.Id, member.Id, role, context.RequestAborted).ConfigureAwait(false);
+        var member = await membership.SetRoleAsync(caller, project, memberId, role, context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "update", "member", $"{member.Username} as {role.Name()}", project.Name);
         return Results.Ok();
     }
 
     private static async Task<IResult> RemoveMemberAsync(HttpContext context)
     {
-        var (caller, project) = await AdminOfProjectAsync(context).ConfigureAwait(false);
-        var member = await MemberByRouteAsync(context, project).ConfigureAwait(false);
-        await context.RequestServices.GetRequiredService<IMemberStore>().RemoveAsync(project.Id, member.Id, context.RequestAborted).ConfigureAwait(false);
+        var (caller, project) = await ProjectOfRouteAsync(context).ConfigureAwait(false);
+        var membership = Membership(context);
+        await membership.RequireProjectAdminAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
+        var member = await membership.RemoveAsync(caller, project, Api.Id(context, "mid"), context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "delete", "member", member.Username, project.Name);
         return Results.Ok();
     }
 
-    /// <summary>Members (any role but limited guest) and system admins see a project's members.</summary>
-    private static async Task<(Caller Caller, Project Project)> MemberOfProjectAsync(HttpContext context)
+    /// <summary>The signed-in caller and the project of the route, when the caller may see it.</summary>
+    private static async Task<(Caller Caller, Project Project)> ProjectOfRouteAsync(HttpContext context)
     {
         var caller = await Api.UserAsync(context).ConfigureAwait(false);
-        var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
-        var evaluator = context.RequestServices.GetRequiredService<AccessEvaluator>();
-        // Harbor gives limited guests no member list.
-        if (await evaluator.RoleAsync(caller, project, context.RequestAborted).ConfigureAwait(false) is null or ProjectRole.LimitedGuest)
-        {
-            throw ApiException.Forbidden($"only members of {project.Name} may see its members");
-        }
-
-        return (caller, project);
+        return (caller, await Api.ProjectAsync(context, caller).ConfigureAwait(false));
     }
 
-    private static async Task<(Caller Caller, Project Project)> AdminOfProjectAsync(HttpContext context)
-    {
-        var caller = await Api.UserAsync(context).ConfigureAwait(false);
-        var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
-        await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
-        return (caller, project);
-    }
-
-    private static async Task<Member> MemberByRouteAsync(HttpContext context, Project project)
-    {
-        long id = Api.Id(context, "mid");
-        return await context.RequestServices.GetRequiredService<IMemberStore>().GetAsync(project.Id, id, context.RequestAborted).ConfigureAwait(false)
-            ?? throw ApiException.NotFound($"member {id} not found in {project.Name}");
-    }
+    private static ProjectMembership Membership(HttpContext context) => context.RequestServices.GetRequiredService<ProjectMembership>();
 
     private static ProjectRole Role(long? roleId) =>
         roleId is long id && ProjectRoles.IsDefined(id)
