@@ -71,7 +71,7 @@ internal static class ProjectEndpoints
         }
 
         bool isPublic = PublicFlag(request) ?? false;
-        long? limit = StorageLimit(request.StorageLimit);
+        long? limit = StorageLimits.FromRequested(request.StorageLimit);
         if (limit is not null && !caller.IsSysAdmin)
         {
             throw ApiException.Forbidden("only system admins may set a storage limit");
@@ -160,7 +160,7 @@ internal static class ProjectEndpoints
                 throw ApiException.Forbidden("only system admins may set a storage limit");
             }
 
-            await projects.SetStorageLimitAsync(project.Id, StorageLimit(request.StorageLimit), context.RequestAborted).ConfigureAwait(false);
+            await projects.SetStorageLimitAsync(project.Id, StorageLimits.FromRequested(request.StorageLimit), context.RequestAborted).ConfigureAwait(false);
             Api.Audit(context, caller, "update", "quota", $"{project.Name} storage {request.StorageLimit}", project.Name);
         }
 
@@ -218,14 +218,6 @@ internal static class ProjectEndpoints
 
         return request.Public;
     }
-
-    /// <summary>-1 (or absent) is unlimited; anything else must be a positive byte count.</summary>
-    internal static long? StorageLimit(long? requested) => requested switch
-    {
-        null or -1 => null,
-        > 0 => requested,
-        _ => throw ApiException.BadRequest("storage limit must be -1 (unlimited) or a positive number of bytes"),
-    };
 
     private sealed record ProjectRequest(string? ProjectName, bool? Public, Dictionary<string, JsonElement>? Metadata, long? StorageLimit);
 

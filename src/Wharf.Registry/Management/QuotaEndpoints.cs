@@ -82,7 +82,7 @@ internal static class QuotaEndpoints
             throw ApiException.BadRequest("only the storage quota is supported");
         }
 
-        await context.RequestServices.GetRequiredService<IProjectStore>().SetStorageLimitAsync(project.Id, ProjectEndpoints.StorageLimit(storage), context.RequestAborted).ConfigureAwait(false);
+        await context.RequestServices.GetRequiredService<IProjectStore>().SetStorageLimitAsync(project.Id, StorageLimits.FromRequested(storage), context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "update", "quota", $"{project.Name} storage {storage}", project.Name);
         return Results.Ok();
     }
