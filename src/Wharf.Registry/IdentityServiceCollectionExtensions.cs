@@ -18,7 +18,7 @@ public static class IdentityServiceCollectionExtensions
     /// <summary>
     /// Accounts, projects, members, robots, the token service and the authorizer that replaces the
     /// open default. Call after <c>AddWharfRegistry</c>: it replaces <see cref="IRegistryAuthorizer"/>
-    /// and <see cref="IProjectQuotas"/>.
+    /// and the unlimited <see cref="IProjectQuotas"/>.
     /// </summary>
     public static IServiceCollection AddWharfIdentity(this IServiceCollection services, IConfiguration configuration)
     {
@@ -41,6 +41,7 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<PasswordHasher>();
         services.TryAddSingleton<CredentialVerifier>();
         services.TryAddSingleton<AccessEvaluator>();
+        services.TryAddSingleton<ProjectMembership>();
         services.TryAddSingleton<RegistryTokens>();
         services.TryAddSingleton<TokenService>();
         services.TryAddSingleton<TokenRegistryAuthorizer>();
@@ -57,8 +58,13 @@ public static class IdentityServiceCollectionExtensions
         services.RemoveAll<IRegistryEvents>();
         services.AddSingleton<IRegistryEvents, AuditRegistryEvents>();
 
-        services.RemoveAll<IProjectQuotas>();
-        services.AddSingleton<IProjectQuotas, ProjectQuotas>();
+        // Projects' limits replace the unlimited default, but a quota source the host registered on
+        // purpose (a test pinning limits through the real pipeline) is kept.
+        if (services.All(d => d.ServiceType != typeof(IProjectQuotas) || d.ImplementationType == typeof(UnlimitedProjectQuotas)))
+        {
+            services.RemoveAll<IProjectQuotas>();
+            services.AddSingleton<IProjectQuotas, ProjectQuotas>();
+        }
         services.AddHostedService<AdminBootstrap>();
         return services;
     }

@@ -12,18 +12,11 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
     builder.WebHost.UseUrls(tlsCert is null ? "http://127.0.0.1:5000" : "https://127.0.0.1:5000");
 }
 
-builder.WebHost.ConfigureKestrel(kestrel =>
+if (tlsCert is not null)
 {
-    kestrel.AddServerHeader = false;
-    kestrel.Limits.MaxRequestBodySize = 32 * 1024 * 1024; // lifted per request on blob uploads only
-    kestrel.Limits.MinRequestBodyDataRate = null; // slow clients on a busy cluster must not fail a layer push
-    kestrel.Limits.MaxResponseBufferSize = 4 * 1024 * 1024; // keep blob sends streaming while the client digests a chunk
-    if (tlsCert is not null)
-    {
-        var cert = X509Certificate2.CreateFromPemFile(tlsCert, tlsKey);
-        kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = cert);
-    }
-});
+    var cert = X509Certificate2.CreateFromPemFile(tlsCert, tlsKey);
+    builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = cert));
+}
 
 // One line per event; WHARF_LOG_FORMAT=json writes one JSON object per line for log shippers.
 builder.Logging.ClearProviders();
@@ -45,16 +38,11 @@ else
     });
 }
 
-builder.Services.AddWharfRegistry(builder.Configuration, o =>
+// Everything else (limits, services, endpoints) is composed where the tests compose it too.
+var app = WharfApplication.Build(builder, o =>
 {
     o.DataDirectory = dataDir ?? Environment.GetEnvironmentVariable("WHARF_DATA_DIR") ?? builder.Configuration["Registry:DataDirectory"] ?? "wharf-data";
 });
-
-builder.Services.AddWharfIdentity(builder.Configuration);
-
-var app = builder.Build();
-app.MapWharfRegistry();
-app.MapWharfManagement();
 app.Run();
 
 internal static class ServerArguments

@@ -8,7 +8,7 @@ namespace Wharf.Cli.Tests;
 /// </summary>
 public sealed class RegistryFixture : IDisposable
 {
-    private readonly List<Process> _processes = [];
+    private readonly List<ServerProcess> _registries = [];
 
     public RegistryFixture()
     {
@@ -16,20 +16,28 @@ public sealed class RegistryFixture : IDisposable
         Tools.EnsureTool("podman", "podman");
         Tools.EnsureTool("htpasswd", "apache2-utils");
         Root = Directory.CreateTempSubdirectory("wharf-cli-it-").FullName;
+        try
+        {
+            OpenPort = StartRegistry("open", auth: null);
+            Tools.Check("htpasswd", "-Bbc", Path.Combine(Root, "htpasswd"), "alice", "s3cret");
+            AuthPort = StartRegistry("auth", auth: Path.Combine(Root, "htpasswd"));
 
-        OpenPort = StartRegistry("open", auth: null);
-        Tools.Check("htpasswd", "-Bbc", Path.Combine(Root, "htpasswd"), "alice", "s3cret");
-        AuthPort = StartRegistry("auth", auth: Path.Combine(Root, "htpasswd"));
-
-        // A small image made locally: a tar of a few files imported into a private podman store.
-        string rootfs = Path.Combine(Root, "rootfs");
-        Directory.CreateDirectory(Path.Combine(rootfs, "etc"));
-        File.WriteAllText(Path.Combine(rootfs, "etc", "hello.txt"), "hello from wharf tests\n");
-        File.WriteAllBytes(Path.Combine(rootfs, "data.bin"), Enumerable.Range(0, 200_000).Select(i => (byte)(i * 7 % 251)).ToArray());
-        string tar = Path.Combine(Root, "layer.tar");
-        Tools.Check("tar", "-C", rootfs, "-cf", tar, ".");
-        ImageId = Podman("import", "-q", tar, "localhost/fixture:1").Trim().Replace("sha256:", string.Empty, StringComparison.Ordinal);
-        Podman("push", "-q", "--tls-verify=false", "localhost/fixture:1", $"{Open}/lab/fixture:1");
+            // A small image made locally: a tar of a few files imported into a private podman store.
+            string rootfs = Path.Combine(Root, "rootfs");
+            Directory.CreateDirectory(Path.Combine(rootfs, "etc"));
+            File.WriteAllText(Path.Combine(rootfs, "etc", "hello.txt"), "hello from wharf tests\n");
+            File.WriteAllBytes(Path.Combine(rootfs, "data.bin"), Enumerable.Range(0, 200_000).Select(i => (byte)(i * 7 % 251)).ToArray());
+            string tar = Path.Combine(Root, "layer.tar");
+            Tools.Check("tar", "-C", rootfs, "-cf", tar, ".");
+            ImageId = Podman("import", "-q", tar, "localhost/fixture:1").Trim().Replace("sha256:", string.Empty, StringComparison.Ordinal);
+            Podman("push", "-q", "--tls-verify=false", "localhost/fixture:1", $"{Open}/lab/fixture:1");
+        }
+        catch
+        {
+            // xunit does not dispose a fixture whose constructor threw: stop the registries and clean up here.
+            Dispose();
+            throw;
+        }
     }
 
     public string Root { get; }
@@ -61,7 +69,25 @@ public sealed class RegistryFixture : IDisposable
 
     private int StartRegistry(string name, string? auth)
     {
-        int port = Tools.FreePort();
+        // A free port may be taken before docker-registry binds it; then it exits and gets another.
+        for (int attempt = 1; ; attempt++)
+        {
+            int port = LoopbackPort.Free();
+            var registry = new ServerProcess($"docker-registry ({name})", () => RegistryCommand(name, port, auth), new Uri($"http://127.0.0.1:{port}/v2/"));
+            _registries.Add(registry);
+            try
+            {
+                registry.StartAsync().GetAwaiter().GetResult();
+                return port;
+            }
+            catch (ServerExitedException) when (attempt < 3)
+            {
+            }
+        }
+    }
+
+    private ProcessStartInfo RegistryCommand(string name, int port, string? auth)
+    {
         string config = Path.Combine(Root, name + ".yml");
         File.WriteAllText(config, $"""
             version: 0.1
@@ -76,59 +102,20 @@ public sealed class RegistryFixture : IDisposable
               addr: 127.0.0.1:{port}
             {(auth is null ? string.Empty : $"auth:\n  htpasswd:\n    realm: wharf-test\n    path: {auth}\n")}
             """);
-        var psi = new ProcessStartInfo("docker-registry") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo("docker-registry");
         psi.ArgumentList.Add("serve");
         psi.ArgumentList.Add(config);
-        var process = Process.Start(psi)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _processes.Add(process);
-
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        for (int i = 0; i < 100; i++)
-        {
-            try
-            {
-                using var r = http.GetAsync(new Uri($"http://127.0.0.1:{port}/v2/")).GetAwaiter().GetResult();
-                return port;
-            }
-            catch (HttpRequestException)
-            {
-                Thread.Sleep(100);
-            }
-        }
-
-        throw new InvalidOperationException($"docker-registry ({name}) did not start on port {port}");
+        return psi;
     }
 
     public void Dispose()
     {
-        foreach (var p in _processes)
+        foreach (var registry in _registries)
         {
-            try
-            {
-                p.Kill();
-                p.WaitForExit(5000);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-
-            p.Dispose();
+            registry.Dispose();
         }
 
-        try
-        {
-            Directory.Delete(Root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        TempDirectory.TryDelete(Root);
     }
 }
 

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Wharf.Cli.Tests;
 
@@ -77,12 +75,5 @@ internal static class Tools
         {
             throw new InvalidOperationException($"{tool} is required (Debian package {package})");
         }
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -51,26 +51,32 @@ public static partial class UserNamespace
         Environment.GetEnvironmentVariable(UidVariable) is { Length: > 0 } && GetUid() == 0 && !InInitialNamespace();
 
     /// <summary>
-    /// The user's runtime directory: <c>$XDG_RUNTIME_DIR</c>, else <c>/run/user/UID</c> when it is
-    /// theirs, else <c>$TMPDIR/wharf-run-UID</c> made 0700 (refused if another user made it first).
+    /// The user's runtime directory: <c>$XDG_RUNTIME_DIR</c> when set, else <c>/run/user/UID</c> when it
+    /// is theirs, else <c>$TMPDIR/wharf-run-UID</c>, which <paramref name="create"/> makes 0700 (refused
+    /// if another user made it first); reading the configuration only names it.
     /// </summary>
-    public static string RuntimeDirectory(Func<string, string?> env, uint uid)
+    public static string RuntimeDirectory(Func<string, string?> env, uint uid, bool create = true)
     {
         ArgumentNullException.ThrowIfNull(env);
-        if (env("XDG_RUNTIME_DIR") is { Length: > 0 } xdg && Directory.Exists(xdg))
+        if (env("XDG_RUNTIME_DIR") is { Length: > 0 } xdg)
         {
             return xdg;
         }
 
-        string run = $"/run/user/{uid}";
-        // Owners are compared with this process's own UID: inside the namespace the user's files show as root's.
+        // Inside the namespace the user's files show as root's: either owner is the user's.
         uint self = GetUid();
-        if (Directory.Exists(run) && OwnerOf(run) == self)
+        string run = $"/run/user/{uid}";
+        if (Directory.Exists(run) && OwnerOf(run) is var owner && (owner == uid || owner == self))
         {
             return run;
         }
 
         string tmp = Path.Combine(env("TMPDIR") is { Length: > 0 } t ? t : "/tmp", $"wharf-run-{uid}");
+        if (!create)
+        {
+            return tmp;
+        }
+
         Directory.CreateDirectory(tmp);
         if (OwnerOf(tmp) != self)
         {

@@ -44,7 +44,7 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
         else
         {
             graphRoot = Path.Combine(env.Get("XDG_DATA_HOME") ?? Path.Combine(env.Home, ".local", "share"), "containers", "storage");
-            runRoot = Path.Combine(Rootless.UserNamespace.RuntimeDirectory(env.Get, (uint)env.Uid), "containers");
+            runRoot = Path.Combine(Rootless.UserNamespace.RuntimeDirectory(env.Get, (uint)env.Uid, create: false), "containers");
         }
 
         string driver = "overlay";

@@ -68,7 +68,8 @@ public sealed partial class RegistryApi
         var (n, last) = ReadPage(context.Request);
         if (!await _metadata.RepositoryExistsAsync(route.Repository, ct).ConfigureAwait(false))
         {
-            throw new OciException(OciErrorCode.NameUnknown, $"repository {route.Repository} not known to registry");
+            // No detail: the body must be byte-for-byte the one a hidden private repository gets.
+            throw new OciException(OciErrorCode.NameUnknown, null);
         }
 
         var tags = n == 0 ? [] : await _metadata.ListTagsAsync(route.Repository, last, n + 1, ct).ConfigureAwait(false);

@@ -24,7 +24,8 @@ public sealed partial class RegistryApi
             {
                 if (!await _metadata.RepositoryExistsAsync(route.Repository, ct).ConfigureAwait(false))
                 {
-                    throw new OciException(OciErrorCode.NameUnknown, $"repository {repo} not known to registry");
+                    // No detail: the body must be byte-for-byte the one a hidden private repository gets.
+                    throw new OciException(OciErrorCode.NameUnknown, null);
                 }
 
                 throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference} not found in {repo}");

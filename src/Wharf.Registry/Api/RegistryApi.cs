@@ -81,7 +81,9 @@ public sealed partial class RegistryApi
                     _authorizer.WriteChallenge(context, access);
                     throw new OciException(OciErrorCode.Unauthorized, auth.Detail);
                 case AuthorizationKind.HiddenAsUnknown:
-                    throw new OciException(OciErrorCode.NameUnknown, auth.Detail ?? $"repository {route.Repository} not known to registry");
+                    // Exactly what a missing repository answers (the table's message), so an outsider
+                    // cannot tell a private repository from one that does not exist.
+                    throw new OciException(OciErrorCode.NameUnknown, auth.Detail);
                 default:
                     throw new OciException(OciErrorCode.Denied, auth.Detail);
             }

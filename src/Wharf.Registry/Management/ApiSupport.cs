@@ -228,15 +228,9 @@ internal static class Api
         return access.Actions.HasFlag(RepositoryActions.Pull);
     }
 
-    /// <summary>Project admins (and system admins) manage members, robots and settings.</summary>
-    public static async Task RequireProjectAdminAsync(HttpContext context, Caller caller, Project project)
-    {
-        var evaluator = context.RequestServices.GetRequiredService<AccessEvaluator>();
-        if (caller.Kind != CallerKind.User || await evaluator.RoleAsync(caller, project, context.RequestAborted).ConfigureAwait(false) != ProjectRole.ProjectAdmin)
-        {
-            throw ApiException.Forbidden($"only project admins of {project.Name} may do this");
-        }
-    }
+    /// <summary>Project admins (and system admins) manage members, robots and settings: <see cref="ProjectMembership.RequireProjectAdminAsync"/>.</summary>
+    public static Task RequireProjectAdminAsync(HttpContext context, Caller caller, Project project) =>
+        context.RequestServices.GetRequiredService<ProjectMembership>().RequireProjectAdminAsync(caller, project, context.RequestAborted);
 
     public static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 

@@ -10,20 +10,19 @@ namespace Wharf.Registry.Management;
 /// The management API under /api/v2.0 in Harbor's shapes (its swagger: users, projects, members,
 /// robots, quotas, systeminfo, health), so Harbor's scripts work against wharfd. Basic auth.
 /// </summary>
-internal static partial class ManagementApi
+internal static class ManagementApi
 {
     public static void Map(IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup(Api.Prefix);
-        api.MapGet("/health", Api.Handle(HealthAsync));
-        api.MapGet("/systeminfo", Api.Handle(SystemInfoAsync));
-        MapUsers(api);
-        MapProjects(api);
-        MapMembers(api);
-        MapRobots(api);
-        MapQuotas(api);
-        MapRepositories(api);
-        MapAudit(api);
+        SystemEndpoints.Map(api);
+        UserEndpoints.Map(api);
+        ProjectEndpoints.Map(api);
+        MemberEndpoints.Map(api);
+        RobotEndpoints.Map(api);
+        QuotaEndpoints.Map(api);
+        RepositoryEndpoints.Map(api);
+        AuditEndpoints.Map(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
         api.MapGet("/swagger.json", OpenApiAsync);
     }
@@ -52,10 +51,10 @@ internal static partial class ManagementApi
         var projects = context.RequestServices.GetRequiredService<Projects.IProjectStore>();
         long? visibleTo = caller.IsSysAdmin ? null : caller.User?.Id ?? 0;
         var (list, _) = await projects.ListAsync(term, null, visibleTo, 1, 100, context.RequestAborted).ConfigureAwait(false);
-        var projectResponses = new List<ProjectResponse>();
+        var projectResponses = new List<ProjectEndpoints.ProjectResponse>();
         foreach (var project in list)
         {
-            projectResponses.Add(await ProjectResponse.FromAsync(context, caller, project).ConfigureAwait(false));
+            projectResponses.Add(await ProjectEndpoints.ProjectResponse.FromAsync(context, caller, project).ConfigureAwait(false));
         }
 
         var repositories = (await SearchEndpoint.MatchesAsync(context, caller, term).ConfigureAwait(false))
@@ -64,60 +63,4 @@ internal static partial class ManagementApi
     }
 
     private sealed record RepositorySearchResult(long ProjectId, string ProjectName, bool ProjectPublic, string RepositoryName, long PullCount, long ArtifactCount);
-
-    private static async Task<IResult> HealthAsync(HttpContext context)
-    {
-        string database = "healthy";
-        try
-        {
-            var db = context.RequestServices.GetRequiredService<IdentityDatabase>();
-            await using var connection = await db.OpenAsync(context.RequestAborted).ConfigureAwait(false);
-            _ = await connection.ScalarAsync<long>("SELECT 1;", context.RequestAborted).ConfigureAwait(false);
-        }
-        catch (Microsoft.Data.Sqlite.SqliteException)
-        {
-            database = "unhealthy";
-        }
-
-        string overall = database == "healthy" ? "healthy" : "unhealthy";
-        return Results.Json(
-            new { status = overall, components = new[] { new { name = "core", status = "healthy" }, new { name = "database", status = database } } },
-            Api.Json, statusCode: overall == "healthy" ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-    }
-
-    private static async Task<IResult> SystemInfoAsync(HttpContext context)
-    {
-        var caller = await Api.CallerAsync(context).ConfigureAwait(false);
-        var options = context.RequestServices.GetRequiredService<IdentityOptions>();
-        var identities = context.RequestServices.GetRequiredService<IIdentitySource>();
-        string version = typeof(ManagementApi).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
-        string host = context.Request.Host.ToString();
-        return Results.Json(new SystemInfo(
-            AuthMode: identities.AuthMode,
-            ProjectCreationRestriction: options.AllowUserProjectCreation ? "everyone" : "adminonly",
-            SelfRegistration: false,
-            HarborVersion: "wharf-" + version,
-            RegistryUrl: caller.IsAnonymous ? null : host,
-            ExternalUrl: caller.IsAnonymous ? null : $"{context.Request.Scheme}://{host}",
-            HasCaRoot: false,
-            ReadOnly: false,
-            WithNotary: false,
-            WithChartmuseum: false,
-            NotificationEnable: false,
-            RegistryStorageProviderName: caller.IsAnonymous ? null : "filesystem"), Api.Json);
-    }
-
-    private sealed record SystemInfo(
-        string AuthMode,
-        string ProjectCreationRestriction,
-        bool SelfRegistration,
-        string HarborVersion,
-        string? RegistryUrl,
-        string? ExternalUrl,
-        bool HasCaRoot,
-        bool ReadOnly,
-        bool WithNotary,
-        bool WithChartmuseum,
-        bool NotificationEnable,
-        string? RegistryStorageProviderName);
 }

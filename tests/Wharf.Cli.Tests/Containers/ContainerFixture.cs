@@ -8,7 +8,7 @@ namespace Wharf.Cli.Tests.Containers;
 /// </summary>
 public sealed class ContainerFixture : IDisposable
 {
-    private readonly WharfdFixture _wharfd;
+    private readonly WharfdProcess _wharfd;
 
     public ContainerFixture()
     {
@@ -22,32 +22,41 @@ public sealed class ContainerFixture : IDisposable
         }
 
         Root = Directory.CreateTempSubdirectory("wharf-ctr-it-").FullName;
-        _wharfd = new WharfdFixture();
-
-        // A public project: anyone pulls, the admin pushes.
-        _wharfd.CreateProjectAsync("lab", isPublic: true).GetAwaiter().GetResult();
-
-        string rootfs = Path.Combine(Root, "rootfs");
-        foreach (string d in new[] { "bin", "etc", "proc", "sys", "dev", "tmp", "root", "run", "opt", "opt/d" })
+        try
         {
-            Directory.CreateDirectory(Path.Combine(rootfs, d));
-        }
+            _wharfd = WharfdProcess.Start();
 
-        File.Copy("/bin/busybox", Path.Combine(rootfs, "bin", "busybox"));
-        foreach (string applet in new[] { "sh", "ls", "cat", "echo", "id", "sleep", "touch", "rm", "mkdir", "true", "false", "env", "hostname", "pwd", "test", "chmod", "mv", "cp" })
+            // A public project: anyone pulls, the admin pushes.
+            _wharfd.CreateProjectAsync("lab", isPublic: true).GetAwaiter().GetResult();
+
+            string rootfs = Path.Combine(Root, "rootfs");
+            foreach (string d in new[] { "bin", "etc", "proc", "sys", "dev", "tmp", "root", "run", "opt", "opt/d" })
+            {
+                Directory.CreateDirectory(Path.Combine(rootfs, d));
+            }
+
+            File.Copy("/bin/busybox", Path.Combine(rootfs, "bin", "busybox"));
+            foreach (string applet in new[] { "sh", "ls", "cat", "echo", "id", "sleep", "touch", "rm", "mkdir", "true", "false", "env", "hostname", "pwd", "test", "chmod", "mv", "cp" })
+            {
+                File.CreateSymbolicLink(Path.Combine(rootfs, "bin", applet), "busybox");
+            }
+
+            File.WriteAllText(Path.Combine(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\njob:x:1000:1000:job:/home/job:/bin/sh\n");
+            File.WriteAllText(Path.Combine(rootfs, "etc", "group"), "root:x:0:\njob:x:1000:\nvideo:x:44:job\n");
+            File.WriteAllText(Path.Combine(rootfs, "etc", "motd"), "from the image\n");
+            File.WriteAllText(Path.Combine(rootfs, "opt", "d", "a"), "lower\n");
+            File.WriteAllText(Path.Combine(rootfs, "opt", "notexec"), "data\n");
+            string tar = Path.Combine(Root, "rootfs.tar");
+            Tools.Check("tar", "-C", rootfs, "-cf", tar, ".");
+            Podman("import", "-q", "-c", "CMD [\"sh\"]", tar, "localhost/bb:1");
+            Podman("push", "-q", "--tls-verify=false", "--creds", Creds, "localhost/bb:1", Image);
+        }
+        catch
         {
-            File.CreateSymbolicLink(Path.Combine(rootfs, "bin", applet), "busybox");
+            // xunit does not dispose a fixture whose constructor threw: stop wharfd and clean up here.
+            Dispose();
+            throw;
         }
-
-        File.WriteAllText(Path.Combine(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\njob:x:1000:1000:job:/home/job:/bin/sh\n");
-        File.WriteAllText(Path.Combine(rootfs, "etc", "group"), "root:x:0:\njob:x:1000:\nvideo:x:44:job\n");
-        File.WriteAllText(Path.Combine(rootfs, "etc", "motd"), "from the image\n");
-        File.WriteAllText(Path.Combine(rootfs, "opt", "d", "a"), "lower\n");
-        File.WriteAllText(Path.Combine(rootfs, "opt", "notexec"), "data\n");
-        string tar = Path.Combine(Root, "rootfs.tar");
-        Tools.Check("tar", "-C", rootfs, "-cf", tar, ".");
-        Podman("import", "-q", "-c", "CMD [\"sh\"]", tar, "localhost/bb:1");
-        Podman("push", "-q", "--tls-verify=false", "--creds", Creds, "localhost/bb:1", Image);
     }
 
     public string Root { get; }
@@ -55,7 +64,7 @@ public sealed class ContainerFixture : IDisposable
     public string Registry => _wharfd.Host;
 
     /// <summary>wharfd's admin, for pushes (pulls from the public project need none).</summary>
-    public static string Creds => "admin:" + WharfdFixture.AdminPassword;
+    public static string Creds => "admin:" + WharfdProcess.AdminPassword;
 
     public string Image => $"{Registry}/lab/bb:1";
 
@@ -67,7 +76,7 @@ public sealed class ContainerFixture : IDisposable
 
     public void Dispose()
     {
-        _wharfd.Dispose();
+        _wharfd?.Dispose();
         try
         {
             Tools.Run("podman", "--root", Path.Combine(Root, "podman", "storage"), "--runroot", Path.Combine(Root, "podman", "run"), "--storage-driver", "vfs", "system", "reset", "-f");

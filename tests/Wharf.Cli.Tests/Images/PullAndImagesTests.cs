@@ -118,7 +118,7 @@ public class PullAndImagesTests(RegistryFixture registry)
     [Fact]
     public void Pull_ShortNameMissingEverywhere_OneErrorPerRegistryAsPodman()
     {
-        int closed = Tools.FreePort();
+        int closed = LoopbackPort.Free();
         using var wharf = new WharfRunner(
             $"unqualified-search-registries = [\"{registry.Open}\", \"127.0.0.1:{closed}\"]\n" +
             $"[[registry]]\nlocation = \"{registry.Open}\"\ninsecure = true\n[[registry]]\nlocation = \"127.0.0.1:{closed}\"\ninsecure = true\n");

@@ -7,7 +7,7 @@ public sealed class WharfdTests(RegistryFixture registry)
     [Fact]
     public async Task PushPullMount_AgainstWharfd_PodmanSeesTheSameImage()
     {
-        using var fixture = new WharfdFixture();
+        using var fixture = WharfdProcess.Start();
         await fixture.CreateProjectAsync("lab");
         using var wharf = new WharfRunner();
         wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
@@ -15,10 +15,10 @@ public sealed class WharfdTests(RegistryFixture registry)
         Assert.Equal(125, anonymous.ExitCode);
 
         // Bearer token auth: wharfd's token service, answered by wharf's auth handler.
-        var login = wharf.Run("login", "--tls-verify=false", "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host);
+        var login = wharf.Run("login", "--tls-verify=false", "-u", "admin", "-p", WharfdProcess.AdminPassword, fixture.Host);
         Assert.Equal("Login Succeeded!\n", login.Stdout);
         string podmanAuth = Path.Combine(wharf.Dir, "podman-auth.json");
-        RegistryFixture.PodmanAt(Path.Combine(wharf.Dir, "podman"), "login", "--tls-verify=false", "--authfile", podmanAuth, "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host);
+        RegistryFixture.PodmanAt(Path.Combine(wharf.Dir, "podman"), "login", "--tls-verify=false", "--authfile", podmanAuth, "-u", "admin", "-p", WharfdProcess.AdminPassword, fixture.Host);
         Assert.Equal(File.ReadAllBytes(podmanAuth), File.ReadAllBytes(wharf.AuthJson));
         Assert.Equal(125, wharf.Run("login", "--tls-verify=false", "-u", "admin", "-p", "wrong", $"{fixture.Host}/x").ExitCode);
 
@@ -44,12 +44,12 @@ public sealed class WharfdTests(RegistryFixture registry)
     [Fact]
     public async Task Https_PrivateCaInCertsD_VerifiedWithoutTlsVerifyFalse()
     {
-        using var fixture = new WharfdFixture(https: true);
+        using var fixture = WharfdProcess.Start(new WharfdOptions { Https = true });
         await fixture.CreateProjectAsync("lab");
         using var wharf = new WharfRunner();
         wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
 
-        var untrusted = wharf.Run("login", "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host);
+        var untrusted = wharf.Run("login", "-u", "admin", "-p", WharfdProcess.AdminPassword, fixture.Host);
         Assert.Equal(125, untrusted.ExitCode);
         Assert.Contains("certificate", untrusted.Stderr, StringComparison.Ordinal);
 
@@ -57,7 +57,7 @@ public sealed class WharfdTests(RegistryFixture registry)
         string certDir = Path.Combine(wharf.Dir, "certs");
         Directory.CreateDirectory(certDir);
         File.Copy(fixture.CertificatePath, Path.Combine(certDir, "ca.crt"));
-        Assert.Equal("Login Succeeded!\n", wharf.Run("login", "--cert-dir", certDir, "-u", "admin", "-p", WharfdFixture.AdminPassword, fixture.Host).Stdout);
+        Assert.Equal("Login Succeeded!\n", wharf.Run("login", "--cert-dir", certDir, "-u", "admin", "-p", WharfdProcess.AdminPassword, fixture.Host).Stdout);
         Assert.Equal(0, wharf.Run("push", "--cert-dir", certDir, "fixture:1", $"{fixture.Host}/lab/secure:1").ExitCode);
 
         // certs.d/HOST:PORT under the configuration directory, found without a flag.

@@ -165,6 +165,46 @@ public sealed class SlurmJobTests : IClassFixture<SlurmFixture>, IDisposable
     }
 
     [Fact]
+    public void SubmitSlurm_AsUnprivilegedUser_StepRunsRootlessAndFilesAreTheUsers()
+    {
+        if (Unavailable())
+        {
+            return;
+        }
+
+        // The cluster's case: an ordinary user submits; the step on the node pulls and runs the
+        // container rootless (keep-id), writing into the user's data directory.
+        using var user = new Rootless.RootlessUser.Session(Rootless.RootlessUser.WithRanges);
+        Tools.Check("chmod", "a+rx", _slurm.Dir, Path.Combine(_slurm.Dir, "munge"));
+        Tools.Check("chmod", "a+r", _slurm.Conf!);
+        user.Extra["SLURM_CONF"] = _slurm.Conf!;
+        string stdout = user.Check("job", "submit", "--tls-verify=false", "--image", _images.Image, "--executor", "slurm", "--name", "rootless-slurm",
+            "-v", $"{user.Data}:{user.Data}", "--", "sh", "-c", $"id -u; echo from-slurm > {user.Data}/out");
+        string id = stdout.Trim().Split('\n')[^1].Trim();
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        JsonObject job;
+        while (true)
+        {
+            job = JsonNode.Parse(user.Check("job", "status", "--format", "json", id))!.AsObject();
+            if ((string?)job["state"] is "completed" or "failed" or "cancelled" || clock.Elapsed > TimeSpan.FromMinutes(3))
+            {
+                break;
+            }
+
+            Thread.Sleep(300);
+        }
+
+        string log = user.Check("job", "logs", id);
+        Assert.True((string?)job["state"] == "completed", $"state {(string?)job["state"]}; log:\n{log}");
+        Assert.Contains($"{user.Uid}\n", log, StringComparison.Ordinal);
+        Assert.Equal("from-slurm\n", File.ReadAllText(Path.Combine(user.Data, "out")));
+        Assert.Equal(user.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture), Tools.Check("stat", "-c", "%u", Path.Combine(user.Data, "out")).Trim());
+        var (_, sacct, _) = _slurm.Tool("sacct", "-c", "-j", (string)job["slurmJobId"]!, "-n", "-P", "-o", "User,State");
+        Assert.StartsWith(user.Name + "|COMPLETED", sacct.Trim(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void CancelSlurm_RunningJob_LeavesNoContainerMountOrRuntimeState()
     {
         if (Unavailable())

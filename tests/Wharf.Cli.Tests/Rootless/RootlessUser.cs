@@ -112,9 +112,13 @@ internal static class RootlessUser
 
         public string Wharf => Path.Combine(BinDir.Value, "wharf");
 
+        /// <summary>Variables added to <see cref="Environment"/> (SLURM_CONF, say).</summary>
+        public Dictionary<string, string> Extra { get; } = [];
+
         /// <summary>The environment of a login shell of the user's: nothing of root's leaks in.</summary>
         public List<string> Environment() =>
         [
+            .. Extra.Select(kv => kv.Key + "=" + kv.Value),
             "HOME=" + Home,
             "USER=" + Name,
             "LOGNAME=" + Name,

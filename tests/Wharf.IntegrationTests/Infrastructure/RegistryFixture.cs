@@ -9,7 +9,16 @@ public sealed class RegistryFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Server = await RegistryServer.StartNewAsync(Path.Combine(_root.Path, "data"));
+        try
+        {
+            Server = await RegistryServer.StartNewAsync(Path.Combine(_root.Path, "data"));
+        }
+        catch
+        {
+            // xunit does not dispose a fixture whose initialisation failed: clean up here.
+            _root.Dispose();
+            throw;
+        }
     }
 
     public async Task DisposeAsync()

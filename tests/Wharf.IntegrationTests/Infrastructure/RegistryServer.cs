@@ -1,30 +1,29 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
+using Wharf.Testing;
 
 namespace Wharf.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// A registry running as a real process on 127.0.0.1: started, probed until <c>GET /v2/</c> answers,
-/// killed by PID. Its stdout and stderr are kept so a failing test can show what the server said.
+/// A registry running as a real process on 127.0.0.1 (<see cref="ServerProcess"/>: started, probed
+/// until <c>GET /v2/</c> answers, killed by PID). Its stdout and stderr are kept so a failing test can
+/// show what the server said.
 /// </summary>
 public abstract class RegistryServer : IAsyncDisposable
 {
     /// <summary>Environment variable that picks the registry the suite runs against: <c>wharfd</c> (default) or <c>docker-registry</c>.</summary>
     public const string TargetVariable = "WHARF_IT_REGISTRY";
 
-    private static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(90);
+    private readonly ServerProcess _process;
 
-    private readonly List<string> _log = [];
-    private Process? _process;
-
-    protected RegistryServer(string dataDirectory, int port)
+    protected RegistryServer(string name, string dataDirectory, int port)
     {
         DataDirectory = dataDirectory;
         Port = port;
+        _process = new ServerProcess(name, CreateStartInfo, new Uri(BaseAddress, "v2/"));
     }
 
-    public abstract string Name { get; }
+    public string Name => _process.Name;
 
     /// <summary>
     /// Status that goes with MANIFEST_BLOB_UNKNOWN. Wharf answers 404 (the blob is not found);
@@ -41,12 +40,12 @@ public abstract class RegistryServer : IAsyncDisposable
 
     public Uri BaseAddress => new($"http://{Host}/");
 
-    public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+    public int? ProcessId => _process.ProcessId;
 
     public static RegistryServer Create(string dataDirectory, int? port = null)
     {
         var target = Environment.GetEnvironmentVariable(TargetVariable);
-        var chosenPort = port ?? FreePort();
+        var chosenPort = port ?? LoopbackPort.Free();
         return target switch
         {
             null or "" or "wharfd" => new WharfdServer(dataDirectory, chosenPort),
@@ -69,201 +68,55 @@ public abstract class RegistryServer : IAsyncDisposable
                 await server.StartAsync(cancellationToken);
                 return server;
             }
-            catch (RegistryExitedException) when (attempt < 3)
+            catch (ServerExitedException) when (attempt < 3)
             {
                 await server.DisposeAsync();
             }
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     protected abstract ProcessStartInfo CreateStartInfo();
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        if (_process is { HasExited: false })
-        {
-            throw new InvalidOperationException($"{Name} is already running (pid {_process.Id})");
-        }
         Directory.CreateDirectory(DataDirectory);
-        var startInfo = CreateStartInfo();
-        startInfo.UseShellExecute = false;
-        startInfo.RedirectStandardOutput = true;
-        startInfo.RedirectStandardError = true;
-        startInfo.RedirectStandardInput = true;
-
-        var process = new Process { StartInfo = startInfo };
-        process.OutputDataReceived += (_, e) => Append("out", e.Data);
-        process.ErrorDataReceived += (_, e) => Append("err", e.Data);
-        Append("fixture", $"starting {startInfo.FileName} {string.Join(' ', startInfo.ArgumentList)}");
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _process = process;
-
-        await WaitUntilAnsweringAsync(process, cancellationToken);
-    }
-
-    private async Task WaitUntilAnsweringAsync(Process process, CancellationToken cancellationToken)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = Stopwatch.StartNew();
-        Exception? last = null;
-        while (deadline.Elapsed < StartupTimeout)
-        {
-            if (process.HasExited)
-            {
-                throw new RegistryExitedException($"{Name} exited with {process.ExitCode} before answering GET /v2/\n{Logs}");
-            }
-            try
-            {
-                using var response = await http.GetAsync(new Uri(BaseAddress, "v2/"), cancellationToken);
-                // 401 is a working registry too: it only asks for credentials (distribution spec, end-1).
-                if (response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Unauthorized)
-                {
-                    Append("fixture", $"answering after {deadline.ElapsedMilliseconds} ms");
-                    return;
-                }
-                last = new HttpRequestException($"GET /v2/ answered {(int)response.StatusCode}");
-            }
-            catch (HttpRequestException e)
-            {
-                last = e;
-            }
-            catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
-            {
-                last = e;
-            }
-            await Task.Delay(100, cancellationToken);
-        }
-        Kill();
-        throw new TimeoutException($"{Name} did not answer GET /v2/ within {StartupTimeout}: {last?.Message}\n{Logs}");
+        await _process.StartAsync(cancellationToken);
     }
 
     /// <summary>Kills the process by its PID, as a crash would: no graceful shutdown.</summary>
-    public void Kill()
-    {
-        var process = _process;
-        if (process is null)
-        {
-            return;
-        }
-        _process = null;
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-            process.WaitForExit(10_000);
-            Append("fixture", $"killed pid {process.Id}");
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-        finally
-        {
-            process.Dispose();
-        }
-    }
+    public void Kill() => _process.Kill();
 
-    public async Task RestartAsync(CancellationToken cancellationToken = default)
-    {
-        Kill();
-        await StartAsync(cancellationToken);
-    }
+    public Task RestartAsync(CancellationToken cancellationToken = default) => _process.RestartAsync(cancellationToken);
 
     /// <summary>A position in the log; pass it to <see cref="LogsSince"/> to get what came after.</summary>
-    public int LogMark
-    {
-        get
-        {
-            lock (_log)
-            {
-                return _log.Count;
-            }
-        }
-    }
+    public int LogMark => _process.LogMark;
 
-    public string Logs => LogsSince(0);
+    public string Logs => _process.Logs;
 
-    public string LogsSince(int mark)
-    {
-        lock (_log)
-        {
-            return string.Join('\n', _log.Skip(mark));
-        }
-    }
-
-    private void Append(string stream, string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_log)
-        {
-            _log.Add($"[{Name} {stream}] {line}");
-        }
-    }
+    public string LogsSince(int mark) => _process.LogsSince(mark);
 
     public ValueTask DisposeAsync()
     {
-        Kill();
+        _process.Dispose();
         GC.SuppressFinalize(this);
         return ValueTask.CompletedTask;
     }
 }
 
-public sealed class RegistryExitedException(string message) : Exception(message);
-
-/// <summary>wharfd from this build's output, started with <c>dotnet wharfd.dll</c>.</summary>
-public sealed class WharfdServer(string dataDirectory, int port) : RegistryServer(dataDirectory, port)
+/// <summary>wharfd from this build's output, started the way every test starts it (<see cref="WharfdProcess.CreateStartInfo"/>).</summary>
+public sealed class WharfdServer(string dataDirectory, int port) : RegistryServer("wharfd", dataDirectory, port)
 {
-    public override string Name => "wharfd";
-
     public override HttpStatusCode ManifestBlobUnknownStatus => HttpStatusCode.NotFound;
 
-    protected override ProcessStartInfo CreateStartInfo()
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "wharfd.dll");
-        if (!File.Exists(dll))
-        {
-            throw new FileNotFoundException("wharfd.dll is not in the test output; the project reference to Wharf.Server brings it", dll);
-        }
-        var startInfo = new ProcessStartInfo(DotnetHost());
-        // These tests drive the distribution API itself, so the registry runs open; the token
-        // flow and permissions have their own tests against real podman.
-        foreach (var argument in new[] { dll, "--urls", $"http://127.0.0.1:{Port}", "--data-dir", DataDirectory, "--Registry:OpenRegistry=true" })
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-        // Per-request framework logging drowns what the server itself says.
-        startInfo.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
-        return startInfo;
-    }
-
-    private static string DotnetHost()
-    {
-        // Set by the dotnet CLI for the processes it starts (the test host among them).
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        return !string.IsNullOrEmpty(host) && File.Exists(host) ? host : "dotnet";
-    }
+    // These tests drive the distribution API itself, so the registry runs open; the token flow and
+    // permissions have their own tests against real podman.
+    protected override ProcessStartInfo CreateStartInfo() =>
+        WharfdProcess.CreateStartInfo($"http://{Host}", DataDirectory, openRegistry: true);
 }
 
 /// <summary>CNCF distribution 2.8 (Debian's docker-registry), filesystem storage, deletes enabled.</summary>
-public sealed class DockerRegistryServer(string dataDirectory, int port) : RegistryServer(dataDirectory, port)
+public sealed class DockerRegistryServer(string dataDirectory, int port) : RegistryServer("docker-registry", dataDirectory, port)
 {
-    public override string Name => "docker-registry";
-
     public override HttpStatusCode ManifestBlobUnknownStatus => HttpStatusCode.BadRequest;
 
     protected override ProcessStartInfo CreateStartInfo()

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Audit;
 using Wharf.Registry.Projects;
 using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Audit;
 
@@ -16,7 +17,7 @@ public sealed class AuditLogTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = await WharfServer.StartAsync(realRegistry: true);
+        _server = await WharfServer.StartAsync();
         await _server.CreateProjectAsync("lab");
         await _server.CreateProjectAsync("other");
         await _server.CreateUserAsync("dev");
@@ -236,7 +237,7 @@ public sealed class AuditOffThePullPathTests
     public async Task Pull_WhileTheAuditDatabaseIsStuck_IsServedAndItsEntryWaitsInTheQueue()
     {
         var stuck = new StuckAuditStore();
-        await using var server = await WharfServer.StartAsync(realRegistry: true, configureServices: s => s.AddSingleton<IAuditLogStore>(stuck));
+        await using var server = await WharfServer.StartAsync(configureServices: s => s.AddSingleton<IAuditLogStore>(stuck));
         await server.CreateProjectAsync("lab");
         using var admin = server.Admin();
         await Images.PushImageAsync(admin, "lab/app", "v1", RandomNumberGenerator.GetBytes(10));

@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Wharf.Registry.Projects;
-using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Auth;
 
@@ -17,7 +17,7 @@ public sealed class TokenAbuseTests : IAsyncLifetime
     {
         _server = await WharfServer.StartAsync();
         await _server.CreateProjectAsync("lab");
-        _server.Repositories.Add("lab/app");
+        await _server.SeedImageAsync("lab/app");
         await _server.CreateUserAsync("dev");
         await _server.AddMemberAsync("lab", "dev", ProjectRole.Developer);
     }
@@ -64,7 +64,7 @@ public sealed class TokenAbuseTests : IAsyncLifetime
     [Fact]
     public async Task V2_TokenForAnotherRepository_IsNotUsableHere()
     {
-        _server.Repositories.Add("lab/other");
+        await _server.SeedImageAsync("lab/other");
         using var client = _server.Bearer(await _server.TokenAsync("dev", "Passw0rdX", "repository:lab/other:pull,push"));
 
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v2/lab/other/manifests/latest")).StatusCode);

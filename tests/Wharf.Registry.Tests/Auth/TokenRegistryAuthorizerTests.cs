@@ -1,15 +1,17 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Wharf.Oci;
 using Wharf.Registry.Auth;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Projects;
-using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Auth;
 
 public sealed class TokenRegistryAuthorizerTests : IAsyncLifetime
 {
     private WharfServer _server = null!;
+    private PushedImage _image = null!;
 
     public async Task InitializeAsync()
     {
@@ -17,8 +19,8 @@ public sealed class TokenRegistryAuthorizerTests : IAsyncLifetime
         await _server.CreateProjectAsync("lab");
         await _server.CreateUserAsync("dev");
         await _server.AddMemberAsync("lab", "dev", ProjectRole.Developer);
-        _server.Repositories.Add("lab/app");
-        _server.Repositories.Add("lab/other");
+        _image = await _server.SeedImageAsync("lab/app");
+        await _server.SeedImageAsync("lab/other");
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
@@ -46,7 +48,7 @@ public sealed class TokenRegistryAuthorizerTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v2/")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v2/lab/app/manifests/latest")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await client.PutAsync("v2/lab/app/manifests/latest", new StringContent("{}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await RegistryPush.PutManifestAsync(client, "lab/app", "latest", _image.Body, MediaTypes.OciManifest)).StatusCode);
     }
 
     [Fact]
@@ -212,8 +214,8 @@ public sealed class TokenRegistryAuthorizerTests : IAsyncLifetime
     {
         await _server.CreateProjectAsync("open", isPublic: true);
         await _server.CreateProjectAsync("secret");
-        _server.Repositories.Add("open/tool");
-        _server.Repositories.Add("secret/plans");
+        await _server.SeedImageAsync("open/tool");
+        await _server.SeedImageAsync("secret/plans");
 
         using var dev = _server.Bearer(await _server.TokenAsync("dev", "Passw0rdX", "registry:catalog:*"));
         using var anonymous = _server.Bearer(await _server.TokenAsync(null, null, "registry:catalog:*"));
@@ -232,8 +234,7 @@ public sealed class TokenRegistryAuthorizerTests : IAsyncLifetime
         string dataDirectory = _server.DataDirectory;
         await _server.StopKeepingDataAsync();
 
-        _server = await WharfServer.StartAsync(dataDirectory: dataDirectory);
-        _server.Repositories.Add("lab/app");
+        _server = await WharfServer.StartAsync(dataDirectory: dataDirectory); // lab/app is still in the data directory
         using var client = _server.Bearer(token);
 
         Assert.Equal(kid, _server.Services.GetRequiredService<TokenSigningKey>().KeyId);

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Wharf.Registry.Projects;
-using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Auth;
 

@@ -4,12 +4,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Wharf.Oci;
 using Wharf.Registry.Gc;
 using Wharf.Registry.Storage;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Gc;
 
 public sealed class GarbageCollectorTests : IAsyncLifetime
 {
-    private readonly ManualClock _clock = new();
+    private readonly ManualTimeProvider _clock = new(DateTimeOffset.UtcNow);
     private RegistryServer _server = null!;
 
     private GarbageCollector Gc => _server.Services.GetRequiredService<GarbageCollector>();
@@ -74,14 +75,5 @@ public sealed class GarbageCollectorTests : IAsyncLifetime
         var report = await Gc.RunAsync(dryRun: false, default);
         Assert.Contains(report.Removed, d => d.Digest == digest);
         Assert.False(File.Exists(path));
-    }
-
-    private sealed class ManualClock : TimeProvider
-    {
-        private DateTimeOffset _now = DateTimeOffset.UtcNow;
-
-        public override DateTimeOffset GetUtcNow() => _now;
-
-        public void Advance(TimeSpan by) => _now += by;
     }
 }

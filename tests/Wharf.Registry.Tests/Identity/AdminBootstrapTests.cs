@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
-using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Identity;
 

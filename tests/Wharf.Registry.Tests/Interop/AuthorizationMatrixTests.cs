@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Wharf.Oci;
 using Wharf.Registry.Projects;
 using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Interop;
 
@@ -48,7 +49,7 @@ public sealed class AuthorizationMatrixFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Assert.True(Skopeo.IsInstalled, "skopeo is not installed (test.sh installs it when run as root)");
-        Server = await WharfServer.StartAsync(realRegistry: true);
+        Server = await WharfServer.StartAsync();
         await Server.CreateProjectAsync("pub", isPublic: true);
         await Server.CreateProjectAsync("priv");
         await Server.CreateUserAsync("nonmember");

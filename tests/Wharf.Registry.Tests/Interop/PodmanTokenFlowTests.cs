@@ -1,5 +1,6 @@
 using Wharf.Registry.Projects;
 using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Interop;
 
@@ -13,7 +14,7 @@ public sealed class PodmanTokenFlowTests(Xunit.Abstractions.ITestOutputHelper ou
     public async Task InitializeAsync()
     {
         Assert.True(Podman.IsInstalled, "podman is not installed (test.sh installs it when run as root)");
-        _server = await WharfServer.StartAsync(realRegistry: true);
+        _server = await WharfServer.StartAsync();
         _host = _server.BaseAddress.Authority;
         _podman = new Podman();
         await _server.CreateProjectAsync("lab");

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Management;
 
@@ -10,7 +10,7 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
 {
     private WharfServer _server = null!;
 
-    public async Task InitializeAsync() => _server = await WharfServer.StartAsync(realRegistry: true);
+    public async Task InitializeAsync() => _server = await WharfServer.StartAsync();
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Quotas;
-using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Management;
 
@@ -43,7 +43,8 @@ public sealed class QuotasApiTests : IAsyncLifetime
         await using var open = await WharfServer.StartAsync(new Dictionary<string, string?> { ["Registry:OpenRegistry"] = "true" });
         using var anonymous = open.Client();
 
-        Assert.Equal(HttpStatusCode.OK, (await anonymous.PutAsync("v2/anything/app/manifests/latest", new StringContent("{}"))).StatusCode);
+        // A whole push, anonymous, into a project nobody created: throws unless every step succeeds.
+        await RegistryPush.PushImageAsync(anonymous, "anything/app", "latest", RegistryPush.Layer("anything", 100));
         Assert.Null(await open.Services.GetRequiredService<IProjectQuotas>().GetLimitAsync("anything", CancellationToken.None));
         using var admin = open.Admin();
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("api/v2.0/users/current")).StatusCode);
@@ -53,7 +54,7 @@ public sealed class QuotasApiTests : IAsyncLifetime
     public async Task ListQuotas_ShowsHardAndUsedInHarborsShape()
     {
         long id = await _server.CreateProjectAsync("lab");
-        _server.Repositories.Add("lab/app", 1234);
+        long used = (await _server.SeedImageAsync("lab/app", layerSize: 1234)).Size;
         using var admin = _server.Admin();
         Assert.Equal(HttpStatusCode.OK, (await admin.PutAsJsonAsync($"api/v2.0/quotas/{id}", new { hard = new { storage = 5000 } })).StatusCode);
 
@@ -63,7 +64,7 @@ public sealed class QuotasApiTests : IAsyncLifetime
         Assert.Equal(id, quota.GetProperty("id").GetInt64());
         Assert.Equal("lab", quota.GetProperty("ref").GetProperty("name").GetString());
         Assert.Equal(5000, quota.GetProperty("hard").GetProperty("storage").GetInt64());
-        Assert.Equal(1234, quota.GetProperty("used").GetProperty("storage").GetInt64());
+        Assert.Equal(used, quota.GetProperty("used").GetProperty("storage").GetInt64());
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Wharf.Registry.Projects;
 using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Management;
 
@@ -14,7 +15,7 @@ public sealed class RepositoriesApiTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = await WharfServer.StartAsync(realRegistry: true);
+        _server = await WharfServer.StartAsync();
         await _server.CreateProjectAsync("lab");
         await _server.CreateUserAsync("dev");
         await _server.CreateUserAsync("guest");

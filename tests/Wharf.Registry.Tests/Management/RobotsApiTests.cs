@@ -4,7 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Projects;
-using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Management;
 
@@ -16,7 +16,7 @@ public sealed class RobotsApiTests : IAsyncLifetime
     {
         _server = await WharfServer.StartAsync();
         await _server.CreateProjectAsync("lab");
-        _server.Repositories.Add("lab/app");
+        await _server.SeedImageAsync("lab/app");
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Wharf.Registry.Projects;
-using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Management;
 
@@ -17,10 +17,10 @@ public sealed class SearchEndpointTests : IAsyncLifetime
         await _server.CreateProjectAsync("secret");
         await _server.CreateUserAsync("dev");
         await _server.AddMemberAsync("lab", "dev", ProjectRole.Guest);
-        _server.Repositories.Add("library/alpine");
-        _server.Repositories.Add("lab/alpine-cuda");
-        _server.Repositories.Add("lab/pytorch");
-        _server.Repositories.Add("secret/alpine-plans");
+        await _server.SeedImageAsync("library/alpine");
+        await _server.SeedImageAsync("lab/alpine-cuda");
+        await _server.SeedImageAsync("lab/pytorch");
+        await _server.SeedImageAsync("secret/alpine-plans");
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();

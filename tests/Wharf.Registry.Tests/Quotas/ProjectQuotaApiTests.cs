@@ -6,6 +6,7 @@ using System.Text.Json;
 using Wharf.Oci;
 using Wharf.Registry.Projects;
 using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Quotas;
 
@@ -20,7 +21,7 @@ public sealed class ProjectQuotaApiTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = await WharfServer.StartAsync(realRegistry: true);
+        _server = await WharfServer.StartAsync();
         await _server.CreateProjectAsync("lab");
         await _server.CreateUserAsync("dev");
         await _server.AddMemberAsync("lab", "dev", ProjectRole.Developer);

@@ -16,7 +16,7 @@ namespace Wharf.Registry.Management;
 /// encoded twice (<c>a%252Fb</c>), as Harbor's clients send it; once-encoded works too. Reading needs
 /// pull in the project, deleting needs delete (maintainers, project admins), adding a tag needs push.
 /// </summary>
-internal static partial class ManagementApi
+internal static class RepositoryEndpoints
 {
     private const string RepositoryRoute = "/projects/{project_name_or_id}/repositories/{repository_name}";
     private const string ArtifactRoute = RepositoryRoute + "/artifacts/{reference}";
@@ -24,7 +24,7 @@ internal static partial class ManagementApi
     /// <summary>What Harbor writes for a time that never happened (an artifact never pulled).</summary>
     private const string NeverTime = "0001-01-01T00:00:00.000Z";
 
-    private static void MapRepositories(RouteGroupBuilder api)
+    public static void Map(RouteGroupBuilder api)
     {
         api.MapGet("/projects/{project_name_or_id}/repositories", Api.Handle(ListRepositoriesAsync));
         api.MapGet(RepositoryRoute, Api.Handle(GetRepositoryAsync));

@@ -14,9 +14,9 @@ namespace Wharf.Registry.Management;
 /// Harbor's <c>q</c>: <c>k=v</c> exact, <c>k=~v</c> contains, <c>k=[a~b]</c> range (op_time),
 /// <c>k={a b}</c> any of, clauses joined by commas.
 /// </summary>
-internal static partial class ManagementApi
+internal static class AuditEndpoints
 {
-    private static void MapAudit(RouteGroupBuilder api)
+    public static void Map(RouteGroupBuilder api)
     {
         api.MapGet("/audit-logs", Api.Handle(ListAuditLogsAsync));
         api.MapGet("/projects/{project_name_or_id}/logs", Api.Handle(ListProjectLogsAsync));

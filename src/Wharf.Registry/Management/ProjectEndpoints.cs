@@ -9,9 +9,10 @@ using Wharf.Registry.Projects;
 
 namespace Wharf.Registry.Management;
 
-internal static partial class ManagementApi
+/// <summary>Projects: create, list, read, update, delete, and their summary.</summary>
+internal static class ProjectEndpoints
 {
-    private static void MapProjects(RouteGroupBuilder api)
+    public static void Map(RouteGroupBuilder api)
     {
         api.MapPost("/projects", Api.Handle(CreateProjectAsync));
         api.MapGet("/projects", Api.Handle(ListProjectsAsync));
@@ -70,7 +71,7 @@ internal static partial class ManagementApi
         }
 
         bool isPublic = PublicFlag(request) ?? false;
-        long? limit = StorageLimit(request.StorageLimit);
+        long? limit = StorageLimits.FromRequested(request.StorageLimit);
         if (limit is not null && !caller.IsSysAdmin)
         {
             throw ApiException.Forbidden("only system admins may set a storage limit");
@@ -159,7 +160,7 @@ internal static partial class ManagementApi
                 throw ApiException.Forbidden("only system admins may set a storage limit");
             }
 
-            await projects.SetStorageLimitAsync(project.Id, StorageLimit(request.StorageLimit), context.RequestAborted).ConfigureAwait(false);
+            await projects.SetStorageLimitAsync(project.Id, StorageLimits.FromRequested(request.StorageLimit), context.RequestAborted).ConfigureAwait(false);
             Api.Audit(context, caller, "update", "quota", $"{project.Name} storage {request.StorageLimit}", project.Name);
         }
 
@@ -218,17 +219,9 @@ internal static partial class ManagementApi
         return request.Public;
     }
 
-    /// <summary>-1 (or absent) is unlimited; anything else must be a positive byte count.</summary>
-    private static long? StorageLimit(long? requested) => requested switch
-    {
-        null or -1 => null,
-        > 0 => requested,
-        _ => throw ApiException.BadRequest("storage limit must be -1 (unlimited) or a positive number of bytes"),
-    };
-
     private sealed record ProjectRequest(string? ProjectName, bool? Public, Dictionary<string, JsonElement>? Metadata, long? StorageLimit);
 
-    private sealed record ProjectResponse(
+    internal sealed record ProjectResponse(
         long ProjectId,
         string Name,
         long? OwnerId,

@@ -11,9 +11,9 @@ namespace Wharf.Registry.Management;
 /// Harbor's quotas: one per project, here with the project's id as the quota id; hard.storage is the
 /// limit in bytes (-1 unlimited), used.storage the metadata store's count of the project's bytes.
 /// </summary>
-internal static partial class ManagementApi
+internal static class QuotaEndpoints
 {
-    private static void MapQuotas(RouteGroupBuilder api)
+    public static void Map(RouteGroupBuilder api)
     {
         api.MapGet("/quotas", Api.Handle(ListQuotasAsync));
         api.MapGet("/quotas/{id}", Api.Handle(GetQuotaAsync));
@@ -82,7 +82,7 @@ internal static partial class ManagementApi
             throw ApiException.BadRequest("only the storage quota is supported");
         }
 
-        await context.RequestServices.GetRequiredService<IProjectStore>().SetStorageLimitAsync(project.Id, StorageLimit(storage), context.RequestAborted).ConfigureAwait(false);
+        await context.RequestServices.GetRequiredService<IProjectStore>().SetStorageLimitAsync(project.Id, StorageLimits.FromRequested(storage), context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "update", "quota", $"{project.Name} storage {storage}", project.Name);
         return Results.Ok();
     }

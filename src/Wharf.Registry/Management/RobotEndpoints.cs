@@ -11,11 +11,11 @@ namespace Wharf.Registry.Management;
 /// Robot accounts in Harbor's v2 shape (RobotCreate / RobotCreated / Robot / RobotSec): project level
 /// only, named <c>robot$&lt;project&gt;+&lt;name&gt;</c>; the secret is returned at creation and on refresh, never again.
 /// </summary>
-internal static partial class ManagementApi
+internal static class RobotEndpoints
 {
     private const int DefaultRobotDurationDays = 30;
 
-    private static void MapRobots(RouteGroupBuilder api)
+    public static void Map(RouteGroupBuilder api)
     {
         api.MapPost("/robots", Api.Handle(CreateRobotAsync));
         api.MapGet("/robots", Api.Handle(ListRobotsAsync));

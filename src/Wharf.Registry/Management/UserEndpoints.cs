@@ -6,9 +6,10 @@ using Wharf.Registry.Identity;
 
 namespace Wharf.Registry.Management;
 
-internal static partial class ManagementApi
+/// <summary>Local user accounts: registration by the admin, profile, password, admin flag.</summary>
+internal static class UserEndpoints
 {
-    private static void MapUsers(RouteGroupBuilder api)
+    public static void Map(RouteGroupBuilder api)
     {
         api.MapPost("/users", Api.Handle(CreateUserAsync));
         api.MapGet("/users", Api.Handle(ListUsersAsync));

@@ -1,0 +1,41 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+
+namespace Wharf.Registry;
+
+/// <summary>
+/// The one place that composes wharfd: Kestrel limits, services, then the endpoints. The
+/// <c>wharfd</c> host and the test servers both build through here, so a test exercises the very
+/// routing, authorization and middleware a deployment runs; only where it listens, how it logs and
+/// the configuration differ.
+/// </summary>
+public static class WharfApplication
+{
+    /// <summary>The largest request body outside blob uploads, which lift it per request.</summary>
+    public const long MaxRequestBodySize = 32 * 1024 * 1024;
+
+    /// <summary>
+    /// Adds the registry, identities and the management API to <paramref name="builder"/>, builds it
+    /// and maps every endpoint. Services the caller registered before are kept where the registry
+    /// only fills in defaults (a <see cref="TimeProvider"/>, a quota source, an audit store).
+    /// </summary>
+    public static WebApplication Build(WebApplicationBuilder builder, Action<RegistryOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = MaxRequestBodySize;
+            kestrel.Limits.MinRequestBodyDataRate = null; // slow clients on a busy cluster must not fail a layer push
+            kestrel.Limits.MaxResponseBufferSize = 4 * 1024 * 1024; // keep blob sends streaming while the client digests a chunk
+        });
+
+        builder.Services.AddWharfRegistry(builder.Configuration, configure);
+        builder.Services.AddWharfIdentity(builder.Configuration);
+
+        var app = builder.Build();
+        app.MapWharfRegistry();
+        app.MapWharfManagement();
+        return app;
+    }
+}
