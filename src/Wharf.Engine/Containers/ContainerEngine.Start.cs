@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Wharf.Client.Processes;
 
 namespace Wharf.Engine.Containers;
 
@@ -245,16 +246,8 @@ public sealed partial class ContainerEngine
             {remove}
             """;
         File.Delete(Store.MonitorPidPath(c.Id));
-        var psi = new ProcessStartInfo("setsid") { UseShellExecute = false };
-        foreach (string a in new[] { "-f", "/bin/sh", "-c", script })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using (var launcher = Process.Start(psi) ?? throw new WharfException("starting setsid"))
-        {
-            launcher.WaitForExit();
-        }
+        // setsid -f returns at once; the monitor's first line lets go of the runner's pipes.
+        ProcessRunner.Run("setsid", ["-f", "/bin/sh", "-c", script]);
 
         // Bounded wait for the monitor to report and runc to have started (or already finished) the container.
         var clock = Stopwatch.StartNew();

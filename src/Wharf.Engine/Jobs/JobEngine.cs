@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Wharf.Client;
+using Wharf.Client.Processes;
 using Wharf.Engine.Containers;
 
 namespace Wharf.Engine.Jobs;
@@ -341,20 +342,9 @@ public sealed class JobEngine
     {
         Directory.CreateDirectory(Path.GetDirectoryName(job.LogPath)!);
         string err = job.ErrorPath ?? job.LogPath;
-        var psi = new ProcessStartInfo("setsid") { UseShellExecute = false };
-        foreach (string a in new[] { "-f", "/bin/sh", "-c", "exec </dev/null >>\"$0\" 2>>\"$1\"; shift; exec \"$@\"", job.LogPath, err })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        foreach (string a in SelfCommand().Concat(["job", "_supervise", job.Id]))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var launcher = Process.Start(psi) ?? throw new WharfException("starting setsid");
-        launcher.WaitForExit();
-        if (launcher.ExitCode != 0)
+        string[] shell = ["-f", "/bin/sh", "-c", "exec </dev/null >>\"$0\" 2>>\"$1\"; shift; exec \"$@\"", job.LogPath, err];
+        var launcher = ProcessRunner.Run("setsid", [.. shell, .. SelfCommand(), "job", "_supervise", job.Id]);
+        if (!launcher.Succeeded)
         {
             throw new WharfException($"starting the job's supervisor failed (setsid exited {launcher.ExitCode})");
         }
