@@ -233,11 +233,11 @@ public sealed class WharfServer : IAsyncDisposable
         app.Map("/v2/{**path}", async (HttpContext context, string? path) =>
         {
             var authorizer = context.RequestServices.GetRequiredService<IRegistryAuthorizer>();
-            RegistryAccess? access = null;
+            AccessScope? access = null;
             RepositoryName repository = default;
             if (path == "_catalog")
             {
-                access = RegistryAccess.Catalog;
+                access = AccessScope.Catalog;
             }
             else if (!string.IsNullOrEmpty(path))
             {
@@ -254,9 +254,9 @@ public sealed class WharfServer : IAsyncDisposable
 
                 repository = RepositoryName.Parse(path[..cut]);
                 string method = context.Request.Method;
-                access = method is "GET" or "HEAD" ? RegistryAccess.Repository(repository, RegistryAccess.Pull)
-                    : method == "DELETE" ? RegistryAccess.Repository(repository, RegistryAccess.Delete)
-                    : RegistryAccess.Repository(repository, RegistryAccess.Pull, RegistryAccess.Push);
+                access = method is "GET" or "HEAD" ? AccessScope.Repository(repository, AccessScope.Pull)
+                    : method == "DELETE" ? AccessScope.Repository(repository, AccessScope.Delete)
+                    : AccessScope.Repository(repository, AccessScope.Pull, AccessScope.Push);
             }
 
             var result = await authorizer.AuthorizeAsync(context, access, context.RequestAborted);
