@@ -75,6 +75,19 @@ public sealed class ProcessRunnerTests
     }
 
     [Fact]
+    public async Task RunAsync_EnvironmentNullValue_RemovesVariable()
+    {
+        // A name of this test's own, so the variable surely is in the inherited environment.
+        System.Environment.SetEnvironmentVariable("WHARF_RUNNER_INHERITED", "inherited");
+
+        var result = await ProcessRunner.RunAsync(
+            "/bin/sh", ["-c", "echo \"${WHARF_RUNNER_INHERITED-unset}\""],
+            new ProcessRunOptions { Environment = new Dictionary<string, string?> { ["WHARF_RUNNER_INHERITED"] = null } });
+
+        Assert.Equal("unset\n", result.StandardOutput);
+    }
+
+    [Fact]
     public async Task RunAsync_Timeout_KillsWholeTreeAndThrows()
     {
         string pidFile = Path.Combine(Path.GetTempPath(), $"wharf-runner-{Guid.NewGuid():N}");
