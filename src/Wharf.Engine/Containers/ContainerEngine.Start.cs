@@ -190,7 +190,7 @@ public sealed partial class ContainerEngine
         }
 
         c.State = ContainerStates.Running;
-        c.StartedAt = DateTimeOffset.UtcNow;
+        c.StartedAt = Now;
         c.MonitorPid = Environment.ProcessId;
         Store.Write(c);
 
@@ -213,7 +213,7 @@ public sealed partial class ContainerEngine
         var fresh = Store.TryRead(c.Id) ?? c;
         fresh.State = ContainerStates.Exited;
         fresh.ExitCode = code;
-        fresh.FinishedAt = DateTimeOffset.UtcNow;
+        fresh.FinishedAt = Now;
         Store.Write(fresh);
         Unmount(fresh);
         if (fresh.AutoRemove)
@@ -258,7 +258,7 @@ public sealed partial class ContainerEngine
             {
                 monitor = m;
                 c.State = ContainerStates.Running;
-                c.StartedAt = DateTimeOffset.UtcNow;
+                c.StartedAt = Now;
                 c.MonitorPid = monitor;
                 Store.Write(c);
             }
