@@ -51,7 +51,7 @@ public sealed partial class ImageEngine
 
     public HostEnvironment Environment => _options.Environment;
 
-    /// <summary>The clock images are dated by; tests control it.</summary>
+    /// <summary>The engine's clock (<see cref="EngineOptions.Time"/>): the container and job engines built on this one read it too, so tests control every timestamp.</summary>
     public TimeProvider Time => _options.Time;
 
     public RegistriesConf Registries

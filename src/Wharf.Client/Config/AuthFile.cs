@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Wharf.Client.Processes;
 
 namespace Wharf.Client.Config;
 
@@ -100,26 +101,18 @@ public sealed class AuthFile
         string? path = (_env.Get("PATH") ?? "/usr/local/bin:/usr/bin:/bin").Split(':')
             .Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists)
             ?? throw new InvalidDataException($"getting credentials for {host}: credential helper {program} not found in $PATH");
-        var psi = new System.Diagnostics.ProcessStartInfo(path, "get")
+        ProcessResult result;
+        try
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = System.Diagnostics.Process.Start(psi) ?? throw new InvalidDataException($"starting {program} failed");
-        process.StandardInput.Write(host);
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+            result = ProcessRunner.Run(path, ["get"], new ProcessRunOptions { StandardInput = host, Timeout = TimeSpan.FromSeconds(60) });
+        }
+        catch (ProcessTimeoutException)
         {
-            process.Kill();
             throw new InvalidDataException($"getting credentials for {host}: {program} did not answer within 60 s");
         }
 
-        string output = stdout.Result;
-        if (process.ExitCode != 0)
+        string output = result.StandardOutput;
+        if (result.ExitCode != 0)
         {
             // "credentials not found in native keychain" is a miss, not a failure.
             return null;
@@ -130,7 +123,6 @@ public sealed class AuthFile
             var answer = JsonNode.Parse(output) as JsonObject;
             string user = answer?["Username"]?.GetValue<string>() ?? string.Empty;
             string secret = answer?["Secret"]?.GetValue<string>() ?? string.Empty;
-            _ = stderr.Result;
             return user == "<token>" ? new RegistryCredential(string.Empty, string.Empty, secret)
                 : user.Length > 0 ? new RegistryCredential(user, secret) : null;
         }

@@ -245,18 +245,10 @@ internal static class CopySources
 
     private static async Task ExtractAsync(string archive, string target, CancellationToken cancellationToken)
     {
-        var psi = new ProcessStartInfo("tar") { RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in new[] { "-x", "--no-same-permissions", "-f", archive, "-C", target })
+        var tar = await Wharf.Client.Processes.ProcessRunner.RunAsync("tar", ["-x", "--no-same-permissions", "-f", archive, "-C", target], null, cancellationToken).ConfigureAwait(false);
+        if (!tar.Succeeded)
         {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi) ?? throw new WharfException("cannot start tar");
-        string err = await p.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
-        await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (p.ExitCode != 0)
-        {
-            throw new WharfException($"unpacking {Path.GetFileName(archive)}: {err.Trim()}");
+            throw new WharfException($"unpacking {Path.GetFileName(archive)}: {tar.StandardError.Trim()}");
         }
     }
 

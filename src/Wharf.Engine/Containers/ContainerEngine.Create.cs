@@ -142,7 +142,7 @@ public sealed partial class ContainerEngine
                 ImageName = image.Names.FirstOrDefault() ?? image.Id,
                 ImageId = image.Id,
                 Command = argv,
-                Created = DateTimeOffset.UtcNow,
+                Created = Now,
                 AutoRemove = options.Remove,
                 Terminal = options.Tty,
                 RootfsDriver = driver,

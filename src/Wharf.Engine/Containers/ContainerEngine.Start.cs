@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Wharf.Client.Processes;
 
 namespace Wharf.Engine.Containers;
 
@@ -189,7 +190,7 @@ public sealed partial class ContainerEngine
         }
 
         c.State = ContainerStates.Running;
-        c.StartedAt = DateTimeOffset.UtcNow;
+        c.StartedAt = Now;
         c.MonitorPid = Environment.ProcessId;
         Store.Write(c);
 
@@ -212,7 +213,7 @@ public sealed partial class ContainerEngine
         var fresh = Store.TryRead(c.Id) ?? c;
         fresh.State = ContainerStates.Exited;
         fresh.ExitCode = code;
-        fresh.FinishedAt = DateTimeOffset.UtcNow;
+        fresh.FinishedAt = Now;
         Store.Write(fresh);
         Unmount(fresh);
         if (fresh.AutoRemove)
@@ -245,16 +246,8 @@ public sealed partial class ContainerEngine
             {remove}
             """;
         File.Delete(Store.MonitorPidPath(c.Id));
-        var psi = new ProcessStartInfo("setsid") { UseShellExecute = false };
-        foreach (string a in new[] { "-f", "/bin/sh", "-c", script })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using (var launcher = Process.Start(psi) ?? throw new WharfException("starting setsid"))
-        {
-            launcher.WaitForExit();
-        }
+        // setsid -f returns at once; the monitor's first line lets go of the runner's pipes.
+        ProcessRunner.Run("setsid", ["-f", "/bin/sh", "-c", script]);
 
         // Bounded wait for the monitor to report and runc to have started (or already finished) the container.
         var clock = Stopwatch.StartNew();
@@ -265,7 +258,7 @@ public sealed partial class ContainerEngine
             {
                 monitor = m;
                 c.State = ContainerStates.Running;
-                c.StartedAt = DateTimeOffset.UtcNow;
+                c.StartedAt = Now;
                 c.MonitorPid = monitor;
                 Store.Write(c);
             }

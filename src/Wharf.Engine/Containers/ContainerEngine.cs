@@ -31,6 +31,8 @@ public sealed partial class ContainerEngine
 
     private HostEnvironment Env => _images.Environment;
 
+    private DateTimeOffset Now => _images.Time.GetUtcNow();
+
     public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, Env.Get("WHARF_RUNTIME"));
 
     /// <summary>overlay unless <c>WHARF_ROOTFS_DRIVER</c> asks for fuse-overlayfs or copy.</summary>

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Wharf.Client.Processes;
 
 namespace Wharf.Engine.Containers;
 
@@ -88,28 +88,15 @@ public static class RootfsMount
 
     private static string? RunTool(string tool, string? cwd, params string[] args)
     {
-        var psi = new ProcessStartInfo(tool) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        if (cwd is not null)
-        {
-            psi.WorkingDirectory = cwd;
-        }
-
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
         try
         {
-            using var p = Process.Start(psi)!;
-            string err = p.StandardError.ReadToEnd();
-            p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            return p.ExitCode == 0 ? null : $"{tool}: {err.Trim()}";
+            var result = ProcessRunner.Run(tool, args, new ProcessRunOptions { WorkingDirectory = cwd });
+            return result.Succeeded ? null : $"{tool}: {result.StandardError.Trim()}";
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (ProgramNotFoundException e)
         {
-            return $"{tool}: {e.Message}";
+            // The caller falls back to another driver; the reason is kept for its message.
+            return e.Message;
         }
     }
 }

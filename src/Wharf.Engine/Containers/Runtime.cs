@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Wharf.Client.Processes;
 
 namespace Wharf.Engine.Containers;
 
@@ -35,6 +36,7 @@ public sealed class Runtime(string stateRoot, string? preferred)
         throw new WharfException("no OCI runtime found: install runc or crun");
     }
 
+    /// <summary>For the foreground runs that pass the user's terminal through (run -it, exec); everything else goes through <see cref="Call"/>.</summary>
     public ProcessStartInfo StartInfo(params string[] args)
     {
         var psi = new ProcessStartInfo(Path) { UseShellExecute = false };
@@ -51,16 +53,8 @@ public sealed class Runtime(string stateRoot, string? preferred)
     /// <summary>Runs a runtime command to completion, capturing its output.</summary>
     public (int ExitCode, string Stdout, string Stderr) Call(params string[] args)
     {
-        var psi = StartInfo(args);
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.RedirectStandardInput = true;
-        using var p = Process.Start(psi) ?? throw new WharfException($"starting {Path}");
-        p.StandardInput.Close();
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout, stderr.GetAwaiter().GetResult());
+        var result = ProcessRunner.Run(Path, ["--root", StateRoot, .. args]);
+        return (result.ExitCode, result.StandardOutput, result.StandardError);
     }
 
     /// <summary>The runtime's view of a container: <c>running</c>, <c>created</c>, <c>stopped</c>, or null when it does not know it.</summary>

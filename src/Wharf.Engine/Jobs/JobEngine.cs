@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Wharf.Client;
+using Wharf.Client.Processes;
 using Wharf.Engine.Containers;
 
 namespace Wharf.Engine.Jobs;
@@ -27,6 +28,8 @@ public sealed class JobEngine
     }
 
     public JobStore Store { get; }
+
+    private DateTimeOffset Now => _containers.Images.Time.GetUtcNow();
 
     public SlurmExecutor Slurm { get; }
 
@@ -75,7 +78,7 @@ public sealed class JobEngine
             {
                 Id = id,
                 Spec = spec,
-                Submitted = DateTimeOffset.UtcNow,
+                Submitted = Now,
                 LogPath = spec.Output is { } o ? Abs(o) : Path.Combine(Store.Dir(id), "output.log"),
                 ErrorPath = spec.Error is { } e ? Abs(e) : null,
             };
@@ -127,7 +130,7 @@ public sealed class JobEngine
         }
 
         // A supervisor that never reported within two minutes of the submission did not start.
-        bool neverStarted = job.SupervisorPid == 0 && DateTimeOffset.UtcNow - job.Submitted > TimeSpan.FromMinutes(2);
+        bool neverStarted = job.SupervisorPid == 0 && Now - job.Submitted > TimeSpan.FromMinutes(2);
         if (!neverStarted && (job.SupervisorPid == 0 || SupervisorAlive(job.SupervisorPid)))
         {
             return job;
@@ -142,7 +145,7 @@ public sealed class JobEngine
             }
 
             fresh.State = fresh.CancelRequested ? JobStates.Cancelled : JobStates.Failed;
-            fresh.Ended = DateTimeOffset.UtcNow;
+            fresh.Ended = Now;
             fresh.Message = $"the supervising process {fresh.SupervisorPid} is gone";
             Store.Write(fresh);
             return fresh;
@@ -174,13 +177,13 @@ public sealed class JobEngine
 
             if (state == JobStates.Running && fresh.Started is null)
             {
-                fresh.Started = DateTimeOffset.UtcNow;
+                fresh.Started = Now;
             }
 
             fresh.State = state;
             if (JobStates.IsFinal(state))
             {
-                fresh.Ended = DateTimeOffset.UtcNow;
+                fresh.Ended = Now;
                 fresh.ExitCode = exit;
             }
 
@@ -217,7 +220,7 @@ public sealed class JobEngine
             if (fresh.State == JobStates.Queued)
             {
                 fresh.State = JobStates.Cancelled;
-                fresh.Ended = DateTimeOffset.UtcNow;
+                fresh.Ended = Now;
             }
 
             Store.Write(fresh);
@@ -341,20 +344,9 @@ public sealed class JobEngine
     {
         Directory.CreateDirectory(Path.GetDirectoryName(job.LogPath)!);
         string err = job.ErrorPath ?? job.LogPath;
-        var psi = new ProcessStartInfo("setsid") { UseShellExecute = false };
-        foreach (string a in new[] { "-f", "/bin/sh", "-c", "exec </dev/null >>\"$0\" 2>>\"$1\"; shift; exec \"$@\"", job.LogPath, err })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        foreach (string a in SelfCommand().Concat(["job", "_supervise", job.Id]))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var launcher = Process.Start(psi) ?? throw new WharfException("starting setsid");
-        launcher.WaitForExit();
-        if (launcher.ExitCode != 0)
+        string[] shell = ["-f", "/bin/sh", "-c", "exec </dev/null >>\"$0\" 2>>\"$1\"; shift; exec \"$@\"", job.LogPath, err];
+        var launcher = ProcessRunner.Run("setsid", [.. shell, .. SelfCommand(), "job", "_supervise", job.Id]);
+        if (!launcher.Succeeded)
         {
             throw new WharfException($"starting the job's supervisor failed (setsid exited {launcher.ExitCode})");
         }
@@ -392,7 +384,7 @@ public sealed class JobEngine
                 if (place >= 0 && place < MaxConcurrent - running)
                 {
                     j.State = JobStates.Running;
-                    j.Started = DateTimeOffset.UtcNow;
+                    j.Started = Now;
                     j.Container = container;
                     Store.Write(j);
                     return (Start: true, Done: false, Job: j);
@@ -454,7 +446,7 @@ public sealed class JobEngine
             var j = Store.Read(id);
             j.State = j.CancelRequested ? JobStates.Cancelled : code == 0 ? JobStates.Completed : JobStates.Failed;
             j.ExitCode = code;
-            j.Ended = DateTimeOffset.UtcNow;
+            j.Ended = Now;
             j.Message = message;
             Store.Write(j);
         });

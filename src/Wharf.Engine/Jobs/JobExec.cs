@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Wharf.Client;
+using Wharf.Client.Processes;
 using Wharf.Engine.Containers;
 
 namespace Wharf.Engine.Jobs;
@@ -262,19 +263,14 @@ public static partial class JobExec
             return;
         }
 
-        var psi = new System.Diagnostics.ProcessStartInfo("setsid") { UseShellExecute = false };
-        foreach (string a in new[] { "-f", "/bin/sh", "-c", "exec </dev/null >/dev/null 2>&1; exec \"$@\"", "sh" }.Concat(self).Concat(["job", "_reap", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), containerId]))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
+        string[] shell = ["-f", "/bin/sh", "-c", "exec </dev/null >/dev/null 2>&1; exec \"$@\"", "sh"];
         try
         {
-            using var p = System.Diagnostics.Process.Start(psi);
-            p?.WaitForExit();
+            ProcessRunner.Run("setsid", [.. shell, .. self, "job", "_reap", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), containerId]);
         }
-        catch (System.ComponentModel.Win32Exception)
+        catch (ProgramNotFoundException)
         {
+            // Without setsid there is no reaper; the job's own cleanup still runs on a normal end.
         }
     }
 

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Wharf.Client;
+using Wharf.Client.Processes;
 
 namespace Wharf.Engine.Jobs;
 
@@ -193,39 +193,24 @@ public sealed class SlurmExecutor
 
     private (int Code, string Stdout, string Stderr) Run(string tool, string? workingDirectory, params string[] args)
     {
-        var psi = new ProcessStartInfo(tool)
+        var options = new ProcessRunOptions
         {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = workingDirectory ?? string.Empty,
+            WorkingDirectory = workingDirectory,
+            Timeout = TimeSpan.FromSeconds(60),
+            Environment = _env.Get("SLURM_CONF") is { Length: > 0 } conf ? new Dictionary<string, string?> { ["SLURM_CONF"] = conf } : null,
         };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        if (_env.Get("SLURM_CONF") is { Length: > 0 } conf)
-        {
-            psi.Environment["SLURM_CONF"] = conf;
-        }
-
         try
         {
-            using var p = Process.Start(psi) ?? throw new WharfException($"starting {tool}");
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
-            {
-                p.Kill(entireProcessTree: true);
-                throw new WharfException($"{tool} did not answer within 60 seconds");
-            }
-
-            return (p.ExitCode, stdout.Result, stderr.Result);
+            var result = ProcessRunner.Run(tool, args, options);
+            return (result.ExitCode, result.StandardOutput, result.StandardError);
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (ProcessTimeoutException)
         {
-            throw new WharfException($"{tool}: {e.Message} (is Slurm installed on this host?)");
+            throw new WharfException($"{tool} did not answer within 60 seconds");
+        }
+        catch (ProgramNotFoundException e)
+        {
+            throw new WharfException($"{e.Message}; is Slurm installed on this host?", e);
         }
     }
 }

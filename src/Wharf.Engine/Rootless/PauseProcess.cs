@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Wharf.Client.Processes;
 using Wharf.Engine.Storage;
 
 namespace Wharf.Engine.Rootless;
@@ -87,20 +88,7 @@ public static class PauseProcess
 
         // Its own session, so a Ctrl-C at the user's terminal does not reach it; its stdio are pipes
         // this process closes at once, so it never holds a caller's terminal or output pipe open.
-        var psi = new ProcessStartInfo(setsid)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (string a in new[] { unshare, "--user", "--mount", "--propagation", "private", "sleep", "infinity" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi) ?? throw new WharfException("starting the user namespace's pause process");
-        p.StandardInput.Close();
+        using var p = StartPause(setsid, unshare);
         int pid = p.Id;
         var clock = Stopwatch.StartNew();
         while (!(File.Exists($"/proc/{pid}/comm") && !OwnNamespace(pid) && File.ReadAllText($"/proc/{pid}/comm").Trim() == "sleep"))
@@ -165,14 +153,17 @@ public static class PauseProcess
         }
     }
 
-    private static void Kill(Process p)
+    private static Process StartPause(string setsid, string unshare)
     {
         try
         {
-            p.Kill();
+            return ProcessRunner.StartBackground(setsid, [unshare, "--user", "--mount", "--propagation", "private", "sleep", "infinity"]);
         }
-        catch (InvalidOperationException)
+        catch (ProgramNotFoundException e)
         {
+            throw new WharfException($"starting the user namespace's pause process: {e.Message}", e);
         }
     }
+
+    private static void Kill(Process p) => ProcessRunner.KillTree(p);
 }

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Wharf.Client.Processes;
 
 namespace Wharf.Engine.Rootless;
 
@@ -176,24 +176,14 @@ public static partial class UserNamespace
     /// <summary>Runs a helper to completion; the error text when it failed.</summary>
     internal static string? Run(string tool, IEnumerable<string> args)
     {
-        var psi = new ProcessStartInfo(tool) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
         try
         {
-            using var p = Process.Start(psi)!;
-            p.StandardInput.Close();
-            var err = p.StandardError.ReadToEndAsync();
-            p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            return p.ExitCode == 0 ? null : $"{Path.GetFileName(tool)}: {err.GetAwaiter().GetResult().Trim()}";
+            var result = ProcessRunner.Run(tool, args);
+            return result.Succeeded ? null : $"{Path.GetFileName(tool)}: {result.StandardError.Trim()}";
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (ProgramNotFoundException e)
         {
-            return $"{tool}: {e.Message}";
+            return e.Message;
         }
     }
 }

@@ -254,7 +254,7 @@ public sealed partial class RegistryApi
             throw new OciException(OciErrorCode.NameInvalid, error);
         }
 
-        var auth = await _authorizer.AuthorizeAsync(context, RegistryAccess.Repository(source, RegistryAccess.Pull), ct).ConfigureAwait(false);
+        var auth = await _authorizer.AuthorizeAsync(context, AccessScope.Repository(source, AccessScope.Pull), ct).ConfigureAwait(false);
         return auth.Kind == AuthorizationKind.Allowed ? source : null;
     }
 

@@ -112,21 +112,21 @@ public sealed partial class RegistryApi
         }
     }
 
-    private (RegistryAccess? Access, Func<HttpContext, RegistryRoute, Task>? Handler) Select(RegistryRoute route, string method)
+    private (AccessScope? Access, Func<HttpContext, RegistryRoute, Task>? Handler) Select(RegistryRoute route, string method)
     {
         bool get = HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
         var repo = route.Repository;
         return route.Kind switch
         {
             RouteKind.Base when get => (null, BaseAsync),
-            RouteKind.Catalog when HttpMethods.IsGet(method) => (RegistryAccess.Catalog, CatalogAsync),
+            RouteKind.Catalog when HttpMethods.IsGet(method) => (AccessScope.Catalog, CatalogAsync),
             RouteKind.TagList when HttpMethods.IsGet(method) => (Pull(repo), TagListAsync),
             RouteKind.Referrers when HttpMethods.IsGet(method) => (Pull(repo), ReferrersAsync),
             RouteKind.Manifest when get => (Pull(repo), GetManifestAsync),
             RouteKind.Manifest when HttpMethods.IsPut(method) => (PullPush(repo), PutManifestAsync),
-            RouteKind.Manifest when HttpMethods.IsDelete(method) => (RegistryAccess.Repository(repo, RegistryAccess.Delete), DeleteManifestAsync),
+            RouteKind.Manifest when HttpMethods.IsDelete(method) => (AccessScope.Repository(repo, AccessScope.Delete), DeleteManifestAsync),
             RouteKind.Blob when get => (Pull(repo), GetBlobAsync),
-            RouteKind.Blob when HttpMethods.IsDelete(method) => (RegistryAccess.Repository(repo, RegistryAccess.Delete), DeleteBlobAsync),
+            RouteKind.Blob when HttpMethods.IsDelete(method) => (AccessScope.Repository(repo, AccessScope.Delete), DeleteBlobAsync),
             RouteKind.UploadStart when HttpMethods.IsPost(method) => (PullPush(repo), StartUploadAsync),
             RouteKind.Upload when HttpMethods.IsPatch(method) => (PullPush(repo), PatchUploadAsync),
             RouteKind.Upload when HttpMethods.IsPut(method) => (PullPush(repo), PutUploadAsync),
@@ -135,9 +135,9 @@ public sealed partial class RegistryApi
             _ => (null, null),
         };
 
-        static RegistryAccess Pull(RepositoryName r) => RegistryAccess.Repository(r, RegistryAccess.Pull);
+        static AccessScope Pull(RepositoryName r) => AccessScope.Repository(r, AccessScope.Pull);
 
-        static RegistryAccess PullPush(RepositoryName r) => RegistryAccess.Repository(r, RegistryAccess.Pull, RegistryAccess.Push);
+        static AccessScope PullPush(RepositoryName r) => AccessScope.Repository(r, AccessScope.Pull, AccessScope.Push);
     }
 
     private static Task BaseAsync(HttpContext context, RegistryRoute route)

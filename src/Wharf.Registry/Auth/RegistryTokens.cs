@@ -8,7 +8,7 @@ namespace Wharf.Registry.Auth;
 /// <summary>One granted resource of a token, as in the Docker token spec's <c>access</c> claim.</summary>
 public sealed record GrantedAccess(string Type, string Name, IReadOnlyList<string> Actions)
 {
-    public bool Covers(RegistryAccess access) =>
+    public bool Covers(AccessScope access) =>
         string.Equals(Type, access.Type, StringComparison.Ordinal) && string.Equals(Name, access.Name, StringComparison.Ordinal)
         && (Actions.Contains("*") || access.Actions.All(Actions.Contains));
 }
@@ -18,7 +18,7 @@ public sealed record IssuedToken(string Token, int ExpiresIn, DateTimeOffset Iss
 /// <summary>A token whose signature, issuer, audience and lifetime have been checked.</summary>
 public sealed record ValidatedToken(string Subject, IReadOnlyList<GrantedAccess> Access, DateTimeOffset ExpiresAt)
 {
-    public bool Covers(RegistryAccess access) => Access.Any(a => a.Covers(access));
+    public bool Covers(AccessScope access) => Access.Any(a => a.Covers(access));
 }
 
 /// <summary>

@@ -26,7 +26,7 @@ public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVer
     private const string ListCacheKey = "wharf.list-cache";
     private const string ChallengeErrorKey = "wharf.challenge-error";
 
-    public async ValueTask<AuthorizationResult> AuthorizeAsync(HttpContext context, RegistryAccess? access, CancellationToken cancellationToken)
+    public async ValueTask<AuthorizationResult> AuthorizeAsync(HttpContext context, AccessScope? access, CancellationToken cancellationToken)
     {
         var result = await AuthorizeCoreAsync(context, access, cancellationToken).ConfigureAwait(false);
 
@@ -35,7 +35,7 @@ public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVer
         return result;
     }
 
-    private async ValueTask<AuthorizationResult> AuthorizeCoreAsync(HttpContext context, RegistryAccess? access, CancellationToken cancellationToken)
+    private async ValueTask<AuthorizationResult> AuthorizeCoreAsync(HttpContext context, AccessScope? access, CancellationToken cancellationToken)
     {
         string? authorization = context.Request.Headers.Authorization;
         if (string.IsNullOrEmpty(authorization) || !AuthenticationHeaderValue.TryParse(authorization, out var header) || header.Parameter is null)
@@ -115,7 +115,7 @@ public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVer
         return visible;
     }
 
-    public void WriteChallenge(HttpContext context, RegistryAccess? access, string? error = null)
+    public void WriteChallenge(HttpContext context, AccessScope? access, string? error = null)
     {
         error ??= context.Items[ChallengeErrorKey] as string;
         string realm = TokenRealm(context);
@@ -157,7 +157,7 @@ public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVer
         return null;
     }
 
-    private async Task<AuthorizationResult> DecideAsync(Caller caller, RegistryAccess access, bool fromToken, CancellationToken cancellationToken)
+    private async Task<AuthorizationResult> DecideAsync(Caller caller, AccessScope access, bool fromToken, CancellationToken cancellationToken)
     {
         if (access.Type == "registry" && access.Name == "catalog")
         {

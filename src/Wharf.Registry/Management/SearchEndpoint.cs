@@ -27,7 +27,7 @@ internal static class SearchEndpoint
         var caller = await CallerAsync(context).ConfigureAwait(false);
         if (caller is null)
         {
-            context.RequestServices.GetRequiredService<TokenRegistryAuthorizer>().WriteChallenge(context, RegistryAccess.Catalog);
+            context.RequestServices.GetRequiredService<TokenRegistryAuthorizer>().WriteChallenge(context, AccessScope.Catalog);
             return Results.Json(
                 new { errors = new[] { new { code = "UNAUTHORIZED", message = "authentication required" } } }, Api.Json, statusCode: StatusCodes.Status401Unauthorized);
         }
