@@ -177,6 +177,10 @@ public sealed class SlurmJobTests : IClassFixture<SlurmFixture>, IDisposable
         using var user = new Rootless.RootlessUser.Session(Rootless.RootlessUser.WithRanges);
         Tools.Check("chmod", "a+rx", _slurm.Dir, Path.Combine(_slurm.Dir, "munge"));
         Tools.Check("chmod", "a+r", _slurm.Conf!);
+
+        // Without slurmdbd, sacct -c reads the job-completion log, and its plugin opens it for appending.
+        string jobcomp = Path.Combine(_slurm.Dir, "jobcomp.log");
+        Tools.Check("sh", "-c", $"touch '{jobcomp}' && chmod a+rw '{jobcomp}'");
         user.Extra["SLURM_CONF"] = _slurm.Conf!;
         string stdout = user.Check("job", "submit", "--tls-verify=false", "--image", _images.Image, "--executor", "slurm", "--name", "rootless-slurm",
             "-v", $"{user.Data}:{user.Data}", "--", "sh", "-c", $"id -u; echo from-slurm > {user.Data}/out");
@@ -201,7 +205,7 @@ public sealed class SlurmJobTests : IClassFixture<SlurmFixture>, IDisposable
         Assert.Equal("from-slurm\n", File.ReadAllText(Path.Combine(user.Data, "out")));
         Assert.Equal(user.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture), Tools.Check("stat", "-c", "%u", Path.Combine(user.Data, "out")).Trim());
         var (_, sacct, _) = _slurm.Tool("sacct", "-c", "-j", (string)job["slurmJobId"]!, "-n", "-P", "-o", "User,State");
-        Assert.StartsWith(user.Name + "|COMPLETED", sacct.Trim(), StringComparison.Ordinal);
+        Assert.StartsWith($"{user.Name}({user.Uid})|COMPLETED", sacct.Trim(), StringComparison.Ordinal);
     }
 
     [Fact]
