@@ -29,6 +29,9 @@ public static class RegistryServiceCollectionExtensions
         options.DataDirectory = Path.GetFullPath(options.DataDirectory);
         Directory.CreateDirectory(options.DataDirectory);
 
+        // Taken before anything opens the database, held until the host is disposed.
+        var dataLock = DataDirectoryLock.Acquire(options.DataDirectory);
+        services.AddSingleton(_ => dataLock);
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IMetadataStore>(sp => new SqliteMetadataStore(Path.Combine(options.DataDirectory, "registry.db"), sp.GetRequiredService<TimeProvider>()));

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Wharf.Registry;
 
@@ -34,6 +35,9 @@ public static class WharfApplication
         builder.Services.AddWharfIdentity(builder.Configuration);
 
         var app = builder.Build();
+
+        // Resolved once so the host owns the data directory's lock and releases it when disposed.
+        app.Services.GetRequiredService<Storage.DataDirectoryLock>();
         app.MapWharfRegistry();
         app.MapWharfManagement();
         return app;

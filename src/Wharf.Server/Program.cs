@@ -39,11 +39,22 @@ else
 }
 
 // Everything else (limits, services, endpoints) is composed where the tests compose it too.
-var app = WharfApplication.Build(builder, o =>
+WebApplication app;
+try
 {
-    o.DataDirectory = dataDir ?? Environment.GetEnvironmentVariable("WHARF_DATA_DIR") ?? builder.Configuration["Registry:DataDirectory"] ?? "wharf-data";
-});
+    app = WharfApplication.Build(builder, o =>
+    {
+        o.DataDirectory = dataDir ?? Environment.GetEnvironmentVariable("WHARF_DATA_DIR") ?? builder.Configuration["Registry:DataDirectory"] ?? "wharf-data";
+    });
+}
+catch (Wharf.Registry.Storage.DataDirectoryInUseException e)
+{
+    Console.Error.WriteLine("Error: " + e.Message);
+    return 1;
+}
+
 app.Run();
+return 0;
 
 internal static class ServerArguments
 {

@@ -3,6 +3,25 @@ namespace Wharf.Cli.Tests.Images;
 [Collection("registry")]
 public sealed class WharfdTests(RegistryFixture registry)
 {
+    [Fact]
+    public async Task Wharfd_SecondOnTheSameDataDirectory_RefusesNamingTheHolder()
+    {
+        using var first = WharfdProcess.Start();
+        int port = LoopbackPort.Free();
+        var (code, _, stderr) = Tools.Run("dotnet", Path.Combine(AppContext.BaseDirectory, "wharfd.dll"), "--urls", $"http://127.0.0.1:{port}", "--data-dir", first.DataDirectory);
+
+        Assert.Equal(1, code);
+        string line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"Error: the data directory {first.DataDirectory} is in use by another wharfd (PID {first.Process.ProcessId}); one wharfd serves one data directory in the embedded mode", line);
+
+        // The first one still serves, and the lock dies with its holder: a new wharfd starts after a kill.
+        using var http = new HttpClient();
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.GetAsync(new Uri($"http://{first.Host}/v2/"))).StatusCode);
+        first.Process.Kill();
+        using var second = WharfdProcess.Start(new WharfdOptions { DataDirectory = first.DataDirectory });
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.GetAsync(new Uri($"http://{second.Host}/v2/"))).StatusCode);
+    }
+
 
     [Fact]
     public async Task PushPullMount_AgainstWharfd_PodmanSeesTheSameImage()
