@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Wharf.Cli.Tests.Containers;
 
 /// <summary>The cluster guide's walkthrough with real runc, overlay, a terminal, wharfd and podman.</summary>
@@ -14,30 +12,9 @@ public sealed class WalkthroughTests(ContainerFixture fixture)
 
         // run -it through a pseudo-terminal (script(1)); the shell reads what is typed into it.
         string typed = "test -t 0 && echo tty-ok; echo installed-tool > /opt/tool; rm /etc/motd; exit 0\n";
-        var psi = new ProcessStartInfo("script")
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (string a in new[] { "-qec", wharf.ShellCommand("run", "-it", "--name", "builder", fixture.Image, "sh"), "/dev/null" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using (var script = Process.Start(psi)!)
-        {
-            var output = script.StandardOutput.ReadToEndAsync();
-            Thread.Sleep(1500);
-            script.StandardInput.Write(typed);
-            script.StandardInput.Flush();
-            Assert.True(script.WaitForExit(TimeSpan.FromSeconds(60)), "run -it did not finish");
-            Thread.Sleep(200);
-            script.StandardInput.Close();
-            Assert.Equal(0, script.ExitCode);
-            Assert.Contains("tty-ok", await output, StringComparison.Ordinal);
-        }
+        var (code0, screen) = await Terminal.RunAsync(wharf.ShellCommand("run", "-it", "--name", "builder", fixture.Image, "sh"), typed, TimeSpan.FromMilliseconds(1500));
+        Assert.Equal(0, code0);
+        Assert.Contains("tty-ok", screen, StringComparison.Ordinal);
 
         string ps = wharf.Check("ps", "-a");
         string[] lines = ps.Split('\n', StringSplitOptions.RemoveEmptyEntries);

@@ -34,25 +34,10 @@ public sealed class RootlessTests(ContainerFixture fixture)
 
         // run -it through a pseudo-terminal; the image's files keep their owners inside (root's are root's).
         string typed = "test -t 0 && echo tty-ok; id -u; busybox stat -c %u /home/job 2>/dev/null || echo 0; echo changed > /opt/tool; exit 0\n";
-        var psi = new ProcessStartInfo("script") { UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { "-qec", user.ShellCommand("run", "-it", "--name", "changer", fixture.Image, "sh"), "/dev/null" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using (var script = Process.Start(psi)!)
-        {
-            var output = script.StandardOutput.ReadToEndAsync();
-            Thread.Sleep(2000);
-            script.StandardInput.Write(typed);
-            script.StandardInput.Flush();
-            Assert.True(script.WaitForExit(TimeSpan.FromSeconds(60)), "run -it did not finish");
-            script.StandardInput.Close();
-            string shown = await output;
-            Assert.True(script.ExitCode == 0, "run -it failed: " + shown);
-            Assert.Contains("tty-ok", shown, StringComparison.Ordinal);
-            Assert.Matches(@"(?m)^0\r?$", shown);
-        }
+        var (code, shown) = await Terminal.RunAsync(user.ShellCommand("run", "-it", "--name", "changer", fixture.Image, "sh"), typed, TimeSpan.FromSeconds(2));
+        Assert.True(code == 0, "run -it failed: " + shown);
+        Assert.Contains("tty-ok", shown, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^0\r?$", shown);
 
         Assert.Matches(@"(?m)^[0-9a-f]{12}  .*Exited \(0\) .* changer$", user.Check("ps", "-a"));
         string id = user.Check("commit", "-q", "changer", "changed:1").Trim();
