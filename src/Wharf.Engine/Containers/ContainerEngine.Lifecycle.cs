@@ -225,7 +225,7 @@ public sealed partial class ContainerEngine
         var env = new List<string>(c.Settings.Env);
         env.AddRange(options.Env);
         string cwd = options.Workdir ?? c.Settings.WorkingDir;
-        if (RootfsPaths.CheckCommand(rootfs, options.Command[0], cwd, env, c.Settings.Volumes) is { } failure)
+        if (RootfsPaths.CheckCommand(rootfs, options.Command[0], cwd, env, c.Mounts.Select(m => m.Source + ":" + m.Destination)) is { } failure)
         {
             throw failure;
         }

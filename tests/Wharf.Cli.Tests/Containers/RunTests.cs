@@ -27,6 +27,25 @@ public sealed class RunTests(ContainerFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void Run_CommandOnABindMount_RunsLikeAnyCommand()
+    {
+        // A job script on a mounted data directory, at the same path inside as outside.
+        string data = Path.Combine(_wharf.Dir, "data");
+        Directory.CreateDirectory(data);
+        File.WriteAllText(Path.Combine(data, "job.sh"), "#!/bin/sh\necho job-ran \"$@\"\n");
+        File.SetUnixFileMode(Path.Combine(data, "job.sh"), (UnixFileMode)0x1ED);
+
+        Assert.Equal("job-ran a\n", _wharf.Check("run", "--rm", "-v", $"{data}:{data}", fixture.Image, $"{data}/job.sh", "a"));
+        string id = Jobs.JobHelpers.Submit(_wharf, fixture.Image, "-v", $"{data}:{data}", "--", $"{data}/job.sh", "b");
+        var job = Jobs.JobHelpers.WaitFinal(_wharf, id);
+        Assert.True((string?)job["state"] == "completed", $"job {id}: {(string?)job["state"]} {(string?)job["message"]}");
+        Assert.Equal("job-ran b\n", _wharf.Check("job", "logs", id));
+
+        // Not on any mount, it is still not found: 127 as before.
+        Assert.Equal(127, _wharf.Run("run", "--rm", fixture.Image, $"{data}/job.sh").ExitCode);
+    }
+
+    [Fact]
     public void Run_CommandNotFound_Exits127WithPodmansMessage()
     {
         var (code, _, stderr) = _wharf.Run("run", "--rm", fixture.Image, "no-such-command");
@@ -273,3 +292,4 @@ public sealed class RunTests(ContainerFixture fixture) : IDisposable
         Assert.Fail("condition not met within 20 seconds");
     }
 }
+

@@ -79,8 +79,11 @@ public sealed class RootlessTests(ContainerFixture fixture)
     public void Job_LocalJobWritesIntoDataDirectory_FilesBelongToTheUser()
     {
         using var user = new RootlessUser.Session(RootlessUser.WithRanges);
+
+        // The job's script lives on the mounted data directory, as the cluster's job scripts do.
+        user.Shell($"printf '#!/bin/sh\\nid -u > {user.Data}/who; echo result > {user.Data}/result\\n' > {user.Data}/job.sh && chmod 755 {user.Data}/job.sh");
         string stdout = user.Check("job", "submit", "--tls-verify=false", "--image", fixture.Image, "-v", $"{user.Data}:{user.Data}",
-            "--", "sh", "-c", $"id -u > {user.Data}/who; echo result > {user.Data}/result");
+            "--", $"{user.Data}/job.sh");
         string id = stdout.Trim().Split('\n')[^1].Trim();
 
         var job = WaitFinal(user, id);
