@@ -109,17 +109,49 @@ public sealed class ImageWriter(ImageStore store)
         }
     }
 
-    /// <summary>Stores a new layer's blob; the returned descriptor is what the manifest lists.</summary>
+    /// <summary>
+    /// Stores a new layer's blob once it reads back as what the config will list (see
+    /// <see cref="LayerCheck"/>); the returned descriptor is what the manifest lists, its size the
+    /// bytes actually written. A layer that fails the check is never stored.
+    /// </summary>
     public async Task<Descriptor> WriteLayerAsync(Layer layer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        var stream = File.OpenRead(layer.BlobFile);
-        await using (stream.ConfigureAwait(false))
+        var check = await LayerCheck.VerifyAsync(layer.BlobFile, layer.DiffId, cancellationToken).ConfigureAwait(false);
+        if (check.Digest.ToString() != layer.Blob.Digest || check.Size != layer.Blob.Size)
         {
-            await _store.WriteBlobAsync(layer.Blob, stream, cancellationToken).ConfigureAwait(false);
+            throw new WharfException($"writing layer {layer.DiffId}: the blob reads back as {check.Digest} ({check.Size} bytes), written as {layer.Blob.Digest} ({layer.Blob.Size} bytes)");
         }
 
-        return layer.Blob;
+        return await StoreLayerAsync(layer.Blob, layer.BlobFile, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stores a layer that arrived as a file (a docker-archive's), checked end to end against the
+    /// diff ID its config lists; gzip or plain tar, as the bytes say.
+    /// </summary>
+    public async Task<(Descriptor Blob, long TarSize)> WriteLayerAsync(string file, Digest diffId, CancellationToken cancellationToken)
+    {
+        var check = await LayerCheck.VerifyAsync(file, diffId, cancellationToken).ConfigureAwait(false);
+        bool gzip = check.Digest != check.DiffId;
+        var blob = new Descriptor { MediaType = gzip ? MediaTypes.OciLayerGzip : MediaTypes.OciLayerTar, Digest = check.Digest.ToString(), Size = check.Size };
+        return (await StoreLayerAsync(blob, file, cancellationToken).ConfigureAwait(false), check.TarSize);
+    }
+
+    private async Task<Descriptor> StoreLayerAsync(Descriptor blob, string file, CancellationToken cancellationToken)
+    {
+        if (_store.HasBlob(blob))
+        {
+            return blob;
+        }
+
+        var stream = File.OpenRead(file);
+        await using (stream.ConfigureAwait(false))
+        {
+            await _store.WriteBlobAsync(blob, stream, cancellationToken).ConfigureAwait(false);
+        }
+
+        return blob;
     }
 
     public Task<Descriptor> WriteConfigAsync(ImageConfig config, ImageFormat format, CancellationToken cancellationToken) =>
@@ -168,6 +200,16 @@ public sealed class ImageWriter(ImageStore store)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(time);
+
+        // The index never lists an image whose blobs are not all stored under their final names.
+        foreach (var blob in image.Layers.Prepend(image.Config).Prepend(image.Manifest))
+        {
+            if (!_store.HasBlob(blob))
+            {
+                throw new WharfException($"recording image {image.Id[..12]}: blob {blob.Digest} ({blob.Size} bytes) is not in the store");
+            }
+        }
+
         var now = time.GetUtcNow();
         var record = new ImageRecord
         {

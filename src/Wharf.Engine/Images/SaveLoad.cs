@@ -420,42 +420,21 @@ public sealed partial class ImageEngine
             string configName = item["Config"]?.GetValue<string>() ?? throw new WharfException("manifest.json entry has no Config");
             byte[] config = await File.ReadAllBytesAsync(SafeJoin(dir, configName), ct).ConfigureAwait(false);
             string configDigest = Digest.Compute(config).ToString();
+            var layerNames = (item["Layers"] as JsonArray ?? []).Select(l => l!.GetValue<string>()).ToList();
+            var diffIds = ArchiveDiffIds(config, layerNames.Count, configName);
+            var writer = new ImageWriter(Store);
             var layers = new List<Descriptor>();
-            foreach (var layerNode in item["Layers"] as JsonArray ?? [])
+            for (int i = 0; i < layerNames.Count; i++)
             {
-                string layerPath = SafeJoin(dir, layerNode!.GetValue<string>());
-                Digest digest;
-                bool gzip;
-                var stream = new FileStream(layerPath, FileMode.Open, FileAccess.Read);
-                await using (stream.ConfigureAwait(false))
-                {
-                    gzip = IsCompressed(stream);
-                    digest = await Digest.ComputeAsync(stream, ct).ConfigureAwait(false);
-                }
-
-                var layer = new Descriptor
-                {
-                    MediaType = gzip ? MediaTypes.OciLayerGzip : MediaTypes.OciLayerTar,
-                    Digest = digest.ToString(),
-                    Size = new FileInfo(layerPath).Length,
-                };
+                // Each layer is read back end to end against the config's diff ID before it is stored.
+                var (layer, _) = await writer.WriteLayerAsync(SafeJoin(dir, layerNames[i]), diffIds[i], ct).ConfigureAwait(false);
                 Log(quiet, $"Copying blob {layer.Digest}");
-                if (!Store.HasBlob(layer))
-                {
-                    var data = new FileStream(layerPath, FileMode.Open, FileAccess.Read);
-                    await using (data.ConfigureAwait(false))
-                    {
-                        await Store.WriteBlobAsync(layer, data, ct).ConfigureAwait(false);
-                    }
-                }
-
                 layers.Add(layer);
             }
 
             Log(quiet, $"Copying config {configDigest}");
 
             // The archive's config bytes are stored as they are, so the image keeps its ID.
-            var writer = new ImageWriter(Store);
             var written = await writer.WriteConfigAsync(config, ImageFormat.Oci, ct).ConfigureAwait(false);
             var manifest = (await writer.WriteManifestAsync(written, layers, ImageFormat.Oci, null, ct).ConfigureAwait(false)).Manifest;
             Log(quiet, "Writing manifest to image destination");
@@ -476,6 +455,19 @@ public sealed partial class ImageEngine
         }
 
         return new LoadReport(names);
+    }
+
+    /// <summary>The diff IDs a docker-archive's config lists, one per layer the archive names.</summary>
+    private static IReadOnlyList<Digest> ArchiveDiffIds(byte[] config, int layerCount, string configName)
+    {
+        try
+        {
+            return [.. ImageRootFs.DiffIds(JsonNode.Parse(config), layerCount, configName).Select(Digest.Parse)];
+        }
+        catch (Exception e) when (e is JsonException or FormatException or ArgumentException)
+        {
+            throw new WharfException($"loading docker-archive: {configName}: {e.Message}", e);
+        }
     }
 
     private static string SafeJoin(string dir, string name)
