@@ -38,7 +38,7 @@ public sealed partial class ImageEngine
             case "oci-archive":
                 await WithOutputAsync(options, async stream =>
                 {
-                    string dir = Path.Combine(Store.Root, "tmp", "save-" + Guid.NewGuid().ToString("N"));
+                    string dir = Path.Combine(Store.Root, "tmp", $"{System.Environment.ProcessId}-save-{Guid.NewGuid():N}");
                     try
                     {
                         await SaveOciDirAsync(images, dir, options.Quiet, cancellationToken).ConfigureAwait(false);
@@ -182,7 +182,7 @@ public sealed partial class ImageEngine
     private async Task WriteLayerEntryAsync(TarWriter writer, string entryName, Descriptor layer, string diffId, CancellationToken ct)
     {
         // The tar header needs the size first: decompress to a temporary file, checking the diff ID.
-        string temp = Path.Combine(Store.Root, "tmp", "layer-" + Guid.NewGuid().ToString("N"));
+        string temp = Path.Combine(Store.Root, "tmp", $"{System.Environment.ProcessId}-layer-{Guid.NewGuid():N}");
         try
         {
             using (var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
@@ -284,7 +284,7 @@ public sealed partial class ImageEngine
         }
 
         Directory.CreateDirectory(Path.Combine(Store.Root, "tmp"));
-        string dir = Path.Combine(Store.Root, "tmp", "load-" + Guid.NewGuid().ToString("N"));
+        string dir = Path.Combine(Store.Root, "tmp", $"{System.Environment.ProcessId}-load-{Guid.NewGuid():N}");
         try
         {
             if (options.Path is { } path)
