@@ -12,9 +12,12 @@ namespace Wharf.Cli.Tests.SystemVerbs;
 [Collection("containers")]
 public sealed class CrashTests(ContainerFixture fixture) : IDisposable
 {
-    private const int Iterations = 20;
+    private const int Iterations = 24;
 
     private readonly WharfProcess _wharf = new();
+
+    /// <summary>How long each verb took when last run to completion, in milliseconds.</summary>
+    private readonly Dictionary<string, int> _durations = [];
 
     public void Dispose() => _wharf.Dispose();
 
@@ -59,7 +62,9 @@ public sealed class CrashTests(ContainerFixture fixture) : IDisposable
                 _ => ["rmi", Named($"localhost/c:{commits}") ? $"localhost/c:{commits}" : "localhost/saved:1"],
             };
 
-            if (RunAndKill(args, random.Next(0, 1200)))
+            // Somewhere within the command's life, as long as the last complete run of it took.
+            int delay = (int)(random.NextDouble() * _durations.GetValueOrDefault(op, 600));
+            if (RunAndKill(args, delay))
             {
                 kills++;
             }
@@ -68,7 +73,7 @@ public sealed class CrashTests(ContainerFixture fixture) : IDisposable
         }
 
         // Enough of the runs must really have been cut short for the test to mean anything.
-        Assert.True(kills >= Iterations / 3, $"only {kills} of {Iterations} commands were killed before finishing");
+        Assert.True(kills >= Iterations / 2, $"only {kills} of {Iterations} commands were killed before finishing");
         Assert.True(clock.Elapsed < TimeSpan.FromMinutes(5), $"took {clock.Elapsed}");
     }
 
@@ -126,7 +131,9 @@ public sealed class CrashTests(ContainerFixture fixture) : IDisposable
         // The interrupted command, run again, completes (rmi only while its image is still there).
         if (op != "rmi" || Named(args[1]))
         {
+            var run = Stopwatch.StartNew();
             var again = _wharf.Run(args);
+            _durations[op] = (int)run.ElapsedMilliseconds;
             Assert.True(again.ExitCode == 0, $"{at}: run again, exited {again.ExitCode}: {again.Stderr}");
         }
         else
