@@ -84,6 +84,15 @@ public sealed class ImageWriter(ImageStore store)
 
     private readonly ImageStore _store = store ?? throw new ArgumentNullException(nameof(store));
 
+    /// <summary>In-flight marks on the blobs written since the last <see cref="Register"/>.</summary>
+    private readonly List<IDisposable> _held = [];
+
+    /// <summary>
+    /// Marks a blob in use until the image is registered: a concurrent rmi or prune collects blobs
+    /// no image names, and a new image's blobs are stored before the image is.
+    /// </summary>
+    private void Hold(Descriptor blob) => _held.Add(_store.MarkInflight([blob.Digest]));
+
     /// <summary>The config's bytes as written: field order that of <see cref="ImageConfig"/> (the spec's).</summary>
     public static byte[] Serialize(ImageConfig config) => JsonSerializer.SerializeToUtf8Bytes(config, Json.ImageConfig);
 
@@ -140,6 +149,7 @@ public sealed class ImageWriter(ImageStore store)
 
     private async Task<Descriptor> StoreLayerAsync(Descriptor blob, string file, CancellationToken cancellationToken)
     {
+        Hold(blob);
         if (_store.HasBlob(blob))
         {
             return blob;
@@ -162,6 +172,7 @@ public sealed class ImageWriter(ImageStore store)
     {
         ArgumentNullException.ThrowIfNull(configBytes);
         var descriptor = new Descriptor { MediaType = ImageFormats.ConfigMediaType(format), Digest = Digest.Compute(configBytes).ToString(), Size = configBytes.Length };
+        Hold(descriptor);
         await _store.WriteBlobAsync(descriptor, new MemoryStream(configBytes), cancellationToken).ConfigureAwait(false);
         return descriptor;
     }
@@ -180,6 +191,7 @@ public sealed class ImageWriter(ImageStore store)
             Layers = converted,
         });
         var manifest = new Descriptor { MediaType = manifestType, Digest = Digest.Compute(bytes).ToString(), Size = bytes.Length };
+        Hold(manifest);
         await _store.WriteBlobAsync(manifest, new MemoryStream(bytes), cancellationToken).ConfigureAwait(false);
         return new WrittenImage(manifest, config, converted, created);
     }
@@ -223,7 +235,7 @@ public sealed class ImageWriter(ImageStore store)
             Size = image.Layers.Sum(_store.UncompressedSize) + image.Config.Size + image.Manifest.Size,
             Blobs = [image.Config.Digest, .. image.Layers.Select(l => l.Digest)],
         };
-        return _store.Update(images =>
+        var registered = _store.Update(images =>
         {
             var names = images.FirstOrDefault(i => i.Id == record.Id)?.Names ?? [];
             if (name is not null)
@@ -242,5 +254,17 @@ public sealed class ImageWriter(ImageStore store)
             images.Add(stored);
             return stored;
         });
+        ReleaseHeld();
+        return registered;
+    }
+
+    private void ReleaseHeld()
+    {
+        foreach (var mark in _held)
+        {
+            mark.Dispose();
+        }
+
+        _held.Clear();
     }
 }

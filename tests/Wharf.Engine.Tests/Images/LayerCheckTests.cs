@@ -139,6 +139,24 @@ public sealed class LayerCheckTests : IDisposable
     }
 
     [Fact]
+    public async Task Register_GarbageCollectedBeforeRegistering_BlobsKept()
+    {
+        // An rmi in another process collects what no image names; the new image's blobs are held until it is recorded.
+        var layer = await Layer.FromChangesAsync([], Path.Combine(_dir, "l.tar.gz"), ImageFormat.Oci, default);
+        var stored = await _writer.WriteLayerAsync(layer, default);
+        var config = new ImageConfig { Architecture = "amd64", Os = "linux", RootFs = new RootFs { DiffIds = [layer.DiffId.ToString()] } };
+        var image = await _writer.WriteAsync(config, [stored], ImageFormat.Oci, default);
+
+        _store.Locked(_store.CollectGarbage);
+        var record = _writer.Register(image, "localhost/held:1", [], TimeProvider.System);
+
+        Assert.Equal(image.Id, record.Id);
+        Assert.Empty(Directory.GetFiles(Path.Combine(_store.Root, "inflight")));
+        _store.Locked(_store.CollectGarbage);
+        Assert.True(_store.HasBlob(stored));
+    }
+
+    [Fact]
     public async Task Register_BlobMissing_ThrowsAndIndexUnchanged()
     {
         var config = new ImageConfig { Architecture = "amd64", Os = "linux", RootFs = new RootFs { DiffIds = [EmptyTarDiffId] } };
