@@ -254,11 +254,15 @@ public sealed class ImageWriter(ImageStore store)
             images.Add(stored);
             return stored;
         });
-        ReleaseHeld();
+        Release();
         return registered;
     }
 
-    private void ReleaseHeld()
+    /// <summary>
+    /// Ends the in-flight marks on what was written; <see cref="Register"/> does it, a caller that
+    /// records the image itself (load, through <see cref="LocalImageTarget"/>) calls it after, or on failure.
+    /// </summary>
+    public void Release()
     {
         foreach (var mark in _held)
         {

@@ -423,34 +423,42 @@ public sealed partial class ImageEngine
             var layerNames = (item["Layers"] as JsonArray ?? []).Select(l => l!.GetValue<string>()).ToList();
             var diffIds = ArchiveDiffIds(config, layerNames.Count, configName);
             var writer = new ImageWriter(Store);
-            var layers = new List<Descriptor>();
-            for (int i = 0; i < layerNames.Count; i++)
+            try
             {
-                // Each layer is read back end to end against the config's diff ID before it is stored.
-                var (layer, _) = await writer.WriteLayerAsync(SafeJoin(dir, layerNames[i]), diffIds[i], ct).ConfigureAwait(false);
-                Log(quiet, $"Copying blob {layer.Digest}");
-                layers.Add(layer);
+                var layers = new List<Descriptor>();
+                for (int i = 0; i < layerNames.Count; i++)
+                {
+                    // Each layer is read back end to end against the config's diff ID before it is stored.
+                    var (layer, _) = await writer.WriteLayerAsync(SafeJoin(dir, layerNames[i]), diffIds[i], ct).ConfigureAwait(false);
+                    Log(quiet, $"Copying blob {layer.Digest}");
+                    layers.Add(layer);
+                }
+
+                Log(quiet, $"Copying config {configDigest}");
+
+                // The archive's config bytes are stored as they are, so the image keeps its ID.
+                var written = await writer.WriteConfigAsync(config, ImageFormat.Oci, ct).ConfigureAwait(false);
+                var manifest = (await writer.WriteManifestAsync(written, layers, ImageFormat.Oci, null, ct).ConfigureAwait(false)).Manifest;
+                Log(quiet, "Writing manifest to image destination");
+                var target = new LocalImageTarget(Store, _options.Time);
+                var tags = (item["RepoTags"] as JsonArray ?? []).Select(t => t!.GetValue<string>()).ToList();
+                if (tags.Count == 0)
+                {
+                    var record = target.Register(manifest, null);
+                    names.Add("sha256:" + record.Id);
+                }
+
+                foreach (string tag in tags)
+                {
+                    string name = ImageNames.ForNewImage(tag);
+                    target.Register(manifest, name);
+                    names.Add(name);
+                }
             }
-
-            Log(quiet, $"Copying config {configDigest}");
-
-            // The archive's config bytes are stored as they are, so the image keeps its ID.
-            var written = await writer.WriteConfigAsync(config, ImageFormat.Oci, ct).ConfigureAwait(false);
-            var manifest = (await writer.WriteManifestAsync(written, layers, ImageFormat.Oci, null, ct).ConfigureAwait(false)).Manifest;
-            Log(quiet, "Writing manifest to image destination");
-            var target = new LocalImageTarget(Store, _options.Time);
-            var tags = (item["RepoTags"] as JsonArray ?? []).Select(t => t!.GetValue<string>()).ToList();
-            if (tags.Count == 0)
+            finally
             {
-                var record = target.Register(manifest, null);
-                names.Add("sha256:" + record.Id);
-            }
-
-            foreach (string tag in tags)
-            {
-                string name = ImageNames.ForNewImage(tag);
-                target.Register(manifest, name);
-                names.Add(name);
+                // The blobs were held against a concurrent rmi until the image was recorded (or failed).
+                writer.Release();
             }
         }
 
