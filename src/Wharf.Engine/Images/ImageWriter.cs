@@ -126,7 +126,7 @@ public sealed class ImageWriter(ImageStore store)
     public async Task<Descriptor> WriteLayerAsync(Layer layer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        var check = await LayerCheck.VerifyAsync(layer.BlobFile, layer.DiffId, cancellationToken).ConfigureAwait(false);
+        var check = await LayerCheck.VerifyAsync(layer.BlobFile, layer.DiffId, null, cancellationToken).ConfigureAwait(false);
         if (check.Digest.ToString() != layer.Blob.Digest || check.Size != layer.Blob.Size)
         {
             throw new WharfException($"writing layer {layer.DiffId}: the blob reads back as {check.Digest} ({check.Size} bytes), written as {layer.Blob.Digest} ({layer.Blob.Size} bytes)");
@@ -139,9 +139,9 @@ public sealed class ImageWriter(ImageStore store)
     /// Stores a layer that arrived as a file (a docker-archive's), checked end to end against the
     /// diff ID its config lists; gzip or plain tar, as the bytes say.
     /// </summary>
-    public async Task<(Descriptor Blob, long TarSize)> WriteLayerAsync(string file, Digest diffId, CancellationToken cancellationToken)
+    public async Task<(Descriptor Blob, long TarSize)> WriteLayerAsync(string file, Digest diffId, string name, CancellationToken cancellationToken)
     {
-        var check = await LayerCheck.VerifyAsync(file, diffId, cancellationToken).ConfigureAwait(false);
+        var check = await LayerCheck.VerifyAsync(file, diffId, name, cancellationToken).ConfigureAwait(false);
         bool gzip = check.Digest != check.DiffId;
         var blob = new Descriptor { MediaType = gzip ? MediaTypes.OciLayerGzip : MediaTypes.OciLayerTar, Digest = check.Digest.ToString(), Size = check.Size };
         return (await StoreLayerAsync(blob, file, cancellationToken).ConfigureAwait(false), check.TarSize);

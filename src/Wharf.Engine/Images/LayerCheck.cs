@@ -26,11 +26,13 @@ public static class LayerCheck
 
     /// <summary>
     /// Checks <paramref name="blobFile"/>; <paramref name="expectedDiffId"/>, when given, must be
-    /// what the uncompressed tar hashes to. Throws <see cref="WharfException"/> naming what is wrong.
+    /// what the uncompressed tar hashes to. Throws <see cref="WharfException"/> naming what is wrong
+    /// and the layer by <paramref name="name"/> (the user's name for it, say an archive's entry), else its file.
     /// </summary>
-    public static async Task<LayerCheckResult> VerifyAsync(string blobFile, Digest? expectedDiffId, CancellationToken cancellationToken)
+    public static async Task<LayerCheckResult> VerifyAsync(string blobFile, Digest? expectedDiffId, string? name, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(blobFile);
+        string label = name ?? blobFile;
         var file = new FileStream(blobFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
         await using (file.ConfigureAwait(false))
         {
@@ -60,7 +62,7 @@ public static class LayerCheck
             }
             catch (InvalidDataException e)
             {
-                throw new WharfException($"layer {blobFile}: not a readable gzip stream: {e.Message}", e);
+                throw new WharfException($"layer {label}: not a readable gzip stream: {e.Message}", e);
             }
             finally
             {
@@ -73,18 +75,18 @@ public static class LayerCheck
 
             if (gzip)
             {
-                CheckGzipTrailer(file, tarSize, blobFile);
+                CheckGzipTrailer(file, tarSize, label);
             }
 
             if (tarSize % Block != 0 || tailLength < 2 * Block || tail.AsSpan(0, tailLength).ContainsAnyExcept((byte)0))
             {
-                throw new WharfException($"layer {blobFile}: the tar archive is truncated ({tarSize} bytes, no end-of-archive blocks)");
+                throw new WharfException($"layer {label}: the tar archive is truncated ({tarSize} bytes, no end-of-archive blocks)");
             }
 
             var diffId = Digest.FromHasher(Digest.Sha256, tarHash);
             if (expectedDiffId is { } expected && diffId != expected)
             {
-                throw new WharfException($"layer {blobFile}: its content has diff ID {diffId}, expected {expected}");
+                throw new WharfException($"layer {label}: its content has diff ID {diffId}, expected {expected}");
             }
 
             return new LayerCheckResult(Digest.FromHasher(Digest.Sha256, blobHash), hashing.BytesRead, diffId, tarSize);
@@ -96,19 +98,19 @@ public static class LayerCheck
     /// .NET's inflater returns end of stream on a cut-off member instead of failing, so a stream
     /// without its end is caught here.
     /// </summary>
-    private static void CheckGzipTrailer(FileStream file, long inflated, string blobFile)
+    private static void CheckGzipTrailer(FileStream file, long inflated, string label)
     {
         Span<byte> trailer = stackalloc byte[4];
         if (file.Length < 18)
         {
-            throw new WharfException($"layer {blobFile}: the gzip stream is truncated ({file.Length} bytes)");
+            throw new WharfException($"layer {label}: the gzip stream is truncated ({file.Length} bytes)");
         }
 
         file.Position = file.Length - 4;
         file.ReadExactly(trailer);
         if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != (uint)inflated)
         {
-            throw new WharfException($"layer {blobFile}: the gzip stream is truncated (its trailer does not match the {inflated} bytes it inflates to)");
+            throw new WharfException($"layer {label}: the gzip stream is truncated (its trailer does not match the {inflated} bytes it inflates to)");
         }
     }
 

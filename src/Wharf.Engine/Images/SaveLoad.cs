@@ -429,7 +429,7 @@ public sealed partial class ImageEngine
                 for (int i = 0; i < layerNames.Count; i++)
                 {
                     // Each layer is read back end to end against the config's diff ID before it is stored.
-                    var (layer, _) = await writer.WriteLayerAsync(SafeJoin(dir, layerNames[i]), diffIds[i], ct).ConfigureAwait(false);
+                    var (layer, _) = await writer.WriteLayerAsync(SafeJoin(dir, layerNames[i]), diffIds[i], layerNames[i], ct).ConfigureAwait(false);
                     Log(quiet, $"Copying blob {layer.Digest}");
                     layers.Add(layer);
                 }

@@ -121,7 +121,7 @@ public sealed class LayerCheckTests : IDisposable
             gz.Write(tar);
         }
 
-        var e = await Assert.ThrowsAsync<WharfException>(() => LayerCheck.VerifyAsync(file, null, default));
+        var e = await Assert.ThrowsAsync<WharfException>(() => LayerCheck.VerifyAsync(file, null, null, default));
 
         Assert.Contains("end-of-archive", e.Message, StringComparison.Ordinal);
     }
@@ -132,7 +132,7 @@ public sealed class LayerCheckTests : IDisposable
         string file = Path.Combine(_dir, "plain.tar");
         await File.WriteAllBytesAsync(file, new byte[1024]);
 
-        var result = await LayerCheck.VerifyAsync(file, Digest.Parse(EmptyTarDiffId), default);
+        var result = await LayerCheck.VerifyAsync(file, Digest.Parse(EmptyTarDiffId), null, default);
 
         Assert.Equal(result.Digest, result.DiffId);
         Assert.Equal(1024, result.Size);
