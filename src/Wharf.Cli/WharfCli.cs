@@ -45,6 +45,7 @@ public static class WharfCli
         var system = new Command("system", "Manage wharf")
         {
             DfCommand.Create(context),
+            CheckCommand.Create(context),
             ResetCommand.Create(context),
             InfoCommand.Create(context),
         };

@@ -300,16 +300,24 @@ internal sealed class BuildSession
     private async Task CommitAsync(StageState state, Layer? layer, CancellationToken cancellationToken)
     {
         state.Config = state.Config with { Created = Now() };
-        if (layer is not null)
+        try
         {
-            state.Layers.Add(await _writer.WriteLayerAsync(layer, cancellationToken).ConfigureAwait(false));
-            state.Config = state.Config.WithLayer(layer.DiffId);
-        }
+            if (layer is not null)
+            {
+                state.Layers.Add(await _writer.WriteLayerAsync(layer, cancellationToken).ConfigureAwait(false));
+                state.Config = state.Config.WithLayer(layer.DiffId);
+            }
 
-        var image = await _writer.WriteAsync(state.Config, state.Layers, _format, cancellationToken).ConfigureAwait(false);
-        var record = _writer.Register(image, null, [], _containers.Images.Time);
-        state.ImageId = record.Id;
-        state.ParentKey = record.Id;
+            var image = await _writer.WriteAsync(state.Config, state.Layers, _format, cancellationToken).ConfigureAwait(false);
+            var record = _writer.Register(image, null, [], _containers.Images.Time);
+            state.ImageId = record.Id;
+            state.ParentKey = record.Id;
+        }
+        finally
+        {
+            // A step that failed before its image was recorded leaves no in-flight marks behind.
+            _writer.Release();
+        }
     }
 
     /// <summary>Re-reads a cached image into the state (its config and layers).</summary>

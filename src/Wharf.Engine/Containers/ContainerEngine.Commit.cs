@@ -91,6 +91,8 @@ public sealed partial class ContainerEngine
         }
         finally
         {
+            // A commit that failed before its image was recorded leaves no in-flight marks behind.
+            writer.Release();
             Directory.Delete(work, recursive: true);
         }
     }

@@ -21,7 +21,7 @@ public sealed record UnpackedImage(IReadOnlyList<string> LayerDirs, IReadOnlyLis
 /// &lt;graphroot&gt;/wharf/layers/
 ///   &lt;chainid-hex&gt;/diff     the layer's files, whiteouts as overlay 0/0 char devices and opaque xattrs
 ///   &lt;chainid-hex&gt;/diffid   the diff ID the unpack computed (checked against the config)
-///   tmp/                  unpacks in progress; renamed into place only when complete and verified
+///   tmp/&lt;pid&gt;-&lt;id&gt;        unpacks in progress; renamed into place only when complete and verified
 ///   pulled/&lt;blob-hex&gt;/      a layer unpacked while its blob downloaded, until the pull knows its chain ID
 /// </code>
 /// Two processes unpacking the same layer each write their own temporary directory; the first
@@ -130,7 +130,7 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
     {
         string tmpRoot = Path.Combine(Root, "tmp");
         Directory.CreateDirectory(tmpRoot);
-        string temp = Path.Combine(tmpRoot, Guid.NewGuid().ToString("N"));
+        string temp = Path.Combine(tmpRoot, $"{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             LayerUnpackReport report;
@@ -185,7 +185,7 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(compressed);
         long total = 0;
-        string temp = Path.Combine(Root, "tmp", Guid.NewGuid().ToString("N"));
+        string temp = Path.Combine(Root, "tmp", $"{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             var gzip = new GZipStream(compressed, CompressionMode.Decompress);

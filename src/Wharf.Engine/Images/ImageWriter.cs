@@ -84,6 +84,15 @@ public sealed class ImageWriter(ImageStore store)
 
     private readonly ImageStore _store = store ?? throw new ArgumentNullException(nameof(store));
 
+    /// <summary>In-flight marks on the blobs written since the last <see cref="Register"/>.</summary>
+    private readonly List<IDisposable> _held = [];
+
+    /// <summary>
+    /// Marks a blob in use until the image is registered: a concurrent rmi or prune collects blobs
+    /// no image names, and a new image's blobs are stored before the image is.
+    /// </summary>
+    private void Hold(Descriptor blob) => _held.Add(_store.MarkInflight([blob.Digest]));
+
     /// <summary>The config's bytes as written: field order that of <see cref="ImageConfig"/> (the spec's).</summary>
     public static byte[] Serialize(ImageConfig config) => JsonSerializer.SerializeToUtf8Bytes(config, Json.ImageConfig);
 
@@ -109,17 +118,50 @@ public sealed class ImageWriter(ImageStore store)
         }
     }
 
-    /// <summary>Stores a new layer's blob; the returned descriptor is what the manifest lists.</summary>
+    /// <summary>
+    /// Stores a new layer's blob once it reads back as what the config will list (see
+    /// <see cref="LayerCheck"/>); the returned descriptor is what the manifest lists, its size the
+    /// bytes actually written. A layer that fails the check is never stored.
+    /// </summary>
     public async Task<Descriptor> WriteLayerAsync(Layer layer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        var stream = File.OpenRead(layer.BlobFile);
-        await using (stream.ConfigureAwait(false))
+        var check = await LayerCheck.VerifyAsync(layer.BlobFile, layer.DiffId, null, cancellationToken).ConfigureAwait(false);
+        if (check.Digest.ToString() != layer.Blob.Digest || check.Size != layer.Blob.Size)
         {
-            await _store.WriteBlobAsync(layer.Blob, stream, cancellationToken).ConfigureAwait(false);
+            throw new WharfException($"writing layer {layer.DiffId}: the blob reads back as {check.Digest} ({check.Size} bytes), written as {layer.Blob.Digest} ({layer.Blob.Size} bytes)");
         }
 
-        return layer.Blob;
+        return await StoreLayerAsync(layer.Blob, layer.BlobFile, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stores a layer that arrived as a file (a docker-archive's), checked end to end against the
+    /// diff ID its config lists; gzip or plain tar, as the bytes say.
+    /// </summary>
+    public async Task<(Descriptor Blob, long TarSize)> WriteLayerAsync(string file, Digest diffId, string name, CancellationToken cancellationToken)
+    {
+        var check = await LayerCheck.VerifyAsync(file, diffId, name, cancellationToken).ConfigureAwait(false);
+        bool gzip = check.Digest != check.DiffId;
+        var blob = new Descriptor { MediaType = gzip ? MediaTypes.OciLayerGzip : MediaTypes.OciLayerTar, Digest = check.Digest.ToString(), Size = check.Size };
+        return (await StoreLayerAsync(blob, file, cancellationToken).ConfigureAwait(false), check.TarSize);
+    }
+
+    private async Task<Descriptor> StoreLayerAsync(Descriptor blob, string file, CancellationToken cancellationToken)
+    {
+        Hold(blob);
+        if (_store.HasBlob(blob))
+        {
+            return blob;
+        }
+
+        var stream = File.OpenRead(file);
+        await using (stream.ConfigureAwait(false))
+        {
+            await _store.WriteBlobAsync(blob, stream, cancellationToken).ConfigureAwait(false);
+        }
+
+        return blob;
     }
 
     public Task<Descriptor> WriteConfigAsync(ImageConfig config, ImageFormat format, CancellationToken cancellationToken) =>
@@ -130,6 +172,7 @@ public sealed class ImageWriter(ImageStore store)
     {
         ArgumentNullException.ThrowIfNull(configBytes);
         var descriptor = new Descriptor { MediaType = ImageFormats.ConfigMediaType(format), Digest = Digest.Compute(configBytes).ToString(), Size = configBytes.Length };
+        Hold(descriptor);
         await _store.WriteBlobAsync(descriptor, new MemoryStream(configBytes), cancellationToken).ConfigureAwait(false);
         return descriptor;
     }
@@ -148,6 +191,7 @@ public sealed class ImageWriter(ImageStore store)
             Layers = converted,
         });
         var manifest = new Descriptor { MediaType = manifestType, Digest = Digest.Compute(bytes).ToString(), Size = bytes.Length };
+        Hold(manifest);
         await _store.WriteBlobAsync(manifest, new MemoryStream(bytes), cancellationToken).ConfigureAwait(false);
         return new WrittenImage(manifest, config, converted, created);
     }
@@ -168,6 +212,16 @@ public sealed class ImageWriter(ImageStore store)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(time);
+
+        // The index never lists an image whose blobs are not all stored under their final names.
+        foreach (var blob in image.Layers.Prepend(image.Config).Prepend(image.Manifest))
+        {
+            if (!_store.HasBlob(blob))
+            {
+                throw new WharfException($"recording image {image.Id[..12]}: blob {blob.Digest} ({blob.Size} bytes) is not in the store");
+            }
+        }
+
         var now = time.GetUtcNow();
         var record = new ImageRecord
         {
@@ -181,7 +235,7 @@ public sealed class ImageWriter(ImageStore store)
             Size = image.Layers.Sum(_store.UncompressedSize) + image.Config.Size + image.Manifest.Size,
             Blobs = [image.Config.Digest, .. image.Layers.Select(l => l.Digest)],
         };
-        return _store.Update(images =>
+        var registered = _store.Update(images =>
         {
             var names = images.FirstOrDefault(i => i.Id == record.Id)?.Names ?? [];
             if (name is not null)
@@ -200,5 +254,21 @@ public sealed class ImageWriter(ImageStore store)
             images.Add(stored);
             return stored;
         });
+        Release();
+        return registered;
+    }
+
+    /// <summary>
+    /// Ends the in-flight marks on what was written; <see cref="Register"/> does it, a caller that
+    /// records the image itself (load, through <see cref="LocalImageTarget"/>) calls it after, or on failure.
+    /// </summary>
+    public void Release()
+    {
+        foreach (var mark in _held)
+        {
+            mark.Dispose();
+        }
+
+        _held.Clear();
     }
 }

@@ -13,6 +13,9 @@ namespace Wharf.Engine.Images;
 /// </summary>
 internal static class LayerTar
 {
+    /// <summary>Two 512-byte zero blocks: the end of a tar archive (POSIX ustar).</summary>
+    public const int EndOfArchive = 1024;
+
     /// <summary>
     /// The layer tar (image-spec layer.md): changed entries with their parents' directories,
     /// <c>.wh.NAME</c> for deletions and <c>.wh..wh..opq</c> in opaque directories.
@@ -57,10 +60,19 @@ internal static class LayerTar
                 }
             }
 
+            // TarWriter writes the end-of-archive blocks only after an entry, so a diff with
+            // nothing in it (a commit of an unchanged container) would be a 0-byte tar that Go's
+            // archive/tar, and with it podman, reads as cut off. podman writes these 1024 zero bytes.
+            if (tar.Written == 0)
+            {
+                await tar.WriteAsync(new byte[EndOfArchive], cancellationToken).ConfigureAwait(false);
+            }
+
             await tar.FlushAsync(cancellationToken).ConfigureAwait(false);
             tarSize = tar.Written;
             await gzip.DisposeAsync().ConfigureAwait(false);
             await blob.FlushAsync(cancellationToken).ConfigureAwait(false);
+            file.Flush(flushToDisk: true);
         }
 
         return (Digest.FromHasher(Digest.Sha256, tarHash), Digest.FromHasher(Digest.Sha256, blobHash), new FileInfo(target).Length, tarSize);

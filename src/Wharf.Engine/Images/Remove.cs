@@ -87,9 +87,12 @@ public sealed partial class ImageEngine
                 lines.Add(("Deleted", record.Id));
             }
 
-            Store.CollectGarbage(images);
             return 0;
         });
+
+        // Only once the new index is in place: a crash in between leaves unreferenced blobs (collected
+        // next time), never an index that lists an image whose blobs are gone.
+        Store.Locked(Store.CollectGarbage);
 
         if (errors.Count > 0)
         {
@@ -120,9 +123,9 @@ public sealed partial class ImageEngine
                 deleted.Add(image.Id);
             }
 
-            reclaimed = Store.CollectGarbage(images);
             return 0;
         });
+        reclaimed = Store.Locked(Store.CollectGarbage);
         return new PruneReport(deleted, reclaimed);
     }
 }

@@ -38,7 +38,7 @@ public sealed partial class ImageEngine
             case "oci-archive":
                 await WithOutputAsync(options, async stream =>
                 {
-                    string dir = Path.Combine(Store.Root, "tmp", "save-" + Guid.NewGuid().ToString("N"));
+                    string dir = Path.Combine(Store.Root, "tmp", $"{System.Environment.ProcessId}-save-{Guid.NewGuid():N}");
                     try
                     {
                         await SaveOciDirAsync(images, dir, options.Quiet, cancellationToken).ConfigureAwait(false);
@@ -182,7 +182,7 @@ public sealed partial class ImageEngine
     private async Task WriteLayerEntryAsync(TarWriter writer, string entryName, Descriptor layer, string diffId, CancellationToken ct)
     {
         // The tar header needs the size first: decompress to a temporary file, checking the diff ID.
-        string temp = Path.Combine(Store.Root, "tmp", "layer-" + Guid.NewGuid().ToString("N"));
+        string temp = Path.Combine(Store.Root, "tmp", $"{System.Environment.ProcessId}-layer-{Guid.NewGuid():N}");
         try
         {
             using (var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
@@ -284,7 +284,7 @@ public sealed partial class ImageEngine
         }
 
         Directory.CreateDirectory(Path.Combine(Store.Root, "tmp"));
-        string dir = Path.Combine(Store.Root, "tmp", "load-" + Guid.NewGuid().ToString("N"));
+        string dir = Path.Combine(Store.Root, "tmp", $"{System.Environment.ProcessId}-load-{Guid.NewGuid():N}");
         try
         {
             if (options.Path is { } path)
@@ -420,62 +420,62 @@ public sealed partial class ImageEngine
             string configName = item["Config"]?.GetValue<string>() ?? throw new WharfException("manifest.json entry has no Config");
             byte[] config = await File.ReadAllBytesAsync(SafeJoin(dir, configName), ct).ConfigureAwait(false);
             string configDigest = Digest.Compute(config).ToString();
-            var layers = new List<Descriptor>();
-            foreach (var layerNode in item["Layers"] as JsonArray ?? [])
-            {
-                string layerPath = SafeJoin(dir, layerNode!.GetValue<string>());
-                Digest digest;
-                bool gzip;
-                var stream = new FileStream(layerPath, FileMode.Open, FileAccess.Read);
-                await using (stream.ConfigureAwait(false))
-                {
-                    gzip = IsCompressed(stream);
-                    digest = await Digest.ComputeAsync(stream, ct).ConfigureAwait(false);
-                }
-
-                var layer = new Descriptor
-                {
-                    MediaType = gzip ? MediaTypes.OciLayerGzip : MediaTypes.OciLayerTar,
-                    Digest = digest.ToString(),
-                    Size = new FileInfo(layerPath).Length,
-                };
-                Log(quiet, $"Copying blob {layer.Digest}");
-                if (!Store.HasBlob(layer))
-                {
-                    var data = new FileStream(layerPath, FileMode.Open, FileAccess.Read);
-                    await using (data.ConfigureAwait(false))
-                    {
-                        await Store.WriteBlobAsync(layer, data, ct).ConfigureAwait(false);
-                    }
-                }
-
-                layers.Add(layer);
-            }
-
-            Log(quiet, $"Copying config {configDigest}");
-
-            // The archive's config bytes are stored as they are, so the image keeps its ID.
+            var layerNames = (item["Layers"] as JsonArray ?? []).Select(l => l!.GetValue<string>()).ToList();
+            var diffIds = ArchiveDiffIds(config, layerNames.Count, configName);
             var writer = new ImageWriter(Store);
-            var written = await writer.WriteConfigAsync(config, ImageFormat.Oci, ct).ConfigureAwait(false);
-            var manifest = (await writer.WriteManifestAsync(written, layers, ImageFormat.Oci, null, ct).ConfigureAwait(false)).Manifest;
-            Log(quiet, "Writing manifest to image destination");
-            var target = new LocalImageTarget(Store, _options.Time);
-            var tags = (item["RepoTags"] as JsonArray ?? []).Select(t => t!.GetValue<string>()).ToList();
-            if (tags.Count == 0)
+            try
             {
-                var record = target.Register(manifest, null);
-                names.Add("sha256:" + record.Id);
-            }
+                var layers = new List<Descriptor>();
+                for (int i = 0; i < layerNames.Count; i++)
+                {
+                    // Each layer is read back end to end against the config's diff ID before it is stored.
+                    var (layer, _) = await writer.WriteLayerAsync(SafeJoin(dir, layerNames[i]), diffIds[i], layerNames[i], ct).ConfigureAwait(false);
+                    Log(quiet, $"Copying blob {layer.Digest}");
+                    layers.Add(layer);
+                }
 
-            foreach (string tag in tags)
+                Log(quiet, $"Copying config {configDigest}");
+
+                // The archive's config bytes are stored as they are, so the image keeps its ID.
+                var written = await writer.WriteConfigAsync(config, ImageFormat.Oci, ct).ConfigureAwait(false);
+                var manifest = (await writer.WriteManifestAsync(written, layers, ImageFormat.Oci, null, ct).ConfigureAwait(false)).Manifest;
+                Log(quiet, "Writing manifest to image destination");
+                var target = new LocalImageTarget(Store, _options.Time);
+                var tags = (item["RepoTags"] as JsonArray ?? []).Select(t => t!.GetValue<string>()).ToList();
+                if (tags.Count == 0)
+                {
+                    var record = target.Register(manifest, null);
+                    names.Add("sha256:" + record.Id);
+                }
+
+                foreach (string tag in tags)
+                {
+                    string name = ImageNames.ForNewImage(tag);
+                    target.Register(manifest, name);
+                    names.Add(name);
+                }
+            }
+            finally
             {
-                string name = ImageNames.ForNewImage(tag);
-                target.Register(manifest, name);
-                names.Add(name);
+                // The blobs were held against a concurrent rmi until the image was recorded (or failed).
+                writer.Release();
             }
         }
 
         return new LoadReport(names);
+    }
+
+    /// <summary>The diff IDs a docker-archive's config lists, one per layer the archive names.</summary>
+    private static IReadOnlyList<Digest> ArchiveDiffIds(byte[] config, int layerCount, string configName)
+    {
+        try
+        {
+            return [.. ImageRootFs.DiffIds(JsonNode.Parse(config), layerCount, configName).Select(Digest.Parse)];
+        }
+        catch (Exception e) when (e is JsonException or FormatException or ArgumentException)
+        {
+            throw new WharfException($"loading docker-archive: {configName}: {e.Message}", e);
+        }
     }
 
     private static string SafeJoin(string dir, string name)

@@ -89,6 +89,7 @@ public sealed class ImageStore
         ArgumentNullException.ThrowIfNull(change);
         EnsureLayout();
         using var held = AcquireLock();
+        RemoveLeftovers();
         var images = ReadImages();
         var result = change(images);
         WriteImages(images);
@@ -104,9 +105,12 @@ public sealed class ImageStore
         return action(ReadImages());
     }
 
+    /// <summary>Replaces the index; only for a caller already holding the lock (<see cref="Locked{T}"/>).</summary>
+    internal void ReplaceIndexLocked(List<ImageRecord> images) => WriteImages(images);
+
     private void WriteImages(List<ImageRecord> images)
     {
-        string temp = Path.Combine(TempDir, "images.json." + Guid.NewGuid().ToString("N"));
+        string temp = TempPath("images.json");
         using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
         {
             JsonSerializer.Serialize(fs, images, StoreJsonContext.Default.ListImageRecord);
@@ -117,6 +121,105 @@ public sealed class ImageStore
     }
 
     private IDisposable AcquireLock() => FileLock.Acquire(LockPath, "image store");
+
+    /// <summary>
+    /// A partial write's name under tmp/: the writer's PID first, so once that process is gone
+    /// (killed mid-write) anyone can tell the file is garbage (<see cref="Leftovers"/>).
+    /// </summary>
+    private string TempPath(string name) => Path.Combine(TempDir, $"{Environment.ProcessId}-{name}.{Guid.NewGuid():N}");
+
+    private static void WriteDurably(string path, string text)
+    {
+        using var fs = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        fs.Write(System.Text.Encoding.UTF8.GetBytes(text));
+        fs.Flush(flushToDisk: true);
+    }
+
+    /// <summary>
+    /// What processes that died mid-write left behind: partial files under tmp/, layer unpacks
+    /// under layers/tmp/, layers a pull staged under layers/pulled/ but never adopted, and the
+    /// in-flight records of dead pulls. None of it is under a final name, so it is garbage,
+    /// never damage: every store update removes it (<see cref="RemoveLeftovers"/>), and
+    /// <c>wharf system check</c> reports what is still there.
+    /// </summary>
+    public IReadOnlyList<string> Leftovers()
+    {
+        var found = new List<string>();
+        var liveDigests = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string file in Entries(InflightDir))
+        {
+            if (!OwnerAlive(file))
+            {
+                found.Add(file);
+                continue;
+            }
+
+            try
+            {
+                var record = JsonSerializer.Deserialize(File.ReadAllBytes(file), StoreJsonContext.Default.InflightRecord);
+                foreach (string d in record?.Digests ?? [])
+                {
+                    liveDigests.Add(d);
+                }
+            }
+            catch (Exception e) when (e is IOException or JsonException)
+            {
+                // Being written or removed by its live owner right now: nothing to conclude from it.
+            }
+        }
+
+        found.AddRange(Entries(TempDir).Where(f => !OwnerAlive(f)));
+        found.AddRange(Entries(Path.Combine(Root, "layers", "tmp")).Where(f => !OwnerAlive(f)));
+        found.AddRange(Entries(Path.Combine(Root, "layers", "pulled")).Where(d => !liveDigests.Contains(Oci.Digest.Sha256 + ":" + Path.GetFileName(d))));
+        return found;
+    }
+
+    /// <summary>Removes <see cref="Leftovers"/>; returns what it removed.</summary>
+    public IReadOnlyList<string> RemoveLeftovers()
+    {
+        var removed = new List<string>();
+        foreach (string path in Leftovers())
+        {
+            try
+            {
+                if (Directory.Exists(path))
+                {
+                    Directory.Delete(path, recursive: true);
+                }
+                else
+                {
+                    File.Delete(path);
+                }
+
+                removed.Add(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another process is removing it too, or it cannot be removed now: the next update tries again.
+            }
+        }
+
+        return removed;
+    }
+
+    private static IEnumerable<string> Entries(string dir) =>
+        Directory.Exists(dir) ? Directory.EnumerateFileSystemEntries(dir).ToList() : [];
+
+    /// <summary>
+    /// Whether the process named by the <c>&lt;pid&gt;-</c> prefix of <paramref name="path"/>'s name
+    /// is alive. A name without one (written before names carried it) counts as alive for an hour.
+    /// </summary>
+    private static bool OwnerAlive(string path)
+    {
+        string name = Path.GetFileName(path);
+        int dash = name.IndexOf('-', StringComparison.Ordinal);
+        if (dash > 0 && int.TryParse(name.AsSpan(0, dash), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid))
+        {
+            return ProcessAlive(pid);
+        }
+
+        return DateTime.UtcNow - File.GetLastWriteTimeUtc(path) < TimeSpan.FromHours(1);
+    }
 
     public bool HasBlob(Descriptor descriptor)
     {
@@ -151,7 +254,7 @@ public sealed class ImageStore
         ArgumentNullException.ThrowIfNull(content);
         EnsureLayout();
         string final = BlobPath(descriptor.Digest);
-        string temp = Path.Combine(TempDir, Path.GetFileName(final) + "." + Guid.NewGuid().ToString("N"));
+        string temp = TempPath(Path.GetFileName(final));
         try
         {
             // A gzip layer is inflated alongside the download (counting its uncompressed size, podman's
@@ -212,8 +315,8 @@ public sealed class ImageStore
             if (usize is { } known)
             {
                 string sidecar = final + ".usize";
-                string sidecarTemp = Path.Combine(TempDir, Path.GetFileName(sidecar) + "." + Guid.NewGuid().ToString("N"));
-                await File.WriteAllTextAsync(sidecarTemp, known.ToString(System.Globalization.CultureInfo.InvariantCulture), CancellationToken.None).ConfigureAwait(false);
+                string sidecarTemp = TempPath(Path.GetFileName(sidecar));
+                WriteDurably(sidecarTemp, known.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 File.Move(sidecarTemp, sidecar, overwrite: true);
             }
         }
@@ -286,8 +389,8 @@ public sealed class ImageStore
             total = layer.Size;
         }
 
-        string temp = Path.Combine(TempDir, Path.GetFileName(sidecar) + "." + Guid.NewGuid().ToString("N"));
-        File.WriteAllText(temp, total.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        string temp = TempPath(Path.GetFileName(sidecar));
+        WriteDurably(temp, total.ToString(System.Globalization.CultureInfo.InvariantCulture));
         File.Move(temp, sidecar, overwrite: true);
         return total;
     }
@@ -492,8 +595,13 @@ public sealed class ImageStore
         return freed;
     }
 
-    private static bool ProcessAlive(int pid)
+    internal static bool ProcessAlive(int pid)
     {
+        if (pid <= 0)
+        {
+            return false;
+        }
+
         if (pid == Environment.ProcessId)
         {
             return true;

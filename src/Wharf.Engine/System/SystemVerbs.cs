@@ -120,6 +120,13 @@ public sealed partial class ImageEngine
         return entries.Any(e => e is "wharf" or "storage.lock" || e!.StartsWith("overlay", StringComparison.Ordinal) || e.StartsWith("vfs", StringComparison.Ordinal));
     }
 
+    /// <summary>podman system check for wharf's store: see <see cref="StoreCheck"/>.</summary>
+    public SystemCheckReport Check(SystemCheckOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new StoreCheck(Store, options).Run();
+    }
+
     public InfoReport Info()
     {
         string arch = Architecture(new PullOptions { Reference = "info" });

@@ -38,6 +38,20 @@ public sealed class BuildTests : IDisposable
     private string RunIn(string image, params string[] command) => _wharf.Check(["run", "--rm", image, .. command]);
 
     [Fact]
+    public void Build_StepsWithEmptyOrDeleteOnlyDiffs_EveryLayerCompleteAndCheckClean()
+    {
+        Directory.CreateDirectory(Path.Combine(Context, "empty"));
+        Write("Dockerfile", Base + "RUN true\nCOPY empty/ /opt/empty/\nCOPY empty/ /\nRUN rm /bin/cat\n");
+
+        var (code, _, stderr) = Build("-q", "-t", "sparse:1");
+
+        Assert.True(code == 0, stderr);
+        var check = _wharf.Run("system", "check");
+        Assert.True(check.ExitCode == 0 && check.Stdout.Length == 0, check.Stdout + check.Stderr);
+        Assert.Equal("yes\n", RunIn("sparse:1", "sh", "-c", "test -d /opt/empty && test ! -e /bin/cat && echo yes"));
+    }
+
+    [Fact]
     public void Build_EveryInstruction_FilesConfigAndOutput()
     {
         Write("Dockerfile", Base + """

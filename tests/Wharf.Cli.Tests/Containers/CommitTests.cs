@@ -25,6 +25,33 @@ public sealed class CommitTests(ContainerFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void Commit_UnchangedContainer_EmptyTarLayerPodmanPulls()
+    {
+        _wharf.Check("run", "--name", "same", "--pull", "always", "--tls-verify=false", fixture.Image, "true");
+
+        string id = _wharf.Check("commit", "-q", "same", "unchanged:1").Trim();
+
+        // podman's layer for no changes: an empty tar of two zero blocks, gzipped and closed.
+        var (manifest, config) = Image(id);
+        string layer = manifest["layers"]!.AsArray()[^1]!["digest"]!.GetValue<string>();
+        using var tar = new MemoryStream();
+        using (var gzip = new GZipStream(File.OpenRead(Blob(layer)), CompressionMode.Decompress))
+        {
+            gzip.CopyTo(tar);
+        }
+
+        Assert.Equal(new byte[1024], tar.ToArray());
+        Assert.Equal("sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef", config["rootfs"]!["diff_ids"]!.AsArray()[^1]!.GetValue<string>());
+        string pushed = $"{fixture.Registry}/lab/unchanged:1";
+        _wharf.Check("push", "--tls-verify=false", "--creds", ContainerFixture.Creds, "unchanged:1", pushed);
+        string podmanDir = Path.Combine(_wharf.Dir, "podman");
+        Assert.Equal(id, ContainerFixture.PodmanAt(podmanDir, "pull", "-q", "--tls-verify=false", pushed).Trim());
+        Assert.Equal("from the image\n", ContainerFixture.PodmanAt(podmanDir, "run", "--rm", "--network", "none",
+            "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", pushed, "cat", "/etc/motd"));
+        Tools.Run("podman", "--root", Path.Combine(podmanDir, "storage"), "--runroot", Path.Combine(podmanDir, "run"), "--storage-driver", "vfs", "system", "reset", "-f");
+    }
+
+    [Fact]
     public void Commit_DeletesReplacesAndAdds_OneLayerWithWhiteoutsAndOpaqueDir()
     {
         _wharf.Check("run", "--name", "changer", "--pull", "always", "--tls-verify=false", fixture.Image, "sh", "-c",

@@ -39,6 +39,44 @@ public class SaveLoadTests(RegistryFixture registry)
         Assert.Equal(registry.ImageId + "\n", wharf.Run("inspect", "--format", "{{.Id}}", "localhost/fixture:1").Stdout);
     }
 
+    [Theory]
+    [InlineData("diff-id")]
+    [InlineData("truncated")]
+    public void Load_DockerArchiveLayerNotWhatConfigSays_Exit125StoreUnchanged(string damage)
+    {
+        using var wharf = new WharfRunner();
+        string dir = Path.Combine(wharf.Dir, "archive");
+        Directory.CreateDirectory(dir);
+        registry.Podman("save", "--format", "docker-archive", "-o", Path.Combine(wharf.Dir, "good.tar"), "localhost/fixture:1");
+        Tools.Check("tar", "-C", dir, "-xf", Path.Combine(wharf.Dir, "good.tar"));
+        var entry = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")))!.AsArray()[0]!;
+        string layer = Path.Combine(dir, entry["Layers"]![0]!.GetValue<string>());
+        if (damage == "truncated")
+        {
+            // Cut mid-file: what an interrupted copy of the archive leaves.
+            byte[] bytes = File.ReadAllBytes(layer);
+            File.WriteAllBytes(layer, bytes[..(bytes.Length / 2)]);
+        }
+        else
+        {
+            string config = Path.Combine(dir, entry["Config"]!.GetValue<string>());
+            var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(config))!;
+            node["rootfs"]!["diff_ids"]![0] = "sha256:" + new string('0', 64);
+            File.WriteAllText(config, node.ToJsonString());
+        }
+
+        string damaged = Path.Combine(wharf.Dir, "damaged.tar");
+        Tools.Check("tar", "-C", dir, "-cf", damaged, ".");
+
+        var load = wharf.Run("load", "-i", damaged);
+
+        Assert.Equal(125, load.ExitCode);
+        Assert.Contains($"\nError: layer {entry["Layers"]![0]!.GetValue<string>()}: ", load.Stderr, StringComparison.Ordinal);
+        Assert.Empty(wharf.Run("images", "-q").Stdout);
+        string blobs = Path.Combine(wharf.GraphRoot, "wharf", "blobs", "sha256");
+        Assert.Empty(Directory.Exists(blobs) ? Directory.GetFiles(blobs) : []);
+    }
+
     [Fact]
     public void SaveToStdoutThenLoadFromStdin_RoundTrips()
     {

@@ -1,0 +1,187 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using Wharf.Oci;
+
+namespace Wharf.Engine.Images;
+
+/// <summary>What a layer blob turned out to hold when read back end to end.</summary>
+/// <param name="Digest">sha256 of the blob's bytes as stored.</param>
+/// <param name="Size">The blob's length, counted while reading it.</param>
+/// <param name="DiffId">sha256 of the uncompressed tar.</param>
+/// <param name="TarSize">The uncompressed tar's length.</param>
+public sealed record LayerCheckResult(Digest Digest, long Size, Digest DiffId, long TarSize);
+
+/// <summary>
+/// Reads a layer blob back before it is recorded, so a layer wharf cannot read itself never
+/// reaches the store or a registry: the gzip stream must end (a member trailer whose ISIZE
+/// matches what inflated), the tar must end with its end-of-archive marker (two zero blocks,
+/// POSIX ustar; Go's archive/tar and so podman read a layer without it as truncated), and the
+/// digests are recomputed over the bytes actually there.
+/// </summary>
+public static class LayerCheck
+{
+    private const int Block = 512;
+
+    /// <summary>
+    /// Checks <paramref name="blobFile"/>; <paramref name="expectedDiffId"/>, when given, must be
+    /// what the uncompressed tar hashes to. Throws <see cref="WharfException"/> naming what is wrong
+    /// and the layer by <paramref name="name"/> (the user's name for it, say an archive's entry), else its file.
+    /// </summary>
+    public static async Task<LayerCheckResult> VerifyAsync(string blobFile, Digest? expectedDiffId, string? name, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(blobFile);
+        string label = name ?? blobFile;
+        var file = new FileStream(blobFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        await using (file.ConfigureAwait(false))
+        {
+            bool gzip = IsGzip(file);
+            using var blobHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var tarHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var hashing = new HashingReadStream(file, blobHash);
+            Stream tar = gzip ? new GZipStream(hashing, CompressionMode.Decompress, leaveOpen: true) : hashing;
+            long tarSize = 0;
+            byte[] tail = new byte[2 * Block];
+            int tailLength = 0;
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
+            try
+            {
+                int n;
+                while ((n = await tar.ReadAsync(buffer.AsMemory(0, 1 << 16), cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    tarHash.AppendData(buffer, 0, n);
+                    tarSize += n;
+                    Keep(tail, ref tailLength, buffer.AsSpan(0, n));
+                }
+
+                // Whatever follows the gzip member (nothing, normally) still belongs to the blob's digest.
+                while ((n = await hashing.ReadAsync(buffer.AsMemory(0, 1 << 16), cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                }
+            }
+            catch (InvalidDataException e)
+            {
+                throw new WharfException($"layer {label}: not a readable gzip stream: {e.Message}", e);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                if (gzip)
+                {
+                    await tar.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+
+            if (gzip)
+            {
+                CheckGzipTrailer(file, tarSize, label);
+            }
+
+            if (tarSize % Block != 0 || tailLength < 2 * Block || tail.AsSpan(0, tailLength).ContainsAnyExcept((byte)0))
+            {
+                throw new WharfException($"layer {label}: the tar archive is truncated ({tarSize} bytes, no end-of-archive blocks)");
+            }
+
+            var diffId = Digest.FromHasher(Digest.Sha256, tarHash);
+            if (expectedDiffId is { } expected && diffId != expected)
+            {
+                throw new WharfException($"layer {label}: its content has diff ID {diffId}, expected {expected}");
+            }
+
+            return new LayerCheckResult(Digest.FromHasher(Digest.Sha256, blobHash), hashing.BytesRead, diffId, tarSize);
+        }
+    }
+
+    /// <summary>
+    /// RFC 1952 section 2.3.1: a member ends with CRC32 and ISIZE (the input length mod 2^32).
+    /// .NET's inflater returns end of stream on a cut-off member instead of failing, so a stream
+    /// without its end is caught here.
+    /// </summary>
+    private static void CheckGzipTrailer(FileStream file, long inflated, string label)
+    {
+        Span<byte> trailer = stackalloc byte[4];
+        if (file.Length < 18)
+        {
+            throw new WharfException($"layer {label}: the gzip stream is truncated ({file.Length} bytes)");
+        }
+
+        file.Position = file.Length - 4;
+        file.ReadExactly(trailer);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != (uint)inflated)
+        {
+            throw new WharfException($"layer {label}: the gzip stream is truncated (its trailer does not match the {inflated} bytes it inflates to)");
+        }
+    }
+
+    private static bool IsGzip(FileStream file)
+    {
+        Span<byte> magic = stackalloc byte[2];
+        int n = file.Read(magic);
+        file.Position = 0;
+        return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    }
+
+    /// <summary>Keeps the last <c>tail.Length</c> bytes seen.</summary>
+    private static void Keep(byte[] tail, ref int length, ReadOnlySpan<byte> data)
+    {
+        if (data.Length >= tail.Length)
+        {
+            data[^tail.Length..].CopyTo(tail);
+            length = tail.Length;
+            return;
+        }
+
+        int keep = Math.Min(length, tail.Length - data.Length);
+        tail.AsSpan(length - keep, keep).CopyTo(tail);
+        data.CopyTo(tail.AsSpan(keep));
+        length = keep + data.Length;
+    }
+
+    /// <summary>Hashes and counts the bytes read through it.</summary>
+    private sealed class HashingReadStream(Stream inner, IncrementalHash hash) : Stream
+    {
+        public long BytesRead { get; private set; }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            hash.AppendData(buffer[..n]);
+            BytesRead += n;
+            return n;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            hash.AppendData(buffer.Span[..n]);
+            BytesRead += n;
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Wharf.Cli.Tests.Containers;
+
+namespace Wharf.Cli.Tests.SystemVerbs;
+
+/// <summary>
+/// The store survives a crash: real wharf processes pulling, committing, removing and loading
+/// images are SIGKILLed at random instants (fixed seed), and after each kill the store must be
+/// as before or as after — never in between.
+/// </summary>
+[Collection("containers")]
+public sealed class CrashTests(ContainerFixture fixture) : IDisposable
+{
+    private const int Iterations = 24;
+
+    private readonly WharfProcess _wharf = new();
+
+    /// <summary>How long each verb took when last run to completion, in milliseconds.</summary>
+    private readonly Dictionary<string, int> _durations = [];
+
+    public void Dispose() => _wharf.Dispose();
+
+    private string Blob(string digest) => Path.Combine(_wharf.GraphRoot, "wharf", "blobs", "sha256", digest["sha256:".Length..]);
+
+    /// <summary>Names in the index, read straight from disk (what a listing would show).</summary>
+    private List<JsonNode> Index()
+    {
+        string path = Path.Combine(_wharf.GraphRoot, "wharf", "images.json");
+        return File.Exists(path) ? [.. JsonNode.Parse(File.ReadAllText(path))!.AsArray().Select(n => n!)] : [];
+    }
+
+    private bool Named(string name) => Index().Any(i => i["names"]!.AsArray().Any(n => n!.GetValue<string>() == name));
+
+    [Fact]
+    public void Commands_KilledAtRandomInstants_StoreStaysConsistent()
+    {
+        var clock = Stopwatch.StartNew();
+        _wharf.Check("pull", "-q", "--tls-verify=false", fixture.Image);
+        _wharf.Check("run", "--name", "base", fixture.Image, "sh", "-c", "echo changed > /root/f");
+        _wharf.Check("commit", "-q", "base", "localhost/saved:1");
+        string archive = Path.Combine(_wharf.Dir, "saved.tar");
+        _wharf.Check("save", "-o", archive, "localhost/saved:1");
+
+        var random = new Random(23);
+        int commits = 0;
+        int kills = 0;
+        for (int i = 0; i < Iterations; i++)
+        {
+            string op = (i % 4, random.Next(2)) switch
+            {
+                (0, _) => "pull",
+                (1, _) => "commit",
+                (2, 0) => "load",
+                _ => "rmi",
+            };
+            string[] args = op switch
+            {
+                "pull" => ["pull", "-q", "--tls-verify=false", fixture.Image],
+                "commit" => ["commit", "-q", "base", $"localhost/c:{++commits}"],
+                "load" => ["load", "-q", "-i", archive],
+                _ => ["rmi", Named($"localhost/c:{commits}") ? $"localhost/c:{commits}" : "localhost/saved:1"],
+            };
+
+            // Somewhere within the command's life, as long as the last complete run of it took.
+            int delay = (int)(random.NextDouble() * _durations.GetValueOrDefault(op, 600));
+            if (RunAndKill(args, delay))
+            {
+                kills++;
+            }
+
+            AssertRecovered(op, args, i);
+        }
+
+        // Enough of the runs must really have been cut short for the test to mean anything.
+        Assert.True(kills >= Iterations / 2, $"only {kills} of {Iterations} commands were killed before finishing");
+        Assert.True(clock.Elapsed < TimeSpan.FromMinutes(5), $"took {clock.Elapsed}");
+    }
+
+    /// <summary>Starts wharf with <paramref name="args"/> and SIGKILLs it after <paramref name="delayMs"/>; true when it was still running.</summary>
+    private bool RunAndKill(string[] args, int delayMs)
+    {
+        using var p = Process.Start(_wharf.StartInfo(args))!;
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        bool killed = false;
+        if (!p.WaitForExit(delayMs))
+        {
+            try
+            {
+                p.Kill(); // SIGKILL: no handler, no finally block runs
+                killed = true;
+            }
+            catch (InvalidOperationException)
+            {
+                // It finished in between.
+            }
+        }
+
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)), $"wharf {string.Join(' ', args)} did not end");
+        _ = stdout.Result + stderr.Result;
+        return killed;
+    }
+
+    private void AssertRecovered(string op, string[] args, int iteration)
+    {
+        string at = $"after iteration {iteration} ({string.Join(' ', args)})";
+
+        // No lock is left held: the next command goes through at once.
+        var listing = Stopwatch.StartNew();
+        var images = _wharf.Run("images", "-q");
+        Assert.True(images.ExitCode == 0, $"{at}: images exited {images.ExitCode}: {images.Stderr}");
+        Assert.True(listing.Elapsed < TimeSpan.FromSeconds(30), $"{at}: images took {listing.Elapsed}");
+
+        // Every image listed has every blob, at the size its manifest gives.
+        foreach (var image in Index())
+        {
+            string manifestPath = Blob(image["digest"]!.GetValue<string>());
+            Assert.True(File.Exists(manifestPath), $"{at}: image {image["id"]} has no manifest blob");
+            Assert.Equal(image["manifestSize"]!.GetValue<long>(), new FileInfo(manifestPath).Length);
+            var manifest = JsonNode.Parse(File.ReadAllBytes(manifestPath))!;
+            foreach (var blob in manifest["layers"]!.AsArray().Append(manifest["config"]))
+            {
+                string path = Blob(blob!["digest"]!.GetValue<string>());
+                Assert.True(File.Exists(path), $"{at}: image {image["id"]} lists {blob["digest"]}, which is missing");
+                Assert.True(blob["size"]!.GetValue<long>() == new FileInfo(path).Length, $"{at}: blob {blob["digest"]} has the wrong size");
+            }
+        }
+
+        // The interrupted command, run again, completes (rmi only while its image is still there).
+        if (op != "rmi" || Named(args[1]))
+        {
+            var run = Stopwatch.StartNew();
+            var again = _wharf.Run(args);
+            _durations[op] = (int)run.ElapsedMilliseconds;
+            Assert.True(again.ExitCode == 0, $"{at}: run again, exited {again.ExitCode}: {again.Stderr}");
+        }
+        else
+        {
+            _wharf.Check("image", "prune", "-f");
+        }
+
+        // And the check finds nothing: no blob whose bytes are not its name, no leftovers.
+        var check = _wharf.Run("system", "check");
+        Assert.True(check.ExitCode == 0 && check.Stdout.Length == 0, $"{at}: system check exited {check.ExitCode}: {check.Stdout}{check.Stderr}");
+    }
+}

@@ -1,0 +1,95 @@
+using System.Text.Json.Nodes;
+
+namespace Wharf.Cli.Tests.SystemVerbs;
+
+/// <summary>
+/// podman's "corrupt images" cases for wharf: a layer blob deleted or cut short behind the store's
+/// back. The rest of the CLI keeps working, <c>system check</c> says what is wrong, and rmi, pull
+/// or <c>system check --repair</c> each put it right.
+/// </summary>
+[Collection("registry")]
+public sealed class SystemCheckTests(RegistryFixture registry) : IDisposable
+{
+    private readonly WharfRunner _wharf = new();
+
+    public void Dispose() => _wharf.Dispose();
+
+    private string Name => $"{registry.Open}/lab/fixture:1";
+
+    /// <summary>The pulled image's (only) layer blob file and its digest.</summary>
+    private (string Path, string Digest) LayerBlob()
+    {
+        var index = JsonNode.Parse(File.ReadAllText(System.IO.Path.Combine(_wharf.GraphRoot, "wharf", "images.json")))!.AsArray();
+        string digest = index.Single()!["blobs"]!.AsArray()[^1]!.GetValue<string>();
+        return (System.IO.Path.Combine(_wharf.GraphRoot, "wharf", "blobs", "sha256", digest["sha256:".Length..]), digest);
+    }
+
+    [Fact]
+    public void Check_FreshPull_NothingPrintedExitZero()
+    {
+        Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
+
+        var check = _wharf.Run("system", "check");
+
+        Assert.Equal(0, check.ExitCode);
+        Assert.Empty(check.Stdout);
+    }
+
+    [Fact]
+    public void Check_LayerBlobDeleted_ImagesStillListsRmiRemovesIt()
+    {
+        Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
+        var (path, digest) = LayerBlob();
+        File.Delete(path);
+
+        var images = _wharf.Run("images", "--format", "{{.Repository}}:{{.Tag}}");
+        var check = _wharf.Run("system", "check");
+
+        Assert.Equal(0, images.ExitCode);
+        Assert.Equal(Name + "\n", images.Stdout);
+        Assert.Equal(125, check.ExitCode);
+        Assert.Equal($"image {registry.ImageId[..12]} ({Name}): layer blob {digest} is missing\n", check.Stdout);
+        Assert.StartsWith("Error: checking storage: 1 problem(s) found", check.Stderr, StringComparison.Ordinal);
+
+        Assert.Equal(0, _wharf.Run("rmi", Name).ExitCode);
+        Assert.Empty(_wharf.Run("images", "-q").Stdout);
+        Assert.Equal(0, _wharf.Run("system", "check").ExitCode);
+    }
+
+    [Fact]
+    public void Pull_LayerBlobTruncated_RefetchedAndCheckClean()
+    {
+        Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
+        var (path, digest) = LayerBlob();
+        byte[] bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+        Assert.Equal(125, _wharf.Run("system", "check", "--quick").ExitCode);
+
+        var pull = _wharf.Run("pull", "-q", "--tls-verify=false", Name);
+
+        Assert.Equal(0, pull.ExitCode);
+        Assert.Equal(bytes, File.ReadAllBytes(path));
+        var check = _wharf.Run("system", "check");
+        Assert.Equal(0, check.ExitCode);
+        Assert.Empty(check.Stdout);
+        Assert.Equal(digest, LayerBlob().Digest);
+    }
+
+    [Fact]
+    public void Check_RepairTruncatedLayer_RemovesBlobAndImageExitZero()
+    {
+        Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
+        var (path, digest) = LayerBlob();
+        File.WriteAllBytes(path, File.ReadAllBytes(path)[..100]);
+
+        var repair = _wharf.Run("system", "check", "--repair");
+
+        Assert.Equal(0, repair.ExitCode);
+        Assert.Contains($"Removed: image {registry.ImageId} ({Name})\n", repair.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"Removed: blob {digest}\n", repair.Stdout, StringComparison.Ordinal);
+        Assert.False(File.Exists(path));
+        Assert.Empty(_wharf.Run("images", "-q").Stdout);
+        Assert.Empty(_wharf.Run("system", "check").Stdout);
+        Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
+    }
+}
