@@ -52,6 +52,33 @@ public sealed class CommitTests(ContainerFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void CommitAndBuild_DeleteOnlyAndNoChangeSteps_PodmanPullsAndRunsThem()
+    {
+        // A commit whose only change is a deletion, then a build on it with a step that changes nothing
+        // and one that only deletes: every layer they write must be one podman takes.
+        _wharf.Check("run", "--name", "deleter", "--pull", "always", "--tls-verify=false", fixture.Image, "rm", "/etc/motd");
+        _wharf.Check("commit", "-q", "deleter", "deleted:1");
+        string context = Path.Combine(_wharf.Dir, "ctx");
+        Directory.CreateDirectory(context);
+        File.WriteAllText(Path.Combine(context, "Containerfile"), "FROM deleted:1\nRUN true\nRUN rm /opt/notexec\nRUN test ! -e /etc/motd\n");
+        _wharf.Check("build", "-q", "-t", "built-deletes:1", context);
+
+        string pushed = $"{fixture.Registry}/lab/built-deletes:{Guid.NewGuid():N}";
+        _wharf.Check("push", "--tls-verify=false", "--creds", ContainerFixture.Creds, "built-deletes:1", pushed);
+        string podmanDir = Path.Combine(_wharf.Dir, "podman");
+        try
+        {
+            ContainerFixture.PodmanAt(podmanDir, "pull", "-q", "--tls-verify=false", pushed);
+            Assert.Equal("both-gone\n", ContainerFixture.PodmanAt(podmanDir, "run", "--rm", "--network", "none",
+                "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", pushed, "sh", "-c", "test -e /etc/motd || test -e /opt/notexec || echo both-gone"));
+        }
+        finally
+        {
+            Tools.Run("podman", "--root", Path.Combine(podmanDir, "storage"), "--runroot", Path.Combine(podmanDir, "run"), "--storage-driver", "vfs", "system", "reset", "-f");
+        }
+    }
+
+    [Fact]
     public void Commit_DeletesReplacesAndAdds_OneLayerWithWhiteoutsAndOpaqueDir()
     {
         _wharf.Check("run", "--name", "changer", "--pull", "always", "--tls-verify=false", fixture.Image, "sh", "-c",
