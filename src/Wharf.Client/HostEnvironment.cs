@@ -45,21 +45,9 @@ public sealed class HostEnvironment
     /// </summary>
     private static int? RootlessUid() =>
         int.TryParse(Environment.GetEnvironmentVariable("_WHARF_ROOTLESS_UID"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int uid)
-        && GetUid() == 0 && uid != 0 && !InitialUserNamespace()
+        && GetUid() == 0 && uid != 0 && !Content.HostIdentity.InInitialNamespace()
             ? uid
             : null;
-
-    private static bool InitialUserNamespace()
-    {
-        try
-        {
-            return File.ReadAllText("/proc/self/uid_map").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries) is ["0", "0", "4294967295"];
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-    }
 
     private static uint GetUid()
     {

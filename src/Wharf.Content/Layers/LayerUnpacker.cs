@@ -1,3 +1,4 @@
+using Wharf.Content;
 using System.Buffers;
 using System.Formats.Tar;
 using System.IO.Compression;
@@ -33,10 +34,10 @@ public sealed record LayerUnpackOptions
 
     /// <summary>
     /// Create device nodes. Only root of the host may: a rootless user namespace cannot, and a node
-    /// made there would still reach the host's hardware. Defaults to <see cref="UserNamespace.IsRealRoot"/>;
+    /// made there would still reach the host's hardware. Defaults to <see cref="HostIdentity.IsRealRoot"/>;
     /// when false, device entries are skipped and listed in the report (set false to unpack as rootless).
     /// </summary>
-    public bool CreateDeviceNodes { get; init; } = UserNamespace.IsRealRoot;
+    public bool CreateDeviceNodes { get; init; } = HostIdentity.IsRealRoot;
 
     /// <summary>The most bytes the unpack may write (the store quota left); null for no limit.</summary>
     public LayerBudget? Budget { get; init; }

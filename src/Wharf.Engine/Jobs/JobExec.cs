@@ -32,14 +32,8 @@ public sealed record JobExecOptions
 /// devices; output goes to this process's stdout (the job's log), the exit code is the container's,
 /// and the container is removed on exit and on SIGTERM.
 /// </summary>
-public static partial class JobExec
+public static class JobExec
 {
-    [LibraryImport("libc", EntryPoint = "getgid")]
-    private static partial uint GetGid();
-
-    [LibraryImport("libc", EntryPoint = "getuid")]
-    private static partial uint GetUid();
-
     /// <summary>First of the WHARF_ name and the cluster's older KUBE_ name.</summary>
     public static string? Setting(HostEnvironment env, string suffix)
     {
@@ -89,8 +83,8 @@ public static partial class JobExec
             }
         }
 
-        uint uid = GetUid();
-        uint gid = GetGid();
+        uint uid = Rootless.UserNamespace.GetUid();
+        uint gid = Rootless.UserNamespace.GetGid();
 
         // Rootless (the cluster's normal case) the job runs as the user through keep-id: the user's
         // own UID and primary group inside, files written to mounted data the user's on the host.

@@ -103,18 +103,22 @@ public sealed class SlurmExecutor
         // for ever; that is refused here with Slurm's own reason.
         // The scheduler settles the reason within its first passes over the job (PartitionConfig comes
         // before PartitionTimeLimit): a bounded wait while the job pends.
+        // Only a reason the scheduler has not settled yet (None, or PartitionConfig on the way to a
+        // limit) is waited on, at most 10 seconds; a settled one (Resources, Priority…) returns at once.
         int qcode;
         string r = string.Empty;
-        for (int i = 0; i < 12; i++)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
         {
             (qcode, string reason, _) = Run("squeue", null, "-h", "-j", id, "-o", "%T %r");
             r = reason.Trim();
-            if (qcode != 0 || !r.StartsWith("PENDING", StringComparison.Ordinal) || r.EndsWith("Limit", StringComparison.Ordinal))
+            bool unsettled = r is "PENDING" or "PENDING None" or "PENDING PartitionConfig";
+            if (qcode != 0 || !unsettled || clock.Elapsed > TimeSpan.FromSeconds(10))
             {
                 break;
             }
 
-            Thread.Sleep(250);
+            Thread.Sleep(100);
         }
 
         qcode = r.StartsWith("PENDING ", StringComparison.Ordinal) ? 0 : 1;

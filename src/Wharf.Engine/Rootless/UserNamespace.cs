@@ -32,23 +32,9 @@ public static partial class UserNamespace
     [LibraryImport("libc", EntryPoint = "execve", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int ExecVe(string path, nint* argv, nint* envp);
 
-    /// <summary>True in the initial user namespace, where IDs are the host's (uid_map is the identity).</summary>
-    public static bool InInitialNamespace()
-    {
-        try
-        {
-            string[] f = File.ReadAllText("/proc/self/uid_map").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            return f is ["0", "0", "4294967295"];
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-    }
-
     /// <summary>This process is wharf's own rootless namespace: root inside, with the user's host UID handed down.</summary>
     public static bool IsInside() =>
-        Environment.GetEnvironmentVariable(UidVariable) is { Length: > 0 } && GetUid() == 0 && !InInitialNamespace();
+        Environment.GetEnvironmentVariable(UidVariable) is { Length: > 0 } && GetUid() == 0 && !Content.HostIdentity.InInitialNamespace();
 
     /// <summary>
     /// The user's runtime directory: <c>$XDG_RUNTIME_DIR</c> when set, else <c>/run/user/UID</c> when it

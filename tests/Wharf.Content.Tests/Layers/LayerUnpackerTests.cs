@@ -1,3 +1,4 @@
+using Wharf.Content;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
@@ -231,14 +232,14 @@ public sealed class LayerUnpackerTests : IDisposable
     [InlineData(null, false)]
     public void IsInitial_UidMap_OnlyTheIdentityMapOfEveryIdIsTheHost(string? uidMap, bool initial)
     {
-        Assert.Equal(initial, UserNamespace.IsInitial(uidMap));
+        Assert.Equal(initial, HostIdentity.IsInitial(uidMap));
     }
 
     [Fact]
     public void IsRealRoot_ThisProcess_MatchesEuidAndUidMap()
     {
         bool expected = LayerNative.geteuid() == 0 && System.IO.File.ReadAllText("/proc/self/uid_map").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries) is ["0", "0", "4294967295"];
-        Assert.Equal(expected, UserNamespace.IsRealRoot);
+        Assert.Equal(expected, HostIdentity.IsRealRoot);
         Assert.Equal(expected, new LayerUnpackOptions().CreateDeviceNodes);
     }
 
@@ -479,7 +480,7 @@ public sealed class LayerUnpackerTests : IDisposable
     }
 
     private static void RequireRealRoot() =>
-        Assert.True(UserNamespace.IsRealRoot, "needs root: run ./test.sh as root");
+        Assert.True(HostIdentity.IsRealRoot, "needs root: run ./test.sh as root");
 
     private static bool Exists(string path) => System.IO.File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget is not null;
 

@@ -1,14 +1,19 @@
-namespace Wharf.Content.Layers;
+using Wharf.Content.Layers;
+
+namespace Wharf.Content;
 
 /// <summary>
 /// Whether this process is root of the host, not merely root of a user namespace. Root inside a
 /// rootless user namespace has euid 0 too, but the kernel refuses it device nodes (and a device it
 /// could make would open the host's hardware), so euid alone does not decide.
 /// </summary>
-public static class UserNamespace
+public static class HostIdentity
 {
     /// <summary>euid 0 in the initial user namespace.</summary>
-    public static bool IsRealRoot { get; } = LayerNative.geteuid() == 0 && IsInitial(ReadUidMap());
+    public static bool IsRealRoot { get; } = LayerNative.geteuid() == 0 && InInitialNamespace();
+
+    /// <summary>This process is in the initial user namespace, where IDs are the host's.</summary>
+    public static bool InInitialNamespace() => IsInitial(ReadUidMap());
 
     /// <summary>
     /// The initial user namespace maps every ID to itself: its uid_map is the single line
