@@ -18,8 +18,8 @@ cd "$(dirname "$0")/.."
 RUNS=${BENCH_RUNS:-7}
 BENCH_USER=wharf-bench
 
-log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 [[ $(id -u) == 0 ]] || die "run as root: the benchmark makes its unprivileged user"
 
 need=()
@@ -79,10 +79,6 @@ printf 'FROM localhost/bench-base:1\nCOPY opt /opt\nCMD ["sh"]\n' > "$WORK/data/
 IMAGE="127.0.0.1:$PORT/bench/img:1"
 "${P0[@]}" push -q --tls-verify=false localhost/bench:1 "$IMAGE" || die "push"
 "${P0[@]}" system reset -f >/dev/null 2>&1
-
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
 # Both tools make their user namespace (pause process) once, before anything is timed.
 mkdir -p "$WORK/wz" "$WORK/pz"; chown "$BENCH_USER" "$WORK/wz" "$WORK/pz"
@@ -146,16 +142,5 @@ first .NET start that only exec's nsenter (100 ms with \`WHARF_USERNS=host\`, wh
 is about 210 ms. Target (faster than rootless podman) not met: the gap is process start-up, which a
 native (AOT) wharf would remove; runtime knobs (tiered PGO, GC mode) changed nothing measurable.
 MD
-DOC=docs/benchmarks.md
-python3 - "$DOC" bench/results/rootless.md <<'PY'
-import sys
-doc, new = open(sys.argv[1]).read(), open(sys.argv[2]).read().rstrip('\n') + '\n'
-start, end = '<!-- rootless-benchmark:start -->', '<!-- rootless-benchmark:end -->'
-block = start + '\n' + new + end + '\n'
-if start in doc and end in doc:
-    doc = doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):].lstrip('\n')
-else:
-    doc = doc.rstrip('\n') + '\n\n' + block
-open(sys.argv[1], 'w').write(doc)
-PY
+replace_section docs/benchmarks.md rootless bench/results/rootless.md
 cat bench/results/rootless.md
