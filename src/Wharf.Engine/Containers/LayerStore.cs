@@ -33,6 +33,10 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
 {
     public string Root { get; } = Path.Combine(images.Root, "layers");
 
+    // One budget for all layers a pull unpacks as they download (side by side): the store's usage
+    // is walked once per pull, not once per layer.
+    private readonly Lazy<(LayerBudget Budget, string Limit)> _pullBudget = new(() => Budget(images, quota));
+
     /// <summary>ChainID(L0) = DiffID(L0); ChainID(L0..n) = sha256(ChainID(L0..n-1) + " " + DiffID(Ln)).</summary>
     public static IReadOnlyList<string> ChainIds(IReadOnlyList<string> diffIds)
     {
@@ -107,7 +111,9 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
     /// unpacked layers, <see cref="ImageStore.UsedBytes()"/>), and never more than the filesystem
     /// has free. Layers inflate by an amount their compressed size does not bound.
     /// </summary>
-    private (LayerBudget Budget, string Limit) Budget()
+    private (LayerBudget Budget, string Limit) Budget() => Budget(images, quota);
+
+    private static (LayerBudget Budget, string Limit) Budget(ImageStore images, long? quota)
     {
         long free = images.FreeSpace();
         if (quota is not { } q)
@@ -197,7 +203,7 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
                     try
                     {
                         Directory.CreateDirectory(Path.Combine(Root, "tmp"));
-                        var report = await LayerUnpacker.UnpackAsync(counting, Path.Combine(temp, "diff"), new LayerUnpackOptions { Whiteouts = WhiteoutMode.Overlay, Budget = Budget().Budget }, cancellationToken).ConfigureAwait(false);
+                        var report = await LayerUnpacker.UnpackAsync(counting, Path.Combine(temp, "diff"), new LayerUnpackOptions { Whiteouts = WhiteoutMode.Overlay, Budget = _pullBudget.Value.Budget }, cancellationToken).ConfigureAwait(false);
                         await counting.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
                         await File.WriteAllTextAsync(Path.Combine(temp, "diffid"), report.DiffId.ToString(), cancellationToken).ConfigureAwait(false);
                         string staged = Path.Combine(Root, "pulled", Digest.Parse(layer.Digest).Encoded);
