@@ -66,18 +66,9 @@ public sealed partial class ContainerEngine
         {
             "" or "private" => !Env.IsRoot && Slirp.Unusable() is null ? Slirp.Mode : "host",
             "host" or "none" => options.Network,
-            var n when Slirp.Is(n) => n,
+            var n when Slirp.Is(n) => Slirp.Checked(n),
             _ => throw new WharfException($"network mode \"{options.Network}\" is not supported: use host, none or slirp4netns"),
         };
-        if (Slirp.Is(network))
-        {
-            Slirp.Flags(network);
-            if (Slirp.Unusable() is { } why)
-            {
-                throw new WharfException(why);
-            }
-        }
-
         if (options.UserNs is not ("" or "host" or "keep-id"))
         {
             throw new WharfException($"user namespace mode \"{options.UserNs}\" is not supported: use host or keep-id");

@@ -57,6 +57,13 @@ public static class Slirp
         return flags;
     }
 
+    /// <summary>An explicit slirp4netns network, refused with the reason when its options are unknown or slirp4netns cannot serve here.</summary>
+    public static string Checked(string network)
+    {
+        Flags(network);
+        return Unusable() is { } why ? throw new WharfException(why) : network;
+    }
+
     public static string? Binary => RootfsMount.FindTool("slirp4netns");
 
     /// <summary>
