@@ -35,10 +35,16 @@ internal static class Api
 {
     public const string Prefix = "/api/v2.0";
 
+    /// <summary>
+    /// Harbor's snake_case. The web defaults would read <c>"role_id": "1"</c> as the number 1; Harbor's
+    /// server (go-swagger) refuses a string where the schema says integer, so numbers are strict here,
+    /// and so is every request type through <see cref="BodyAsync{T}"/>.
+    /// </summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.Strict,
     };
 
     /// <summary>Runs a handler, turning <see cref="ApiException"/> into Harbor's error body.</summary>
@@ -156,7 +162,7 @@ internal static class Api
             links.Add($"<{path}?page={page - 1}&page_size={pageSize}{rest}>; rel=\"prev\"");
         }
 
-        if ((long)page * pageSize < total)
+        if ((long)page * pageSize < total && page < int.MaxValue)
         {
             links.Add($"<{path}?page={page + 1}&page_size={pageSize}{rest}>; rel=\"next\"");
         }
@@ -172,7 +178,9 @@ internal static class Api
     {
         var (page, pageSize) = Paging(context);
         WritePaging(context, all.Count, page, pageSize);
-        return all.Skip((page - 1) * pageSize).Take(pageSize);
+        // In long: (page - 1) * pageSize overflows int near int.MaxValue, and a negative skip would show page 1.
+        long skip = (long)(page - 1) * pageSize;
+        return skip >= all.Count ? [] : all.Skip((int)skip).Take(pageSize);
     }
 
     public static long Id(HttpContext context, string name)
