@@ -34,11 +34,13 @@ public sealed class RegistryTokens(TokenSigningKey key, IdentityOptions options,
     private readonly Dictionary<string, ValidatedToken> _checked = new(StringComparer.Ordinal);
     private readonly Lock _checkedLock = new();
 
-    public IssuedToken Issue(string subject, IReadOnlyList<GrantedAccess> access)
+    public IssuedToken Issue(string subject, IReadOnlyList<GrantedAccess> access) => Issue(subject, access, options.TokenLifetime);
+
+    public IssuedToken Issue(string subject, IReadOnlyList<GrantedAccess> access, TimeSpan lifetime)
     {
         var now = time.GetUtcNow();
         long iat = now.ToUnixTimeSeconds();
-        long exp = (now + options.TokenLifetime).ToUnixTimeSeconds();
+        long exp = (now + lifetime).ToUnixTimeSeconds();
 
         var header = new System.Buffers.ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(header))
@@ -179,20 +181,29 @@ public sealed class RegistryTokens(TokenSigningKey key, IdentityOptions options,
                 return null;
             }
 
-            if (!root.TryGetProperty("exp", out var exp) || !exp.TryGetInt64(out long expSeconds))
+            // Time claims are NumericDate (RFC 7519 §2): a string, a fraction or a year beyond 9999 is a
+            // malformed token (401), never an exception.
+            if (!root.TryGetProperty("exp", out var exp) || !TryReadTime(exp, out var expiresAt))
             {
-                error = "token has no expiry";
+                error = "token has no valid expiry";
                 return null;
             }
 
-            var expiresAt = DateTimeOffset.FromUnixTimeSeconds(expSeconds);
             if (expiresAt <= now - Leeway)
             {
                 error = "token has expired";
                 return null;
             }
 
-            if (root.TryGetProperty("nbf", out var nbf) && nbf.TryGetInt64(out long nbfSeconds) && DateTimeOffset.FromUnixTimeSeconds(nbfSeconds) > now + Leeway)
+            DateTimeOffset notBefore = default;
+            if ((root.TryGetProperty("nbf", out var nbf) && !TryReadTime(nbf, out notBefore))
+                || (root.TryGetProperty("iat", out var iat) && !TryReadTime(iat, out _)))
+            {
+                error = "malformed token time claim";
+                return null;
+            }
+
+            if (notBefore > now + Leeway)
             {
                 error = "token is not valid yet";
                 return null;
@@ -223,6 +234,19 @@ public sealed class RegistryTokens(TokenSigningKey key, IdentityOptions options,
             error = "malformed token";
             return null;
         }
+    }
+
+    private static bool TryReadTime(JsonElement claim, out DateTimeOffset at)
+    {
+        at = default;
+        if (claim.ValueKind != JsonValueKind.Number || !claim.TryGetInt64(out long seconds)
+            || seconds < DateTimeOffset.MinValue.ToUnixTimeSeconds() || seconds > DateTimeOffset.MaxValue.ToUnixTimeSeconds())
+        {
+            return false;
+        }
+
+        at = DateTimeOffset.FromUnixTimeSeconds(seconds);
+        return true;
     }
 
     private static bool AudienceMatches(JsonElement aud, string service) => aud.ValueKind switch
