@@ -39,10 +39,14 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<IIdentitySource, LocalIdentitySource>();
         services.TryAddSingleton<IProjectRepositories>(sp => new MetadataProjectRepositories(sp.GetRequiredService<Metadata.IMetadataStore>()));
         services.TryAddSingleton<PasswordHasher>();
+        services.AddHttpContextAccessor();
+        services.TryAddSingleton<LoginThrottle>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Hosting.IStartupFilter, LoginThrottleResponses>());
         services.TryAddSingleton<CredentialVerifier>();
         services.TryAddSingleton<AccessEvaluator>();
         services.TryAddSingleton<ProjectMembership>();
         services.TryAddSingleton<RegistryTokens>();
+        services.TryAddSingleton<RefreshTokens>();
         services.TryAddSingleton<TokenService>();
         services.TryAddSingleton<TokenRegistryAuthorizer>();
         if (!options.OpenRegistry)

@@ -9,13 +9,12 @@ namespace Wharf.Registry.Auth;
 /// <summary>
 /// <c>/service/token</c>: GET with optional Basic credentials (Docker token spec), and the OAuth2
 /// POST form (grant_type=password or refresh_token) that containers/image uses with identity tokens.
-/// A refresh token is a long-lived token with no access, bound to its account.
+/// A refresh token is a long-lived token with no access, bound to its account (<see cref="RefreshTokens"/>).
+/// Password checks may be throttled: <see cref="CredentialVerifier"/> throws and <see cref="LoginThrottleResponses"/> answers 429.
 /// </summary>
 internal static class TokenEndpoints
 {
     public const string Path = "/service/token";
-
-    private static readonly TimeSpan RefreshTokenLifetime = TimeSpan.FromDays(30);
 
     public static async Task GetAsync(HttpContext context)
     {
@@ -36,7 +35,9 @@ internal static class TokenEndpoints
         }
 
         // docker login asks offline_token=true and keeps the refresh token as its identity token.
-        string? refresh = !caller.IsAnonymous && context.Request.Query["offline_token"] == "true" ? IssueRefreshToken(services, caller) : null;
+        string? refresh = !caller.IsAnonymous && context.Request.Query["offline_token"] == "true"
+            ? await services.GetRequiredService<RefreshTokens>().IssueAsync(caller, context.RequestAborted).ConfigureAwait(false)
+            : null;
         await WriteTokenAsync(context, caller, context.Request.Query["scope"].OfType<string>(), refresh).ConfigureAwait(false);
     }
 
@@ -62,16 +63,14 @@ internal static class TokenEndpoints
                     return;
                 }
 
-                string? refresh = form["access_type"] == "offline" ? IssueRefreshToken(services, caller) : null;
+                string? refresh = form["access_type"] == "offline"
+                    ? await services.GetRequiredService<RefreshTokens>().IssueAsync(caller, context.RequestAborted).ConfigureAwait(false)
+                    : null;
                 await WriteTokenAsync(context, caller, scopes, refresh).ConfigureAwait(false);
                 return;
 
             case "refresh_token":
-                var tokens = services.GetRequiredService<RegistryTokens>();
-                var validated = tokens.Validate(form["refresh_token"].ToString(), out _);
-                var refreshGrant = validated?.Access.Count == 1 ? validated.Access[0] : null;
-                if (validated is null || refreshGrant is not { Type: "refresh" } || validated.Subject.Length == 0
-                    || await verifier.ResolveSubjectAsync(validated.Subject, context.RequestAborted).ConfigureAwait(false) is not { } subject)
+                if (await services.GetRequiredService<RefreshTokens>().ResolveAsync(form["refresh_token"].ToString(), context.RequestAborted).ConfigureAwait(false) is not { } subject)
                 {
                     await UnauthorizedAsync(context, "invalid refresh token").ConfigureAwait(false);
                     return;
@@ -84,19 +83,6 @@ internal static class TokenEndpoints
                 await ErrorAsync(context, StatusCodes.Status400BadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token").ConfigureAwait(false);
                 return;
         }
-    }
-
-    private static string IssueRefreshToken(IServiceProvider services, Caller caller)
-    {
-        // A refresh token carries a single pseudo-grant no /v2 scope ever matches.
-        var options = services.GetRequiredService<IdentityOptions>();
-        var tokens = new RegistryTokens(services.GetRequiredService<TokenSigningKey>(), new IdentityOptions
-        {
-            TokenIssuer = options.TokenIssuer,
-            TokenService = options.TokenService,
-            TokenLifetime = RefreshTokenLifetime,
-        }, services.GetRequiredService<TimeProvider>());
-        return tokens.Issue(caller.Name, [new GrantedAccess("refresh", caller.Name, ["refresh"])]).Token;
     }
 
     private static async Task WriteTokenAsync(HttpContext context, Caller caller, IEnumerable<string> scopes, string? refreshToken)

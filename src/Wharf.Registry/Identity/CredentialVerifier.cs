@@ -9,15 +9,23 @@ namespace Wharf.Registry.Identity;
 /// <summary>
 /// Turns a username and password (or robot name and secret) into a <see cref="Caller"/>. Successful
 /// checks are remembered briefly, keyed by a hash of the pair, so Basic auth on every /v2 request
-/// does not run bcrypt each time; any account change clears the memory.
+/// does not run bcrypt each time; any account change clears the memory. Every check goes through the
+/// <see cref="LoginThrottle"/> first (per account and per source address), which throws
+/// <see cref="LoginThrottledException"/>; a remembered success is no way around it.
 /// </summary>
 public sealed class CredentialVerifier(
-    IIdentitySource identities, IUserStore users, IRobotStore robots, IdentityOptions options, TimeProvider time, Audit.IAuditLog? audit = null)
+    IIdentitySource identities, IUserStore users, IRobotStore robots, IdentityOptions options, TimeProvider time, PasswordHasher hasher, LoginThrottle throttle,
+    Microsoft.AspNetCore.Http.IHttpContextAccessor? httpContext = null, Audit.IAuditLog? audit = null)
 {
     private readonly ConcurrentDictionary<string, (Caller Caller, DateTimeOffset Until)> _verified = new(StringComparer.Ordinal);
 
     public async Task<Caller?> VerifyAsync(string username, string password, CancellationToken cancellationToken)
     {
+        // The source is the connection's peer: wharfd does not trust X-Forwarded-For unless the host adds
+        // the forwarded-headers middleware, which rewrites RemoteIpAddress itself.
+        string? source = httpContext?.HttpContext?.Connection.RemoteIpAddress?.ToString();
+        throttle.ThrowIfLocked(username, source);
+
         var now = time.GetUtcNow();
         string key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(username + "\0" + password)));
         if (_verified.TryGetValue(key, out var hit) && hit.Until > now && hit.Caller.Robot?.IsExpired(now) != true)
@@ -28,15 +36,7 @@ public sealed class CredentialVerifier(
         Caller? caller = null;
         if (username.StartsWith(options.RobotPrefix, StringComparison.Ordinal))
         {
-            var robot = await robots.FindByNameAsync(username, cancellationToken).ConfigureAwait(false);
-            if (robot is not null && !robot.Disabled && !robot.IsExpired(now))
-            {
-                string? hash = await robots.GetSecretHashAsync(robot.Id, cancellationToken).ConfigureAwait(false);
-                if (hash is not null && PasswordHasher.VerifySecret(password, hash))
-                {
-                    caller = Caller.ForRobot(robot);
-                }
-            }
+            caller = await VerifyRobotAsync(username, password, now, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -49,6 +49,8 @@ public sealed class CredentialVerifier(
 
         if (caller is null)
         {
+            throttle.Failed(username, source);
+
             // Failed logins are audited by name only; the password never leaves this method.
             string name = username.Length > 255 ? username[..255] : username;
             string kind = username.StartsWith(options.RobotPrefix, StringComparison.Ordinal) ? "robot" : "user";
@@ -56,6 +58,7 @@ public sealed class CredentialVerifier(
         }
         else
         {
+            throttle.Succeeded(username);
             if (_verified.Count > 10_000)
             {
                 _verified.Clear();
@@ -65,6 +68,27 @@ public sealed class CredentialVerifier(
         }
 
         return caller;
+    }
+
+    private async Task<Caller?> VerifyRobotAsync(string name, string secret, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var robot = await robots.FindByNameAsync(name, cancellationToken).ConfigureAwait(false);
+        bool usable = robot is not null && !robot.Disabled && !robot.IsExpired(now);
+        string? hash = usable ? await robots.GetSecretHashAsync(robot!.Id, cancellationToken).ConfigureAwait(false) : null;
+
+        // An unknown, disabled or expired robot still costs one bcrypt check, like a wrong secret.
+        if (!hasher.VerifySecret(secret, hash, out bool legacy) || !usable)
+        {
+            return null;
+        }
+
+        if (legacy)
+        {
+            // A SHA-256 hash from an earlier version: now that the secret is known, keep it as bcrypt.
+            await robots.UpgradeSecretHashAsync(robot!.Id, hash!, hasher.HashSecret(secret), cancellationToken).ConfigureAwait(false);
+        }
+
+        return Caller.ForRobot(robot!);
     }
 
     /// <summary>The account a token was issued to, as it is now: null when it has been deleted, disabled or has expired.</summary>

@@ -13,19 +13,17 @@ public interface IIdentitySource
     Task<User?> AuthenticateAsync(string username, string password, CancellationToken cancellationToken);
 }
 
-public sealed class LocalIdentitySource(IUserStore users) : IIdentitySource
+public sealed class LocalIdentitySource(IUserStore users, PasswordHasher hasher) : IIdentitySource
 {
     public string AuthMode => "db_auth";
 
     public async Task<User?> AuthenticateAsync(string username, string password, CancellationToken cancellationToken)
     {
         var user = await users.FindByNameAsync(username, cancellationToken).ConfigureAwait(false);
-        if (user is null || user.Disabled)
-        {
-            return null;
-        }
+        string? hash = user is null || user.Disabled ? null : await users.GetPasswordHashAsync(user.Id, cancellationToken).ConfigureAwait(false);
 
-        string? hash = await users.GetPasswordHashAsync(user.Id, cancellationToken).ConfigureAwait(false);
-        return PasswordHasher.Verify(password, hash) ? user : null;
+        // An unknown or disabled name is checked against a dummy hash: refusing it takes as long as a
+        // wrong password, so the time of the answer does not tell which names exist.
+        return hasher.Matches(password, hash) && user is { Disabled: false } ? user : null;
     }
 }

@@ -19,6 +19,7 @@ public sealed class IdentityDatabase
             password_hash TEXT,
             sysadmin INTEGER NOT NULL DEFAULT 0,
             disabled INTEGER NOT NULL DEFAULT 0,
+            token_generation INTEGER NOT NULL DEFAULT 0,
             creation_time INTEGER NOT NULL,
             update_time INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS projects (
@@ -48,6 +49,7 @@ public sealed class IdentityDatabase
             disabled INTEGER NOT NULL DEFAULT 0,
             duration_days INTEGER NOT NULL,
             expires_at INTEGER NOT NULL,
+            token_generation INTEGER NOT NULL DEFAULT 0,
             creation_time INTEGER NOT NULL,
             update_time INTEGER NOT NULL);
         CREATE INDEX IF NOT EXISTS robots_project ON robots(project_id);
@@ -103,6 +105,7 @@ public sealed class IdentityDatabase
             await using var command = connection.CreateCommand();
             command.CommandText = Schema;
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await MigrateAsync(connection, cancellationToken).ConfigureAwait(false);
 
             // The file holds password hashes: only the owner reads it (SQLite gives -wal and -shm the same mode).
             if (!OperatingSystem.IsWindows())
@@ -118,6 +121,37 @@ public sealed class IdentityDatabase
         finally
         {
             _initLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Brings a database of an earlier version up to this schema: the token generation counters (a
+    /// refresh token names the generation it was issued in; bumping it revokes them), and names unique
+    /// without regard to case. The case-blind unique indexes cannot be built while an older database
+    /// holds names that differ only in case; those accounts keep working, and the stores still refuse
+    /// any new such name (they check before inserting).
+    /// </summary>
+    private static async Task MigrateAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        foreach (string table in new[] { "users", "robots" })
+        {
+            var columns = await connection.QueryAsync($"PRAGMA table_info({table});", r => r.GetString(1), cancellationToken).ConfigureAwait(false);
+            if (!columns.Contains("token_generation"))
+            {
+                await connection.ExecuteAsync($"ALTER TABLE {table} ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;", cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var (index, table, column) in new[] { ("users_username_nocase", "users", "username"), ("projects_name_nocase", "projects", "name"), ("robots_name_nocase", "robots", "name") })
+        {
+            try
+            {
+                await connection.ExecuteAsync($"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table}({column} COLLATE NOCASE);", cancellationToken).ConfigureAwait(false);
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+            {
+                // Existing names that differ only in case: see above.
+            }
         }
     }
 

@@ -41,6 +41,18 @@ public sealed class IdentityOptions
     /// <summary>How long a verified Basic credential is remembered, so a client sending Basic on every request does not pay bcrypt each time.</summary>
     public TimeSpan CredentialCacheLifetime { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Failed password checks for one account (any source) before its logins are refused for the rest of the window; 0 turns the limit off.</summary>
+    public int LoginFailuresPerAccount { get; set; } = 10;
+
+    /// <summary>Failed password checks from one address (any account) before its logins are refused for the rest of the window; 0 turns the limit off.</summary>
+    public int LoginFailuresPerSource { get; set; } = 30;
+
+    /// <summary>The window failed logins are counted in, from the first failure; also how long a lockout lasts at most.</summary>
+    public TimeSpan LoginFailureWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a refresh token (docker/podman login's identity token) lives unless revoked first.</summary>
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(30);
+
     /// <summary>How long audit log entries are kept; older ones are purged hourly.</summary>
     public TimeSpan AuditRetention { get; set; } = TimeSpan.FromDays(180);
 }

@@ -17,7 +17,7 @@ public sealed record NewUser(string Username, string? Email, string? RealName, s
 /// <summary>Accounts as stored; a PostgreSQL store implements the same.</summary>
 public interface IUserStore
 {
-    /// <summary>Null when the username is taken.</summary>
+    /// <summary>Null when the username is taken, in any case (<c>Admin</c> next to <c>admin</c>).</summary>
     Task<User?> CreateAsync(NewUser user, string? passwordHash, CancellationToken cancellationToken);
 
     Task<User?> FindByNameAsync(string username, CancellationToken cancellationToken);
@@ -29,12 +29,20 @@ public interface IUserStore
     /// <summary>One page of users whose name contains <paramref name="usernameContains"/>, ordered by id, and the total count.</summary>
     Task<(IReadOnlyList<User> Users, long Total)> ListAsync(string? usernameContains, int page, int pageSize, CancellationToken cancellationToken);
 
+    /// <summary>Sets the password and revokes the account's refresh tokens.</summary>
     Task<bool> SetPasswordHashAsync(long id, string passwordHash, CancellationToken cancellationToken);
+
+    /// <summary>The account's token generation: refresh tokens carry the one they were issued in. Null when there is no such account.</summary>
+    Task<long?> GetTokenGenerationAsync(long id, CancellationToken cancellationToken);
+
+    /// <summary>Revokes every refresh token of the account (bumps its token generation).</summary>
+    Task<bool> RevokeTokensAsync(long id, CancellationToken cancellationToken);
 
     Task<bool> UpdateProfileAsync(long id, string? email, string? realName, string? comment, CancellationToken cancellationToken);
 
     Task<bool> SetSysAdminAsync(long id, bool sysAdmin, CancellationToken cancellationToken);
 
+    /// <summary>Disabling also revokes the account's refresh tokens: enabling it again does not bring them back.</summary>
     Task<bool> SetDisabledAsync(long id, bool disabled, CancellationToken cancellationToken);
 
     Task<bool> DeleteAsync(long id, CancellationToken cancellationToken);
@@ -50,10 +58,18 @@ public sealed class SqliteUserStore(IdentityDatabase database, TimeProvider time
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // One statement, so no other insert comes between the check and the row. The check is also
+            // what refuses a new case variant in an older database whose case-blind index could not be built.
             long id = await connection.ScalarAsync<long>(
-                "INSERT INTO users (username, email, realname, comment, password_hash, sysadmin, creation_time, update_time) VALUES ($u, $e, $r, $c, $h, $s, $t, $t) RETURNING id;",
+                "INSERT INTO users (username, email, realname, comment, password_hash, sysadmin, creation_time, update_time) "
+                + "SELECT $u, $e, $r, $c, $h, $s, $t, $t WHERE NOT EXISTS (SELECT 1 FROM users WHERE username = $u COLLATE NOCASE) RETURNING id;",
                 cancellationToken,
                 ("$u", user.Username), ("$e", user.Email), ("$r", user.RealName), ("$c", user.Comment), ("$h", passwordHash), ("$s", user.SysAdmin ? 1 : 0), ("$t", now)).ConfigureAwait(false);
+            if (id == 0)
+            {
+                return null;
+            }
+
             var at = DateTimeOffset.FromUnixTimeSeconds(now);
             return new User(id, user.Username, user.Email, user.RealName, user.Comment, user.SysAdmin, false, at, at);
         }
@@ -88,7 +104,16 @@ public sealed class SqliteUserStore(IdentityDatabase database, TimeProvider time
     }
 
     public Task<bool> SetPasswordHashAsync(long id, string passwordHash, CancellationToken cancellationToken) =>
-        UpdateAsync(id, "password_hash = $v", passwordHash, cancellationToken);
+        UpdateAsync(id, "password_hash = $v, token_generation = token_generation + 1", passwordHash, cancellationToken);
+
+    public async Task<long?> GetTokenGenerationAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ScalarAsync<long?>("SELECT token_generation FROM users WHERE id = $id;", cancellationToken, ("$id", id)).ConfigureAwait(false);
+    }
+
+    public Task<bool> RevokeTokensAsync(long id, CancellationToken cancellationToken) =>
+        UpdateAsync(id, "token_generation = token_generation + $v", 1, cancellationToken);
 
     public async Task<bool> UpdateProfileAsync(long id, string? email, string? realName, string? comment, CancellationToken cancellationToken)
     {
@@ -102,7 +127,7 @@ public sealed class SqliteUserStore(IdentityDatabase database, TimeProvider time
         UpdateAsync(id, "sysadmin = $v", sysAdmin ? 1 : 0, cancellationToken);
 
     public Task<bool> SetDisabledAsync(long id, bool disabled, CancellationToken cancellationToken) =>
-        UpdateAsync(id, "disabled = $v", disabled ? 1 : 0, cancellationToken);
+        UpdateAsync(id, "token_generation = token_generation + $v, disabled = $v", disabled ? 1 : 0, cancellationToken);
 
     public async Task<bool> DeleteAsync(long id, CancellationToken cancellationToken)
     {

@@ -9,7 +9,8 @@ namespace Wharf.Registry.Management;
 
 /// <summary>
 /// Robot accounts in Harbor's v2 shape (RobotCreate / RobotCreated / Robot / RobotSec): project level
-/// only, named <c>robot$&lt;project&gt;+&lt;name&gt;</c>; the secret is returned at creation and on refresh, never again.
+/// only, named <c>robot$&lt;project&gt;+&lt;name&gt;</c>; the secret is returned at creation and on refresh, never again,
+/// and stored as bcrypt like a password. A refresh (or disabling the robot) revokes its refresh tokens.
 /// </summary>
 internal static class RobotEndpoints
 {
@@ -83,7 +84,8 @@ internal static class RobotEndpoints
         var options = context.RequestServices.GetRequiredService<IdentityOptions>();
         string fullName = $"{options.RobotPrefix}{project.Name}+{request.Name}";
         var robot = await context.RequestServices.GetRequiredService<IRobotStore>().CreateAsync(
-                fullName, project.Id, request.Description, access, request.Disable ?? false, durationDays, expiresAt, PasswordHasher.HashSecret(secret), context.RequestAborted).ConfigureAwait(false)
+                fullName, project.Id, request.Description, access, request.Disable ?? false, durationDays, expiresAt,
+                context.RequestServices.GetRequiredService<PasswordHasher>().HashSecret(secret), context.RequestAborted).ConfigureAwait(false)
             ?? throw ApiException.Conflict($"robot {fullName} already exists");
         Api.Audit(context, caller, "create", "robot", robot.Name, project.Name);
         context.Response.Headers.Location = $"{Api.Prefix}/robots/{robot.Id}";
@@ -176,7 +178,8 @@ internal static class RobotEndpoints
             throw ApiException.BadRequest("secret: " + weak);
         }
 
-        await context.RequestServices.GetRequiredService<IRobotStore>().SetSecretHashAsync(robot.Id, PasswordHasher.HashSecret(secret), context.RequestAborted).ConfigureAwait(false);
+        await context.RequestServices.GetRequiredService<IRobotStore>().SetSecretHashAsync(
+            robot.Id, context.RequestServices.GetRequiredService<PasswordHasher>().HashSecret(secret), context.RequestAborted).ConfigureAwait(false);
         Api.Changed(context);
         Api.Audit(context, caller, "update", "robot", robot.Name + " (secret refreshed)", robot.ProjectName);
         return Results.Json(new RobotSecret(secret), Api.Json);

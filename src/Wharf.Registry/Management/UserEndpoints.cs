@@ -21,6 +21,7 @@ internal static class UserEndpoints
         api.MapPut("/users/{user_id}/sysadmin", Api.Handle(SetSysAdminAsync));
         api.MapPut("/users/{user_id}/disabled", Api.Handle(SetDisabledAsync));
         api.MapDelete("/users/{user_id}", Api.Handle(DeleteUserAsync));
+        api.MapDelete("/users/{user_id}/tokens", Api.Handle(RevokeTokensAsync));
     }
 
     private static async Task<IResult> CreateUserAsync(HttpContext context)
@@ -29,7 +30,7 @@ internal static class UserEndpoints
         var request = await Api.BodyAsync<UserCreationRequest>(context).ConfigureAwait(false);
         var options = context.RequestServices.GetRequiredService<IdentityOptions>();
         if (string.IsNullOrWhiteSpace(request.Username) || request.Username.Length > 255 || request.Username.Contains(':', StringComparison.Ordinal)
-            || request.Username.Any(char.IsControl) || request.Username.StartsWith(options.RobotPrefix, StringComparison.Ordinal) || request.Username != request.Username.Trim())
+            || request.Username.Any(char.IsControl) || request.Username.StartsWith(options.RobotPrefix, StringComparison.OrdinalIgnoreCase) || request.Username != request.Username.Trim())
         {
             throw ApiException.BadRequest($"username must be 1 to 255 characters without ':', control characters, surrounding spaces or the prefix {options.RobotPrefix}");
         }
@@ -42,7 +43,7 @@ internal static class UserEndpoints
         var hasher = context.RequestServices.GetRequiredService<PasswordHasher>();
         var users = context.RequestServices.GetRequiredService<IUserStore>();
         var user = await users.CreateAsync(new NewUser(request.Username, request.Email, request.Realname, request.Comment, SysAdmin: false), hasher.Hash(request.Password!), context.RequestAborted).ConfigureAwait(false)
-            ?? throw ApiException.Conflict($"username {request.Username} is already taken");
+            ?? throw ApiException.Conflict($"username {request.Username} is already taken (names are compared without regard to case)");
         return Api.Created(context, $"{Api.Prefix}/users/{user.Id}");
     }
 
@@ -182,6 +183,20 @@ internal static class UserEndpoints
 
         await context.RequestServices.GetRequiredService<IUserStore>().DeleteAsync(user.Id, context.RequestAborted).ConfigureAwait(false);
         Api.Changed(context);
+        return Results.Ok();
+    }
+
+    /// <summary>
+    /// Revokes every refresh token of the account (what docker/podman login saved), as a password change
+    /// does: a wharf addition, for a lost laptop. Self or system admin. Access tokens already issued live
+    /// out their short lifetime (Registry:TokenLifetime).
+    /// </summary>
+    private static async Task<IResult> RevokeTokensAsync(HttpContext context)
+    {
+        var (caller, user) = await SelfOrAdminAsync(context).ConfigureAwait(false);
+        await context.RequestServices.GetRequiredService<IUserStore>().RevokeTokensAsync(user.Id, context.RequestAborted).ConfigureAwait(false);
+        Api.Changed(context);
+        Api.Audit(context, caller, "update", "user", user.Username + " (tokens revoked)", null);
         return Results.Ok();
     }
 

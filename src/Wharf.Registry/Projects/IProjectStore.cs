@@ -5,7 +5,7 @@ namespace Wharf.Registry.Projects;
 
 public interface IProjectStore
 {
-    /// <summary>Creates the project and makes <paramref name="ownerId"/> its project admin; null when the name is taken.</summary>
+    /// <summary>Creates the project and makes <paramref name="ownerId"/> its project admin; null when the name is taken, in any case.</summary>
     Task<Project?> CreateAsync(string name, bool isPublic, long? ownerId, long? storageLimit, CancellationToken cancellationToken);
 
     Task<Project?> FindByNameAsync(string name, CancellationToken cancellationToken);
@@ -39,8 +39,13 @@ public sealed class SqliteProjectStore(IdentityDatabase database, TimeProvider t
         try
         {
             long id = await connection.ScalarAsync<long>(
-                "INSERT INTO projects (name, public, owner_id, storage_limit, creation_time, update_time) VALUES ($n, $p, $o, $l, $t, $t) RETURNING id;",
+                "INSERT INTO projects (name, public, owner_id, storage_limit, creation_time, update_time) "
+                + "SELECT $n, $p, $o, $l, $t, $t WHERE NOT EXISTS (SELECT 1 FROM projects WHERE name = $n COLLATE NOCASE) RETURNING id;",
                 cancellationToken, ("$n", name), ("$p", isPublic ? 1 : 0), ("$o", ownerId), ("$l", storageLimit), ("$t", now)).ConfigureAwait(false);
+            if (id == 0)
+            {
+                return null;
+            }
             if (ownerId is long owner)
             {
                 await connection.ExecuteAsync(

@@ -25,7 +25,7 @@ public sealed record Robot(
 
 public interface IRobotStore
 {
-    /// <summary>Null when the name is taken.</summary>
+    /// <summary>Null when the name is taken, in any case.</summary>
     Task<Robot?> CreateAsync(string name, long projectId, string? description, RepositoryActions access, bool disabled, int durationDays, long expiresAt, string secretHash, CancellationToken cancellationToken);
 
     Task<Robot?> FindByIdAsync(long id, CancellationToken cancellationToken);
@@ -39,7 +39,14 @@ public interface IRobotStore
 
     Task<bool> UpdateAsync(long id, string? description, RepositoryActions access, bool disabled, int durationDays, long expiresAt, CancellationToken cancellationToken);
 
+    /// <summary>A new secret: revokes the robot's refresh tokens.</summary>
     Task<bool> SetSecretHashAsync(long id, string secretHash, CancellationToken cancellationToken);
+
+    /// <summary>Rewrites a legacy hash of the same secret in the current form; nothing is revoked. False when the hash changed meanwhile.</summary>
+    Task<bool> UpgradeSecretHashAsync(long id, string oldHash, string newHash, CancellationToken cancellationToken);
+
+    /// <summary>The robot's token generation (see <see cref="Identity.IUserStore.GetTokenGenerationAsync"/>).</summary>
+    Task<long?> GetTokenGenerationAsync(long id, CancellationToken cancellationToken);
 
     Task<bool> DeleteAsync(long id, CancellationToken cancellationToken);
 }
@@ -54,10 +61,11 @@ public sealed class SqliteRobotStore(IdentityDatabase database, TimeProvider tim
         try
         {
             long id = await connection.ScalarAsync<long>(
-                "INSERT INTO robots (name, project_id, description, secret_hash, access, disabled, duration_days, expires_at, creation_time, update_time) VALUES ($n, $p, $d, $s, $a, $x, $dd, $e, $t, $t) RETURNING id;",
+                "INSERT INTO robots (name, project_id, description, secret_hash, access, disabled, duration_days, expires_at, creation_time, update_time) "
+                + "SELECT $n, $p, $d, $s, $a, $x, $dd, $e, $t, $t WHERE NOT EXISTS (SELECT 1 FROM robots WHERE name = $n COLLATE NOCASE) RETURNING id;",
                 cancellationToken, ("$n", name), ("$p", projectId), ("$d", description), ("$s", secretHash), ("$a", (int)access), ("$x", disabled ? 1 : 0),
                 ("$dd", durationDays), ("$e", expiresAt), ("$t", time.GetUtcNow().ToUnixTimeSeconds())).ConfigureAwait(false);
-            return await FindByIdAsync(id, cancellationToken).ConfigureAwait(false);
+            return id == 0 ? null : await FindByIdAsync(id, cancellationToken).ConfigureAwait(false);
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
         {
@@ -86,7 +94,9 @@ public sealed class SqliteRobotStore(IdentityDatabase database, TimeProvider tim
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ExecuteAsync(
-            "UPDATE robots SET description = $d, access = $a, disabled = $x, duration_days = $dd, expires_at = $e, update_time = $t WHERE id = $id;", cancellationToken,
+            // Disabling revokes the robot's refresh tokens, as for users.
+            "UPDATE robots SET description = $d, access = $a, token_generation = token_generation + (CASE WHEN $x = 1 AND disabled = 0 THEN 1 ELSE 0 END), "
+            + "disabled = $x, duration_days = $dd, expires_at = $e, update_time = $t WHERE id = $id;", cancellationToken,
             ("$d", description), ("$a", (int)access), ("$x", disabled ? 1 : 0), ("$dd", durationDays), ("$e", expiresAt),
             ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false) == 1;
     }
@@ -95,8 +105,22 @@ public sealed class SqliteRobotStore(IdentityDatabase database, TimeProvider tim
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ExecuteAsync(
-            "UPDATE robots SET secret_hash = $s, update_time = $t WHERE id = $id;", cancellationToken,
+            "UPDATE robots SET secret_hash = $s, token_generation = token_generation + 1, update_time = $t WHERE id = $id;", cancellationToken,
             ("$s", secretHash), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false) == 1;
+    }
+
+    public async Task<bool> UpgradeSecretHashAsync(long id, string oldHash, string newHash, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteAsync(
+            "UPDATE robots SET secret_hash = $n WHERE id = $id AND secret_hash = $o;", cancellationToken,
+            ("$n", newHash), ("$o", oldHash), ("$id", id)).ConfigureAwait(false) == 1;
+    }
+
+    public async Task<long?> GetTokenGenerationAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ScalarAsync<long?>("SELECT token_generation FROM robots WHERE id = $id;", cancellationToken, ("$id", id)).ConfigureAwait(false);
     }
 
     public async Task<bool> DeleteAsync(long id, CancellationToken cancellationToken)

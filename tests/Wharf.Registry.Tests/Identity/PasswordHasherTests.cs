@@ -61,8 +61,10 @@ public class PasswordHasherTests
     [Fact]
     public void VerifySecret_RobotSecret_MatchesOnlyItsHash()
     {
-        string hash = PasswordHasher.HashSecret("robot-secret");
-        Assert.True(PasswordHasher.VerifySecret("robot-secret", hash));
-        Assert.False(PasswordHasher.VerifySecret("robot-secreT", hash));
+        var hasher = new PasswordHasher(new IdentityOptions { BcryptWorkFactor = 4 });
+        string hash = hasher.HashSecret("robot-secret");
+        Assert.True(hasher.VerifySecret("robot-secret", hash, out bool legacy));
+        Assert.False(legacy);
+        Assert.False(hasher.VerifySecret("robot-secreT", hash, out _));
     }
 }
