@@ -98,6 +98,29 @@ public sealed class LoginThrottleTests : IAsyncLifetime
         await ErrorAssert.HasErrorAsync(locked, HttpStatusCode.TooManyRequests, "TOO_MANY_REQUESTS");
     }
 
+    [Theory]
+    [InlineData("v1/search?q=app")]
+    [InlineData("api/v2.0/search?q=app")]
+    [InlineData("api/v2.0/projects")]
+    public async Task SearchAndAnonymousFriendlyEndpoints_AreThrottledToo(string path)
+    {
+        using (var wrong = _server.Client("dev", Wrong))
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                // Harbor's search answers wrong credentials as anonymous; either way it is no 429 yet.
+                using var response = await wrong.GetAsync(path);
+                Assert.NotEqual(HttpStatusCode.TooManyRequests, response.StatusCode);
+                Assert.NotEqual(HttpStatusCode.InternalServerError, response.StatusCode);
+            }
+        }
+
+        using var right = _server.Client("dev", WharfEndpoint.UserPassword);
+        using var locked = await right.GetAsync(path);
+        Assert.Equal(HttpStatusCode.TooManyRequests, locked.StatusCode);
+        Assert.NotNull(locked.Headers.RetryAfter);
+    }
+
     [Fact]
     public async Task RobotSecret_IsThrottled()
     {
