@@ -20,6 +20,13 @@ public sealed class RefreshTokens(RegistryTokens tokens, IUserStore users, IRobo
     /// <summary>A refresh token for the caller's account as it is now; null for anonymous or an account gone meanwhile.</summary>
     public async Task<string?> IssueAsync(Caller caller, CancellationToken cancellationToken)
     {
+        string? account = await AccountAsync(caller, cancellationToken).ConfigureAwait(false);
+        return account is null ? null : tokens.Issue(caller.Name, [new GrantedAccess(GrantType, account, [GrantType])], options.RefreshTokenLifetime, account).Token;
+    }
+
+    /// <summary>The caller's account and its current token generation, <c>user:&lt;id&gt;:&lt;generation&gt;</c>; null for anonymous or an account gone meanwhile.</summary>
+    public async Task<string?> AccountAsync(Caller caller, CancellationToken cancellationToken)
+    {
         var (kind, id) = caller.Kind switch
         {
             CallerKind.User => ("user", caller.User!.Id),
@@ -31,17 +38,23 @@ public sealed class RefreshTokens(RegistryTokens tokens, IUserStore users, IRobo
             return null;
         }
 
-        long? generation = kind == "user"
-            ? await users.GetTokenGenerationAsync(id, cancellationToken).ConfigureAwait(false)
-            : await robots.GetTokenGenerationAsync(id, cancellationToken).ConfigureAwait(false);
-        if (generation is null)
-        {
-            return null;
-        }
-
-        string name = string.Create(CultureInfo.InvariantCulture, $"{kind}:{id}:{generation}");
-        return tokens.Issue(caller.Name, [new GrantedAccess(GrantType, name, [GrantType])], options.RefreshTokenLifetime).Token;
+        long? generation = await GenerationAsync(kind, id, cancellationToken).ConfigureAwait(false);
+        return generation is null ? null : string.Create(CultureInfo.InvariantCulture, $"{kind}:{id}:{generation}");
     }
+
+    /// <summary>
+    /// Tells the token issuer that the account's earlier tokens are dead (after its generation was bumped,
+    /// or it was deleted), so access tokens already handed out stop working too, not only refresh tokens.
+    /// </summary>
+    public async Task RevokeIssuedAsync(string kind, long id, CancellationToken cancellationToken)
+    {
+        long? generation = await GenerationAsync(kind, id, cancellationToken).ConfigureAwait(false);
+        tokens.Revoke(kind, id, generation ?? long.MaxValue);
+    }
+
+    private Task<long?> GenerationAsync(string kind, long id, CancellationToken cancellationToken) => kind == "user"
+        ? users.GetTokenGenerationAsync(id, cancellationToken)
+        : robots.GetTokenGenerationAsync(id, cancellationToken);
 
     /// <summary>The account a refresh token stands for, when the token is ours, unexpired and not revoked, and the account usable.</summary>
     public async Task<Caller?> ResolveAsync(string token, CancellationToken cancellationToken)

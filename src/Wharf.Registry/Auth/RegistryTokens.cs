@@ -15,8 +15,11 @@ public sealed record GrantedAccess(string Type, string Name, IReadOnlyList<strin
 
 public sealed record IssuedToken(string Token, int ExpiresIn, DateTimeOffset IssuedAt);
 
-/// <summary>A token whose signature, issuer, audience and lifetime have been checked.</summary>
-public sealed record ValidatedToken(string Subject, IReadOnlyList<GrantedAccess> Access, DateTimeOffset ExpiresAt)
+/// <summary>
+/// A token whose signature, issuer, audience and lifetime have been checked. <see cref="Account"/> is the
+/// account and token generation it was issued for (<c>user:&lt;id&gt;:&lt;generation&gt;</c>), when it names one.
+/// </summary>
+public sealed record ValidatedToken(string Subject, IReadOnlyList<GrantedAccess> Access, DateTimeOffset ExpiresAt, string? Account = null)
 {
     public bool Covers(AccessScope access) => Access.Any(a => a.Covers(access));
 }
@@ -25,9 +28,17 @@ public sealed record ValidatedToken(string Subject, IReadOnlyList<GrantedAccess>
 /// Issues and checks the JWTs of the Docker token protocol ("Token Authentication Implementation"):
 /// ES256 with our <c>kid</c>, claims iss, sub, aud (the service), exp, nbf, iat, jti and access.
 /// Checked tokens are remembered until they expire, so a pull's many requests verify the signature once.
+/// Tokens issued for an account carry the private claim <c>wharf_account</c> (kind, id, token generation);
+/// when this process revokes an account's tokens (<see cref="Revoke"/>: password change, secret refresh,
+/// disabling, deletion), its earlier access tokens stop working at once instead of living out their lifetime.
 /// </summary>
 public sealed class RegistryTokens(TokenSigningKey key, IdentityOptions options, TimeProvider time)
 {
+    public const string AccountClaim = "wharf_account";
+
+    /// <summary>Account (<c>user:12</c>) → the lowest token generation still honoured. In memory: see docs/auth.md.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _revokedBelow = new(StringComparer.Ordinal);
+
     /// <summary>Clocks of one machine agree; a few seconds absorb a token issued by a peer instance.</summary>
     private static readonly TimeSpan Leeway = TimeSpan.FromSeconds(10);
 
@@ -36,7 +47,8 @@ public sealed class RegistryTokens(TokenSigningKey key, IdentityOptions options,
 
     public IssuedToken Issue(string subject, IReadOnlyList<GrantedAccess> access) => Issue(subject, access, options.TokenLifetime);
 
-    public IssuedToken Issue(string subject, IReadOnlyList<GrantedAccess> access, TimeSpan lifetime)
+    /// <param name="account">The account and generation (<c>user:12:3</c>) the token is bound to, or null (anonymous).</param>
+    public IssuedToken Issue(string subject, IReadOnlyList<GrantedAccess> access, TimeSpan lifetime, string? account = null)
     {
         var now = time.GetUtcNow();
         long iat = now.ToUnixTimeSeconds();
@@ -63,6 +75,11 @@ public sealed class RegistryTokens(TokenSigningKey key, IdentityOptions options,
             writer.WriteNumber("nbf", iat);
             writer.WriteNumber("iat", iat);
             writer.WriteString("jti", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+            if (account is not null)
+            {
+                writer.WriteString(AccountClaim, account);
+            }
+
             writer.WriteStartArray("access");
             foreach (var grant in access)
             {
@@ -96,12 +113,18 @@ public sealed class RegistryTokens(TokenSigningKey key, IdentityOptions options,
         {
             if (_checked.TryGetValue(token, out var known))
             {
-                error = known.ExpiresAt > now - Leeway ? null : "token has expired";
+                error = known.ExpiresAt <= now - Leeway ? "token has expired" : IsRevoked(known) ? "token has been revoked" : null;
                 return error is null ? known : null;
             }
         }
 
         var validated = ValidateCore(token, now, out error);
+        if (validated is not null && IsRevoked(validated))
+        {
+            error = "token has been revoked";
+            return null;
+        }
+
         if (validated is not null)
         {
             lock (_checkedLock)
@@ -124,6 +147,26 @@ public sealed class RegistryTokens(TokenSigningKey key, IdentityOptions options,
         }
 
         return validated;
+    }
+
+    /// <summary>
+    /// Refuses every token of the account issued with a generation below <paramref name="generation"/>
+    /// (<see cref="long.MaxValue"/> for a deleted account: none of its tokens is honoured again).
+    /// </summary>
+    public void Revoke(string kind, long id, long generation) =>
+        _revokedBelow.AddOrUpdate(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{kind}:{id}"), generation, (_, known) => Math.Max(known, generation));
+
+    private bool IsRevoked(ValidatedToken token)
+    {
+        if (token.Account is null || _revokedBelow.IsEmpty)
+        {
+            return false;
+        }
+
+        int last = token.Account.LastIndexOf(':');
+        return last > 0
+            && _revokedBelow.TryGetValue(token.Account[..last], out long lowest)
+            && (!long.TryParse(token.Account.AsSpan(last + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long generation) || generation < lowest);
     }
 
     private ValidatedToken? ValidateCore(string token, DateTimeOffset now, out string? error)
@@ -226,8 +269,9 @@ public sealed class RegistryTokens(TokenSigningKey key, IdentityOptions options,
                 }
             }
 
+            string? account = root.TryGetProperty(AccountClaim, out var acct) && acct.ValueKind == JsonValueKind.String ? acct.GetString() : null;
             error = null;
-            return new ValidatedToken(subject, access, expiresAt);
+            return new ValidatedToken(subject, access, expiresAt, account);
         }
         catch (JsonException)
         {

@@ -89,7 +89,10 @@ internal static class TokenEndpoints
     {
         var services = context.RequestServices;
         var granted = await services.GetRequiredService<TokenService>().GrantAsync(caller, scopes, context.RequestAborted).ConfigureAwait(false);
-        var issued = services.GetRequiredService<RegistryTokens>().Issue(caller.Name, granted);
+        // Bound to the account's generation, so revoking the account's tokens reaches this one too.
+        string? account = await services.GetRequiredService<RefreshTokens>().AccountAsync(caller, context.RequestAborted).ConfigureAwait(false);
+        var options = services.GetRequiredService<IdentityOptions>();
+        var issued = services.GetRequiredService<RegistryTokens>().Issue(caller.Name, granted, options.TokenLifetime, account);
         context.Response.Headers.CacheControl = "no-store";
         context.Response.ContentType = "application/json";
         await using var writer = new Utf8JsonWriter(context.Response.Body);

@@ -254,4 +254,14 @@ internal static class Api
             caller.IsAnonymous ? global::Wharf.Registry.Api.RegistryCaller.Anonymous : caller.Name, operation, resourceType, resource, project);
 
     public static void Changed(HttpContext context) => context.RequestServices.GetRequiredService<CredentialVerifier>().Invalidate();
+
+    /// <summary>
+    /// After an account's token generation went up (or it was deleted): its tokens already issued stop
+    /// working in this process, and remembered Basic checks are forgotten.
+    /// </summary>
+    public static async Task RevokedAsync(HttpContext context, string kind, long id)
+    {
+        await context.RequestServices.GetRequiredService<RefreshTokens>().RevokeIssuedAsync(kind, id, context.RequestAborted).ConfigureAwait(false);
+        Changed(context);
+    }
 }

@@ -162,7 +162,7 @@ internal static class RobotEndpoints
             : Expiry(context, request.Duration, robot.CreatedAt);
         await context.RequestServices.GetRequiredService<IRobotStore>().UpdateAsync(
             robot.Id, request.Description ?? robot.Description, access, request.Disable ?? robot.Disabled, durationDays, expiresAt, context.RequestAborted).ConfigureAwait(false);
-        Api.Changed(context);
+        await Api.RevokedAsync(context, "robot", robot.Id).ConfigureAwait(false);
         Api.Audit(context, caller, "update", "robot", robot.Name, robot.ProjectName);
         return Results.Ok();
     }
@@ -180,7 +180,7 @@ internal static class RobotEndpoints
 
         await context.RequestServices.GetRequiredService<IRobotStore>().SetSecretHashAsync(
             robot.Id, context.RequestServices.GetRequiredService<PasswordHasher>().HashSecret(secret), context.RequestAborted).ConfigureAwait(false);
-        Api.Changed(context);
+        await Api.RevokedAsync(context, "robot", robot.Id).ConfigureAwait(false);
         Api.Audit(context, caller, "update", "robot", robot.Name + " (secret refreshed)", robot.ProjectName);
         return Results.Json(new RobotSecret(secret), Api.Json);
     }
@@ -189,7 +189,7 @@ internal static class RobotEndpoints
     {
         var (caller, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
         await context.RequestServices.GetRequiredService<IRobotStore>().DeleteAsync(robot.Id, context.RequestAborted).ConfigureAwait(false);
-        Api.Changed(context);
+        await Api.RevokedAsync(context, "robot", robot.Id).ConfigureAwait(false);
         Api.Audit(context, caller, "delete", "robot", robot.Name, robot.ProjectName);
         return Results.Ok();
     }

@@ -138,7 +138,7 @@ internal static class UserEndpoints
 
         var hasher = context.RequestServices.GetRequiredService<PasswordHasher>();
         await users.SetPasswordHashAsync(user.Id, hasher.Hash(request.NewPassword!), context.RequestAborted).ConfigureAwait(false);
-        Api.Changed(context);
+        await Api.RevokedAsync(context, "user", user.Id).ConfigureAwait(false);
         return Results.Ok();
     }
 
@@ -168,7 +168,7 @@ internal static class UserEndpoints
         }
 
         await context.RequestServices.GetRequiredService<IUserStore>().SetDisabledAsync(user.Id, request.Disabled, context.RequestAborted).ConfigureAwait(false);
-        Api.Changed(context);
+        await Api.RevokedAsync(context, "user", user.Id).ConfigureAwait(false);
         return Results.Ok();
     }
 
@@ -182,20 +182,19 @@ internal static class UserEndpoints
         }
 
         await context.RequestServices.GetRequiredService<IUserStore>().DeleteAsync(user.Id, context.RequestAborted).ConfigureAwait(false);
-        Api.Changed(context);
+        await Api.RevokedAsync(context, "user", user.Id).ConfigureAwait(false);
         return Results.Ok();
     }
 
     /// <summary>
     /// Revokes every refresh token of the account (what docker/podman login saved), as a password change
-    /// does: a wharf addition, for a lost laptop. Self or system admin. Access tokens already issued live
-    /// out their short lifetime (Registry:TokenLifetime).
+    /// does, and the access tokens this process issued to it: a wharf addition, for a lost laptop. Self or system admin.
     /// </summary>
     private static async Task<IResult> RevokeTokensAsync(HttpContext context)
     {
         var (caller, user) = await SelfOrAdminAsync(context).ConfigureAwait(false);
         await context.RequestServices.GetRequiredService<IUserStore>().RevokeTokensAsync(user.Id, context.RequestAborted).ConfigureAwait(false);
-        Api.Changed(context);
+        await Api.RevokedAsync(context, "user", user.Id).ConfigureAwait(false);
         Api.Audit(context, caller, "update", "user", user.Username + " (tokens revoked)", null);
         return Results.Ok();
     }
