@@ -58,7 +58,8 @@ public sealed partial class LoginThrottle(IdentityOptions options, TimeProvider 
 
     public void Succeeded(string account) => _accounts.TryRemove(AccountKey(account), out _);
 
-    private static string AccountKey(string account) => account.ToLowerInvariant();
+    /// <summary>Case-folded and cut at 256 characters (longer than any valid name), so a flood of huge names cannot fill memory.</summary>
+    private static string AccountKey(string account) => (account.Length > 256 ? account[..256] : account).ToLowerInvariant();
 
     private TimeSpan? Locked(ConcurrentDictionary<string, Window> table, string key, int limit, DateTimeOffset now)
     {
