@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Data.Common;
+using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Wharf.Registry;
@@ -50,14 +52,13 @@ internal static class ServeCommand
     private static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateBuilder([.. settings.Configuration]);
-        if (settings.Urls is not null)
+        string urls = settings.Urls ?? builder.Configuration["urls"] ?? "";
+        if (urls.Length == 0)
         {
-            builder.WebHost.UseUrls(settings.Urls);
+            urls = (settings.TlsCertificate is null ? "http://" : "https://") + DefaultPort;
         }
-        else if (string.IsNullOrEmpty(builder.Configuration["urls"]))
-        {
-            builder.WebHost.UseUrls((settings.TlsCertificate is null ? "http://" : "https://") + DefaultPort);
-        }
+
+        builder.WebHost.UseUrls(urls);
 
         if (settings.TlsCertificate is { } certPath && settings.TlsKey is { } keyPath)
         {
@@ -68,6 +69,14 @@ internal static class ServeCommand
             }
 
             builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
+        }
+
+        // A port already taken is found before the data directory is touched; otherwise the first
+        // start would create the admin account (the hosts' services start before Kestrel binds)
+        // and then fail. Kestrel's own bind error below still covers a port taken in between.
+        if (AddressInUse(urls) is { } taken)
+        {
+            return await FailAsync(error, $"Failed to bind to address {taken}: address already in use").ConfigureAwait(false);
         }
 
         // Last of the checks: bad input elsewhere must not leave a new empty data directory behind.
@@ -166,6 +175,41 @@ internal static class ServeCommand
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return $"cannot use the data directory {path}: {e.Message}";
+        }
+
+        return null;
+    }
+
+    /// <summary>The first of <paramref name="urls"/> with an IP address (or localhost) and a port that something already listens on.</summary>
+    private static string? AddressInUse(string urls)
+    {
+        foreach (string url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Port <= 0)
+            {
+                continue; // Kestrel's wildcard forms ("http://*:80") and its own complaints are left to Kestrel
+            }
+
+            IPAddress? address = uri.IsLoopback && uri.HostNameType == UriHostNameType.Dns ? IPAddress.Loopback
+                : IPAddress.TryParse(uri.Host.Trim('[', ']'), out var parsed) ? parsed : null;
+            if (address is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                probe.Bind(new IPEndPoint(address, uri.Port));
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                return url;
+            }
+            catch (SocketException)
+            {
+                // Not ours to judge (no such address here, no permission for a low port): Kestrel says.
+            }
         }
 
         return null;

@@ -104,6 +104,7 @@ public sealed class WharfdProgramTests : IDisposable
         string line = SingleLine(stderr);
         Assert.StartsWith("Error: ", line, StringComparison.Ordinal);
         Assert.Contains(address, line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_cwd.Path, "data"))); // no admin account made for a server that never served
     }
 
     [Fact]
