@@ -146,7 +146,7 @@ public sealed class WharfdProgramTests : IDisposable
     }
 
     [Fact]
-    public async Task UnreadableTlsCertificate_OneErrorLineNamingIt()
+    public async Task CorruptTlsCertificate_OneErrorLineNamingIt()
     {
         string cert = Path.Combine(_cwd.Path, "cert.pem");
         string key = Path.Combine(_cwd.Path, "key.pem");
