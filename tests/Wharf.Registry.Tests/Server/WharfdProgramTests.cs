@@ -205,6 +205,30 @@ public sealed class WharfdProgramTests : IDisposable
         Assert.Matches(@"127\.0\.0\.1 - admin \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] ""GET /v2/no/such/manifests/latest HTTP/1\.1"" 404 [1-9]\d* \d+\.\dms$", manifest);
     }
 
+    [Theory]
+    [InlineData("--Registry:OpenRegistry=true")]
+    [InlineData("--Registry:OpenRegistry", "true")]
+    public async Task ConfigurationArguments_WithASection_ReachTheHost(params string[] setting)
+    {
+        int port = LoopbackPort.Free();
+        using var server = new ServerProcess("wharfd", () =>
+        {
+            var start = WharfdProcess.CreateStartInfo($"http://127.0.0.1:{port}", Path.Combine(_cwd.Path, "data"));
+            start.WorkingDirectory = _cwd.Path;
+            foreach (string a in setting)
+            {
+                start.ArgumentList.Add(a);
+            }
+
+            return start;
+        }, new Uri($"http://127.0.0.1:{port}/v2/"));
+        await server.StartAsync();
+
+        // Open: an anonymous client may list, which a registry with accounts refuses with 401.
+        using var anonymous = new HttpClient();
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync(new Uri($"http://127.0.0.1:{port}/v2/_catalog"))).StatusCode);
+    }
+
     [Fact]
     public async Task RelativeDataDirectory_ThroughDotnetRun_LandsInTheCallersDirectory()
     {
