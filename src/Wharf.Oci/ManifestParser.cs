@@ -73,6 +73,9 @@ public static class ManifestParser
             trailing = e.Message;
         }
 
+        // An escaped surrogate without its pair ("\ud800") is well-formed JSON, but no string
+        // holds it: reading it later would throw InvalidOperationException, a server error.
+        trailing ??= UnpairedSurrogate(body);
         if (trailing is not null)
         {
             doc.Dispose();
@@ -179,6 +182,28 @@ public static class ManifestParser
                 Annotations = annotations,
             };
         }
+    }
+
+    /// <summary>The reader's complaint about the first escaped string or name that is not valid UTF-16, else null.</summary>
+    private static string? UnpairedSurrogate(ReadOnlySpan<byte> body)
+    {
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = Options.MaxDepth });
+        while (reader.Read())
+        {
+            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped)
+            {
+                try
+                {
+                    _ = reader.GetString();
+                }
+                catch (InvalidOperationException e)
+                {
+                    return e.Message;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Strips parameters (<c>; charset=…</c>) and blanks.</summary>

@@ -141,6 +141,43 @@ public sealed class ServerProcess : IDisposable
         throw new TimeoutException($"{Name} did not answer GET {probe} within {StartupTimeout}: {last?.Message}\n{Logs}");
     }
 
+    /// <summary>
+    /// Stops the process the way a service manager does (SIGTERM) and waits, at most
+    /// <paramref name="timeout"/>, until it exited and everything it printed is in the log; killed
+    /// if it does not exit in time. Returns its exit code, or null when it had to be killed.
+    /// </summary>
+    public async Task<int?> StopAsync(TimeSpan timeout)
+    {
+        var process = _process;
+        if (process is null)
+        {
+            return null;
+        }
+
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!)
+        {
+            await kill.WaitForExitAsync().ConfigureAwait(false);
+        }
+
+        using var waited = new CancellationTokenSource(timeout);
+        try
+        {
+            // Also waits for the end of the redirected output, so the log is complete.
+            await process.WaitForExitAsync(waited.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            return null;
+        }
+
+        int code = process.ExitCode;
+        Interlocked.CompareExchange(ref _process, null, process);
+        _running.TryRemove(this, out _);
+        process.Dispose();
+        return code;
+    }
+
     /// <summary>Kills the process and its children by PID, as a crash would: no graceful shutdown. Idempotent.</summary>
     public void Kill()
     {

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.AspNetCore.Http.Features;
+using Wharf.Registry.Api;
+
+namespace Wharf.Server;
+
+/// <summary>
+/// <c>--access-log</c>: one line per request in the Common Log Format with the duration appended,
+/// <c>client - user [time] "METHOD path protocol" status bytes duration</c>; bytes are the body
+/// bytes sent, the user is who the registry's authorizer says made a /v2 request.
+/// </summary>
+internal sealed partial class AccessLog(RequestDelegate next, ILogger<AccessLog> logger, TimeProvider time)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        long started = Stopwatch.GetTimestamp();
+        var received = time.GetUtcNow();
+        var original = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
+        var counter = new WriteCountingStream(original.Stream);
+        var counting = new StreamResponseBodyFeature(counter, original);
+        context.Features.Set<IHttpResponseBodyFeature>(counting);
+        bool failed = true;
+        try
+        {
+            await next(context).ConfigureAwait(false);
+            await counting.CompleteAsync().ConfigureAwait(false);
+            failed = false;
+        }
+        finally
+        {
+            context.Features.Set(original);
+            var request = context.Request;
+            string user = context.Items[RegistryCaller.ItemKey] is string { Length: > 0 } caller ? caller : context.User.Identity?.Name ?? "-";
+            LogRequest(
+                logger,
+                context.Connection.RemoteIpAddress?.ToString() ?? "-",
+                user,
+                received.ToString("dd/MMM/yyyy:HH:mm:ss +0000", CultureInfo.InvariantCulture),
+                request.Method,
+                request.Path + request.QueryString,
+                request.Protocol,
+                failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode,
+                counter.Written,
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    [LoggerMessage(EventId = 50, Level = LogLevel.Information, Message = "{Client} - {User} [{Time}] \"{Method} {Path} {Protocol}\" {Status} {Bytes} {DurationMs:0.0}ms")]
+    private static partial void LogRequest(ILogger logger, string client, string user, string time, string method, string path, string protocol, int status, long bytes, double durationMs);
+
+    /// <summary>Counts what the response writes on its way to the connection.</summary>
+    private sealed class WriteCountingStream(Stream inner) : Stream
+    {
+        public long Written { get; private set; }
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush() => inner.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            inner.Write(buffer);
+            Written += buffer.Length;
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            Written += buffer.Length;
+        }
+    }
+}
