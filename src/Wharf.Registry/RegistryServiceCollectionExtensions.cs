@@ -56,7 +56,7 @@ public static class RegistryServiceCollectionExtensions
     public static IEndpointRouteBuilder MapWharfRegistry(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.ServiceProvider.GetRequiredService<RegistryApi>();
-        RequestDelegate handler = api.HandleAsync;
+        RequestDelegate handler = StorageFull.Guard(api.HandleAsync);
         endpoints.Map("/v2", handler);
         endpoints.Map("/v2/{**path}", handler);
         endpoints.MapGet("/healthz", async context =>

@@ -39,7 +39,15 @@ public sealed partial class RegistryApi
 
         // The row before the file: a full disk may refuse either, and a file must never be left
         // without the row that lets the janitor find it.
-        await _metadata.CreateUploadAsync(new UploadSession(id, repo, _time.GetUtcNow()), ct).ConfigureAwait(false);
+        try
+        {
+            await _metadata.CreateUploadAsync(new UploadSession(id, repo, _time.GetUtcNow()), ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (StorageFull.IsOutOfSpace(e))
+        {
+            throw StorageFull.Error(e);
+        }
+
         try
         {
             _blobs.CreateUpload(id);

@@ -24,6 +24,7 @@ public static class RegistryMaintenance
 
         using var held = opened.Value.Lock;
         var (metadata, blobs, options) = (opened.Value.Metadata, opened.Value.Blobs, opened.Value.Options);
+        using var pool = new PoolRelease(metadata);
         long id = await metadata.CreateGcRunAsync(dryRun, "Offline", cancellationToken).ConfigureAwait(false);
         try
         {
@@ -54,6 +55,7 @@ public static class RegistryMaintenance
         }
 
         using var held = opened.Value.Lock;
+        using var pool = new PoolRelease(opened.Value.Metadata);
         var problems = await new ConsistencyCheck(opened.Value.Metadata, opened.Value.Blobs, opened.Value.Options.DataDirectory)
             .RunAsync(repair, cancellationToken).ConfigureAwait(false);
         foreach (var p in problems)
@@ -93,5 +95,15 @@ public static class RegistryMaintenance
 
         var options = new RegistryOptions { DataDirectory = root, GcGracePeriod = TimeSpan.Zero };
         return (held, new SqliteMetadataStore(database), new FileSystemBlobStore(root), options);
+    }
+
+    /// <summary>Closes the pooled connections to the database when done, so nothing holds it open after the command.</summary>
+    private sealed class PoolRelease(SqliteMetadataStore metadata) : IDisposable
+    {
+        public void Dispose()
+        {
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection(metadata.ConnectionString);
+            Microsoft.Data.Sqlite.SqliteConnection.ClearPool(connection);
+        }
     }
 }

@@ -1,5 +1,7 @@
+using Microsoft.AspNetCore.Http;
 using Microsoft.Data.Sqlite;
 using Wharf.Oci;
+using Wharf.Registry.Api;
 
 namespace Wharf.Registry.Storage;
 
@@ -24,9 +26,27 @@ public static class StorageFull
     public static OciException Error(Exception cause)
     {
         ArgumentNullException.ThrowIfNull(cause);
-        return new OciException(OciErrorCode.Unavailable, $"insufficient storage: the registry's disk is full ({cause.Message}); nothing of this upload was kept")
+        return new OciException(OciErrorCode.Unavailable, $"insufficient storage: the registry's disk is full ({cause.Message}); nothing of this request was kept")
         {
             StatusOverride = 507,
         };
     }
+
+    /// <summary>
+    /// Wraps the distribution API so that a full disk met anywhere in it (a manifest's database
+    /// write, a blob's rename) answers 507 with the registry's error body rather than a 500; the
+    /// upload handlers translate their own failures before this, after dropping the upload's data.
+    /// </summary>
+    public static RequestDelegate Guard(RequestDelegate next) => async context =>
+    {
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsOutOfSpace(e) && !context.Response.HasStarted)
+        {
+            var error = Error(e);
+            await OciErrorWriter.WriteAsync(context, error.Code, error.Detail, error.Headers, error.StatusOverride).ConfigureAwait(false);
+        }
+    };
 }
