@@ -11,7 +11,7 @@ public static class PrivateFiles
 
     public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    /// <summary>Creates the directory (and missing parents) as 0700; an existing one is left as it is.</summary>
+    /// <summary>Creates the directory and its missing parents as 0700; existing ones are left as they are.</summary>
     public static void CreateDirectory(string path)
     {
         if (OperatingSystem.IsWindows())
@@ -20,7 +20,20 @@ public static class PrivateFiles
             return;
         }
 
-        Directory.CreateDirectory(path, DirectoryMode);
+        // .NET gives the mode to the last directory only; missing parents (blobs/sha256 for
+        // blobs/sha256/ab) are made one by one so each is private too.
+        string full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            return;
+        }
+
+        if (Path.GetDirectoryName(full) is { } parent)
+        {
+            CreateDirectory(parent);
+        }
+
+        Directory.CreateDirectory(full, DirectoryMode);
     }
 
     /// <summary>Options for a new file that only its owner may read.</summary>
