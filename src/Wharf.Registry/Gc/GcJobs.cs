@@ -8,7 +8,7 @@ namespace Wharf.Registry.Gc;
 /// time; an admin's run starts in the background and its record says when it finished and what it
 /// did. The schedule's runs go through here too, so the history shows them.
 /// </summary>
-public sealed partial class GcJobs(GarbageCollector collector, IGcMetadataStore store, ILogger<GcJobs> logger) : IAsyncDisposable
+public sealed partial class GcJobs(GarbageCollector collector, IGcMetadataStore store, ILogger<GcJobs> logger) : IAsyncDisposable, IDisposable
 {
     public const string Manual = "Manual";
     public const string Schedule = "Schedule";
@@ -16,6 +16,7 @@ public sealed partial class GcJobs(GarbageCollector collector, IGcMetadataStore 
     private readonly SemaphoreSlim _one = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private Task _current = Task.CompletedTask;
+    private int _disposed;
 
     /// <summary>Starts a run and returns its id at once; null when a run is already going.</summary>
     public async Task<long?> StartAsync(bool dryRun, string trigger, CancellationToken cancellationToken)
@@ -67,6 +68,11 @@ public sealed partial class GcJobs(GarbageCollector collector, IGcMetadataStore 
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -79,6 +85,9 @@ public sealed partial class GcJobs(GarbageCollector collector, IGcMetadataStore 
         _stopping.Dispose();
         _one.Dispose();
     }
+
+    /// <summary>For a container disposed synchronously: stops a run in progress and waits for it to record that.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private async Task<GcReport?> RunRecordedAsync(long id, bool dryRun, CancellationToken cancellationToken)
     {
