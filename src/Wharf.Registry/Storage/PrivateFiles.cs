@@ -49,8 +49,8 @@ public static class PrivateFiles
     }
 
     /// <summary>
-    /// Makes the data directory private, then takes group and other access away from everything in
-    /// it, so a directory written by an older wharfd (or restored from a backup) is closed too. The
+    /// Makes the data directory private; when it was not (written by an older wharfd, or restored from
+    /// a backup), also takes group and other access away from everything in it. The
     /// database is created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the
     /// database file's mode.
     /// </summary>
@@ -62,6 +62,9 @@ public static class PrivateFiles
             return;
         }
 
+        const UnixFileMode open = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        bool wasOpen = (File.GetUnixFileMode(dataDirectory) & open) != 0;
         File.SetUnixFileMode(dataDirectory, DirectoryMode);
         string database = Path.Combine(dataDirectory, databaseFileName);
         if (!File.Exists(database))
@@ -71,6 +74,13 @@ public static class PrivateFiles
             }
         }
 
+        if (!wasOpen)
+        {
+            // A private data directory already keeps everyone else out of what is inside it; not
+            // walking it keeps the start of a registry with millions of blobs quick.
+            return;
+        }
+
         foreach (var entry in new DirectoryInfo(dataDirectory).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true }))
         {
             if (entry.LinkTarget is not null)
@@ -78,8 +88,6 @@ public static class PrivateFiles
                 continue; // never follow a link out of the data directory
             }
 
-            var open = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
-                | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
             if ((entry.UnixFileMode & open) != 0)
             {
                 entry.UnixFileMode &= ~open;
