@@ -14,6 +14,13 @@ public sealed class RegistryOptions
     /// <summary>Unreferenced blobs younger than this are never collected: they may belong to a push in progress.</summary>
     public TimeSpan GcGracePeriod { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// A blob linked to a repository (uploaded or mounted) that no manifest of that repository refers
+    /// to is unlinked by GC once the link is this old, so a refused or abandoned push frees its space
+    /// and its project's quota.
+    /// </summary>
+    public TimeSpan UnreferencedLinkGracePeriod { get; set; } = TimeSpan.FromHours(24);
+
     /// <summary>How often online GC runs; zero disables the schedule.</summary>
     public TimeSpan GcInterval { get; set; } = TimeSpan.FromHours(24);
 

@@ -27,7 +27,7 @@ public static class RegistryServiceCollectionExtensions
         configuration.GetSection("Registry").Bind(options);
         configure?.Invoke(options);
         options.DataDirectory = Path.GetFullPath(options.DataDirectory);
-        Directory.CreateDirectory(options.DataDirectory);
+        PrivateFiles.SecureDataDirectory(options.DataDirectory);
 
         // Taken before anything opens the database, held until the host is disposed.
         var dataLock = DataDirectoryLock.Acquire(options.DataDirectory);
@@ -42,6 +42,7 @@ public static class RegistryServiceCollectionExtensions
         services.TryAddSingleton<IGcMetadataStore>(sp => sp.GetRequiredService<IMetadataStore>());
         services.TryAddSingleton<BlobLocks>();
         services.TryAddSingleton<GarbageCollector>();
+        services.TryAddSingleton<GcJobs>();
         services.TryAddSingleton<IRegistryEvents, NoRegistryEvents>();
         services.TryAddSingleton<IArtifactStore>(sp => sp.GetRequiredService<IMetadataStore>() as IArtifactStore
             ?? throw new InvalidOperationException("the metadata store does not keep artifact details"));
@@ -55,7 +56,7 @@ public static class RegistryServiceCollectionExtensions
     public static IEndpointRouteBuilder MapWharfRegistry(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.ServiceProvider.GetRequiredService<RegistryApi>();
-        RequestDelegate handler = api.HandleAsync;
+        RequestDelegate handler = StorageFull.Guard(api.HandleAsync);
         endpoints.Map("/v2", handler);
         endpoints.Map("/v2/{**path}", handler);
         endpoints.MapGet("/healthz", async context =>

@@ -3,13 +3,14 @@ using Microsoft.AspNetCore.Http;
 using Wharf.Oci;
 using Wharf.Registry.Auth;
 using Wharf.Registry.Metadata;
+using Wharf.Registry.Storage;
 
 namespace Wharf.Registry.Api;
 
 public sealed partial class RegistryApi
 {
     // Chunks of one session are applied one at a time; sessions never wait on each other.
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _uploadLocks = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, UploadGate> _uploadLocks = new(StringComparer.Ordinal);
 
     // POST /v2/<name>/blobs/uploads/ — "Pushing blobs": mount, monolithic (?digest=), or open a session.
     private async Task StartUploadAsync(HttpContext context, RegistryRoute route)
@@ -22,7 +23,8 @@ public sealed partial class RegistryApi
         {
             var digest = ParseDigest(mountValue.ToString());
             var from = await MountSourceAsync(context, repo, digest, query["from"].ToString(), ct).ConfigureAwait(false);
-            if (from is { } source && await _metadata.MountBlobAsync(repo, source, digest, ct).ConfigureAwait(false))
+            long? limit = await _quotas.GetLimitAsync(repo.Project, ct).ConfigureAwait(false);
+            if (from is { } source && await _metadata.MountBlobAsync(repo, source, digest, limit, ct).ConfigureAwait(false))
             {
                 Log.BlobMounted(_logger, digest, repo, source);
                 RegistryMetrics.BlobsMounted.Inc();
@@ -34,8 +36,27 @@ public sealed partial class RegistryApi
         }
 
         string id = Guid.NewGuid().ToString("N");
-        _blobs.CreateUpload(id);
-        await _metadata.CreateUploadAsync(new UploadSession(id, repo, _time.GetUtcNow()), ct).ConfigureAwait(false);
+
+        // The row before the file: a full disk may refuse either, and a file must never be left
+        // without the row that lets the janitor find it.
+        try
+        {
+            await _metadata.CreateUploadAsync(new UploadSession(id, repo, _time.GetUtcNow()), ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (StorageFull.IsOutOfSpace(e))
+        {
+            throw StorageFull.Error(e);
+        }
+
+        try
+        {
+            _blobs.CreateUpload(id);
+        }
+        catch (Exception e) when (StorageFull.IsOutOfSpace(e))
+        {
+            await AbandonAsync(id).ConfigureAwait(false);
+            throw StorageFull.Error(e);
+        }
 
         if (query.TryGetValue("digest", out var digestValue) && !query.ContainsKey("mount"))
         {
@@ -44,12 +65,18 @@ public sealed partial class RegistryApi
             LiftBodyLimit(context);
             try
             {
+                await RefuseOverQuotaAsync(repo, digest, context.Request.ContentLength, ct).ConfigureAwait(false);
                 await _blobs.AppendAsync(id, context.Request.Body, ct).ConfigureAwait(false);
                 await CommitAsync(context, repo, id, digest, ct).ConfigureAwait(false);
             }
-            catch
+            catch (Exception e)
             {
                 await AbandonAsync(id).ConfigureAwait(false);
+                if (StorageFull.IsOutOfSpace(e))
+                {
+                    throw StorageFull.Error(e);
+                }
+
                 throw;
             }
 
@@ -70,20 +97,50 @@ public sealed partial class RegistryApi
     {
         var ct = context.RequestAborted;
         string id = await RequireUploadAsync(route, ct).ConfigureAwait(false);
-        var gate = _uploadLocks.GetOrAdd(id, static _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(ct).ConfigureAwait(false);
+        var gate = _uploadLocks.GetOrAdd(id, static _ => new UploadGate());
+        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(ct, gate.Cancelled.Token);
+        try
+        {
+            await gate.Lock.WaitAsync(streaming.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (gate.Cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw UploadCancelled(route, id);
+        }
+
         try
         {
             long size = _blobs.UploadSize(id) ?? throw new OciException(OciErrorCode.BlobUploadUnknown);
             CheckContentRange(context.Request, route.Repository, id, size);
+            if (context.Request.ContentLength is { } length)
+            {
+                // The chunk's length is known: a chunk that cannot fit is refused before it is written.
+                await RefuseOverQuotaAsync(route.Repository, null, size + length, ct).ConfigureAwait(false);
+            }
+
             LiftBodyLimit(context);
-            size = await _blobs.AppendAsync(id, context.Request.Body, ct).ConfigureAwait(false);
+            size = await _blobs.AppendAsync(id, context.Request.Body, streaming.Token).ConfigureAwait(false);
             context.Response.StatusCode = StatusCodes.Status202Accepted;
             SetUploadHeaders(context.Response, route.Repository, id, size);
         }
+        catch (OperationCanceledException) when (gate.Cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            // A DELETE cancelled the session while this chunk was streaming: the session is gone.
+            throw UploadCancelled(route, id);
+        }
+        catch (OciException e) when (e.Code == OciErrorCode.Denied)
+        {
+            await AbandonAsync(id).ConfigureAwait(false);
+            throw;
+        }
+        catch (Exception e) when (StorageFull.IsOutOfSpace(e))
+        {
+            await AbandonAsync(id).ConfigureAwait(false);
+            throw StorageFull.Error(e);
+        }
         finally
         {
-            gate.Release();
+            gate.Lock.Release();
         }
     }
 
@@ -99,8 +156,17 @@ public sealed partial class RegistryApi
         }
 
         var digest = ParseDigest(digestText);
-        var gate = _uploadLocks.GetOrAdd(id, static _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(ct).ConfigureAwait(false);
+        var gate = _uploadLocks.GetOrAdd(id, static _ => new UploadGate());
+        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(ct, gate.Cancelled.Token);
+        try
+        {
+            await gate.Lock.WaitAsync(streaming.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (gate.Cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw UploadCancelled(route, id);
+        }
+
         try
         {
             long size = _blobs.UploadSize(id) ?? throw new OciException(OciErrorCode.BlobUploadUnknown);
@@ -109,20 +175,29 @@ public sealed partial class RegistryApi
             {
                 CheckContentRange(request, route.Repository, id, size);
                 LiftBodyLimit(context);
-                await _blobs.AppendAsync(id, request.Body, ct).ConfigureAwait(false);
+                await _blobs.AppendAsync(id, request.Body, streaming.Token).ConfigureAwait(false);
             }
 
             await CommitAsync(context, route.Repository, id, digest, ct).ConfigureAwait(false);
         }
-        catch (OciException e) when (e.Code is OciErrorCode.DigestInvalid or OciErrorCode.SizeInvalid)
+        catch (OperationCanceledException) when (gate.Cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
         {
-            // The content is wrong: nothing of it is kept, and the session is over.
+            throw UploadCancelled(route, id);
+        }
+        catch (OciException e) when (e.Code is OciErrorCode.DigestInvalid or OciErrorCode.SizeInvalid or OciErrorCode.Denied)
+        {
+            // The content is wrong, or more than the project may store: nothing of it is kept, and the session is over.
             await AbandonAsync(id).ConfigureAwait(false);
             throw;
         }
+        catch (Exception e) when (StorageFull.IsOutOfSpace(e))
+        {
+            await AbandonAsync(id).ConfigureAwait(false);
+            throw StorageFull.Error(e);
+        }
         finally
         {
-            gate.Release();
+            gate.Lock.Release();
             _uploadLocks.TryRemove(id, out _);
         }
     }
@@ -136,11 +211,25 @@ public sealed partial class RegistryApi
         SetUploadHeaders(context.Response, route.Repository, id, size);
     }
 
-    // DELETE /v2/<name>/blobs/uploads/<id> — cancel.
+    // DELETE /v2/<name>/blobs/uploads/<id> — cancel. A chunk still streaming into the session is
+    // stopped (its PATCH answers BLOB_UPLOAD_UNKNOWN), then the data goes once nothing writes to it.
     private async Task DeleteUploadAsync(HttpContext context, RegistryRoute route)
     {
         string id = await RequireUploadAsync(route, context.RequestAborted).ConfigureAwait(false);
-        await AbandonAsync(id).ConfigureAwait(false);
+        await _metadata.DeleteUploadAsync(id, CancellationToken.None).ConfigureAwait(false);
+        var gate = _uploadLocks.GetOrAdd(id, static _ => new UploadGate());
+        await gate.Cancelled.CancelAsync().ConfigureAwait(false);
+        await gate.Lock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            _blobs.Cancel(id);
+        }
+        finally
+        {
+            gate.Lock.Release();
+            _uploadLocks.TryRemove(id, out _);
+        }
+
         context.Response.StatusCode = StatusCodes.Status204NoContent;
         context.Response.ContentLength = 0;
     }
@@ -154,13 +243,29 @@ public sealed partial class RegistryApi
             throw new OciException(OciErrorCode.SizeInvalid, $"upload has {_blobs.UploadSize(id)} bytes, not {claimed}");
         }
 
+        // Refused before the rename when it cannot fit; the link below checks again inside its
+        // transaction, which is what holds against concurrent pushes to the same project.
+        long? limit = await RefuseOverQuotaAsync(repo, digest, _blobs.UploadSize(id), ct).ConfigureAwait(false);
         long size;
         using (await _blobLocks.AcquireAsync(digest, ct).ConfigureAwait(false))
         {
             // With GC's lock on this digest: the file found or renamed in place gets its record
             // before GC can look at it again.
             size = await _blobs.CommitAsync(id, digest, ct).ConfigureAwait(false);
-            await _metadata.LinkBlobAsync(repo, digest, size, ct).ConfigureAwait(false);
+            try
+            {
+                await _metadata.LinkBlobAsync(repo, digest, size, limit, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Refused (quota) or failed (disk full): a file that no row records goes with it.
+                if (!await _metadata.BlobRecordExistsAsync(digest, CancellationToken.None).ConfigureAwait(false))
+                {
+                    _blobs.Delete(digest);
+                }
+
+                throw;
+            }
         }
 
         await _metadata.DeleteUploadAsync(id, ct).ConfigureAwait(false);
@@ -173,8 +278,45 @@ public sealed partial class RegistryApi
     {
         _uploadLocks.TryRemove(id, out _);
         _blobs.Cancel(id);
-        await _metadata.DeleteUploadAsync(id, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await _metadata.DeleteUploadAsync(id, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (StorageFull.IsOutOfSpace(e))
+        {
+            // The data is gone already; a row without data answers BLOB_UPLOAD_UNKNOWN and the
+            // janitor removes it once the disk has room again.
+        }
     }
+
+    /// <summary>
+    /// DENIED ("quota exceeded") when storing <paramref name="bytes"/> more (of <paramref name="digest"/>,
+    /// unless the project already holds it) would take the project over its limit. Returns the limit.
+    /// </summary>
+    private async Task<long?> RefuseOverQuotaAsync(RepositoryName repo, Digest? digest, long? bytes, CancellationToken ct)
+    {
+        long? limit = await _quotas.GetLimitAsync(repo.Project, ct).ConfigureAwait(false);
+        if (limit is not { } max || bytes is not { } needed || needed <= 0)
+        {
+            return limit;
+        }
+
+        if (digest is { } d && await _metadata.ProjectHoldsAsync(repo.Project, d, ct).ConfigureAwait(false))
+        {
+            return limit;
+        }
+
+        long used = await _metadata.GetProjectUsageAsync(repo.Project, ct).ConfigureAwait(false);
+        if (used + needed > max)
+        {
+            throw SqliteMetadataStore.QuotaExceeded(repo.Project, used, max, needed);
+        }
+
+        return limit;
+    }
+
+    private static OciException UploadCancelled(RegistryRoute route, string id) =>
+        new(OciErrorCode.BlobUploadUnknown, $"upload {id} in {route.Repository} was cancelled");
 
     /// <summary>The session must exist and belong to this repository; ids are ours, so anything else is unknown.</summary>
     private async Task<string> RequireUploadAsync(RegistryRoute route, CancellationToken ct)
@@ -275,6 +417,14 @@ public sealed partial class RegistryApi
     }
 
     private static string UploadLocation(RepositoryName repo, string id) => $"/v2/{repo}/blobs/uploads/{id}";
+
+    /// <summary>One session's chunk lock, and the signal a DELETE gives a chunk still streaming into it.</summary>
+    private sealed class UploadGate
+    {
+        public SemaphoreSlim Lock { get; } = new(1, 1);
+
+        public CancellationTokenSource Cancelled { get; } = new();
+    }
 
     // Range: 0-<last byte>; with nothing received distribution answers 0-0, and clients expect it.
     private static string RangeHeader(long size) => size == 0 ? "0-0" : $"0-{size - 1}";

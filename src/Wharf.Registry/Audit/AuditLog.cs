@@ -22,6 +22,9 @@ public sealed partial class AuditLog(
     /// <summary>How long a reader waits for queued entries before answering with what is stored.</summary>
     private static readonly TimeSpan FlushWait = TimeSpan.FromSeconds(10);
 
+    /// <summary>Between attempts to write a batch the database refused (a full disk, a locked file).</summary>
+    public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(5);
+
     private readonly Channel<Item> _channel = Channel.CreateBounded<Item>(new BoundedChannelOptions(Capacity)
     {
         SingleReader = true,
@@ -73,13 +76,13 @@ public sealed partial class AuditLog(
         {
             while (await _channel.Reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
             {
-                await DrainAsync(CancellationToken.None).ConfigureAwait(false);
+                await DrainAsync(stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            // Shutting down: write what is queued before leaving.
-            await DrainAsync(CancellationToken.None).ConfigureAwait(false);
+            // Shutting down: write what is queued before leaving (one attempt per batch now).
+            await DrainAsync(stoppingToken).ConfigureAwait(false);
         }
 
         await purge.ConfigureAwait(false);
@@ -96,7 +99,13 @@ public sealed partial class AuditLog(
         }
     }
 
-    private async Task DrainAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes what is queued, batch by batch. A batch the database refuses is kept and retried every
+    /// <see cref="RetryDelay"/> until it is written (entries are never dropped because a write failed;
+    /// new ones queue meanwhile, up to the channel's capacity); only at shutdown does a batch that still
+    /// fails get logged as lost, with its count.
+    /// </summary>
+    private async Task DrainAsync(CancellationToken stopping)
     {
         while (true)
         {
@@ -127,26 +136,54 @@ public sealed partial class AuditLog(
                 return;
             }
 
-            try
-            {
-                if (entries.Count > 0)
-                {
-                    await store.AppendAsync(entries, cancellationToken).ConfigureAwait(false);
-                }
-
-                if (pulls.Count > 0)
-                {
-                    await artifacts.RecordPullsAsync(pulls.Values, cancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
-            {
-                Log.WriteFailed(logger, entries.Count, e);
-            }
+            await WriteAsync(entries, pulls, stopping).ConfigureAwait(false);
 
             foreach (var flush in flushes)
             {
                 flush.TrySetResult();
+            }
+        }
+    }
+
+    private async Task WriteAsync(List<AuditEntry> entries, Dictionary<(string, string), PullRecord> pulls, CancellationToken stopping)
+    {
+        bool entriesWritten = entries.Count == 0;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                if (!entriesWritten)
+                {
+                    await store.AppendAsync(entries, CancellationToken.None).ConfigureAwait(false);
+                    entriesWritten = true; // a retry after a failed pull count must not write them twice
+                }
+
+                if (pulls.Count > 0)
+                {
+                    await artifacts.RecordPullsAsync(pulls.Values, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                return;
+            }
+            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+            {
+                int pending = entriesWritten ? 0 : entries.Count;
+                if (stopping.IsCancellationRequested)
+                {
+                    Log.Lost(logger, pending, e);
+                    return;
+                }
+
+                Log.WriteFailed(logger, pending, attempt, RetryDelay, e);
+            }
+
+            try
+            {
+                await Task.Delay(RetryDelay, time, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Shutting down: one last attempt.
             }
         }
     }
@@ -185,8 +222,11 @@ public sealed partial class AuditLog(
         [LoggerMessage(EventId = 40, Level = LogLevel.Warning, Message = "audit log writer is behind; {Dropped} entries dropped so far")]
         public static partial void Dropped(ILogger logger, long dropped);
 
-        [LoggerMessage(EventId = 41, Level = LogLevel.Error, Message = "writing {Count} audit entries failed")]
-        public static partial void WriteFailed(ILogger logger, int count, Exception exception);
+        [LoggerMessage(EventId = 41, Level = LogLevel.Error, Message = "writing {Count} audit entries failed (attempt {Attempt}); retrying in {Delay}")]
+        public static partial void WriteFailed(ILogger logger, int count, int attempt, TimeSpan delay, Exception exception);
+
+        [LoggerMessage(EventId = 45, Level = LogLevel.Critical, Message = "{Count} audit entries could not be written before shutdown and are lost")]
+        public static partial void Lost(ILogger logger, int count, Exception exception);
 
         [LoggerMessage(EventId = 42, Level = LogLevel.Information, Message = "purged {Count} audit entries older than {Retention}")]
         public static partial void Purged(ILogger logger, int count, TimeSpan retention);

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Wharf.Oci;
 using Wharf.Registry.Metadata;
@@ -5,26 +7,75 @@ using Wharf.Registry.Storage;
 
 namespace Wharf.Registry.Gc;
 
-public sealed record GcDecision(Digest Digest, long Size, string Reason);
+/// <summary>One thing GC did (or, in a dry run, would do), with its reason; <see cref="Repository"/> is set for an unlink.</summary>
+public sealed record GcDecision(Digest Digest, long Size, string Reason, RepositoryName? Repository = null);
 
-public sealed record GcReport(bool DryRun, IReadOnlyList<GcDecision> Removed, long BytesFreed);
+public sealed record GcReport(bool DryRun, IReadOnlyList<GcDecision> Removed, long BytesFreed)
+{
+    /// <summary>Links removed because no manifest of their repository referred to the blob past the grace period.</summary>
+    public IReadOnlyList<GcDecision> Unlinked { get; init; } = [];
+
+    /// <summary>Every decision, one line each, as the GC history's log shows it.</summary>
+    public string Log
+    {
+        get
+        {
+            string verb = DryRun ? "would " : string.Empty;
+            var log = new StringBuilder();
+            foreach (var d in Unlinked)
+            {
+                log.Append(CultureInfo.InvariantCulture, $"{verb}unlink {d.Digest} from {d.Repository} ({d.Size} bytes): {d.Reason}\n");
+            }
+
+            foreach (var d in Removed)
+            {
+                log.Append(CultureInfo.InvariantCulture, $"{verb}remove {d.Digest} ({d.Size} bytes): {d.Reason}\n");
+            }
+
+            log.Append(CultureInfo.InvariantCulture, $"{(DryRun ? "dry run" : "done")}: {Unlinked.Count} links {verb}removed, {Removed.Count} blobs {verb}removed, {BytesFreed} bytes {verb}freed\n");
+            return log.ToString();
+        }
+    }
+}
 
 /// <summary>
-/// Online garbage collection of blob content. A blob is removed when nothing refers to it — no
-/// repository link, no manifest reference, not a manifest — and it is older than the grace
-/// period, so content of a push in progress (committed, not yet referenced by its manifest) is
-/// never collected. Files with no record at all (a crash between rename and record) are removed
-/// after the same grace. Every decision is logged with its reason; a dry run only reports.
+/// Garbage collection of blob content, in two steps, each decision logged with its reason:
+/// <list type="number">
+/// <item>A link of a blob to a repository that no manifest of that repository refers to, made
+/// longer ago than <see cref="RegistryOptions.UnreferencedLinkGracePeriod"/>, is removed: a refused
+/// or abandoned push frees its space and its project's quota. A push that links the blob again
+/// restarts the period.</item>
+/// <item>A blob that nothing refers to — no repository link, no manifest reference, not a manifest —
+/// and older than <see cref="RegistryOptions.GcGracePeriod"/> is removed; so are files with no
+/// record at all (a crash between rename and record) after the same grace.</item>
+/// </list>
+/// A dry run decides the same and changes nothing.
 /// </summary>
 public sealed partial class GarbageCollector(
     IGcMetadataStore metadata, IBlobStore blobs, BlobLocks locks, RegistryOptions options, TimeProvider time, ILogger<GarbageCollector> logger)
 {
     public async Task<GcReport> RunAsync(bool dryRun, CancellationToken cancellationToken)
     {
-        var cutoff = time.GetUtcNow() - options.GcGracePeriod;
+        var now = time.GetUtcNow();
+        var cutoff = now - options.GcGracePeriod;
+        var linkCutoff = now - options.UnreferencedLinkGracePeriod;
+        var unlinked = new List<GcDecision>();
         var removed = new List<GcDecision>();
 
-        foreach (var (digest, size) in await metadata.ListUnreferencedBlobsAsync(cutoff, cancellationToken).ConfigureAwait(false))
+        foreach (var (repository, digest, size) in await metadata.ListDanglingLinksAsync(linkCutoff, cancellationToken).ConfigureAwait(false))
+        {
+            using var _ = await locks.AcquireAsync(digest, cancellationToken).ConfigureAwait(false);
+            if (!dryRun && !await metadata.UnlinkIfDanglingAsync(repository, digest, linkCutoff, cancellationToken).ConfigureAwait(false))
+            {
+                continue; // linked again or referenced since it was listed
+            }
+
+            var decision = new GcDecision(digest, size, $"no manifest of the repository refers to it since {options.UnreferencedLinkGracePeriod}", repository);
+            LogUnlink(logger, dryRun ? "would unlink" : "unlinked", digest, repository, size, decision.Reason);
+            unlinked.Add(decision);
+        }
+
+        foreach (var (digest, size) in await metadata.ListUnreferencedBlobsAsync(cutoff, linkCutoff, cancellationToken).ConfigureAwait(false))
         {
             using var _ = await locks.AcquireAsync(digest, cancellationToken).ConfigureAwait(false);
             if (!dryRun && !await metadata.DeleteBlobRecordIfUnreferencedAsync(digest, cancellationToken).ConfigureAwait(false))
@@ -68,13 +119,16 @@ public sealed partial class GarbageCollector(
         }
 
         long freed = removed.Sum(d => d.Size);
-        LogSummary(logger, dryRun, removed.Count, freed);
-        return new GcReport(dryRun, removed, freed);
+        LogSummary(logger, dryRun, unlinked.Count, removed.Count, freed);
+        return new GcReport(dryRun, removed, freed) { Unlinked = unlinked };
     }
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "gc: {Action} {Digest} ({Size} bytes): {Reason}")]
     private static partial void LogDecision(ILogger logger, string action, Digest digest, long size, string reason);
 
-    [LoggerMessage(EventId = 31, Level = LogLevel.Information, Message = "gc finished (dry run: {DryRun}): {Count} blobs, {Bytes} bytes")]
-    private static partial void LogSummary(ILogger logger, bool dryRun, int count, long bytes);
+    [LoggerMessage(EventId = 31, Level = LogLevel.Information, Message = "gc finished (dry run: {DryRun}): {Links} links, {Count} blobs, {Bytes} bytes")]
+    private static partial void LogSummary(ILogger logger, bool dryRun, int links, int count, long bytes);
+
+    [LoggerMessage(EventId = 33, Level = LogLevel.Information, Message = "gc: {Action} {Digest} from {Repository} ({Size} bytes): {Reason}")]
+    private static partial void LogUnlink(ILogger logger, string action, Digest digest, RepositoryName repository, long size, string reason);
 }

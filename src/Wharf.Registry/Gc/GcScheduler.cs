@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Wharf.Registry.Gc;
 
 /// <summary>Runs GC every <see cref="RegistryOptions.GcInterval"/> while the registry serves.</summary>
-internal sealed partial class GcScheduler(GarbageCollector collector, RegistryOptions options, TimeProvider time, ILogger<GcScheduler> logger) : BackgroundService
+internal sealed partial class GcScheduler(GcJobs jobs, RegistryOptions options, TimeProvider time, ILogger<GcScheduler> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -18,7 +18,7 @@ internal sealed partial class GcScheduler(GarbageCollector collector, RegistryOp
         {
             try
             {
-                await collector.RunAsync(dryRun: false, stoppingToken).ConfigureAwait(false);
+                await jobs.RunAsync(dryRun: false, GcJobs.Schedule, stoppingToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

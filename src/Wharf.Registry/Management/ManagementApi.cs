@@ -21,6 +21,7 @@ internal static class ManagementApi
         MemberEndpoints.Map(api);
         RobotEndpoints.Map(api);
         QuotaEndpoints.Map(api);
+        GcEndpoints.Map(api);
         RepositoryEndpoints.Map(api);
         AuditEndpoints.Map(api);
         api.MapGet("/search", Api.Handle(SearchAsync));

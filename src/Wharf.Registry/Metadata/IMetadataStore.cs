@@ -88,4 +88,4 @@ public interface IProjectUsageStore
     Task<bool> ProjectHasRepositoriesAsync(string project, CancellationToken cancellationToken);
 }
 
-public interface IMetadataStore : IRepositoryStore, IBlobLinkStore, IUploadSessionStore, IManifestStore, IProjectUsageStore, IGcMetadataStore;
+public interface IMetadataStore : IRepositoryStore, IBlobLinkStore, IUploadSessionStore, IManifestStore, IProjectUsageStore, IGcMetadataStore, IQuotaBlobLinkStore;

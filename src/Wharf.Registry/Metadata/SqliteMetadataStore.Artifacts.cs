@@ -93,7 +93,7 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
             return Task.FromResult(false);
         }
 
-        DeleteRepositoryCore(c, tx, repoId.Value, repository.Project);
+        DeleteRepositoryCore(c, tx, repoId.Value);
         tx.Commit();
         return Task.FromResult(true);
     }
@@ -117,11 +117,10 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
 
         foreach (var (id, _) in repositories)
         {
-            DeleteRepositoryCore(c, tx, id, project);
+            DeleteRepositoryCore(c, tx, id);
         }
 
-        // Whatever is left of the project's count (nothing, unless it drifted) goes with it, so a
-        // project created again under the same name starts at zero.
+        // The version-1 running counts, if a database still has them, go with the project.
         Execute(c, tx, "DELETE FROM project_blobs WHERE project = $p", ("$p", project));
         Execute(c, tx, "DELETE FROM project_usage WHERE project = $p", ("$p", project));
         tx.Commit();
@@ -203,34 +202,9 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
         return Task.CompletedTask;
     }
 
-    /// <summary>Releases every manifest's quota charge, then drops the repository; its rows cascade.</summary>
-    private static void DeleteRepositoryCore(SqliteConnection c, SqliteTransaction tx, long repoId, string project)
+    /// <summary>Drops the repository and its rows; the project's usage, computed from what is left, falls with them.</summary>
+    private static void DeleteRepositoryCore(SqliteConnection c, SqliteTransaction tx, long repoId)
     {
-        var released = new List<string>();
-        using (var cmd = c.CreateCommand())
-        {
-            cmd.Transaction = tx;
-            cmd.CommandText = """
-                SELECT digest FROM manifests WHERE repository_id = $r
-                UNION ALL
-                SELECT child FROM manifest_references WHERE repository_id = $r AND child_is_manifest = 0
-                """;
-            cmd.Parameters.AddWithValue("$r", repoId);
-            using var r = cmd.ExecuteReader();
-            while (r.Read())
-            {
-                released.Add(r.GetString(0));
-            }
-        }
-
-        // One reference was added per (manifest, distinct digest) at push time; drop the same ones.
-        long usage = ReadUsage(c, tx, project);
-        foreach (string digest in released)
-        {
-            usage -= RemoveProjectReference(c, tx, project, digest);
-        }
-
-        WriteUsage(c, tx, project, Math.Max(0, usage));
         Execute(c, tx, "DELETE FROM manifest_references WHERE repository_id = $r", ("$r", repoId));
         Execute(c, tx, "DELETE FROM tags WHERE repository_id = $r", ("$r", repoId));
         Execute(c, tx, "DELETE FROM manifests WHERE repository_id = $r", ("$r", repoId));

@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 using Wharf.Oci;
 
 namespace Wharf.Registry.Metadata;
@@ -12,12 +13,31 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
         AND NOT EXISTS(SELECT 1 FROM manifests m WHERE m.digest = b.digest)
         """;
 
-    public Task<IReadOnlyList<(Digest Digest, long Size)>> ListUnreferencedBlobsAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken)
+    // A link is dangling when no manifest of its repository refers to the blob (nor is it one) and
+    // it was made (or made again) before $lt: a refused or abandoned push.
+    private const string Dangling = """
+        rb.created_at < $lt
+        AND NOT EXISTS(SELECT 1 FROM manifest_references mr WHERE mr.repository_id = rb.repository_id AND mr.child = rb.digest)
+        AND NOT EXISTS(SELECT 1 FROM manifests m WHERE m.repository_id = rb.repository_id AND m.digest = rb.digest)
+        """;
+
+    public Task<IReadOnlyList<(Digest Digest, long Size)>> ListUnreferencedBlobsAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken) =>
+        ListUnreferencedBlobsAsync(createdBefore, DateTimeOffset.MinValue, cancellationToken);
+
+    public Task<IReadOnlyList<(Digest Digest, long Size)>> ListUnreferencedBlobsAsync(DateTimeOffset createdBefore, DateTimeOffset linkedBefore, CancellationToken cancellationToken)
     {
         using var c = Open();
         using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT b.digest, b.size FROM blobs b WHERE b.created_at < $t AND {Unreferenced}";
+        // Links that GC unlinks in the same run (dangling before $lt) do not keep a blob, so a dry
+        // run reports what a real one would remove.
+        cmd.CommandText = $"""
+            SELECT b.digest, b.size FROM blobs b WHERE b.created_at < $t
+            AND NOT EXISTS(SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest AND NOT ({Dangling}))
+            AND NOT EXISTS(SELECT 1 FROM manifest_references mr WHERE mr.child = b.digest)
+            AND NOT EXISTS(SELECT 1 FROM manifests m WHERE m.digest = b.digest)
+            """;
         cmd.Parameters.AddWithValue("$t", createdBefore.ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$lt", linkedBefore == DateTimeOffset.MinValue ? long.MinValue : linkedBefore.ToUnixTimeMilliseconds());
         var list = new List<(Digest, long)>();
         using var r = cmd.ExecuteReader();
         while (r.Read())
@@ -26,6 +46,44 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
         }
 
         return Task.FromResult<IReadOnlyList<(Digest, long)>>(list);
+    }
+
+    public Task<IReadOnlyList<(RepositoryName Repository, Digest Digest, long Size)>> ListDanglingLinksAsync(DateTimeOffset linkedBefore, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"""
+            SELECT r.name, rb.digest, COALESCE(b.size, 0) FROM repository_blobs rb
+            JOIN repositories r ON r.id = rb.repository_id LEFT JOIN blobs b ON b.digest = rb.digest
+            WHERE {Dangling} ORDER BY r.name, rb.digest
+            """;
+        cmd.Parameters.AddWithValue("$lt", linkedBefore.ToUnixTimeMilliseconds());
+        var list = new List<(RepositoryName, Digest, long)>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            list.Add((RepositoryName.Parse(r.GetString(0)), Digest.Parse(r.GetString(1)), r.GetInt64(2)));
+        }
+
+        return Task.FromResult<IReadOnlyList<(RepositoryName, Digest, long)>>(list);
+    }
+
+    public Task<bool> UnlinkIfDanglingAsync(RepositoryName repository, Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var tx = c.BeginTransaction();
+        long? repoId = RepositoryId(c, tx, repository);
+        if (repoId is null)
+        {
+            return Task.FromResult(false);
+        }
+
+        // Re-checked in the statement: a push that linked it again (or a manifest that now refers to it) keeps it.
+        int n = Execute(c, tx, $"DELETE FROM repository_blobs AS rb WHERE rb.repository_id = $r AND rb.digest = $d AND {Dangling}",
+            ("$r", repoId.Value), ("$d", digest.ToString()), ("$lt", linkedBefore.ToUnixTimeMilliseconds()));
+        Execute(c, tx, "DELETE FROM released_blob_links WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", digest.ToString()));
+        tx.Commit();
+        return Task.FromResult(n > 0);
     }
 
     public Task<bool> DeleteBlobRecordIfUnreferencedAsync(Digest digest, CancellationToken cancellationToken)
@@ -43,15 +101,96 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
         cmd.Parameters.AddWithValue("$d", digest.ToString());
         return Task.FromResult(cmd.ExecuteScalar() is not null);
     }
+
+    // ---- GC history (Harbor's /system/gc) ---------------------------------------------------
+
+    public Task<long> CreateGcRunAsync(bool dryRun, string trigger, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "INSERT INTO gc_runs(dry_run, status, trigger, created_at, updated_at) VALUES($dry, 'Running', $trigger, $t, $t) RETURNING id";
+        cmd.Parameters.AddWithValue("$dry", dryRun ? 1 : 0);
+        cmd.Parameters.AddWithValue("$trigger", trigger);
+        cmd.Parameters.AddWithValue("$t", Now);
+        return Task.FromResult((long)cmd.ExecuteScalar()!);
+    }
+
+    public Task FinishGcRunAsync(long id, string status, int blobsRemoved, long bytesFreed, string log, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        Execute(c, null, "UPDATE gc_runs SET status = $s, blobs_removed = $n, bytes_freed = $b, log = $log, updated_at = $t WHERE id = $id",
+            ("$s", status), ("$n", blobsRemoved), ("$b", bytesFreed), ("$log", log), ("$t", Now), ("$id", id));
+        return Task.CompletedTask;
+    }
+
+    public Task<(IReadOnlyList<GcRun> Runs, long Total)> ListGcRunsAsync(int page, int pageSize, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var count = c.CreateCommand();
+        count.CommandText = "SELECT COUNT(*) FROM gc_runs";
+        long total = (long)count.ExecuteScalar()!;
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"SELECT {GcRunColumns} FROM gc_runs ORDER BY id DESC LIMIT $n OFFSET $o";
+        cmd.Parameters.AddWithValue("$n", pageSize);
+        cmd.Parameters.AddWithValue("$o", (long)(page - 1) * pageSize);
+        return Task.FromResult((ReadGcRuns(cmd), total));
+    }
+
+    public Task<GcRun?> GetGcRunAsync(long id, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"SELECT {GcRunColumns} FROM gc_runs WHERE id = $id";
+        cmd.Parameters.AddWithValue("$id", id);
+        var runs = ReadGcRuns(cmd);
+        return Task.FromResult(runs.Count == 0 ? null : runs[0]);
+    }
+
+    private const string GcRunColumns = "id, dry_run, status, trigger, created_at, updated_at, blobs_removed, bytes_freed, log";
+
+    private static IReadOnlyList<GcRun> ReadGcRuns(SqliteCommand cmd)
+    {
+        var list = new List<GcRun>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            list.Add(new GcRun(r.GetInt64(0), r.GetInt64(1) != 0, r.GetString(2), r.GetString(3),
+                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)),
+                r.GetInt32(6), r.GetInt64(7), r.GetString(8)));
+        }
+
+        return list;
+    }
 }
+
+/// <summary>One garbage collection run as the history keeps it; <see cref="Log"/> lists every decision.</summary>
+public sealed record GcRun(long Id, bool DryRun, string Status, string Trigger, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int BlobsRemoved, long BytesFreed, string Log);
 
 /// <summary>What garbage collection needs of the metadata.</summary>
 public interface IGcMetadataStore
 {
     Task<IReadOnlyList<(Digest Digest, long Size)>> ListUnreferencedBlobsAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken);
 
+    /// <summary>As above, counting links made before <paramref name="linkedBefore"/> that no manifest refers to as already gone.</summary>
+    Task<IReadOnlyList<(Digest Digest, long Size)>> ListUnreferencedBlobsAsync(DateTimeOffset createdBefore, DateTimeOffset linkedBefore, CancellationToken cancellationToken);
+
+    /// <summary>Links made before <paramref name="linkedBefore"/> to blobs that no manifest of the repository refers to.</summary>
+    Task<IReadOnlyList<(RepositoryName Repository, Digest Digest, long Size)>> ListDanglingLinksAsync(DateTimeOffset linkedBefore, CancellationToken cancellationToken);
+
+    /// <summary>Removes the link only if it is still dangling (re-checked in the same statement).</summary>
+    Task<bool> UnlinkIfDanglingAsync(RepositoryName repository, Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken);
+
     /// <summary>Deletes the blob's row only if it is still unreferenced (re-checked in the same statement).</summary>
     Task<bool> DeleteBlobRecordIfUnreferencedAsync(Digest digest, CancellationToken cancellationToken);
 
     Task<bool> BlobRecordExistsAsync(Digest digest, CancellationToken cancellationToken);
+
+    Task<long> CreateGcRunAsync(bool dryRun, string trigger, CancellationToken cancellationToken);
+
+    Task FinishGcRunAsync(long id, string status, int blobsRemoved, long bytesFreed, string log, CancellationToken cancellationToken);
+
+    /// <summary>Newest first.</summary>
+    Task<(IReadOnlyList<GcRun> Runs, long Total)> ListGcRunsAsync(int page, int pageSize, CancellationToken cancellationToken);
+
+    Task<GcRun?> GetGcRunAsync(long id, CancellationToken cancellationToken);
 }

@@ -68,7 +68,6 @@ public sealed partial class SqliteMetadataStore
         {
             // Every referenced blob must be in this repository, with the size the manifest claims.
             // Checked inside the transaction so a concurrent blob delete cannot slip between.
-            var charged = new Dictionary<string, long>(StringComparer.Ordinal) { [digestText] = content.Length };
             foreach (var blob in parsed.Blobs)
             {
                 long? size = LinkedBlobSize(c, tx, repoId, blob.Digest);
@@ -86,8 +85,6 @@ public sealed partial class SqliteMetadataStore
                 {
                     throw new OciException(OciErrorCode.ManifestInvalid, $"blob {blob.Digest} is {size.Value} bytes, the manifest says {blob.Size}");
                 }
-
-                charged[blob.Digest] = size.Value;
             }
 
             foreach (var child in parsed.Manifests)
@@ -96,21 +93,6 @@ public sealed partial class SqliteMetadataStore
                 {
                     throw new OciException(OciErrorCode.ManifestBlobUnknown, $"manifest {child.Digest} is not in repository {repository}");
                 }
-            }
-
-            long added = 0;
-            foreach (var (d, size) in charged)
-            {
-                if (!ProjectHasDigest(c, tx, project, d))
-                {
-                    added += size;
-                }
-            }
-
-            if (limit is { } max && added > 0 && usage + added > max)
-            {
-                throw new OciException(OciErrorCode.Denied,
-                    $"quota exceeded for project {project}: used {usage} bytes, limit {max} bytes, this push needs {added} more");
             }
 
             Execute(c, tx, """
@@ -131,12 +113,10 @@ public sealed partial class SqliteMetadataStore
                     ("$r", repoId), ("$p", digestText), ("$c", child.Digest));
             }
 
-            foreach (var (d, size) in charged)
-            {
-                usage += AddProjectReference(c, tx, project, d, size);
-            }
-
-            WriteUsage(c, tx, project, usage);
+            // Its layers and config were counted when they were committed to the repository; what
+            // is new here is the manifest itself (and blobs only a manifest of this project held).
+            CheckQuota(c, tx, project, usage, limit);
+            usage = ReadUsage(c, tx, project);
         }
 
         foreach (string tag in tags)
@@ -163,29 +143,7 @@ public sealed partial class SqliteMetadataStore
             return Task.FromResult(false);
         }
 
-        string project = repository.Project;
-        long usage = ReadUsage(c, tx, project);
-        // Release what this manifest charged: itself and its distinct blobs.
-        var released = new HashSet<string>(StringComparer.Ordinal) { d };
-        using (var refs = c.CreateCommand())
-        {
-            refs.Transaction = tx;
-            refs.CommandText = "SELECT child FROM manifest_references WHERE repository_id = $r AND parent = $d AND child_is_manifest = 0";
-            refs.Parameters.AddWithValue("$r", repoId.Value);
-            refs.Parameters.AddWithValue("$d", d);
-            using var reader = refs.ExecuteReader();
-            while (reader.Read())
-            {
-                released.Add(reader.GetString(0));
-            }
-        }
-
-        foreach (string child in released)
-        {
-            usage -= RemoveProjectReference(c, tx, project, child);
-        }
-
-        WriteUsage(c, tx, project, Math.Max(0, usage));
+        ReleaseManifestLinks(c, tx, repoId.Value, d);
         Execute(c, tx, "DELETE FROM manifest_references WHERE repository_id = $r AND parent = $d", ("$r", repoId.Value), ("$d", d));
         Execute(c, tx, "DELETE FROM tags WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", d));
         Execute(c, tx, "DELETE FROM manifests WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", d));
@@ -285,74 +243,6 @@ public sealed partial class SqliteMetadataStore
         return cmd.ExecuteScalar() is not null;
     }
 
-    private static bool ProjectHasDigest(SqliteConnection c, SqliteTransaction tx, string project, string digest)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = "SELECT 1 FROM project_blobs WHERE project = $p AND digest = $d";
-        cmd.Parameters.AddWithValue("$p", project);
-        cmd.Parameters.AddWithValue("$d", digest);
-        return cmd.ExecuteScalar() is not null;
-    }
-
-    /// <summary>Adds a reference; returns the bytes newly charged (the size when the digest is new to the project).</summary>
-    private static long AddProjectReference(SqliteConnection c, SqliteTransaction tx, string project, string digest, long size)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = """
-            INSERT INTO project_blobs(project, digest, size, refs) VALUES($p, $d, $s, 1)
-            ON CONFLICT(project, digest) DO UPDATE SET refs = refs + 1
-            RETURNING refs
-            """;
-        cmd.Parameters.AddWithValue("$p", project);
-        cmd.Parameters.AddWithValue("$d", digest);
-        cmd.Parameters.AddWithValue("$s", size);
-        return (long)cmd.ExecuteScalar()! == 1 ? size : 0;
-    }
-
-    /// <summary>Drops a reference; returns the bytes released (the size when it was the last one).</summary>
-    private static long RemoveProjectReference(SqliteConnection c, SqliteTransaction tx, string project, string digest)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = "UPDATE project_blobs SET refs = refs - 1 WHERE project = $p AND digest = $d RETURNING refs, size";
-        cmd.Parameters.AddWithValue("$p", project);
-        cmd.Parameters.AddWithValue("$d", digest);
-        long refs;
-        long size;
-        using (var r = cmd.ExecuteReader())
-        {
-            if (!r.Read())
-            {
-                return 0;
-            }
-
-            refs = r.GetInt64(0);
-            size = r.GetInt64(1);
-        }
-
-        if (refs > 0)
-        {
-            return 0;
-        }
-
-        Execute(c, tx, "DELETE FROM project_blobs WHERE project = $p AND digest = $d", ("$p", project), ("$d", digest));
-        return size;
-    }
-
-    private static long ReadUsage(SqliteConnection c, SqliteTransaction? tx, string project)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = "SELECT bytes FROM project_usage WHERE project = $p";
-        cmd.Parameters.AddWithValue("$p", project);
-        return cmd.ExecuteScalar() is long bytes ? bytes : 0;
-    }
-
-    private static void WriteUsage(SqliteConnection c, SqliteTransaction tx, string project, long bytes)
-    {
-        Execute(c, tx, "INSERT INTO project_usage(project, bytes) VALUES($p, $b) ON CONFLICT(project) DO UPDATE SET bytes = excluded.bytes",
-            ("$p", project), ("$b", bytes));
-    }
+    // Usage is computed from the content tables (SqliteMetadataStore.Quotas.cs), never kept as a counter.
+    private static long ReadUsage(SqliteConnection c, SqliteTransaction? tx, string project) => ComputeUsage(c, tx, project);
 }

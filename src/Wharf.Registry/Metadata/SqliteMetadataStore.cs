@@ -88,44 +88,11 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
         return Task.FromResult(cmd.ExecuteScalar() is long size ? size : (long?)null);
     }
 
-    public Task LinkBlobAsync(RepositoryName repository, Digest digest, long size, CancellationToken cancellationToken)
-    {
-        using var c = Open();
-        using var tx = c.BeginTransaction();
-        long repoId = EnsureRepository(c, tx, repository);
-        Execute(c, tx, "INSERT INTO blobs(digest, size, created_at) VALUES($d, $s, $t) ON CONFLICT(digest) DO NOTHING",
-            ("$d", digest.ToString()), ("$s", size), ("$t", Now));
-        Execute(c, tx, "INSERT INTO repository_blobs(repository_id, digest, created_at) VALUES($r, $d, $t) ON CONFLICT DO NOTHING",
-            ("$r", repoId), ("$d", digest.ToString()), ("$t", Now));
-        tx.Commit();
-        return Task.CompletedTask;
-    }
+    public Task LinkBlobAsync(RepositoryName repository, Digest digest, long size, CancellationToken cancellationToken) =>
+        LinkBlobAsync(repository, digest, size, quotaLimit: null, cancellationToken);
 
-    public Task<bool> MountBlobAsync(RepositoryName repository, RepositoryName from, Digest digest, CancellationToken cancellationToken)
-    {
-        using var c = Open();
-        using var tx = c.BeginTransaction();
-        using (var check = c.CreateCommand())
-        {
-            check.Transaction = tx;
-            check.CommandText = """
-                SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
-                WHERE r.name = $from AND rb.digest = $d
-                """;
-            check.Parameters.AddWithValue("$from", from.Value);
-            check.Parameters.AddWithValue("$d", digest.ToString());
-            if (check.ExecuteScalar() is null)
-            {
-                return Task.FromResult(false);
-            }
-        }
-
-        long repoId = EnsureRepository(c, tx, repository);
-        Execute(c, tx, "INSERT INTO repository_blobs(repository_id, digest, created_at) VALUES($r, $d, $t) ON CONFLICT DO NOTHING",
-            ("$r", repoId), ("$d", digest.ToString()), ("$t", Now));
-        tx.Commit();
-        return Task.FromResult(true);
-    }
+    public Task<bool> MountBlobAsync(RepositoryName repository, RepositoryName from, Digest digest, CancellationToken cancellationToken) =>
+        MountBlobAsync(repository, from, digest, quotaLimit: null, cancellationToken);
 
     public Task<RepositoryName?> FindBlobInProjectAsync(string project, Digest digest, CancellationToken cancellationToken)
     {

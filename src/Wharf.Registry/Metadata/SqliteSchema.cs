@@ -13,8 +13,11 @@ namespace Wharf.Registry.Metadata;
 /// manifest_references parent manifest → child blob or manifest, for deletes and GC
 /// tags                repository, tag → manifest digest
 /// uploads             upload sessions (the bytes are in the blob store's uploads/)
-/// project_blobs       per project, each distinct digest reachable from its manifests, with a
-///                     reference count; project_usage is the sum of their sizes
+/// project_blobs       (version 1, no longer written) running per-project reference counts;
+/// project_usage       usage is now computed from the content tables (SqliteMetadataStore.Quotas.cs)
+/// released_blob_links links whose quota charge a manifest delete released (Harbor frees an
+///                     artifact's blobs at once; the link itself stays until GC unlinks it)
+/// gc_runs             garbage collection runs: when, dry run or not, status, what was removed (log)
 /// </code>
 /// </summary>
 internal static class SqliteSchema
@@ -81,6 +84,20 @@ internal static class SqliteSchema
             CREATE TABLE IF NOT EXISTS project_usage(
                 project TEXT PRIMARY KEY,
                 bytes INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS released_blob_links(
+                repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+                digest TEXT NOT NULL,
+                PRIMARY KEY(repository_id, digest)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS gc_runs(
+                id INTEGER PRIMARY KEY,
+                dry_run INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                trigger TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                blobs_removed INTEGER NOT NULL DEFAULT 0,
+                bytes_freed INTEGER NOT NULL DEFAULT 0,
+                log TEXT NOT NULL DEFAULT '');
             PRAGMA user_version=1;
             """;
         cmd.ExecuteNonQuery();

@@ -22,7 +22,7 @@ public sealed class DataDirectoryLock : IDisposable
         FileStream held;
         try
         {
-            held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            held = new FileStream(lockPath, PrivateFiles.Create(FileMode.OpenOrCreate, FileAccess.ReadWrite));
         }
         catch (IOException e)
         {
@@ -31,7 +31,12 @@ public sealed class DataDirectoryLock : IDisposable
                 $"the data directory {dataDirectory} is in use by another wharfd (PID {holder}); one wharfd serves one data directory in the embedded mode", e);
         }
 
-        File.WriteAllText(pidPath, Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        using (var pid = new FileStream(pidPath, PrivateFiles.Create(FileMode.Create, FileAccess.Write)))
+        using (var writer = new StreamWriter(pid))
+        {
+            writer.Write(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        }
+
         return new DataDirectoryLock(held);
     }
 

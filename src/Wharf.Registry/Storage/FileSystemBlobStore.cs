@@ -16,6 +16,7 @@ namespace Wharf.Registry.Storage;
 /// An upload is hashed while it is written; at commit the hash is compared, the file fsynced and
 /// renamed into place, so no blob ever appears under its final name before it is complete and
 /// verified. Renames are atomic; two sessions committing the same digest leave one file.
+/// Directories are made 0700 and files 0600 (<see cref="PrivateFiles"/>).
 /// </summary>
 public sealed class FileSystemBlobStore : IBlobStore
 {
@@ -32,8 +33,8 @@ public sealed class FileSystemBlobStore : IBlobStore
     {
         _blobRoot = Path.Combine(root, "blobs");
         _uploadRoot = Path.Combine(root, "uploads");
-        Directory.CreateDirectory(_blobRoot);
-        Directory.CreateDirectory(_uploadRoot);
+        PrivateFiles.CreateDirectory(_blobRoot);
+        PrivateFiles.CreateDirectory(_uploadRoot);
     }
 
     public long? Stat(Digest digest)
@@ -56,7 +57,8 @@ public sealed class FileSystemBlobStore : IBlobStore
 
     public void CreateUpload(string uploadId)
     {
-        using (File.Create(UploadPath(uploadId), 1))
+        // 0600 from the start: the rename at commit keeps the mode, so a blob is never readable by others.
+        using (new FileStream(UploadPath(uploadId), PrivateFiles.Create(FileMode.CreateNew, FileAccess.Write, bufferSize: 0)))
         {
         }
 
@@ -160,7 +162,7 @@ public sealed class FileSystemBlobStore : IBlobStore
 
         FsyncFile(path);
         string dir = Path.GetDirectoryName(final)!;
-        Directory.CreateDirectory(dir);
+        PrivateFiles.CreateDirectory(dir);
         try
         {
             File.Move(path, final, overwrite: false);

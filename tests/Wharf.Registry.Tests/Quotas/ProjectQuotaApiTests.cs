@@ -92,15 +92,18 @@ public sealed class ProjectQuotaApiTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, (await admin.PutAsJsonAsync($"api/v2.0/quotas/{projectId}", new { hard = new { storage = before + 1_000 } })).StatusCode);
         }
 
-        var (_, _, response) = await Images.TryPushImageAsync(_dev, "lab/a", "big", RandomNumberGenerator.GetBytes(5_000));
-        using (response)
+        // The 5000-byte layer is refused when its upload is committed: blobs count, not only manifests.
+        byte[] big = RandomNumberGenerator.GetBytes(5_000);
+        using (var post = await _dev.PostAsync($"v2/lab/a/blobs/uploads/?digest={Digest.Compute(big)}", new ByteArrayContent(big)))
         {
-            await ErrorAssert.HasErrorAsync(response, HttpStatusCode.Forbidden, "DENIED");
-            string detail = await ErrorAssert.DetailAsync(response);
+            await ErrorAssert.HasErrorAsync(post, HttpStatusCode.Forbidden, "DENIED");
+            string detail = await ErrorAssert.DetailAsync(post);
+            Assert.Contains("quota exceeded", detail, StringComparison.Ordinal);
             Assert.Contains($"used {before}", detail, StringComparison.Ordinal);
             Assert.Contains($"limit {before + 1_000}", detail, StringComparison.Ordinal);
         }
 
+        Assert.Equal(HttpStatusCode.NotFound, (await _dev.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"v2/lab/a/blobs/{Digest.Compute(big)}"))).StatusCode);
         Assert.Equal(before, await UsedAsync());
         Assert.Equal(before + 1_000, await HardAsync());
         Assert.Equal(HttpStatusCode.NotFound, (await _dev.GetAsync("v2/lab/a/manifests/big")).StatusCode);

@@ -56,23 +56,28 @@ public sealed class QuotaEnforcementTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Push_OverLimit_Returns403DeniedNamingNumbers_AndUsageUnchanged()
+    public async Task Push_ManifestOverLimit_Returns403DeniedNamingNumbers_AndUsageUnchanged()
     {
         await _server.PushImageAsync("lab/a", "small", RandomNumberGenerator.GetBytes(1_000));
         long before = await Store.GetProjectUsageAsync("lab", default);
-        _quotas.Limits["lab"] = before + 500;
 
+        // The layer fits (it is counted once committed); the manifest's own bytes do not.
         var config = await _server.PushBlobAsync("lab/a", Encoding.UTF8.GetBytes(ConfigJson));
         byte[] big = RandomNumberGenerator.GetBytes(2_000);
+        _quotas.Limits["lab"] = before + 2_000 + 10;
         var layer = await _server.PushBlobAsync("lab/a", big);
+        long withLayer = await Store.GetProjectUsageAsync("lab", default);
+        Assert.Equal(before + 2_000, withLayer);
+
         string json = $"{{\"schemaVersion\":2,\"mediaType\":\"{MediaTypes.OciManifest}\",\"config\":{{\"mediaType\":\"{MediaTypes.OciConfig}\",\"digest\":\"{config}\",\"size\":{ConfigSize}}},\"layers\":[{{\"mediaType\":\"{MediaTypes.OciLayerGzip}\",\"digest\":\"{layer}\",\"size\":2000}}]}}";
         using var put = await _server.PutManifestAsync("lab/a", "big", Encoding.UTF8.GetBytes(json), MediaTypes.OciManifest);
         await ErrorAssert.HasErrorAsync(put, HttpStatusCode.Forbidden, "DENIED");
         string detail = await ErrorAssert.DetailAsync(put);
-        Assert.Contains($"used {before}", detail, StringComparison.Ordinal);
-        Assert.Contains($"limit {before + 500}", detail, StringComparison.Ordinal);
-        Assert.Contains("needs", detail, StringComparison.Ordinal);
-        Assert.Equal(before, await Store.GetProjectUsageAsync("lab", default));
+        Assert.Contains("quota exceeded", detail, StringComparison.Ordinal);
+        Assert.Contains($"used {withLayer}", detail, StringComparison.Ordinal);
+        Assert.Contains($"limit {before + 2_010}", detail, StringComparison.Ordinal);
+        Assert.Contains($"needs {json.Length}", detail, StringComparison.Ordinal);
+        Assert.Equal(withLayer, await Store.GetProjectUsageAsync("lab", default));
         Assert.Equal(HttpStatusCode.NotFound, (await _server.Client.GetAsync("/v2/lab/a/manifests/big")).StatusCode);
     }
 
