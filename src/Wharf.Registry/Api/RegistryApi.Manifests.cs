@@ -143,6 +143,11 @@ public sealed partial class RegistryApi
                 ? await _metadata.DeleteManifestAsync(route.Repository, Digest.Parse(reference), ct).ConfigureAwait(false)
                 : await _metadata.DeleteTagAsync(route.Repository, reference, ct).ConfigureAwait(false);
         }
+        catch (ManifestReferencedException e)
+        {
+            // Harbor answers 412 here; the body stays the spec's, with a code every client knows.
+            throw new OciException(OciErrorCode.Denied, e.Message) { StatusOverride = StatusCodes.Status412PreconditionFailed };
+        }
         finally
         {
             _cache.Invalidate(route.Repository.Value);

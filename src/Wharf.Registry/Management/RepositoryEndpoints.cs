@@ -121,6 +121,12 @@ internal static class RepositoryEndpoints
         {
             await context.RequestServices.GetRequiredService<IMetadataStore>().DeleteManifestAsync(repository, artifact.Digest, context.RequestAborted).ConfigureAwait(false);
         }
+        catch (ManifestReferencedException e)
+        {
+            // Harbor's answer, word for word, so its clients recognise it; the indexes follow.
+            throw new ApiException(StatusCodes.Status412PreconditionFailed, "VIOLATE_FOREIGN_KEY_CONSTRAINT",
+                $"the deleting artifact is referenced by others: {string.Join(", ", e.Parents)}");
+        }
         finally
         {
             cache.Invalidate(repository.Value);

@@ -163,6 +163,16 @@ public sealed partial class SqliteMetadataStore
             return Task.FromResult(false);
         }
 
+        // An index in this repository that lists the manifest would become unpullable without it
+        // (Harbor refuses the same delete). Checked inside the transaction so a concurrent index
+        // push cannot slip between. A referrer's subject is no such reference: OCI distribution 1.1
+        // lets referrers outlive their subject, so those deletes go through.
+        var parents = ParentManifests(c, tx, repoId.Value, d);
+        if (parents.Count > 0)
+        {
+            throw new ManifestReferencedException(repository, digest, parents);
+        }
+
         string project = repository.Project;
         long usage = ReadUsage(c, tx, project);
         // Release what this manifest charged: itself and its distinct blobs.
@@ -283,6 +293,28 @@ public sealed partial class SqliteMetadataStore
         cmd.Parameters.AddWithValue("$r", repoId);
         cmd.Parameters.AddWithValue("$d", digest);
         return cmd.ExecuteScalar() is not null;
+    }
+
+    /// <summary>The manifests of the repository (image indexes) that list <paramref name="digest"/> among their manifests, a few at most.</summary>
+    private static List<Digest> ParentManifests(SqliteConnection c, SqliteTransaction tx, long repoId, string digest)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = """
+            SELECT parent FROM manifest_references
+            WHERE repository_id = $r AND child = $d AND child_is_manifest = 1
+            ORDER BY parent LIMIT 5
+            """;
+        cmd.Parameters.AddWithValue("$r", repoId);
+        cmd.Parameters.AddWithValue("$d", digest);
+        var parents = new List<Digest>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            parents.Add(Digest.Parse(r.GetString(0)));
+        }
+
+        return parents;
     }
 
     private static bool ProjectHasDigest(SqliteConnection c, SqliteTransaction tx, string project, string digest)
