@@ -68,7 +68,8 @@ public sealed partial class RegistryApi
         var (n, last) = ReadPage(context.Request);
         if (!await _metadata.RepositoryExistsAsync(route.Repository, ct).ConfigureAwait(false))
         {
-            // No detail: the body must be byte-for-byte the one a hidden private repository gets.
+            // Only a caller who may pull in the project gets here (others were answered 401), so saying
+            // the repository is missing reveals nothing it could not list itself.
             throw new OciException(OciErrorCode.NameUnknown, null);
         }
 
