@@ -12,14 +12,16 @@ public sealed partial class RegistryApi
     private async Task GetManifestAsync(HttpContext context, RegistryRoute route)
     {
         var ct = context.RequestAborted;
-        string reference = ValidateReference(route.Reference!);
         string repo = route.Repository.Value;
 
-        var manifest = _cache.Get(repo, reference);
+        // A reference that is neither a tag nor a digest names no manifest: the spec's "not found"
+        // (a MUST for GET/HEAD), not a 400; only a push to such a tag is TAG_INVALID.
+        string? reference = TryValidateReference(route.Reference!);
+        var manifest = reference is null ? null : _cache.Get(repo, reference);
         if (manifest is null)
         {
             long generation = _cache.Generation(repo);
-            manifest = await _metadata.GetManifestAsync(route.Repository, reference, ct).ConfigureAwait(false);
+            manifest = reference is null ? null : await _metadata.GetManifestAsync(route.Repository, reference, ct).ConfigureAwait(false);
             if (manifest is null)
             {
                 if (!await _metadata.RepositoryExistsAsync(route.Repository, ct).ConfigureAwait(false))
@@ -29,10 +31,10 @@ public sealed partial class RegistryApi
                     throw new OciException(OciErrorCode.NameUnknown, null);
                 }
 
-                throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference} not found in {repo}");
+                throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference ?? route.Reference} not found in {repo}");
             }
 
-            _cache.Set(repo, reference, manifest, generation);
+            _cache.Set(repo, reference!, manifest, generation);
         }
 
         CheckAcceptable(context.Request, manifest.MediaType);
@@ -53,7 +55,7 @@ public sealed partial class RegistryApi
         if (!HttpMethods.IsHead(context.Request.Method))
         {
             await response.Body.WriteAsync(manifest.Content, ct).ConfigureAwait(false);
-            _events.Publish(context, new RegistryEvent(RegistryEventKind.ManifestPulled, route.Repository, reference, manifest.Digest));
+            _events.Publish(context, new RegistryEvent(RegistryEventKind.ManifestPulled, route.Repository, reference!, manifest.Digest));
         }
     }
 
@@ -180,6 +182,17 @@ public sealed partial class RegistryApi
         }
 
         return reference;
+    }
+
+    /// <summary>The canonical reference, or null when it is neither a valid tag nor a valid digest.</summary>
+    private static string? TryValidateReference(string reference)
+    {
+        if (reference.Contains(':', StringComparison.Ordinal))
+        {
+            return Digest.TryParse(reference, out var digest, out _) ? digest.ToString() : null;
+        }
+
+        return Tag.IsValid(reference) ? reference : null;
     }
 
     private static async Task<byte[]> ReadManifestBodyAsync(HttpRequest request, CancellationToken ct)

@@ -92,9 +92,17 @@ public sealed partial class SqliteMetadataStore
 
             foreach (var child in parsed.Manifests)
             {
-                if (!ManifestExists(c, tx, repoId, child.Digest))
+                long? size = ManifestSize(c, tx, repoId, child.Digest);
+                if (size is null)
                 {
                     throw new OciException(OciErrorCode.ManifestBlobUnknown, $"manifest {child.Digest} is not in repository {repository}");
+                }
+
+                // A wrong size makes clients that check it (containerd, image-spec's descriptor rule)
+                // refuse the child at pull time; refuse it here, as a wrong blob size is.
+                if (size.Value != child.Size)
+                {
+                    throw new OciException(OciErrorCode.ManifestInvalid, $"manifest {child.Digest} is {size.Value} bytes, the index says {child.Size}");
                 }
             }
 
@@ -280,6 +288,16 @@ public sealed partial class SqliteMetadataStore
             SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
             WHERE rb.repository_id = $r AND rb.digest = $d
             """;
+        cmd.Parameters.AddWithValue("$r", repoId);
+        cmd.Parameters.AddWithValue("$d", digest);
+        return cmd.ExecuteScalar() is long size ? size : null;
+    }
+
+    private static long? ManifestSize(SqliteConnection c, SqliteTransaction tx, long repoId, string digest)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT size FROM manifests WHERE repository_id = $r AND digest = $d";
         cmd.Parameters.AddWithValue("$r", repoId);
         cmd.Parameters.AddWithValue("$d", digest);
         return cmd.ExecuteScalar() is long size ? size : null;
