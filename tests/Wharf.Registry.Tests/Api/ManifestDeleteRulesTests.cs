@@ -207,9 +207,42 @@ public sealed class ArtifactDeleteRulesTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("v2/lab/multi/manifests/all")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("v2/lab/multi/manifests/amd64")).StatusCode);
 
-        // Removing the tag alone is fine, and once the index is gone so may the child.
+        // Removing the tag alone is fine; the index then goes with its now untagged child, as in Harbor.
         Assert.Equal(HttpStatusCode.OK, (await admin.DeleteAsync($"api/v2.0/projects/lab/repositories/multi/artifacts/{child}/tags/amd64")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await admin.DeleteAsync($"api/v2.0/projects/lab/repositories/multi/artifacts/{Digest.Compute(index)}")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await admin.DeleteAsync($"api/v2.0/projects/lab/repositories/multi/artifacts/{child}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"v2/lab/multi/manifests/{child}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task DeleteArtifact_Index_TakesItsUntaggedUnsharedChildrenAlong()
+    {
+        using var admin = _server.Admin();
+        var (tagged, taggedBody) = await Images.PushImageAsync(admin, "lab/multi", "amd64", RandomNumberGenerator.GetBytes(64));
+        var (plain, plainBody) = await Images.PushImageAsync(admin, "lab/multi", "plain", RandomNumberGenerator.GetBytes(64));
+        var (shared, sharedBody) = await Images.PushImageAsync(admin, "lab/multi", "shared", RandomNumberGenerator.GetBytes(64));
+        Assert.Equal(HttpStatusCode.Accepted, (await admin.DeleteAsync("v2/lab/multi/manifests/plain")).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await admin.DeleteAsync("v2/lab/multi/manifests/shared")).StatusCode);
+        byte[] first = ManifestDeleteRulesTests.Index(
+            (tagged, taggedBody.Length, MediaTypes.OciManifest), (plain, plainBody.Length, MediaTypes.OciManifest), (shared, sharedBody.Length, MediaTypes.OciManifest));
+        byte[] second = ManifestDeleteRulesTests.Index((shared, sharedBody.Length, MediaTypes.OciManifest));
+        await PutIndexAsync(admin, "lab/multi", "first", first);
+        await PutIndexAsync(admin, "lab/multi", "second", second);
+
+        using var delete = await admin.DeleteAsync($"api/v2.0/projects/lab/repositories/multi/artifacts/{Digest.Compute(first)}");
+
+        Assert.Equal(HttpStatusCode.OK, delete.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"v2/lab/multi/manifests/{Digest.Compute(first)}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"v2/lab/multi/manifests/{plain}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync($"v2/lab/multi/manifests/{tagged}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync($"v2/lab/multi/manifests/{shared}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("v2/lab/multi/manifests/second")).StatusCode);
+    }
+
+    private static async Task PutIndexAsync(HttpClient client, string repo, string tag, byte[] body)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(MediaTypes.OciIndex);
+        using var put = await client.PutAsync($"v2/{repo}/manifests/{tag}", content);
+        Assert.Equal(HttpStatusCode.Created, put.StatusCode);
     }
 }
