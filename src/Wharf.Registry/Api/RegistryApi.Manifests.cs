@@ -16,25 +16,14 @@ public sealed partial class RegistryApi
 
         // A reference that is neither a tag nor a digest names no manifest: the spec's "not found"
         // (a MUST for GET/HEAD), not a 400; only a push to such a tag is TAG_INVALID.
-        string? reference = TryValidateReference(route.Reference!);
-        var manifest = reference is null ? null : _cache.Get(repo, reference);
+        string reference = TryValidateReference(route.Reference!) ?? await NotFoundAsync<string>(route.Reference!).ConfigureAwait(false);
+        var manifest = _cache.Get(repo, reference);
         if (manifest is null)
         {
             long generation = _cache.Generation(repo);
-            manifest = reference is null ? null : await _metadata.GetManifestAsync(route.Repository, reference, ct).ConfigureAwait(false);
-            if (manifest is null)
-            {
-                if (!await _metadata.RepositoryExistsAsync(route.Repository, ct).ConfigureAwait(false))
-                {
-                    // Only a caller who may pull in the project gets here (others were answered 401), so saying
-                    // the repository is missing reveals nothing it could not list itself.
-                    throw new OciException(OciErrorCode.NameUnknown, null);
-                }
-
-                throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference ?? route.Reference} not found in {repo}");
-            }
-
-            _cache.Set(repo, reference!, manifest, generation);
+            manifest = await _metadata.GetManifestAsync(route.Repository, reference, ct).ConfigureAwait(false)
+                ?? await NotFoundAsync<StoredManifest>(reference).ConfigureAwait(false);
+            _cache.Set(repo, reference, manifest, generation);
         }
 
         CheckAcceptable(context.Request, manifest.MediaType);
@@ -55,7 +44,20 @@ public sealed partial class RegistryApi
         if (!HttpMethods.IsHead(context.Request.Method))
         {
             await response.Body.WriteAsync(manifest.Content, ct).ConfigureAwait(false);
-            _events.Publish(context, new RegistryEvent(RegistryEventKind.ManifestPulled, route.Repository, reference!, manifest.Digest));
+            _events.Publish(context, new RegistryEvent(RegistryEventKind.ManifestPulled, route.Repository, reference, manifest.Digest));
+        }
+
+        // Never returns: throws the not-found answer (typed so it can stand on the right of ??).
+        async Task<T> NotFoundAsync<T>(string what)
+        {
+            if (!await _metadata.RepositoryExistsAsync(route.Repository, ct).ConfigureAwait(false))
+            {
+                // Only a caller who may pull in the project gets here (others were answered 401), so saying
+                // the repository is missing reveals nothing it could not list itself.
+                throw new OciException(OciErrorCode.NameUnknown, null);
+            }
+
+            throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {what} not found in {repo}");
         }
     }
 
