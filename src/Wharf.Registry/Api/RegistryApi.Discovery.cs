@@ -15,6 +15,17 @@ public sealed partial class RegistryApi
         var (n, last) = ReadPage(context.Request);
         var names = new List<string>();
         bool more = false;
+        if (n == 0)
+        {
+            // The spec's "n=0": an empty page, and no next link (there is no last entry to point from).
+            await WriteJsonAsync(context, w =>
+            {
+                w.WriteStartArray("repositories");
+                w.WriteEndArray();
+            }).ConfigureAwait(false);
+            return;
+        }
+
         string? cursor = last;
         while (names.Count <= n)
         {
@@ -68,7 +79,8 @@ public sealed partial class RegistryApi
         var (n, last) = ReadPage(context.Request);
         if (!await _metadata.RepositoryExistsAsync(route.Repository, ct).ConfigureAwait(false))
         {
-            // No detail: the body must be byte-for-byte the one a hidden private repository gets.
+            // Only a caller who may pull in the project gets here (others were answered 401), so saying
+            // the repository is missing reveals nothing it could not list itself.
             throw new OciException(OciErrorCode.NameUnknown, null);
         }
 
@@ -144,10 +156,14 @@ public sealed partial class RegistryApi
         int n = DefaultPageSize;
         if (request.Query.TryGetValue("n", out var nText))
         {
-            if (!int.TryParse(nText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out n))
+            string text = nText.ToString();
+            if (text.Length == 0 || !text.All(char.IsAsciiDigit))
             {
-                throw new OciException(OciErrorCode.PaginationNumberInvalid, $"n must be a non-negative integer, not \"{nText}\"");
+                throw new OciException(OciErrorCode.PaginationNumberInvalid, $"n must be a non-negative integer, not \"{text}\"");
             }
+
+            // A number too large for int is still a number: it asks for everything, which the page cap bounds.
+            n = int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int parsed) ? parsed : int.MaxValue;
         }
 
         n = Math.Min(n, _options.MaxPageSize);

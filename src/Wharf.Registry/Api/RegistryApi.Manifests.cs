@@ -12,25 +12,17 @@ public sealed partial class RegistryApi
     private async Task GetManifestAsync(HttpContext context, RegistryRoute route)
     {
         var ct = context.RequestAborted;
-        string reference = ValidateReference(route.Reference!);
         string repo = route.Repository.Value;
 
+        // A reference that is neither a tag nor a digest names no manifest: the spec's "not found"
+        // (a MUST for GET/HEAD), not a 400; only a push to such a tag is TAG_INVALID.
+        string reference = TryValidateReference(route.Reference!) ?? await NotFoundAsync<string>(route.Reference!).ConfigureAwait(false);
         var manifest = _cache.Get(repo, reference);
         if (manifest is null)
         {
             long generation = _cache.Generation(repo);
-            manifest = await _metadata.GetManifestAsync(route.Repository, reference, ct).ConfigureAwait(false);
-            if (manifest is null)
-            {
-                if (!await _metadata.RepositoryExistsAsync(route.Repository, ct).ConfigureAwait(false))
-                {
-                    // No detail: the body must be byte-for-byte the one a hidden private repository gets.
-                    throw new OciException(OciErrorCode.NameUnknown, null);
-                }
-
-                throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference} not found in {repo}");
-            }
-
+            manifest = await _metadata.GetManifestAsync(route.Repository, reference, ct).ConfigureAwait(false)
+                ?? await NotFoundAsync<StoredManifest>(reference).ConfigureAwait(false);
             _cache.Set(repo, reference, manifest, generation);
         }
 
@@ -53,6 +45,19 @@ public sealed partial class RegistryApi
         {
             await response.Body.WriteAsync(manifest.Content, ct).ConfigureAwait(false);
             _events.Publish(context, new RegistryEvent(RegistryEventKind.ManifestPulled, route.Repository, reference, manifest.Digest));
+        }
+
+        // Never returns: throws the not-found answer (typed so it can stand on the right of ??).
+        async Task<T> NotFoundAsync<T>(string what)
+        {
+            if (!await _metadata.RepositoryExistsAsync(route.Repository, ct).ConfigureAwait(false))
+            {
+                // Only a caller who may pull in the project gets here (others were answered 401), so saying
+                // the repository is missing reveals nothing it could not list itself.
+                throw new OciException(OciErrorCode.NameUnknown, null);
+            }
+
+            throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {what} not found in {repo}");
         }
     }
 
@@ -143,6 +148,11 @@ public sealed partial class RegistryApi
                 ? await _metadata.DeleteManifestAsync(route.Repository, Digest.Parse(reference), ct).ConfigureAwait(false)
                 : await _metadata.DeleteTagAsync(route.Repository, reference, ct).ConfigureAwait(false);
         }
+        catch (ManifestReferencedException e)
+        {
+            // Harbor answers 412 here; the body stays the spec's, with a code every client knows.
+            throw new OciException(OciErrorCode.Denied, e.Message) { StatusOverride = StatusCodes.Status412PreconditionFailed };
+        }
         finally
         {
             _cache.Invalidate(route.Repository.Value);
@@ -174,6 +184,17 @@ public sealed partial class RegistryApi
         }
 
         return reference;
+    }
+
+    /// <summary>The canonical reference, or null when it is neither a valid tag nor a valid digest.</summary>
+    private static string? TryValidateReference(string reference)
+    {
+        if (reference.Contains(':', StringComparison.Ordinal))
+        {
+            return Digest.TryParse(reference, out var digest, out _) ? digest.ToString() : null;
+        }
+
+        return Tag.IsValid(reference) ? reference : null;
     }
 
     private static async Task<byte[]> ReadManifestBodyAsync(HttpRequest request, CancellationToken ct)

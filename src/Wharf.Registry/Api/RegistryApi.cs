@@ -78,12 +78,14 @@ public sealed partial class RegistryApi
                 case AuthorizationKind.Allowed:
                     break;
                 case AuthorizationKind.Challenge:
-                    _authorizer.WriteChallenge(context, access);
+                    WriteChallenge(context, route, access, null);
                     throw new OciException(OciErrorCode.Unauthorized, auth.Detail);
                 case AuthorizationKind.HiddenAsUnknown:
-                    // Exactly what a missing repository answers (the table's message), so an outsider
-                    // cannot tell a private repository from one that does not exist.
-                    throw new OciException(OciErrorCode.NameUnknown, auth.Detail);
+                    // A private repository and a missing one get the same 401 insufficient_scope, as
+                    // distribution and Harbor answer: the client learns that a login (or a wider one)
+                    // may help, and nobody learns whether the repository exists.
+                    WriteChallenge(context, route, access, TokenRegistryAuthorizer.InsufficientScope);
+                    throw new OciException(OciErrorCode.Unauthorized, auth.Detail);
                 default:
                     throw new OciException(OciErrorCode.Denied, auth.Detail);
             }
@@ -138,6 +140,26 @@ public sealed partial class RegistryApi
         static AccessScope Pull(RepositoryName r) => AccessScope.Repository(r, AccessScope.Pull);
 
         static AccessScope PullPush(RepositoryName r) => AccessScope.Repository(r, AccessScope.Pull, AccessScope.Push);
+    }
+
+    /// <summary>
+    /// The 401 challenge for the route's scope. A cross-repository mount (<c>?mount=&amp;from=</c>)
+    /// also asks for pull on the source, as distribution does, so a client that fetches exactly the
+    /// challenged scopes gets a token that lets the mount happen instead of a full upload.
+    /// </summary>
+    private void WriteChallenge(HttpContext context, RegistryRoute route, AccessScope? access, string? error)
+    {
+        _authorizer.WriteChallenge(context, access, error);
+        if (access is null || route.Kind != RouteKind.UploadStart || !context.Request.Query.ContainsKey("mount")
+            || !RepositoryName.TryParse(context.Request.Query["from"].ToString(), out var from, out _) || from == route.Repository)
+        {
+            return;
+        }
+
+        string header = context.Response.Headers.WWWAuthenticate.ToString();
+        string scope = $"scope=\"{access.Scope}\"";
+        string both = $"scope=\"{access.Scope} {AccessScope.Repository(from, AccessScope.Pull).Scope}\"";
+        context.Response.Headers.WWWAuthenticate = header.Replace(scope, both, StringComparison.Ordinal);
     }
 
     private static Task BaseAsync(HttpContext context, RegistryRoute route)

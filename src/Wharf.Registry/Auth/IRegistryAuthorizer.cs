@@ -35,7 +35,7 @@ public enum AuthorizationKind
     /// <summary>Known caller, not permitted: 403 DENIED.</summary>
     Denied,
 
-    /// <summary>A private repository seen by an outsider: answered exactly like a missing one (404 NAME_UNKNOWN).</summary>
+    /// <summary>A private repository seen by an outsider: answered exactly like a missing one (401 insufficient_scope).</summary>
     HiddenAsUnknown,
 }
 

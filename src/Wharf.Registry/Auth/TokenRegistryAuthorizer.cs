@@ -11,7 +11,7 @@ namespace Wharf.Registry.Auth;
 /// expiry, then for the scope the route needs; only when the token lacks that scope is the database
 /// asked why, so the answer can be exact: the caller may do it but must fetch a wider token (401
 /// insufficient_scope), it may see the repository but not do this (403), or the repository's project is
-/// private or missing for it (404 NAME_UNKNOWN, the same answer either way). Basic credentials sent
+/// private or missing for it (401 insufficient_scope too, the same answer either way). Basic credentials sent
 /// straight to /v2 are checked against the database on each request (with a short memory).
 /// </summary>
 public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVerifier verifier, AccessEvaluator evaluator, IdentityOptions options) : IRegistryAuthorizer
@@ -187,11 +187,14 @@ public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVer
 
         if (!projectAccess.Actions.HasFlag(RepositoryActions.Pull))
         {
-            // A private project is answered exactly as a missing one: a pull gets the very answer of a
-            // missing repository (no detail), a push is told the project does not exist, as Harbor says it.
+            // A private project is answered exactly as a missing one (401 insufficient_scope, one
+            // message for both): a pull hears that the repository does not exist or needs a login with
+            // access, a push that the project does not exist, as Harbor says it.
             return new AuthorizationResult(
                 AuthorizationKind.HiddenAsUnknown,
-                asked == RepositoryActions.Pull ? null : $"project {repository.Project} not found");
+                asked == RepositoryActions.Pull
+                    ? $"pull access to {repository.Value} denied: the repository does not exist or needs a login with access to it"
+                    : $"project {repository.Project} not found");
         }
 
         string verbs = string.Join(",", missing.Names());

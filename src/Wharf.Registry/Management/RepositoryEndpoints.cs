@@ -120,6 +120,13 @@ internal static class RepositoryEndpoints
         try
         {
             await context.RequestServices.GetRequiredService<IMetadataStore>().DeleteManifestAsync(repository, artifact.Digest, context.RequestAborted).ConfigureAwait(false);
+            await DeleteOrphanedChildrenAsync(context, repository, artifact).ConfigureAwait(false);
+        }
+        catch (ManifestReferencedException e)
+        {
+            // Harbor's answer, word for word, so its clients recognise it; the indexes follow.
+            throw new ApiException(StatusCodes.Status412PreconditionFailed, "VIOLATE_FOREIGN_KEY_CONSTRAINT",
+                $"the deleting artifact is referenced by others: {string.Join(", ", e.Parents)}");
         }
         finally
         {
@@ -128,6 +135,39 @@ internal static class RepositoryEndpoints
 
         Api.Audit(context, caller, "delete", "artifact", $"{repository}@{artifact.Digest}", project.Name);
         return Results.Ok();
+    }
+
+    /// <summary>
+    /// Harbor deletes an index together with its children, except a child that has a tag or that
+    /// another index still lists; those stay (and are then shown as artifacts of their own).
+    /// </summary>
+    private static async Task DeleteOrphanedChildrenAsync(HttpContext context, RepositoryName repository, ArtifactInfo parent)
+    {
+        var store = context.RequestServices.GetRequiredService<IMetadataStore>();
+        var pending = new Stack<Digest>(parent.References);
+        var seen = new HashSet<Digest>();
+        while (pending.TryPop(out var digest))
+        {
+            if (!seen.Add(digest)
+                || await Artifacts(context).GetArtifactAsync(repository, digest.ToString(), context.RequestAborted).ConfigureAwait(false) is not { Tags.Count: 0 } child)
+            {
+                continue;
+            }
+
+            try
+            {
+                await store.DeleteManifestAsync(repository, digest, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (ManifestReferencedException)
+            {
+                continue; // another index lists it: it stays
+            }
+
+            foreach (var grandchild in child.References)
+            {
+                pending.Push(grandchild);
+            }
+        }
     }
 
     private static async Task<IResult> ListTagsAsync(HttpContext context)

@@ -10,9 +10,12 @@ namespace Wharf.Registry.Management;
 
 /// <summary>
 /// Docker's v1 search (<c>GET /v1/search?q=&amp;n=&amp;page=</c>) over the repositories the caller may pull.
-/// podman asks it without credentials first and, on anything but 200, lists /v2/_catalog with
-/// credentials; so an anonymous request gets 401 here, and a logged-in user's search goes through the
-/// catalog, which shows each caller what it may pull. With credentials (Basic or a token) this answers directly.
+/// docker sends its credentials here when it has some, so a docker request without them is anonymous
+/// and is answered with the public repositories. podman (containers/image), and wharf like it, never
+/// send credentials here: they ask without them and, on anything but 200, list /v2/_catalog with their
+/// login. A 200 with public repositories would hide a logged-in user's private ones, so every other
+/// client without credentials is answered 401, and its search goes through the catalog, which shows
+/// each caller (anonymous too) what it may pull. With credentials (Basic or a token) this answers directly.
 /// </summary>
 internal static class SearchEndpoint
 {
@@ -25,6 +28,11 @@ internal static class SearchEndpoint
     private static async Task<IResult> SearchAsync(HttpContext context)
     {
         var caller = await CallerAsync(context).ConfigureAwait(false);
+        if (caller is null && string.IsNullOrEmpty(context.Request.Headers.Authorization) && IsDocker(context.Request))
+        {
+            caller = Caller.Anonymous;
+        }
+
         if (caller is null)
         {
             context.RequestServices.GetRequiredService<TokenRegistryAuthorizer>().WriteChallenge(context, AccessScope.Catalog);
@@ -47,6 +55,10 @@ internal static class SearchEndpoint
             .Select(match => new SearchResult(match.Repository, "", 0, false, false, false));
         return Results.Json(new SearchResponse(matches.Count, term, pages, pageSize, page, [.. results]), Api.Json);
     }
+
+    /// <summary>The docker engine names itself "docker/&lt;version&gt; go/... UpstreamClient(Docker-Client/...)".</summary>
+    private static bool IsDocker(HttpRequest request) =>
+        request.Headers.UserAgent.ToString().StartsWith("docker/", StringComparison.Ordinal);
 
     /// <summary>The caller from a Basic credential or one of our tokens; null when there is none or it is wrong.</summary>
     internal static async Task<Caller?> CallerAsync(HttpContext context)

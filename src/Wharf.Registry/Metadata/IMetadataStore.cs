@@ -69,7 +69,10 @@ public interface IManifestStore
         RepositoryName repository, Digest digest, string mediaType, byte[] content, ParsedManifest parsed,
         IReadOnlyList<string> tags, Func<string, CancellationToken, ValueTask<long?>> quotaLimit, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the manifest and every tag pointing at it; false when unknown.</summary>
+    /// <summary>
+    /// Deletes the manifest and every tag pointing at it; false when unknown. Throws
+    /// <see cref="ManifestReferencedException"/> while an image index of the repository lists it.
+    /// </summary>
     Task<bool> DeleteManifestAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken);
 
     Task<bool> DeleteTagAsync(RepositoryName repository, string tag, CancellationToken cancellationToken);
@@ -78,6 +81,21 @@ public interface IManifestStore
     Task<IReadOnlyList<string>> ListTagsAsync(RepositoryName repository, string? last, int limit, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<Referrer>> ListReferrersAsync(RepositoryName repository, Digest subject, string? artifactType, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// A manifest cannot be deleted while an image index in the same repository lists it: the index
+/// would be left pointing at nothing and every pull of it would fail.
+/// </summary>
+public sealed class ManifestReferencedException(RepositoryName repository, Digest digest, IReadOnlyList<Digest> parents)
+    : Exception($"manifest {digest} in {repository} is referenced by others: image index {string.Join(", ", parents)}")
+{
+    public RepositoryName Repository { get; } = repository;
+
+    public Digest Digest { get; } = digest;
+
+    /// <summary>Some of the indexes that list the manifest (not necessarily all).</summary>
+    public IReadOnlyList<Digest> Parents { get; } = parents;
 }
 
 public interface IProjectUsageStore

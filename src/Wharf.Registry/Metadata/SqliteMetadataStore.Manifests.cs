@@ -89,9 +89,17 @@ public sealed partial class SqliteMetadataStore
 
             foreach (var child in parsed.Manifests)
             {
-                if (!ManifestExists(c, tx, repoId, child.Digest))
+                long? size = ManifestSize(c, tx, repoId, child.Digest);
+                if (size is null)
                 {
                     throw new OciException(OciErrorCode.ManifestBlobUnknown, $"manifest {child.Digest} is not in repository {repository}");
+                }
+
+                // A wrong size makes clients that check it (containerd, image-spec's descriptor rule)
+                // refuse the child at pull time; refuse it here, as a wrong blob size is.
+                if (size.Value != child.Size)
+                {
+                    throw new OciException(OciErrorCode.ManifestInvalid, $"manifest {child.Digest} is {size.Value} bytes, the index says {child.Size}");
                 }
             }
 
@@ -141,6 +149,16 @@ public sealed partial class SqliteMetadataStore
         if (repoId is null || !ManifestExists(c, tx, repoId.Value, d))
         {
             return Task.FromResult(false);
+        }
+
+        // An index in this repository that lists the manifest would become unpullable without it
+        // (Harbor refuses the same delete). Checked inside the transaction so a concurrent index
+        // push cannot slip between. A referrer's subject is no such reference: OCI distribution 1.1
+        // lets referrers outlive their subject, so those deletes go through.
+        var parents = ParentManifests(c, tx, repoId.Value, d);
+        if (parents.Count > 0)
+        {
+            throw new ManifestReferencedException(repository, digest, parents);
         }
 
         ReleaseManifestLinks(c, tx, repoId.Value, d);
@@ -233,6 +251,16 @@ public sealed partial class SqliteMetadataStore
         return cmd.ExecuteScalar() is long size ? size : null;
     }
 
+    private static long? ManifestSize(SqliteConnection c, SqliteTransaction tx, long repoId, string digest)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT size FROM manifests WHERE repository_id = $r AND digest = $d";
+        cmd.Parameters.AddWithValue("$r", repoId);
+        cmd.Parameters.AddWithValue("$d", digest);
+        return cmd.ExecuteScalar() is long size ? size : null;
+    }
+
     private static bool ManifestExists(SqliteConnection c, SqliteTransaction tx, long repoId, string digest)
     {
         using var cmd = c.CreateCommand();
@@ -245,4 +273,26 @@ public sealed partial class SqliteMetadataStore
 
     // Usage is computed from the content tables (SqliteMetadataStore.Quotas.cs), never kept as a counter.
     private static long ReadUsage(SqliteConnection c, SqliteTransaction? tx, string project) => ComputeUsage(c, tx, project);
+
+    /// <summary>The manifests of the repository (image indexes) that list <paramref name="digest"/> among their manifests, a few at most.</summary>
+    private static List<Digest> ParentManifests(SqliteConnection c, SqliteTransaction tx, long repoId, string digest)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = """
+            SELECT parent FROM manifest_references
+            WHERE repository_id = $r AND child = $d AND child_is_manifest = 1
+            ORDER BY parent LIMIT 5
+            """;
+        cmd.Parameters.AddWithValue("$r", repoId);
+        cmd.Parameters.AddWithValue("$d", digest);
+        var parents = new List<Digest>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            parents.Add(Digest.Parse(r.GetString(0)));
+        }
+
+        return parents;
+    }
 }

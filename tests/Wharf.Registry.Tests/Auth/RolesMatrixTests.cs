@@ -46,9 +46,10 @@ public sealed class RolesMatrixTests : IAsyncLifetime
         { "limitedguest", "pull", HttpStatusCode.OK },
         { "limitedguest", "push", HttpStatusCode.Forbidden },
         { "limitedguest", "delete", HttpStatusCode.Forbidden },
-        { "outsider", "pull", HttpStatusCode.NotFound },
-        { "outsider", "push", HttpStatusCode.NotFound },
-        { "outsider", "delete", HttpStatusCode.NotFound },
+        // A private project is answered to an outsider as a missing one: 401 insufficient_scope.
+        { "outsider", "pull", HttpStatusCode.Unauthorized },
+        { "outsider", "push", HttpStatusCode.Unauthorized },
+        { "outsider", "delete", HttpStatusCode.Unauthorized },
         { "admin", "pull", HttpStatusCode.OK },
         { "admin", "push", HttpStatusCode.Created },
         { "admin", "delete", HttpStatusCode.Accepted },
