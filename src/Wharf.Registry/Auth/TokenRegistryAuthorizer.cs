@@ -185,6 +185,13 @@ public sealed class TokenRegistryAuthorizer(RegistryTokens tokens, CredentialVer
             return Insufficient();
         }
 
+        if (!projectAccess.Actions.HasFlag(RepositoryActions.Pull) && caller.IsSysAdmin && asked == RepositoryActions.Pull)
+        {
+            // A system admin sees every project, so there is nothing to hide: a pull of a missing
+            // project's repository gets the plain 404 NAME_UNKNOWN from the handler.
+            return fromToken ? Insufficient() : AuthorizationResult.Allow;
+        }
+
         if (!projectAccess.Actions.HasFlag(RepositoryActions.Pull))
         {
             // A private project is answered exactly as a missing one (401 insufficient_scope, one
