@@ -32,7 +32,15 @@ public sealed record GcReport(bool DryRun, IReadOnlyList<GcDecision> Removed, lo
                 log.Append(CultureInfo.InvariantCulture, $"{verb}remove {d.Digest} ({d.Size} bytes): {d.Reason}\n");
             }
 
-            log.Append(CultureInfo.InvariantCulture, $"{(DryRun ? "dry run" : "done")}: {Unlinked.Count} links {verb}removed, {Removed.Count} blobs {verb}removed, {BytesFreed} bytes {verb}freed\n");
+            if (DryRun)
+            {
+                log.Append(CultureInfo.InvariantCulture, $"dry run: {Unlinked.Count} links would be unlinked, {Removed.Count} blobs would be removed, {BytesFreed} bytes would be freed\n");
+            }
+            else
+            {
+                log.Append(CultureInfo.InvariantCulture, $"done: {Unlinked.Count} links unlinked, {Removed.Count} blobs removed, {BytesFreed} bytes freed\n");
+            }
+
             return log.ToString();
         }
     }
