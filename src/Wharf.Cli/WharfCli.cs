@@ -62,7 +62,7 @@ public static class WharfCli
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            await io.Err.WriteLineAsync("Error: " + Podmanish(parse.Errors[0].Message)).ConfigureAwait(false);
+            await io.Err.WriteLineAsync(UsageErrors.Describe(parse)).ConfigureAwait(false);
             return 125;
         }
 
@@ -70,15 +70,13 @@ public static class WharfCli
         // (unless it follows "--": a container's command, for one).
         if (!args.Contains("--") && UnknownFlag(parse) is { } flag)
         {
-            await io.Err.WriteLineAsync($"Error: unknown flag: {flag}").ConfigureAwait(false);
+            await io.Err.WriteLineAsync(UsageErrors.UnknownFlag(flag, UsageErrors.Path(parse))).ConfigureAwait(false);
             return 125;
         }
 
         var config = new InvocationConfiguration { Output = io.Out, Error = io.Err, EnableDefaultExceptionHandler = false };
         return await parse.InvokeAsync(config).ConfigureAwait(false);
     }
-
-    private static string Podmanish(string message) => message;
 
     private static string? UnknownFlag(ParseResult parse)
     {
