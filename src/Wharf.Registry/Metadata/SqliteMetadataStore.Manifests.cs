@@ -110,7 +110,7 @@ public sealed partial class SqliteMetadataStore
             if (limit is { } max && added > 0 && usage + added > max)
             {
                 throw new OciException(OciErrorCode.Denied,
-                    $"quota exceeded for project {project}: used {usage} bytes, limit {max} bytes, this push needs {added} more");
+                    $"quota exceeded for project {project}: {Quotas.QuotaSize.Format(usage)} used of {Quotas.QuotaSize.Format(max)}, this push needs {Quotas.QuotaSize.Format(added)} more");
             }
 
             Execute(c, tx, """

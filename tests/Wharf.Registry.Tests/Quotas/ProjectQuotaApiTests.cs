@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Wharf.Oci;
 using Wharf.Registry.Projects;
+using Wharf.Registry.Quotas;
 using Wharf.Registry.Tests.Support;
 using Wharf.Testing;
 
@@ -97,8 +98,7 @@ public sealed class ProjectQuotaApiTests : IAsyncLifetime
         {
             await ErrorAssert.HasErrorAsync(response, HttpStatusCode.Forbidden, "DENIED");
             string detail = await ErrorAssert.DetailAsync(response);
-            Assert.Contains($"used {before}", detail, StringComparison.Ordinal);
-            Assert.Contains($"limit {before + 1_000}", detail, StringComparison.Ordinal);
+            Assert.Contains($"{QuotaSize.Format(before)} used of {QuotaSize.Format(before + 1_000)}", detail, StringComparison.Ordinal);
         }
 
         Assert.Equal(before, await UsedAsync());

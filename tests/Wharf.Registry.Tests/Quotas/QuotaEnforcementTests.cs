@@ -69,9 +69,9 @@ public sealed class QuotaEnforcementTests : IAsyncLifetime
         using var put = await _server.PutManifestAsync("lab/a", "big", Encoding.UTF8.GetBytes(json), MediaTypes.OciManifest);
         await ErrorAssert.HasErrorAsync(put, HttpStatusCode.Forbidden, "DENIED");
         string detail = await ErrorAssert.DetailAsync(put);
-        Assert.Contains($"used {before}", detail, StringComparison.Ordinal);
-        Assert.Contains($"limit {before + 500}", detail, StringComparison.Ordinal);
-        Assert.Contains("needs", detail, StringComparison.Ordinal);
+        Assert.Contains($": {QuotaSize.Format(before)} used of {QuotaSize.Format(before + 500)}, this push needs ", detail, StringComparison.Ordinal);
+        Assert.Matches(@"needs [0-9.]+ kB more$", detail);
+        Assert.DoesNotContain("bytes", detail, StringComparison.Ordinal);
         Assert.Equal(before, await Store.GetProjectUsageAsync("lab", default));
         Assert.Equal(HttpStatusCode.NotFound, (await _server.Client.GetAsync("/v2/lab/a/manifests/big")).StatusCode);
     }
