@@ -57,6 +57,12 @@ public static class WharfCli
 
         root.Add(ContainerCli.Group(context));
         root.Add(Jobs.JobCli.Group(context));
+        root.Add(CompletionCommand.Create(context));
+        if (args is [CompletionCommand.CallbackVerb, .. var words])
+        {
+            return await CompletionCommand.CompleteAsync(root, words, io.Out).ConfigureAwait(false);
+        }
+
         args = ContainerCli.SplitCommand(args);
 
         var parse = root.Parse(args);
