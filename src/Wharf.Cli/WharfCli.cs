@@ -47,6 +47,7 @@ public static class WharfCli
             DfCommand.Create(context),
             CheckCommand.Create(context),
             ResetCommand.Create(context),
+            SystemPruneCommand.Create(context),
             InfoCommand.Create(context),
         };
         root.Add(system);

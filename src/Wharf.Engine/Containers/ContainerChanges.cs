@@ -17,7 +17,7 @@ public sealed record ContainerChange(string Path, ChangeKind Kind, string HostPa
 /// </summary>
 public static class ContainerChanges
 {
-    private static readonly string[] RuntimeMountPoints = ["/proc", "/dev", "/sys", "/dev/pts", "/dev/shm", "/dev/mqueue"];
+    private static readonly string[] RuntimeMountPoints = ["/proc", "/dev", "/sys", "/dev/pts", "/dev/shm", "/dev/mqueue", "/run"];
 
     public static List<ContainerChange> Compute(string upper, IReadOnlyList<string> lowerTopFirst, IEnumerable<string> managedMounts, IEnumerable<string> otherMountPoints)
     {
@@ -32,11 +32,34 @@ public static class ContainerChanges
         }
 
         // A directory that only holds left-out mount points (or nothing changed) is not itself a change,
-        // unless it is new or opaque.
+        // unless it is new or opaque. A new directory that exists only because the runtime made it to
+        // hold a mount point (/etc for /etc/hosts, /run for /run/.containerenv, in an image without
+        // them) is not one either: podman's commit does not record those.
+        var mountParents = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string point in managed.Concat(mountPoints))
+        {
+            for (string? parent = Path.GetDirectoryName(point); parent is not null && parent != "/"; parent = Path.GetDirectoryName(parent))
+            {
+                mountParents.Add(parent);
+            }
+        }
+
+        bool OnlyMountParents(string path)
+        {
+            string prefix = path.TrimEnd('/') + "/";
+            return raw.All(o => !o.Path.StartsWith(prefix, StringComparison.Ordinal)
+                || (mountParents.Contains(o.Path) && !o.Opaque && !o.Whiteout && Directory.Exists(o.HostPath)));
+        }
+
         var keep = new List<ContainerChange>();
         foreach (var c in raw)
         {
             bool isDir = Directory.Exists(c.HostPath) && !c.Whiteout && new DirectoryInfo(c.HostPath).LinkTarget is null;
+            if (isDir && c.Kind == ChangeKind.Added && !c.Opaque && mountParents.Contains(c.Path) && OnlyMountParents(c.Path))
+            {
+                continue;
+            }
+
             if (isDir && c.Kind == ChangeKind.Changed && !c.Opaque)
             {
                 string prefix = c.Path.TrimEnd('/') + "/";
