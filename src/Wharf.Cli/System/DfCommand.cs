@@ -28,7 +28,8 @@ public static class DfCommand
                     {
                         var (repo, tag) = n == "<none>:<none>" ? ("<none>", "<none>") : Engine.ImageNames.Split(n);
                         rows.Add([repo, tag, image.ShortId, Units.HumanDuration(DateTimeOffset.UtcNow - image.Created),
-                            Units.HumanSize(image.Size), Units.HumanSize(shared), Units.HumanSize(unique), "0"]);
+                            Units.HumanSize(image.Size), Units.HumanSize(shared), Units.HumanSize(unique),
+                            report.ContainersPerImage.GetValueOrDefault(image.Id).ToString(CultureInfo.InvariantCulture)]);
                     }
                 }
 

@@ -17,14 +17,24 @@ public sealed record ContainerChange(string Path, ChangeKind Kind, string HostPa
 /// </summary>
 public static class ContainerChanges
 {
-    private static readonly string[] RuntimeMountPoints = ["/proc", "/dev", "/sys", "/dev/pts", "/dev/shm", "/dev/mqueue", "/run"];
+    private static readonly string[] RuntimeMountPoints = ["/proc", "/dev", "/sys", "/dev/pts", "/dev/shm", "/dev/mqueue"];
 
-    public static List<ContainerChange> Compute(string upper, IReadOnlyList<string> lowerTopFirst, IEnumerable<string> managedMounts, IEnumerable<string> otherMountPoints)
+    /// <param name="forCommit">
+    /// podman commit also leaves out an empty <c>/run</c> and the new directories that exist only to
+    /// hold the runtime's mount points (<c>/etc</c> for <c>/etc/hosts</c> in an image without /etc);
+    /// a build's RUN step keeps them, as podman build (buildah) records them.
+    /// </param>
+    public static List<ContainerChange> Compute(string upper, IReadOnlyList<string> lowerTopFirst, IEnumerable<string> managedMounts, IEnumerable<string> otherMountPoints, bool forCommit = false)
     {
         ArgumentNullException.ThrowIfNull(upper);
         ArgumentNullException.ThrowIfNull(lowerTopFirst);
         var managed = new HashSet<string>(managedMounts, StringComparer.Ordinal);
         var mountPoints = new HashSet<string>(otherMountPoints.Concat(RuntimeMountPoints), StringComparer.Ordinal);
+        if (forCommit)
+        {
+            mountPoints.Add("/run");
+        }
+
         var raw = new List<ContainerChange>();
         if (Directory.Exists(upper))
         {
@@ -55,7 +65,7 @@ public static class ContainerChanges
         foreach (var c in raw)
         {
             bool isDir = Directory.Exists(c.HostPath) && !c.Whiteout && new DirectoryInfo(c.HostPath).LinkTarget is null;
-            if (isDir && c.Kind == ChangeKind.Added && !c.Opaque && mountParents.Contains(c.Path) && OnlyMountParents(c.Path))
+            if (forCommit && isDir && c.Kind == ChangeKind.Added && !c.Opaque && mountParents.Contains(c.Path) && OnlyMountParents(c.Path))
             {
                 continue;
             }

@@ -21,6 +21,9 @@ public sealed record DfReport(int Images, int Active, long Size, long Reclaimabl
     public long ContainersSize { get; init; }
 
     public long ContainersReclaimable { get; init; }
+
+    /// <summary>Image ID → how many containers were created from it (the verbose table's CONTAINERS).</summary>
+    public IReadOnlyDictionary<string, int> ContainersPerImage { get; init; } = new Dictionary<string, int>();
 }
 
 public sealed record InfoReport(StorageConfig Storage, string StoreRoot, int ImageCount, string RegistriesConf, IReadOnlyList<string> SearchRegistries, string Arch, string Os, string Version);
@@ -102,6 +105,7 @@ public sealed partial class ImageEngine
             ContainersActive = containers.Count(c => c.State == Containers.ContainerStates.Running),
             ContainersSize = containerSize,
             ContainersReclaimable = containerReclaimable,
+            ContainersPerImage = containers.GroupBy(c => c.ImageId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal),
             StoreUsed = Store.UsedBytes(),
             Quota = Storage.Quota,
             FilesystemFree = Store.FreeSpace(),

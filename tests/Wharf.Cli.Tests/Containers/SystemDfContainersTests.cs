@@ -21,4 +21,15 @@ public sealed class SystemDfContainersTests(ContainerFixture fixture) : IDisposa
         Assert.Matches($@"^Containers\s+{listed}\s+0\s+[0-9.]+kB\s+[0-9.]+kB \(100%\)$", lines[2]);
         Assert.Equal(1, listed);
     }
+
+    [Fact]
+    public void SystemDfVerbose_ImageUsedByContainer_ContainersColumnCountsIt()
+    {
+        _wharf.Check("run", "--name", "one", fixture.Image, "true");
+        _wharf.Check("run", "--name", "two", fixture.Image, "true");
+
+        string[] lines = _wharf.Check("system", "df", "-v").Split('\n');
+
+        Assert.Matches(@"\s2\s*$", lines[3]);
+    }
 }

@@ -22,9 +22,9 @@ public sealed class ContainerChangesMountParentTests : IDisposable
         File.WriteAllText(full, content);
     }
 
-    private List<string> Changes() =>
+    private List<string> Changes(bool forCommit = true) =>
         [.. ContainerChanges.Compute(Path.Combine(_dir, "upper"), [Path.Combine(_dir, "lower")],
-            ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv"], [])
+            ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv"], [], forCommit)
             .Select(c => $"{c.Kind.ToString()[0]} {c.Path}")];
 
     [Fact]
@@ -43,6 +43,9 @@ public sealed class ContainerChangesMountParentTests : IDisposable
         }
 
         Assert.Empty(Changes());
+
+        // A build's RUN step records them, as podman build does.
+        Assert.Equal(["A /etc", "A /run"], Changes(forCommit: false));
     }
 
     [Fact]
