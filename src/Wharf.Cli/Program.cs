@@ -66,7 +66,7 @@ public static class Program
         return words switch
         {
             [] => false,
-            ["login" or "logout" or "search" or "version" or "help", ..] => false,
+            ["login" or "logout" or "search" or "version" or "help" or "completion" or "__complete", ..] => false,
             ["job", "submit" or "ls" or "logs" or "status" or "cancel", ..] => false,
             ["job"] => false,
             _ => true,

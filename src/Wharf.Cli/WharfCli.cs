@@ -47,6 +47,7 @@ public static class WharfCli
             DfCommand.Create(context),
             CheckCommand.Create(context),
             ResetCommand.Create(context),
+            SystemPruneCommand.Create(context),
             InfoCommand.Create(context),
         };
         root.Add(system);
@@ -57,12 +58,18 @@ public static class WharfCli
 
         root.Add(ContainerCli.Group(context));
         root.Add(Jobs.JobCli.Group(context));
+        root.Add(CompletionCommand.Create(context));
+        if (args is [CompletionCommand.CallbackVerb, .. var words])
+        {
+            return await CompletionCommand.CompleteAsync(root, words, io.Out).ConfigureAwait(false);
+        }
+
         args = ContainerCli.SplitCommand(args);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            await io.Err.WriteLineAsync("Error: " + Podmanish(parse.Errors[0].Message)).ConfigureAwait(false);
+            await io.Err.WriteLineAsync(UsageErrors.Describe(parse)).ConfigureAwait(false);
             return 125;
         }
 
@@ -70,15 +77,13 @@ public static class WharfCli
         // (unless it follows "--": a container's command, for one).
         if (!args.Contains("--") && UnknownFlag(parse) is { } flag)
         {
-            await io.Err.WriteLineAsync($"Error: unknown flag: {flag}").ConfigureAwait(false);
+            await io.Err.WriteLineAsync(UsageErrors.UnknownFlag(flag, UsageErrors.Path(parse))).ConfigureAwait(false);
             return 125;
         }
 
         var config = new InvocationConfiguration { Output = io.Out, Error = io.Err, EnableDefaultExceptionHandler = false };
         return await parse.InvokeAsync(config).ConfigureAwait(false);
     }
-
-    private static string Podmanish(string message) => message;
 
     private static string? UnknownFlag(ParseResult parse)
     {

@@ -42,6 +42,11 @@ public sealed partial class ImageEngine
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         Storage = StorageConfig.Load(options.Environment, options.Root, options.RunRoot);
+        foreach (string warning in Storage.Warnings)
+        {
+            options.Progress.WriteLine("WARN[0000] " + warning);
+        }
+
         Store = new ImageStore(Storage.GraphRoot);
     }
 

@@ -87,7 +87,7 @@ public static class JobCli
                 Executor = parse.GetValue(executor) ?? "local",
                 TlsVerify = parse.GetValue(tls),
             };
-            string id = await Task.Run(() => Engine(context, parse).Submit(spec, Environment.CurrentDirectory), ct).ConfigureAwait(false);
+            string id = await Engine(context, parse).SubmitAsync(spec, Environment.CurrentDirectory, ct).ConfigureAwait(false);
             await context.Out.WriteLineAsync(id).ConfigureAwait(false);
             return 0;
         }));

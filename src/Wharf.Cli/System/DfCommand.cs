@@ -28,7 +28,8 @@ public static class DfCommand
                     {
                         var (repo, tag) = n == "<none>:<none>" ? ("<none>", "<none>") : Engine.ImageNames.Split(n);
                         rows.Add([repo, tag, image.ShortId, Units.HumanDuration(DateTimeOffset.UtcNow - image.Created),
-                            Units.HumanSize(image.Size), Units.HumanSize(shared), Units.HumanSize(unique), "0"]);
+                            Units.HumanSize(image.Size), Units.HumanSize(shared), Units.HumanSize(unique),
+                            report.ContainersPerImage.GetValueOrDefault(image.Id).ToString(CultureInfo.InvariantCulture)]);
                     }
                 }
 
@@ -53,7 +54,11 @@ public static class DfCommand
                     "Images", report.Images.ToString(CultureInfo.InvariantCulture), report.Active.ToString(CultureInfo.InvariantCulture),
                     Units.HumanSize(report.Size), $"{Units.HumanSize(report.Reclaimable)} ({Percent(report.Reclaimable, report.Size)})",
                 },
-                new[] { "Containers", "0", "0", "0B", "0B (0%)" },
+                new[]
+                {
+                    "Containers", report.Containers.ToString(CultureInfo.InvariantCulture), report.ContainersActive.ToString(CultureInfo.InvariantCulture),
+                    Units.HumanSize(report.ContainersSize), $"{Units.HumanSize(report.ContainersReclaimable)} ({Percent(report.ContainersReclaimable, report.ContainersSize)})",
+                },
                 new[] { "Local Volumes", "0", "0", "0B", "0B (0%)" },
             };
             context.Out.Write(Table.Render(table));

@@ -13,7 +13,8 @@ public sealed record ShortNameAlias(string Value, string Source);
 /// <summary>
 /// containers-registries.conf(5), version 2: the main file (<c>$CONTAINERS_REGISTRIES_CONF</c>,
 /// else <c>~/.config/containers/registries.conf</c> when it exists, else the system file), then the
-/// drop-ins of <c>registries.conf.d</c> (system, then the user's), each overriding what it sets.
+/// drop-ins of <c>registries.conf.d</c> (system, then the user's; only the user's after the user's
+/// own main file), each overriding what it sets.
 /// </summary>
 public sealed class RegistriesConf
 {
@@ -38,8 +39,11 @@ public sealed class RegistriesConf
         ArgumentNullException.ThrowIfNull(env);
         var conf = new RegistriesConf();
         string user = Path.Combine(env.ConfigHome, "containers", "registries.conf");
-        string main = env.Get("CONTAINERS_REGISTRIES_CONF")
-            ?? (!env.IsRoot && File.Exists(user) ? user : Path.Combine(env.SystemConfigDirectory, "registries.conf"));
+        string systemDropIns = Path.Combine(env.SystemConfigDirectory, "registries.conf.d");
+        string userDropIns = Path.Combine(env.ConfigHome, "containers", "registries.conf.d");
+        string? explicitFile = env.Get("CONTAINERS_REGISTRIES_CONF");
+        bool userFile = explicitFile is null && !env.IsRoot && File.Exists(user);
+        string main = explicitFile ?? (userFile ? user : Path.Combine(env.SystemConfigDirectory, "registries.conf"));
         conf.MainPath = main;
         conf.UnqualifiedSearchRegistriesSource = main;
         if (File.Exists(main))
@@ -47,7 +51,11 @@ public sealed class RegistriesConf
             conf.Merge(File.ReadAllText(main), main);
         }
 
-        foreach (string dir in new[] { Path.Combine(env.SystemConfigDirectory, "registries.conf.d"), Path.Combine(env.ConfigHome, "containers", "registries.conf.d") })
+        // containers-registries.conf.d(5): a user's own registries.conf replaces the system file and
+        // the system drop-ins with it. $CONTAINERS_REGISTRIES_CONF replaces only the main file:
+        // containers-image still reads both drop-in directories after it (podman 4.3 does, observed).
+        string[] dropIns = userFile ? [userDropIns] : [systemDropIns, userDropIns];
+        foreach (string dir in dropIns)
         {
             if (!Directory.Exists(dir))
             {

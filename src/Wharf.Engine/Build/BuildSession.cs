@@ -254,13 +254,10 @@ internal sealed class BuildSession
             }, cancellationToken).ConfigureAwait(false);
             return Store.ReadImages().First(i => i.Id == report.ImageId);
         }
-        catch (WharfException) when (!options.Pull)
-        {
-            return images.LookupImage(name);
-        }
         catch (WharfException) when (ImageNames.Lookup(Store.ReadImages(), name, []) is not null)
         {
             // --pull with no registry reachable: podman falls back to the local image for "missing"; keep it.
+            // Without a local image the pull's own error (the registry's reason) goes to the user.
             return ImageNames.Lookup(Store.ReadImages(), name, [])!;
         }
     }

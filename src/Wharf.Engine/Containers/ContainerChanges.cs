@@ -19,12 +19,22 @@ public static class ContainerChanges
 {
     private static readonly string[] RuntimeMountPoints = ["/proc", "/dev", "/sys", "/dev/pts", "/dev/shm", "/dev/mqueue"];
 
-    public static List<ContainerChange> Compute(string upper, IReadOnlyList<string> lowerTopFirst, IEnumerable<string> managedMounts, IEnumerable<string> otherMountPoints)
+    /// <param name="forCommit">
+    /// podman commit also leaves out an empty <c>/run</c> and the new directories that exist only to
+    /// hold the runtime's mount points (<c>/etc</c> for <c>/etc/hosts</c> in an image without /etc);
+    /// a build's RUN step keeps them, as podman build (buildah) records them.
+    /// </param>
+    public static List<ContainerChange> Compute(string upper, IReadOnlyList<string> lowerTopFirst, IEnumerable<string> managedMounts, IEnumerable<string> otherMountPoints, bool forCommit = false)
     {
         ArgumentNullException.ThrowIfNull(upper);
         ArgumentNullException.ThrowIfNull(lowerTopFirst);
         var managed = new HashSet<string>(managedMounts, StringComparer.Ordinal);
         var mountPoints = new HashSet<string>(otherMountPoints.Concat(RuntimeMountPoints), StringComparer.Ordinal);
+        if (forCommit)
+        {
+            mountPoints.Add("/run");
+        }
+
         var raw = new List<ContainerChange>();
         if (Directory.Exists(upper))
         {
@@ -32,11 +42,34 @@ public static class ContainerChanges
         }
 
         // A directory that only holds left-out mount points (or nothing changed) is not itself a change,
-        // unless it is new or opaque.
+        // unless it is new or opaque. A new directory that exists only because the runtime made it to
+        // hold a mount point (/etc for /etc/hosts, /run for /run/.containerenv, in an image without
+        // them) is not one either: podman's commit does not record those.
+        var mountParents = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string point in managed.Concat(mountPoints))
+        {
+            for (string? parent = Path.GetDirectoryName(point); parent is not null && parent != "/"; parent = Path.GetDirectoryName(parent))
+            {
+                mountParents.Add(parent);
+            }
+        }
+
+        bool OnlyMountParents(string path)
+        {
+            string prefix = path.TrimEnd('/') + "/";
+            return raw.All(o => !o.Path.StartsWith(prefix, StringComparison.Ordinal)
+                || (mountParents.Contains(o.Path) && !o.Opaque && !o.Whiteout && Directory.Exists(o.HostPath)));
+        }
+
         var keep = new List<ContainerChange>();
         foreach (var c in raw)
         {
             bool isDir = Directory.Exists(c.HostPath) && !c.Whiteout && new DirectoryInfo(c.HostPath).LinkTarget is null;
+            if (forCommit && isDir && c.Kind == ChangeKind.Added && !c.Opaque && mountParents.Contains(c.Path) && OnlyMountParents(c.Path))
+            {
+                continue;
+            }
+
             if (isDir && c.Kind == ChangeKind.Changed && !c.Opaque)
             {
                 string prefix = c.Path.TrimEnd('/') + "/";

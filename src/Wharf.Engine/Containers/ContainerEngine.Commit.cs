@@ -32,7 +32,10 @@ public sealed record CommitReport(string ImageId, string? Name, string ManifestD
 public sealed partial class ContainerEngine
 {
     /// <summary>podman container diff: A/C/D lines, sorted by path.</summary>
-    public IReadOnlyList<ContainerChange> Diff(string nameOrId)
+    public IReadOnlyList<ContainerChange> Diff(string nameOrId) => Diff(nameOrId, forCommit: false);
+
+    /// <summary>The changes; <paramref name="forCommit"/>: as podman commit records them (see <see cref="ContainerChanges.Compute"/>).</summary>
+    public IReadOnlyList<ContainerChange> Diff(string nameOrId, bool forCommit)
     {
         var c = Lookup(nameOrId);
         if (c.RootfsDriver == "copy")
@@ -40,7 +43,7 @@ public sealed partial class ContainerEngine
             throw new WharfException($"container {c.Name} has a copied root filesystem (no overlay): its changes cannot be listed");
         }
 
-        return ContainerChanges.Compute(Store.Upper(c.Id), c.LowerDirs, c.ManagedMounts, c.Mounts.Select(m => m.Destination));
+        return ContainerChanges.Compute(Store.Upper(c.Id), c.LowerDirs, c.ManagedMounts, c.Mounts.Select(m => m.Destination), forCommit);
     }
 
     /// <summary>
@@ -64,7 +67,7 @@ public sealed partial class ContainerEngine
         var writer = new ImageWriter(_images.Store);
         var sourceManifest = ManifestParser.Parse(_images.Store.ReadBlob(source.Digest), source.ManifestMediaType);
         var baseConfig = ImageWriter.ParseConfig(_images.Store.ReadBlob(sourceManifest.Config!.Digest));
-        var changes = Diff(c.Id);
+        var changes = Diff(c.Id, forCommit: true);
 
         string work = Path.Combine(Store.Dir(c.Id), "commit-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(work);

@@ -112,7 +112,9 @@ public sealed partial class ContainerEngine
 
         var mounts = options.Volumes.Select(ParseVolume).ToList();
         string id = ContainerStore.NewId();
-        string hostname = options.Hostname ?? (network == "host" ? Environment.MachineName : id[..12]);
+        // podman: the container ID's first 12 characters (the guide's root@<id> prompt); the host's
+        // name only when --network host was asked for, not when wharf falls back to the host's network.
+        string hostname = options.Hostname ?? (options.Network == "host" ? Environment.MachineName : id[..12]);
         var managed = ManagedFiles.Where(f => !(f == "/etc/resolv.conf" && network == "none")).ToList();
         var labels = run["Labels"] is JsonObject l ? l.ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? string.Empty) : null;
 

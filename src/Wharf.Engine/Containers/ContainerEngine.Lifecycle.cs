@@ -144,6 +144,8 @@ public sealed partial class ContainerEngine
             removed.Add(c.Id);
         }
 
+        // Layers only these containers held (their image was removed with rmi -f) go too.
+        _images.CollectUnusedLayers();
         return removed;
     }
 

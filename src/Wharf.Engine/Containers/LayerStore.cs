@@ -37,6 +37,40 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
     // is walked once per pull, not once per layer.
     private readonly Lazy<(LayerBudget Budget, string Limit)> _pullBudget = new(() => Budget(images, quota));
 
+    /// <summary>
+    /// Deletes every unpacked layer whose chain ID (hex) is not in <paramref name="keep"/>: the
+    /// caller holds the store lock and names what images and containers still use. Each goes by a
+    /// rename into <c>tmp/</c> first, so no half-deleted layer is ever found under its chain ID.
+    /// Returns the bytes freed.
+    /// </summary>
+    public long RemoveUnused(IReadOnlySet<string> keep)
+    {
+        ArgumentNullException.ThrowIfNull(keep);
+        if (!Directory.Exists(Root))
+        {
+            return 0;
+        }
+
+        long freed = 0;
+        foreach (string dir in Directory.GetDirectories(Root))
+        {
+            string name = Path.GetFileName(dir);
+            if (name is "tmp" or "pulled" || keep.Contains(name) || !Digest.TryParse("sha256:" + name, out _))
+            {
+                continue;
+            }
+
+            long size = ImageStore.TreeSize(dir);
+            string doomed = Path.Combine(Root, "tmp", $"{Environment.ProcessId}-gc-{name}");
+            Directory.CreateDirectory(Path.Combine(Root, "tmp"));
+            Directory.Move(dir, doomed);
+            Directory.Delete(doomed, recursive: true);
+            freed += size;
+        }
+
+        return freed;
+    }
+
     /// <summary>ChainID(L0) = DiffID(L0); ChainID(L0..n) = sha256(ChainID(L0..n-1) + " " + DiffID(Ln)).</summary>
     public static IReadOnlyList<string> ChainIds(IReadOnlyList<string> diffIds)
     {

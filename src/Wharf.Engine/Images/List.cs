@@ -27,10 +27,12 @@ public sealed partial class ImageEngine
         ArgumentNullException.ThrowIfNull(options);
         var filters = options.Filters.Select(ParseFilter).ToList();
         var rows = new List<ImageSummary>();
+        var images = Store.ReadImages();
+        var intermediate = options.All ? [] : IntermediateImages(images);
         // Filters pick images; a picked image shows every one of its names, as podman 4 does.
-        foreach (var image in Store.ReadImages().OrderByDescending(i => i.Created).ThenByDescending(i => i.Added))
+        foreach (var image in images.OrderByDescending(i => i.Created).ThenByDescending(i => i.Added))
         {
-            if (!filters.All(f => MatchesFilter(image, f)))
+            if (intermediate.Contains(image.Id) || !filters.All(f => MatchesFilter(image, f)))
             {
                 continue;
             }
@@ -49,6 +51,57 @@ public sealed partial class ImageEngine
         }
 
         return new ListImagesReport(rows);
+    }
+
+    /// <summary>
+    /// podman's intermediate images, hidden from <c>images</c> without <c>-a</c>: an image with no
+    /// name that is the parent of another image (a build step's result), i.e. another image's
+    /// layers and history start with all of its own and go on. A dangling image nothing builds on
+    /// is not intermediate and stays listed.
+    /// </summary>
+    internal HashSet<string> IntermediateImages(IReadOnlyList<ImageRecord> images)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        if (!images.Any(i => i.Names.Count == 0))
+        {
+            return ids;
+        }
+
+        var writer = new Images.ImageWriter(Store);
+        var configs = new Dictionary<string, Oci.ImageConfig>(StringComparer.Ordinal);
+        foreach (var image in images)
+        {
+            try
+            {
+                configs[image.Id] = writer.ReadConfig(image);
+            }
+            catch (Exception e) when (e is IOException or WharfException or FormatException or InvalidDataException or Oci.OciException)
+            {
+                // A damaged image is listed as it is (system check reports it), never hidden.
+            }
+        }
+
+        foreach (var parent in images.Where(i => i.Names.Count == 0 && configs.ContainsKey(i.Id)))
+        {
+            var p = configs[parent.Id];
+            if (images.Any(child => child.Id != parent.Id && configs.TryGetValue(child.Id, out var c) && IsParent(p, c)))
+            {
+                ids.Add(parent.Id);
+            }
+        }
+
+        return ids;
+    }
+
+    private static bool IsParent(Oci.ImageConfig parent, Oci.ImageConfig child)
+    {
+        var ph = parent.History ?? [];
+        var ch = child.History ?? [];
+        var pl = parent.RootFs.DiffIds;
+        var cl = child.RootFs.DiffIds;
+        return ph.Count > 0 && ch.Count > ph.Count && cl.Count >= pl.Count
+            && pl.SequenceEqual(cl.Take(pl.Count), StringComparer.Ordinal)
+            && ph.SequenceEqual(ch.Take(ph.Count));
     }
 
     internal static IEnumerable<string> RepoDigests(ImageRecord image) =>

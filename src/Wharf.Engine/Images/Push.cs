@@ -75,7 +75,9 @@ public sealed partial class ImageEngine
         }
         catch (Exception e) when (e is RegistryException or ContentException or HttpRequestException)
         {
-            throw new WharfException($"writing blob: {e.Message}", e);
+            // A registry that wants credentials it did not get: say what to do next.
+            string next = Unauthorized(e) ? $"; log in with \"wharf login {destination.Domain}\" and push again" : string.Empty;
+            throw new WharfException($"writing blob: {e.Message}{next}", e);
         }
 
         Log(options.Quiet, "Storing signatures");
@@ -94,5 +96,18 @@ public sealed partial class ImageEngine
         }
 
         return new PushReport(name, image.Digest);
+    }
+
+    private static bool Unauthorized(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is RegistryException { Status: System.Net.HttpStatusCode.Unauthorized })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -93,6 +93,7 @@ public sealed partial class ImageEngine
         // Only once the new index is in place: a crash in between leaves unreferenced blobs (collected
         // next time), never an index that lists an image whose blobs are gone.
         Store.Locked(Store.CollectGarbage);
+        CollectUnusedLayers();
 
         if (errors.Count > 0)
         {
@@ -109,15 +110,19 @@ public sealed partial class ImageEngine
         return id.Length > 0 && image.Id.StartsWith(id, StringComparison.Ordinal) && !image.Names.Any(n => ImageNames.Split(n).Repository.EndsWith("/" + id, StringComparison.Ordinal));
     }
 
-    /// <summary>podman image prune: dangling images (no names), or with -a every image (no containers use any yet).</summary>
+    /// <summary>
+    /// podman image prune: dangling images (no names), or with -a every image; never one a container
+    /// was created from. Blobs and unpacked layers nothing uses any more go with them.
+    /// </summary>
     public PruneReport Prune(PruneOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var deleted = new List<string>();
         long reclaimed = 0;
+        var used = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot).List().Select(c => c.ImageId).ToHashSet(StringComparer.Ordinal);
         Store.Update(images =>
         {
-            foreach (var image in images.Where(i => options.All || i.Names.Count == 0).ToList())
+            foreach (var image in images.Where(i => (options.All || i.Names.Count == 0) && !used.Contains(i.Id)).ToList())
             {
                 images.Remove(image);
                 deleted.Add(image.Id);
@@ -126,6 +131,7 @@ public sealed partial class ImageEngine
             return 0;
         });
         reclaimed = Store.Locked(Store.CollectGarbage);
+        reclaimed += CollectUnusedLayers();
         return new PruneReport(deleted, reclaimed);
     }
 }

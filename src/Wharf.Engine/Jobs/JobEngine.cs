@@ -55,6 +55,21 @@ public sealed class JobEngine
         return args;
     }
 
+    /// <summary>
+    /// Resolves the job's image now (a missing image or tag is an error and nothing is recorded),
+    /// pins the digest in the spec, then submits it.
+    /// </summary>
+    public async Task<string> SubmitAsync(JobSpec spec, string workingDirectory, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var resolved = await _containers.Images.ResolveImageAsync(new ResolveImageOptions
+        {
+            Reference = spec.Image,
+            TlsVerify = spec.TlsVerify,
+        }, cancellationToken).ConfigureAwait(false);
+        return Submit(spec with { ResolvedImage = resolved.Pinned }, workingDirectory);
+    }
+
     /// <summary>Records the job and hands it to its executor; returns the job's ID.</summary>
     public string Submit(JobSpec spec, string workingDirectory)
     {
@@ -418,7 +433,7 @@ public sealed class JobEngine
         {
             var options = new CreateOptions
             {
-                Image = job.Spec.Image,
+                Image = job.Spec.RunImage,
                 Command = job.Spec.Command,
                 Name = container,
                 Remove = true,

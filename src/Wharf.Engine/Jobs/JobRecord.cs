@@ -18,6 +18,17 @@ public sealed record JobSpec
 {
     public required string Image { get; init; }
 
+    /// <summary>
+    /// The image as resolved at submission (<c>REPOSITORY@DIGEST</c>, or a local image ID): what
+    /// the job runs, so a tag moved after submission does not change it. Null in records written
+    /// before submissions resolved.
+    /// </summary>
+    public string? ResolvedImage { get; init; }
+
+    /// <summary>What the executor starts: the resolved image, else (old records) the reference as given.</summary>
+    [JsonIgnore]
+    public string RunImage => ResolvedImage ?? Image;
+
     public List<string> Command { get; init; } = [];
 
     public string? Name { get; init; }

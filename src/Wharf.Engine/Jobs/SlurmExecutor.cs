@@ -41,7 +41,7 @@ public sealed class SlurmExecutor
         Line("partition", s.Partition);
         Line("output", job.LogPath);
         Line("error", job.ErrorPath);
-        sb.Append("export WHARF_IMAGE=").Append(Quote(s.Image)).Append('\n');
+        sb.Append("export WHARF_IMAGE=").Append(Quote(s.RunImage)).Append('\n');
         var step = new List<string> { "srun" };
         step.AddRange(wharf);
         step.AddRange(["job", "exec"]);

@@ -515,7 +515,7 @@ public sealed class ImageStore
     }
 
     /// <summary>Bytes of the regular files under <paramref name="dir"/>, not following symlinks.</summary>
-    private static long TreeSize(string dir)
+    internal static long TreeSize(string dir)
     {
         if (!Directory.Exists(dir))
         {

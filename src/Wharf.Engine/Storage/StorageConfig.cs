@@ -14,13 +14,17 @@ namespace Wharf.Engine.Storage;
 public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driver, string? ConfigFile)
 {
     /// <summary>
-    /// The per-user limit on the image store in bytes: <c>$WHARF_STORAGE_QUOTA</c>, else
-    /// <c>quota</c> in the <c>[storage.options.wharf]</c> table; null when neither sets one.
+    /// The per-user limit on the image store in bytes: <c>$WHARF_STORAGE_QUOTA</c>, else <c>quota</c>
+    /// in the <c>[storage]</c> table of wharf.conf (<see cref="WharfConf"/>), else, deprecated, the
+    /// <c>[storage.options.wharf]</c> table of storage.conf; null when none sets one.
     /// </summary>
     public long? Quota { get; init; }
 
     /// <summary>Where <see cref="Quota"/> came from, for messages.</summary>
     public string? QuotaSource { get; init; }
+
+    /// <summary>Warnings for stderr: configuration wharf still reads but will stop reading.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 
     public static StorageConfig Load(HostEnvironment env, string? rootOverride = null, string? runRootOverride = null)
     {
@@ -48,6 +52,7 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
         }
 
         string driver = "overlay";
+        var warnings = new List<string>();
         string? quotaText = null;
         string? quotaSource = null;
         if (File.Exists(file))
@@ -79,9 +84,17 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
                 if (storage.TryGetValue("options", out var o) && o is TomlTable options
                     && options.TryGetValue("wharf", out var w) && w is TomlTable wharf && Str(wharf, "quota") is { } q)
                 {
+                    // podman cannot decode this table and warns about it on every command, so the
+                    // quota moved to wharf.conf; the old place is read for one release.
                     (quotaText, quotaSource) = (q, $"quota in [storage.options.wharf] of {file}");
+                    warnings.Add($"[storage.options.wharf] in \"{file}\" is deprecated (podman cannot decode it): move quota = \"{q}\" to the [storage] table of \"{WharfConf.Path(env)}\"");
                 }
             }
+        }
+
+        if (WharfConf.Load(env) is { Quota: { } confQuota, File: var confFile })
+        {
+            (quotaText, quotaSource) = (confQuota, $"quota in [storage] of {confFile}");
         }
 
         if (env.Get("WHARF_STORAGE_QUOTA") is { Length: > 0 } fromEnv)
@@ -106,6 +119,7 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
         {
             Quota = quota,
             QuotaSource = quotaSource,
+            Warnings = warnings,
         };
     }
 

@@ -11,6 +11,19 @@ public sealed record DfReport(int Images, int Active, long Size, long Reclaimabl
 
     /// <summary>Free bytes on the filesystem holding graphroot.</summary>
     public long FilesystemFree { get; init; }
+
+    /// <summary>Containers as <c>ps -a</c> lists them; active: running.</summary>
+    public int Containers { get; init; }
+
+    public int ContainersActive { get; init; }
+
+    /// <summary>What the containers wrote (their upper dirs); reclaimable: that of the stopped ones.</summary>
+    public long ContainersSize { get; init; }
+
+    public long ContainersReclaimable { get; init; }
+
+    /// <summary>Image ID → how many containers were created from it (the verbose table's CONTAINERS).</summary>
+    public IReadOnlyDictionary<string, int> ContainersPerImage { get; init; } = new Dictionary<string, int>();
 }
 
 public sealed record InfoReport(StorageConfig Storage, string StoreRoot, int ImageCount, string RegistriesConf, IReadOnlyList<string> SearchRegistries, string Arch, string Os, string Version);
@@ -61,9 +74,38 @@ public sealed partial class ImageEngine
             perImage.Add((image, unique, shared));
         }
 
-        // No containers yet: an image is active when something uses it, so nothing is.
-        return new DfReport(images.Count, 0, total, total, perImage)
+        // An image is active when a container (running or not, as podman counts) was created from it;
+        // what only inactive images hold is reclaimable.
+        var containers = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot).List();
+        var used = containers.Select(c => c.ImageId).ToHashSet(StringComparer.Ordinal);
+        var activeBlobs = new HashSet<string>(StringComparer.Ordinal);
+        long activeSize = 0;
+        foreach (var image in images.Where(i => used.Contains(i.Id)))
         {
+            foreach (string b in image.Blobs.Skip(1).Distinct().Where(activeBlobs.Add))
+            {
+                activeSize += BlobUncompressedSize(b);
+            }
+
+            activeSize += image.Size - image.Blobs.Skip(1).Distinct().Sum(BlobUncompressedSize);
+        }
+
+        var containerStore = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot);
+        long containerSize = 0, containerReclaimable = 0;
+        foreach (var c in containers)
+        {
+            long size = ImageStore.TreeSize(containerStore.Upper(c.Id));
+            containerSize += size;
+            containerReclaimable += c.State == Containers.ContainerStates.Running ? 0 : size;
+        }
+
+        return new DfReport(images.Count, images.Count(i => used.Contains(i.Id)), total, Math.Max(0, total - activeSize), perImage)
+        {
+            Containers = containers.Count,
+            ContainersActive = containers.Count(c => c.State == Containers.ContainerStates.Running),
+            ContainersSize = containerSize,
+            ContainersReclaimable = containerReclaimable,
+            ContainersPerImage = containers.GroupBy(c => c.ImageId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal),
             StoreUsed = Store.UsedBytes(),
             Quota = Storage.Quota,
             FilesystemFree = Store.FreeSpace(),

@@ -1,6 +1,8 @@
 using Microsoft.Data.Sqlite;
 using Wharf.Oci;
 
+using Wharf.Registry.Quotas;
+
 namespace Wharf.Registry.Metadata;
 
 public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
@@ -102,7 +104,7 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
     }
 
     internal static OciException QuotaExceeded(string project, long used, long limit, long needed) =>
-        new(OciErrorCode.Denied, $"quota exceeded for project {project}: used {used} bytes, limit {limit} bytes, this push needs {needed} more");
+        new(OciErrorCode.Denied, $"quota exceeded for project {project}: {QuotaSize.Format(used)} used of {QuotaSize.Format(limit)}, this push needs {QuotaSize.Format(needed)} more");
 
     private static bool ProjectHolds(SqliteConnection c, SqliteTransaction? tx, string project, string digest)
     {

@@ -153,7 +153,7 @@ public class SystemAndUntagTests(RegistryFixture registry)
     public void SystemDf_QuotaFromStorageConf_LimitLineAfterTable()
     {
         using var wharf = new WharfRunner();
-        File.AppendAllText(Path.Combine(wharf.Dir, "storage.conf"), "[storage.options.wharf]\nquota = \"50GB\"\n");
+        File.WriteAllText(Path.Combine(wharf.Dir, "etc", "wharf.conf"), "[storage]\nquota = \"50GB\"\n");
         wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");
 
         string[] lines = wharf.Run("system", "df").Stdout.Split('\n');

@@ -251,7 +251,7 @@ public sealed class SlurmJobTests : IClassFixture<SlurmFixture>, IDisposable
             return;
         }
 
-        var (code, _, stderr) = _wharf.Run("job", "submit", "--executor", "slurm", flag, value, "--time", "01:00:00", "--image", _images.Image, "--", "true");
+        var (code, _, stderr) = _wharf.Run("job", "submit", "--tls-verify=false", "--executor", "slurm", flag, value, "--time", "01:00:00", "--image", _images.Image, "--", "true");
         Assert.Equal(125, code);
         Assert.Contains(expected, stderr, StringComparison.Ordinal);
         Assert.Equal(string.Empty, _wharf.Check("job", "ls", "-q"));

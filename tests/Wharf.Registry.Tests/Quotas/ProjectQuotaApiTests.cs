@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Wharf.Oci;
 using Wharf.Registry.Projects;
+using Wharf.Registry.Quotas;
 using Wharf.Registry.Tests.Support;
 using Wharf.Testing;
 
@@ -99,8 +100,7 @@ public sealed class ProjectQuotaApiTests : IAsyncLifetime
             await ErrorAssert.HasErrorAsync(post, HttpStatusCode.Forbidden, "DENIED");
             string detail = await ErrorAssert.DetailAsync(post);
             Assert.Contains("quota exceeded", detail, StringComparison.Ordinal);
-            Assert.Contains($"used {before}", detail, StringComparison.Ordinal);
-            Assert.Contains($"limit {before + 1_000}", detail, StringComparison.Ordinal);
+            Assert.Contains($"{QuotaSize.Format(before)} used of {QuotaSize.Format(before + 1_000)}", detail, StringComparison.Ordinal);
         }
 
         Assert.Equal(HttpStatusCode.NotFound, (await _dev.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"v2/lab/a/blobs/{Digest.Compute(big)}"))).StatusCode);
