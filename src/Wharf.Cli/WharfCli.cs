@@ -35,6 +35,7 @@ public static class WharfCli
             image.Add(sub);
         }
 
+        image.Add(ExistsCommand.Image(context));
         root.Add(image);
         root.Add(InspectCommand.Create(context, "inspect"));
         root.Add(LoginCommand.Create(context));

@@ -30,6 +30,7 @@ public sealed partial class ContainerEngine
             throw new WharfException("a detached container with a terminal (-dt) is not supported: run it attached with -it, or detached without -t");
         }
 
+        await WaitMonitorGoneAsync(c, cancellationToken).ConfigureAwait(false);
         await PrepareAsync(c, cancellationToken).ConfigureAwait(false);
         File.Delete(Store.ExitPath(c.Id));
         Runtime.Delete(c.Id);
