@@ -7,24 +7,9 @@ namespace Wharf.Engine.Containers;
 
 public sealed partial class ContainerEngine
 {
-    private static readonly Dictionary<string, int> Signals = new(StringComparer.Ordinal)
-    {
-        ["HUP"] = 1, ["INT"] = 2, ["QUIT"] = 3, ["KILL"] = 9, ["USR1"] = 10, ["USR2"] = 12, ["TERM"] = 15, ["CONT"] = 18, ["STOP"] = 19,
-    };
-
-    /// <summary>SIGTERM, TERM or 15 → the name runc takes (TERM).</summary>
-    public static string SignalName(string signal)
-    {
-        ArgumentNullException.ThrowIfNull(signal);
-        string s = signal.ToUpperInvariant();
-        s = s.StartsWith("SIG", StringComparison.Ordinal) ? s[3..] : s;
-        if (int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int n))
-        {
-            return Signals.FirstOrDefault(kv => kv.Value == n).Key ?? throw new WharfException($"invalid signal: {signal}");
-        }
-
-        return Signals.ContainsKey(s) ? s : throw new WharfException($"invalid signal: {signal}");
-    }
+    /// <summary>SIGTERM, TERM, usr1 or 15 → the number the runtime takes (runc and crun accept numbers).</summary>
+    public static string SignalName(string signal) =>
+        Signals.Parse(signal).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>podman stop: the stop signal, then SIGKILL after <paramref name="timeoutSeconds"/>; waits for the exit to be recorded.</summary>
     public ContainerRecord Stop(string nameOrId, int timeoutSeconds)
