@@ -102,6 +102,8 @@ public static class ContainerCli
         yield return RestartCommand.Create(c);
         yield return TopCommand.Create(c);
         yield return PortCommand.Create(c);
+        yield return PauseCommand.Pause(c);
+        yield return PauseCommand.Unpause(c);
     }
 
     /// <summary><c>wharf container …</c>: the same verbs, plus ls, prune and inspect.</summary>
