@@ -38,6 +38,8 @@ public static class WharfCli
         image.Add(ExistsCommand.Image(context));
         image.Add(HistoryCommand.Create(context, "history"));
         root.Add(HistoryCommand.Create(context, "history"));
+        image.Add(ImportCommand.Create(context, "import"));
+        root.Add(ImportCommand.Create(context, "import"));
         root.Add(image);
         root.Add(InspectCommand.Create(context, "inspect"));
         root.Add(LoginCommand.Create(context));

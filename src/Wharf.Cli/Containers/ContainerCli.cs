@@ -104,6 +104,9 @@ public static class ContainerCli
         yield return PortCommand.Create(c);
         yield return PauseCommand.Pause(c);
         yield return PauseCommand.Unpause(c);
+        yield return ExportCommand.Create(c);
+        yield return MountCommand.Mount(c);
+        yield return MountCommand.Unmount(c);
     }
 
     /// <summary><c>wharf container …</c>: the same verbs, plus ls, prune and inspect.</summary>
