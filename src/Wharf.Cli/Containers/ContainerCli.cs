@@ -107,6 +107,7 @@ public static class ContainerCli
         yield return ExportCommand.Create(c);
         yield return MountCommand.Mount(c);
         yield return MountCommand.Unmount(c);
+        yield return CpCommand.Create(c);
     }
 
     /// <summary><c>wharf container …</c>: the same verbs, plus ls, prune and inspect.</summary>
