@@ -61,6 +61,7 @@ public static class WharfCli
         }
 
         root.Add(ContainerCli.Group(context));
+        root.Add(Volumes.VolumeCli.Group(context));
         root.Add(Jobs.JobCli.Group(context));
         args = ContainerCli.SplitCommand(args);
 
