@@ -6,7 +6,7 @@ using Wharf.Engine.Volumes;
 
 namespace Wharf.Cli.Volumes;
 
-/// <summary><c>wharf volume create|ls|inspect|rm|prune</c>: named volumes with podman's output. (Not yet usable by run: see cli.md.)</summary>
+/// <summary><c>wharf volume create|ls|inspect|rm|prune</c>: named volumes with podman's output. Used by <c>run -v NAME:/path</c>.</summary>
 public static class VolumeCli
 {
     public static Command Group(CliContext c)
@@ -105,9 +105,23 @@ public static class VolumeCli
         command.SetAction((parse, ct) => c.RunAsync(async () =>
         {
             var store = Store(c, parse);
+            var containers = Containers.ContainerCli.Engine(c, parse);
+
             // One by one, as podman: the volumes before a missing name are removed.
             foreach (string n in parse.GetValue(names) ?? [])
             {
+                var users = containers.UsersOf(store.Get(n));
+                if (users.Count > 0 && !parse.GetValue(force))
+                {
+                    throw new Engine.WharfException($"volume {n} is being used by the following container(s): {string.Join(", ", users.Select(u => u.Id))}: volume is being used", 2);
+                }
+
+                // -f: the containers using it go first, as with podman.
+                foreach (var user in users)
+                {
+                    containers.Remove(user.Id, force: true);
+                }
+
                 store.Remove(n);
                 await c.Out.WriteLineAsync(n).ConfigureAwait(false);
             }
@@ -134,7 +148,8 @@ public static class VolumeCli
             }
 
             var store = Store(c, parse);
-            foreach (var v in store.List())
+            var containers = Containers.ContainerCli.Engine(c, parse);
+            foreach (var v in store.List().Where(v => containers.UsersOf(v).Count == 0))
             {
                 store.Remove(v.Name);
                 await c.Out.WriteLineAsync(v.Name).ConfigureAwait(false);

@@ -110,7 +110,7 @@ public sealed partial class ContainerEngine
             throw new WharfException("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
         }
 
-        var mounts = options.Volumes.Select(ParseVolume).ToList();
+        var mounts = options.Volumes.Select(NamedVolumeToPath).Select(ParseVolume).ToList();
         string id = ContainerStore.NewId();
         string hostname = options.Hostname ?? (network == "host" ? Environment.MachineName : id[..12]);
         var managed = ManagedFiles.Where(f => !(f == "/etc/resolv.conf" && network == "none")).ToList();
@@ -284,7 +284,7 @@ public sealed partial class ContainerEngine
         return env;
     }
 
-    /// <summary><c>-v SRC:DST[:ro|rw]</c>: SRC must be an existing absolute host path (named volumes are not supported).</summary>
+    /// <summary><c>-v SRC:DST[:ro|rw]</c>: SRC must be an existing absolute host path (a named volume was turned into its data path before).</summary>
     private static MountRecord ParseVolume(string spec)
     {
         string[] parts = spec.Split(':');

@@ -64,3 +64,37 @@ public sealed class VolumeTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_wharf.GraphRoot, "wharf", "volumes", "data")));
     }
 }
+
+/// <summary>Named volumes in run: created on first use, shared between containers, kept from removal while used.</summary>
+[Collection("containers")]
+public sealed class VolumeRunTests(Containers.ContainerFixture fixture) : IDisposable
+{
+    private readonly Containers.WharfProcess _wharf = CreatePulled(fixture);
+
+    private static Containers.WharfProcess CreatePulled(Containers.ContainerFixture fixture)
+    {
+        var w = new Containers.WharfProcess();
+        w.Check("pull", "-q", "--tls-verify=false", fixture.Image);
+        return w;
+    }
+
+    public void Dispose() => _wharf.Dispose();
+
+    [Fact]
+    public void RunWithNamedVolume_DataOutlivesTheContainer_AndInUseVolumeNeedsForce()
+    {
+        _wharf.Check("run", "--rm", "-v", "shared:/data", fixture.Image, "sh", "-c", "echo kept > /data/f");
+        Assert.Equal("shared\n", _wharf.Check("volume", "ls", "-q"));
+        _wharf.Check("run", "--name", "user", "-v", "shared:/data:ro", fixture.Image, "cat", "/data/f");
+        Assert.Equal("kept\n", _wharf.Check("start", "-a", "user"));
+
+        var refused = _wharf.Run("volume", "rm", "shared");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("volume shared is being used by the following container(s)", refused.Stderr, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, _wharf.Check("volume", "prune", "-f"));
+
+        Assert.Equal("shared\n", _wharf.Check("volume", "rm", "-f", "shared"));
+        Assert.Equal(1, _wharf.Run("container", "exists", "user").ExitCode);
+        Assert.Equal(string.Empty, _wharf.Check("volume", "ls", "-q"));
+    }
+}
