@@ -35,6 +35,11 @@ public static class WharfCli
             image.Add(sub);
         }
 
+        image.Add(ExistsCommand.Image(context));
+        image.Add(HistoryCommand.Create(context, "history"));
+        root.Add(HistoryCommand.Create(context, "history"));
+        image.Add(ImportCommand.Create(context, "import"));
+        root.Add(ImportCommand.Create(context, "import"));
         root.Add(image);
         root.Add(InspectCommand.Create(context, "inspect"));
         root.Add(LoginCommand.Create(context));
@@ -57,6 +62,7 @@ public static class WharfCli
         }
 
         root.Add(ContainerCli.Group(context));
+        root.Add(Volumes.VolumeCli.Group(context));
         root.Add(Jobs.JobCli.Group(context));
         root.Add(CompletionCommand.Create(context));
         if (args is [CompletionCommand.CallbackVerb, .. var words])

@@ -88,6 +88,26 @@ public static class ContainerCli
         yield return ExecCommand.Create(c);
         yield return DiffCommand.Create(c);
         yield return CommitCommand.Create(c);
+        foreach (var verb in MoreVerbs(c))
+        {
+            yield return verb;
+        }
+    }
+
+    /// <summary>The verbs scripts use beyond run/ps/stop: both top level and under <c>container</c>.</summary>
+    private static IEnumerable<Command> MoreVerbs(CliContext c)
+    {
+        yield return WaitCommand.Create(c);
+        yield return RenameCommand.Create(c);
+        yield return RestartCommand.Create(c);
+        yield return TopCommand.Create(c);
+        yield return PortCommand.Create(c);
+        yield return PauseCommand.Pause(c);
+        yield return PauseCommand.Unpause(c);
+        yield return ExportCommand.Create(c);
+        yield return MountCommand.Mount(c);
+        yield return MountCommand.Unmount(c);
+        yield return CpCommand.Create(c);
     }
 
     /// <summary><c>wharf container …</c>: the same verbs, plus ls, prune and inspect.</summary>
@@ -108,6 +128,12 @@ public static class ContainerCli
         group.Add(CommitCommand.Create(c));
         group.Add(ContainerPruneCommand.Create(c));
         group.Add(ContainerInspectCommand.Create(c));
+        group.Add(ExistsCommand.Container(c));
+        foreach (var verb in MoreVerbs(c))
+        {
+            group.Add(verb);
+        }
+
         return group;
     }
 }

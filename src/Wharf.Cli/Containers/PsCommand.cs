@@ -28,7 +28,7 @@ public static class PsCommand
             var now = DateTimeOffset.UtcNow;
             bool full = parse.GetValue(noTrunc);
             var list = ContainerCli.Engine(context, parse).List()
-                .Where(c => parse.GetValue(all) || c.State == ContainerStates.Running).ToList();
+                .Where(c => parse.GetValue(all) || c.State is ContainerStates.Running or ContainerStates.Paused).ToList();
             string? f = parse.GetValue(format);
             if (parse.GetValue(quiet))
             {
@@ -99,6 +99,7 @@ public static class PsCommand
         return c.State switch
         {
             ContainerStates.Running => $"Up {Units.HumanDuration(now - (c.StartedAt ?? c.Created))} ago",
+            ContainerStates.Paused => "Paused",
             ContainerStates.Exited => $"Exited ({c.ExitCode}) {Units.HumanDuration(now - (c.FinishedAt ?? c.Created))} ago",
             _ => "Created",
         };

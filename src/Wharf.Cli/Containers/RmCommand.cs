@@ -2,29 +2,32 @@ using System.CommandLine;
 
 namespace Wharf.Cli.Containers;
 
-/// <summary><c>wharf rm [-f] CONTAINER...</c>: prints each removed container's full ID.</summary>
+/// <summary>
+/// <c>wharf rm [-f] [-t N] [-a|-l|--filter F] [-i] [--depend] [-v] CONTAINER...</c>: prints names as
+/// given (full IDs for -a/-l/--filter). A missing name exits 1 and removes nothing, as podman.
+/// </summary>
 public static class RmCommand
 {
     public static Command Create(CliContext context, string name)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var containers = new Argument<string[]>("CONTAINER") { Arity = ArgumentArity.ZeroOrMore };
-        var all = new Option<bool>("--all", "-a") { Description = "Remove all containers" };
         var force = new Option<bool>("--force", "-f") { Description = "Force removal of a running or unusable container" };
-        var command = new Command(name, "Remove one or more containers") { containers, force, all };
+        var time = new Option<int?>("--time", "-t") { Description = "Seconds to wait for stop before killing the container" };
+        var depend = new Option<bool>("--depend") { Description = "Remove container and all containers that depend on the selected container" };
+        var volumes = new Option<bool>("--volumes", "-v") { Description = "Remove anonymous volumes associated with the container" };
+        var command = new Command(name, "Remove one or more containers") { force, time, depend, volumes };
+        var selection = new SelectionOptions(command, "Remove all containers", [], ignore: true);
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             var engine = ContainerCli.Engine(context, parse);
-            var names = parse.GetValue(all) ? engine.List().Select(c => c.Id).ToArray() : parse.GetValue(containers) ?? [];
-            if (names.Length == 0 && !parse.GetValue(all))
-            {
-                throw new Engine.WharfException("you must provide at least one name or id");
-            }
+            bool f = parse.GetValue(force);
 
-            foreach (string n in names)
+            // wharf has no container dependencies (no pods, no --requires): --depend removes just the
+            // containers chosen; and no anonymous volumes, so -v has nothing more to remove.
+            foreach (var (c, shown) in engine.Select(selection.Read(parse), missingExitCode: 1))
             {
-                string id = engine.Remove(n, parse.GetValue(force));
-                await context.Out.WriteLineAsync(id).ConfigureAwait(false);
+                engine.Remove(c, f, parse.GetValue(time));
+                await context.Out.WriteLineAsync(shown).ConfigureAwait(false);
             }
 
             return 0;

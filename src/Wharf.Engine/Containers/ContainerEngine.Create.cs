@@ -110,7 +110,7 @@ public sealed partial class ContainerEngine
             throw new WharfException("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
         }
 
-        var mounts = options.Volumes.Select(ParseVolume).ToList();
+        var mounts = options.Volumes.Select(NamedVolumeToPath).Select(ParseVolume).ToList();
         string id = ContainerStore.NewId();
         // podman: the container ID's first 12 characters (the guide's root@<id> prompt); the host's
         // name only when --network host was asked for, not when wharf falls back to the host's network.
@@ -286,7 +286,7 @@ public sealed partial class ContainerEngine
         return env;
     }
 
-    /// <summary><c>-v SRC:DST[:ro|rw]</c>: SRC must be an existing absolute host path (named volumes are not supported).</summary>
+    /// <summary><c>-v SRC:DST[:ro|rw]</c>: SRC must be an existing absolute host path (a named volume was turned into its data path before).</summary>
     private static MountRecord ParseVolume(string spec)
     {
         string[] parts = spec.Split(':');

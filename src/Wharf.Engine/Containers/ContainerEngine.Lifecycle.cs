@@ -7,29 +7,19 @@ namespace Wharf.Engine.Containers;
 
 public sealed partial class ContainerEngine
 {
-    private static readonly Dictionary<string, int> Signals = new(StringComparer.Ordinal)
-    {
-        ["HUP"] = 1, ["INT"] = 2, ["QUIT"] = 3, ["KILL"] = 9, ["USR1"] = 10, ["USR2"] = 12, ["TERM"] = 15, ["CONT"] = 18, ["STOP"] = 19,
-    };
-
-    /// <summary>SIGTERM, TERM or 15 → the name runc takes (TERM).</summary>
-    public static string SignalName(string signal)
-    {
-        ArgumentNullException.ThrowIfNull(signal);
-        string s = signal.ToUpperInvariant();
-        s = s.StartsWith("SIG", StringComparison.Ordinal) ? s[3..] : s;
-        if (int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int n))
-        {
-            return Signals.FirstOrDefault(kv => kv.Value == n).Key ?? throw new WharfException($"invalid signal: {signal}");
-        }
-
-        return Signals.ContainsKey(s) ? s : throw new WharfException($"invalid signal: {signal}");
-    }
+    /// <summary>SIGTERM, TERM, usr1 or 15 → the number the runtime takes (runc and crun accept numbers).</summary>
+    public static string SignalName(string signal) =>
+        Signals.Parse(signal).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>podman stop: the stop signal, then SIGKILL after <paramref name="timeoutSeconds"/>; waits for the exit to be recorded.</summary>
     public ContainerRecord Stop(string nameOrId, int timeoutSeconds)
     {
         var c = Lookup(nameOrId);
+        if (c.State == ContainerStates.Paused)
+        {
+            throw new WharfException($"container {c.Id} is running or paused, refusing to clean up: container state improper");
+        }
+
         if (c.State != ContainerStates.Running)
         {
             return c;
@@ -49,7 +39,7 @@ public sealed partial class ContainerEngine
     public ContainerRecord Kill(string nameOrId, string signal)
     {
         var c = Lookup(nameOrId);
-        if (c.State != ContainerStates.Running)
+        if (c.State is not (ContainerStates.Running or ContainerStates.Paused))
         {
             throw new WharfException($"can only kill running containers. {c.Id} is in state {c.State}: container state improper");
         }
@@ -90,6 +80,18 @@ public sealed partial class ContainerEngine
     private void Remove(ContainerRecord c, bool force)
     {
         c = Store.Refresh(c);
+        if (c.State == ContainerStates.Paused)
+        {
+            if (!force)
+            {
+                throw new WharfException(
+                    $"cannot remove container {c.Id} as it is paused - running or paused containers cannot be removed without force: container state improper", 2);
+            }
+
+            // SIGKILL reaches frozen processes only once they are thawed (cgroup v1 freezer).
+            Resume(c);
+        }
+
         if (c.State == ContainerStates.Running)
         {
             if (!force)
@@ -268,7 +270,7 @@ public sealed partial class ContainerEngine
         string Time(DateTimeOffset? t) => (t ?? DateTimeOffset.MinValue).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.FFFFFFFZ", CultureInfo.InvariantCulture);
         JsonArray Arr(IEnumerable<string>? items) => new([.. (items ?? []).Select(x => (JsonNode?)x)]);
         bool running = c.State == ContainerStates.Running;
-        int pid = running && Runtime.State(c.Id) is { } st ? st.Pid : 0;
+        int pid = (running || c.State == ContainerStates.Paused) && Runtime.State(c.Id) is { } st ? st.Pid : 0;
         var mounts = new JsonArray([.. c.Mounts.Select(m => (JsonNode?)new JsonObject
         {
             ["Type"] = "bind",
@@ -286,6 +288,7 @@ public sealed partial class ContainerEngine
             {
                 ["Status"] = c.State,
                 ["Running"] = running,
+                ["Paused"] = c.State == ContainerStates.Paused,
                 ["Pid"] = pid,
                 ["ExitCode"] = c.ExitCode,
                 ["StartedAt"] = Time(c.StartedAt),

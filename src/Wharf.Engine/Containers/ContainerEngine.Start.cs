@@ -30,6 +30,7 @@ public sealed partial class ContainerEngine
             throw new WharfException("a detached container with a terminal (-dt) is not supported: run it attached with -it, or detached without -t");
         }
 
+        await WaitMonitorGoneAsync(c, cancellationToken).ConfigureAwait(false);
         await PrepareAsync(c, cancellationToken).ConfigureAwait(false);
         File.Delete(Store.ExitPath(c.Id));
         Runtime.Delete(c.Id);
@@ -136,7 +137,8 @@ public sealed partial class ContainerEngine
     /// <summary>The kernel overlay; else fuse-overlayfs when installed; else a copy of the layers (recorded, so later starts reuse it).</summary>
     private async Task MountAsync(ContainerRecord c, CancellationToken cancellationToken)
     {
-        if (c.RootfsDriver == "copy")
+        // Already mounted (wharf mount): one mount serves both.
+        if (c.RootfsDriver == "copy" || RootfsMount.IsMounted(Store.Merged(c.Id)))
         {
             return;
         }

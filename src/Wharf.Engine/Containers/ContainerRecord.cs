@@ -7,6 +7,7 @@ public static class ContainerStates
     public const string Created = "created";
     public const string Running = "running";
     public const string Exited = "exited";
+    public const string Paused = "paused";
 }
 
 /// <summary>One container as recorded in <c>container.json</c>.</summary>
