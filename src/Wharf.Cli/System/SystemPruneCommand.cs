@@ -7,7 +7,7 @@ namespace Wharf.Cli.SystemCommands;
 
 /// <summary>
 /// <c>wharf system prune [-a] [-f] [--volumes]</c>: stopped containers, then dangling images (every
-/// image no container uses with <c>-a</c>), then the blobs and unpacked layers nothing needs any
+/// image no container uses with <c>-a</c>), named volumes no container uses with <c>--volumes</c>, then the blobs and unpacked layers nothing needs any
 /// more, with podman's prompt and report.
 /// </summary>
 public static class SystemPruneCommand
@@ -17,7 +17,7 @@ public static class SystemPruneCommand
         ArgumentNullException.ThrowIfNull(context);
         var all = new Option<bool>("--all", "-a") { Description = "Remove all unused images, not just dangling ones" };
         var force = new Option<bool>("--force", "-f") { Description = "Do not prompt for confirmation" };
-        var volumes = new Option<bool>("--volumes") { Description = "Prune volumes too (wharf keeps no volumes of its own yet)" };
+        var volumes = new Option<bool>("--volumes") { Description = "Prune volumes not used by at least one container" };
         var external = new Option<bool>("--external") { Description = "Accepted for compatibility" };
         var command = new Command("prune", "Remove unused data") { all, force, volumes, external };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
@@ -47,6 +47,17 @@ public static class SystemPruneCommand
             long before = containers.Images.Store.UsedBytes();
             var removed = containers.Prune();
             var images = containers.Images.Prune(new PruneOptions(everything));
+            var prunedVolumes = new List<string>();
+            if (parse.GetValue(volumes))
+            {
+                var store = new Wharf.Engine.Volumes.VolumeStore(context.Engine(parse).Storage.GraphRoot);
+                foreach (var v in store.List().Where(v => containers.UsersOf(v).Count == 0))
+                {
+                    store.Remove(v.Name);
+                    prunedVolumes.Add(v.Name);
+                }
+            }
+
             long reclaimed = Math.Max(0, before - containers.Images.Store.UsedBytes());
             if (removed.Count > 0)
             {
@@ -63,6 +74,15 @@ public static class SystemPruneCommand
                 foreach (string id in images.Deleted)
                 {
                     await context.Out.WriteLineAsync(id).ConfigureAwait(false);
+                }
+            }
+
+            if (prunedVolumes.Count > 0)
+            {
+                await context.Out.WriteLineAsync("Deleted Volumes").ConfigureAwait(false);
+                foreach (string name in prunedVolumes)
+                {
+                    await context.Out.WriteLineAsync(name).ConfigureAwait(false);
                 }
             }
 

@@ -97,4 +97,21 @@ public sealed class VolumeRunTests(Containers.ContainerFixture fixture) : IDispo
         Assert.Equal(1, _wharf.Run("container", "exists", "user").ExitCode);
         Assert.Equal(string.Empty, _wharf.Check("volume", "ls", "-q"));
     }
+
+    [Fact]
+    public void SystemPruneVolumes_RemovesUnusedVolumesOnly_AsPodman()
+    {
+        _wharf.Check("volume", "create", "unused");
+        _wharf.Check("create", "--name", "holder", "-v", "held:/data", fixture.Image, "true");
+        string plain = _wharf.Check("system", "prune", "-f");
+        Assert.DoesNotContain("Deleted Volumes", plain, StringComparison.Ordinal);
+        Assert.Equal("held\nunused\n", _wharf.Check("volume", "ls", "-q"));
+
+        // The stopped holder goes first (system prune removes stopped containers), so its volume is
+        // unused by then and goes too, as podman prunes containers before volumes.
+        string withVolumes = _wharf.Check("system", "prune", "-f", "--volumes");
+        Assert.Contains("Deleted Volumes\n", withVolumes, StringComparison.Ordinal);
+        Assert.Contains("unused\n", withVolumes, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, _wharf.Check("volume", "ls", "-q"));
+    }
 }
