@@ -23,6 +23,8 @@ internal static class ManagementApi
         QuotaEndpoints.Map(api);
         RepositoryEndpoints.Map(api);
         AuditEndpoints.Map(api);
+        ConfigurationEndpoints.Map(api);
+        UserGroupEndpoints.Map(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
         api.MapGet("/swagger.json", OpenApiAsync);
     }

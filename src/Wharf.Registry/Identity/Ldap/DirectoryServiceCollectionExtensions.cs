@@ -1,0 +1,20 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Wharf.Registry.Identity.Ldap;
+
+public static class DirectoryServiceCollectionExtensions
+{
+    /// <summary>LDAP logins and groups (Harbor's ldap_auth): settings, the directory client, group roles and their error answers.</summary>
+    public static IServiceCollection AddWharfDirectory(this IServiceCollection services)
+    {
+        services.TryAddSingleton<AuthConfiguration>();
+        services.TryAddSingleton<LdapDirectory>();
+        services.TryAddSingleton<DirectoryAccounts>();
+        services.TryAddSingleton<UserGroupStore>();
+        services.TryAddSingleton<DirectoryGroupRoles>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Hosting.IStartupFilter, DirectoryResponses>());
+        services.AddHostedService<DirectoryStartupCheck>();
+        return services;
+    }
+}
