@@ -61,7 +61,7 @@ access to * by * read
 CONF
 
 # The tree: people, a group per project (cn = the project's name in any case), a nested group, and carol in none.
-#   Lab     ← alice
+#   Lab     ← alice, erin
 #   Infra   ← Ops ← bob
 #   Admins  ← erin
 cat > tree.ldif <<'LDIF'
@@ -127,6 +127,7 @@ dn: cn=Lab,ou=groups,dc=wharf,dc=test
 objectClass: groupOfNames
 cn: Lab
 member: uid=alice,ou=people,dc=wharf,dc=test
+member: uid=erin,ou=people,dc=wharf,dc=test
 
 dn: cn=Ops,ou=groups,dc=wharf,dc=test
 objectClass: groupOfNames

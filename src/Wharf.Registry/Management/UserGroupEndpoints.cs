@@ -56,7 +56,7 @@ internal static class UserGroupEndpoints
             throw ApiException.BadRequest("group_type must be 1 (LDAP): wharf has no HTTP or OIDC groups");
         }
 
-        string? dn = request.LdapGroupDn?.Trim();
+        string? dn = request.LdapGroupDn is null ? null : DirectoryGroupRoles.NormalizeDn(request.LdapGroupDn);
         if (string.IsNullOrEmpty(dn) || !dn.Contains('=', StringComparison.Ordinal) || dn.Length > 1024)
         {
             throw ApiException.BadRequest("ldap_group_dn must be a distinguished name such as cn=lab,ou=groups,dc=example,dc=org");

@@ -4,7 +4,7 @@ using Wharf.Testing;
 namespace Wharf.Registry.Tests.Ldap;
 
 /// <summary>
-/// A private OpenLDAP server (tests/ldap/start-slapd.sh) on 127.0.0.1 with a small tree: alice in Lab,
+/// A private OpenLDAP server (tests/ldap/start-slapd.sh) on 127.0.0.1 with a small tree: alice and erin in Lab,
 /// bob in Ops which is in Infra (nested), erin in Admins, carol and dave in no group; a service account
 /// cn=reader. Stopped by its PID.
 /// </summary>

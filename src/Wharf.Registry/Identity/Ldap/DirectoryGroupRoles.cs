@@ -87,7 +87,8 @@ public sealed partial class DirectoryGroupRoles(
     /// <summary>DNs compare without regard to case or the spaces after separators (RFC 4514 §4 allows both to vary).</summary>
     public static bool SameDn(string a, string b) => string.Equals(NormalizeDn(a), NormalizeDn(b), StringComparison.OrdinalIgnoreCase);
 
-    private static string NormalizeDn(string dn) => string.Join(',', dn.Split(',').Select(p => p.Trim()));
+    /// <summary>The DN without spaces around its separators, as groups are stored.</summary>
+    public static string NormalizeDn(string dn) => string.Join(',', dn.Split(',').Select(p => p.Trim()));
 
     /// <summary>Harbor's order of roles, strongest first: project admin, maintainer, developer, guest, limited guest.</summary>
     public static ProjectRole? Better(ProjectRole? a, ProjectRole b) => a is null || Rank(b) < Rank(a.Value) ? b : a;
