@@ -56,6 +56,16 @@ public sealed class LdapLoginTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
 
+    [Theory]
+    [InlineData("al*")]
+    [InlineData("*")]
+    [InlineData("alice)(uid=*")]
+    public async Task Token_FilterCharactersInTheUsername_AreEscapedNotMatched(string username)
+    {
+        using var response = await _server.RequestTokenAsync(username, "AlicePass1");
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
     [Fact]
     public async Task Token_FilterExcludesTheEntry_IsRefused()
     {
