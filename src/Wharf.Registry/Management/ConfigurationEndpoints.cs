@@ -49,6 +49,13 @@ internal static class ConfigurationEndpoints
     {
         var caller = await Api.SysAdminAsync(context).ConfigureAwait(false);
         var changes = Changes(await Api.BodyAsync<Dictionary<string, JsonElement>>(context).ConfigureAwait(false));
+
+        // Harbor's portal sends the mask back for a password field left alone: it keeps the stored one.
+        foreach (string key in changes.Where(c => LdapSettings.Keys[c.Key].Secret && c.Value == Mask).Select(c => c.Key).ToList())
+        {
+            changes.Remove(key);
+        }
+
         try
         {
             await Configuration(context).SetAsync(changes, context.RequestAborted).ConfigureAwait(false);

@@ -53,6 +53,13 @@ public sealed class LdapConfigurationTests : IAsyncLifetime
         Assert.Equal("********", config.RootElement.GetProperty("ldap_search_password").GetProperty("value").GetString());
         Assert.DoesNotContain(Slapd.ReaderPassword, config.RootElement.GetRawText(), StringComparison.Ordinal);
 
+        // Sending the masked settings back (as a settings form does) keeps the stored password.
+        var masked = config.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetProperty("value"));
+        using (var putBack = await admin.PutAsJsonAsync(new Uri("api/v2.0/configurations", UriKind.Relative), masked))
+        {
+            Assert.Equal(HttpStatusCode.OK, putBack.StatusCode);
+        }
+
         using var token = await _server.RequestTokenAsync("alice", "AlicePass1");
         Assert.Equal(HttpStatusCode.OK, token.StatusCode);
 
