@@ -36,11 +36,11 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<IUserStore, SqliteUserStore>();
         services.TryAddSingleton<IProjectStore, SqliteProjectStore>();
         services.TryAddSingleton<SqliteMemberStore>();
-        services.TryAddSingleton<IMemberStore, Identity.Ldap.GroupAwareMemberStore>();
+        services.TryAddSingleton<IMemberStore, GroupAwareMemberStore>();
         services.TryAddSingleton<IRobotStore, SqliteRobotStore>();
         services.TryAddSingleton<LocalIdentitySource>();
-        services.AddWharfDirectory();
-        services.TryAddSingleton<IIdentitySource, Identity.Ldap.DirectoryIdentitySource>();
+        services.AddWharfDirectory(configuration);
+        services.TryAddSingleton<IIdentitySource, DirectoryIdentitySource>();
         services.TryAddSingleton<IProjectRepositories>(sp => new MetadataProjectRepositories(sp.GetRequiredService<Metadata.IMetadataStore>()));
         services.TryAddSingleton<PasswordHasher>();
         services.AddHttpContextAccessor();
