@@ -53,6 +53,29 @@ public sealed class IdentityDatabase
             creation_time INTEGER NOT NULL,
             update_time INTEGER NOT NULL);
         CREATE INDEX IF NOT EXISTS robots_project ON robots(project_id);
+        CREATE TABLE IF NOT EXISTS configurations (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS directory_users (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            dn TEXT NOT NULL,
+            groups TEXT NOT NULL,
+            groups_read_at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS user_groups (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            group_name TEXT NOT NULL,
+            group_type INTEGER NOT NULL,
+            ldap_group_dn TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            creation_time INTEGER NOT NULL,
+            update_time INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS project_member_groups (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            group_id INTEGER NOT NULL REFERENCES user_groups(id) ON DELETE CASCADE,
+            role INTEGER NOT NULL,
+            creation_time INTEGER NOT NULL,
+            update_time INTEGER NOT NULL,
+            UNIQUE (project_id, group_id));
         """;
 
     private readonly string _connectionString;

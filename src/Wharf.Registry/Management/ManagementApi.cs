@@ -24,6 +24,8 @@ internal static class ManagementApi
         GcEndpoints.Map(api);
         RepositoryEndpoints.Map(api);
         AuditEndpoints.Map(api);
+        ConfigurationEndpoints.Map(api);
+        UserGroupEndpoints.Map(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
         api.MapGet("/swagger.json", OpenApiAsync);
     }

@@ -3,11 +3,15 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Identity;
+using Wharf.Registry.Identity.Ldap;
 using Wharf.Registry.Projects;
 
 namespace Wharf.Registry.Management;
 
-/// <summary>Project members: who holds which Harbor role in a project.</summary>
+/// <summary>
+/// Project members: who holds which Harbor role in a project, people (entity_type "u") and directory
+/// groups (entity_type "g", ids from <see cref="UserGroupStore.MemberIdBase"/> up).
+/// </summary>
 internal static class MemberEndpoints
 {
     public static void Map(RouteGroupBuilder api)
@@ -22,8 +26,11 @@ internal static class MemberEndpoints
     private static async Task<IResult> ListMembersAsync(HttpContext context)
     {
         var (caller, project) = await ProjectOfRouteAsync(context).ConfigureAwait(false);
-        var members = await Membership(context).ListAsync(caller, project, context.Request.Query["entityname"], context.RequestAborted).ConfigureAwait(false);
-        return Results.Json(Api.Page(context, members).Select(MemberResponse.From), Api.Json);
+        string? name = context.Request.Query["entityname"];
+        var members = await Membership(context).ListAsync(caller, project, name, context.RequestAborted).ConfigureAwait(false);
+        var groups = await Groups(context).ListMembersAsync(project.Id, name, context.RequestAborted).ConfigureAwait(false);
+        var all = members.Select(MemberResponse.From).Concat(groups.Select(MemberResponse.From)).ToList();
+        return Results.Json(Api.Page(context, all), Api.Json);
     }
 
     private static async Task<IResult> GetMemberAsync(HttpContext context)
@@ -31,7 +38,13 @@ internal static class MemberEndpoints
         var (caller, project) = await ProjectOfRouteAsync(context).ConfigureAwait(false);
         var membership = Membership(context);
         await membership.RequireMemberAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
-        var member = await membership.GetAsync(caller, project, Api.Id(context, "mid"), context.RequestAborted).ConfigureAwait(false);
+        long mid = Api.Id(context, "mid");
+        if (mid > UserGroupStore.MemberIdBase)
+        {
+            return Results.Json(MemberResponse.From(await GroupMemberAsync(context, project, mid).ConfigureAwait(false)), Api.Json);
+        }
+
+        var member = await membership.GetAsync(caller, project, mid, context.RequestAborted).ConfigureAwait(false);
         return Results.Json(MemberResponse.From(member), Api.Json);
     }
 
@@ -43,9 +56,25 @@ internal static class MemberEndpoints
         await membership.RequireProjectAdminAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
         var request = await Api.BodyAsync<MemberRequest>(context).ConfigureAwait(false);
         var role = Role(request.RoleId);
+        if (request.MemberGroup is { } memberGroup)
+        {
+            if (request.MemberUser is not null)
+            {
+                throw ApiException.BadRequest("give member_user or member_group, not both");
+            }
+
+            var group = memberGroup.Id is long groupId and > 0
+                ? await Groups(context).GetAsync(groupId, context.RequestAborted).ConfigureAwait(false) ?? throw ApiException.NotFound($"user group {groupId} not found")
+                : await UserGroupEndpoints.CreateOrFindAsync(context, memberGroup, existingIsConflict: false).ConfigureAwait(false);
+            var added = await Groups(context).AddMemberAsync(project.Id, group.Id, role, context.RequestAborted).ConfigureAwait(false)
+                ?? throw ApiException.Conflict($"group {group.GroupName} is already a member of {project.Name}");
+            Api.Audit(context, caller, "create", "member", $"group {group.GroupName} as {role.Name()}", project.Name);
+            return Api.Created(context, $"{Api.Prefix}/projects/{project.Id}/members/{added.Id}");
+        }
+
         if (request.MemberUser is null)
         {
-            throw ApiException.BadRequest("member_user is required (groups are not supported)");
+            throw ApiException.BadRequest("member_user or member_group is required");
         }
 
         var member = await membership.AddAsync(caller, project, request.MemberUser.UserId, request.MemberUser.Username, role, context.RequestAborted).ConfigureAwait(false);
@@ -58,6 +87,16 @@ internal static class MemberEndpoints
         var (caller, project) = await ProjectOfRouteAsync(context).ConfigureAwait(false);
         var membership = Membership(context);
         await membership.RequireProjectAdminAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
+        long mid = Api.Id(context, "mid");
+        if (mid > UserGroupStore.MemberIdBase)
+        {
+            var groupMember = await GroupMemberAsync(context, project, mid).ConfigureAwait(false);
+            var groupRole = Role((await Api.BodyAsync<RoleRequest>(context).ConfigureAwait(false)).RoleId);
+            await Groups(context).SetRoleAsync(project.Id, mid, groupRole, context.RequestAborted).ConfigureAwait(false);
+            Api.Audit(context, caller, "update", "member", $"group {groupMember.Group.GroupName} as {groupRole.Name()}", project.Name);
+            return Results.Ok();
+        }
+
         // A missing member is reported before a malformed body, as it always was.
         long memberId = (await membership.GetAsync(caller, project, Api.Id(context, "mid"), context.RequestAborted).ConfigureAwait(false)).Id;
         var request = await Api.BodyAsync<RoleRequest>(context).ConfigureAwait(false);
@@ -72,6 +111,15 @@ internal static class MemberEndpoints
         var (caller, project) = await ProjectOfRouteAsync(context).ConfigureAwait(false);
         var membership = Membership(context);
         await membership.RequireProjectAdminAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
+        long mid = Api.Id(context, "mid");
+        if (mid > UserGroupStore.MemberIdBase)
+        {
+            var groupMember = await GroupMemberAsync(context, project, mid).ConfigureAwait(false);
+            await Groups(context).RemoveMemberAsync(project.Id, mid, context.RequestAborted).ConfigureAwait(false);
+            Api.Audit(context, caller, "delete", "member", $"group {groupMember.Group.GroupName}", project.Name);
+            return Results.Ok();
+        }
+
         var member = await membership.RemoveAsync(caller, project, Api.Id(context, "mid"), context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "delete", "member", member.Username, project.Name);
         return Results.Ok();
@@ -84,6 +132,12 @@ internal static class MemberEndpoints
         return (caller, await Api.ProjectAsync(context, caller).ConfigureAwait(false));
     }
 
+    private static async Task<GroupMember> GroupMemberAsync(HttpContext context, Project project, long mid) =>
+        await Groups(context).GetMemberAsync(project.Id, mid, context.RequestAborted).ConfigureAwait(false)
+            ?? throw ApiException.NotFound($"member {mid} not found in {project.Name}");
+
+    private static UserGroupStore Groups(HttpContext context) => context.RequestServices.GetRequiredService<UserGroupStore>();
+
     private static ProjectMembership Membership(HttpContext context) => context.RequestServices.GetRequiredService<ProjectMembership>();
 
     private static ProjectRole Role(long? roleId) =>
@@ -93,12 +147,14 @@ internal static class MemberEndpoints
 
     private sealed record MemberUser(long? UserId, string? Username);
 
-    private sealed record MemberRequest(long? RoleId, MemberUser? MemberUser);
+    private sealed record MemberRequest(long? RoleId, MemberUser? MemberUser, UserGroupEndpoints.GroupRequest? MemberGroup);
 
     private sealed record RoleRequest(long? RoleId);
 
     private sealed record MemberResponse(long Id, long ProjectId, string EntityName, string RoleName, int RoleId, long EntityId, string EntityType)
     {
         public static MemberResponse From(Member m) => new(m.Id, m.ProjectId, m.Username, m.Role.Name(), (int)m.Role, m.UserId, "u");
+
+        public static MemberResponse From(GroupMember m) => new(m.Id, m.ProjectId, m.Group.GroupName, m.Role.Name(), (int)m.Role, m.Group.Id, "g");
     }
 }

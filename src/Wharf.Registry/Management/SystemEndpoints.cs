@@ -30,10 +30,41 @@ internal static class SystemEndpoints
         }
 
         string overall = database == "healthy" ? "healthy" : "unhealthy";
+        var components = new List<HealthComponent> { new("core", "healthy"), new("database", database) };
+        if (await DirectoryHealthAsync(context).ConfigureAwait(false) is { } directory)
+        {
+            // The directory's state is shown but does not make the registry unhealthy: pulls, robots and
+            // the local admin go on without it.
+            components.Add(directory);
+        }
+
         return Results.Json(
-            new { status = overall, components = new[] { new { name = "core", status = "healthy" }, new { name = "database", status = database } } },
+            new { status = overall, components },
             Api.Json, statusCode: overall == "healthy" ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
+
+    /// <summary>In ldap_auth mode, whether the directory answers the service account now (Harbor's component "ldap").</summary>
+    private static async Task<HealthComponent?> DirectoryHealthAsync(HttpContext context)
+    {
+        var configuration = context.RequestServices.GetRequiredService<Identity.Ldap.AuthConfiguration>();
+        var settings = await configuration.GetAsync(context.RequestAborted).ConfigureAwait(false);
+        if (!settings.IsLdap)
+        {
+            return null;
+        }
+
+        try
+        {
+            string? problem = await context.RequestServices.GetRequiredService<Identity.Ldap.LdapDirectory>().PingAsync(settings, context.RequestAborted).ConfigureAwait(false);
+            return problem is null ? new HealthComponent("ldap", "healthy") : new HealthComponent("ldap", "unhealthy", problem);
+        }
+        catch (Identity.Ldap.DirectoryUnavailableException e)
+        {
+            return new HealthComponent("ldap", "unhealthy", e.Message);
+        }
+    }
+
+    private sealed record HealthComponent(string Name, string Status, string? Error = null);
 
     private static async Task<IResult> SystemInfoAsync(HttpContext context)
     {
