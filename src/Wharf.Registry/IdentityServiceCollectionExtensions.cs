@@ -9,6 +9,7 @@ using Wharf.Registry.Auth;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Management;
 using Wharf.Registry.Projects;
+using Wharf.Registry.Proxy;
 using Wharf.Registry.Quotas;
 
 namespace Wharf.Registry;
@@ -70,6 +71,7 @@ public static class IdentityServiceCollectionExtensions
             services.AddSingleton<IProjectQuotas, ProjectQuotas>();
         }
         services.AddHostedService<AdminBootstrap>();
+        services.AddWharfProxyCache(configuration);
         return services;
     }
 

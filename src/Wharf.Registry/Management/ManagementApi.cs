@@ -24,6 +24,7 @@ internal static class ManagementApi
         GcEndpoints.Map(api);
         RepositoryEndpoints.Map(api);
         AuditEndpoints.Map(api);
+        RegistryEndpointsApi.Map(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
         api.MapGet("/swagger.json", OpenApiAsync);
     }
