@@ -23,6 +23,7 @@ public sealed partial class ProxyCache : IDisposable
     private readonly IUpstreamRegistryStore _registries;
     private readonly IMetadataStore _metadata;
     private readonly IBlobStore _blobs;
+    private readonly Gc.BlobLocks _locks;
     private readonly IProjectQuotas _quotas;
     private readonly ManifestCache _manifestCache;
     private readonly UpstreamClients _clients;
@@ -36,13 +37,14 @@ public sealed partial class ProxyCache : IDisposable
     private readonly CancellationTokenSource _stopping = new();
 
     public ProxyCache(
-        IProjectStore projects, IUpstreamRegistryStore registries, IMetadataStore metadata, IBlobStore blobs, IProjectQuotas quotas,
+        IProjectStore projects, IUpstreamRegistryStore registries, IMetadataStore metadata, IBlobStore blobs, Gc.BlobLocks locks, IProjectQuotas quotas,
         ManifestCache manifestCache, UpstreamClients clients, ProxyCacheOptions options, TimeProvider time, ILogger<ProxyCache> logger)
     {
         _projects = projects;
         _registries = registries;
         _metadata = metadata;
         _blobs = blobs;
+        _locks = locks;
         _quotas = quotas;
         _manifestCache = manifestCache;
         _clients = clients;
@@ -198,15 +200,19 @@ public sealed partial class ProxyCache : IDisposable
     private async Task<long> EnsureBlobAsync(ProxyTarget target, Digest digest)
     {
         var ct = _stopping.Token;
-        long? size = _blobs.Stat(digest);
-        if (size is null)
+        if (await _metadata.GetLinkedBlobSizeAsync(target.Repository, digest, ct).ConfigureAwait(false) is long linked)
+        {
+            return linked;
+        }
+
+        if (_blobs.Stat(digest) is null)
         {
             // Single flight: the first caller's download is everybody's; it is not tied to any one
             // client's request, so a client that goes away does not fail the others.
             var fetch = _blobFetches.GetOrAdd(digest, d => DownloadAsync(target, d, ct));
             try
             {
-                size = await fetch.ConfigureAwait(false);
+                await fetch.ConfigureAwait(false);
             }
             finally
             {
@@ -214,13 +220,14 @@ public sealed partial class ProxyCache : IDisposable
             }
         }
 
-        if (await _metadata.GetLinkedBlobSizeAsync(target.Repository, digest, ct).ConfigureAwait(false) is null)
+        // Under GC's lock on the digest, as an upload commits: the file is still there when linked.
+        using (await _locks.AcquireAsync(digest, ct).ConfigureAwait(false))
         {
+            long size = _blobs.Stat(digest) ?? throw new InvalidDataException($"blob {digest} vanished before it was linked");
             long? limit = await _quotas.GetLimitAsync(target.Repository.Project, ct).ConfigureAwait(false);
-            await ((IQuotaBlobLinkStore)_metadata).LinkBlobAsync(target.Repository, digest, size.Value, limit, ct).ConfigureAwait(false);
+            await ((IQuotaBlobLinkStore)_metadata).LinkBlobAsync(target.Repository, digest, size, limit, ct).ConfigureAwait(false);
+            return size;
         }
-
-        return size.Value;
     }
 
     /// <summary>Streams the blob from upstream into an upload session, verified against the digest on commit.</summary>
@@ -237,7 +244,12 @@ public sealed partial class ProxyCache : IDisposable
                 await _blobs.AppendAsync(upload, body, ct).ConfigureAwait(false);
             }
 
-            long size = await _blobs.CommitAsync(upload, digest, ct).ConfigureAwait(false);
+            long size;
+            using (await _locks.AcquireAsync(digest, ct).ConfigureAwait(false))
+            {
+                size = await _blobs.CommitAsync(upload, digest, ct).ConfigureAwait(false);
+            }
+
             Log.BlobFetched(_logger, digest, target.Repository, size, target.Upstream.Registry.Name);
             return size;
         }
