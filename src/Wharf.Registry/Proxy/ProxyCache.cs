@@ -24,6 +24,7 @@ public sealed partial class ProxyCache : IDisposable
     private readonly IMetadataStore _metadata;
     private readonly IBlobStore _blobs;
     private readonly Gc.BlobLocks _locks;
+    private readonly ProxyPullLog _pulls;
     private readonly IProjectQuotas _quotas;
     private readonly ManifestCache _manifestCache;
     private readonly UpstreamClients _clients;
@@ -38,13 +39,14 @@ public sealed partial class ProxyCache : IDisposable
 
     public ProxyCache(
         IProjectStore projects, IUpstreamRegistryStore registries, IMetadataStore metadata, IBlobStore blobs, Gc.BlobLocks locks, IProjectQuotas quotas,
-        ManifestCache manifestCache, UpstreamClients clients, ProxyCacheOptions options, TimeProvider time, ILogger<ProxyCache> logger)
+        ManifestCache manifestCache, ProxyPullLog pulls, UpstreamClients clients, ProxyCacheOptions options, TimeProvider time, ILogger<ProxyCache> logger)
     {
         _projects = projects;
         _registries = registries;
         _metadata = metadata;
         _blobs = blobs;
         _locks = locks;
+        _pulls = pulls;
         _quotas = quotas;
         _manifestCache = manifestCache;
         _clients = clients;
@@ -93,16 +95,29 @@ public sealed partial class ProxyCache : IDisposable
     /// </summary>
     public async Task<StoredManifest?> GetManifestAsync(RepositoryName repository, string reference, StoredManifest? cached, CancellationToken cancellationToken)
     {
-        bool byDigest = reference.Contains(':', StringComparison.Ordinal);
-        if (byDigest && cached is not null)
-        {
-            return cached; // content-addressed: immutable, never re-checked
-        }
-
         var target = await FindAsync(repository, cancellationToken).ConfigureAwait(false);
         if (target is null)
         {
             return cached;
+        }
+
+        var manifest = await ResolveManifestAsync(target, reference, cached, cancellationToken).ConfigureAwait(false);
+        if (manifest is not null)
+        {
+            // What eviction goes by: content nobody pulls for a while leaves the cache.
+            await _pulls.RecordAsync(repository, manifest.Digest, MediaTypes.IsIndex(manifest.MediaType), _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        }
+
+        return manifest;
+    }
+
+    private async Task<StoredManifest?> ResolveManifestAsync(ProxyTarget target, string reference, StoredManifest? cached, CancellationToken cancellationToken)
+    {
+        var repository = target.Repository;
+        bool byDigest = reference.Contains(':', StringComparison.Ordinal);
+        if (byDigest && cached is not null)
+        {
+            return cached; // content-addressed: immutable, never re-checked
         }
 
         string key = repository.Value + ":" + reference;
@@ -330,6 +345,7 @@ public sealed partial class ProxyCache : IDisposable
             _manifestCache.Invalidate(target.Repository.Value);
         }
 
+        await _pulls.RecordAsync(target.Repository, manifest.Digest, parsed.IsIndex, _time.GetUtcNow(), ct).ConfigureAwait(false);
         Log.ManifestCached(_logger, target.Repository, manifest.Digest, tag ?? "-");
     }
 

@@ -8,4 +8,10 @@ public sealed class ProxyCacheOptions
 
     /// <summary>How long a manifest request upstream may take before the cached copy is served instead.</summary>
     public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Cached manifests nobody pulled for this long are evicted (then GC frees their blobs); zero keeps them.</summary>
+    public TimeSpan EvictAfter { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often eviction runs; zero disables the schedule.</summary>
+    public TimeSpan EvictionInterval { get; set; } = TimeSpan.FromHours(1);
 }

@@ -15,6 +15,9 @@ public static class ProxyServiceCollectionExtensions
         services.TryAddSingleton<IUpstreamRegistryStore, SqliteUpstreamRegistryStore>();
         services.TryAddSingleton<UpstreamClients>();
         services.TryAddSingleton<ProxyCache>();
+        services.TryAddSingleton<ProxyPullLog>();
+        services.TryAddSingleton<ProxyEviction>();
+        services.AddHostedService(sp => sp.GetRequiredService<ProxyEviction>());
         return services;
     }
 }
