@@ -383,15 +383,16 @@ public sealed partial class ProxyCache : IDisposable
 }
 
 /// <summary>
-/// One HTTP client per upstream endpoint version (an edit of the endpoint gets a new one): connections
+/// One HTTP client per upstream endpoint as configured (an edit of the endpoint gets a new one): connections
 /// and tokens are reused between pulls. An insecure endpoint skips certificate checks, as asked.
 /// </summary>
 public sealed class UpstreamClients : IDisposable
 {
-    private readonly ConcurrentDictionary<(long, DateTimeOffset), UpstreamClient> _clients = new();
+    // Keyed by every field of the endpoint (a record): any edit, even within the same second, gets a new client.
+    private readonly ConcurrentDictionary<UpstreamRegistry, UpstreamClient> _clients = new();
     private readonly List<HttpClient> _https = [];
 
-    public UpstreamClient For(UpstreamRegistry registry) => _clients.GetOrAdd((registry.Id, registry.UpdatedAt), _ => Create(registry));
+    public UpstreamClient For(UpstreamRegistry registry) => _clients.GetOrAdd(registry, Create);
 
     /// <summary>A client for a check of settings not stored (ping of an endpoint being created).</summary>
     public static (UpstreamClient Client, IDisposable Lifetime) CreateTransient(UpstreamRegistry registry)
