@@ -10,6 +10,7 @@ using Wharf.Registry.Identity;
 using Wharf.Registry.Identity.Ldap;
 using Wharf.Registry.Management;
 using Wharf.Registry.Projects;
+using Wharf.Registry.Proxy;
 using Wharf.Registry.Quotas;
 
 namespace Wharf.Registry;
@@ -74,6 +75,7 @@ public static class IdentityServiceCollectionExtensions
             services.AddSingleton<IProjectQuotas, ProjectQuotas>();
         }
         services.AddHostedService<AdminBootstrap>();
+        services.AddWharfProxyCache(configuration);
         return services;
     }
 

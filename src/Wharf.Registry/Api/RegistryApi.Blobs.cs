@@ -14,6 +14,7 @@ public sealed partial class RegistryApi
         var ct = context.RequestAborted;
         var digest = ParseDigest(route.Reference);
         long size = await _metadata.GetLinkedBlobSizeAsync(route.Repository, digest, ct).ConfigureAwait(false)
+            ?? (_proxy is null ? null : await _proxy.FetchBlobAsync(route.Repository, digest, ct).ConfigureAwait(false))
             ?? throw new OciException(OciErrorCode.BlobUnknown, $"blob {digest} not found in {route.Repository}");
 
         var request = context.Request;

@@ -21,10 +21,20 @@ public sealed partial class RegistryApi
         if (manifest is null)
         {
             long generation = _cache.Generation(repo);
-            manifest = await _metadata.GetManifestAsync(route.Repository, reference, ct).ConfigureAwait(false)
-                ?? await NotFoundAsync<StoredManifest>(reference).ConfigureAwait(false);
-            _cache.Set(repo, reference, manifest, generation);
+            manifest = await _metadata.GetManifestAsync(route.Repository, reference, ct).ConfigureAwait(false);
+            if (manifest is not null)
+            {
+                _cache.Set(repo, reference, manifest, generation);
+            }
         }
+
+        if (_proxy is not null)
+        {
+            // A proxy-cache project fetches a miss upstream and re-checks a cached tag now and then.
+            manifest = await _proxy.GetManifestAsync(route.Repository, reference, manifest, ct).ConfigureAwait(false);
+        }
+
+        manifest ??= await NotFoundAsync<StoredManifest>(reference).ConfigureAwait(false);
 
         CheckAcceptable(context.Request, manifest.MediaType);
 

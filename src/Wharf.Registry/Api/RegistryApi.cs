@@ -31,12 +31,14 @@ public sealed partial class RegistryApi
     private readonly TimeProvider _time;
     private readonly BlobLocks _blobLocks;
     private readonly IRegistryEvents _events;
+    private readonly Proxy.ProxyCache? _proxy;
 
     public RegistryApi(
         IMetadataStore metadata, IBlobStore blobs, IRegistryAuthorizer authorizer, IProjectQuotas quotas,
         RegistryOptions options, ManifestCache cache, BlobLocks blobLocks, ILogger<RegistryApi> logger, TimeProvider time,
-        IRegistryEvents? events = null)
+        IRegistryEvents? events = null, Proxy.ProxyCache? proxy = null)
     {
+        _proxy = proxy;
         _events = events ?? new NoRegistryEvents();
         _metadata = metadata;
         _blobs = blobs;
@@ -88,6 +90,11 @@ public sealed partial class RegistryApi
                     throw new OciException(OciErrorCode.Unauthorized, auth.Detail);
                 default:
                     throw new OciException(OciErrorCode.Denied, auth.Detail);
+            }
+
+            if (_proxy is not null && access is not null && access.Actions.Contains(AccessScope.Push))
+            {
+                await _proxy.RefusePushAsync(route.Repository, ct).ConfigureAwait(false);
             }
 
             await handler(context, route).ConfigureAwait(false);

@@ -26,6 +26,7 @@ internal static class ManagementApi
         AuditEndpoints.Map(api);
         ConfigurationEndpoints.Map(api);
         UserGroupEndpoints.Map(api);
+        RegistryEndpointsApi.Map(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
         api.MapGet("/swagger.json", OpenApiAsync);
     }

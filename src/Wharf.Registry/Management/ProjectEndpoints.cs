@@ -77,9 +77,36 @@ internal static class ProjectEndpoints
             throw ApiException.Forbidden("only system admins may set a storage limit");
         }
 
+        var upstreams = context.RequestServices.GetRequiredService<Proxy.IUpstreamRegistryStore>();
+        if (request.RegistryId is long registryId)
+        {
+            // A proxy-cache project: Harbor lets only system admins bind one to an upstream endpoint.
+            if (!caller.IsSysAdmin)
+            {
+                throw ApiException.Forbidden("only system admins may create proxy-cache projects");
+            }
+
+            _ = await upstreams.FindByIdAsync(registryId, context.RequestAborted).ConfigureAwait(false)
+                ?? throw ApiException.BadRequest($"registry_id {registryId} names no registry endpoint");
+        }
+
         var projects = context.RequestServices.GetRequiredService<IProjectStore>();
         var project = await projects.CreateAsync(request.ProjectName!, isPublic, caller.User!.Id, limit, context.RequestAborted).ConfigureAwait(false)
             ?? throw ApiException.Conflict($"project {request.ProjectName} already exists");
+        if (request.RegistryId is long boundId)
+        {
+            try
+            {
+                await upstreams.BindProjectAsync(project.Id, boundId, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException)
+            {
+                // The endpoint was deleted in between: no half-made project stays behind.
+                await projects.DeleteAsync(project.Id, CancellationToken.None).ConfigureAwait(false);
+                throw ApiException.BadRequest($"registry_id {boundId} names no registry endpoint");
+            }
+        }
+
         Api.Audit(context, caller, "create", "project", project.Name, project.Name);
         // Harbor answers the Location by name when asked with X-Resource-Name-In-Location: true.
         bool byName = string.Equals(context.Request.Headers["X-Resource-Name-In-Location"], "true", StringComparison.OrdinalIgnoreCase);
@@ -219,7 +246,7 @@ internal static class ProjectEndpoints
         return request.Public;
     }
 
-    private sealed record ProjectRequest(string? ProjectName, bool? Public, Dictionary<string, JsonElement>? Metadata, long? StorageLimit);
+    private sealed record ProjectRequest(string? ProjectName, bool? Public, Dictionary<string, JsonElement>? Metadata, long? StorageLimit, long? RegistryId = null);
 
     internal sealed record ProjectResponse(
         long ProjectId,
@@ -231,7 +258,8 @@ internal static class ProjectEndpoints
         bool Deleted,
         Dictionary<string, string> Metadata,
         int CurrentUserRoleId,
-        int[] CurrentUserRoleIds)
+        int[] CurrentUserRoleIds,
+        long? RegistryId = null)
     {
         public static async Task<ProjectResponse> FromAsync(HttpContext context, Caller caller, Project project)
         {
@@ -244,10 +272,13 @@ internal static class ProjectEndpoints
             }
 
             int roleId = role is null ? 0 : (int)role.Value;
+            // Harbor's registry_id: set on a proxy-cache project, absent otherwise.
+            long? registryId = await context.RequestServices.GetRequiredService<Proxy.IUpstreamRegistryStore>()
+                .RegistryOfProjectAsync(project.Id, context.RequestAborted).ConfigureAwait(false);
             return new ProjectResponse(
                 project.Id, project.Name, project.OwnerId, owner, Api.Time(project.CreatedAt), Api.Time(project.UpdatedAt), false,
                 new Dictionary<string, string> { ["public"] = project.Public ? "true" : "false" },
-                roleId, role is null ? [] : [roleId]);
+                roleId, role is null ? [] : [roleId], registryId);
         }
     }
 }

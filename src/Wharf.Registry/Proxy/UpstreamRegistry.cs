@@ -1,0 +1,192 @@
+using Microsoft.Data.Sqlite;
+using Wharf.Registry.Identity;
+
+namespace Wharf.Registry.Proxy;
+
+/// <summary>
+/// An upstream endpoint a proxy-cache project pulls from (Harbor's "registry"). The credential is
+/// kept readable because it must be sent upstream; it never leaves the server in an API answer or a log.
+/// </summary>
+public sealed record UpstreamRegistry(
+    long Id, string Name, string Type, Uri Url, string? Description, bool Insecure,
+    string? AccessKey, string? AccessSecret, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+{
+    /// <summary>Harbor's adapter names this server can talk to: all of them speak the distribution API.</summary>
+    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "docker-hub", "docker-registry", "harbor", "quay", "github-ghcr", "gitlab", "jfrog-artifactory",
+    };
+
+    public bool IsDockerHub => Type == "docker-hub";
+
+    /// <summary>Where the distribution API answers: Harbor's docker-hub endpoint is the web site, the API is elsewhere.</summary>
+    public Uri ApiBase => IsDockerHub && Url.Host is "hub.docker.com" or "docker.io" or "index.docker.io"
+        ? new Uri("https://registry-1.docker.io/")
+        : new Uri(Url.GetLeftPart(UriPartial.Authority) + "/");
+
+    public override string ToString() => $"{Name} ({Url})"; // never the credential
+}
+
+/// <summary>Upstream endpoints and which proxy-cache project is bound to which.</summary>
+public interface IUpstreamRegistryStore
+{
+    /// <summary>Null when the name is taken.</summary>
+    Task<UpstreamRegistry?> CreateAsync(UpstreamRegistry registry, CancellationToken cancellationToken);
+
+    Task<UpstreamRegistry?> FindByIdAsync(long id, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<UpstreamRegistry>> ListAsync(string? nameContains, CancellationToken cancellationToken);
+
+    /// <summary>False when the id is unknown; null when the new name is taken.</summary>
+    Task<bool?> UpdateAsync(UpstreamRegistry registry, CancellationToken cancellationToken);
+
+    /// <summary>False when unknown. Throws <see cref="InvalidOperationException"/> while a project uses it.</summary>
+    Task<bool> DeleteAsync(long id, CancellationToken cancellationToken);
+
+    Task BindProjectAsync(long projectId, long registryId, CancellationToken cancellationToken);
+
+    /// <summary>The registry a proxy-cache project pulls from, or null for an ordinary project.</summary>
+    Task<long?> RegistryOfProjectAsync(long projectId, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Two tables next to the projects: the endpoints, and the binding of a project to one (a row here
+/// is what makes a project a proxy cache). A deleted project drops its binding with it.
+/// </summary>
+public sealed class SqliteUpstreamRegistryStore(IdentityDatabase database, TimeProvider time) : IUpstreamRegistryStore
+{
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS proxy_registries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            url TEXT NOT NULL,
+            description TEXT,
+            insecure INTEGER NOT NULL DEFAULT 0,
+            access_key TEXT,
+            access_secret TEXT,
+            creation_time INTEGER NOT NULL,
+            update_time INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS proxy_projects (
+            project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+            registry_id INTEGER NOT NULL REFERENCES proxy_registries(id));
+        """;
+
+    private const string Columns = "id, name, type, url, description, insecure, access_key, access_secret, creation_time, update_time";
+
+    private volatile bool _initialized;
+
+    public async Task<UpstreamRegistry?> CreateAsync(UpstreamRegistry registry, CancellationToken cancellationToken)
+    {
+        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            long id = await connection.ScalarAsync<long>(
+                "INSERT INTO proxy_registries (name, type, url, description, insecure, access_key, access_secret, creation_time, update_time) "
+                + "SELECT $n, $ty, $u, $d, $i, $k, $s, $t, $t WHERE NOT EXISTS (SELECT 1 FROM proxy_registries WHERE name = $n COLLATE NOCASE) RETURNING id;",
+                cancellationToken, Parameters(registry, now)).ConfigureAwait(false);
+            var at = DateTimeOffset.FromUnixTimeSeconds(now);
+            return id == 0 ? null : registry with { Id = id, CreatedAt = at, UpdatedAt = at };
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        {
+            return null;
+        }
+    }
+
+    public async Task<UpstreamRegistry?> FindByIdAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var list = await connection.QueryAsync($"SELECT {Columns} FROM proxy_registries WHERE id = $id;", Read, cancellationToken, ("$id", id)).ConfigureAwait(false);
+        return list.Count == 0 ? null : list[0];
+    }
+
+    public async Task<IReadOnlyList<UpstreamRegistry>> ListAsync(string? nameContains, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.QueryAsync(
+            $"SELECT {Columns} FROM proxy_registries WHERE $q IS NULL OR name LIKE $q ESCAPE '\\' ORDER BY id;", Read, cancellationToken,
+            ("$q", string.IsNullOrEmpty(nameContains) ? null : Sql.LikeContains(nameContains))).ConfigureAwait(false);
+    }
+
+    public async Task<bool?> UpdateAsync(UpstreamRegistry registry, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            long taken = await connection.ScalarAsync<long>(
+                "SELECT COUNT(*) FROM proxy_registries WHERE name = $n COLLATE NOCASE AND id <> $id;", cancellationToken,
+                ("$n", registry.Name), ("$id", registry.Id)).ConfigureAwait(false);
+            if (taken > 0)
+            {
+                return null;
+            }
+
+            return await connection.ExecuteAsync(
+                "UPDATE proxy_registries SET name = $n, type = $ty, url = $u, description = $d, insecure = $i, access_key = $k, access_secret = $s, update_time = $t WHERE id = $id;",
+                cancellationToken, [.. Parameters(registry, time.GetUtcNow().ToUnixTimeSeconds()), ("$id", registry.Id)]).ConfigureAwait(false) == 1;
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        {
+            return null;
+        }
+    }
+
+    public async Task<bool> DeleteAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        long users = await connection.ScalarAsync<long>("SELECT COUNT(*) FROM proxy_projects WHERE registry_id = $id;", cancellationToken, ("$id", id)).ConfigureAwait(false);
+        if (users > 0)
+        {
+            throw new InvalidOperationException($"registry {id} is used by {users} proxy-cache project(s); delete them first");
+        }
+
+        return await connection.ExecuteAsync("DELETE FROM proxy_registries WHERE id = $id;", cancellationToken, ("$id", id)).ConfigureAwait(false) == 1;
+    }
+
+    public async Task BindProjectAsync(long projectId, long registryId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await connection.ExecuteAsync(
+            "INSERT INTO proxy_projects (project_id, registry_id) VALUES ($p, $r);", cancellationToken, ("$p", projectId), ("$r", registryId)).ConfigureAwait(false);
+    }
+
+    public async Task<long?> RegistryOfProjectAsync(long projectId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ScalarAsync<long?>("SELECT registry_id FROM proxy_projects WHERE project_id = $p;", cancellationToken, ("$p", projectId)).ConfigureAwait(false);
+    }
+
+    private static (string, object?)[] Parameters(UpstreamRegistry r, long now) =>
+    [
+        ("$n", r.Name), ("$ty", r.Type), ("$u", r.Url.ToString()), ("$d", r.Description), ("$i", r.Insecure ? 1 : 0),
+        ("$k", r.AccessKey), ("$s", r.AccessSecret), ("$t", now),
+    ];
+
+    private static UpstreamRegistry Read(SqliteDataReader r) => new(
+        r.GetInt64(0), r.GetString(1), r.GetString(2), new Uri(r.GetString(3)), r.NullableString(4), r.GetInt64(5) != 0,
+        r.NullableString(6), r.NullableString(7), r.Time(8), r.Time(9));
+
+    /// <summary>The tables are this feature's own, created on first use so the identity schema stays as it was.</summary>
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        if (!_initialized)
+        {
+            try
+            {
+                await connection.ExecuteAsync(Schema, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            _initialized = true;
+        }
+
+        return connection;
+    }
+}
