@@ -46,6 +46,15 @@ public static class PortalEndpoints
         endpoints.MapPost("/portal/projects/{project}/members/{member}/remove", Form(MemberPages.RemoveAsync));
         endpoints.MapGet("/portal/projects/{project}/repositories/{**repository}", Page(RepositoryPages.ShowAsync));
         endpoints.MapPost("/portal/projects/{project}/tags/delete", Form(RepositoryPages.DeleteTagAsync));
+        endpoints.MapGet("/portal/projects/{project}/logs", Page(ProjectPages.LogsAsync));
+        endpoints.MapGet("/portal/admin/users", Page(AdminPages.UsersAsync));
+        endpoints.MapPost("/portal/admin/users", Form(AdminPages.CreateUserAsync));
+        endpoints.MapPost("/portal/admin/users/{user}/disabled", Form(AdminPages.SetDisabledAsync));
+        endpoints.MapPost("/portal/admin/users/{user}/admin", Form(AdminPages.SetSysAdminAsync));
+        endpoints.MapPost("/portal/admin/users/{user}/password", Form(AdminPages.ResetPasswordAsync));
+        endpoints.MapGet("/portal/admin/gc", Page(AdminPages.GcAsync));
+        endpoints.MapPost("/portal/admin/gc", Form(AdminPages.RunGcAsync));
+        endpoints.MapGet("/portal/admin/audit", Page(AdminPages.AuditAsync));
         return endpoints;
     }
 

@@ -167,10 +167,27 @@ internal static class ProjectPages
             <dt>Your role</dt><dd>{RoleName(caller, role)}</dd>
             <dt>Storage</dt><dd>{Usage(used, project.StorageLimit)}</dd>
             </dl>
+            {(caller.IsAnonymous ? Markup.Empty : Html.Of($"<p><a href=\"{self}/logs\">Audit log of {project.Name}</a></p>"))}
             <section aria-labelledby="repositories"><h2 id="repositories">Repositories</h2>{repositoryTable}</section>
             {members}
             {settings}
             """));
+    }
+
+    /// <summary>As GET /api/v2.0/projects/{name}/logs: members of any role but limited guest, and system admins.</summary>
+    public static async Task<IResult> LogsAsync(PortalPage page)
+    {
+        var caller = page.RequireUser();
+        var project = await ProjectAsync(page).ConfigureAwait(false);
+        var role = await page.Service<AccessEvaluator>().RoleAsync(caller, project, page.Aborted).ConfigureAwait(false);
+        if (!caller.IsSysAdmin && role is null or ProjectRole.LimitedGuest)
+        {
+            throw ApiException.Forbidden($"only members of {project.Name} may read its logs");
+        }
+
+        string self = $"/portal/projects/{Html.Segment(project.Name)}";
+        var table = await AdminPages.AuditTableAsync(page, project.Name, self + "/logs").ConfigureAwait(false);
+        return page.Render($"Audit log of {project.Name}", Html.Of($"<p><a href=\"{self}\">Back to project {project.Name}</a></p>{table}"));
     }
 
     private static Markup Settings(PortalPage page, Project project, string self)
