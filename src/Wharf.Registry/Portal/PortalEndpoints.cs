@@ -46,6 +46,9 @@ public static class PortalEndpoints
         endpoints.MapPost("/portal/projects/{project}/members/{member}/remove", Form(MemberPages.RemoveAsync));
         endpoints.MapGet("/portal/projects/{project}/repositories/{**repository}", Page(RepositoryPages.ShowAsync));
         endpoints.MapPost("/portal/projects/{project}/tags/delete", Form(RepositoryPages.DeleteTagAsync));
+        endpoints.MapPost("/portal/projects/{project}/robots", Form(RobotPages.CreateAsync));
+        endpoints.MapPost("/portal/projects/{project}/robots/{robot}/disabled", Form(RobotPages.SetDisabledAsync));
+        endpoints.MapPost("/portal/projects/{project}/robots/{robot}/delete", Form(RobotPages.DeleteAsync));
         endpoints.MapGet("/portal/projects/{project}/logs", Page(ProjectPages.LogsAsync));
         endpoints.MapGet("/portal/admin/users", Page(AdminPages.UsersAsync));
         endpoints.MapPost("/portal/admin/users", Form(AdminPages.CreateUserAsync));

@@ -83,8 +83,14 @@ public sealed class PortalPage(HttpContext context, Caller caller)
     }, Html.Of($"<p class=\"error\" role=\"alert\">{error.Message}</p><p><a href=\"/\">Back to the projects</a></p>"), error.Status);
 
     /// <summary>Back to a page after a change (post/redirect/get), with a line saying what happened.</summary>
-    public static IResult Back(string path, string message) =>
-        Results.Redirect(path + (path.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "msg=" + Uri.EscapeDataString(message));
+    public static IResult Back(string path, string message)
+    {
+        // The query goes before a #fragment, or the browser would take it for part of the fragment.
+        int hash = path.IndexOf('#', StringComparison.Ordinal);
+        string fragment = hash < 0 ? "" : path[hash..];
+        string target = hash < 0 ? path : path[..hash];
+        return Results.Redirect(target + (target.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "msg=" + Uri.EscapeDataString(message) + fragment);
+    }
 
     public Caller RequireUser() => Caller.IsAnonymous ? throw ApiException.Unauthorized() : Caller;
 }

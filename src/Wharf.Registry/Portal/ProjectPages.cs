@@ -161,6 +161,7 @@ internal static class ProjectPages
             ? Markup.Empty
             : await MemberPages.SectionAsync(page, project, isAdmin).ConfigureAwait(false);
         Markup settings = isAdmin ? Settings(page, project, self) : Markup.Empty;
+        Markup robots = isAdmin ? await RobotPages.SectionAsync(page, project).ConfigureAwait(false) : Markup.Empty;
         return page.Render(project.Name, Html.Of($"""
             <dl class="facts">
             <dt>Access</dt><dd>{(project.Public ? "public" : "private")}</dd>
@@ -170,6 +171,7 @@ internal static class ProjectPages
             {(caller.IsAnonymous ? Markup.Empty : Html.Of($"<p><a href=\"{self}/logs\">Audit log of {project.Name}</a></p>"))}
             <section aria-labelledby="repositories"><h2 id="repositories">Repositories</h2>{repositoryTable}</section>
             {members}
+            {robots}
             {settings}
             """));
     }
