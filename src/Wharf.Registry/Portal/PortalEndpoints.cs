@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,6 +18,9 @@ public static class PortalEndpoints
 {
     public static IServiceCollection AddWharfPortal(this IServiceCollection services)
     {
+        // The anti-forgery keys live in memory, like the sessions: a restart ends both, and nothing is
+        // written outside the data directory (the default would keep keys under the service account's home).
+        services.AddDataProtection().UseEphemeralDataProtectionProvider();
         services.AddAntiforgery(options =>
         {
             options.Cookie.Name = "wharf_antiforgery";
