@@ -279,6 +279,77 @@ public sealed class PortalFormTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreateRobot_ByProjectAdmin_ShowsASecretThatWorksOnce()
+    {
+        using var lead = await SignedInAsync("lead");
+
+        using var response = await lead.SubmitAsync("/portal/projects/team", "/portal/projects/team/robots", ("name", "ci"), ("action", "pull"), ("action", "push"), ("duration", "7"));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        string html = await response.Content.ReadAsStringAsync();
+        string secret = System.Text.RegularExpressions.Regex.Match(html, "id=\"robot-secret\">([^<]+)<").Groups[1].Value;
+        Assert.Equal(["pull", "push"], WharfServer.AccessOf(await _server.TokenAsync("robot$team+ci", secret, "repository:team/app:pull,push"))["repository:team/app"]);
+        Assert.DoesNotContain(secret, (await lead.GetAsync("/portal/projects/team")).Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateRobot_ByDeveloper_IsForbiddenAndNothingIsCreated()
+    {
+        using var dev = await SignedInAsync("dev");
+        var (_, page) = await dev.GetAsync("/portal/projects/team");
+
+        using var response = await dev.PostAsync("/portal/projects/team/robots", PortalClient.TokenOf(page), ("name", "ci"), ("action", "push"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Empty((await _server.Admin().GetFromJsonAsync<System.Text.Json.JsonElement[]>("api/v2.0/projects/team/robots"))!);
+    }
+
+    [Fact]
+    public async Task CreateRobot_WithoutPermissionOrBadExpiry_IsRefused()
+    {
+        using var lead = await SignedInAsync("lead");
+
+        using var none = await lead.SubmitAsync("/portal/projects/team", "/portal/projects/team/robots", ("name", "ci"));
+        using var expiry = await lead.SubmitAsync("/portal/projects/team", "/portal/projects/team/robots", ("name", "ci"), ("action", "pull"), ("duration", "0"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, none.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, expiry.StatusCode);
+        Assert.Empty((await _server.Admin().GetFromJsonAsync<System.Text.Json.JsonElement[]>("api/v2.0/projects/team/robots"))!);
+    }
+
+    [Fact]
+    public async Task DisableRobot_ByProjectAdmin_StopsItsLogins()
+    {
+        var robot = await _server.CreateRobotAsync("team", "ci", -1, "pull");
+        using var lead = await SignedInAsync("lead");
+
+        using var response = await lead.SubmitAsync("/portal/projects/team", $"/portal/projects/team/robots/{robot.Id}/disabled", ("disabled", "true"));
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _server.RequestTokenAsync(robot.Name, robot.Secret, "repository:team/app:pull")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ProjectLogs_ShowTheMembersChanges_ButNotToOutsiders()
+    {
+        await _server.CreateUserAsync("outsider");
+        using var lead = await SignedInAsync("lead");
+        using var added = await lead.SubmitAsync("/portal/projects/team", "/portal/projects/team/members", ("username", "outsider"), ("role", "3"));
+        using var removed = await lead.SubmitAsync("/portal/projects/team", $"/portal/projects/team/members/{await MemberIdAsync("outsider")}/remove");
+
+        var (status, html) = await lead.GetAsync("/portal/projects/team/logs");
+        using var outsider = await SignedInAsync("outsider");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("outsider as guest", html, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await outsider.GetAsync("/portal/projects/team/logs")).Status);
+    }
+
+    private async Task<long> MemberIdAsync(string username) =>
+        (await _server.Admin().GetFromJsonAsync<System.Text.Json.JsonElement[]>($"api/v2.0/projects/team/members?entityname={username}"))!
+            .Single().GetProperty("id").GetInt64();
+
+    [Fact]
     public void Html_Of_EncodesEveryHoleButMarkup()
     {
         string name = "<script>alert(1)</script>\"";
