@@ -54,7 +54,40 @@ public sealed class PortalBrowserTests(ITestOutputHelper output) : IAsyncLifetim
         ? _browser.FindElement(By.Id(id))
         : throw new InvalidOperationException("no field labelled " + label);
 
-    private void Button(string text) => _browser.FindElement(By.XPath($"//button[normalize-space()='{text}']")).Click();
+    private void Button(string text) => ClickAndWait(_browser.FindElement(By.XPath($"//button[normalize-space()='{text}']")));
+
+    private void Link(string text) => ClickAndWait(_browser.FindElement(By.LinkText(text)));
+
+    /// <summary>Clicks something that loads a new page and waits (bounded) until the old document is gone and the new one loaded.</summary>
+    private void ClickAndWait(IWebElement element)
+    {
+        var old = _browser.FindElement(By.TagName("html"));
+        element.Click();
+        for (int i = 0; i < 300; i++)
+        {
+            if (IsStale(old) && Equals(_browser.ExecuteScript("return document.readyState"), "complete"))
+            {
+                return;
+            }
+
+            Thread.Sleep(100);
+        }
+
+        throw new TimeoutException("the page did not change after the click");
+    }
+
+    private static bool IsStale(IWebElement element)
+    {
+        try
+        {
+            _ = element.Enabled;
+            return false;
+        }
+        catch (StaleElementReferenceException)
+        {
+            return true;
+        }
+    }
 
     private void SignIn(string username, string password)
     {
@@ -108,9 +141,9 @@ public sealed class PortalBrowserTests(ITestOutputHelper output) : IAsyncLifetim
 
         // The developer signs in, finds the project and the image, and reads the pull command off the page.
         SignIn("alice", "Alice12345");
-        _browser.FindElement(By.LinkText("team")).Click();
+        Link("team");
         Assert.Empty(_browser.FindElements(By.Id("robot_name"))); // developers do not manage robots
-        _browser.FindElement(By.LinkText("app")).Click();
+        Link("app");
         var pull = _browser.FindElement(By.CssSelector("code.pull"));
         Assert.Equal($"podman pull {_host}/team/app:v1", pull.Text);
         Assert.Equal(pull.Text, _browser.FindElement(By.CssSelector("li button.copy")).GetAttribute("data-copy"));
