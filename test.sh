@@ -14,6 +14,7 @@ command -v fuse-overlayfs >/dev/null 2>&1 || need+=(fuse-overlayfs)
 command -v crun >/dev/null 2>&1 || need+=(crun)
 command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)               # rootless: subordinate ID ranges
 command -v slirp4netns >/dev/null 2>&1 || need+=(slirp4netns)        # rootless: the default network
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium chromium-driver) # the portal's browser tests
 if ((${#need[@]})) && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]}"
   apt-get update -qq

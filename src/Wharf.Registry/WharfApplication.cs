@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Wharf.Registry.Portal;
 
 namespace Wharf.Registry;
 
@@ -33,6 +34,7 @@ public static class WharfApplication
 
         builder.Services.AddWharfRegistry(builder.Configuration, configure);
         builder.Services.AddWharfIdentity(builder.Configuration);
+        builder.Services.AddWharfPortal();
 
         var app = builder.Build();
 
@@ -40,6 +42,7 @@ public static class WharfApplication
         app.Services.GetRequiredService<Storage.DataDirectoryLock>();
         app.MapWharfRegistry();
         app.MapWharfManagement();
+        app.MapWharfPortal();
         return app;
     }
 }

@@ -1,0 +1,194 @@
+using System.Net;
+using OpenQA.Selenium;
+using OpenQA.Selenium.Chrome;
+using Wharf.Registry.Projects;
+using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
+using Xunit.Abstractions;
+
+namespace Wharf.Registry.Tests.Portal;
+
+/// <summary>
+/// The portal in a real headless chromium against a real wharfd on a socket, with images pushed by skopeo and
+/// podman: what an admin and a developer do in their first session. Each test saves a screenshot when it fails.
+/// </summary>
+public sealed class PortalBrowserTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private WharfServer _server = null!;
+    private ChromeDriver _browser = null!;
+    private string _base = "";
+    private string _host = "";
+
+    public async Task InitializeAsync()
+    {
+        _server = await WharfServer.StartAsync();
+        _base = _server.BaseAddress.ToString().TrimEnd('/');
+        _host = _server.BaseAddress.Authority;
+        _browser = await Chromium.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _browser.Quit();
+        _browser.Dispose();
+        await _server.DisposeAsync();
+    }
+
+    private async Task WithScreenshotAsync(string name, Func<Task> test)
+    {
+        try
+        {
+            await test();
+        }
+        catch
+        {
+            output.WriteLine("screenshot: " + Chromium.SaveScreenshot(_browser, name));
+            output.WriteLine("page: " + _browser.Url);
+            throw;
+        }
+    }
+
+    private void Open(string path) => _browser.Navigate().GoToUrl(_base + path);
+
+    private IWebElement Field(string label) => _browser.FindElement(By.XPath($"//label[normalize-space()='{label}']")) is var l && l.GetAttribute("for") is { Length: > 0 } id
+        ? _browser.FindElement(By.Id(id))
+        : throw new InvalidOperationException("no field labelled " + label);
+
+    private void Button(string text) => ClickAndWait(_browser.FindElement(By.XPath($"//button[normalize-space()='{text}']")));
+
+    private void Link(string text) => ClickAndWait(_browser.FindElement(By.LinkText(text)));
+
+    /// <summary>Clicks something that loads a new page and waits (bounded) until the old document is gone and the new one loaded.</summary>
+    private void ClickAndWait(IWebElement element)
+    {
+        var old = _browser.FindElement(By.TagName("html"));
+        element.Click();
+        for (int i = 0; i < 300; i++)
+        {
+            if (IsStale(old) && Equals(_browser.ExecuteScript("return document.readyState"), "complete"))
+            {
+                return;
+            }
+
+            Thread.Sleep(100);
+        }
+
+        throw new TimeoutException("the page did not change after the click");
+    }
+
+    private static bool IsStale(IWebElement element)
+    {
+        try
+        {
+            _ = element.Enabled;
+            return false;
+        }
+        catch (StaleElementReferenceException)
+        {
+            return true;
+        }
+    }
+
+    private void SignIn(string username, string password)
+    {
+        Open("/portal/login");
+        Field("Username").SendKeys(username);
+        Field("Password").SendKeys(password);
+        Button("Sign in");
+        Assert.Contains(username, _browser.FindElement(By.CssSelector("header .account")).Text, StringComparison.Ordinal);
+    }
+
+    private void SignOut() => Button("Sign out");
+
+    private string Flash() => _browser.FindElement(By.CssSelector("[role=status]")).Text;
+
+    [Fact]
+    public Task FirstSession_AdminSetsUpDeveloperFindsImageRobotPushes() => WithScreenshotAsync(nameof(FirstSession_AdminSetsUpDeveloperFindsImageRobotPushes), async () =>
+    {
+        // The admin creates a project and a user, and adds the user as developer.
+        SignIn("admin", WharfServer.AdminPassword);
+        Field("Name").SendKeys("team");
+        Button("Create project");
+        Assert.Contains("Project team created", Flash(), StringComparison.Ordinal);
+        Open("/portal/admin/users");
+        Field("Username").SendKeys("alice");
+        Field("Password").SendKeys("Alice12345");
+        Button("Create user");
+        Assert.Contains("User alice created", Flash(), StringComparison.Ordinal);
+        Open("/portal/projects/team");
+        _browser.FindElement(By.Id("member_username")).SendKeys("alice");
+        _browser.FindElement(By.XPath("//select[@id='member_role']/option[normalize-space()='developer']")).Click();
+        Button("Add member");
+        Assert.Contains("alice added as developer", Flash(), StringComparison.Ordinal);
+
+        // An image arrives through skopeo.
+        using var skopeo = new Skopeo();
+        string layout = Path.Combine(skopeo.Scratch, "layout");
+        await Images.WriteOciLayoutAsync(layout, "v1", "shown in the portal\n");
+        string adminAuth = await skopeo.LoginAsync(_host, "admin", WharfServer.AdminPassword);
+        var copied = await skopeo.RunAsync(adminAuth, "copy", "--dest-tls-verify=false", $"oci:{layout}:v1", $"docker://{_host}/team/app:v1");
+        Assert.True(copied.ExitCode == 0, copied.ToString());
+
+        // The admin makes a robot that may push; its secret is on the answer page only.
+        Open("/portal/projects/team");
+        _browser.FindElement(By.Id("robot_name")).SendKeys("ci");
+        _browser.FindElement(By.CssSelector("input[name=action][value=push]")).Click();
+        Button("Create robot account");
+        string robotName = _browser.FindElement(By.Id("robot-name")).Text;
+        string secret = _browser.FindElement(By.Id("robot-secret")).Text;
+        Assert.Equal("robot$team+ci", robotName);
+        SignOut();
+
+        // The developer signs in, finds the project and the image, and reads the pull command off the page.
+        SignIn("alice", "Alice12345");
+        Link("team");
+        Assert.Empty(_browser.FindElements(By.Id("robot_name"))); // developers do not manage robots
+        Link("app");
+        var pull = _browser.FindElement(By.CssSelector("code.pull"));
+        Assert.Equal($"podman pull {_host}/team/app:v1", pull.Text);
+        Assert.Equal(pull.Text, _browser.FindElement(By.CssSelector("li button.copy")).GetAttribute("data-copy"));
+        Assert.Empty(_browser.FindElements(By.XPath("//button[starts-with(normalize-space(), 'Delete tag')]")));
+
+        // The robot pushes with its secret through podman, and the developer sees the new tag.
+        Assert.True(Podman.IsInstalled, "podman is not installed (test.sh installs it when run as root)");
+        using var podman = new Podman();
+        await podman.ImportTinyImageAsync("localhost/portal:1", "pushed by the robot\n");
+        var login = await podman.RunAsync("login", "--tls-verify=false", "-u", robotName, "-p", secret, _host);
+        Assert.True(login.ExitCode == 0, login.ToString());
+        var push = await podman.RunAsync("push", "--tls-verify=false", "localhost/portal:1", $"{_host}/team/app:from-robot");
+        Assert.True(push.ExitCode == 0, push.ToString());
+        _browser.Navigate().Refresh();
+        Assert.Contains(_browser.FindElements(By.CssSelector("code.pull")), c => c.Text == $"podman pull {_host}/team/app:from-robot");
+    });
+
+    [Fact]
+    public Task GuestAndAnonymous_SeeOnlyWhatTheyMay_AndAForgedPostIsRefused() => WithScreenshotAsync(nameof(GuestAndAnonymous_SeeOnlyWhatTheyMay_AndAForgedPostIsRefused), async () =>
+    {
+        await _server.CreateProjectAsync("open", isPublic: true);
+        await _server.CreateProjectAsync("closed");
+        await _server.CreateUserAsync("guest");
+        await _server.AddMemberAsync("closed", "guest", ProjectRole.Guest);
+        await _server.SeedImageAsync("closed/app", "v1");
+
+        // Anonymous: the public project only.
+        Open("/");
+        var names = _browser.FindElements(By.CssSelector("tbody th a")).Select(a => a.Text).ToList();
+        Assert.Equal(["open"], names);
+
+        // A guest sees the private project's image but no delete button.
+        SignIn("guest", WharfEndpoint.UserPassword);
+        Open("/portal/projects/closed/repositories/app");
+        Assert.Equal($"podman pull {_host}/closed/app:v1", _browser.FindElement(By.CssSelector("code.pull")).Text);
+        Assert.Empty(_browser.FindElements(By.XPath("//button[starts-with(normalize-space(), 'Delete tag')]")));
+        SignOut();
+
+        // The admin's own delete form, sent without its anti-forgery token, is refused and the tag stays.
+        SignIn("admin", WharfServer.AdminPassword);
+        Open("/portal/projects/closed/repositories/app");
+        _browser.ExecuteScript("document.querySelectorAll('input[name=__wharf_form]').forEach(e => e.remove());");
+        Button("Delete tag v1");
+        Assert.Contains("not sent by this site", _browser.FindElement(By.CssSelector("[role=alert]")).Text, StringComparison.Ordinal);
+        using var admin = _server.Admin();
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("v2/closed/app/manifests/v1")).StatusCode);
+    });
+}
