@@ -31,7 +31,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 # One test project at a time: several of them drive podman, whose shared state (/run/libpod,
 # system reset) must not be touched by two projects at once.
-dotnet test Wharf.slnx -c Release --no-build -nologo -v q -m:1 2>&1 | tee "$log" || status=$?
+dotnet test Wharf.slnx -c Release --no-build -nologo -v q -m:1 --logger "console;verbosity=minimal" 2>&1 | tee "$log" || status=$?
 
 # One closing line for the whole run, summed over the test projects.
 sum() { grep -oE "$1: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}'; }
