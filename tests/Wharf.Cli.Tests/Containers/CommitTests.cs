@@ -48,7 +48,7 @@ public sealed class CommitTests(ContainerFixture fixture) : IDisposable
         Assert.Equal(id, ContainerFixture.PodmanAt(podmanDir, "pull", "-q", "--tls-verify=false", pushed).Trim());
         Assert.Equal("from the image\n", ContainerFixture.PodmanAt(podmanDir, "run", "--rm", "--network", "none",
             "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", pushed, "cat", "/etc/motd"));
-        Tools.Run("podman", "--root", Path.Combine(podmanDir, "storage"), "--runroot", Path.Combine(podmanDir, "run"), "--storage-driver", "vfs", "system", "reset", "-f");
+        Tools.Run("podman", "--root", Path.Combine(podmanDir, "storage"), "--runroot", Path.Combine(podmanDir, "run"), "--tmpdir", Path.Combine(podmanDir, "tmp"), "--storage-driver", "vfs", "system", "reset", "-f");
     }
 
     [Fact]
@@ -74,7 +74,7 @@ public sealed class CommitTests(ContainerFixture fixture) : IDisposable
         }
         finally
         {
-            Tools.Run("podman", "--root", Path.Combine(podmanDir, "storage"), "--runroot", Path.Combine(podmanDir, "run"), "--storage-driver", "vfs", "system", "reset", "-f");
+            Tools.Run("podman", "--root", Path.Combine(podmanDir, "storage"), "--runroot", Path.Combine(podmanDir, "run"), "--tmpdir", Path.Combine(podmanDir, "tmp"), "--storage-driver", "vfs", "system", "reset", "-f");
         }
     }
 

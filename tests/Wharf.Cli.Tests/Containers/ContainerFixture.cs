@@ -72,14 +72,14 @@ public sealed class ContainerFixture : IDisposable
 
     /// <summary>podman with its own vfs store and runc (crun refuses this machine's hybrid cgroups).</summary>
     public static string PodmanAt(string dir, params string[] args) =>
-        Tools.Check("podman", ["--root", Path.Combine(dir, "storage"), "--runroot", Path.Combine(dir, "run"), "--storage-driver", "vfs", "--runtime", "runc", .. args]);
+        Tools.Check("podman", ["--root", Path.Combine(dir, "storage"), "--runroot", Path.Combine(dir, "run"), "--tmpdir", Path.Combine(dir, "tmp"), "--storage-driver", "vfs", "--runtime", "runc", .. args]);
 
     public void Dispose()
     {
         _wharfd?.Dispose();
         try
         {
-            Tools.Run("podman", "--root", Path.Combine(Root, "podman", "storage"), "--runroot", Path.Combine(Root, "podman", "run"), "--storage-driver", "vfs", "system", "reset", "-f");
+            Tools.Run("podman", "--root", Path.Combine(Root, "podman", "storage"), "--runroot", Path.Combine(Root, "podman", "run"), "--tmpdir", Path.Combine(Root, "podman", "tmp"), "--storage-driver", "vfs", "system", "reset", "-f");
             Directory.Delete(Root, recursive: true);
         }
         catch (IOException)

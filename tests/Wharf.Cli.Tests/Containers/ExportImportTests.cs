@@ -18,7 +18,7 @@ public sealed class ExportImportTests(ContainerFixture fixture) : IDisposable
     }
 
     private (int ExitCode, string Stdout, string Stderr) Podman(params string[] args) =>
-        Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"),
+        Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"), "--tmpdir", Path.Combine(fixture.Root, "podman", "tmp"),
             "--storage-driver", "vfs", "--runtime", "runc", .. args]);
 
     public void Dispose()

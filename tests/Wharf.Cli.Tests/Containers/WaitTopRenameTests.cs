@@ -19,7 +19,7 @@ public sealed class WaitTopRenameTests(ContainerFixture fixture) : IDisposable
 
     /// <summary>podman on the fixture's store (which holds localhost/bb:1) but its own run root and container names.</summary>
     private (int ExitCode, string Stdout, string Stderr) Podman(params string[] args) =>
-        Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"),
+        Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"), "--tmpdir", Path.Combine(fixture.Root, "podman", "tmp"),
             "--storage-driver", "vfs", "--runtime", "runc", .. args]);
 
     private string PodmanCheck(params string[] args)

@@ -41,7 +41,7 @@ public sealed class WalkthroughTests(ContainerFixture fixture)
         string shown = ContainerFixture.PodmanAt(podmanDir, "run", "--rm", "--network", "none",
             "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", target, "sh", "-c", "cat /opt/tool; test -e /etc/motd || echo motd-gone");
         Assert.Equal("installed-tool\nmotd-gone\n", shown);
-        Tools.Run("podman", "--root", Path.Combine(podmanDir, "storage"), "--runroot", Path.Combine(podmanDir, "run"), "--storage-driver", "vfs", "system", "reset", "-f");
+        Tools.Run("podman", "--root", Path.Combine(podmanDir, "storage"), "--runroot", Path.Combine(podmanDir, "run"), "--tmpdir", Path.Combine(podmanDir, "tmp"), "--storage-driver", "vfs", "system", "reset", "-f");
 
         // The committed image runs in wharf too, and the original image is unchanged.
         Assert.Equal("installed-tool\n", wharf.Check("run", "--rm", "tooled:1", "cat", "/opt/tool"));

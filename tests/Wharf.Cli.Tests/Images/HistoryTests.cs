@@ -18,7 +18,7 @@ public sealed class HistoryTests(ContainerFixture fixture) : IDisposable
     public void Dispose() => _wharf.Dispose();
 
     private (int ExitCode, string Stdout, string Stderr) Podman(params string[] args) =>
-        Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"),
+        Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"), "--tmpdir", Path.Combine(fixture.Root, "podman", "tmp"),
             "--storage-driver", "vfs", "--runtime", "runc", .. args]);
 
     /// <summary>The table's cells, cut at the header's column starts (cells contain spaces).</summary>

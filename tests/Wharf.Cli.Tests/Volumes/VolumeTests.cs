@@ -12,12 +12,12 @@ public sealed class VolumeTests : IDisposable
     public VolumeTests() => Tools.EnsureTool("podman", "podman");
 
     private (int ExitCode, string Stdout, string Stderr) Podman(params string[] args) =>
-        Tools.Run("podman", ["--root", Path.Combine(_podmanDir, "storage"), "--runroot", Path.Combine(_podmanDir, "run"), "--storage-driver", "vfs", .. args]);
+        Tools.Run("podman", ["--root", Path.Combine(_podmanDir, "storage"), "--runroot", Path.Combine(_podmanDir, "run"), "--tmpdir", Path.Combine(_podmanDir, "tmp"), "--storage-driver", "vfs", .. args]);
 
     public void Dispose()
     {
         _wharf.Dispose();
-        Tools.Run("podman", "--root", Path.Combine(_podmanDir, "storage"), "--runroot", Path.Combine(_podmanDir, "run"), "--storage-driver", "vfs", "system", "reset", "-f");
+        Tools.Run("podman", "--root", Path.Combine(_podmanDir, "storage"), "--runroot", Path.Combine(_podmanDir, "run"), "--tmpdir", Path.Combine(_podmanDir, "tmp"), "--storage-driver", "vfs", "system", "reset", "-f");
         Directory.Delete(_podmanDir, recursive: true);
     }
 

@@ -15,7 +15,7 @@ public static class ToolProbe
         var store = Podman.ShortRunRoot();
         try
         {
-            return Probe("podman", "--root", Path.Combine(store, "root"), "--runroot", Path.Combine(store, "run"),
+            return Probe("podman", "--root", Path.Combine(store, "root"), "--runroot", Path.Combine(store, "run"), "--tmpdir", Path.Combine(store, "tmp"),
                 "--storage-driver", "vfs", "--events-backend", "none", "images");
         }
         finally
@@ -157,7 +157,7 @@ public sealed class Podman : IDisposable
     public async Task<ProcessResult> RunAsync(params string[] arguments)
     {
         var result = await ProcessRunner.RunAsync("podman",
-            ["--root", _root, "--runroot", _runRoot, "--storage-driver", "vfs", "--events-backend", "none", .. arguments]);
+            ["--root", _root, "--runroot", _runRoot, "--tmpdir", Path.Combine(_runRoot, "tmp"), "--storage-driver", "vfs", "--events-backend", "none", .. arguments]);
         _output.WriteLine($"$ {result.Command} -> {result.ExitCode}");
         return result;
     }

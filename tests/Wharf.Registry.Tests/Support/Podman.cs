@@ -32,7 +32,7 @@ public sealed class Podman : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (string a in new[] { "--root", Path.Combine(_scratch, "storage"), "--runroot", Path.Combine(_scratch, "rr"), "--storage-driver", "vfs" }.Concat(args))
+        foreach (string a in new[] { "--root", Path.Combine(_scratch, "storage"), "--runroot", Path.Combine(_scratch, "rr"), "--tmpdir", Path.Combine(_scratch, "tmp"), "--storage-driver", "vfs" }.Concat(args))
         {
             start.ArgumentList.Add(a);
         }
