@@ -31,6 +31,14 @@ public static class JobCli
         };
     }
 
+    /// <summary><c>job exec</c> and <c>job logs</c> end on TERM and INT themselves (<see cref="TerminationSignals"/>).</summary>
+    public static bool HandlesSignals(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        var command = parse.CommandResult.Command;
+        return command.Name is "exec" or "logs" && parse.CommandResult.Parent is System.CommandLine.Parsing.CommandResult { Command.Name: "job" };
+    }
+
     public static JobEngine Engine(CliContext context, ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -194,7 +202,17 @@ public static class JobCli
         {
             await context.Out.FlushAsync(ct).ConfigureAwait(false);
             using var stdout = context.Io.OpenStdout();
-            await Engine(context, parse).LogsAsync(parse.GetRequiredValue(id), parse.GetValue(follow), stdout, ct).ConfigureAwait(false);
+            using var signals = new TerminationSignals(ct);
+            try
+            {
+                await Engine(context, parse).LogsAsync(parse.GetRequiredValue(id), parse.GetValue(follow), stdout, signals.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (signals.ExitCode is { } code)
+            {
+                // Ctrl-C (or TERM) ends following quietly, with the shell's code for it.
+                return code;
+            }
+
             return 0;
         }));
         return cmd;

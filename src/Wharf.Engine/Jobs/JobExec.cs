@@ -41,6 +41,30 @@ public static class JobExec
         return env.Get("WHARF_" + suffix) is { Length: > 0 } w ? w : env.Get("KUBE_" + suffix) is { Length: > 0 } k ? k : null;
     }
 
+    /// <summary>
+    /// Seconds allowed for pull and create, and the words naming where they came from: the variable
+    /// the user set (WHARF_INIT_TIMEOUT, else the cluster's KUBE_INIT_TIMEOUT), or the default.
+    /// A value that is not a positive number of seconds is refused with the variable's own name.
+    /// </summary>
+    public static (int Seconds, string Source) InitTimeout(HostEnvironment env)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        foreach (string name in new[] { "WHARF_INIT_TIMEOUT", "KUBE_INIT_TIMEOUT" })
+        {
+            if (env.Get(name) is { Length: > 0 } value)
+            {
+                if (!int.TryParse(value.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int seconds) || seconds <= 0)
+                {
+                    throw new WharfException($"{name}={value}: not a positive whole number of seconds");
+                }
+
+                return (seconds, name);
+            }
+        }
+
+        return (600, "the default; set WHARF_INIT_TIMEOUT or KUBE_INIT_TIMEOUT");
+    }
+
     /// <summary>SLURM_JOB_GPUS, else CUDA_VISIBLE_DEVICES (<c>0,2</c>) as CDI names <c>nvidia.com/gpu=N</c>.</summary>
     public static List<string> GpuDevices(HostEnvironment env)
     {
@@ -141,7 +165,7 @@ public static class JobExec
         // scancel sends TERM and, KillWait seconds later, KILL to the whole step: the container must be
         // stopped and removed before that, so the stop timeout is short.
         int stopTimeout = int.TryParse(env.Get("WHARF_STOP_TIMEOUT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int st2) && st2 >= 0 ? st2 : 1;
-        int timeout = int.TryParse(Setting(env, "INIT_TIMEOUT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t > 0 ? t : 600;
+        var (timeout, initTimeoutName) = InitTimeout(env);
 
         var create = new CreateOptions
         {
@@ -159,37 +183,37 @@ public static class JobExec
             Quiet = true,
         };
 
-        using var startup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        bool terminated = false;
+        // Every TERM (scancel, a time limit: Slurm sends more than one) and INT ends the wrapper
+        // through this one place; the first decides the exit code.
+        using var signals = new TerminationSignals(cancellationToken);
+        using var startup = CancellationTokenSource.CreateLinkedTokenSource(signals.Token);
         bool finished = false;
+        int stopping = 0;
         ContainerRecord? created = null;
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        signals.Signalled += () =>
         {
-            ctx.Cancel = true;
-            terminated = true;
-            startup.Cancel();
-            if (Volatile.Read(ref created) is { } c)
+            if (Volatile.Read(ref created) is { } c && Interlocked.Exchange(ref stopping, 1) == 0)
             {
                 // The attached run passes TERM on to the container as well; stop makes sure it ends.
                 _ = Task.Run(() => StopQuietly(containers, c.Id, stopTimeout, () => Volatile.Read(ref finished)));
             }
-        });
+        };
 
         startup.CancelAfter(TimeSpan.FromSeconds(timeout));
         try
         {
             created = await containers.CreateAsync(create, startup.Token).ConfigureAwait(false);
         }
+        catch (Exception e) when (signals.ExitCode is { } code && e is OperationCanceledException or WharfException or IOException or HttpRequestException or RegistryException)
+        {
+            // A pull cut short by the signal may fail in any of its layers' words: the signal is the cause.
+            await err.WriteLineAsync("wharf job exec: terminated before the container started").ConfigureAwait(false);
+            RemoveQuietly(containers, name);
+            return code;
+        }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            if (terminated)
-            {
-                await err.WriteLineAsync("wharf job exec: terminated before the container started").ConfigureAwait(false);
-                RemoveQuietly(containers, name);
-                return 143;
-            }
-
-            await err.WriteLineAsync($"wharf job exec: the container for {image} did not start within {timeout} seconds (WHARF_INIT_TIMEOUT); giving up").ConfigureAwait(false);
+            await err.WriteLineAsync($"wharf job exec: the container for {image} did not start within {timeout} seconds ({initTimeoutName}); giving up").ConfigureAwait(false);
             RemoveQuietly(containers, name);
             return 2;
         }
@@ -197,12 +221,21 @@ public static class JobExec
         StartReaper(options.Self, created.Id);
         try
         {
-            if (terminated)
+            if (signals.ExitCode is { } early)
             {
-                return 143;
+                await err.WriteLineAsync("wharf job exec: terminated before the container started").ConfigureAwait(false);
+                return early;
             }
 
-            return await containers.StartAsync(created.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
+            int exit = await containers.StartAsync(created.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
+            if (signals.ExitCode is { } code)
+            {
+                // Killed by TERM after the grace period (137) or ended by it (143): the signal's code either way.
+                await err.WriteLineAsync($"wharf job exec: terminated; the container was stopped (its exit code {exit})").ConfigureAwait(false);
+                return code;
+            }
+
+            return exit;
         }
         finally
         {
