@@ -236,7 +236,7 @@ public static class JobCli
         var image = new Option<string?>("--image") { Description = "Image (default: WHARF_IMAGE or KUBE_IMAGE)" };
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable K=V for the container" };
         var volume = new Option<string[]>("--volume", "-v") { Description = "Bind mount SRC:DST[:ro]" };
-        var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory (default: SLURM_SUBMIT_DIR, else HOME)" };
+        var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the container (default: $HOME, as the cluster's wrapper did; the submit directory is mounted at its own path)" };
         var tls = CliContext.TlsVerifyOption();
         var command = new Argument<string[]>("COMMAND") { Description = "Command (default: WHARF_SCRIPT or KUBE_SCRIPT)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("exec", "Run a job's container on this node (the step of a Slurm job)") { image, env, volume, workdir, tls, command };
@@ -251,6 +251,7 @@ public static class JobCli
                 Workdir = parse.GetValue(workdir),
                 TlsVerify = parse.GetValue(tls),
                 Self = Engine(context, parse).SelfCommand(),
+                Variables = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? string.Empty, StringComparer.Ordinal),
             };
             // scancel may close the step's pipes before the wrapper is done: progress lines must not fail the cleanup.
             var err = new ForgivingWriter(context.Err);

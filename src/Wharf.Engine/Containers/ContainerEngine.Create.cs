@@ -52,6 +52,12 @@ public sealed record CreateOptions : RegistryAccess
     public string UserNs { get; init; } = string.Empty;
 
     public bool Quiet { get; init; }
+
+    /// <summary>podman's <c>--passwd-entry</c>: the /etc/passwd line for the user, added when the image has none for its UID.</summary>
+    public string? PasswdEntry { get; init; }
+
+    /// <summary>podman's <c>--group-entry</c>: /etc/group lines, each added when the image has none for its GID.</summary>
+    public IReadOnlyList<string> GroupEntries { get; init; } = [];
 }
 
 public sealed partial class ContainerEngine
@@ -157,6 +163,8 @@ public sealed partial class ContainerEngine
                     Devices = [.. options.Devices],
                     UserNs = options.UserNs == "keep-id" ? "keep-id" : string.Empty,
                     Interactive = options.Interactive,
+                    PasswdEntry = options.PasswdEntry,
+                    GroupEntries = options.GroupEntries.Count > 0 ? [.. options.GroupEntries] : null,
                 },
             };
             Store.Write(c);

@@ -21,6 +21,9 @@ public sealed record JobExecOptions
 
     public bool? TlsVerify { get; init; }
 
+    /// <summary>The environment wharf job exec was started with (the step's), for the variables passed on.</summary>
+    public IReadOnlyDictionary<string, string> Variables { get; init; } = new Dictionary<string, string>();
+
     /// <summary>How to run this wharf again (with its global flags), for the reaper; none when empty.</summary>
     public IReadOnlyList<string> Self { get; init; } = [];
 }
@@ -65,6 +68,132 @@ public static class JobExec
         return (600, "the default; set WHARF_INIT_TIMEOUT or KUBE_INIT_TIMEOUT");
     }
 
+    /// <summary>
+    /// What the container's environment takes from the step's: every <c>SLURM_*</c>/<c>SLURMD_*</c>
+    /// variable (the job's view of itself), the <c>KUBE_*</c>/<c>WHARF_*</c> settings the job was
+    /// started with, <c>PMI_*</c>/<c>PMIX_*</c>, <c>USER</c>, <c>LOGNAME</c> and <c>HOME</c>. With
+    /// GPUs passed, <c>CUDA_VISIBLE_DEVICES</c> numbers the visible ones from 0, as in a Slurm job
+    /// whose devices are constrained: only the allocated device nodes exist inside.
+    /// </summary>
+    public static List<string> PassedVariables(IReadOnlyDictionary<string, string> host, string home, string user, int gpus)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        string[] prefixes = ["SLURM_", "SLURMD_", "KUBE_", "WHARF_", "PMI_", "PMIX_"];
+        var vars = new List<string> { "HOME=" + home };
+        vars.Add("USER=" + (host.TryGetValue("USER", out string? u) && u.Length > 0 ? u : user));
+        vars.Add("LOGNAME=" + (host.TryGetValue("LOGNAME", out string? l) && l.Length > 0 ? l : user));
+        foreach (var (key, value) in host.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            if (prefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal)))
+            {
+                vars.Add(key + "=" + value);
+            }
+        }
+
+        if (gpus > 0)
+        {
+            vars.Add("CUDA_VISIBLE_DEVICES=" + string.Join(',', Enumerable.Range(0, gpus)));
+        }
+        else if (host.TryGetValue("CUDA_VISIBLE_DEVICES", out string? cuda))
+        {
+            vars.Add("CUDA_VISIBLE_DEVICES=" + cuda);
+        }
+
+        return vars;
+    }
+
+    /// <summary>
+    /// Words as the POSIX shell splits them (without expansions): blanks separate, '…' keeps
+    /// everything, "…" keeps everything but \\ \" \$ \` escapes, a backslash outside quotes escapes the next
+    /// character. An unterminated quote is refused, naming <paramref name="variable"/>.
+    /// </summary>
+    public static List<string> SplitWords(string text, string variable)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var words = new List<string>();
+        var word = new System.Text.StringBuilder();
+        bool inWord = false;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (c is ' ' or '\t' or '\n')
+            {
+                if (inWord)
+                {
+                    words.Add(word.ToString());
+                    word.Clear();
+                    inWord = false;
+                }
+
+                continue;
+            }
+
+            inWord = true;
+            if (c == '\'')
+            {
+                int end = text.IndexOf('\'', i + 1);
+                if (end < 0)
+                {
+                    throw new WharfException($"{variable}: unterminated ' quote");
+                }
+
+                word.Append(text, i + 1, end - i - 1);
+                i = end;
+            }
+            else if (c == '"')
+            {
+                i++;
+                while (true)
+                {
+                    if (i >= text.Length)
+                    {
+                        throw new WharfException($"{variable}: unterminated \" quote");
+                    }
+
+                    if (text[i] == '"')
+                    {
+                        break;
+                    }
+
+                    if (text[i] == '\\' && i + 1 < text.Length && text[i + 1] is '\\' or '"' or '$' or '`')
+                    {
+                        i++;
+                    }
+                    else if (text[i] == '\\' && i + 1 < text.Length && text[i + 1] == '\n')
+                    {
+                        i += 2;
+                        continue;
+                    }
+
+                    word.Append(text[i]);
+                    i++;
+                }
+            }
+            else if (c == '\\')
+            {
+                if (i + 1 < text.Length)
+                {
+                    i++;
+                    if (text[i] != '\n')
+                    {
+                        word.Append(text[i]);
+                    }
+                }
+            }
+            else
+            {
+                word.Append(c);
+            }
+        }
+
+        if (inWord)
+        {
+            words.Add(word.ToString());
+        }
+
+        return words;
+    }
+
     /// <summary>SLURM_JOB_GPUS, else CUDA_VISIBLE_DEVICES (<c>0,2</c>) as CDI names <c>nvidia.com/gpu=N</c>.</summary>
     public static List<string> GpuDevices(HostEnvironment env)
     {
@@ -103,7 +232,8 @@ public static class JobExec
             command.AddRange(["/bin/sh", "-c", "exec \"$0\" \"$@\"", script]);
             if (Setting(env, "SCRIPT_VARS") is { } scriptVars)
             {
-                command.AddRange(scriptVars.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+                // The cluster's wrapper passed them through a shell: quotes group words.
+                command.AddRange(SplitWords(scriptVars, env.Get("WHARF_SCRIPT_VARS") is { Length: > 0 } ? "WHARF_SCRIPT_VARS" : "KUBE_SCRIPT_VARS"));
             }
         }
 
@@ -149,15 +279,9 @@ public static class JobExec
         }
 
         mounts.AddRange(options.Volumes);
-        var vars = new List<string> { "HOME=" + home };
-        foreach (string variable in new[] { "SLURM_JOB_ID", "SLURM_JOB_NAME", "SLURM_JOB_NODELIST", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_GPUS", "SLURM_GPUS_PER_NODE", "SLURM_CPUS_PER_TASK", "SLURM_SUBMIT_DIR", "SLURM_PROCID", "SLURM_NTASKS", "CUDA_VISIBLE_DEVICES", "WHARF_SCRIPT", "KUBE_SCRIPT", "WHARF_SCRIPT_VARS", "KUBE_SCRIPT_VARS" })
-        {
-            if (env.Get(variable) is { } v)
-            {
-                vars.Add(variable + "=" + v);
-            }
-        }
-
+        var devices = GpuDevices(env);
+        var identity = JobIdentity.For(rootless?.Uid ?? uid, rootless is null ? gid : rootless.Value.Gid, home, env.Get);
+        var vars = PassedVariables(options.Variables, home, identity.Name, devices.Count);
         vars.AddRange(options.Env);
         string name = env.Get("SLURM_JOB_ID") is { Length: > 0 } jobId
             ? $"wharf-slurm-{jobId}-{env.Get("SLURM_STEP_ID") ?? "0"}-{Environment.ProcessId}"
@@ -175,10 +299,13 @@ public static class JobExec
             Remove = true,
             Env = vars,
             Volumes = mounts,
-            Workdir = options.Workdir ?? (submitDir is { Length: > 0 } ? submitDir : home),
+            // The cluster's wrapper started jobs in $HOME; scripts written for it rely on that.
+            Workdir = options.Workdir ?? home,
             User = rootless is null ? uid.ToString(CultureInfo.InvariantCulture) + ":" + gid.ToString(CultureInfo.InvariantCulture) : string.Empty,
             UserNs = rootless is null ? string.Empty : "keep-id",
-            Devices = GpuDevices(env),
+            Devices = devices,
+            PasswdEntry = identity.PasswdEntry,
+            GroupEntries = identity.GroupEntries,
             TlsVerify = options.TlsVerify,
             Quiet = true,
         };
