@@ -158,7 +158,8 @@ public static class JobCli
         var cmd = new Command("status", "Show a job's state and exit code") { id, format };
         cmd.SetAction((parse, ct) => context.RunAsync(async () =>
         {
-            var j = Engine(context, parse).Status(parse.GetRequiredValue(id));
+            var engine = Engine(context, parse);
+            var j = engine.Status(parse.GetRequiredValue(id));
             if (parse.GetValue(format) == "json")
             {
                 await context.Out.WriteLineAsync(JsonSerializer.Serialize(j, JobCliJson.Default.JobRecord)).ConfigureAwait(false);
@@ -176,7 +177,7 @@ public static class JobCli
                 "Submitted:  " + j.Submitted.ToString("O", CultureInfo.InvariantCulture),
                 "Started:    " + (j.Started?.ToString("O", CultureInfo.InvariantCulture) ?? "-"),
                 "Ended:      " + (j.Ended?.ToString("O", CultureInfo.InvariantCulture) ?? "-"),
-                "Log:        " + j.LogPath,
+                "Log:        " + (engine.OutputFile(j) ?? j.LogPath),
             };
             if (j.Message is { } m)
             {

@@ -217,7 +217,7 @@ internal static class JobHelpers
         while (true)
         {
             var job = Status(wharf, id);
-            if ((string?)job["state"] is "completed" or "failed" or "cancelled")
+            if ((string?)job["state"] is "completed" or "failed" or "cancelled" or "timeout")
             {
                 return job;
             }
