@@ -66,6 +66,8 @@ public static class JobCli
         var gpus = new Option<int?>("--gpus") { Description = "GPUs" };
         var time = new Option<string?>("--time") { Description = "Time limit HH:MM:SS (Slurm --time)" };
         var partition = new Option<string?>("--partition", "-p") { Description = "Slurm partition" };
+        var ntasks = new Option<int?>("--ntasks", "-n") { Description = "Tasks (Slurm --ntasks): one container each, host network and IPC" };
+        var nodes = new Option<int?>("--nodes", "-N") { Description = "Nodes (Slurm --nodes)" };
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable K=V for the container" };
         var volume = new Option<string[]>("--volume", "-v") { Description = "Bind mount SRC:DST[:ro]" };
         var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the container" };
@@ -74,7 +76,7 @@ public static class JobCli
         var executor = new Option<string>("--executor") { Description = "local (default) or slurm", DefaultValueFactory = _ => "local" };
         var tls = CliContext.TlsVerifyOption();
         var command = new Argument<string[]>("COMMAND") { Description = "Command and arguments", Arity = ArgumentArity.ZeroOrMore };
-        var cmd = new Command("submit", "Submit a job; prints its ID") { image, name, cpus, mem, gpus, time, partition, env, volume, workdir, output, error, executor, tls, command };
+        var cmd = new Command("submit", "Submit a job; prints its ID") { image, name, cpus, mem, gpus, time, partition, ntasks, nodes, env, volume, workdir, output, error, executor, tls, command };
         cmd.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             var spec = new JobSpec
@@ -87,6 +89,8 @@ public static class JobCli
                 Gpus = parse.GetValue(gpus),
                 Time = parse.GetValue(time),
                 Partition = parse.GetValue(partition),
+                Tasks = parse.GetValue(ntasks),
+                Nodes = parse.GetValue(nodes),
                 Env = [.. parse.GetValue(env) ?? []],
                 Volumes = [.. parse.GetValue(volume) ?? []],
                 Workdir = parse.GetValue(workdir),

@@ -56,6 +56,9 @@ public sealed record CreateOptions : RegistryAccess
     /// <summary>podman's <c>--passwd-entry</c>: the /etc/passwd line for the user, added when the image has none for its UID.</summary>
     public string? PasswdEntry { get; init; }
 
+    /// <summary>podman's <c>--ipc</c>: empty for a private IPC namespace, or <c>host</c> (the tasks of one MPI job share memory).</summary>
+    public string Ipc { get; init; } = string.Empty;
+
     /// <summary>podman's <c>--group-entry</c>: /etc/group lines, each added when the image has none for its GID.</summary>
     public IReadOnlyList<string> GroupEntries { get; init; } = [];
 }
@@ -164,6 +167,7 @@ public sealed partial class ContainerEngine
                     UserNs = options.UserNs == "keep-id" ? "keep-id" : string.Empty,
                     Interactive = options.Interactive,
                     PasswdEntry = options.PasswdEntry,
+                    Ipc = options.Ipc == "host" ? "host" : null,
                     GroupEntries = options.GroupEntries.Count > 0 ? [.. options.GroupEntries] : null,
                 },
             };

@@ -95,6 +95,9 @@ public sealed record ContainerSettings
     /// <summary>The user's /etc/passwd line when the image lacks one (<c>--passwd-entry</c>).</summary>
     public string? PasswdEntry { get; init; }
 
+    /// <summary><c>host</c> to share the host's IPC namespace (<c>--ipc host</c>); null for a private one.</summary>
+    public string? Ipc { get; init; }
+
     /// <summary>/etc/group lines added when the image lacks their GIDs (<c>--group-entry</c>).</summary>
     public List<string>? GroupEntries { get; init; }
 }

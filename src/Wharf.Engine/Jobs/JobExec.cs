@@ -194,6 +194,17 @@ public static class JobExec
         return words;
     }
 
+    /// <summary>The directories of the step's PMI server sockets (<c>PMIX_SERVER_TMPDIR</c>, <c>PMIX_SYSTEM_TMPDIR</c>, <c>SLURM_PMIX_TMPDIR</c>…) that exist.</summary>
+    public static List<string> PmiDirectories(IReadOnlyDictionary<string, string> host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return [.. host.Where(kv => (kv.Key.StartsWith("PMIX_", StringComparison.Ordinal) && kv.Key.EndsWith("TMPDIR", StringComparison.Ordinal)) || kv.Key == "SLURM_PMIX_TMPDIR")
+            .Select(kv => kv.Value.TrimEnd('/'))
+            .Where(d => d.Length > 1 && Directory.Exists(d))
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)];
+    }
+
     /// <summary>SLURM_JOB_GPUS, else CUDA_VISIBLE_DEVICES (<c>0,2</c>) as CDI names <c>nvidia.com/gpu=N</c>.</summary>
     public static List<string> GpuDevices(HostEnvironment env)
     {
@@ -278,13 +289,21 @@ public static class JobExec
             Same(site);
         }
 
+        // The process-management interface of the step (PMIx's server sockets) lives in
+        // directories slurmstepd names in the environment: the tasks reach it at the same paths.
+        foreach (string pmi in PmiDirectories(options.Variables))
+        {
+            Same(pmi);
+        }
+
         mounts.AddRange(options.Volumes);
         var devices = GpuDevices(env);
         var identity = JobIdentity.For(rootless?.Uid ?? uid, rootless is null ? gid : rootless.Value.Gid, home, env.Get);
         var vars = PassedVariables(options.Variables, home, identity.Name, devices.Count);
         vars.AddRange(options.Env);
+        // Each task of the step (srun starts one wrapper per task) runs its own container.
         string name = env.Get("SLURM_JOB_ID") is { Length: > 0 } jobId
-            ? $"wharf-slurm-{jobId}-{env.Get("SLURM_STEP_ID") ?? "0"}-{Environment.ProcessId}"
+            ? $"wharf-slurm-{jobId}-{env.Get("SLURM_STEP_ID") ?? "0"}-{env.Get("SLURM_PROCID") ?? "0"}-{Environment.ProcessId}"
             : $"wharf-exec-{Environment.ProcessId}";
         // scancel sends TERM and, KillWait seconds later, KILL to the whole step: the container must be
         // stopped and removed before that, so the stop timeout is short.
@@ -304,6 +323,9 @@ public static class JobExec
             User = rootless is null ? uid.ToString(CultureInfo.InvariantCulture) + ":" + gid.ToString(CultureInfo.InvariantCulture) : string.Empty,
             UserNs = rootless is null ? string.Empty : "keep-id",
             Devices = devices,
+
+            // Tasks of one job on a node talk through shared memory (MPI's intra-node transport).
+            Ipc = "host",
             PasswdEntry = identity.PasswdEntry,
             GroupEntries = identity.GroupEntries,
             TlsVerify = options.TlsVerify,

@@ -38,6 +38,12 @@ public sealed record JobSpec
 
     public string? Partition { get; init; }
 
+    /// <summary>Slurm --ntasks: tasks of the step, one container each.</summary>
+    public int? Tasks { get; init; }
+
+    /// <summary>Slurm --nodes.</summary>
+    public int? Nodes { get; init; }
+
     public List<string> Env { get; init; } = [];
 
     public List<string> Volumes { get; init; } = [];

@@ -39,6 +39,8 @@ public sealed class SlurmExecutor
         Line("gpus", s.Gpus?.ToString(CultureInfo.InvariantCulture));
         Line("time", s.Time);
         Line("partition", s.Partition);
+        Line("ntasks", s.Tasks?.ToString(CultureInfo.InvariantCulture));
+        Line("nodes", s.Nodes?.ToString(CultureInfo.InvariantCulture));
         Line("output", job.LogPath);
         Line("error", job.ErrorPath);
         sb.Append("export WHARF_IMAGE=").Append(Quote(s.Image)).Append('\n');

@@ -148,6 +148,37 @@ public sealed class SlurmJobReportTests : IClassFixture<SlurmFixture>, IDisposab
         Assert.Contains("SLURM_JOB_PARTITION=debug\n", env, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void SubmitSlurm_TwoTasks_OneContainerEachWithItsRankHostIpcAndThePmiSockets()
+    {
+        // The step's PMIx server directory, as slurmstepd names it in the environment, holding a
+        // listening socket (a stand-in for the PMIx server's: the test cluster has no PMIx).
+        string pmix = Path.Combine(_wharf.Dir, "pmix.1.0");
+        Directory.CreateDirectory(pmix);
+        string socketPath = Path.Combine(pmix, "pmix-server");
+        using var server = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        server.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+        server.Listen();
+        _wharf.Env["PMIX_SERVER_TMPDIR"] = pmix;
+        _wharf.Env["PMIX_NAMESPACE"] = "slurm.pmix.test";
+        string hostIpc = Tools.Check("readlink", "/proc/self/ns/ipc").Trim();
+
+        string id = JobHelpers.Submit(_wharf, _images.Image, "--executor", "slurm", "--ntasks", "2", "--", "sh", "-c",
+            $"echo \"task=$SLURM_PROCID of=$SLURM_NTASKS ns=$PMIX_NAMESPACE ipc=$(readlink /proc/self/ns/ipc) sock=$(test -S {socketPath} && echo yes) host=$(hostname)\"");
+        var job = JobHelpers.WaitFinal(_wharf, id);
+        string log = _wharf.Check("job", "logs", id);
+        Assert.True((string?)job["state"] == "completed", log);
+        Assert.Contains("#SBATCH --ntasks=2\n", File.ReadAllText(Path.Combine(_wharf.GraphRoot, "wharf", "jobs", id, "job.sbatch")), StringComparison.Ordinal);
+        var lines = log.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(2, lines.Count);
+        for (int rank = 0; rank < 2; rank++)
+        {
+            Assert.StartsWith($"task={rank} of=2 ns=slurm.pmix.test ipc={hostIpc} sock=yes host=", lines[rank], StringComparison.Ordinal);
+        }
+
+        Assert.Empty(_wharf.ContainerDirs);
+    }
+
     private Dictionary<string, string> WaitSlurmFinal(string slurmId, TimeSpan? limit = null)
     {
         var clock = Stopwatch.StartNew();

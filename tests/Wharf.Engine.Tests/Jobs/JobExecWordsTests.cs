@@ -93,4 +93,26 @@ public sealed class JobExecWordsTests
             ["HOME=/home/carol", "USER=carol", "LOGNAME=carol", "KUBE_DATA_VOLUME=/data/lab", "PMIX_RANK=1", "SLURMD_NODENAME=n1", "SLURM_JOB_PARTITION=gpu", "WHARF_STOP_TIMEOUT=3", "CUDA_VISIBLE_DEVICES=0,1"],
             vars);
     }
+
+    [Fact]
+    public void PmiDirectories_StepsPmixDirectories_ThoseThatExist()
+    {
+        string dir = Directory.CreateTempSubdirectory("wharf-pmix-").FullName;
+        try
+        {
+            var host = new Dictionary<string, string>
+            {
+                ["PMIX_SERVER_TMPDIR"] = dir + "/",
+                ["PMIX_SYSTEM_TMPDIR"] = dir,
+                ["SLURM_PMIX_TMPDIR"] = "/nonexistent/pmix",
+                ["PMIX_RANK"] = "0",
+                ["TMPDIR"] = "/tmp",
+            };
+            Assert.Equal([dir], JobExec.PmiDirectories(host));
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
 }
