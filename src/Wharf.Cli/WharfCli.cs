@@ -88,6 +88,12 @@ public static class WharfCli
         }
 
         var config = new InvocationConfiguration { Output = io.Out, Error = io.Err, EnableDefaultExceptionHandler = false };
+        if (Jobs.JobCli.HandlesSignals(parse))
+        {
+            // Their own TERM/INT handling ends them cleanly; System.CommandLine's would race it.
+            config.ProcessTerminationTimeout = null;
+        }
+
         return await parse.InvokeAsync(config).ConfigureAwait(false);
     }
 

@@ -31,6 +31,14 @@ public static class JobCli
         };
     }
 
+    /// <summary><c>job exec</c> and <c>job logs</c> end on TERM and INT themselves (<see cref="TerminationSignals"/>).</summary>
+    public static bool HandlesSignals(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        var command = parse.CommandResult.Command;
+        return command.Name is "exec" or "logs" && parse.CommandResult.Parent is System.CommandLine.Parsing.CommandResult { Command.Name: "job" };
+    }
+
     public static JobEngine Engine(CliContext context, ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -58,6 +66,8 @@ public static class JobCli
         var gpus = new Option<int?>("--gpus") { Description = "GPUs" };
         var time = new Option<string?>("--time") { Description = "Time limit HH:MM:SS (Slurm --time)" };
         var partition = new Option<string?>("--partition", "-p") { Description = "Slurm partition" };
+        var ntasks = new Option<int?>("--ntasks", "-n") { Description = "Tasks (Slurm --ntasks): one container each, host network and IPC" };
+        var nodes = new Option<int?>("--nodes", "-N") { Description = "Nodes (Slurm --nodes)" };
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable K=V for the container" };
         var volume = new Option<string[]>("--volume", "-v") { Description = "Bind mount SRC:DST[:ro]" };
         var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the container" };
@@ -66,7 +76,7 @@ public static class JobCli
         var executor = new Option<string>("--executor") { Description = "local (default) or slurm", DefaultValueFactory = _ => "local" };
         var tls = CliContext.TlsVerifyOption();
         var command = new Argument<string[]>("COMMAND") { Description = "Command and arguments", Arity = ArgumentArity.ZeroOrMore };
-        var cmd = new Command("submit", "Submit a job; prints its ID") { image, name, cpus, mem, gpus, time, partition, env, volume, workdir, output, error, executor, tls, command };
+        var cmd = new Command("submit", "Submit a job; prints its ID") { image, name, cpus, mem, gpus, time, partition, ntasks, nodes, env, volume, workdir, output, error, executor, tls, command };
         cmd.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             var spec = new JobSpec
@@ -79,6 +89,8 @@ public static class JobCli
                 Gpus = parse.GetValue(gpus),
                 Time = parse.GetValue(time),
                 Partition = parse.GetValue(partition),
+                Tasks = parse.GetValue(ntasks),
+                Nodes = parse.GetValue(nodes),
                 Env = [.. parse.GetValue(env) ?? []],
                 Volumes = [.. parse.GetValue(volume) ?? []],
                 Workdir = parse.GetValue(workdir),
@@ -150,7 +162,8 @@ public static class JobCli
         var cmd = new Command("status", "Show a job's state and exit code") { id, format };
         cmd.SetAction((parse, ct) => context.RunAsync(async () =>
         {
-            var j = Engine(context, parse).Status(parse.GetRequiredValue(id));
+            var engine = Engine(context, parse);
+            var j = engine.Status(parse.GetRequiredValue(id));
             if (parse.GetValue(format) == "json")
             {
                 await context.Out.WriteLineAsync(JsonSerializer.Serialize(j, JobCliJson.Default.JobRecord)).ConfigureAwait(false);
@@ -168,7 +181,7 @@ public static class JobCli
                 "Submitted:  " + j.Submitted.ToString("O", CultureInfo.InvariantCulture),
                 "Started:    " + (j.Started?.ToString("O", CultureInfo.InvariantCulture) ?? "-"),
                 "Ended:      " + (j.Ended?.ToString("O", CultureInfo.InvariantCulture) ?? "-"),
-                "Log:        " + j.LogPath,
+                "Log:        " + (engine.OutputFile(j) ?? j.LogPath),
             };
             if (j.Message is { } m)
             {
@@ -194,7 +207,17 @@ public static class JobCli
         {
             await context.Out.FlushAsync(ct).ConfigureAwait(false);
             using var stdout = context.Io.OpenStdout();
-            await Engine(context, parse).LogsAsync(parse.GetRequiredValue(id), parse.GetValue(follow), stdout, ct).ConfigureAwait(false);
+            using var signals = new TerminationSignals(ct);
+            try
+            {
+                await Engine(context, parse).LogsAsync(parse.GetRequiredValue(id), parse.GetValue(follow), stdout, signals.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (signals.ExitCode is { } code)
+            {
+                // Ctrl-C (or TERM) ends following quietly, with the shell's code for it.
+                return code;
+            }
+
             return 0;
         }));
         return cmd;
@@ -218,7 +241,7 @@ public static class JobCli
         var image = new Option<string?>("--image") { Description = "Image (default: WHARF_IMAGE or KUBE_IMAGE)" };
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable K=V for the container" };
         var volume = new Option<string[]>("--volume", "-v") { Description = "Bind mount SRC:DST[:ro]" };
-        var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory (default: SLURM_SUBMIT_DIR, else HOME)" };
+        var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the container (default: $HOME, as the cluster's wrapper did; the submit directory is mounted at its own path)" };
         var tls = CliContext.TlsVerifyOption();
         var command = new Argument<string[]>("COMMAND") { Description = "Command (default: WHARF_SCRIPT or KUBE_SCRIPT)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("exec", "Run a job's container on this node (the step of a Slurm job)") { image, env, volume, workdir, tls, command };
@@ -233,6 +256,7 @@ public static class JobCli
                 Workdir = parse.GetValue(workdir),
                 TlsVerify = parse.GetValue(tls),
                 Self = Engine(context, parse).SelfCommand(),
+                Variables = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? string.Empty, StringComparer.Ordinal),
             };
             // scancel may close the step's pipes before the wrapper is done: progress lines must not fail the cleanup.
             var err = new ForgivingWriter(context.Err);

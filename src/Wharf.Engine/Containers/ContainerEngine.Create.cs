@@ -52,6 +52,15 @@ public sealed record CreateOptions : RegistryAccess
     public string UserNs { get; init; } = string.Empty;
 
     public bool Quiet { get; init; }
+
+    /// <summary>podman's <c>--passwd-entry</c>: the /etc/passwd line for the user, added when the image has none for its UID.</summary>
+    public string? PasswdEntry { get; init; }
+
+    /// <summary>podman's <c>--ipc</c>: empty for a private IPC namespace, or <c>host</c> (the tasks of one MPI job share memory).</summary>
+    public string Ipc { get; init; } = string.Empty;
+
+    /// <summary>podman's <c>--group-entry</c>: /etc/group lines, each added when the image has none for its GID.</summary>
+    public IReadOnlyList<string> GroupEntries { get; init; } = [];
 }
 
 public sealed partial class ContainerEngine
@@ -159,6 +168,9 @@ public sealed partial class ContainerEngine
                     Devices = [.. options.Devices],
                     UserNs = options.UserNs == "keep-id" ? "keep-id" : string.Empty,
                     Interactive = options.Interactive,
+                    PasswdEntry = options.PasswdEntry,
+                    Ipc = options.Ipc == "host" ? "host" : null,
+                    GroupEntries = options.GroupEntries.Count > 0 ? [.. options.GroupEntries] : null,
                 },
             };
             Store.Write(c);

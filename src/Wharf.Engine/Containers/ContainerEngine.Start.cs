@@ -50,12 +50,17 @@ public sealed partial class ContainerEngine
                 : c.Settings.User;
             var (uid, gid, groups, home) = RootfsPaths.ResolveUser(rootfs, userSpec);
             var binds = new List<(string Source, string Destination)>();
-            if (keepId is not null)
+            if (keepId is not null || c.Settings.PasswdEntry is not null)
             {
                 if (KeepIdPasswd(c, rootfs, uid, gid, ref home) is { } passwd)
                 {
                     binds.Add((passwd, "/etc/passwd"));
                 }
+            }
+
+            if (c.Settings.GroupEntries is { Count: > 0 } groupEntries && ExtraGroups(c, rootfs, groupEntries) is { } groupFile)
+            {
+                binds.Add((groupFile, "/etc/group"));
             }
 
             var env = new List<string>(c.Settings.Env);
@@ -122,15 +127,49 @@ public sealed partial class ContainerEngine
             return null;
         }
 
-        home = Env.Get("HOME") ?? "/";
-        string name = Env.Get("USER") is { Length: > 0 } u && !u.Contains(':', StringComparison.Ordinal) ? u : "user";
+        string line;
+        if (c.Settings.PasswdEntry is { } given)
+        {
+            // The caller's line names the user (a job's wrapper gives the submitting user's name and home).
+            line = given;
+            home = given.Split(':') is { Length: > 5 } f && f[5].Length > 0 ? f[5] : home;
+        }
+        else
+        {
+            home = Env.Get("HOME") ?? "/";
+            string name = Env.Get("USER") is { Length: > 0 } u && !u.Contains(':', StringComparison.Ordinal) ? u : "user";
+            line = $"{name}:*:{id}:{gid}:{name}:{home}:/bin/sh";
+        }
+
         if (text.Length > 0 && !text.EndsWith('\n'))
         {
             text += "\n";
         }
 
         string path = Path.Combine(Store.UserData(c.Id), "passwd");
-        File.WriteAllText(path, text + $"{name}:*:{id}:{gid}:{name}:{home}:/bin/sh\n");
+        File.WriteAllText(path, text + line + "\n");
+        return path;
+    }
+
+    /// <summary>A copy of the image's /etc/group with the given lines whose GIDs it lacks; null when it lacks none.</summary>
+    private string? ExtraGroups(ContainerRecord c, string rootfs, IReadOnlyList<string> entries)
+    {
+        string image = RootfsPaths.Resolve(rootfs, "/etc/group");
+        string text = File.Exists(image) ? File.ReadAllText(image) : string.Empty;
+        var known = text.Split('\n').Select(l => l.Split(':')).Where(f => f.Length > 2).SelectMany(f => new[] { "gid:" + f[2], "name:" + f[0] }).ToHashSet(StringComparer.Ordinal);
+        var added = entries.Where(e => e.Split(':') is { Length: > 2 } f && !known.Contains("gid:" + f[2]) && !known.Contains("name:" + f[0])).ToList();
+        if (added.Count == 0)
+        {
+            return null;
+        }
+
+        if (text.Length > 0 && !text.EndsWith('\n'))
+        {
+            text += "\n";
+        }
+
+        string path = Path.Combine(Store.UserData(c.Id), "group");
+        File.WriteAllText(path, text + string.Join('\n', added) + "\n");
         return path;
     }
 

@@ -92,6 +92,15 @@ public sealed record ContainerSettings
 
     /// <summary><c>keep-id</c>, or empty for the default namespace.</summary>
     public string UserNs { get; init; } = string.Empty;
+
+    /// <summary>The user's /etc/passwd line when the image lacks one (<c>--passwd-entry</c>).</summary>
+    public string? PasswdEntry { get; init; }
+
+    /// <summary><c>host</c> to share the host's IPC namespace (<c>--ipc host</c>); null for a private one.</summary>
+    public string? Ipc { get; init; }
+
+    /// <summary>/etc/group lines added when the image lacks their GIDs (<c>--group-entry</c>).</summary>
+    public List<string>? GroupEntries { get; init; }
 }
 
 public sealed record MountRecord(string Source, string Destination, bool ReadOnly);

@@ -142,6 +142,29 @@ public static class RuntimeSpec
             new JsonObject { ["type"] = "uts" },
             new JsonObject { ["type"] = "mount" },
         };
+        if (c.Settings.Ipc == "host")
+        {
+            // The host's IPC namespace (--ipc host): its message queues and shared memory are bound,
+            // as podman does (a namespace the container does not own cannot mount mqueue afresh,
+            // and tasks sharing memory meet in the host's /dev/shm).
+            namespaces.RemoveAt(1);
+            // A host without them mounted gives the container none.
+            for (int i = mounts.Count - 1; i >= 0; i--)
+            {
+                if ((string?)mounts[i]!["destination"] is { } d && d is "/dev/mqueue" or "/dev/shm")
+                {
+                    if (Directory.Exists(d))
+                    {
+                        mounts[i] = Mount(d, "bind", d, "rbind", "nosuid", "noexec", "nodev");
+                    }
+                    else
+                    {
+                        mounts.RemoveAt(i);
+                    }
+                }
+            }
+        }
+
         if (c.Settings.Network != "host")
         {
             namespaces.Add(new JsonObject { ["type"] = "network" });

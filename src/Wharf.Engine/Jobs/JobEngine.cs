@@ -123,9 +123,27 @@ public sealed class JobEngine
     }
 
     /// <summary>Every job with its live state.</summary>
-    public IReadOnlyList<JobRecord> List() => [.. Store.List().Select(Refresh)];
+    /// <remarks>Slurm is asked once for all the Slurm jobs still going, not once per job.</remarks>
+    public IReadOnlyList<JobRecord> List()
+    {
+        var jobs = Store.List();
+        var going = jobs.Where(j => j.Spec.Executor == "slurm" && !JobStates.IsFinal(j.State) && j.SlurmJobId is not null).Select(j => j.SlurmJobId!).ToList();
+        var slurm = going.Count > 0 ? Slurm.QueryMany(going) : [];
+        return [.. jobs.Select(j => j.Spec.Executor == "slurm" ? RefreshSlurm(j, slurm) : Refresh(j))];
+    }
 
     public JobRecord Status(string id) => Refresh(Store.Read(id));
+
+    /// <summary>The job's output file: for Slurm, its --output pattern as sbatch expanded it (null while that needs the node).</summary>
+    public string? OutputFile(JobRecord job) => ExpandedPath(job, job.LogPath);
+
+    public string? ErrorFile(JobRecord job) => job.ErrorPath is { } e ? ExpandedPath(job, e) : null;
+
+    private static string? ExpandedPath(JobRecord job, string path)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        return job.SlurmJobId is { } id ? SlurmFilePattern.Expand(path, id, job.Name, Environment.UserName, job.SlurmNode) : path;
+    }
 
     /// <summary>
     /// A local job recorded queued or running whose supervisor is gone (killed, or the machine
@@ -169,15 +187,22 @@ public sealed class JobEngine
         return marked;
     }
 
-    private JobRecord RefreshSlurm(JobRecord job)
+    private JobRecord RefreshSlurm(JobRecord job) =>
+        job.SlurmJobId is null ? job : RefreshSlurm(job, Slurm.QueryMany([job.SlurmJobId]));
+
+    /// <summary>
+    /// Slurm's word on the job: state, exit code, start and end as Slurm recorded them (not when
+    /// wharf happened to look), the node. A job Slurm no longer knows at all is <c>unknown</c>.
+    /// </summary>
+    private JobRecord RefreshSlurm(JobRecord job, IReadOnlyDictionary<string, SlurmJobInfo> slurm)
     {
-        if (job.SlurmJobId is null)
+        if (job.SlurmJobId is null || JobStates.IsFinal(job.State))
         {
             return job;
         }
 
-        var (state, exit) = Slurm.Query(job.SlurmJobId);
-        if (state is null || (state == job.State && exit is null))
+        var info = slurm.GetValueOrDefault(job.SlurmJobId);
+        if (info?.State is null && (info is not null || job.State == JobStates.Unknown))
         {
             return job;
         }
@@ -190,16 +215,22 @@ public sealed class JobEngine
                 return fresh;
             }
 
-            if (state == JobStates.Running && fresh.Started is null)
+            if (info?.State is not { } state)
             {
-                fresh.Started = Now;
+                fresh.State = JobStates.Unknown;
+                fresh.Message = $"Slurm has no record of job {fresh.SlurmJobId} (squeue, scontrol and sacct)";
+                Store.Write(fresh);
+                return fresh;
             }
 
             fresh.State = state;
+            fresh.Message = null;
+            fresh.Started = info.Start ?? fresh.Started;
+            fresh.SlurmNode = info.Node ?? fresh.SlurmNode;
             if (JobStates.IsFinal(state))
             {
-                fresh.Ended = Now;
-                fresh.ExitCode = exit;
+                fresh.Ended = info.End ?? Now;
+                fresh.ExitCode = info.ExitCode;
             }
 
             Store.Write(fresh);
@@ -321,7 +352,11 @@ public sealed class JobEngine
         while (true)
         {
             bool final = JobStates.IsFinal(job.State);
-            position = await CopyFromAsync(job.LogPath, position, output, cancellationToken).ConfigureAwait(false);
+            if (OutputFile(job) is { } log)
+            {
+                position = await CopyFromAsync(log, position, output, cancellationToken).ConfigureAwait(false);
+            }
+
             if (!follow || final)
             {
                 break;
@@ -331,7 +366,7 @@ public sealed class JobEngine
             job = Status(id);
         }
 
-        if (job.ErrorPath is { } err)
+        if (ErrorFile(job) is { } err)
         {
             await CopyFromAsync(err, 0, output, cancellationToken).ConfigureAwait(false);
         }

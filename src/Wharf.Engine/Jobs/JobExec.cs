@@ -21,6 +21,9 @@ public sealed record JobExecOptions
 
     public bool? TlsVerify { get; init; }
 
+    /// <summary>The environment wharf job exec was started with (the step's), for the variables passed on.</summary>
+    public IReadOnlyDictionary<string, string> Variables { get; init; } = new Dictionary<string, string>();
+
     /// <summary>How to run this wharf again (with its global flags), for the reaper; none when empty.</summary>
     public IReadOnlyList<string> Self { get; init; } = [];
 }
@@ -39,6 +42,167 @@ public static class JobExec
     {
         ArgumentNullException.ThrowIfNull(env);
         return env.Get("WHARF_" + suffix) is { Length: > 0 } w ? w : env.Get("KUBE_" + suffix) is { Length: > 0 } k ? k : null;
+    }
+
+    /// <summary>
+    /// Seconds allowed for pull and create, and the words naming where they came from: the variable
+    /// the user set (WHARF_INIT_TIMEOUT, else the cluster's KUBE_INIT_TIMEOUT), or the default.
+    /// A value that is not a positive number of seconds is refused with the variable's own name.
+    /// </summary>
+    public static (int Seconds, string Source) InitTimeout(HostEnvironment env)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        foreach (string name in new[] { "WHARF_INIT_TIMEOUT", "KUBE_INIT_TIMEOUT" })
+        {
+            if (env.Get(name) is { Length: > 0 } value)
+            {
+                if (!int.TryParse(value.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int seconds) || seconds <= 0)
+                {
+                    throw new WharfException($"{name}={value}: not a positive whole number of seconds");
+                }
+
+                return (seconds, name);
+            }
+        }
+
+        return (600, "the default; set WHARF_INIT_TIMEOUT or KUBE_INIT_TIMEOUT");
+    }
+
+    /// <summary>
+    /// What the container's environment takes from the step's: every <c>SLURM_*</c>/<c>SLURMD_*</c>
+    /// variable (the job's view of itself), the <c>KUBE_*</c>/<c>WHARF_*</c> settings the job was
+    /// started with, <c>PMI_*</c>/<c>PMIX_*</c>, <c>USER</c>, <c>LOGNAME</c> and <c>HOME</c>. With
+    /// GPUs passed, <c>CUDA_VISIBLE_DEVICES</c> numbers the visible ones from 0, as in a Slurm job
+    /// whose devices are constrained: only the allocated device nodes exist inside.
+    /// </summary>
+    public static List<string> PassedVariables(IReadOnlyDictionary<string, string> host, string home, string user, int gpus)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        string[] prefixes = ["SLURM_", "SLURMD_", "KUBE_", "WHARF_", "PMI_", "PMIX_"];
+        var vars = new List<string> { "HOME=" + home };
+        vars.Add("USER=" + (host.TryGetValue("USER", out string? u) && u.Length > 0 ? u : user));
+        vars.Add("LOGNAME=" + (host.TryGetValue("LOGNAME", out string? l) && l.Length > 0 ? l : user));
+        foreach (var (key, value) in host.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            if (prefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal)))
+            {
+                vars.Add(key + "=" + value);
+            }
+        }
+
+        if (gpus > 0)
+        {
+            vars.Add("CUDA_VISIBLE_DEVICES=" + string.Join(',', Enumerable.Range(0, gpus)));
+        }
+        else if (host.TryGetValue("CUDA_VISIBLE_DEVICES", out string? cuda))
+        {
+            vars.Add("CUDA_VISIBLE_DEVICES=" + cuda);
+        }
+
+        return vars;
+    }
+
+    /// <summary>
+    /// Words as the POSIX shell splits them (without expansions): blanks separate, '…' keeps
+    /// everything, "…" keeps everything but \\ \" \$ \` escapes, a backslash outside quotes escapes the next
+    /// character. An unterminated quote is refused, naming <paramref name="variable"/>.
+    /// </summary>
+    public static List<string> SplitWords(string text, string variable)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var words = new List<string>();
+        var word = new System.Text.StringBuilder();
+        bool inWord = false;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (c is ' ' or '\t' or '\n')
+            {
+                if (inWord)
+                {
+                    words.Add(word.ToString());
+                    word.Clear();
+                    inWord = false;
+                }
+
+                continue;
+            }
+
+            inWord = true;
+            if (c == '\'')
+            {
+                int end = text.IndexOf('\'', i + 1);
+                if (end < 0)
+                {
+                    throw new WharfException($"{variable}: unterminated ' quote");
+                }
+
+                word.Append(text, i + 1, end - i - 1);
+                i = end;
+            }
+            else if (c == '"')
+            {
+                i++;
+                while (true)
+                {
+                    if (i >= text.Length)
+                    {
+                        throw new WharfException($"{variable}: unterminated \" quote");
+                    }
+
+                    if (text[i] == '"')
+                    {
+                        break;
+                    }
+
+                    if (text[i] == '\\' && i + 1 < text.Length && text[i + 1] is '\\' or '"' or '$' or '`')
+                    {
+                        i++;
+                    }
+                    else if (text[i] == '\\' && i + 1 < text.Length && text[i + 1] == '\n')
+                    {
+                        i += 2;
+                        continue;
+                    }
+
+                    word.Append(text[i]);
+                    i++;
+                }
+            }
+            else if (c == '\\')
+            {
+                if (i + 1 < text.Length)
+                {
+                    i++;
+                    if (text[i] != '\n')
+                    {
+                        word.Append(text[i]);
+                    }
+                }
+            }
+            else
+            {
+                word.Append(c);
+            }
+        }
+
+        if (inWord)
+        {
+            words.Add(word.ToString());
+        }
+
+        return words;
+    }
+
+    /// <summary>The directories of the step's PMI server sockets (<c>PMIX_SERVER_TMPDIR</c>, <c>PMIX_SYSTEM_TMPDIR</c>, <c>SLURM_PMIX_TMPDIR</c>…) that exist.</summary>
+    public static List<string> PmiDirectories(IReadOnlyDictionary<string, string> host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return [.. host.Where(kv => (kv.Key.StartsWith("PMIX_", StringComparison.Ordinal) && kv.Key.EndsWith("TMPDIR", StringComparison.Ordinal)) || kv.Key == "SLURM_PMIX_TMPDIR")
+            .Select(kv => kv.Value.TrimEnd('/'))
+            .Where(d => d.Length > 1 && Directory.Exists(d))
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)];
     }
 
     /// <summary>SLURM_JOB_GPUS, else CUDA_VISIBLE_DEVICES (<c>0,2</c>) as CDI names <c>nvidia.com/gpu=N</c>.</summary>
@@ -79,7 +243,8 @@ public static class JobExec
             command.AddRange(["/bin/sh", "-c", "exec \"$0\" \"$@\"", script]);
             if (Setting(env, "SCRIPT_VARS") is { } scriptVars)
             {
-                command.AddRange(scriptVars.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+                // The cluster's wrapper passed them through a shell: quotes group words.
+                command.AddRange(SplitWords(scriptVars, env.Get("WHARF_SCRIPT_VARS") is { Length: > 0 } ? "WHARF_SCRIPT_VARS" : "KUBE_SCRIPT_VARS"));
             }
         }
 
@@ -124,24 +289,26 @@ public static class JobExec
             Same(site);
         }
 
-        mounts.AddRange(options.Volumes);
-        var vars = new List<string> { "HOME=" + home };
-        foreach (string variable in new[] { "SLURM_JOB_ID", "SLURM_JOB_NAME", "SLURM_JOB_NODELIST", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_GPUS", "SLURM_GPUS_PER_NODE", "SLURM_CPUS_PER_TASK", "SLURM_SUBMIT_DIR", "SLURM_PROCID", "SLURM_NTASKS", "CUDA_VISIBLE_DEVICES", "WHARF_SCRIPT", "KUBE_SCRIPT", "WHARF_SCRIPT_VARS", "KUBE_SCRIPT_VARS" })
+        // The process-management interface of the step (PMIx's server sockets) lives in
+        // directories slurmstepd names in the environment: the tasks reach it at the same paths.
+        foreach (string pmi in PmiDirectories(options.Variables))
         {
-            if (env.Get(variable) is { } v)
-            {
-                vars.Add(variable + "=" + v);
-            }
+            Same(pmi);
         }
 
+        mounts.AddRange(options.Volumes);
+        var devices = GpuDevices(env);
+        var identity = JobIdentity.For(rootless?.Uid ?? uid, rootless is null ? gid : rootless.Value.Gid, home, env.Get);
+        var vars = PassedVariables(options.Variables, home, identity.Name, devices.Count);
         vars.AddRange(options.Env);
+        // Each task of the step (srun starts one wrapper per task) runs its own container.
         string name = env.Get("SLURM_JOB_ID") is { Length: > 0 } jobId
-            ? $"wharf-slurm-{jobId}-{env.Get("SLURM_STEP_ID") ?? "0"}-{Environment.ProcessId}"
+            ? $"wharf-slurm-{jobId}-{env.Get("SLURM_STEP_ID") ?? "0"}-{env.Get("SLURM_PROCID") ?? "0"}-{Environment.ProcessId}"
             : $"wharf-exec-{Environment.ProcessId}";
         // scancel sends TERM and, KillWait seconds later, KILL to the whole step: the container must be
         // stopped and removed before that, so the stop timeout is short.
         int stopTimeout = int.TryParse(env.Get("WHARF_STOP_TIMEOUT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int st2) && st2 >= 0 ? st2 : 1;
-        int timeout = int.TryParse(Setting(env, "INIT_TIMEOUT"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t > 0 ? t : 600;
+        var (timeout, initTimeoutName) = InitTimeout(env);
 
         var create = new CreateOptions
         {
@@ -151,45 +318,51 @@ public static class JobExec
             Remove = true,
             Env = vars,
             Volumes = mounts,
-            Workdir = options.Workdir ?? (submitDir is { Length: > 0 } ? submitDir : home),
+            // The cluster's wrapper started jobs in $HOME; scripts written for it rely on that.
+            Workdir = options.Workdir ?? home,
             User = rootless is null ? uid.ToString(CultureInfo.InvariantCulture) + ":" + gid.ToString(CultureInfo.InvariantCulture) : string.Empty,
             UserNs = rootless is null ? string.Empty : "keep-id",
-            Devices = GpuDevices(env),
+            Devices = devices,
+
+            // Tasks of one job on a node talk through shared memory (MPI's intra-node transport).
+            Ipc = "host",
+            PasswdEntry = identity.PasswdEntry,
+            GroupEntries = identity.GroupEntries,
             TlsVerify = options.TlsVerify,
             Quiet = true,
         };
 
-        using var startup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        bool terminated = false;
+        // Every TERM (scancel, a time limit: Slurm sends more than one) and INT ends the wrapper
+        // through this one place; the first decides the exit code.
+        using var signals = new TerminationSignals(cancellationToken);
+        using var startup = CancellationTokenSource.CreateLinkedTokenSource(signals.Token);
         bool finished = false;
+        int stopping = 0;
         ContainerRecord? created = null;
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        signals.Signalled += () =>
         {
-            ctx.Cancel = true;
-            terminated = true;
-            startup.Cancel();
-            if (Volatile.Read(ref created) is { } c)
+            if (Volatile.Read(ref created) is { } c && Interlocked.Exchange(ref stopping, 1) == 0)
             {
                 // The attached run passes TERM on to the container as well; stop makes sure it ends.
                 _ = Task.Run(() => StopQuietly(containers, c.Id, stopTimeout, () => Volatile.Read(ref finished)));
             }
-        });
+        };
 
         startup.CancelAfter(TimeSpan.FromSeconds(timeout));
         try
         {
             created = await containers.CreateAsync(create, startup.Token).ConfigureAwait(false);
         }
+        catch (Exception e) when (signals.ExitCode is { } code && e is OperationCanceledException or WharfException or IOException or HttpRequestException or RegistryException)
+        {
+            // A pull cut short by the signal may fail in any of its layers' words: the signal is the cause.
+            await err.WriteLineAsync("wharf job exec: terminated before the container started").ConfigureAwait(false);
+            RemoveQuietly(containers, name);
+            return code;
+        }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            if (terminated)
-            {
-                await err.WriteLineAsync("wharf job exec: terminated before the container started").ConfigureAwait(false);
-                RemoveQuietly(containers, name);
-                return 143;
-            }
-
-            await err.WriteLineAsync($"wharf job exec: the container for {image} did not start within {timeout} seconds (WHARF_INIT_TIMEOUT); giving up").ConfigureAwait(false);
+            await err.WriteLineAsync($"wharf job exec: the container for {image} did not start within {timeout} seconds ({initTimeoutName}); giving up").ConfigureAwait(false);
             RemoveQuietly(containers, name);
             return 2;
         }
@@ -197,12 +370,21 @@ public static class JobExec
         StartReaper(options.Self, created.Id);
         try
         {
-            if (terminated)
+            if (signals.ExitCode is { } early)
             {
-                return 143;
+                await err.WriteLineAsync("wharf job exec: terminated before the container started").ConfigureAwait(false);
+                return early;
             }
 
-            return await containers.StartAsync(created.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
+            int exit = await containers.StartAsync(created.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
+            if (signals.ExitCode is { } code)
+            {
+                // Killed by TERM after the grace period (137) or ended by it (143): the signal's code either way.
+                await err.WriteLineAsync($"wharf job exec: terminated; the container was stopped (its exit code {exit})").ConfigureAwait(false);
+                return code;
+            }
+
+            return exit;
         }
         finally
         {

@@ -10,7 +10,13 @@ public static class JobStates
     public const string Failed = "failed";
     public const string Cancelled = "cancelled";
 
-    public static bool IsFinal(string state) => state is Completed or Failed or Cancelled;
+    /// <summary>Slurm ended the job at its time limit (Slurm's TIMEOUT).</summary>
+    public const string Timeout = "timeout";
+
+    /// <summary>Slurm knows the job no more (squeue, scontrol and sacct have no record of it).</summary>
+    public const string Unknown = "unknown";
+
+    public static bool IsFinal(string state) => state is Completed or Failed or Cancelled or Timeout;
 }
 
 /// <summary>What a job asks for: the image, the command and the resources, as given to <c>job submit</c>.</summary>
@@ -42,6 +48,12 @@ public sealed record JobSpec
     public string? Time { get; init; }
 
     public string? Partition { get; init; }
+
+    /// <summary>Slurm --ntasks: tasks of the step, one container each.</summary>
+    public int? Tasks { get; init; }
+
+    /// <summary>Slurm --nodes.</summary>
+    public int? Nodes { get; init; }
 
     public List<string> Env { get; init; } = [];
 
@@ -88,6 +100,9 @@ public sealed record JobRecord
 
     /// <summary>slurm: the scheduler's job ID.</summary>
     public string? SlurmJobId { get; set; }
+
+    /// <summary>slurm: the node that ran the batch step (for %N in --output/--error).</summary>
+    public string? SlurmNode { get; set; }
 
     public bool CancelRequested { get; set; }
 

@@ -39,6 +39,8 @@ public sealed class SlurmExecutor
         Line("gpus", s.Gpus?.ToString(CultureInfo.InvariantCulture));
         Line("time", s.Time);
         Line("partition", s.Partition);
+        Line("ntasks", s.Tasks?.ToString(CultureInfo.InvariantCulture));
+        Line("nodes", s.Nodes?.ToString(CultureInfo.InvariantCulture));
         Line("output", job.LogPath);
         Line("error", job.ErrorPath);
         sb.Append("export WHARF_IMAGE=").Append(Quote(s.RunImage)).Append('\n');
@@ -99,72 +101,175 @@ public sealed class SlurmExecutor
             throw new WharfException("sbatch printed no job ID");
         }
 
-        // Without EnforcePartLimits, sbatch accepts a job over the partition's limits and it pends
-        // for ever; that is refused here with Slurm's own reason.
-        // The scheduler settles the reason within its first passes over the job (PartitionConfig comes
-        // before PartitionTimeLimit): a bounded wait while the job pends.
-        // Only a reason the scheduler has not settled yet (None, or PartitionConfig on the way to a
-        // limit) is waited on, at most 10 seconds; a settled one (Resources, Priority…) returns at once.
-        int qcode;
-        string r = string.Empty;
+        // Without EnforcePartLimits, sbatch accepts a job that can never run (over the partition's
+        // limits, on nodes that are not there) and it pends for ever: one look at its pending
+        // reason refuses it with Slurm's own word. Any other reason (None, Priority, Resources…)
+        // returns at once. PartitionConfig is the scheduler's first word for several limits; a
+        // short, bounded wait lets it name the one (PartitionTimeLimit…).
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
+        string? reason = PendingReason(id);
+        while (reason == "PartitionConfig" && clock.Elapsed < TimeSpan.FromSeconds(2))
         {
-            (qcode, string reason, _) = Run("squeue", null, "-h", "-j", id, "-o", "%T %r");
-            r = reason.Trim();
-            bool unsettled = r is "PENDING" or "PENDING None" or "PENDING PartitionConfig";
-            if (qcode != 0 || !unsettled || clock.Elapsed > TimeSpan.FromSeconds(10))
-            {
-                break;
-            }
-
-            Thread.Sleep(100);
+            Thread.Sleep(200);
+            reason = PendingReason(id);
         }
 
-        qcode = r.StartsWith("PENDING ", StringComparison.Ordinal) ? 0 : 1;
-        r = qcode == 0 ? r["PENDING ".Length..] : r;
-        if (qcode == 0 && r.StartsWith("Partition", StringComparison.Ordinal) && r.EndsWith("Limit", StringComparison.Ordinal))
+        if (reason is not null && NeverRuns(reason))
         {
             Run("scancel", null, id);
-            throw new WharfException($"Slurm job {id} cannot run: {r} (the request exceeds the partition's limits); cancelled");
+            throw new WharfException($"Slurm job {id} can never run: {reason} (the request does not fit the partition or its nodes); cancelled");
         }
 
         return id;
     }
 
-    /// <summary>The job's state in wharf's words, and its exit code once it ended; (null, null) when Slurm does not know.</summary>
-    public (string? State, int? ExitCode) Query(string slurmId)
+    /// <summary>Pending reasons that say the job will not run as submitted (squeue(1) "JOB REASON CODES").</summary>
+    public static bool NeverRuns(string reason)
     {
-        var (code, stdout, _) = Run("squeue", null, "-h", "-j", slurmId, "-o", "%T");
-        string live = stdout.Trim();
-        if (code == 0 && live.Length > 0)
-        {
-            return live switch
-            {
-                "PENDING" or "REQUEUED" or "SUSPENDED" => (JobStates.Queued, null),
-                "RUNNING" or "CONFIGURING" or "COMPLETING" or "SIGNALING" or "STAGE_OUT" => (JobStates.Running, null),
-                _ => Parse(live, null),
-            };
-        }
-
-        // Gone from the queue: accounting, else the completion log.
-        var (acode, aout, _) = Run("sacct", null, "-j", slurmId, "-n", "-P", "-X", "-o", "State,ExitCode");
-        if (acode != 0 || aout.Trim().Length == 0)
-        {
-            (acode, aout, _) = Run("sacct", null, "-c", "-j", slurmId, "-n", "-P", "-o", "State,ExitCode");
-        }
-
-        string? line = aout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
-        if (acode != 0 || line is null)
-        {
-            return (null, null);
-        }
-
-        string[] parts = line.Split('|');
-        return Parse(parts[0], parts.Length > 1 ? parts[1] : null);
+        ArgumentNullException.ThrowIfNull(reason);
+        return reason is "PartitionConfig" or "ReqNodeNotAvail" or "BadConstraints" or "PartitionDown" or "PartitionInactive"
+                or "InvalidAccount" or "InvalidQOS" or "AccountNotAllowed" or "QOSNotAllowed" or "PartitionNotAvail" or "NodeDown"
+            || reason.StartsWith("ReqNodeNotAvail", StringComparison.Ordinal)
+            || (reason.StartsWith("Partition", StringComparison.Ordinal) && reason.EndsWith("Limit", StringComparison.Ordinal));
     }
 
-    /// <summary>A final Slurm state (CANCELLED by 0, FAILED...) and ExitCode (<c>code:signal</c>).</summary>
+    private string? PendingReason(string id)
+    {
+        var (code, stdout, _) = Run("squeue", null, "-h", "-j", id, "-o", "%T|%r");
+        return code == 0 && stdout.Trim().Split('|') is ["PENDING", var r] ? r.Trim() : null;
+    }
+
+    /// <summary>
+    /// What Slurm says of these jobs, batched: one <c>squeue -t all</c> for every job; for those
+    /// that ended (or squeue forgot), one <c>scontrol show job -o</c> (the controller's records:
+    /// the batch step's exit code, start and end); for those it forgot too, one <c>sacct</c>, else
+    /// one <c>sacct -c</c> (the completion log). A job none of them knows is missing from the answer.
+    /// </summary>
+    public Dictionary<string, SlurmJobInfo> QueryMany(IReadOnlyCollection<string> slurmIds)
+    {
+        ArgumentNullException.ThrowIfNull(slurmIds);
+        var found = new Dictionary<string, SlurmJobInfo>(StringComparer.Ordinal);
+        if (slurmIds.Count == 0)
+        {
+            return found;
+        }
+
+        string list = string.Join(',', slurmIds);
+        var (code, stdout, _) = Run("squeue", null, "-h", "-t", "all", "-j", list, "-o", "%i|%T|%r|%S|%e|%B");
+        if (code == 0)
+        {
+            foreach (string line in Lines(stdout))
+            {
+                if (line.Split('|') is [var id, var state, var reason, var start, var end, var node] && slurmIds.Contains(id))
+                {
+                    var (wharfState, _) = Parse(state, null);
+                    bool started = wharfState is not (null or JobStates.Queued);
+                    found[id] = new SlurmJobInfo
+                    {
+                        SlurmState = state,
+                        State = wharfState,
+                        Reason = Known(reason),
+                        Start = started ? Time(start) : null,
+                        End = wharfState is { } w && JobStates.IsFinal(w) ? Time(end) : null,
+                        Node = Known(node),
+                    };
+                }
+            }
+        }
+
+        var ended = slurmIds.Where(id => !found.TryGetValue(id, out var info) || info.State is null || JobStates.IsFinal(info.State)).ToList();
+        if (ended.Count == 0)
+        {
+            return found;
+        }
+
+        var (scode, sout, _) = Run("scontrol", null, "show", "job", "-o");
+        if (scode == 0)
+        {
+            foreach (string line in Lines(sout))
+            {
+                var f = Fields(line);
+                if (f.TryGetValue("JobId", out string? id) && ended.Contains(id) && f.TryGetValue("JobState", out string? state))
+                {
+                    var (wharfState, exit) = Parse(state, f.GetValueOrDefault("ExitCode"));
+                    found[id] = new SlurmJobInfo
+                    {
+                        SlurmState = state,
+                        State = wharfState,
+                        ExitCode = exit,
+                        Reason = Known(f.GetValueOrDefault("Reason")),
+                        Start = wharfState is JobStates.Queued ? null : Time(f.GetValueOrDefault("StartTime")),
+                        End = wharfState is { } w && JobStates.IsFinal(w) ? Time(f.GetValueOrDefault("EndTime")) : null,
+                        Node = Known(f.GetValueOrDefault("BatchHost")),
+                    };
+                    ended.Remove(id);
+                }
+            }
+        }
+
+        if (ended.Count == 0)
+        {
+            return found;
+        }
+
+        // The controller forgot them (MinJobAge): accounting, else the job-completion log.
+        string forgotten = string.Join(',', ended);
+        var (acode, aout, _) = Run("sacct", null, "-j", forgotten, "-X", "-n", "-P", "-o", "JobIDRaw,State,ExitCode,Start,End,NodeList");
+        if (acode != 0)
+        {
+            (acode, aout, _) = Run("sacct", null, "-c", "-j", forgotten, "-n", "-P", "-o", "JobID,State,ExitCode,Start,End,NodeList");
+        }
+
+        if (acode == 0)
+        {
+            foreach (string line in Lines(aout))
+            {
+                if (line.Split('|') is [var id, var state, var exitCode, var start, var end, var node] && ended.Contains(id))
+                {
+                    var (wharfState, exit) = Parse(state, exitCode);
+                    found[id] = new SlurmJobInfo
+                    {
+                        SlurmState = state.Split(' ')[0],
+                        State = wharfState,
+                        ExitCode = exit,
+                        Start = Time(start),
+                        End = Time(end),
+                        Node = Known(node),
+                    };
+                }
+            }
+        }
+
+        return found;
+    }
+
+    private static IEnumerable<string> Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary><c>Key=Value</c> words of a <c>scontrol show job -o</c> line (values with blanks are cut, and not needed here).</summary>
+    private static Dictionary<string, string> Fields(string line)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string word in line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = word.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0)
+            {
+                fields.TryAdd(word[..eq], word[(eq + 1)..]);
+            }
+        }
+
+        return fields;
+    }
+
+    private static string? Known(string? value) => value is null or "" or "(null)" or "None" or "N/A" or "n/a" or "Unknown" or "None assigned" ? null : value;
+
+    /// <summary>Slurm's times (<c>2026-03-01T12:00:00</c>) are the controller's local time.</summary>
+    public static DateTimeOffset? Time(string? value) =>
+        Known(value) is { } v && DateTime.TryParseExact(v, "yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AssumeLocal, out var t)
+            ? new DateTimeOffset(t)
+            : null;
+
+    /// <summary>A Slurm state (CANCELLED by 0, FAILED...) and ExitCode (<c>code:signal</c>) in wharf's words.</summary>
     public static (string? State, int? ExitCode) Parse(string state, string? exitCode)
     {
         ArgumentNullException.ThrowIfNull(state);
@@ -174,14 +279,17 @@ public sealed class SlurmExecutor
             exit = code == 0 && int.TryParse(sig, CultureInfo.InvariantCulture, out int signal) && signal > 0 ? 128 + signal : code;
         }
 
-        string word = state.Split(' ')[0];
+        string word = state.Split(' ')[0].TrimEnd('+');
         return word switch
         {
             "COMPLETED" => (JobStates.Completed, exit ?? 0),
-            "CANCELLED" => (JobStates.Cancelled, exit),
-            "PENDING" => (JobStates.Queued, null),
-            "RUNNING" => (JobStates.Running, null),
-            "FAILED" or "TIMEOUT" or "NODE_FAIL" or "OUT_OF_MEMORY" or "BOOT_FAIL" or "DEADLINE" or "PREEMPTED" => (JobStates.Failed, exit),
+
+            // scancel ends the job by SIGTERM: a cancelled job that Slurm gives no code has 143, never 0.
+            "CANCELLED" => (JobStates.Cancelled, exit is null or 0 ? 143 : exit),
+            "TIMEOUT" => (JobStates.Timeout, exit),
+            "PENDING" or "REQUEUED" or "REQUEUE_HOLD" or "REQUEUE_FED" or "SUSPENDED" or "RESV_DEL_HOLD" => (JobStates.Queued, null),
+            "RUNNING" or "CONFIGURING" or "COMPLETING" or "SIGNALING" or "STAGE_OUT" or "RESIZING" or "STOPPED" => (JobStates.Running, null),
+            "FAILED" or "NODE_FAIL" or "OUT_OF_MEMORY" or "BOOT_FAIL" or "DEADLINE" or "PREEMPTED" or "SPECIAL_EXIT" or "REVOKED" => (JobStates.Failed, exit),
             _ => (null, null),
         };
     }
@@ -217,4 +325,23 @@ public sealed class SlurmExecutor
             throw new WharfException($"{e.Message}; is Slurm installed on this host?", e);
         }
     }
+}
+
+/// <summary>One job as Slurm reports it: its state in Slurm's and wharf's words, exit code, times and node.</summary>
+public sealed record SlurmJobInfo
+{
+    public required string SlurmState { get; init; }
+
+    /// <summary>null: a state wharf has no word for.</summary>
+    public string? State { get; init; }
+
+    public int? ExitCode { get; init; }
+
+    public string? Reason { get; init; }
+
+    public DateTimeOffset? Start { get; init; }
+
+    public DateTimeOffset? End { get; init; }
+
+    public string? Node { get; init; }
 }

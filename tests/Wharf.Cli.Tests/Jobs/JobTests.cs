@@ -138,6 +138,7 @@ public sealed class JobTests(ContainerFixture fixture) : IDisposable
         _wharf.Env["KUBE_SCRIPT_VARS"] = "one two";
         _wharf.Env["KUBE_DATA_VOLUME"] = data;
         _wharf.Env["SLURM_SUBMIT_DIR"] = data;
+        _wharf.Env["HOME"] = data;
         var (code, stdout, stderr) = _wharf.Run("job", "exec", "--tls-verify=false");
         Assert.True(code == 5, $"exit {code}: {stderr}");
         Assert.Equal($"args one two\n44\n{data}\n", stdout);
@@ -216,7 +217,7 @@ internal static class JobHelpers
         while (true)
         {
             var job = Status(wharf, id);
-            if ((string?)job["state"] is "completed" or "failed" or "cancelled")
+            if ((string?)job["state"] is "completed" or "failed" or "cancelled" or "timeout")
             {
                 return job;
             }

@@ -9,7 +9,10 @@ public sealed class JobUnitTests
     [InlineData("COMPLETED", "0:0", "completed", 0)]
     [InlineData("FAILED", "4:0", "failed", 4)]
     [InlineData("CANCELLED by 0", "0:15", "cancelled", 143)]
-    [InlineData("TIMEOUT", "0:0", "failed", 0)]
+    [InlineData("CANCELLED by 1001", "0:0", "cancelled", 143)]
+    [InlineData("CANCELLED", "9:0", "cancelled", 9)]
+    [InlineData("TIMEOUT", "0:0", "timeout", 0)]
+    [InlineData("TIMEOUT", "143:0", "timeout", 143)]
     [InlineData("OUT_OF_MEMORY", "0:125", "failed", 253)]
     public void Parse_SlurmFinalStateAndExitCode_MapsToJobStateAndCode(string state, string exit, string expected, int code)
     {
