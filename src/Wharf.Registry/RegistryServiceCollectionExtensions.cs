@@ -61,11 +61,13 @@ public static class RegistryServiceCollectionExtensions
         endpoints.Map("/v2/{**path}", handler);
         endpoints.MapGet("/healthz", async context =>
         {
-            // Healthy when the database answers.
+            // Healthy when the database answers. In ldap_auth mode a second line gives the directory's
+            // state; a directory outage is not the registry's (pulls, robots and the local admin go on).
             var store = context.RequestServices.GetRequiredService<IMetadataStore>();
             await store.ListRepositoriesAsync(null, 1, context.RequestAborted).ConfigureAwait(false);
+            string? directory = await Management.SystemEndpoints.DirectoryLineAsync(context).ConfigureAwait(false);
             context.Response.ContentType = "text/plain";
-            await context.Response.WriteAsync("ok\n", context.RequestAborted).ConfigureAwait(false);
+            await context.Response.WriteAsync(directory is null ? "ok\n" : $"ok\n{directory}\n", context.RequestAborted).ConfigureAwait(false);
         });
         endpoints.MapMetrics("/metrics");
         return endpoints;

@@ -43,6 +43,14 @@ internal static class SystemEndpoints
             Api.Json, statusCode: overall == "healthy" ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 
+    /// <summary>In ldap_auth mode, the directory's state as one line for <c>/healthz</c> (<c>directory: healthy</c>, or unhealthy with the reason); null otherwise.</summary>
+    public static async Task<string?> DirectoryLineAsync(HttpContext context)
+    {
+        var component = await DirectoryHealthAsync(context).ConfigureAwait(false);
+        return component is null ? null
+            : component.Error is null ? $"directory: {component.Status}" : $"directory: {component.Status}: {component.Error}";
+    }
+
     /// <summary>In ldap_auth mode, whether the directory answers the service account now (Harbor's component "ldap").</summary>
     private static async Task<HealthComponent?> DirectoryHealthAsync(HttpContext context)
     {

@@ -191,8 +191,19 @@ public sealed class LdapConfigurationTests : IAsyncLifetime
         }
 
         Assert.Equal("healthy", await DirectoryStatusAsync());
+        Assert.Equal("ok\ndirectory: healthy\n", await HealthzAsync());
         _slapd.Stop();
         Assert.Equal("unhealthy", await DirectoryStatusAsync());
+        string healthz = await HealthzAsync();
+        Assert.StartsWith("ok\ndirectory: unhealthy: ", healthz, StringComparison.Ordinal);
+
+        async Task<string> HealthzAsync()
+        {
+            using var client = _server.Client();
+            using var response = await client.GetAsync(new Uri("healthz", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return await response.Content.ReadAsStringAsync();
+        }
 
         async Task<string?> DirectoryStatusAsync()
         {
