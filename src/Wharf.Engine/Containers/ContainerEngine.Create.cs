@@ -52,6 +52,15 @@ public sealed record CreateOptions : RegistryAccess
     public string UserNs { get; init; } = string.Empty;
 
     public bool Quiet { get; init; }
+
+    /// <summary><c>--label KEY[=VALUE]</c>: added to (and over) the image's labels.</summary>
+    public IReadOnlyList<string> Labels { get; init; } = [];
+
+    /// <summary><c>--env-host</c>: the caller's whole environment, after the image's, before --env-file and -e.</summary>
+    public bool EnvHost { get; init; }
+
+    /// <summary><c>--replace</c>: a container that already has the name is removed (stopped first) instead of refused.</summary>
+    public bool Replace { get; init; }
 }
 
 public sealed partial class ContainerEngine
@@ -117,6 +126,17 @@ public sealed partial class ContainerEngine
         string hostname = options.Hostname ?? (options.Network == "host" ? Environment.MachineName : id[..12]);
         var managed = ManagedFiles.Where(f => !(f == "/etc/resolv.conf" && network == "none")).ToList();
         var labels = run["Labels"] is JsonObject l ? l.ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? string.Empty) : null;
+        foreach (string label in options.Labels)
+        {
+            // podman: "KEY=VALUE", or "KEY" alone for an empty value; a later one wins.
+            string[] kv = label.Split('=', 2);
+            (labels ??= [])[kv[0]] = kv.Length > 1 ? kv[1] : string.Empty;
+        }
+
+        if (options.Replace && options.Name is { } replaced && Store.List().FirstOrDefault(c => c.Name == replaced) is { } old)
+        {
+            Remove(old, force: true);
+        }
 
         var record = Store.Locked(() =>
         {
@@ -257,6 +277,14 @@ public sealed partial class ContainerEngine
         if (!env.Any(e => e.StartsWith("PATH=", StringComparison.Ordinal)))
         {
             env.Insert(0, "PATH=" + RootfsPaths.DefaultPath);
+        }
+
+        if (options.EnvHost)
+        {
+            foreach (System.Collections.DictionaryEntry v in Environment.GetEnvironmentVariables())
+            {
+                Set($"{v.Key}={v.Value}");
+            }
         }
 
         Set("TERM=xterm");
