@@ -15,20 +15,20 @@ internal sealed class RefusedRunFlags
     private static readonly string[][] ValueFlags =
     [
         ["--add-host"], ["--annotation"], ["--arch"], ["--attach", "-a"], ["--blkio-weight"], ["--blkio-weight-device"],
-        ["--cap-add"], ["--cap-drop"], ["--cgroup-conf"], ["--cgroup-parent"], ["--cgroupns"], ["--cgroups"],
+        ["--cgroup-conf"], ["--cgroup-parent"], ["--cgroupns"], ["--cgroups"],
         ["--chrootdirs"], ["--cidfile"], ["--conmon-pidfile"], ["--cpu-period"], ["--cpu-quota"], ["--cpu-rt-period"],
         ["--cpu-rt-runtime"], ["--cpu-shares", "-c"], ["--cpus"], ["--cpuset-cpus"], ["--cpuset-mems"], ["--detach-keys"],
         ["--device-cgroup-rule"], ["--device-read-bps"], ["--device-read-iops"], ["--device-write-bps"],
         ["--device-write-iops"], ["--dns"], ["--dns-option"], ["--dns-search"], ["--env-merge"], ["--expose"],
         ["--gidmap"], ["--group-add"], ["--health-cmd"], ["--health-interval"], ["--health-on-failure"],
         ["--health-retries"], ["--health-start-period"], ["--health-timeout"], ["--hostuser"], ["--image-volume"],
-        ["--init-ctr"], ["--init-path"], ["--ip"], ["--ip6"], ["--ipc"], ["--label-file"], ["--log-driver"], ["--log-opt"],
+        ["--init-ctr"], ["--init-path"], ["--ip"], ["--ip6"], ["--label-file"], ["--log-driver"], ["--log-opt"],
         ["--mac-address"], ["--memory", "-m"], ["--memory-reservation"], ["--memory-swap"], ["--memory-swappiness"],
-        ["--mount"], ["--network-alias"], ["--oom-score-adj"], ["--os"], ["--passwd-entry"], ["--personality"], ["--pid"],
+        ["--mount"], ["--network-alias"], ["--oom-score-adj"], ["--os"], ["--passwd-entry"], ["--personality"],
         ["--pidfile"], ["--pids-limit"], ["--platform"], ["--pod"], ["--pod-id-file"], ["--preserve-fds"],
         ["--publish", "-p"], ["--requires"], ["--restart"], ["--sdnotify"], ["--seccomp-policy"], ["--secret"],
-        ["--security-opt"], ["--shm-size"], ["--stop-signal"], ["--stop-timeout"], ["--subgidname"], ["--subuidname"],
-        ["--sysctl"], ["--systemd"], ["--timeout"], ["--tmpfs"], ["--tz"], ["--uidmap"], ["--umask"], ["--unsetenv"],
+        ["--stop-signal"], ["--stop-timeout"], ["--subgidname"], ["--subuidname"],
+        ["--sysctl"], ["--systemd"], ["--timeout"], ["--tz"], ["--uidmap"], ["--umask"], ["--unsetenv"],
         ["--uts"], ["--variant"], ["--volumes-from"],
     ];
 
@@ -36,8 +36,8 @@ internal sealed class RefusedRunFlags
     private static readonly string[][] BoolFlags =
     [
         ["--disable-content-trust"], ["--http-proxy"], ["--init"], ["--no-healthcheck"], ["--no-hosts"],
-        ["--oom-kill-disable"], ["--passwd"], ["--privileged"], ["--publish-all", "-P"], ["--read-only"],
-        ["--read-only-tmpfs"], ["--rmi"], ["--rootfs"], ["--sig-proxy"], ["--unsetenv-all"],
+        ["--oom-kill-disable"], ["--passwd"], ["--privileged"], ["--publish-all", "-P"],
+        ["--rmi"], ["--rootfs"], ["--sig-proxy"], ["--unsetenv-all"],
     ];
 
     private readonly List<Option<string[]>> _values = [];
@@ -75,11 +75,11 @@ internal sealed class RefusedRunFlags
 
         foreach (Option<bool> o in _bools)
         {
-            // podman's false is its default, so "--sig-proxy=false" asks for nothing wharf lacks... except
-            // sig-proxy and read-only-tmpfs, whose podman default is true: asking them false is refused.
+            // podman's false is its default, so "--rmi=false" asks for nothing wharf lacks; --sig-proxy
+            // defaults to true, so it is "--sig-proxy=false" that is refused.
             bool set = parse.GetResult(o) is { Implicit: false };
             bool value = parse.GetValue(o);
-            bool podmanDefault = o.Name is "--sig-proxy" or "--read-only-tmpfs";
+            bool podmanDefault = o.Name is "--sig-proxy";
             if (set && value != podmanDefault)
             {
                 throw new WharfException($"{o.Name} is not supported by wharf");

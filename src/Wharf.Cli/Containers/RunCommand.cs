@@ -57,11 +57,13 @@ internal sealed class CreateFlags
 
     public Option<bool> Replace { get; } = new("--replace") { Description = "If a container with the same name exists, replace it" };
 
+    public RuntimeFlagOptions Runtime { get; } = new();
+
     public RefusedRunFlags Refused { get; } = new();
 
     /// <summary>Every flag of run and create, in help order.</summary>
     public IEnumerable<Option> Options =>
-        [Interactive, Tty, Remove, Name, Env, EnvFile, Volume, Workdir, User, Entrypoint, Network, Hostname, Pull, Ulimit, Device, UserNs, Quiet, TlsVerify, AuthFile, Creds, Label, EnvHost, Replace, .. Refused.Options];
+        [Interactive, Tty, Remove, Name, Env, EnvFile, Volume, Workdir, User, Entrypoint, Network, Hostname, Pull, Ulimit, Device, UserNs, Quiet, TlsVerify, AuthFile, Creds, Label, EnvHost, Replace, .. Runtime.Options, .. Refused.Options];
 
     public void AddTo(Command command)
     {
@@ -116,6 +118,7 @@ internal sealed class CreateFlags
             Labels = parse.GetValue(Label) ?? [],
             EnvHost = parse.GetValue(EnvHost),
             Replace = parse.GetValue(Replace),
+            RuntimeFlags = Runtime.Read(parse),
         };
     }
 }

@@ -61,6 +61,8 @@ public sealed record CreateOptions : RegistryAccess
 
     /// <summary><c>--replace</c>: a container that already has the name is removed (stopped first) instead of refused.</summary>
     public bool Replace { get; init; }
+
+    public RuntimeFlags RuntimeFlags { get; init; } = new();
 }
 
 public sealed partial class ContainerEngine
@@ -87,6 +89,8 @@ public sealed partial class ContainerEngine
         {
             RuntimeSpec.ParseUlimit(u);
         }
+
+        options.RuntimeFlags.Validate();
 
         var image = await ResolveImageAsync(options, cancellationToken).ConfigureAwait(false);
         string driver = PreferredDriver;
@@ -163,6 +167,7 @@ public sealed partial class ContainerEngine
                 ManagedMounts = managed,
                 Mounts = mounts,
                 StopSignal = run["StopSignal"]?.GetValue<string>() is { Length: > 0 } s ? s : "SIGTERM",
+                RuntimeFlags = options.RuntimeFlags,
                 Settings = new ContainerSettings
                 {
                     Env = env,

@@ -57,6 +57,9 @@ public sealed record ContainerRecord
     public List<MountRecord> Mounts { get; init; } = [];
 
     public string StopSignal { get; init; } = "SIGTERM";
+
+    /// <summary>Capabilities, read-only rootfs, tmpfs mounts... as asked at create.</summary>
+    public RuntimeFlags RuntimeFlags { get; init; } = new();
 }
 
 public sealed record ContainerSettings

@@ -245,6 +245,7 @@ public static class RuntimeSpec
             spec["hooks"] = hooks;
         }
 
+        c.RuntimeFlags.Apply(spec);
         return spec;
     }
 

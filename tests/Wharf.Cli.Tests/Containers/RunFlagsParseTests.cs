@@ -24,6 +24,13 @@ public sealed partial class RunFlagsParseTests
         ["--env"] = "A=1",
         ["--user"] = "0",
         ["--name"] = "flag-test",
+        ["--cap-add"] = "net_admin",
+        ["--cap-drop"] = "ALL",
+        ["--tmpfs"] = "/scratch",
+        ["--security-opt"] = "no-new-privileges",
+        ["--shm-size"] = "64m",
+        ["--pid"] = "host",
+        ["--ipc"] = "host",
     };
 
     public static TheoryData<string> Verbs => new() { "run", "create" };

@@ -69,4 +69,66 @@ public sealed class RunFlagsTests(ContainerFixture fixture) : IDisposable
         Assert.Equal("from-host\n", _wharf.Check("run", "--rm", "--env-host", fixture.Image, "sh", "-c", "echo $WHARF_FLAG_PROBE"));
         Assert.Equal("\n", _wharf.Check("run", "--rm", fixture.Image, "sh", "-c", "echo $WHARF_FLAG_PROBE"));
     }
+
+    [Fact]
+    public void Run_CapDropAllCapAddOne_OnlyThatCapability()
+    {
+        // CAP_NET_ADMIN is bit 12; names are taken with or without CAP_, in any case.
+        Assert.Equal("CapEff:\t0000000000001000\n", _wharf.Check("run", "--rm", "--cap-drop", "ALL", "--cap-add", "net_admin", fixture.Image, "busybox", "grep", "CapEff", "/proc/self/status"));
+        Assert.Equal("CapEff:\t0000000000000000\n", _wharf.Check("run", "--rm", "--cap-drop=all", fixture.Image, "busybox", "grep", "CapEff", "/proc/self/status"));
+    }
+
+    [Theory]
+    [InlineData("--cap-add=chown --cap-drop=CAP_CHOWN", "capability \"CAP_CHOWN\" cannot be dropped and added")]
+    [InlineData("--cap-add=NOT_A_CAP", "unknown capability \"NOT_A_CAP\"")]
+    [InlineData("--security-opt=seccomp=/etc/profile.json", "--security-opt seccomp=/etc/profile.json is not supported by wharf")]
+    [InlineData("--tmpfs=relative", "invalid --tmpfs \"relative\"")]
+    [InlineData("--shm-size=lots", "invalid --shm-size \"lots\"")]
+    [InlineData("--pid=container:x", "--pid container:x is not supported by wharf")]
+    public void Create_BadRuntimeFlag_Exits125AndCreatesNothing(string flags, string message)
+    {
+        var result = _wharf.Run(["create", .. flags.Split(' '), fixture.Image, "true"]);
+
+        Assert.Equal(125, result.ExitCode);
+        Assert.StartsWith("Error: " + message, result.Stderr, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, _wharf.Check("ps", "-a", "-q"));
+    }
+
+    [Fact]
+    public void Run_ReadOnly_RootfsRefusesWritesTmpfsOnTmp()
+    {
+        const string Script = "touch /probe 2>/dev/null && echo root-rw || echo root-ro; touch /tmp/probe 2>/dev/null && echo tmp-rw || echo tmp-ro";
+
+        Assert.Equal("root-ro\ntmp-rw\n", _wharf.Check("run", "--rm", "--read-only", fixture.Image, "sh", "-c", Script));
+        Assert.Equal("root-ro\ntmp-ro\n", _wharf.Check("run", "--rm", "--read-only", "--read-only-tmpfs=false", fixture.Image, "sh", "-c", Script));
+        Assert.Equal("root-rw\ntmp-rw\n", _wharf.Check("run", "--rm", fixture.Image, "sh", "-c", Script));
+    }
+
+    [Fact]
+    public void Run_TmpfsAndShmSize_MountedWithTheirSizes()
+    {
+        string mounts = _wharf.Check("run", "--rm", "--tmpfs", "/scratch:rw,size=1m", "--shm-size", "2m", fixture.Image, "cat", "/proc/mounts");
+
+        Assert.Contains(mounts.Split('\n'), l => l.StartsWith("tmpfs /scratch tmpfs ", StringComparison.Ordinal) && l.Contains("size=1024k", StringComparison.Ordinal));
+        Assert.Contains(mounts.Split('\n'), l => l.StartsWith("shm /dev/shm tmpfs ", StringComparison.Ordinal) && l.Contains("size=2048k", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Run_NoNewPrivileges_SetForTheProcess()
+    {
+        Assert.Equal("NoNewPrivs:\t1\n", _wharf.Check("run", "--rm", "--security-opt", "no-new-privileges", fixture.Image, "busybox", "grep", "NoNewPrivs", "/proc/self/status"));
+        Assert.Equal("NoNewPrivs:\t0\n", _wharf.Check("run", "--rm", "--security-opt", "label=disable", fixture.Image, "busybox", "grep", "NoNewPrivs", "/proc/self/status"));
+    }
+
+    [Fact]
+    public void Run_PidAndIpcHost_ShareTheHostsNamespaces()
+    {
+        // In its own PID namespace the command is PID 1.
+        Assert.Equal("cat\n", _wharf.Check("run", "--rm", fixture.Image, "cat", "/proc/1/comm"));
+        Assert.NotEqual("cat\n", _wharf.Check("run", "--rm", "--pid", "host", fixture.Image, "cat", "/proc/1/comm"));
+
+        string hostIpc = new FileInfo("/proc/self/ns/ipc").LinkTarget!;
+        Assert.Equal(hostIpc + "\n", _wharf.Check("run", "--rm", "--ipc=host", fixture.Image, "busybox", "readlink", "/proc/self/ns/ipc"));
+        Assert.NotEqual(hostIpc + "\n", _wharf.Check("run", "--rm", fixture.Image, "busybox", "readlink", "/proc/self/ns/ipc"));
+    }
 }
