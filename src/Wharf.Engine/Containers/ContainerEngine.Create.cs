@@ -168,6 +168,7 @@ public sealed partial class ContainerEngine
                 Mounts = mounts,
                 StopSignal = run["StopSignal"]?.GetValue<string>() is { Length: > 0 } s ? s : "SIGTERM",
                 RuntimeFlags = options.RuntimeFlags,
+                CreateWorkingDir = options.Workdir is null,
                 Settings = new ContainerSettings
                 {
                     Env = env,

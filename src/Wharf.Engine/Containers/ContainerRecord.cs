@@ -60,6 +60,9 @@ public sealed record ContainerRecord
 
     /// <summary>Capabilities, read-only rootfs, tmpfs mounts... as asked at create.</summary>
     public RuntimeFlags RuntimeFlags { get; init; } = new();
+
+    /// <summary>The working directory is the image's (created at start if missing), not one --workdir asked for.</summary>
+    public bool CreateWorkingDir { get; init; }
 }
 
 public sealed record ContainerSettings

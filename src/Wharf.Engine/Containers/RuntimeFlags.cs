@@ -162,6 +162,10 @@ public sealed record RuntimeFlags
         }
     }
 
+    /// <summary>Where this container gets a tmpfs.</summary>
+    public IEnumerable<string> MountDestinations() =>
+        (ReadOnly && ReadOnlyTmpfs ? ReadOnlyTmpfsPaths : []).Concat(Tmpfs.Select(t => t.Split(':', 2)[0]));
+
     private static string Normalize(string cap)
     {
         string c = cap.ToUpperInvariant();

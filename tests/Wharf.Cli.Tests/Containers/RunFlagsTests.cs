@@ -131,4 +131,24 @@ public sealed class RunFlagsTests(ContainerFixture fixture) : IDisposable
         Assert.Equal(hostIpc + "\n", _wharf.Check("run", "--rm", "--ipc=host", fixture.Image, "busybox", "readlink", "/proc/self/ns/ipc"));
         Assert.NotEqual(hostIpc + "\n", _wharf.Check("run", "--rm", fixture.Image, "busybox", "readlink", "/proc/self/ns/ipc"));
     }
+
+    [Fact]
+    public void Run_WorkdirThatDoesNotExist_Exits126AsPodman()
+    {
+        var result = _wharf.Run("run", "--rm", "-w", "/no/such", fixture.Image, "pwd");
+
+        Assert.Equal(126, result.ExitCode);
+        Assert.StartsWith("Error: workdir \"/no/such\" does not exist on container ", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal("/scratch/in\n", _wharf.Check("run", "--rm", "--tmpfs", "/scratch", "-w", "/scratch/in", fixture.Image, "pwd"));
+    }
+
+    [Fact]
+    public void Run_ImageWorkdirMissingFromRootfs_IsCreated()
+    {
+        // podman creates an image's WORKDIR that no layer made (as podman build leaves it).
+        _wharf.Check("create", "--name", "base", fixture.Image, "true");
+        _wharf.Check("commit", "-q", "--change", "WORKDIR /made/by/image", "base", "localhost/workdir:1");
+
+        Assert.Equal("/made/by/image\n", _wharf.Check("run", "--rm", "localhost/workdir:1", "pwd"));
+    }
 }
