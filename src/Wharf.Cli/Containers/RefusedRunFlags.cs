@@ -20,7 +20,7 @@ internal sealed class RefusedRunFlags
         ["--cpu-rt-runtime"], ["--cpu-shares", "-c"], ["--cpus"], ["--cpuset-cpus"], ["--cpuset-mems"], ["--detach-keys"],
         ["--device-cgroup-rule"], ["--device-read-bps"], ["--device-read-iops"], ["--device-write-bps"],
         ["--device-write-iops"], ["--dns"], ["--dns-option"], ["--dns-search"], ["--env-merge"], ["--expose"],
-        ["--gidmap"], ["--group-add"], ["--health-cmd"], ["--health-interval"], ["--health-on-failure"],
+        ["--gidmap"], ["--health-cmd"], ["--health-interval"], ["--health-on-failure"],
         ["--health-retries"], ["--health-start-period"], ["--health-timeout"], ["--hostuser"], ["--image-volume"],
         ["--init-ctr"], ["--init-path"], ["--ip"], ["--ip6"], ["--label-file"], ["--log-driver"], ["--log-opt"],
         ["--mac-address"], ["--memory", "-m"], ["--memory-reservation"], ["--memory-swap"], ["--memory-swappiness"],
@@ -28,7 +28,7 @@ internal sealed class RefusedRunFlags
         ["--pidfile"], ["--pids-limit"], ["--platform"], ["--pod"], ["--pod-id-file"], ["--preserve-fds"],
         ["--publish", "-p"], ["--requires"], ["--restart"], ["--sdnotify"], ["--seccomp-policy"], ["--secret"],
         ["--stop-signal"], ["--stop-timeout"], ["--subgidname"], ["--subuidname"],
-        ["--sysctl"], ["--systemd"], ["--timeout"], ["--tz"], ["--uidmap"], ["--umask"], ["--unsetenv"],
+        ["--sysctl"], ["--systemd"], ["--timeout"], ["--uidmap"], ["--umask"], ["--unsetenv"],
         ["--uts"], ["--variant"], ["--volumes-from"],
     ];
 

@@ -24,7 +24,11 @@ internal sealed class RuntimeFlagOptions
 
     private readonly Option<string?> _ipc = new LastWinsOption("--ipc") { Description = "IPC namespace to use: private or host" };
 
-    public IEnumerable<Option> Options => [_capAdd, _capDrop, _readOnly, _readOnlyTmpfs, _tmpfs, _securityOpt, _shmSize, _pid, _ipc];
+    private readonly Option<string[]> _groupAdd = new("--group-add") { Description = "Add additional groups to the container's process (name or GID)" };
+
+    private readonly Option<string?> _tz = new LastWinsOption("--tz") { Description = "Set timezone in container: local or a zone name (Europe/Berlin)" };
+
+    public IEnumerable<Option> Options => [_capAdd, _capDrop, _readOnly, _readOnlyTmpfs, _tmpfs, _securityOpt, _shmSize, _pid, _ipc, _groupAdd, _tz];
 
     public RuntimeFlags Read(ParseResult parse) => new()
     {
@@ -37,5 +41,7 @@ internal sealed class RuntimeFlagOptions
         ShmSize = parse.GetValue(_shmSize),
         Pid = parse.GetValue(_pid) ?? string.Empty,
         Ipc = parse.GetValue(_ipc) ?? string.Empty,
+        GroupAdd = [.. parse.GetValue(_groupAdd) ?? []],
+        Tz = parse.GetValue(_tz),
     };
 }

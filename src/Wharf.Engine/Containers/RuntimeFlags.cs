@@ -48,6 +48,12 @@ public sealed record RuntimeFlags
     /// <summary><c>--ipc</c>: empty or private, or host.</summary>
     public string Ipc { get; init; } = string.Empty;
 
+    /// <summary><c>--group-add</c>: group names (from the image's /etc/group) or GIDs added to the process.</summary>
+    public List<string> GroupAdd { get; init; } = [];
+
+    /// <summary><c>--tz</c>: <c>local</c> or a zone name; becomes the container's /etc/localtime.</summary>
+    public string? Tz { get; init; }
+
     /// <summary>Bad values fail here, before anything is created.</summary>
     public void Validate()
     {
@@ -73,6 +79,16 @@ public sealed record RuntimeFlags
         if (ShmSize is { } shm)
         {
             _ = Bytes(shm, "--shm-size");
+        }
+
+        if (Tz is not null)
+        {
+            _ = TimezoneFile();
+        }
+
+        if (GroupAdd.FirstOrDefault(g => g == "keep-groups") is { } keep)
+        {
+            throw new WharfException($"--group-add {keep} is not supported by wharf");
         }
 
         foreach (var (flag, value) in new[] { ("--pid", Pid), ("--ipc", Ipc) })
@@ -152,6 +168,32 @@ public sealed record RuntimeFlags
             mounts.Insert(at++, m);
         }
 
+        if (Tz is not null)
+        {
+            mounts.Add(new JsonObject
+            {
+                ["destination"] = "/etc/localtime",
+                ["type"] = "bind",
+                ["source"] = TimezoneFile(),
+                ["options"] = new JsonArray("bind", "ro", "rprivate"),
+            });
+        }
+
+        if (GroupAdd.Count > 0)
+        {
+            var user = process["user"]!.AsObject();
+            var gids = user["additionalGids"] as JsonArray ?? [];
+            foreach (uint gid in GroupAdd.Select(g => Gid((string)spec["root"]!["path"]!, g)))
+            {
+                if (!gids.Any(x => x!.GetValue<uint>() == gid))
+                {
+                    gids.Add(gid);
+                }
+            }
+
+            user["additionalGids"] = gids;
+        }
+
         var namespaces = spec["linux"]!["namespaces"]!.AsArray();
         foreach (var (type, value) in new[] { ("pid", Pid), ("ipc", Ipc) })
         {
@@ -165,6 +207,35 @@ public sealed record RuntimeFlags
     /// <summary>Where this container gets a tmpfs.</summary>
     public IEnumerable<string> MountDestinations() =>
         (ReadOnly && ReadOnlyTmpfs ? ReadOnlyTmpfsPaths : []).Concat(Tmpfs.Select(t => t.Split(':', 2)[0]));
+
+    /// <summary>The host file that becomes /etc/localtime: the host's own for <c>local</c>, else the zone's.</summary>
+    private string TimezoneFile()
+    {
+        string path = Tz == "local" ? "/etc/localtime" : Path.Combine("/usr/share/zoneinfo", Tz!);
+        bool valid = Tz == "local" || (!Tz!.Contains("..", StringComparison.Ordinal) && !Tz.StartsWith('/'));
+        return valid && File.Exists(path) ? Path.GetFullPath(path) : throw new WharfException($"finding timezone: unknown time zone {Tz}");
+    }
+
+    /// <summary>A GID, or a group name looked up in the container's /etc/group.</summary>
+    private static uint Gid(string rootfs, string group)
+    {
+        if (uint.TryParse(group, NumberStyles.None, CultureInfo.InvariantCulture, out uint gid))
+        {
+            return gid;
+        }
+
+        string file = RootfsPaths.Resolve(rootfs, "/etc/group");
+        foreach (string line in File.Exists(file) ? File.ReadLines(file) : [])
+        {
+            string[] f = line.Split(':');
+            if (f.Length > 2 && f[0] == group && uint.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out gid))
+            {
+                return gid;
+            }
+        }
+
+        throw new WharfException($"unable to find group {group}: no matching entries in group file");
+    }
 
     private static string Normalize(string cap)
     {

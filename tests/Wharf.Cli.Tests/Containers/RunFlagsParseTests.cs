@@ -31,6 +31,7 @@ public sealed partial class RunFlagsParseTests
         ["--shm-size"] = "64m",
         ["--pid"] = "host",
         ["--ipc"] = "host",
+        ["--tz"] = "local",
     };
 
     public static TheoryData<string> Verbs => new() { "run", "create" };

@@ -151,4 +151,33 @@ public sealed class RunFlagsTests(ContainerFixture fixture) : IDisposable
 
         Assert.Equal("/made/by/image\n", _wharf.Check("run", "--rm", "localhost/workdir:1", "pwd"));
     }
+
+    [Fact]
+    public void Run_GroupAdd_NamesAndGidsAddedToTheProcess()
+    {
+        Assert.Equal("0 44 1234\n", _wharf.Check("run", "--rm", "--group-add", "video", "--group-add", "1234", fixture.Image, "id", "-G"));
+
+        var unknown = _wharf.Run("run", "--rm", "--group-add", "nosuchgroup", fixture.Image, "true");
+        Assert.Equal(125, unknown.ExitCode);
+        Assert.Contains("unable to find group nosuchgroup", unknown.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_Tz_ZoneFileBecomesLocaltime()
+    {
+        string zone = "/usr/share/zoneinfo/Europe/Berlin";
+        Assert.True(File.Exists(zone), "tzdata is required on the host");
+        string expected = Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(File.ReadAllBytes(zone)));
+
+        Assert.StartsWith(expected, _wharf.Check("run", "--rm", "--tz", "Europe/Berlin", fixture.Image, "busybox", "md5sum", "/etc/localtime"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Create_TzUnknownZone_Exits125()
+    {
+        var result = _wharf.Run("create", "--tz", "Mars/Olympus", fixture.Image, "true");
+
+        Assert.Equal(125, result.ExitCode);
+        Assert.Equal("Error: finding timezone: unknown time zone Mars/Olympus\n", result.Stderr);
+    }
 }
