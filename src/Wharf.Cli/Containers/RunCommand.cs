@@ -17,7 +17,7 @@ internal sealed class CreateFlags
 
     public Option<bool> Remove { get; } = new("--rm") { Description = "Remove container and any anonymous unnamed volume associated with the container after exit" };
 
-    public Option<string?> Name { get; } = new("--name") { Description = "Assign a name to the container" };
+    public Option<string?> Name { get; } = new LastWinsOption("--name") { Description = "Assign a name to the container" };
 
     public Option<string[]> Env { get; } = new("--env", "-e") { Description = "Set environment variables in container", AllowMultipleArgumentsPerToken = false };
 
@@ -25,23 +25,23 @@ internal sealed class CreateFlags
 
     public Option<string[]> Volume { get; } = new("--volume", "-v") { Description = "Bind mount a volume into the container (SRC:DST[:ro])" };
 
-    public Option<string?> Workdir { get; } = new("--workdir", "-w") { Description = "Working directory inside the container" };
+    public Option<string?> Workdir { get; } = new LastWinsOption("--workdir", "-w") { Description = "Working directory inside the container" };
 
-    public Option<string?> User { get; } = new("--user", "-u") { Description = "Username or UID (format: <name|uid>[:<group|gid>])" };
+    public Option<string?> User { get; } = new LastWinsOption("--user", "-u") { Description = "Username or UID (format: <name|uid>[:<group|gid>])" };
 
-    public Option<string?> Entrypoint { get; } = new("--entrypoint") { Description = "Overwrite the default ENTRYPOINT of the image" };
+    public Option<string?> Entrypoint { get; } = new LastWinsOption("--entrypoint") { Description = "Overwrite the default ENTRYPOINT of the image" };
 
-    public Option<string?> Network { get; } = new("--network", "--net") { Description = "Connect a container to a network: slirp4netns (the default rootless), host (the default as root) or none" };
+    public Option<string?> Network { get; } = new LastWinsOption("--network", "--net") { Description = "Connect a container to a network: slirp4netns (the default rootless), host (the default as root) or none" };
 
-    public Option<string?> Hostname { get; } = new("--hostname", "-h") { Description = "Set container hostname" };
+    public Option<string?> Hostname { get; } = new LastWinsOption("--hostname", "-h") { Description = "Set container hostname" };
 
-    public Option<string> Pull { get; } = new("--pull") { Description = "Pull image policy: missing, always, never", DefaultValueFactory = _ => "missing" };
+    public Option<string?> Pull { get; } = new LastWinsOption("--pull") { Description = "Pull image policy: missing, always, never", DefaultValueFactory = _ => "missing" };
 
     public Option<string[]> Ulimit { get; } = new("--ulimit") { Description = "Ulimit options (clamped to this host's hard limits)" };
 
     public Option<string[]> Device { get; } = new("--device") { Description = "Add a host device or a CDI device (vendor.com/class=name)" };
 
-    public Option<string?> UserNs { get; } = new("--userns") { Description = "User namespace: host (the default: root inside is you) or keep-id (your own UID inside)" };
+    public Option<string?> UserNs { get; } = new LastWinsOption("--userns") { Description = "User namespace: host (the default: root inside is you) or keep-id (your own UID inside)" };
 
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Suppress output information when pulling images" };
 
@@ -51,9 +51,19 @@ internal sealed class CreateFlags
 
     public Option<string?> Creds { get; } = CliContext.CredsOption();
 
+    public Option<string[]> Label { get; } = new("--label", "-l") { Description = "Set metadata on container" };
+
+    public Option<bool> EnvHost { get; } = new("--env-host") { Description = "Use all current host environment variables in container" };
+
+    public Option<bool> Replace { get; } = new("--replace") { Description = "If a container with the same name exists, replace it" };
+
+    public RuntimeFlagOptions Runtime { get; } = new();
+
+    public RefusedRunFlags Refused { get; } = new();
+
     /// <summary>Every flag of run and create, in help order.</summary>
     public IEnumerable<Option> Options =>
-        [Interactive, Tty, Remove, Name, Env, EnvFile, Volume, Workdir, User, Entrypoint, Network, Hostname, Pull, Ulimit, Device, UserNs, Quiet, TlsVerify, AuthFile, Creds];
+        [Interactive, Tty, Remove, Name, Env, EnvFile, Volume, Workdir, User, Entrypoint, Network, Hostname, Pull, Ulimit, Device, UserNs, Quiet, TlsVerify, AuthFile, Creds, Label, EnvHost, Replace, .. Runtime.Options, .. Refused.Options];
 
     public void AddTo(Command command)
     {
@@ -67,6 +77,14 @@ internal sealed class CreateFlags
 
     public CreateOptions Read(ParseResult parse)
     {
+        Refused.Refuse(parse);
+        string image = parse.GetRequiredValue(Image);
+        if (image.StartsWith('-'))
+        {
+            // A flag podman does not know either lands here as the image: say so as podman does.
+            throw new WharfException(UsageErrors.UnknownFlag(image, UsageErrors.Path(parse))["Error: ".Length..]);
+        }
+
         string pull = parse.GetValue(Pull) ?? "missing";
         if (pull is not ("missing" or "always" or "never" or "newer"))
         {
@@ -75,7 +93,7 @@ internal sealed class CreateFlags
 
         return new CreateOptions
         {
-            Image = parse.GetRequiredValue(Image),
+            Image = image,
             Command = parse.GetValue(Command) ?? [],
             Interactive = parse.GetValue(Interactive),
             Tty = parse.GetValue(Tty),
@@ -97,6 +115,10 @@ internal sealed class CreateFlags
             TlsVerify = parse.GetValue(TlsVerify),
             AuthFile = parse.GetValue(AuthFile),
             Credentials = parse.GetValue(Creds),
+            Labels = parse.GetValue(Label) ?? [],
+            EnvHost = parse.GetValue(EnvHost),
+            Replace = parse.GetValue(Replace),
+            RuntimeFlags = Runtime.Read(parse),
         };
     }
 }

@@ -61,6 +61,17 @@ public sealed record CreateOptions : RegistryAccess
 
     /// <summary>podman's <c>--group-entry</c>: /etc/group lines, each added when the image has none for its GID.</summary>
     public IReadOnlyList<string> GroupEntries { get; init; } = [];
+
+    /// <summary><c>--label KEY[=VALUE]</c>: added to (and over) the image's labels.</summary>
+    public IReadOnlyList<string> Labels { get; init; } = [];
+
+    /// <summary><c>--env-host</c>: the caller's whole environment, after the image's, before --env-file and -e.</summary>
+    public bool EnvHost { get; init; }
+
+    /// <summary><c>--replace</c>: a container that already has the name is removed (stopped first) instead of refused.</summary>
+    public bool Replace { get; init; }
+
+    public RuntimeFlags RuntimeFlags { get; init; } = new();
 }
 
 public sealed partial class ContainerEngine
@@ -87,6 +98,8 @@ public sealed partial class ContainerEngine
         {
             RuntimeSpec.ParseUlimit(u);
         }
+
+        options.RuntimeFlags.Validate();
 
         var image = await ResolveImageAsync(options, cancellationToken).ConfigureAwait(false);
         string driver = PreferredDriver;
@@ -126,6 +139,17 @@ public sealed partial class ContainerEngine
         string hostname = options.Hostname ?? (options.Network == "host" ? Environment.MachineName : id[..12]);
         var managed = ManagedFiles.Where(f => !(f == "/etc/resolv.conf" && network == "none")).ToList();
         var labels = run["Labels"] is JsonObject l ? l.ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? string.Empty) : null;
+        foreach (string label in options.Labels)
+        {
+            // podman: "KEY=VALUE", or "KEY" alone for an empty value; a later one wins.
+            string[] kv = label.Split('=', 2);
+            (labels ??= [])[kv[0]] = kv.Length > 1 ? kv[1] : string.Empty;
+        }
+
+        if (options.Replace && options.Name is { } replaced && Store.List().FirstOrDefault(c => c.Name == replaced) is { } old)
+        {
+            Remove(old, force: true);
+        }
 
         var record = Store.Locked(() =>
         {
@@ -152,6 +176,8 @@ public sealed partial class ContainerEngine
                 ManagedMounts = managed,
                 Mounts = mounts,
                 StopSignal = run["StopSignal"]?.GetValue<string>() is { Length: > 0 } s ? s : "SIGTERM",
+                RuntimeFlags = options.RuntimeFlags,
+                CreateWorkingDir = options.Workdir is null,
                 Settings = new ContainerSettings
                 {
                     Env = env,
@@ -169,7 +195,9 @@ public sealed partial class ContainerEngine
                     UserNs = options.UserNs == "keep-id" ? "keep-id" : string.Empty,
                     Interactive = options.Interactive,
                     PasswdEntry = options.PasswdEntry,
-                    Ipc = options.Ipc == "host" ? "host" : null,
+                    // --ipc host from run and from a job's tasks take one path: RuntimeSpec binds the host's
+                    // /dev/shm and /dev/mqueue with it.
+                    Ipc = options.Ipc == "host" || options.RuntimeFlags.Ipc == "host" ? "host" : null,
                     GroupEntries = options.GroupEntries.Count > 0 ? [.. options.GroupEntries] : null,
                 },
             };
@@ -269,6 +297,14 @@ public sealed partial class ContainerEngine
         if (!env.Any(e => e.StartsWith("PATH=", StringComparison.Ordinal)))
         {
             env.Insert(0, "PATH=" + RootfsPaths.DefaultPath);
+        }
+
+        if (options.EnvHost)
+        {
+            foreach (System.Collections.DictionaryEntry v in Environment.GetEnvironmentVariables())
+            {
+                Set($"{v.Key}={v.Value}");
+            }
         }
 
         Set("TERM=xterm");

@@ -323,6 +323,7 @@ public sealed partial class ContainerEngine
                 ["StopSignal"] = c.StopSignal,
                 ["Tty"] = c.Terminal,
                 ["OpenStdin"] = c.Settings.Interactive,
+                ["Labels"] = c.Settings.Labels is { } labels ? new JsonObject(labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))) : null,
             },
             ["HostConfig"] = new JsonObject
             {

@@ -76,6 +76,7 @@ public sealed partial class ContainerEngine
             {
                 devices.Hooks.Add(Slirp.Hook(Store.Dir(c.Id), c.Settings.Network));
             }
+            WorkingDirectory.Ensure(rootfs, c);
             if (RootfsPaths.CheckCommand(rootfs, c.Command[0], c.Settings.WorkingDir, env.Concat(devices.Env), c.Mounts.Select(m => m.Source + ":" + m.Destination)) is { } failure)
             {
                 throw failure;

@@ -58,6 +58,12 @@ public sealed record ContainerRecord
     public List<MountRecord> Mounts { get; init; } = [];
 
     public string StopSignal { get; init; } = "SIGTERM";
+
+    /// <summary>Capabilities, read-only rootfs, tmpfs mounts... as asked at create.</summary>
+    public RuntimeFlags RuntimeFlags { get; init; } = new();
+
+    /// <summary>The working directory is the image's (created at start if missing), not one --workdir asked for.</summary>
+    public bool CreateWorkingDir { get; init; }
 }
 
 public sealed record ContainerSettings

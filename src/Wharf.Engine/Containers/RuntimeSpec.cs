@@ -268,6 +268,7 @@ public static class RuntimeSpec
             spec["hooks"] = hooks;
         }
 
+        c.RuntimeFlags.Apply(spec);
         return spec;
     }
 

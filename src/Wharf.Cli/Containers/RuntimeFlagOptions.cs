@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Wharf.Engine.Containers;
+
+namespace Wharf.Cli.Containers;
+
+/// <summary>The run/create flags that shape the runtime spec (capabilities, read-only rootfs, tmpfs, namespaces).</summary>
+internal sealed class RuntimeFlagOptions
+{
+    private readonly Option<string[]> _capAdd = new("--cap-add") { Description = "Add capabilities to the container (a name with or without CAP_, or ALL)" };
+
+    private readonly Option<string[]> _capDrop = new("--cap-drop") { Description = "Drop capabilities from the container (a name with or without CAP_, or ALL)" };
+
+    private readonly Option<bool> _readOnly = new("--read-only") { Description = "Make containers root filesystem read-only" };
+
+    private readonly Option<bool> _readOnlyTmpfs = new("--read-only-tmpfs") { Description = "When running --read-only, mount tmpfs on /run, /tmp and /var/tmp", DefaultValueFactory = _ => true };
+
+    private readonly Option<string[]> _tmpfs = new("--tmpfs") { Description = "Mount a temporary filesystem (PATH[:OPTIONS])" };
+
+    private readonly Option<string[]> _securityOpt = new("--security-opt") { Description = "Security options: no-new-privileges, label=disable, seccomp=unconfined, apparmor=unconfined" };
+
+    private readonly Option<string?> _shmSize = new LastWinsOption("--shm-size") { Description = "Size of /dev/shm (<number>[<unit>])" };
+
+    private readonly Option<string?> _pid = new LastWinsOption("--pid") { Description = "PID namespace to use: private or host" };
+
+    private readonly Option<string?> _ipc = new LastWinsOption("--ipc") { Description = "IPC namespace to use: private or host" };
+
+    private readonly Option<string[]> _groupAdd = new("--group-add") { Description = "Add additional groups to the container's process (name or GID)" };
+
+    private readonly Option<string?> _tz = new LastWinsOption("--tz") { Description = "Set timezone in container: local or a zone name (Europe/Berlin)" };
+
+    public IEnumerable<Option> Options => [_capAdd, _capDrop, _readOnly, _readOnlyTmpfs, _tmpfs, _securityOpt, _shmSize, _pid, _ipc, _groupAdd, _tz];
+
+    public RuntimeFlags Read(ParseResult parse) => new()
+    {
+        CapAdd = [.. parse.GetValue(_capAdd) ?? []],
+        CapDrop = [.. parse.GetValue(_capDrop) ?? []],
+        ReadOnly = parse.GetValue(_readOnly),
+        ReadOnlyTmpfs = parse.GetValue(_readOnlyTmpfs),
+        Tmpfs = [.. parse.GetValue(_tmpfs) ?? []],
+        SecurityOpts = [.. parse.GetValue(_securityOpt) ?? []],
+        ShmSize = parse.GetValue(_shmSize),
+        Pid = parse.GetValue(_pid) ?? string.Empty,
+        Ipc = parse.GetValue(_ipc) ?? string.Empty,
+        GroupAdd = [.. parse.GetValue(_groupAdd) ?? []],
+        Tz = parse.GetValue(_tz),
+    };
+}

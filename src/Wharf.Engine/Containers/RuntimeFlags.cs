@@ -1,0 +1,286 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace Wharf.Engine.Containers;
+
+/// <summary>
+/// The run/create flags that change only the runtime spec: capabilities, a read-only rootfs, tmpfs
+/// mounts, no-new-privileges, /dev/shm's size and the host's PID or IPC namespace. Checked once by
+/// <see cref="Validate"/> at create, recorded with the container, applied by <see cref="Apply"/> at start.
+/// </summary>
+public sealed record RuntimeFlags
+{
+    /// <summary>Every capability, in kernel order (linux/capability.h); ALL means those up to cap_last_cap.</summary>
+    private static readonly string[] AllCapabilities =
+    [
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
+        "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+        "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    ];
+
+    /// <summary>What podman mounts on a read-only rootfs unless --read-only-tmpfs=false.</summary>
+    private static readonly string[] ReadOnlyTmpfsPaths = ["/run", "/tmp", "/var/tmp"];
+
+    public List<string> CapAdd { get; init; } = [];
+
+    public List<string> CapDrop { get; init; } = [];
+
+    public bool ReadOnly { get; init; }
+
+    public bool ReadOnlyTmpfs { get; init; } = true;
+
+    /// <summary><c>--tmpfs PATH[:OPTIONS]</c>.</summary>
+    public List<string> Tmpfs { get; init; } = [];
+
+    /// <summary><c>--security-opt</c> values.</summary>
+    public List<string> SecurityOpts { get; init; } = [];
+
+    /// <summary><c>--shm-size</c>: null for podman's 64 MB.</summary>
+    public string? ShmSize { get; init; }
+
+    /// <summary><c>--pid</c>: empty or private, or host.</summary>
+    public string Pid { get; init; } = string.Empty;
+
+    /// <summary><c>--ipc</c>: empty or private, or host.</summary>
+    public string Ipc { get; init; } = string.Empty;
+
+    /// <summary><c>--group-add</c>: group names (from the image's /etc/group) or GIDs added to the process.</summary>
+    public List<string> GroupAdd { get; init; } = [];
+
+    /// <summary><c>--tz</c>: <c>local</c> or a zone name; becomes the container's /etc/localtime.</summary>
+    public string? Tz { get; init; }
+
+    /// <summary>Bad values fail here, before anything is created.</summary>
+    public void Validate()
+    {
+        _ = Capabilities();
+        foreach (string t in Tmpfs)
+        {
+            if (!t.StartsWith('/'))
+            {
+                throw new WharfException($"invalid --tmpfs \"{t}\": the path must be absolute");
+            }
+        }
+
+        foreach (string o in SecurityOpts)
+        {
+            if (o is not ("no-new-privileges" or "no-new-privileges=true" or "no-new-privileges=false" or "label=disable"
+                or "seccomp=unconfined" or "apparmor=unconfined"))
+            {
+                // Without a seccomp profile or an LSM of its own, wharf has nothing to load another one into.
+                throw new WharfException($"--security-opt {o} is not supported by wharf: use no-new-privileges, label=disable, seccomp=unconfined or apparmor=unconfined");
+            }
+        }
+
+        if (ShmSize is { } shm)
+        {
+            _ = Bytes(shm, "--shm-size");
+        }
+
+        if (Tz is not null)
+        {
+            _ = TimezoneFile();
+        }
+
+        if (GroupAdd.FirstOrDefault(g => g == "keep-groups") is { } keep)
+        {
+            throw new WharfException($"--group-add {keep} is not supported by wharf");
+        }
+
+        foreach (var (flag, value) in new[] { ("--pid", Pid), ("--ipc", Ipc) })
+        {
+            if (value is not ("" or "private" or "host"))
+            {
+                throw new WharfException($"{flag} {value} is not supported by wharf: use host or private");
+            }
+        }
+    }
+
+    /// <summary>podman's merge: drop ALL starts from nothing, add ALL gives everything, else the defaults plus adds minus drops.</summary>
+    public List<string> Capabilities()
+    {
+        var add = CapAdd.Select(Normalize).ToList();
+        var drop = CapDrop.Select(Normalize).ToList();
+        if (add.Intersect(drop).FirstOrDefault(c => c != "ALL") is { } both)
+        {
+            throw new WharfException($"capability \"{both}\" cannot be dropped and added");
+        }
+
+        var all = AllCapabilities.Take(LastCap() + 1).ToList();
+        IEnumerable<string> caps = drop.Contains("ALL") ? [] : RuntimeSpec.Capabilities;
+        caps = add.Contains("ALL") ? all : caps.Concat(add);
+        return [.. caps.Except(drop).Distinct()];
+    }
+
+    public void Apply(JsonObject spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var process = spec["process"]!.AsObject();
+        if (CapAdd.Count > 0 || CapDrop.Count > 0)
+        {
+            var caps = new JsonArray([.. Capabilities().Select(c => (JsonNode?)c)]);
+            process["capabilities"] = new JsonObject
+            {
+                ["bounding"] = caps.DeepClone(),
+                ["effective"] = caps.DeepClone(),
+                ["permitted"] = caps.DeepClone(),
+            };
+        }
+
+        if (SecurityOpts.Any(o => o is "no-new-privileges" or "no-new-privileges=true"))
+        {
+            process["noNewPrivileges"] = true;
+        }
+
+        var mounts = spec["mounts"]!.AsArray();
+        if (ShmSize is { } shm && mounts.FirstOrDefault(m => (string?)m!["destination"] == "/dev/shm") is JsonObject devShm)
+        {
+            var options = devShm["options"]!.AsArray();
+            options.Remove(options.First(o => ((string?)o)!.StartsWith("size=", StringComparison.Ordinal)));
+            options.Add("size=" + Bytes(shm, "--shm-size").ToString(CultureInfo.InvariantCulture));
+        }
+
+        // After the standard mounts (/proc ... /sys), before the files wharf binds into /run and /etc.
+        int at = mounts.Count(m => ((string?)m!["destination"])!.StartsWith("/dev", StringComparison.Ordinal) || (string?)m["destination"] is "/proc" or "/sys");
+        var tmpfs = new List<JsonObject>();
+        if (ReadOnly)
+        {
+            spec["root"]!["readonly"] = true;
+            if (ReadOnlyTmpfs)
+            {
+                tmpfs.AddRange(ReadOnlyTmpfsPaths.Select(p => TmpfsMount(p, ["rw", "rprivate", "nosuid", "nodev"])));
+            }
+        }
+
+        foreach (string t in Tmpfs)
+        {
+            string[] parts = t.Split(':', 2);
+            tmpfs.RemoveAll(m => (string?)m["destination"] == parts[0]);
+            tmpfs.Add(TmpfsMount(parts[0], parts.Length > 1 ? parts[1].Split(',') : ["rw", "noexec", "nosuid", "nodev"]));
+        }
+
+        foreach (var m in tmpfs)
+        {
+            mounts.Insert(at++, m);
+        }
+
+        if (Tz is not null)
+        {
+            mounts.Add(new JsonObject
+            {
+                ["destination"] = "/etc/localtime",
+                ["type"] = "bind",
+                ["source"] = TimezoneFile(),
+                ["options"] = new JsonArray("bind", "ro", "rprivate"),
+            });
+        }
+
+        if (GroupAdd.Count > 0)
+        {
+            var user = process["user"]!.AsObject();
+            var gids = user["additionalGids"] as JsonArray ?? [];
+            foreach (uint gid in GroupAdd.Select(g => Gid((string)spec["root"]!["path"]!, g)))
+            {
+                if (!gids.Any(x => x!.GetValue<uint>() == gid))
+                {
+                    gids.Add(gid);
+                }
+            }
+
+            user["additionalGids"] = gids;
+        }
+
+        var namespaces = spec["linux"]!["namespaces"]!.AsArray();
+        // --ipc host is applied by RuntimeSpec through the container's settings (with the host's
+        // /dev/shm and /dev/mqueue bound), the same path a job's tasks take.
+        if (Pid == "host" && namespaces.FirstOrDefault(n => (string?)n!["type"] == "pid") is { } ns)
+        {
+            namespaces.Remove(ns);
+        }
+    }
+
+    /// <summary>Where this container gets a tmpfs.</summary>
+    public IEnumerable<string> MountDestinations() =>
+        (ReadOnly && ReadOnlyTmpfs ? ReadOnlyTmpfsPaths : []).Concat(Tmpfs.Select(t => t.Split(':', 2)[0]));
+
+    /// <summary>The host file that becomes /etc/localtime: the host's own for <c>local</c>, else the zone's.</summary>
+    private string TimezoneFile()
+    {
+        string path = Tz == "local" ? "/etc/localtime" : Path.Combine("/usr/share/zoneinfo", Tz!);
+        bool valid = Tz == "local" || (!Tz!.Contains("..", StringComparison.Ordinal) && !Tz.StartsWith('/'));
+        return valid && File.Exists(path) ? Path.GetFullPath(path) : throw new WharfException($"finding timezone: unknown time zone {Tz}");
+    }
+
+    /// <summary>A GID, or a group name looked up in the container's /etc/group.</summary>
+    private static uint Gid(string rootfs, string group)
+    {
+        if (uint.TryParse(group, NumberStyles.None, CultureInfo.InvariantCulture, out uint gid))
+        {
+            return gid;
+        }
+
+        string file = RootfsPaths.Resolve(rootfs, "/etc/group");
+        foreach (string line in File.Exists(file) ? File.ReadLines(file) : [])
+        {
+            string[] f = line.Split(':');
+            if (f.Length > 2 && f[0] == group && uint.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out gid))
+            {
+                return gid;
+            }
+        }
+
+        throw new WharfException($"unable to find group {group}: no matching entries in group file");
+    }
+
+    private static string Normalize(string cap)
+    {
+        string c = cap.ToUpperInvariant();
+        if (c == "ALL")
+        {
+            return c;
+        }
+
+        c = c.StartsWith("CAP_", StringComparison.Ordinal) ? c : "CAP_" + c;
+        return AllCapabilities.Contains(c) ? c : throw new WharfException($"unknown capability \"{cap}\"");
+    }
+
+    private static int LastCap() =>
+        int.TryParse(File.Exists("/proc/sys/kernel/cap_last_cap") ? File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim() : null, CultureInfo.InvariantCulture, out int n)
+            ? Math.Min(n, AllCapabilities.Length - 1)
+            : AllCapabilities.Length - 1;
+
+    private static JsonObject TmpfsMount(string destination, string[] options) => new()
+    {
+        ["destination"] = destination,
+        ["type"] = "tmpfs",
+        ["source"] = "tmpfs",
+        ["options"] = new JsonArray([.. options.Select(o => (JsonNode?)o)]),
+    };
+
+    /// <summary>podman's sizes: a number with an optional b, k, m or g (1024-based).</summary>
+    private static long Bytes(string value, string flag)
+    {
+        string v = value.Trim().ToLowerInvariant();
+        long unit = 1;
+        if (v.Length > 0 && char.IsLetter(v[^1]))
+        {
+            unit = v[^1] switch
+            {
+                'b' => 1,
+                'k' => 1L << 10,
+                'm' => 1L << 20,
+                'g' => 1L << 30,
+                _ => 0,
+            };
+            v = v[..^1];
+        }
+
+        return unit > 0 && long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out long n) && n > 0
+            ? n * unit
+            : throw new WharfException($"invalid {flag} \"{value}\": a size is a number with an optional unit b, k, m or g");
+    }
+}
