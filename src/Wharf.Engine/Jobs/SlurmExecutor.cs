@@ -105,10 +105,11 @@ public sealed class SlurmExecutor
         // limits, on nodes that are not there) and it pends for ever: one look at its pending
         // reason refuses it with Slurm's own word. Any other reason (None, Priority, Resources…)
         // returns at once. PartitionConfig is the scheduler's first word for several limits; a
-        // short, bounded wait lets it name the one (PartitionTimeLimit…).
+        // bounded wait (10 s: the scheduler is slow to settle on a loaded node, and only a refusal
+        // waits) lets it name the one (PartitionTimeLimit…).
         var clock = System.Diagnostics.Stopwatch.StartNew();
         string? reason = PendingReason(id);
-        while (reason == "PartitionConfig" && clock.Elapsed < TimeSpan.FromSeconds(2))
+        while (reason == "PartitionConfig" && clock.Elapsed < TimeSpan.FromSeconds(10))
         {
             Thread.Sleep(200);
             reason = PendingReason(id);
