@@ -87,6 +87,11 @@ public sealed class PortalBrowserTests(ITestOutputHelper output) : IAsyncLifetim
         {
             return true;
         }
+        catch (WebDriverException e) when (e.Message.Contains("does not belong to the document", StringComparison.Ordinal))
+        {
+            // Chromium's other word for a stale element, when the old document is torn down mid-call.
+            return true;
+        }
     }
 
     private void SignIn(string username, string password)
