@@ -42,6 +42,7 @@ public static class LayerCheck
             var hashing = new HashingReadStream(file, blobHash);
             Stream tar = gzip ? new GZipStream(hashing, CompressionMode.Decompress, leaveOpen: true) : hashing;
             long tarSize = 0;
+            uint crc = 0;
             byte[] tail = new byte[2 * Block];
             int tailLength = 0;
             byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
@@ -51,6 +52,7 @@ public static class LayerCheck
                 while ((n = await tar.ReadAsync(buffer.AsMemory(0, 1 << 16), cancellationToken).ConfigureAwait(false)) > 0)
                 {
                     tarHash.AppendData(buffer, 0, n);
+                    crc = gzip ? Crc32.Append(crc, buffer.AsSpan(0, n)) : crc;
                     tarSize += n;
                     Keep(tail, ref tailLength, buffer.AsSpan(0, n));
                 }
@@ -75,7 +77,7 @@ public static class LayerCheck
 
             if (gzip)
             {
-                CheckGzipTrailer(file, tarSize, label);
+                CheckGzipEnd(file, crc, tarSize, label);
             }
 
             if (tarSize % Block != 0 || tailLength < 2 * Block || tail.AsSpan(0, tailLength).ContainsAnyExcept((byte)0))
@@ -96,22 +98,61 @@ public static class LayerCheck
     /// <summary>
     /// RFC 1952 section 2.3.1: a member ends with CRC32 and ISIZE (the input length mod 2^32).
     /// .NET's inflater returns end of stream on a cut-off member instead of failing, so a stream
-    /// without its end is caught here.
+    /// without its end is caught here: the trailer of what inflated must be in the file, followed
+    /// by nothing or by zero bytes only. Zero padding after the last member is what docker-archive
+    /// writers and some registries leave, and what gzip(1) and libarchive skip ("trailing zeros
+    /// ignored"); anything else after it is garbage and refused, as Go's multistream reader
+    /// refuses bytes that are not another member.
     /// </summary>
-    private static void CheckGzipTrailer(FileStream file, long inflated, string label)
+    private static void CheckGzipEnd(FileStream file, uint crc, long inflated, string label)
     {
-        Span<byte> trailer = stackalloc byte[4];
         if (file.Length < 18)
         {
             throw new WharfException($"layer {label}: the gzip stream is truncated ({file.Length} bytes)");
         }
 
-        file.Position = file.Length - 4;
-        file.ReadExactly(trailer);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != (uint)inflated)
+        Span<byte> expected = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(expected, crc);
+        BinaryPrimitives.WriteUInt32LittleEndian(expected[4..], (uint)inflated);
+
+        // The trailer ends at most 8 bytes past the last non-zero byte: its own last bytes can be
+        // zeros (a tar's length is a multiple of 512, so ISIZE's low byte always is).
+        long end = LastNonZero(file) + 1;
+        Span<byte> candidate = stackalloc byte[8];
+        for (long e = Math.Max(end, 18); e <= Math.Min(file.Length, end + 8); e++)
         {
-            throw new WharfException($"layer {label}: the gzip stream is truncated (its trailer does not match the {inflated} bytes it inflates to)");
+            file.Position = e - 8;
+            file.ReadExactly(candidate);
+            if (candidate.SequenceEqual(expected))
+            {
+                return;
+            }
         }
+
+        throw end == file.Length
+            ? new WharfException($"layer {label}: the gzip stream is truncated (its trailer does not match the {inflated} bytes it inflates to)")
+            : new WharfException($"layer {label}: the gzip stream is truncated or followed by bytes that are not zero padding");
+    }
+
+    /// <summary>The offset of the file's last non-zero byte, or -1.</summary>
+    private static long LastNonZero(FileStream file)
+    {
+        byte[] chunk = new byte[4096];
+        long position = file.Length;
+        while (position > 0)
+        {
+            int n = (int)Math.Min(chunk.Length, position);
+            position -= n;
+            file.Position = position;
+            file.ReadExactly(chunk, 0, n);
+            int last = chunk.AsSpan(0, n).LastIndexOfAnyExcept((byte)0);
+            if (last >= 0)
+            {
+                return position + last;
+            }
+        }
+
+        return -1;
     }
 
     private static bool IsGzip(FileStream file)
@@ -183,5 +224,39 @@ public static class LayerCheck
         public override void SetLength(long value) => throw new NotSupportedException();
 
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>CRC-32 as gzip computes it (RFC 1952 section 8, the reflected polynomial 0xEDB88320).</summary>
+    private static class Crc32
+    {
+        private static readonly uint[] Table = Build();
+
+        public static uint Append(uint crc, ReadOnlySpan<byte> data)
+        {
+            crc = ~crc;
+            foreach (byte b in data)
+            {
+                crc = Table[(crc ^ b) & 0xff] ^ (crc >> 8);
+            }
+
+            return ~crc;
+        }
+
+        private static uint[] Build()
+        {
+            var table = new uint[256];
+            for (uint n = 0; n < 256; n++)
+            {
+                uint c = n;
+                for (int k = 0; k < 8; k++)
+                {
+                    c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1;
+                }
+
+                table[n] = c;
+            }
+
+            return table;
+        }
     }
 }

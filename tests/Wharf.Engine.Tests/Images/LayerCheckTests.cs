@@ -126,6 +126,84 @@ public sealed class LayerCheckTests : IDisposable
         Assert.Contains("end-of-archive", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A gzip member around a one-file tar, then <paramref name="after"/>; returns the file.</summary>
+    private string GzipLayer(string name, byte[] after, int cut = 0)
+    {
+        using var raw = new MemoryStream();
+        using (var writer = new TarWriter(raw, leaveOpen: true))
+        {
+            var entry = new PaxTarEntry(TarEntryType.RegularFile, "etc/motd") { DataStream = new MemoryStream(RandomNumberGenerator.GetBytes(3000)) };
+            writer.WriteEntry(entry);
+        }
+
+        using var gz = new MemoryStream();
+        using (var zip = new GZipStream(gz, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            zip.Write(raw.ToArray());
+        }
+
+        string file = Path.Combine(_dir, name);
+        File.WriteAllBytes(file, [.. gz.ToArray()[..^cut], .. after]);
+        return file;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(512)]
+    [InlineData(10_000)]
+    public async Task VerifyAsync_GzipFollowedByZeroPadding_Accepted(int padding)
+    {
+        string file = GzipLayer("padded.tar.gz", new byte[padding]);
+
+        var result = await LayerCheck.VerifyAsync(file, null, null, default);
+
+        // The padding is part of the blob (its digest and size), not of the tar (the diff ID).
+        Assert.Equal(new FileInfo(file).Length, result.Size);
+        Assert.Equal(Digest.Compute(File.ReadAllBytes(file)), result.Digest);
+        Assert.Equal(Digest.Compute(Inflate(file)), result.DiffId);
+    }
+
+    [Theory]
+    [InlineData("garbage")]
+    [InlineData("zeros-then-garbage")]
+    public async Task VerifyAsync_GzipFollowedByOtherBytes_Throws(string tail)
+    {
+        byte[] after = tail == "garbage" ? "garbage"u8.ToArray() : [.. new byte[600], .. "x"u8.ToArray()];
+        string file = GzipLayer("garbage.tar.gz", after);
+
+        var e = await Assert.ThrowsAsync<WharfException>(() => LayerCheck.VerifyAsync(file, null, null, default));
+
+        Assert.Contains("gzip stream is truncated", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(8)]
+    [InlineData(100)]
+    public async Task VerifyAsync_GzipCutShortThenZeroPadded_Throws(int cut)
+    {
+        // What a copy that stopped early and was padded to a block boundary looks like.
+        string file = GzipLayer("cut-padded.tar.gz", new byte[1024], cut);
+
+        await Assert.ThrowsAsync<WharfException>(() => LayerCheck.VerifyAsync(file, null, null, default));
+    }
+
+    [Fact]
+    public async Task WriteLayerAsync_GzipZeroPadded_StoredWithItsPadding()
+    {
+        string blob = Path.Combine(_dir, "l.tar.gz");
+        var layer = await Layer.FromChangesAsync([], blob, ImageFormat.Oci, default);
+        byte[] padded = [.. await File.ReadAllBytesAsync(blob), .. new byte[1024]];
+        await File.WriteAllBytesAsync(blob, padded);
+
+        var stored = await _writer.WriteLayerAsync(layer with { Blob = layer.Blob with { Size = padded.Length, Digest = Digest.Compute(padded).ToString() } }, default);
+
+        Assert.Equal(Digest.Compute(padded).ToString(), stored.Digest);
+        Assert.Equal(padded.Length, stored.Size);
+        Assert.True(_store.HasBlob(stored));
+    }
+
     [Fact]
     public async Task VerifyAsync_PlainTar_DiffIdIsTheBlobDigest()
     {
