@@ -111,6 +111,13 @@ public sealed partial class ContainerEngine
         Unmount(c);
         Slirp.Stop(Store.Dir(c.Id));
         RemoveFiles(c);
+
+        // The last user of layers whose image is already gone (rmi -f): free them now, so they
+        // stop counting against the quota without waiting for a prune.
+        if (!_images.Store.ReadImages().Any(i => i.Id == c.ImageId))
+        {
+            _images.CollectUnusedLayers();
+        }
     }
 
     /// <summary>Deletes a container's directory. merged/ is only ever rmdir'ed, so a mount still on it is never recursed into.</summary>

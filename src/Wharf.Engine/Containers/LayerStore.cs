@@ -24,8 +24,10 @@ public sealed record UnpackedImage(IReadOnlyList<string> LayerDirs, IReadOnlyLis
 ///   tmp/&lt;pid&gt;-&lt;id&gt;        unpacks in progress; renamed into place only when complete and verified
 ///   pulled/&lt;blob-hex&gt;/      a layer unpacked while its blob downloaded, until the pull knows its chain ID
 /// </code>
-/// Two processes unpacking the same layer each write their own temporary directory; the first
-/// rename wins and the loser discards its copy. Unpacked layers count against the store quota
+/// An unpack writes its own temporary directory, syncs it (files and directories), renames it to
+/// its chain ID and syncs <c>layers/</c>, so a crash, even a power cut, never leaves a partial layer
+/// under a final name. Two processes unpacking the same layer each write their own temporary
+/// directory; the first rename wins and the loser discards its copy. Unpacked layers count against the store quota
 /// (<see cref="ImageStore.UsedBytes()"/> walks this directory), so unpacking stops at what is left
 /// of it: a layer inflating past that is a <see cref="StoreFullException"/> and leaves nothing.
 /// </summary>
@@ -100,6 +102,9 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
         var config = (JsonObject)node!;
         var chainIds = ChainIds(diffIds);
         var dirs = chainIds.Select(LayerDir).ToList();
+
+        // What a killed unpack left is garbage that still counts against the quota: gone first.
+        images.RemoveDeadUnpacks();
 
         // In overlay mode every layer has its own directory, so missing layers unpack side by side.
         var missing = Enumerable.Range(0, chainIds.Count).Where(i => !Directory.Exists(dirs[i])).ToList();
@@ -197,9 +202,14 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
             }
 
             await File.WriteAllTextAsync(Path.Combine(temp, "diffid"), diffId, cancellationToken).ConfigureAwait(false);
+
+            // Files first, then the rename that makes them the layer, then the rename itself: a
+            // power cut at any point leaves either no layers/<chainid> or a complete one.
+            Durable.SyncTree(temp);
             try
             {
                 Directory.Move(temp, final);
+                Durable.SyncDirectory(Root);
             }
             catch (IOException) when (Directory.Exists(final))
             {
@@ -244,6 +254,7 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
                         Directory.CreateDirectory(Path.GetDirectoryName(staged)!);
                         if (!Directory.Exists(staged))
                         {
+                            Durable.SyncTree(temp);
                             Directory.Move(temp, staged);
                         }
                     }
@@ -312,6 +323,7 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
                     if (!Directory.Exists(final))
                     {
                         Directory.Move(staged, final);
+                        Durable.SyncDirectory(Root);
                     }
                 }
                 catch (IOException) when (Directory.Exists(final))

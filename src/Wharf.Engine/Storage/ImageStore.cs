@@ -202,6 +202,26 @@ public sealed class ImageStore
         return removed;
     }
 
+    /// <summary>
+    /// Removes the layer unpacks (<c>layers/tmp/&lt;pid&gt;-…</c>) of processes that are gone. Needs
+    /// no lock (their owner can no longer touch them), so a first run, which unpacks without
+    /// updating the index, sweeps what an earlier killed unpack left before it starts its own.
+    /// </summary>
+    public void RemoveDeadUnpacks()
+    {
+        foreach (string path in Entries(Path.Combine(Root, "layers", "tmp")).Where(p => !OwnerAlive(p)))
+        {
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another process is removing it too: either way it goes.
+            }
+        }
+    }
+
     private static IEnumerable<string> Entries(string dir) =>
         Directory.Exists(dir) ? Directory.EnumerateFileSystemEntries(dir).ToList() : [];
 

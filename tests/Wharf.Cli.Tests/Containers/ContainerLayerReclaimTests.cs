@@ -33,4 +33,25 @@ public sealed class ContainerLayerReclaimTests(ContainerFixture fixture) : IDisp
         Assert.Empty(_wharf.Check("images", "-a", "-q"));
         Assert.Empty(ChainDirs());
     }
+
+    [Fact]
+    public void Rm_LastContainerOfRemovedImage_LayersFreedAndUsageDrops()
+    {
+        _wharf.Check("run", "--name", "last", fixture.Image, "true");
+        Assert.NotEmpty(ChainDirs());
+        _wharf.Check("rmi", "-f", fixture.Image);
+
+        // The image is gone but its container still stands on its layers.
+        Assert.NotEmpty(ChainDirs());
+        long withLayers = new Wharf.Engine.Storage.ImageStore(_wharf.GraphRoot).UsedBytes();
+
+        _wharf.Check("rm", "last");
+
+        Assert.Empty(ChainDirs());
+        long after = new Wharf.Engine.Storage.ImageStore(_wharf.GraphRoot).UsedBytes();
+        Assert.True(after < withLayers, $"usage {after} did not drop below {withLayers}");
+        string[] df = _wharf.Check("system", "df").Split('\n');
+        Assert.Matches(@"^Images\s+0\s+0\s+0B\s+0B \(0%\)$", df[1]);
+        Assert.Empty(_wharf.Check("system", "check"));
+    }
 }
