@@ -77,6 +77,102 @@ public sealed class CrashTests(ContainerFixture fixture) : IDisposable
         Assert.True(clock.Elapsed < TimeSpan.FromMinutes(5), $"took {clock.Elapsed}");
     }
 
+    /// <summary>
+    /// build (a COPY and a RUN step, content changed each time so nothing comes from the cache)
+    /// killed at random instants: its build container, its layers and its image are all or nothing.
+    /// </summary>
+    [Fact]
+    public void Build_KilledAtRandomInstants_StoreStaysConsistent()
+    {
+        const int builds = 8;
+        _wharf.Check("pull", "-q", "--tls-verify=false", fixture.Image);
+        string context = Path.Combine(_wharf.Dir, "ctx");
+        Directory.CreateDirectory(context);
+        File.WriteAllText(Path.Combine(context, "Containerfile"), $"FROM {fixture.Image}\nCOPY data /opt/data\nRUN cat /opt/data/* > /opt/all && rm /opt/d/a\n");
+        var random = new Random(2317);
+        byte[] payload = new byte[256 * 1024];
+        int kills = 0;
+        for (int i = 0; i < builds; i++)
+        {
+            // Fresh bytes every time: the COPY misses the cache and so does the RUN after it.
+            string data = Path.Combine(context, "data");
+            Directory.CreateDirectory(data);
+            for (int f = 0; f < 8; f++)
+            {
+                random.NextBytes(payload);
+                File.WriteAllBytes(Path.Combine(data, $"f{f}"), payload);
+            }
+
+            string[] args = ["build", "-q", "--tls-verify=false", "-t", $"localhost/built:{i}", context];
+            int delay = (int)(random.NextDouble() * _durations.GetValueOrDefault("build", 1500));
+            if (RunAndKill(args, delay))
+            {
+                kills++;
+            }
+
+            AssertRecovered("build", args, i);
+            RemoveContainers();
+        }
+
+        Assert.True(kills >= builds / 2, $"only {kills} of {builds} builds were killed before finishing");
+    }
+
+    /// <summary>
+    /// The first run of an image pulled without unpacking (WHARF_UNPACK_ON_PULL=0) unpacks its
+    /// layers; killed at random instants, no layer directory is ever left half-written under its
+    /// chain ID, and removing the image frees every layer again.
+    /// </summary>
+    [Fact]
+    public void Unpack_KilledAtRandomInstants_StoreStaysConsistent()
+    {
+        const int unpacks = 8;
+        var random = new Random(2323);
+        int kills = 0;
+        for (int i = 0; i < unpacks; i++)
+        {
+            _wharf.Env["WHARF_UNPACK_ON_PULL"] = "0";
+            _wharf.Check("pull", "-q", "--tls-verify=false", fixture.Image);
+            _wharf.Env.Remove("WHARF_UNPACK_ON_PULL");
+            Assert.Empty(LayerDirs());
+
+            string[] args = ["run", "--rm", fixture.Image, "true"];
+            int delay = (int)(random.NextDouble() * _durations.GetValueOrDefault("run", 800));
+            if (RunAndKill(args, delay))
+            {
+                kills++;
+            }
+
+            AssertRecovered("run", args, i);
+            foreach (string layer in LayerDirs())
+            {
+                Assert.True(File.Exists(Path.Combine(layer, "diffid")), $"iteration {i}: {layer} has no diffid");
+            }
+
+            // Nothing uses the layers once the image and its containers are gone: they are freed.
+            RemoveContainers();
+            _wharf.Check("rmi", fixture.Image);
+            Assert.Empty(LayerDirs());
+        }
+
+        Assert.True(kills >= unpacks / 2, $"only {kills} of {unpacks} first runs were killed before finishing");
+    }
+
+    /// <summary>The unpacked layers under their chain IDs.</summary>
+    private string[] LayerDirs()
+    {
+        string root = Path.Combine(_wharf.GraphRoot, "wharf", "layers");
+        return Directory.Exists(root) ? [.. Directory.GetDirectories(root).Where(d => Path.GetFileName(d) is not ("tmp" or "pulled"))] : [];
+    }
+
+    /// <summary>What a killed run or build left (a created container, a build container) goes before the next round.</summary>
+    private void RemoveContainers()
+    {
+        foreach (string id in _wharf.Check("ps", "-a", "-q").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            _wharf.Check("rm", "-f", id.Trim());
+        }
+    }
+
     /// <summary>Starts wharf with <paramref name="args"/> and SIGKILLs it after <paramref name="delayMs"/>; true when it was still running.</summary>
     private bool RunAndKill(string[] args, int delayMs)
     {
