@@ -77,6 +77,51 @@ public class SaveLoadTests(RegistryFixture registry)
         Assert.Empty(Directory.Exists(blobs) ? Directory.GetFiles(blobs) : []);
     }
 
+    /// <summary>
+    /// A docker-archive whose layer is gzip with bytes after the member: zero padding (some
+    /// writers pad to a block) loads and checks clean; anything else is refused with nothing stored.
+    /// </summary>
+    [Theory]
+    [InlineData("zeros", 0)]
+    [InlineData("garbage", 125)]
+    public void Load_DockerArchiveGzipLayerWithTrailingBytes_ZerosAcceptedGarbageRefused(string tail, int exitCode)
+    {
+        using var wharf = new WharfRunner();
+        string dir = Path.Combine(wharf.Dir, "archive");
+        Directory.CreateDirectory(dir);
+        registry.Podman("save", "--format", "docker-archive", "-o", Path.Combine(wharf.Dir, "good.tar"), "localhost/fixture:1");
+        Tools.Check("tar", "-C", dir, "-xf", Path.Combine(wharf.Dir, "good.tar"));
+        var entry = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")))!.AsArray()[0]!;
+        string layer = Path.Combine(dir, entry["Layers"]![0]!.GetValue<string>());
+        using (var gz = new MemoryStream())
+        {
+            using (var zip = new System.IO.Compression.GZipStream(gz, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            {
+                zip.Write(File.ReadAllBytes(layer));
+            }
+
+            File.WriteAllBytes(layer, [.. gz.ToArray(), .. tail == "zeros" ? new byte[2048] : "not gzip"u8.ToArray()]);
+        }
+
+        string archive = Path.Combine(wharf.Dir, "padded.tar");
+        Tools.Check("tar", "-C", dir, "-cf", archive, ".");
+
+        var load = wharf.Run("load", "-i", archive);
+
+        Assert.True(load.ExitCode == exitCode, load.Stderr);
+        if (exitCode == 0)
+        {
+            Assert.Equal(registry.ImageId + "\n", wharf.Run("inspect", "--format", "{{.Id}}", "localhost/fixture:1").Stdout);
+            var check = wharf.Run("system", "check");
+            Assert.True(check.ExitCode == 0 && check.Stdout.Length == 0, check.Stdout + check.Stderr);
+        }
+        else
+        {
+            Assert.Contains("the gzip stream is truncated", load.Stderr, StringComparison.Ordinal);
+            Assert.Empty(wharf.Run("images", "-q").Stdout);
+        }
+    }
+
     [Fact]
     public void SaveToStdoutThenLoadFromStdin_RoundTrips()
     {
