@@ -16,11 +16,12 @@ public sealed class SystemCheckTests(RegistryFixture registry) : IDisposable
 
     private string Name => $"{registry.Open}/lab/fixture:1";
 
-    /// <summary>The pulled image's (only) layer blob file and its digest.</summary>
-    private (string Path, string Digest) LayerBlob()
+    /// <summary>The pulled image's (only) layer blob file and its digest; of the image named <paramref name="name"/> when there are several.</summary>
+    private (string Path, string Digest) LayerBlob(string? name = null)
     {
         var index = JsonNode.Parse(File.ReadAllText(System.IO.Path.Combine(_wharf.GraphRoot, "wharf", "images.json")))!.AsArray();
-        string digest = index.Single()!["blobs"]!.AsArray()[^1]!.GetValue<string>();
+        var image = name is null ? index.Single() : index.Single(i => i!["names"]!.AsArray().Any(n => n!.GetValue<string>() == name));
+        string digest = image!["blobs"]!.AsArray()[^1]!.GetValue<string>();
         return (System.IO.Path.Combine(_wharf.GraphRoot, "wharf", "blobs", "sha256", digest["sha256:".Length..]), digest);
     }
 
@@ -54,6 +55,41 @@ public sealed class SystemCheckTests(RegistryFixture registry) : IDisposable
         Assert.Equal(0, _wharf.Run("rmi", Name).ExitCode);
         Assert.Empty(_wharf.Run("images", "-q").Stdout);
         Assert.Equal(0, _wharf.Run("system", "check").ExitCode);
+    }
+
+    [Fact]
+    public void LayerBlobDeleted_ImagesListsTheRestPullRepairsRmiRemoves()
+    {
+        Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
+        string rootfs = System.IO.Path.Combine(_wharf.Dir, "other");
+        Directory.CreateDirectory(rootfs);
+        File.WriteAllText(System.IO.Path.Combine(rootfs, "note"), "another image\n");
+        string tar = System.IO.Path.Combine(_wharf.Dir, "other.tar");
+        Tools.Check("tar", "-C", rootfs, "-cf", tar, ".");
+        Assert.Equal(0, _wharf.Run("import", "-q", tar, "localhost/other:1").ExitCode);
+        var (path, digest) = LayerBlob(Name);
+        byte[] bytes = File.ReadAllBytes(path);
+        File.Delete(path);
+
+        // The broken image does not hide the healthy one, and the check names only the broken one.
+        var images = _wharf.Run("images", "--format", "{{.Repository}}:{{.Tag}}");
+        Assert.Equal(0, images.ExitCode);
+        Assert.Equal([Name, "localhost/other:1"], images.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        var check = _wharf.Run("system", "check");
+        Assert.Equal(125, check.ExitCode);
+        Assert.Equal($"image {registry.ImageId[..12]} ({Name}): layer blob {digest} is missing\n", check.Stdout);
+
+        // pull fetches the missing blob again.
+        Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
+        Assert.Equal(bytes, File.ReadAllBytes(path));
+        Assert.Empty(_wharf.Run("system", "check").Stdout);
+
+        // rmi of the broken image leaves the other one whole.
+        File.Delete(path);
+        Assert.Equal(0, _wharf.Run("rmi", Name).ExitCode);
+        Assert.Equal("localhost/other:1\n", _wharf.Run("images", "--format", "{{.Repository}}:{{.Tag}}").Stdout);
+        check = _wharf.Run("system", "check");
+        Assert.True(check.ExitCode == 0 && check.Stdout.Length == 0, check.Stdout + check.Stderr);
     }
 
     [Fact]
