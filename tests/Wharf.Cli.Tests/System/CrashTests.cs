@@ -84,7 +84,7 @@ public sealed class CrashTests(ContainerFixture fixture) : IDisposable
     [Fact]
     public void Build_KilledAtRandomInstants_StoreStaysConsistent()
     {
-        const int builds = 8;
+        const int builds = 5;
         _wharf.Check("pull", "-q", "--tls-verify=false", fixture.Image);
         string context = Path.Combine(_wharf.Dir, "ctx");
         Directory.CreateDirectory(context);
@@ -125,7 +125,7 @@ public sealed class CrashTests(ContainerFixture fixture) : IDisposable
     [Fact]
     public void Unpack_KilledAtRandomInstants_StoreStaysConsistent()
     {
-        const int unpacks = 8;
+        const int unpacks = 5;
         var random = new Random(2323);
         int kills = 0;
         for (int i = 0; i < unpacks; i++)
