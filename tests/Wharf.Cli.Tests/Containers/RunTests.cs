@@ -178,9 +178,16 @@ public sealed class RunTests(ContainerFixture fixture) : IDisposable
     public void RunAttached_WharfKilled_ContainerStillRunningThenRemovable()
     {
         using var attached = System.Diagnostics.Process.Start(_wharf.StartInfo("run", "--name", "orphan", fixture.Image, "sleep", "300"))!;
-        WaitFor(() => _wharf.Check("ps", "--format", "{{.Names}}") == "orphan\n");
-        attached.Kill();
-        attached.WaitForExit();
+        try
+        {
+            WaitFor(() => _wharf.Check("ps", "--format", "{{.Names}}") == "orphan\n");
+        }
+        finally
+        {
+            attached.Kill();
+            attached.WaitForExit();
+        }
+
         Assert.StartsWith("orphan Up ", _wharf.Check("ps", "-a", "--format", "{{.Names}} {{.Status}}"), StringComparison.Ordinal);
         _wharf.Check("rm", "-f", "orphan");
         Assert.Empty(_wharf.ContainerDirs);

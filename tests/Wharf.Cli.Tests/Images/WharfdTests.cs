@@ -22,6 +22,45 @@ public sealed class WharfdTests(RegistryFixture registry)
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.GetAsync(new Uri($"http://{second.Host}/v2/"))).StatusCode);
     }
 
+    [Fact]
+    public async Task Start_PortInUse_FailsAndLeavesNoProcess()
+    {
+        using var data = new TempDirectory("wharf-leak");
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+
+        var e = await Assert.ThrowsAsync<ServerExitedException>(() => WharfdProcess.StartAsync(new WharfdOptions { Port = port, DataDirectory = data.Path }));
+
+        Assert.Contains($"127.0.0.1:{port}: address already in use", e.Message, StringComparison.Ordinal);
+        Assert.Empty(Daemons.WithCommandLine(data.Path));
+    }
+
+    [Fact]
+    public async Task Start_CancelledWhileWaitingForTheServer_KillsIt()
+    {
+        // wharfd runs and answers on its port, but the probe asks another one where nothing listens,
+        // so the start is still waiting when the test gives up on it.
+        using var data = new TempDirectory("wharf-leak");
+        var start = WharfdProcess.CreateStartInfo($"http://127.0.0.1:{LoopbackPort.Free()}", data.Path);
+        using var server = new ServerProcess("wharfd", () => start, new Uri($"http://127.0.0.1:{LoopbackPort.Free()}/v2/"));
+        using var cancel = new CancellationTokenSource();
+        var starting = server.StartAsync(cancel.Token);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (server.ProcessId is null && clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(50);
+        }
+
+        int pid = Assert.IsType<int>(server.ProcessId);
+        Assert.Equal([pid], Daemons.WithCommandLine(data.Path));
+
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => starting);
+        Assert.Null(server.ProcessId);
+        Assert.Empty(Daemons.WithCommandLine(data.Path));
+    }
 
     [Fact]
     public async Task PushPullMount_AgainstWharfd_PodmanSeesTheSameImage()

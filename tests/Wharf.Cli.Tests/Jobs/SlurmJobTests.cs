@@ -20,6 +20,13 @@ public sealed class SlurmFixture : IDisposable
         }
 
         var (code, stdout, stderr) = Tools.Run("bash", Path.Combine(_scripts, "start-slurm.sh"), Dir);
+
+        // Whatever it started, even when it then failed, dies with the test host if Dispose never runs.
+        foreach (var (name, pid) in Pids())
+        {
+            Wharf.Testing.Daemons.Track(name, pid);
+        }
+
         string last = stdout.Trim().Split('\n')[^1];
         if (code != 0 || !last.StartsWith("SLURM_CONF=", StringComparison.Ordinal))
         {
@@ -49,8 +56,30 @@ public sealed class SlurmFixture : IDisposable
         using var p = System.Diagnostics.Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        p.WaitForExit(TimeSpan.FromSeconds(60));
+        if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+
         return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>The daemons start-slurm.sh recorded in DIR/pids ("name pid" lines).</summary>
+    private List<(string Name, int Pid)> Pids()
+    {
+        string file = Path.Combine(Dir, "pids");
+        var pids = new List<(string, int)>();
+        foreach (string line in File.Exists(file) ? File.ReadAllLines(file) : [])
+        {
+            string[] words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (words.Length == 2 && int.TryParse(words[1], System.Globalization.CultureInfo.InvariantCulture, out int pid))
+            {
+                pids.Add((words[0], pid));
+            }
+        }
+
+        return pids;
     }
 
     private static string? FindScripts()
@@ -69,9 +98,15 @@ public sealed class SlurmFixture : IDisposable
 
     public void Dispose()
     {
+        var pids = Pids();
         if (_scripts is not null)
         {
             Tools.Run("bash", Path.Combine(_scripts, "stop-slurm.sh"), Dir);
+        }
+
+        foreach (var (_, pid) in pids)
+        {
+            Wharf.Testing.Daemons.Forget(pid);
         }
 
         try
