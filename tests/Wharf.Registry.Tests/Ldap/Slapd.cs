@@ -6,7 +6,7 @@ namespace Wharf.Registry.Tests.Ldap;
 /// <summary>
 /// A private OpenLDAP server (tests/ldap/start-slapd.sh) on 127.0.0.1 with a small tree: alice and erin in Lab,
 /// bob in Ops which is in Infra (nested), erin in Admins, carol and dave in no group; a service account
-/// cn=reader. Stopped by its PID.
+/// cn=reader. Stopped by its PID, and killed at test-host exit if no test stopped it (<see cref="Daemons"/>).
 /// </summary>
 public sealed class Slapd : IDisposable
 {
@@ -46,6 +46,7 @@ public sealed class Slapd : IDisposable
             if (code == 0 && int.TryParse(stdout.Trim(), out int pid))
             {
                 slapd._pid = pid;
+                Daemons.Track("slapd", pid);
                 return slapd;
             }
 
@@ -93,6 +94,7 @@ public sealed class Slapd : IDisposable
         }
 
         _pid = null;
+        Daemons.Forget(pid);
         try
         {
             using var process = Process.GetProcessById(pid);

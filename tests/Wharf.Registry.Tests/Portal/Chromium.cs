@@ -23,7 +23,20 @@ public static class Chromium
         var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(Driver)!, Path.GetFileName(Driver));
         service.HideCommandPromptWindow = true;
         service.SuppressInitialDiagnosticInformation = true;
-        var driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+        ChromeDriver driver;
+        try
+        {
+            driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            // No session: stop the driver process the service started, or it outlives the test run.
+            service.Dispose();
+            throw;
+        }
+
+        // Quit stops it; should a test host die before that, chromedriver and its browsers go with it.
+        Wharf.Testing.Daemons.Track("chromedriver", service.ProcessId);
         driver.Manage().Timeouts().PageLoad = TimeSpan.FromSeconds(30);
         return driver;
     }

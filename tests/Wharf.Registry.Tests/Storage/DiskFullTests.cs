@@ -101,9 +101,21 @@ public sealed class DiskFullTests
 
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
-        string stderr = await process.StandardError.ReadToEndAsync();
+        var stderrRead = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // A hung command is killed, never left behind by the test.
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        string stderr = await stderrRead;
         await stdout;
-        await process.WaitForExitAsync();
         Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)}: {stderr}");
     }
 }
