@@ -142,9 +142,51 @@ public sealed class ImageWriter(ImageStore store)
     public async Task<(Descriptor Blob, long TarSize)> WriteLayerAsync(string file, Digest diffId, string name, CancellationToken cancellationToken)
     {
         var check = await LayerCheck.VerifyAsync(file, diffId, name, cancellationToken).ConfigureAwait(false);
+        if (check.StreamEnd < check.Size)
+        {
+            // Zero padding after the gzip member is read, but not stored: Go's gzip reader (podman,
+            // skopeo) takes it for a broken next member ("gzip: invalid header"), so the blob this
+            // image is pushed and saved with is the member alone.
+            string trimmed = file + ".member";
+            try
+            {
+                await CopyPrefixAsync(file, trimmed, check.StreamEnd, cancellationToken).ConfigureAwait(false);
+                return await WriteLayerAsync(trimmed, diffId, name, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                File.Delete(trimmed);
+            }
+        }
+
         bool gzip = check.Digest != check.DiffId;
         var blob = new Descriptor { MediaType = gzip ? MediaTypes.OciLayerGzip : MediaTypes.OciLayerTar, Digest = check.Digest.ToString(), Size = check.Size };
         return (await StoreLayerAsync(blob, file, cancellationToken).ConfigureAwait(false), check.TarSize);
+    }
+
+    /// <summary>Copies the first <paramref name="length"/> bytes of <paramref name="source"/> to a new file.</summary>
+    private static async Task CopyPrefixAsync(string source, string target, long length, CancellationToken cancellationToken)
+    {
+        var input = File.OpenRead(source);
+        await using (input.ConfigureAwait(false))
+        {
+            var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write);
+            await using (output.ConfigureAwait(false))
+            {
+                byte[] buffer = new byte[1 << 16];
+                while (length > 0)
+                {
+                    int n = await input.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, length)), cancellationToken).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        throw new EndOfStreamException($"{source} ended before byte {length}");
+                    }
+
+                    await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                    length -= n;
+                }
+            }
+        }
     }
 
     private async Task<Descriptor> StoreLayerAsync(Descriptor blob, string file, CancellationToken cancellationToken)

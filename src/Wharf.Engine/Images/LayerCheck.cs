@@ -11,7 +11,8 @@ namespace Wharf.Engine.Images;
 /// <param name="Size">The blob's length, counted while reading it.</param>
 /// <param name="DiffId">sha256 of the uncompressed tar.</param>
 /// <param name="TarSize">The uncompressed tar's length.</param>
-public sealed record LayerCheckResult(Digest Digest, long Size, Digest DiffId, long TarSize);
+/// <param name="StreamEnd">Where the gzip stream ends: less than <paramref name="Size"/> when zero padding follows it.</param>
+public sealed record LayerCheckResult(Digest Digest, long Size, Digest DiffId, long TarSize, long StreamEnd);
 
 /// <summary>
 /// Reads a layer blob back before it is recorded, so a layer wharf cannot read itself never
@@ -75,10 +76,7 @@ public static class LayerCheck
                 }
             }
 
-            if (gzip)
-            {
-                CheckGzipEnd(file, crc, tarSize, label);
-            }
+            long streamEnd = gzip ? CheckGzipEnd(file, crc, tarSize, label) : hashing.BytesRead;
 
             if (tarSize % Block != 0 || tailLength < 2 * Block || tail.AsSpan(0, tailLength).ContainsAnyExcept((byte)0))
             {
@@ -91,7 +89,7 @@ public static class LayerCheck
                 throw new WharfException($"layer {label}: its content has diff ID {diffId}, expected {expected}");
             }
 
-            return new LayerCheckResult(Digest.FromHasher(Digest.Sha256, blobHash), hashing.BytesRead, diffId, tarSize);
+            return new LayerCheckResult(Digest.FromHasher(Digest.Sha256, blobHash), hashing.BytesRead, diffId, tarSize, streamEnd);
         }
     }
 
@@ -102,9 +100,9 @@ public static class LayerCheck
     /// by nothing or by zero bytes only. Zero padding after the last member is what docker-archive
     /// writers and some registries leave, and what gzip(1) and libarchive skip ("trailing zeros
     /// ignored"); anything else after it is garbage and refused, as Go's multistream reader
-    /// refuses bytes that are not another member.
+    /// refuses bytes that are not another member. Returns where the member ends.
     /// </summary>
-    private static void CheckGzipEnd(FileStream file, uint crc, long inflated, string label)
+    private static long CheckGzipEnd(FileStream file, uint crc, long inflated, string label)
     {
         if (file.Length < 18)
         {
@@ -125,7 +123,7 @@ public static class LayerCheck
             file.ReadExactly(candidate);
             if (candidate.SequenceEqual(expected))
             {
-                return;
+                return e;
             }
         }
 

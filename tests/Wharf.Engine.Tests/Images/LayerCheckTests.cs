@@ -162,6 +162,7 @@ public sealed class LayerCheckTests : IDisposable
         Assert.Equal(new FileInfo(file).Length, result.Size);
         Assert.Equal(Digest.Compute(File.ReadAllBytes(file)), result.Digest);
         Assert.Equal(Digest.Compute(Inflate(file)), result.DiffId);
+        Assert.Equal(new FileInfo(file).Length - padding, result.StreamEnd);
     }
 
     [Theory]
@@ -202,6 +203,23 @@ public sealed class LayerCheckTests : IDisposable
         Assert.Equal(Digest.Compute(padded).ToString(), stored.Digest);
         Assert.Equal(padded.Length, stored.Size);
         Assert.True(_store.HasBlob(stored));
+    }
+
+    [Fact]
+    public async Task WriteLayerAsync_ArchiveLayerZeroPadded_StoredWithoutThePadding()
+    {
+        // A docker-archive's layer file: the padding is read past, and the blob is the member alone.
+        string file = GzipLayer("archived.tar.gz", []);
+        byte[] member = File.ReadAllBytes(file);
+        File.WriteAllBytes(file, [.. member, .. new byte[700]]);
+
+        var (blob, tarSize) = await _writer.WriteLayerAsync(file, Digest.Compute(Inflate(file)), "layer.tar", default);
+
+        Assert.Equal(Digest.Compute(member).ToString(), blob.Digest);
+        Assert.Equal(member.Length, blob.Size);
+        Assert.Equal(Inflate(file).Length, tarSize);
+        Assert.True(_store.HasBlob(blob));
+        Assert.False(File.Exists(file + ".member"));
     }
 
     [Fact]
