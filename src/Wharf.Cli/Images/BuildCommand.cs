@@ -18,7 +18,12 @@ public static class BuildCommand
         var buildArgs = new Option<string[]>("--build-arg") { Description = "ARG=VALUE for the build" };
         var target = new Option<string?>("--target") { Description = "The stage to build and tag" };
         var noCache = new Option<bool>("--no-cache") { Description = "Do not use cached intermediate images" };
-        var pull = new Option<bool>("--pull") { Description = "Pull base images even when present locally" };
+        var pull = new Option<string?>("--pull")
+        {
+            Description = "always (or bare --pull, true): pull base images even when present; never: use local images only; missing (default), newer, false: pull what is missing",
+            Arity = ArgumentArity.ZeroOrOne,
+            CustomParser = r => r.Tokens.Count == 0 ? "true" : r.Tokens[0].Value,
+        };
         var format = new Option<string>("--format") { Description = "Image format: oci or docker", DefaultValueFactory = _ => "oci" };
         var labels = new Option<string[]>("--label") { Description = "Label KEY=VALUE on the built image" };
         var network = new Option<string>("--network") { Description = "Network for RUN: host or none", DefaultValueFactory = _ => "host" };
@@ -73,19 +78,37 @@ public static class BuildCommand
             var secretMap = Secrets(parse.GetValue(secrets));
             string? fileName = parse.GetValue(file);
             string? fileText = fileName == "-" ? await context.Io.In.ReadToEndAsync(ct).ConfigureAwait(false) : null;
+            // podman's --pull takes a value only as --pull=VALUE: a word after a bare --pull that is no
+            // policy is the context (the parser here cannot tell "--pull x" from "--pull=x").
+            string contextDir = parse.GetValue(dir) ?? ".";
+            string? pullPolicy = parse.GetResult(pull) is { Implicit: false } ? parse.GetValue(pull) : null;
+            if (pullPolicy is not (null or "true" or "false" or "always" or "missing" or "never" or "newer"))
+            {
+                if (parse.GetResult(dir) is null or { Implicit: true })
+                {
+                    contextDir = pullPolicy;
+                    pullPolicy = "true";
+                }
+                else
+                {
+                    pullPolicy = "missing";
+                }
+            }
+
             var engine = ContainerCli.Engine(context, parse);
             engine.UseRuntime(parse.GetValue(runtime));
             bool isQuiet = parse.GetValue(quiet);
             var report = await new Builder(engine).BuildAsync(new BuildOptions
             {
-                Context = parse.GetValue(dir) ?? ".",
+                Context = contextDir,
                 File = fileText is null ? fileName : null,
                 FileText = fileText,
                 Tags = parse.GetValue(tags) ?? [],
                 BuildArgs = args,
                 Target = parse.GetValue(target),
                 NoCache = parse.GetValue(noCache),
-                Pull = parse.GetValue(pull),
+                Pull = pullPolicy is "true" or "always",
+                PullNever = pullPolicy == "never",
                 Format = parse.GetValue(format) ?? "oci",
                 Labels = Pairs(parse.GetValue(labels), "--label", fromEnvironment: false),
                 Annotations = Pairs(parse.GetValue(annotations), "--annotation", fromEnvironment: false),

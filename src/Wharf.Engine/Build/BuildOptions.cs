@@ -20,6 +20,9 @@ public sealed record BuildOptions : RegistryAccess
 
     public bool Pull { get; init; }
 
+    /// <summary>--pull=never: a base image that is not local fails the build instead of being pulled.</summary>
+    public bool PullNever { get; init; }
+
     public string Format { get; init; } = "oci";
 
     /// <summary>--label: each becomes a <c>LABEL "K"="V"</c> step after the target stage's last instruction, as podman adds them.</summary>

@@ -388,6 +388,11 @@ internal sealed class BuildSession
             return local;
         }
 
+        if (options.PullNever)
+        {
+            throw new WharfException($"creating build container: {name}: image not known");
+        }
+
         string? os = null, arch = null;
         if (platform is { } p)
         {

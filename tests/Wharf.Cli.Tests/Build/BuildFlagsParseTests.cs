@@ -80,4 +80,32 @@ public sealed partial class BuildFlagsParseTests
         Assert.Equal(125, result.ExitCode);
         Assert.Equal($"Error: {name} is not supported by wharf\n", result.Stderr);
     }
+
+    [Theory]
+    [InlineData("--pull=never")]
+    [InlineData("--pull never")]
+    public void Build_PullNeverMissingBase_FailsAsPodmanWithoutPulling(string flag)
+    {
+        using var wharf = new WharfRunner();
+        string context = Path.Combine(wharf.Dir, "ctx");
+        Directory.CreateDirectory(context);
+        File.WriteAllText(Path.Combine(context, "Containerfile"), "FROM localhost/nothere:1\n");
+
+        var result = wharf.Run(["build", .. flag.Split(' '), context]);
+
+        Assert.Equal(125, result.ExitCode);
+        Assert.EndsWith("Error: creating build container: localhost/nothere:1: image not known\n", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Build_BarePullBeforeContext_TakesTheContextAsContext()
+    {
+        using var wharf = new WharfRunner();
+        string absent = Path.Combine(wharf.Dir, "absent-context");
+
+        var result = wharf.Run("build", "--pull", absent);
+
+        Assert.Equal(125, result.ExitCode);
+        Assert.Contains(absent, result.Stderr, StringComparison.Ordinal);
+    }
 }
