@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Cli.Tests.Containers;
+using Wharf.Cli.Tests.Rootless;
 
 namespace Wharf.Cli.Tests.Build;
 
@@ -170,6 +171,25 @@ public sealed partial class BuildFlagsTests : IDisposable
         Assert.Equal(125, both.ExitCode);
         Assert.Equal(podmanBoth.Stderr.Trim().Split('\n')[^1], both.Stderr.Trim());
         Assert.Equal(125, _wharf.Run("build", "--squash", "--layers", Context).ExitCode);
+    }
+
+    [Fact]
+    public void Build_SquashAsUnprivilegedUser_OverlayInItsNamespaceMakesOneNewLayer()
+    {
+        using var user = new RootlessUser.Session(RootlessUser.WithRanges);
+        string context = Path.Combine(user.Data, "ctx");
+        Directory.CreateDirectory(context);
+        File.Copy("/bin/busybox", Path.Combine(context, "busybox"));
+        File.WriteAllText(Path.Combine(context, "Containerfile"), BuildTests.Base);
+        Tools.Check("chown", "-R", $"{user.Uid}:{user.Gid}", context);
+        user.Check("build", "-q", "-t", "rootbase:1", context);
+        File.WriteAllText(Path.Combine(context, "Containerfile"), "FROM localhost/rootbase:1\nRUN echo a > /a\nRUN rm /bin/cat\n");
+
+        user.Check("build", "--squash", "-t", "rootsq:1", context);
+
+        Assert.Equal("a\nno-cat\n", user.Check("run", "--rm", "rootsq:1", "sh", "-c", "cat /a; test -e /bin/cat || echo no-cat"));
+        var image = JsonNode.Parse(user.Check("inspect", "rootsq:1"))!.AsArray()[0]!;
+        Assert.Equal(3, image["RootFS"]!["Layers"]!.AsArray().Count);
     }
 
     [Fact]
