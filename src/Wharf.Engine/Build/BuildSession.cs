@@ -41,6 +41,9 @@ internal sealed class BuildSession
     /// <summary>--build-arg names some ARG declared; the rest are warned about at the end.</summary>
     private readonly HashSet<string> _consumed = new(StringComparer.Ordinal);
 
+    /// <summary>Every image this build committed, so a build without --layers can remove its intermediates.</summary>
+    private readonly List<string> _committed = [];
+
     /// <summary>Image ID → its root unpacked under the work directory, for COPY --from (once per build).</summary>
     private readonly Dictionary<string, string> _fromRoots = new(StringComparer.Ordinal);
 
@@ -63,6 +66,12 @@ internal sealed class BuildSession
 
     private char Escape => _dockerfile.Escape;
 
+    /// <summary>
+    /// Intermediate images are kept and cached (--layers, podman's default); --squash and
+    /// --squash-all imply no layers, as in podman.
+    /// </summary>
+    private bool KeepLayers => _options.Layers && _options.Squash == SquashMode.None;
+
     /// <summary>Per-stage state: the image so far (null while nothing is committed after FROM scratch).</summary>
     private sealed class StageState
     {
@@ -75,6 +84,13 @@ internal sealed class BuildSession
         public string? ImageId { get; set; }
 
         public Dictionary<string, string> Args { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The FROM image (null for scratch) and how many layers and history entries it brought: what --squash keeps.</summary>
+        public string? BaseImageId { get; set; }
+
+        public int BaseLayers { get; set; }
+
+        public int BaseHistory { get; set; }
 
         /// <summary>The config's <c>config</c> object; setting it replaces that object in <see cref="Config"/>.</summary>
         public ContainerConfig Run
@@ -108,6 +124,23 @@ internal sealed class BuildSession
             }
         }
 
+        string? final = null;
+        try
+        {
+            final = await RunStagesAsync(last, names, cancellationToken).ConfigureAwait(false);
+            return new BuildReport(final, names);
+        }
+        finally
+        {
+            if (!KeepLayers)
+            {
+                RemoveIntermediates(final);
+            }
+        }
+    }
+
+    private async Task<string> RunStagesAsync(int last, List<string> names, CancellationToken cancellationToken)
+    {
         bool multi = last > 0;
         for (int si = 0; si <= last; si++)
         {
@@ -123,7 +156,7 @@ internal sealed class BuildSession
                 Say($"{prefix}STEP {ii + 2}/{total}: {ins.Original.Replace("\n", string.Empty, StringComparison.Ordinal)}");
                 bool lastStep = si == last && ii == stage.Instructions.Count - 1;
                 await StepAsync(ins, state, stage, cancellationToken).ConfigureAwait(false);
-                if (!lastStep)
+                if (!lastStep && KeepLayers)
                 {
                     Say($"--> {state.ImageId![..11]}");
                 }
@@ -131,14 +164,20 @@ internal sealed class BuildSession
 
             if (si == last)
             {
-                if (_options.Labels.Count > 0)
-                {
-                    state.Run = state.Run.WithLabels(_options.Labels.Select(l => (l.Key, l.Value)));
-                }
-
-                if (_options.Labels.Count > 0 || state.ImageId is null || stage.Instructions.Count == 0)
+                if (state.ImageId is null || stage.Instructions.Count == 0)
                 {
                     await CommitAsync(state, null, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (_options.Squash != SquashMode.None)
+                {
+                    await SquashAsync(state, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (_options.Annotations.Count > 0 && _format == ImageFormat.Oci)
+                {
+                    // Annotations live in the manifest, so the final image is written once more with them.
+                    await CommitAsync(state, null, _options.Annotations, cancellationToken).ConfigureAwait(false);
                 }
 
                 Say($"{prefix}COMMIT {string.Join(' ', _options.Tags)}".TrimEnd());
@@ -155,22 +194,136 @@ internal sealed class BuildSession
                     _progress.Warning($"one or more build args were not consumed: [{string.Join(' ', unused)}]");
                 }
 
-                return new BuildReport(state.ImageId, names);
+                return state.ImageId!;
             }
 
             if (state.ImageId is null)
             {
                 await CommitAsync(state, null, cancellationToken).ConfigureAwait(false);
-                Say($"--> {state.ImageId![..11]}");
+                if (KeepLayers)
+                {
+                    Say($"--> {state.ImageId![..11]}");
+                }
             }
 
-            _results[si] = state.ImageId;
+            _results[si] = state.ImageId!;
         }
 
         throw new InvalidOperationException("unreachable: the target stage returns");
     }
 
     private void Say(string line) => _progress.Step(line);
+
+    /// <summary>Without --layers nothing but the built image stays: the images of the steps and stages go (their blobs with them when unshared).</summary>
+    private void RemoveIntermediates(string? final)
+    {
+        var names = Store.ReadImages().Where(i => i.Names.Count > 0).Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
+        var ids = _committed.Where(id => id != final && !names.Contains(id)).Distinct().ToList();
+        if (ids.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _containers.Images.RemoveImages(new RemoveImagesOptions { Images = ids, Force = true });
+        }
+        catch (Exception e) when (e is WharfException or RemoveImagesPartialException)
+        {
+            // An intermediate another build shares stays; the build's own result is not affected.
+            _progress.Warning($"removing intermediate images: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// --squash: the layers above the base (--squash-all: every layer) become one. The base's layers
+    /// are the lower dirs of an overlay, the squashed layers are applied onto it in order, and the
+    /// overlay's upper dir (with whiteouts for what they deleted from the base) is the new layer.
+    /// The squashed history entries are all marked empty but the last, as podman does.
+    /// </summary>
+    private async Task SquashAsync(StageState state, CancellationToken cancellationToken)
+    {
+        bool all = _options.Squash == SquashMode.All;
+        int keep = all ? 0 : state.BaseLayers;
+        int keepHistory = all ? 0 : state.BaseHistory;
+        var squashed = state.Layers.Skip(keep).ToList();
+
+        // podman's --squash-all keeps only this build's history entries; --squash keeps the base's too.
+        var history = (state.Config.History ?? []).Skip(all ? state.BaseHistory : 0).ToList();
+        for (int i = keepHistory; i < history.Count; i++)
+        {
+            history[i] = history[i] with { EmptyLayer = i < history.Count - 1 || squashed.Count == 0 };
+        }
+
+        state.Layers.RemoveRange(keep, state.Layers.Count - keep);
+        state.Config = state.Config with { RootFs = state.Config.RootFs with { DiffIds = [.. state.Config.RootFs.DiffIds.Take(keep)] }, History = history };
+        if (squashed.Count == 0)
+        {
+            await CommitAsync(state, null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        string upper = Path.Combine(_work, "squash-upper");
+        Directory.CreateDirectory(upper);
+        List<ContainerChange> changes;
+        if (keep == 0)
+        {
+            await ApplyLayersAsync(squashed, upper, cancellationToken).ConfigureAwait(false);
+            changes = ContainerChanges.Compute(upper, [], [], []);
+        }
+        else
+        {
+            var baseImage = Store.ReadImages().First(i => i.Id == state.BaseImageId);
+            var unpacked = await _containers.Layers.EnsureAsync(baseImage, WhiteoutMode.Overlay, cancellationToken).ConfigureAwait(false);
+            var lowers = unpacked.LayerDirs.Reverse().ToList();
+            string merged = Path.Combine(_work, "squash-merged");
+            if (RootfsMount.TryMount("overlay", lowers, upper, Path.Combine(_work, "squash-work"), merged) is { } error)
+            {
+                throw new WharfException($"squashing the new layers: {error}");
+            }
+
+            try
+            {
+                await ApplyLayersAsync(squashed, merged, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                RootfsMount.Unmount(merged, "overlay");
+            }
+
+            changes = ContainerChanges.Compute(upper, lowers, [], []);
+        }
+
+        if (changes.Count == 0)
+        {
+            state.Config = state.Config with { History = [.. history[..^1], history[^1] with { EmptyLayer = true }] };
+            await CommitAsync(state, null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        string layerFile = Path.Combine(_work, "squash-" + Guid.NewGuid().ToString("N") + ".tar.gz");
+        var layer = await Layer.FromChangesAsync(changes, layerFile, _format, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await CommitAsync(state, layer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(layerFile);
+        }
+    }
+
+    private async Task ApplyLayersAsync(IEnumerable<Descriptor> layers, string target, CancellationToken cancellationToken)
+    {
+        foreach (var layer in layers)
+        {
+            var blob = Store.OpenBlob(layer.Digest);
+            await using (blob.ConfigureAwait(false))
+            {
+                await LayerUnpacker.UnpackAsync(blob, target, new LayerUnpackOptions { Whiteouts = WhiteoutMode.Apply }, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
 
     private static IEnumerable<(string Key, string? Value)> ArgPairs(Instruction arg, Func<string, string?> lookup, char escape)
     {
@@ -208,7 +361,11 @@ internal sealed class BuildSession
             image = await ResolveAsync(baseName, stage.Platform, cancellationToken).ConfigureAwait(false);
         }
 
-        return Load(image);
+        var state = Load(image);
+        state.BaseImageId = image.Id;
+        state.BaseLayers = state.Layers.Count;
+        state.BaseHistory = state.Config.History?.Count ?? 0;
+        return state;
     }
 
     private StageState Load(ImageRecord image)
@@ -229,6 +386,11 @@ internal sealed class BuildSession
         if (local is not null)
         {
             return local;
+        }
+
+        if (options.PullNever)
+        {
+            throw new WharfException($"creating build container: {name}: image not known");
         }
 
         string? os = null, arch = null;
@@ -294,7 +456,9 @@ internal sealed class BuildSession
 
 
     /// <summary>Writes the state's config (plus a layer, if any) as an image; the state then points at it.</summary>
-    private async Task CommitAsync(StageState state, Layer? layer, CancellationToken cancellationToken)
+    private Task CommitAsync(StageState state, Layer? layer, CancellationToken cancellationToken) => CommitAsync(state, layer, null, cancellationToken);
+
+    private async Task CommitAsync(StageState state, Layer? layer, IReadOnlyDictionary<string, string>? annotations, CancellationToken cancellationToken)
     {
         state.Config = state.Config with { Created = Now() };
         try
@@ -305,8 +469,9 @@ internal sealed class BuildSession
                 state.Config = state.Config.WithLayer(layer.DiffId);
             }
 
-            var image = await _writer.WriteAsync(state.Config, state.Layers, _format, cancellationToken).ConfigureAwait(false);
+            var image = await _writer.WriteAsync(state.Config, state.Layers, _format, annotations, cancellationToken).ConfigureAwait(false);
             var record = _writer.Register(image, null, [], _containers.Images.Time);
+            _committed.Add(record.Id);
             state.ImageId = record.Id;
             state.ParentKey = record.Id;
         }
@@ -320,7 +485,7 @@ internal sealed class BuildSession
     /// <summary>Re-reads a cached image into the state (its config and layers).</summary>
     private bool TryCache(StageState state, string key)
     {
-        if (_options.NoCache || _cache.Get(key) is not { } id || Store.ReadImages().FirstOrDefault(i => i.Id == id) is not { } image)
+        if (_options.NoCache || !KeepLayers || _cache.Get(key) is not { } id || Store.ReadImages().FirstOrDefault(i => i.Id == id) is not { } image)
         {
             return false;
         }
@@ -333,6 +498,14 @@ internal sealed class BuildSession
         state.ParentKey = image.Id;
         Say($"--> Using cache {image.Id}");
         return true;
+    }
+
+    private void PutCache(string key, string imageId)
+    {
+        if (KeepLayers)
+        {
+            _cache.Put(key, imageId);
+        }
     }
 
     private HistoryEntry History(string createdBy, bool empty) => new() { Created = Now(), CreatedBy = createdBy, EmptyLayer = empty };
@@ -472,7 +645,7 @@ internal sealed class BuildSession
 
         AddHistory(state, History(createdBy, empty: true));
         await CommitAsync(state, null, cancellationToken).ConfigureAwait(false);
-        _cache.Put(key, state.ImageId!);
+        PutCache(key, state.ImageId!);
     }
 
     private static List<string> Shell(StageState state) =>
@@ -483,7 +656,9 @@ internal sealed class BuildSession
     {
         var argv = ins.ExecForm ?? [.. Shell(state), ins.Arguments];
         var env = state.Args.Where(a => state.EnvValue(a.Key) is null).Select(a => a.Key + "=" + a.Value).Order(StringComparer.Ordinal).ToList();
-        string createdBy = ins.ExecForm is null ? string.Join(' ', Shell(state)) + " " + ins.Arguments : string.Join(' ', argv);
+        // podman writes RUN's flags into the history line: "/bin/sh -c --mount=type=secret,id=x cat …".
+        string flags = string.Concat(ins.Flags.Select(f => $"--{f.Key}={f.Value} "));
+        string createdBy = ins.ExecForm is null ? string.Join(' ', Shell(state)) + " " + flags + ins.Arguments : string.Join(' ', argv);
         string key = Hash(state.ParentKey + "\nRUN " + createdBy + "\n" + string.Join('\n', env) + "\n" + _options.Network + "\n" + _options.Format);
         if (TryCache(state, key))
         {
@@ -496,16 +671,29 @@ internal sealed class BuildSession
             await CommitAsync(state, null, cancellationToken).ConfigureAwait(false);
         }
 
-        var record = await _containers.CreateAsync(new CreateOptions
+        var secrets = SecretMounts(ins);
+        ContainerRecord record;
+        try
         {
-            Image = state.ImageId!,
-            Command = argv,
-            Entrypoint = string.Empty,
-            Env = env,
-            Network = _options.Network,
-            Pull = "never",
-            Quiet = true,
-        }, cancellationToken).ConfigureAwait(false);
+            record = await _containers.CreateAsync(new CreateOptions
+            {
+                Image = state.ImageId!,
+                Command = argv,
+                Entrypoint = string.Empty,
+                Env = env,
+                Network = _options.Network,
+                Pull = "never",
+                Quiet = true,
+                Ulimits = _options.Ulimits,
+                Volumes = [.. secrets.Select(m => $"{m.File}:{m.Target}:ro")],
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            DeleteSecrets(secrets);
+            throw;
+        }
+
         try
         {
             int code;
@@ -521,11 +709,80 @@ internal sealed class BuildSession
             }
 
             await LayerStepAsync(state, createdBy, _containers.Diff(record.Id), Path.Combine(_containers.Store.Dir(record.Id), "build-layer.tar.gz"), cancellationToken).ConfigureAwait(false);
-            _cache.Put(key, state.ImageId!);
+            PutCache(key, state.ImageId!);
         }
         finally
         {
             _containers.Remove(record.Id, force: true);
+            DeleteSecrets(secrets);
+        }
+    }
+
+    /// <summary>
+    /// <c>RUN --mount=type=secret,id=ID[,target=PATH][,required][,mode=0400][,uid=0][,gid=0]</c>: each
+    /// secret is written to a private file (mode and owner as asked) that is bind-mounted read-only for
+    /// this step only; the mount point is left out of the step's layer, so the secret is in no layer.
+    /// A secret the build was not given is skipped unless required, as with buildah.
+    /// </summary>
+    private List<(string File, string Target)> SecretMounts(Instruction ins)
+    {
+        var mounts = new List<(string File, string Target)>();
+        if (!ins.Flags.TryGetValue("mount", out string? spec))
+        {
+            return mounts;
+        }
+
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string part in spec.Split(','))
+        {
+            int eq = part.IndexOf('=', StringComparison.Ordinal);
+            fields[eq < 0 ? part : part[..eq]] = eq < 0 ? "true" : part[(eq + 1)..];
+        }
+
+        string type = fields.GetValueOrDefault("type", "bind");
+        if (type != "secret")
+        {
+            throw new WharfException($"Dockerfile:{ins.Line}: RUN --mount=type={type} is not supported by wharf (only type=secret is)");
+        }
+
+        string target = fields.GetValueOrDefault("target") ?? fields.GetValueOrDefault("dst") ?? fields.GetValueOrDefault("destination") ?? string.Empty;
+        string id = fields.GetValueOrDefault("id") ?? (target.Length > 0 ? Path.GetFileName(target) : throw new WharfException($"Dockerfile:{ins.Line}: RUN --mount=type=secret needs id="));
+        target = target.Length > 0 ? target : "/run/secrets/" + id;
+        if (!_options.Secrets.TryGetValue(id, out var secret))
+        {
+            if (fields.GetValueOrDefault("required") is "true")
+            {
+                throw new WharfException($"building at STEP \"RUN {ins.Arguments}\": secret required but no secret with id \"{id}\" found");
+            }
+
+            return mounts;
+        }
+
+        UnixFileMode mode = (UnixFileMode)Convert.ToInt32(fields.GetValueOrDefault("mode", "0400"), 8);
+        int uid = int.Parse(fields.GetValueOrDefault("uid", "0"), NumberStyles.None, CultureInfo.InvariantCulture);
+        int gid = int.Parse(fields.GetValueOrDefault("gid", "0"), NumberStyles.None, CultureInfo.InvariantCulture);
+        string file = Path.Combine(_work, "secret-" + Guid.NewGuid().ToString("N"));
+        // The work directory is the caller's alone (0700), so the file is private from its creation.
+        using (var stream = new FileStream(file, FileMode.CreateNew, FileAccess.Write))
+        {
+            stream.Write(secret.Content.Span);
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(file, mode);
+        }
+
+        BuildNative.Lchown(file, uid, gid);
+        mounts.Add((file, target));
+        return mounts;
+    }
+
+    private static void DeleteSecrets(List<(string File, string Target)> mounts)
+    {
+        foreach (var (file, _) in mounts)
+        {
+            File.Delete(file);
         }
     }
 
@@ -598,7 +855,7 @@ internal sealed class BuildSession
             }
 
             await LayerStepAsync(state, createdBy, ContainerChanges.Compute(staging, [], [], []), Path.Combine(_work, "layer-" + Guid.NewGuid().ToString("N") + ".tar.gz"), cancellationToken).ConfigureAwait(false);
-            _cache.Put(key, state.ImageId!);
+            PutCache(key, state.ImageId!);
         }
         finally
         {

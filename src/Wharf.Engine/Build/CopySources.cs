@@ -24,6 +24,9 @@ internal sealed record CopyRequest(
 /// </summary>
 internal static class CopySources
 {
+    /// <summary>One client for every ADD of a URL in the process (connection pooling; no per-build sockets left behind).</summary>
+    private static readonly HttpClient Http = new(new SocketsHttpHandler { AllowAutoRedirect = true, PooledConnectionLifetime = TimeSpan.FromMinutes(2) }) { Timeout = TimeSpan.FromMinutes(30) };
+
     public static async Task StageAsync(CopyRequest request, string staging, CancellationToken cancellationToken)
     {
         string step = request.Step;
@@ -32,9 +35,15 @@ internal static class CopySources
         var matched = new List<(string Host, string Relative)>();
         foreach (string src in request.Sources)
         {
-            if (request.Keyword == "ADD" && (src.StartsWith("http://", StringComparison.Ordinal) || src.StartsWith("https://", StringComparison.Ordinal) || src.StartsWith("git@", StringComparison.Ordinal)))
+            if (request.Keyword == "ADD" && src.StartsWith("git@", StringComparison.Ordinal))
             {
-                throw new WharfException($"{step}: adding from a URL is not supported: {src}");
+                throw new WharfException($"{step}: adding from a git repository is not supported by wharf: {src}");
+            }
+
+            if (request.Keyword == "ADD" && (src.StartsWith("http://", StringComparison.Ordinal) || src.StartsWith("https://", StringComparison.Ordinal)))
+            {
+                await DownloadAsync(src, target, destIsDir, request, cancellationToken).ConfigureAwait(false);
+                continue;
             }
 
             var found = Resolve(request.Root, src, request.FromContext, step);
@@ -72,6 +81,65 @@ internal static class CopySources
                 CopyEntry(host, to, request.Uid, request.Gid, request.Chmod);
             }
         }
+    }
+
+    /// <summary>
+    /// ADD of a URL, as buildah does it: the file is saved (never unpacked, even when it is an archive)
+    /// under the name its URL path ends with when the destination is a directory, else as the
+    /// destination; mode 0600 unless --chmod, mtime from Last-Modified.
+    /// </summary>
+    private static async Task DownloadAsync(string url, string target, bool destIsDir, CopyRequest request, CancellationToken cancellationToken)
+    {
+        string to = target;
+        if (destIsDir)
+        {
+            string name = Uri.TryCreate(url, UriKind.Absolute, out var uri) ? Path.GetFileName(Uri.UnescapeDataString(uri.AbsolutePath)) : string.Empty;
+            if (name.Length == 0 || name is "." or "..")
+            {
+                throw new WharfException($"{request.Step}: cannot determine a file name from the URL {url}: give the destination file name");
+            }
+
+            Directory.CreateDirectory(target);
+            Chown(target, request.Uid, request.Gid);
+            to = Path.Combine(target, name);
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+        HttpResponseMessage response;
+        try
+        {
+            response = await Http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new WharfException($"{request.Step}: reading \"{url}\": {e.Message}");
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new WharfException($"{request.Step}: reading \"{url}\": invalid response status {(int)response.StatusCode}");
+            }
+
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                var file = new FileStream(to, FileMode.Create, FileAccess.Write);
+                await using (file.ConfigureAwait(false))
+                {
+                    await body.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            SetMode(to, request.Chmod ?? (UnixFileMode.UserRead | UnixFileMode.UserWrite));
+            if (response.Content.Headers.LastModified is { } modified)
+            {
+                File.SetLastWriteTimeUtc(to, modified.UtcDateTime);
+            }
+        }
+
+        Chown(to, request.Uid, request.Gid);
     }
 
     /// <summary>

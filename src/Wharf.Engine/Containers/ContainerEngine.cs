@@ -35,6 +35,28 @@ public sealed partial class ContainerEngine
 
     public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, Env.Get("WHARF_RUNTIME"));
 
+    /// <summary>
+    /// podman's <c>--runtime</c> (a name on PATH or a path) for the containers this engine starts;
+    /// null keeps <c>WHARF_RUNTIME</c>, else runc. Containers of a build live and die within it, so
+    /// every runtime call on them goes through the one chosen here.
+    /// </summary>
+    public void UseRuntime(string? nameOrPath)
+    {
+        if (nameOrPath is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _runtime = new Runtime(Store.RuncRoot, nameOrPath);
+        }
+        catch (WharfException)
+        {
+            throw new WharfException($"default OCI runtime \"{nameOrPath}\" not found: invalid argument");
+        }
+    }
+
     /// <summary>overlay unless <c>WHARF_ROOTFS_DRIVER</c> asks for fuse-overlayfs or copy.</summary>
     private string PreferredDriver => Env.Get("WHARF_ROOTFS_DRIVER") is { Length: > 0 } d ? d : "overlay";
 

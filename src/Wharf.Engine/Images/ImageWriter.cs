@@ -220,7 +220,11 @@ public sealed class ImageWriter(ImageStore store)
     }
 
     /// <summary>Stores the manifest for a stored config and layers, each layer's media type converted to <paramref name="format"/>.</summary>
-    public async Task<WrittenImage> WriteManifestAsync(Descriptor config, IReadOnlyList<Descriptor> layers, ImageFormat format, DateTimeOffset? created, CancellationToken cancellationToken)
+    public Task<WrittenImage> WriteManifestAsync(Descriptor config, IReadOnlyList<Descriptor> layers, ImageFormat format, DateTimeOffset? created, CancellationToken cancellationToken) =>
+        WriteManifestAsync(config, layers, format, created, null, cancellationToken);
+
+    /// <param name="annotations">The manifest's annotations (<c>build --annotation</c>); none when null or empty.</param>
+    public async Task<WrittenImage> WriteManifestAsync(Descriptor config, IReadOnlyList<Descriptor> layers, ImageFormat format, DateTimeOffset? created, IReadOnlyDictionary<string, string>? annotations, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(layers);
@@ -231,6 +235,7 @@ public sealed class ImageWriter(ImageStore store)
             MediaType = manifestType,
             Config = new Descriptor { MediaType = ImageFormats.ConfigMediaType(format), Digest = config.Digest, Size = config.Size },
             Layers = converted,
+            Annotations = annotations is { Count: > 0 } ? annotations : null,
         });
         var manifest = new Descriptor { MediaType = manifestType, Digest = Digest.Compute(bytes).ToString(), Size = bytes.Length };
         Hold(manifest);
@@ -239,11 +244,14 @@ public sealed class ImageWriter(ImageStore store)
     }
 
     /// <summary>Config then manifest, for callers with nothing to report in between.</summary>
-    public async Task<WrittenImage> WriteAsync(ImageConfig config, IReadOnlyList<Descriptor> layers, ImageFormat format, CancellationToken cancellationToken)
+    public Task<WrittenImage> WriteAsync(ImageConfig config, IReadOnlyList<Descriptor> layers, ImageFormat format, CancellationToken cancellationToken) =>
+        WriteAsync(config, layers, format, null, cancellationToken);
+
+    public async Task<WrittenImage> WriteAsync(ImageConfig config, IReadOnlyList<Descriptor> layers, ImageFormat format, IReadOnlyDictionary<string, string>? annotations, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(config);
         var configDescriptor = await WriteConfigAsync(config, format, cancellationToken).ConfigureAwait(false);
-        return await WriteManifestAsync(configDescriptor, layers, format, config.CreatedTime, cancellationToken).ConfigureAwait(false);
+        return await WriteManifestAsync(configDescriptor, layers, format, config.CreatedTime, annotations, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
