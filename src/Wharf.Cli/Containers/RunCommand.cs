@@ -59,11 +59,13 @@ internal sealed class CreateFlags
 
     public RuntimeFlagOptions Runtime { get; } = new();
 
+    public ResourceFlagOptions Resources { get; } = new();
+
     public RefusedRunFlags Refused { get; } = new();
 
     /// <summary>Every flag of run and create, in help order.</summary>
     public IEnumerable<Option> Options =>
-        [Interactive, Tty, Remove, Name, Env, EnvFile, Volume, Workdir, User, Entrypoint, Network, Hostname, Pull, Ulimit, Device, UserNs, Quiet, TlsVerify, AuthFile, Creds, Label, EnvHost, Replace, .. Runtime.Options, .. Refused.Options];
+        [Interactive, Tty, Remove, Name, Env, EnvFile, Volume, Workdir, User, Entrypoint, Network, Hostname, Pull, Ulimit, Device, UserNs, Quiet, TlsVerify, AuthFile, Creds, Label, EnvHost, Replace, .. Runtime.Options, .. Resources.Options, .. Refused.Options];
 
     public void AddTo(Command command)
     {
@@ -119,6 +121,7 @@ internal sealed class CreateFlags
             EnvHost = parse.GetValue(EnvHost),
             Replace = parse.GetValue(Replace),
             RuntimeFlags = Runtime.Read(parse),
+            Resources = Resources.Read(parse),
         };
     }
 }

@@ -72,6 +72,9 @@ public sealed record CreateOptions : RegistryAccess
     public bool Replace { get; init; }
 
     public RuntimeFlags RuntimeFlags { get; init; } = new();
+
+    /// <summary>cgroup limits; a job under Slurm has none of its own (Slurm's cgroup holds it).</summary>
+    public ResourceLimits Resources { get; init; } = new();
 }
 
 public sealed partial class ContainerEngine
@@ -100,6 +103,10 @@ public sealed partial class ContainerEngine
         }
 
         options.RuntimeFlags.Validate();
+        if (options.Resources.Any && ResourceLimits.UnsupportedReason(Env.IsRoot) is { } ignored)
+        {
+            Progress(ignored);
+        }
 
         var image = await ResolveImageAsync(options, cancellationToken).ConfigureAwait(false);
         string driver = PreferredDriver;
@@ -177,6 +184,7 @@ public sealed partial class ContainerEngine
                 Mounts = mounts,
                 StopSignal = run["StopSignal"]?.GetValue<string>() is { Length: > 0 } s ? s : "SIGTERM",
                 RuntimeFlags = options.RuntimeFlags,
+                Resources = options.Resources,
                 CreateWorkingDir = options.Workdir is null,
                 Settings = new ContainerSettings
                 {

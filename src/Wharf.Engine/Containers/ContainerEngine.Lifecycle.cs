@@ -278,6 +278,15 @@ public sealed partial class ContainerEngine
             ["Destination"] = m.Destination,
             ["RW"] = !m.ReadOnly,
         })]);
+        var hostConfig = new JsonObject
+        {
+            ["AutoRemove"] = c.AutoRemove,
+            ["NetworkMode"] = c.Settings.Network,
+            ["Binds"] = Arr(c.Mounts.Select(m => $"{m.Source}:{m.Destination}:{(m.ReadOnly ? "ro" : "rw")},rprivate,rbind")),
+            ["Devices"] = Arr(c.Settings.Devices),
+            ["Ulimits"] = Arr(c.Settings.Ulimits),
+        };
+        c.Resources.Inspect(hostConfig);
         return new JsonObject
         {
             ["Id"] = c.Id,
@@ -325,14 +334,7 @@ public sealed partial class ContainerEngine
                 ["OpenStdin"] = c.Settings.Interactive,
                 ["Labels"] = c.Settings.Labels is { } labels ? new JsonObject(labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))) : null,
             },
-            ["HostConfig"] = new JsonObject
-            {
-                ["AutoRemove"] = c.AutoRemove,
-                ["NetworkMode"] = c.Settings.Network,
-                ["Binds"] = Arr(c.Mounts.Select(m => $"{m.Source}:{m.Destination}:{(m.ReadOnly ? "ro" : "rw")},rprivate,rbind")),
-                ["Devices"] = Arr(c.Settings.Devices),
-                ["Ulimits"] = Arr(c.Settings.Ulimits),
-            },
+            ["HostConfig"] = hostConfig,
             ["BundlePath"] = Store.Bundle(c.Id),
             ["LogPath"] = Store.LogPath(c.Id),
         };

@@ -97,6 +97,7 @@ public sealed partial class ContainerEngine
                 Terminal = c.Terminal,
                 Devices = devices,
                 Binds = binds,
+                CgroupLimits = ResourceLimits.UnsupportedReason(Env.IsRoot) is null,
                 MappedGids = Env.IsRoot ? null : Rootless.KeepId.Available("/proc/self/gid_map"),
                 UidMappings = keepId is null ? null : Rootless.KeepId.Mappings(uid, Rootless.KeepId.Available("/proc/self/uid_map")),
                 GidMappings = keepId is null ? null : Rootless.KeepId.Mappings(gid, Rootless.KeepId.Available("/proc/self/gid_map")),

@@ -62,6 +62,9 @@ public sealed record ContainerRecord
     /// <summary>Capabilities, read-only rootfs, tmpfs mounts... as asked at create.</summary>
     public RuntimeFlags RuntimeFlags { get; init; } = new();
 
+    /// <summary>cgroup limits asked at create (<c>--memory</c>, <c>--cpus</c>...).</summary>
+    public ResourceLimits Resources { get; init; } = new();
+
     /// <summary>The working directory is the image's (created at start if missing), not one --workdir asked for.</summary>
     public bool CreateWorkingDir { get; init; }
 }

@@ -145,7 +145,7 @@ public sealed record RuntimeFlags
         }
 
         // After the standard mounts (/proc ... /sys), before the files wharf binds into /run and /etc.
-        int at = mounts.Count(m => ((string?)m!["destination"])!.StartsWith("/dev", StringComparison.Ordinal) || (string?)m["destination"] is "/proc" or "/sys");
+        int at = mounts.Count(m => ((string?)m!["destination"])!.StartsWith("/dev", StringComparison.Ordinal) || (string?)m["destination"] is "/proc" or "/sys" or "/sys/fs/cgroup");
         var tmpfs = new List<JsonObject>();
         if (ReadOnly)
         {
