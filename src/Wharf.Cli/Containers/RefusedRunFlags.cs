@@ -24,19 +24,19 @@ internal sealed class RefusedRunFlags
         ["--health-retries"], ["--health-start-period"], ["--health-timeout"], ["--hostuser"], ["--image-volume"],
         ["--init-ctr"], ["--init-path"], ["--ip"], ["--ip6"], ["--label-file"], ["--log-driver"], ["--log-opt"],
         ["--mac-address"], ["--memory-swappiness"],
-        ["--mount"], ["--network-alias"], ["--oom-score-adj"], ["--os"], ["--passwd-entry"], ["--personality"],
+        ["--network-alias"], ["--oom-score-adj"], ["--os"], ["--passwd-entry"], ["--personality"],
         ["--pidfile"], ["--platform"], ["--pod"], ["--pod-id-file"], ["--preserve-fds"],
-        ["--publish", "-p"], ["--requires"], ["--restart"], ["--sdnotify"], ["--seccomp-policy"], ["--secret"],
+        ["--requires"], ["--restart"], ["--sdnotify"], ["--seccomp-policy"], ["--secret"],
         ["--stop-signal"], ["--stop-timeout"], ["--subgidname"], ["--subuidname"],
-        ["--sysctl"], ["--systemd"], ["--timeout"], ["--uidmap"], ["--umask"], ["--unsetenv"],
+        ["--sysctl"], ["--systemd"], ["--uidmap"], ["--umask"], ["--unsetenv"],
         ["--uts"], ["--variant"], ["--volumes-from"],
     ];
 
     /// <summary>podman's boolean flags wharf refuses when they are set true.</summary>
     private static readonly string[][] BoolFlags =
     [
-        ["--disable-content-trust"], ["--http-proxy"], ["--init"], ["--no-healthcheck"], ["--no-hosts"],
-        ["--oom-kill-disable"], ["--passwd"], ["--privileged"], ["--publish-all", "-P"],
+        ["--disable-content-trust"], ["--http-proxy"], ["--no-healthcheck"], ["--no-hosts"],
+        ["--oom-kill-disable"], ["--passwd"],
         ["--rmi"], ["--rootfs"], ["--sig-proxy"], ["--unsetenv-all"],
     ];
 

@@ -110,6 +110,7 @@ public sealed partial class ContainerEngine
         Runtime.Delete(c.Id);
         Unmount(c);
         Slirp.Stop(Store.Dir(c.Id));
+        Store.DeleteSlirpSocket(c.Id);
         RemoveFiles(c);
     }
 
@@ -287,6 +288,10 @@ public sealed partial class ContainerEngine
             ["Ulimits"] = Arr(c.Settings.Ulimits),
         };
         c.Resources.Inspect(hostConfig);
+        hostConfig["PortBindings"] = new JsonObject(c.Ports.GroupBy(p => $"{p.ContainerPort}/{p.Protocol}").Select(g => KeyValuePair.Create(g.Key,
+            (JsonNode?)new JsonArray([.. g.Select(p => (JsonNode?)new JsonObject { ["HostIp"] = p.HostIp, ["HostPort"] = p.HostPort.ToString(CultureInfo.InvariantCulture) })]))));
+        hostConfig["Privileged"] = c.RuntimeFlags.Privileged;
+        hostConfig["Init"] = c.RuntimeFlags.Init;
         return new JsonObject
         {
             ["Id"] = c.Id,

@@ -25,11 +25,6 @@ public sealed partial class ContainerEngine
             return 0;
         }
 
-        if (!attach && c.Terminal)
-        {
-            throw new WharfException("a detached container with a terminal (-dt) is not supported: run it attached with -it, or detached without -t");
-        }
-
         await WaitMonitorGoneAsync(c, cancellationToken).ConfigureAwait(false);
         await PrepareAsync(c, cancellationToken).ConfigureAwait(false);
         File.Delete(Store.ExitPath(c.Id));
@@ -74,7 +69,7 @@ public sealed partial class ContainerEngine
             var devices = DeviceEditsFor(c.Settings.Devices);
             if (Slirp.Is(c.Settings.Network))
             {
-                devices.Hooks.Add(Slirp.Hook(Store.Dir(c.Id), c.Settings.Network));
+                devices.Hooks.Add(Slirp.Hook(Store.Dir(c.Id), c.Settings.Network, c.Ports.Count > 0 ? Store.SlirpSocket(c.Id) : null));
             }
             WorkingDirectory.Ensure(rootfs, c);
             if (RootfsPaths.CheckCommand(rootfs, c.Command[0], c.Settings.WorkingDir, env.Concat(devices.Env), c.Mounts.Select(m => m.Source + ":" + m.Destination)) is { } failure)
@@ -236,6 +231,24 @@ public sealed partial class ContainerEngine
         c.StartedAt = Now;
         c.MonitorPid = Environment.ProcessId;
         Store.Write(c);
+        var publishing = c.Ports.Count > 0 ? Task.Run(() => PublishPorts(c, process)) : Task.CompletedTask;
+
+        // --timeout: the runtime kills the container; podman records -1 for it (exit status 255).
+        bool timedOut = false;
+        using var timeout = c.RuntimeFlags.Timeout > 0
+            ? new Timer(_ =>
+            {
+                timedOut = true;
+                try
+                {
+                    Runtime.Kill(c.Id, "KILL");
+                }
+                catch (WharfException)
+                {
+                    // Already gone.
+                }
+            }, null, TimeSpan.FromSeconds(c.RuntimeFlags.Timeout), Timeout.InfiniteTimeSpan)
+            : null;
 
         // Ctrl-C reaches runc through the terminal's process group; a TERM or HUP sent to wharf alone is passed on.
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
@@ -250,8 +263,11 @@ public sealed partial class ContainerEngine
             ContainerNative.Kill(process.Id, 1);
         });
         process.WaitForExit();
-        int code = process.ExitCode;
+        timeout?.Change(Timeout.Infinite, Timeout.Infinite);
+        int code = timedOut ? -1 : process.ExitCode;
+        publishing.Wait(TimeSpan.FromSeconds(15));
         Slirp.Stop(Store.Dir(c.Id));
+        Store.DeleteSlirpSocket(c.Id);
         File.WriteAllText(Store.ExitPath(c.Id), code.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var fresh = Store.TryRead(c.Id) ?? c;
         fresh.State = ContainerStates.Exited;
@@ -279,12 +295,37 @@ public sealed partial class ContainerEngine
             _ => $"umount -l {Q(Store.Merged(c.Id))}",
         };
         string remove = c.AutoRemove ? string.Join(' ', SelfCommand().Select(Q)) + $" rm -f {c.Id} >/dev/null 2>&1" : ":";
+        string run = $"{runtime} run --bundle {Q(Store.Bundle(c.Id))} {c.Id}";
+        if (c.Terminal)
+        {
+            // -dt: runc wants a terminal of its own to hand the container's over; script(1) gives it one
+            // and writes what the container prints (with the terminal's \r\n, as podman's log has) to the log.
+            if (RootfsMount.FindTool("script") is not { } scriptTool)
+            {
+                throw new WharfException("a detached container with a terminal (-dt) needs script(1): install bsdutils (or util-linux)");
+            }
+
+            // Its stdin is a FIFO opened read-write, which never ends: at the end of /dev/null script(1) would
+            // type an end-of-file into the container's raw terminal.
+            string input = Path.Combine(Store.Dir(c.Id), "tty.in");
+            run = $"rm -f {Q(input)}; mkfifo {Q(input)} && {Q(scriptTool)} -qfec {Q(run)} /dev/null 0<>{Q(input)}";
+        }
+
+        string timedOut = Path.Combine(Store.Dir(c.Id), "timedout");
+        string watchdog = c.RuntimeFlags.Timeout > 0
+            ? $"rm -f {Q(timedOut)}; sh -c {Q($"trap 'kill $s; exit' TERM; sleep {c.RuntimeFlags.Timeout} & s=$!; wait $s; touch \"$0\"; {runtime} kill {c.Id} KILL")} {Q(timedOut)} & wd=$!"
+            : "wd=";
         string script = $"""
             exec </dev/null >>{Q(Store.LogPath(c.Id))} 2>&1
             echo $$ > {Q(Store.MonitorPidPath(c.Id))}
-            {runtime} run --bundle {Q(Store.Bundle(c.Id))} {c.Id}
-            echo $? > {Q(exit)}.tmp && mv {Q(exit)}.tmp {Q(exit)}
+            {watchdog}
+            {run}
+            rc=$?
+            [ -n "$wd" ] && kill $wd 2>/dev/null
+            [ -e {Q(timedOut)} ] && rc=-1 && rm -f {Q(timedOut)}
+            echo $rc > {Q(exit)}.tmp && mv {Q(exit)}.tmp {Q(exit)}
             {Slirp.StopCommand(Store.Dir(c.Id))}
+            rm -f {Q(Store.SlirpSocket(c.Id))}
             {unmount} 2>/dev/null
             {remove}
             """;
@@ -308,6 +349,11 @@ public sealed partial class ContainerEngine
 
             if (monitor != 0 && (File.Exists(exit) || Runtime.State(c.Id) is { Status: "running" }))
             {
+                if (c.Ports.Count > 0)
+                {
+                    PublishPorts(c, null);
+                }
+
                 return 0;
             }
 
@@ -315,6 +361,38 @@ public sealed partial class ContainerEngine
         }
 
         throw new WharfException($"container {c.Name} did not start within 30 seconds; see {Store.LogPath(c.Id)}");
+    }
+
+    /// <summary>
+    /// Asks the container's slirp4netns to forward each published port, once its API socket is up
+    /// (it is made before slirp4netns reports ready, so before the command runs). A failure is
+    /// reported, not fatal: the container runs, as podman's does when a port cannot be forwarded.
+    /// </summary>
+    private void PublishPorts(ContainerRecord c, Process? runtime)
+    {
+        string socket = Store.SlirpSocket(c.Id);
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(socket))
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(15) || runtime is { HasExited: true } || File.Exists(Store.ExitPath(c.Id)))
+            {
+                return;
+            }
+
+            Thread.Sleep(10);
+        }
+
+        foreach (var port in c.Ports)
+        {
+            try
+            {
+                port.Forward(socket);
+            }
+            catch (Exception e) when (e is WharfException or System.Net.Sockets.SocketException or JsonException)
+            {
+                Progress($"Error: {e.Message}");
+            }
+        }
     }
 
     /// <summary>How to run this wharf again (for --rm of a detached container): the apphost, or dotnet with the entry assembly.</summary>
@@ -335,11 +413,6 @@ public sealed partial class ContainerEngine
     public async Task<(ContainerRecord Container, int ExitCode)> RunAsync(CreateOptions options, bool detach, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (detach && options.Tty)
-        {
-            throw new WharfException("a detached container with a terminal (-dt) is not supported: run it attached with -it, or detached without -t");
-        }
-
         var c = await CreateAsync(options, cancellationToken).ConfigureAwait(false);
         try
         {

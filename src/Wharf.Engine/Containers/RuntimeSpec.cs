@@ -133,7 +133,7 @@ public static class RuntimeSpec
 
         foreach (var m in c.Mounts)
         {
-            mounts.Add(Mount(m.Destination, "bind", m.Source, m.ReadOnly ? "ro" : "rw", "rprivate", "rbind"));
+            mounts.Add(Mount(m.Destination, "bind", m.Source, m.ReadOnly ? "ro" : "rw", m.Propagation ?? "rprivate", "rbind"));
         }
 
         foreach (var (source, destination, type, options) in input.Devices.Mounts)
