@@ -108,7 +108,7 @@ public sealed partial record ResourceLimits
                 throw new WharfException("--cpu-period and --cpus cannot be set together");
             }
 
-            if (!double.TryParse(cpus, NumberStyles.Float, CultureInfo.InvariantCulture, out double n) || n < 0 || double.IsInfinity(n))
+            if (!double.TryParse(cpus, NumberStyles.Float, CultureInfo.InvariantCulture, out double n) || n < 0 || double.IsInfinity(n) || double.IsNaN(n))
             {
                 throw new WharfException($"invalid argument \"{cpus}\" for \"--cpus\" flag: parsing \"{cpus}\": invalid syntax");
             }
