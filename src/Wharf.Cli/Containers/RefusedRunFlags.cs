@@ -26,7 +26,7 @@ internal sealed class RefusedRunFlags
         ["--mac-address"], ["--memory-swappiness"],
         ["--network-alias"], ["--oom-score-adj"], ["--os"], ["--passwd-entry"], ["--personality"],
         ["--pidfile"], ["--platform"], ["--pod"], ["--pod-id-file"], ["--preserve-fds"],
-        ["--requires"], ["--restart"], ["--sdnotify"], ["--seccomp-policy"], ["--secret"],
+        ["--requires"], ["--sdnotify"], ["--seccomp-policy"], ["--secret"],
         ["--stop-signal"], ["--stop-timeout"], ["--subgidname"], ["--subuidname"],
         ["--sysctl"], ["--systemd"], ["--uidmap"], ["--umask"], ["--unsetenv"],
         ["--uts"], ["--variant"], ["--volumes-from"],

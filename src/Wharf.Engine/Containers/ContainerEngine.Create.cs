@@ -118,6 +118,11 @@ public sealed partial class ContainerEngine
         var tmpfsMounts = mountOptions.Where(m => m.Type == "tmpfs").Select(m => m.TmpfsSpec()).ToList();
         var runtimeFlags = tmpfsMounts.Count == 0 ? options.RuntimeFlags : options.RuntimeFlags with { Tmpfs = [.. options.RuntimeFlags.Tmpfs, .. tmpfsMounts] };
         runtimeFlags.Validate();
+        if (options.Remove && runtimeFlags.Restart.Length > 0)
+        {
+            throw new WharfException("the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"");
+        }
+
         var devices = options.Devices.Concat(options.Gpus is { } gpus ? Cdi.GpuDevices(gpus) : []).ToList();
         var ports = options.Publish.Select(PortMapping.Parse).ToList();
         if (options.Resources.Any && ResourceLimits.UnsupportedReason(Env.IsRoot) is { } ignored)

@@ -25,6 +25,7 @@ public sealed partial class ContainerEngine
             return c;
         }
 
+        MarkStopped(c);
         Runtime.Kill(c.Id, SignalName(c.StopSignal));
         if (WaitExited(c, TimeSpan.FromSeconds(Math.Max(0, timeoutSeconds))) is { } done)
         {
@@ -44,6 +45,7 @@ public sealed partial class ContainerEngine
             throw new WharfException($"can only kill running containers. {c.Id} is in state {c.State}: container state improper");
         }
 
+        MarkStopped(c);
         Runtime.Kill(c.Id, SignalName(signal));
         return c;
     }
@@ -100,6 +102,7 @@ public sealed partial class ContainerEngine
                     $"cannot remove container {c.Id} as it is running - running or paused containers cannot be removed without force: container state improper", 2);
             }
 
+            MarkStopped(c);
             Runtime.Kill(c.Id, "KILL");
             if (WaitExited(c, TimeSpan.FromSeconds(30)) is null)
             {
@@ -292,6 +295,7 @@ public sealed partial class ContainerEngine
             (JsonNode?)new JsonArray([.. g.Select(p => (JsonNode?)new JsonObject { ["HostIp"] = p.HostIp, ["HostPort"] = p.HostPort.ToString(CultureInfo.InvariantCulture) })]))));
         hostConfig["Privileged"] = c.RuntimeFlags.Privileged;
         hostConfig["Init"] = c.RuntimeFlags.Init;
+        hostConfig["RestartPolicy"] = new JsonObject { ["Name"] = c.RuntimeFlags.Restart, ["MaximumRetryCount"] = c.RuntimeFlags.RestartRetries };
         return new JsonObject
         {
             ["Id"] = c.Id,
@@ -308,6 +312,7 @@ public sealed partial class ContainerEngine
                 ["StartedAt"] = Time(c.StartedAt),
                 ["FinishedAt"] = Time(c.FinishedAt),
             },
+            ["RestartCount"] = File.Exists(RestartsPath(c.Id)) && int.TryParse(File.ReadAllText(RestartsPath(c.Id)).Trim(), CultureInfo.InvariantCulture, out int restarts) ? restarts : 0,
             ["Image"] = c.ImageId,
             ["ImageName"] = c.ImageName,
             ["Name"] = c.Name,

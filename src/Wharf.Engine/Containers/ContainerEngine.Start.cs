@@ -28,6 +28,7 @@ public sealed partial class ContainerEngine
         await WaitMonitorGoneAsync(c, cancellationToken).ConfigureAwait(false);
         await PrepareAsync(c, cancellationToken).ConfigureAwait(false);
         File.Delete(Store.ExitPath(c.Id));
+        File.Delete(StoppedPath(c.Id));
         Runtime.Delete(c.Id);
         return attach ? RunAttached(c, interactive) : RunDetached(c);
     }
@@ -315,16 +316,33 @@ public sealed partial class ContainerEngine
         string watchdog = c.RuntimeFlags.Timeout > 0
             ? $"rm -f {Q(timedOut)}; sh -c {Q($"trap 'kill $s; exit' TERM; sleep {c.RuntimeFlags.Timeout} & s=$!; wait $s; touch \"$0\"; {runtime} kill {c.Id} KILL")} {Q(timedOut)} & wd=$!"
             : "wd=";
+        // --restart: podman's conmon has the container restarted when it exits, unless stop or kill ended it.
+        string restart = c.RuntimeFlags.Restart switch
+        {
+            "always" or "unless-stopped" => "true",
+            "on-failure" when c.RuntimeFlags.RestartRetries > 0 => $"[ $rc -ne 0 ] && [ $n -lt {c.RuntimeFlags.RestartRetries} ]",
+            "on-failure" => "[ $rc -ne 0 ]",
+            _ => "false",
+        };
+        string stopped = StoppedPath(c.Id);
+        string restarts = RestartsPath(c.Id);
         string script = $"""
             exec </dev/null >>{Q(Store.LogPath(c.Id))} 2>&1
             echo $$ > {Q(Store.MonitorPidPath(c.Id))}
+            n=0; rm -f {Q(restarts)}
+            while :; do
             {watchdog}
             {run}
             rc=$?
             [ -n "$wd" ] && kill $wd 2>/dev/null
             [ -e {Q(timedOut)} ] && rc=-1 && rm -f {Q(timedOut)}
-            echo $rc > {Q(exit)}.tmp && mv {Q(exit)}.tmp {Q(exit)}
             {Slirp.StopCommand(Store.Dir(c.Id))}
+            [ -e {Q(stopped)} ] && break
+            {restart} || break
+            n=$((n+1)); echo $n > {Q(restarts)}
+            {runtime} delete --force {c.Id} >/dev/null 2>&1
+            done
+            echo $rc > {Q(exit)}.tmp && mv {Q(exit)}.tmp {Q(exit)}
             rm -f {Q(Store.SlirpSocket(c.Id))}
             {unmount} 2>/dev/null
             {remove}
@@ -392,6 +410,20 @@ public sealed partial class ContainerEngine
             {
                 Progress($"Error: {e.Message}");
             }
+        }
+    }
+
+    /// <summary>Marks that stop, kill or rm ended the container: its restart policy does not apply then.</summary>
+    private string StoppedPath(string id) => Path.Combine(Store.Dir(id), "stopped");
+
+    /// <summary>How often the monitor restarted the container (inspect's RestartCount).</summary>
+    private string RestartsPath(string id) => Path.Combine(Store.Dir(id), "restarts");
+
+    private void MarkStopped(ContainerRecord c)
+    {
+        if (c.RuntimeFlags.Restart.Length > 0 && Directory.Exists(Store.Dir(c.Id)))
+        {
+            File.WriteAllText(StoppedPath(c.Id), string.Empty);
         }
     }
 

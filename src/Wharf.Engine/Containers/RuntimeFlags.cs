@@ -63,6 +63,45 @@ public sealed record RuntimeFlags
     /// <summary><c>--timeout</c>: seconds after which the container is killed (0: never).</summary>
     public uint Timeout { get; init; }
 
+    /// <summary><c>--restart</c>: no (empty), on-failure, always or unless-stopped.</summary>
+    public string Restart { get; init; } = string.Empty;
+
+    /// <summary><c>on-failure:N</c>'s N; 0: no limit.</summary>
+    public int RestartRetries { get; init; }
+
+    /// <summary>podman's policies: <c>no</c>, <c>on-failure[:N]</c>, <c>always</c>, <c>unless-stopped</c> (as always).</summary>
+    public static (string Policy, int Retries) ParseRestart(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        string[] parts = value.Split(':', 2);
+        string policy = parts[0];
+        if (policy is not ("" or "no" or "on-failure" or "always" or "unless-stopped"))
+        {
+            throw new WharfException($"running container create option: \"{value}\" is not a valid restart policy: invalid argument");
+        }
+
+        int retries = 0;
+        if (parts.Length == 2)
+        {
+            if (policy != "on-failure")
+            {
+                throw new WharfException("restart policy retries can only be specified with on-failure restart policy: invalid argument");
+            }
+
+            if (!int.TryParse(parts[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out retries))
+            {
+                throw new WharfException($"parsing restart policy retry count: strconv.Atoi: parsing \"{parts[1]}\": invalid syntax");
+            }
+
+            if (retries < 0)
+            {
+                throw new WharfException("must specify restart policy retry count as a number greater than 0");
+            }
+        }
+
+        return (policy == "no" ? string.Empty : policy, retries);
+    }
+
     /// <summary>Where podman finds catatonit (containers.conf init_path), then the distribution's own.</summary>
     private static readonly string[] InitPaths = ["/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/libexec/podman/catatonit"];
 

@@ -37,6 +37,7 @@ public sealed partial class RunFlagsParseTests
         ["--cpuset-cpus"] = "0",
         ["--cpuset-mems"] = "0",
         ["--memory"] = "64m",
+        ["--restart"] = "no",
     };
 
     public static TheoryData<string> Verbs => new() { "run", "create" };
