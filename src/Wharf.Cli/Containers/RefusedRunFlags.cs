@@ -16,27 +16,27 @@ internal sealed class RefusedRunFlags
     [
         ["--add-host"], ["--annotation"], ["--arch"], ["--attach", "-a"], ["--blkio-weight"], ["--blkio-weight-device"],
         ["--cgroup-conf"], ["--cgroup-parent"], ["--cgroupns"], ["--cgroups"],
-        ["--chrootdirs"], ["--cidfile"], ["--conmon-pidfile"], ["--cpu-period"], ["--cpu-quota"], ["--cpu-rt-period"],
-        ["--cpu-rt-runtime"], ["--cpu-shares", "-c"], ["--cpus"], ["--cpuset-cpus"], ["--cpuset-mems"], ["--detach-keys"],
+        ["--chrootdirs"], ["--cidfile"], ["--conmon-pidfile"], ["--cpu-rt-period"],
+        ["--cpu-rt-runtime"], ["--detach-keys"],
         ["--device-cgroup-rule"], ["--device-read-bps"], ["--device-read-iops"], ["--device-write-bps"],
         ["--device-write-iops"], ["--dns"], ["--dns-option"], ["--dns-search"], ["--env-merge"], ["--expose"],
         ["--gidmap"], ["--health-cmd"], ["--health-interval"], ["--health-on-failure"],
         ["--health-retries"], ["--health-start-period"], ["--health-timeout"], ["--hostuser"], ["--image-volume"],
         ["--init-ctr"], ["--init-path"], ["--ip"], ["--ip6"], ["--label-file"], ["--log-driver"], ["--log-opt"],
-        ["--mac-address"], ["--memory", "-m"], ["--memory-reservation"], ["--memory-swap"], ["--memory-swappiness"],
-        ["--mount"], ["--network-alias"], ["--oom-score-adj"], ["--os"], ["--passwd-entry"], ["--personality"],
-        ["--pidfile"], ["--pids-limit"], ["--platform"], ["--pod"], ["--pod-id-file"], ["--preserve-fds"],
-        ["--publish", "-p"], ["--requires"], ["--restart"], ["--sdnotify"], ["--seccomp-policy"], ["--secret"],
+        ["--mac-address"], ["--memory-swappiness"],
+        ["--network-alias"], ["--oom-score-adj"], ["--os"], ["--passwd-entry"], ["--personality"],
+        ["--pidfile"], ["--platform"], ["--pod"], ["--pod-id-file"], ["--preserve-fds"],
+        ["--requires"], ["--sdnotify"], ["--seccomp-policy"], ["--secret"],
         ["--stop-signal"], ["--stop-timeout"], ["--subgidname"], ["--subuidname"],
-        ["--sysctl"], ["--systemd"], ["--timeout"], ["--uidmap"], ["--umask"], ["--unsetenv"],
+        ["--sysctl"], ["--systemd"], ["--uidmap"], ["--umask"], ["--unsetenv"],
         ["--uts"], ["--variant"], ["--volumes-from"],
     ];
 
     /// <summary>podman's boolean flags wharf refuses when they are set true.</summary>
     private static readonly string[][] BoolFlags =
     [
-        ["--disable-content-trust"], ["--http-proxy"], ["--init"], ["--no-healthcheck"], ["--no-hosts"],
-        ["--oom-kill-disable"], ["--passwd"], ["--privileged"], ["--publish-all", "-P"],
+        ["--disable-content-trust"], ["--http-proxy"], ["--no-healthcheck"], ["--no-hosts"],
+        ["--oom-kill-disable"], ["--passwd"],
         ["--rmi"], ["--rootfs"], ["--sig-proxy"], ["--unsetenv-all"],
     ];
 

@@ -57,13 +57,23 @@ internal sealed class CreateFlags
 
     public Option<bool> Replace { get; } = new("--replace") { Description = "If a container with the same name exists, replace it" };
 
+    public Option<string[]> Mount { get; } = new("--mount") { Description = "Attach a filesystem mount to the container (type=bind|volume|tmpfs,src=...,dst=...[,ro])" };
+
+    public Option<string[]> Publish { get; } = new("--publish", "-p") { Description = "Publish a container's port to the host ([[IP:][HOSTPORT]:]CONTAINERPORT[/PROTOCOL]; rootless through slirp4netns)" };
+
+    public Option<bool> PublishAll { get; } = new("--publish-all", "-P") { Description = "Publish all exposed ports to random ports on the host interfaces" };
+
+    public Option<string?> Gpus { get; } = new LastWinsOption("--gpus") { Description = "GPUs to add through CDI (nvidia.com/gpu): all, a count, or device=ID[,ID]" };
+
     public RuntimeFlagOptions Runtime { get; } = new();
+
+    public ResourceFlagOptions Resources { get; } = new();
 
     public RefusedRunFlags Refused { get; } = new();
 
     /// <summary>Every flag of run and create, in help order.</summary>
     public IEnumerable<Option> Options =>
-        [Interactive, Tty, Remove, Name, Env, EnvFile, Volume, Workdir, User, Entrypoint, Network, Hostname, Pull, Ulimit, Device, UserNs, Quiet, TlsVerify, AuthFile, Creds, Label, EnvHost, Replace, .. Runtime.Options, .. Refused.Options];
+        [Interactive, Tty, Remove, Name, Env, EnvFile, Volume, Workdir, User, Entrypoint, Network, Hostname, Pull, Ulimit, Device, UserNs, Quiet, TlsVerify, AuthFile, Creds, Label, EnvHost, Replace, Mount, Publish, PublishAll, Gpus, .. Runtime.Options, .. Resources.Options, .. Refused.Options];
 
     public void AddTo(Command command)
     {
@@ -119,6 +129,11 @@ internal sealed class CreateFlags
             EnvHost = parse.GetValue(EnvHost),
             Replace = parse.GetValue(Replace),
             RuntimeFlags = Runtime.Read(parse),
+            Resources = Resources.Read(parse),
+            Mounts = parse.GetValue(Mount) ?? [],
+            Publish = parse.GetValue(Publish) ?? [],
+            PublishAll = parse.GetValue(PublishAll),
+            Gpus = parse.GetValue(Gpus),
         };
     }
 }

@@ -28,20 +28,40 @@ internal sealed class RuntimeFlagOptions
 
     private readonly Option<string?> _tz = new LastWinsOption("--tz") { Description = "Set timezone in container: local or a zone name (Europe/Berlin)" };
 
-    public IEnumerable<Option> Options => [_capAdd, _capDrop, _readOnly, _readOnlyTmpfs, _tmpfs, _securityOpt, _shmSize, _pid, _ipc, _groupAdd, _tz];
+    private readonly Option<bool> _init = new("--init") { Description = "Run an init inside the container that forwards signals and reaps processes" };
 
-    public RuntimeFlags Read(ParseResult parse) => new()
+    private readonly Option<bool> _privileged = new("--privileged") { Description = "Give extended privileges to container" };
+
+    private readonly Option<string?> _timeout = new LastWinsOption("--timeout") { Description = "Maximum length of time a container is allowed to run. The container will be killed automatically after the time expires." };
+
+    private readonly Option<string?> _restart = new LastWinsOption("--restart") { Description = "Restart policy to apply when a container exits (\"always\"|\"no\"|\"on-failure\"|\"unless-stopped\"); detached containers only" };
+
+    public IEnumerable<Option> Options => [_capAdd, _capDrop, _readOnly, _readOnlyTmpfs, _tmpfs, _securityOpt, _shmSize, _pid, _ipc, _groupAdd, _tz, _init, _privileged, _timeout, _restart];
+
+    public RuntimeFlags Read(ParseResult parse)
     {
-        CapAdd = [.. parse.GetValue(_capAdd) ?? []],
-        CapDrop = [.. parse.GetValue(_capDrop) ?? []],
-        ReadOnly = parse.GetValue(_readOnly),
-        ReadOnlyTmpfs = parse.GetValue(_readOnlyTmpfs),
-        Tmpfs = [.. parse.GetValue(_tmpfs) ?? []],
-        SecurityOpts = [.. parse.GetValue(_securityOpt) ?? []],
-        ShmSize = parse.GetValue(_shmSize),
-        Pid = parse.GetValue(_pid) ?? string.Empty,
-        Ipc = parse.GetValue(_ipc) ?? string.Empty,
-        GroupAdd = [.. parse.GetValue(_groupAdd) ?? []],
-        Tz = parse.GetValue(_tz),
-    };
+        var (restart, retries) = RuntimeFlags.ParseRestart(parse.GetValue(_restart) ?? string.Empty);
+        return new RuntimeFlags
+        {
+            Restart = restart,
+            RestartRetries = retries,
+            CapAdd = [.. parse.GetValue(_capAdd) ?? []],
+            CapDrop = [.. parse.GetValue(_capDrop) ?? []],
+            ReadOnly = parse.GetValue(_readOnly),
+            ReadOnlyTmpfs = parse.GetValue(_readOnlyTmpfs),
+            Tmpfs = [.. parse.GetValue(_tmpfs) ?? []],
+            SecurityOpts = [.. parse.GetValue(_securityOpt) ?? []],
+            ShmSize = parse.GetValue(_shmSize),
+            Pid = parse.GetValue(_pid) ?? string.Empty,
+            Ipc = parse.GetValue(_ipc) ?? string.Empty,
+            GroupAdd = [.. parse.GetValue(_groupAdd) ?? []],
+            Tz = parse.GetValue(_tz),
+            Init = parse.GetValue(_init),
+            Privileged = parse.GetValue(_privileged),
+            Timeout = parse.GetValue(_timeout) is { } t
+                ? uint.TryParse(t, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint seconds) ? seconds
+                    : throw new Engine.WharfException($"invalid argument \"{t}\" for \"--timeout\" flag: parsing \"{t}\": invalid syntax")
+                : 0,
+        };
+    }
 }

@@ -14,6 +14,37 @@ public static class Cdi
 {
     public static readonly string[] DefaultSpecDirs = ["/etc/cdi", "/var/run/cdi"];
 
+    /// <summary>
+    /// <c>--gpus all|N|count=N|device=ID[,ID...]</c> (docker's flag, podman 5's shorthand) as the CDI
+    /// names of NVIDIA's spec: <c>nvidia.com/gpu=all</c>, <c>=0</c>... <c>=N-1</c>, or each ID (index or UUID).
+    /// </summary>
+    public static IReadOnlyList<string> GpuDevices(string gpus)
+    {
+        ArgumentNullException.ThrowIfNull(gpus);
+        string g = gpus.Trim().Trim('"');
+        if (g.StartsWith("count=", StringComparison.Ordinal))
+        {
+            g = g["count=".Length..];
+        }
+
+        if (g == "all")
+        {
+            return ["nvidia.com/gpu=all"];
+        }
+
+        if (int.TryParse(g, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0)
+        {
+            return [.. Enumerable.Range(0, n).Select(i => "nvidia.com/gpu=" + i.ToString(CultureInfo.InvariantCulture))];
+        }
+
+        if (g.StartsWith("device=", StringComparison.Ordinal) && g["device=".Length..].Split(',') is var ids && ids.All(i => i.Length > 0 && !i.Contains('=', StringComparison.Ordinal)))
+        {
+            return [.. ids.Select(i => "nvidia.com/gpu=" + i)];
+        }
+
+        throw new WharfException($"invalid --gpus \"{gpus}\": use all, a count (2) or device=ID[,ID...]");
+    }
+
     public static bool IsCdiName(string device) =>
         device.Contains('=', StringComparison.Ordinal) && device.IndexOf('/', StringComparison.Ordinal) is > 0 and var slash
         && slash < device.IndexOf('=', StringComparison.Ordinal);
@@ -73,7 +104,8 @@ public static class Cdi
     {
         ArgumentNullException.ThrowIfNull(devices);
         ArgumentNullException.ThrowIfNull(edits);
-        var specs = LoadSpecs(specDirs);
+        var dirs = specDirs.ToList();
+        var specs = LoadSpecs(dirs);
         var appliedSpecs = new HashSet<JsonObject>();
         var unresolved = new List<string>();
         foreach (string device in devices)
@@ -108,7 +140,12 @@ public static class Cdi
 
         if (unresolved.Count > 0)
         {
-            throw new WharfException($"setting up CDI devices: unresolvable CDI devices {string.Join(", ", unresolved)}");
+            // Say where wharf looked: the usual cause is a node where nobody generated the spec.
+            string hint = unresolved.Any(d => d.StartsWith("nvidia.com/", StringComparison.Ordinal))
+                ? " (an administrator generates it with nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml)"
+                : string.Empty;
+            throw new WharfException(
+                $"setting up CDI devices: unresolvable CDI devices {string.Join(", ", unresolved)}: {string.Join(" and ", dirs)} hold no CDI spec for {(unresolved.Count == 1 ? "it" : "them")}{hint}");
         }
     }
 

@@ -72,6 +72,21 @@ public sealed record CreateOptions : RegistryAccess
     public bool Replace { get; init; }
 
     public RuntimeFlags RuntimeFlags { get; init; } = new();
+
+    /// <summary>cgroup limits; a job under Slurm has none of its own (Slurm's cgroup holds it).</summary>
+    public ResourceLimits Resources { get; init; } = new();
+
+    /// <summary><c>--mount type=bind|volume|tmpfs,...</c> as typed.</summary>
+    public IReadOnlyList<string> Mounts { get; init; } = [];
+
+    /// <summary><c>-p</c> values as typed.</summary>
+    public IReadOnlyList<string> Publish { get; init; } = [];
+
+    /// <summary><c>-P</c>: every port the image exposes, each on a free host port.</summary>
+    public bool PublishAll { get; init; }
+
+    /// <summary><c>--gpus</c>: NVIDIA GPUs through their CDI spec.</summary>
+    public string? Gpus { get; init; }
 }
 
 public sealed partial class ContainerEngine
@@ -99,7 +114,21 @@ public sealed partial class ContainerEngine
             RuntimeSpec.ParseUlimit(u);
         }
 
-        options.RuntimeFlags.Validate();
+        var mountOptions = options.Mounts.Select(MountOption.Parse).ToList();
+        var tmpfsMounts = mountOptions.Where(m => m.Type == "tmpfs").Select(m => m.TmpfsSpec()).ToList();
+        var runtimeFlags = tmpfsMounts.Count == 0 ? options.RuntimeFlags : options.RuntimeFlags with { Tmpfs = [.. options.RuntimeFlags.Tmpfs, .. tmpfsMounts] };
+        runtimeFlags.Validate();
+        if (options.Remove && runtimeFlags.Restart.Length > 0)
+        {
+            throw new WharfException("the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"");
+        }
+
+        var devices = options.Devices.Concat(options.Gpus is { } gpus ? Cdi.GpuDevices(gpus) : []).ToList();
+        var ports = options.Publish.Select(PortMapping.Parse).ToList();
+        if (options.Resources.Any && ResourceLimits.UnsupportedReason(Env.IsRoot) is { } ignored)
+        {
+            Progress(ignored);
+        }
 
         var image = await ResolveImageAsync(options, cancellationToken).ConfigureAwait(false);
         string driver = PreferredDriver;
@@ -133,6 +162,35 @@ public sealed partial class ContainerEngine
         }
 
         var mounts = options.Volumes.Select(NamedVolumeToPath).Select(ParseVolume).ToList();
+        foreach (var m in mountOptions.Where(m => m.Type != "tmpfs"))
+        {
+            // A volume without a source is an anonymous one, named by 64 random hex digits as podman's.
+            string volume = m.Source ?? Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+            string source = m.Type == "volume"
+                ? (Volumes.TryGet(volume) ?? Volumes.Create(volume, ignoreIfExists: true)).Mountpoint
+                : ParseVolume(m.Source + ":" + m.Destination).Source;
+            mounts.Add(new MountRecord(source, m.Destination, m.ReadOnly) { Propagation = m.Propagation });
+        }
+
+        if (options.PublishAll && run["ExposedPorts"] is JsonObject exposed)
+        {
+            foreach (var (port, _) in exposed)
+            {
+                string[] pp = port.Split('/');
+                if (int.TryParse(pp[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int p) && ports.All(x => x.ContainerPort != p))
+                {
+                    string proto = pp.Length > 1 ? pp[1] : "tcp";
+                    ports.Add(new PortMapping(string.Empty, PortMapping.FreePort(proto), p, proto));
+                }
+            }
+        }
+
+        if (ports.Count > 0 && !Slirp.Is(network))
+        {
+            // podman, too, publishes nothing on the host's network (every port already is the host's) or on none.
+            Progress("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use");
+            ports.Clear();
+        }
         string id = ContainerStore.NewId();
         // podman: the container ID's first 12 characters (the guide's root@<id> prompt); the host's
         // name only when --network host was asked for, not when wharf falls back to the host's network.
@@ -176,7 +234,9 @@ public sealed partial class ContainerEngine
                 ManagedMounts = managed,
                 Mounts = mounts,
                 StopSignal = run["StopSignal"]?.GetValue<string>() is { Length: > 0 } s ? s : "SIGTERM",
-                RuntimeFlags = options.RuntimeFlags,
+                RuntimeFlags = runtimeFlags,
+                Resources = options.Resources,
+                Ports = ports,
                 CreateWorkingDir = options.Workdir is null,
                 Settings = new ContainerSettings
                 {
@@ -191,7 +251,7 @@ public sealed partial class ContainerEngine
                     Hostname = hostname,
                     Network = network,
                     Ulimits = [.. options.Ulimits],
-                    Devices = [.. options.Devices],
+                    Devices = devices,
                     UserNs = options.UserNs == "keep-id" ? "keep-id" : string.Empty,
                     Interactive = options.Interactive,
                     PasswdEntry = options.PasswdEntry,

@@ -25,6 +25,7 @@ public sealed partial class ContainerEngine
             return c;
         }
 
+        MarkStopped(c);
         Runtime.Kill(c.Id, SignalName(c.StopSignal));
         if (WaitExited(c, TimeSpan.FromSeconds(Math.Max(0, timeoutSeconds))) is { } done)
         {
@@ -44,6 +45,7 @@ public sealed partial class ContainerEngine
             throw new WharfException($"can only kill running containers. {c.Id} is in state {c.State}: container state improper");
         }
 
+        MarkStopped(c);
         Runtime.Kill(c.Id, SignalName(signal));
         return c;
     }
@@ -100,6 +102,7 @@ public sealed partial class ContainerEngine
                     $"cannot remove container {c.Id} as it is running - running or paused containers cannot be removed without force: container state improper", 2);
             }
 
+            MarkStopped(c);
             Runtime.Kill(c.Id, "KILL");
             if (WaitExited(c, TimeSpan.FromSeconds(30)) is null)
             {
@@ -110,6 +113,7 @@ public sealed partial class ContainerEngine
         Runtime.Delete(c.Id);
         Unmount(c);
         Slirp.Stop(Store.Dir(c.Id));
+        Store.DeleteSlirpSocket(c.Id);
         RemoveFiles(c);
 
         // The last user of layers whose image is already gone (rmi -f): free them now, so they
@@ -285,6 +289,20 @@ public sealed partial class ContainerEngine
             ["Destination"] = m.Destination,
             ["RW"] = !m.ReadOnly,
         })]);
+        var hostConfig = new JsonObject
+        {
+            ["AutoRemove"] = c.AutoRemove,
+            ["NetworkMode"] = c.Settings.Network,
+            ["Binds"] = Arr(c.Mounts.Select(m => $"{m.Source}:{m.Destination}:{(m.ReadOnly ? "ro" : "rw")},rprivate,rbind")),
+            ["Devices"] = Arr(c.Settings.Devices),
+            ["Ulimits"] = Arr(c.Settings.Ulimits),
+        };
+        c.Resources.Inspect(hostConfig);
+        hostConfig["PortBindings"] = new JsonObject(c.Ports.GroupBy(p => $"{p.ContainerPort}/{p.Protocol}").Select(g => KeyValuePair.Create(g.Key,
+            (JsonNode?)new JsonArray([.. g.Select(p => (JsonNode?)new JsonObject { ["HostIp"] = p.HostIp, ["HostPort"] = p.HostPort.ToString(CultureInfo.InvariantCulture) })]))));
+        hostConfig["Privileged"] = c.RuntimeFlags.Privileged;
+        hostConfig["Init"] = c.RuntimeFlags.Init;
+        hostConfig["RestartPolicy"] = new JsonObject { ["Name"] = c.RuntimeFlags.Restart, ["MaximumRetryCount"] = c.RuntimeFlags.RestartRetries };
         return new JsonObject
         {
             ["Id"] = c.Id,
@@ -301,6 +319,7 @@ public sealed partial class ContainerEngine
                 ["StartedAt"] = Time(c.StartedAt),
                 ["FinishedAt"] = Time(c.FinishedAt),
             },
+            ["RestartCount"] = File.Exists(RestartsPath(c.Id)) && int.TryParse(File.ReadAllText(RestartsPath(c.Id)).Trim(), CultureInfo.InvariantCulture, out int restarts) ? restarts : 0,
             ["Image"] = c.ImageId,
             ["ImageName"] = c.ImageName,
             ["Name"] = c.Name,
@@ -332,14 +351,7 @@ public sealed partial class ContainerEngine
                 ["OpenStdin"] = c.Settings.Interactive,
                 ["Labels"] = c.Settings.Labels is { } labels ? new JsonObject(labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))) : null,
             },
-            ["HostConfig"] = new JsonObject
-            {
-                ["AutoRemove"] = c.AutoRemove,
-                ["NetworkMode"] = c.Settings.Network,
-                ["Binds"] = Arr(c.Mounts.Select(m => $"{m.Source}:{m.Destination}:{(m.ReadOnly ? "ro" : "rw")},rprivate,rbind")),
-                ["Devices"] = Arr(c.Settings.Devices),
-                ["Ulimits"] = Arr(c.Settings.Ulimits),
-            },
+            ["HostConfig"] = hostConfig,
             ["BundlePath"] = Store.Bundle(c.Id),
             ["LogPath"] = Store.LogPath(c.Id),
         };

@@ -25,14 +25,10 @@ public sealed partial class ContainerEngine
             return 0;
         }
 
-        if (!attach && c.Terminal)
-        {
-            throw new WharfException("a detached container with a terminal (-dt) is not supported: run it attached with -it, or detached without -t");
-        }
-
         await WaitMonitorGoneAsync(c, cancellationToken).ConfigureAwait(false);
         await PrepareAsync(c, cancellationToken).ConfigureAwait(false);
         File.Delete(Store.ExitPath(c.Id));
+        File.Delete(StoppedPath(c.Id));
         Runtime.Delete(c.Id);
         return attach ? RunAttached(c, interactive) : RunDetached(c);
     }
@@ -74,7 +70,7 @@ public sealed partial class ContainerEngine
             var devices = DeviceEditsFor(c.Settings.Devices);
             if (Slirp.Is(c.Settings.Network))
             {
-                devices.Hooks.Add(Slirp.Hook(Store.Dir(c.Id), c.Settings.Network));
+                devices.Hooks.Add(Slirp.Hook(Store.Dir(c.Id), c.Settings.Network, c.Ports.Count > 0 ? Store.SlirpSocket(c.Id) : null));
             }
             WorkingDirectory.Ensure(rootfs, c);
             if (RootfsPaths.CheckCommand(rootfs, c.Command[0], c.Settings.WorkingDir, env.Concat(devices.Env), c.Mounts.Select(m => m.Source + ":" + m.Destination)) is { } failure)
@@ -97,6 +93,7 @@ public sealed partial class ContainerEngine
                 Terminal = c.Terminal,
                 Devices = devices,
                 Binds = binds,
+                CgroupLimits = ResourceLimits.UnsupportedReason(Env.IsRoot) is null,
                 MappedGids = Env.IsRoot ? null : Rootless.KeepId.Available("/proc/self/gid_map"),
                 UidMappings = keepId is null ? null : Rootless.KeepId.Mappings(uid, Rootless.KeepId.Available("/proc/self/uid_map")),
                 GidMappings = keepId is null ? null : Rootless.KeepId.Mappings(gid, Rootless.KeepId.Available("/proc/self/gid_map")),
@@ -235,6 +232,24 @@ public sealed partial class ContainerEngine
         c.StartedAt = Now;
         c.MonitorPid = Environment.ProcessId;
         Store.Write(c);
+        var publishing = c.Ports.Count > 0 ? Task.Run(() => PublishPorts(c, process)) : Task.CompletedTask;
+
+        // --timeout: the runtime kills the container; podman records -1 for it (exit status 255).
+        bool timedOut = false;
+        using var timeout = c.RuntimeFlags.Timeout > 0
+            ? new Timer(_ =>
+            {
+                timedOut = true;
+                try
+                {
+                    Runtime.Kill(c.Id, "KILL");
+                }
+                catch (WharfException)
+                {
+                    // Already gone.
+                }
+            }, null, TimeSpan.FromSeconds(c.RuntimeFlags.Timeout), Timeout.InfiniteTimeSpan)
+            : null;
 
         // Ctrl-C reaches runc through the terminal's process group; a TERM or HUP sent to wharf alone is passed on.
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
@@ -249,8 +264,11 @@ public sealed partial class ContainerEngine
             ContainerNative.Kill(process.Id, 1);
         });
         process.WaitForExit();
-        int code = process.ExitCode;
+        timeout?.Change(Timeout.Infinite, Timeout.Infinite);
+        int code = timedOut ? -1 : process.ExitCode;
+        publishing.Wait(TimeSpan.FromSeconds(15));
         Slirp.Stop(Store.Dir(c.Id));
+        Store.DeleteSlirpSocket(c.Id);
         File.WriteAllText(Store.ExitPath(c.Id), code.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var fresh = Store.TryRead(c.Id) ?? c;
         fresh.State = ContainerStates.Exited;
@@ -278,12 +296,54 @@ public sealed partial class ContainerEngine
             _ => $"umount -l {Q(Store.Merged(c.Id))}",
         };
         string remove = c.AutoRemove ? string.Join(' ', SelfCommand().Select(Q)) + $" rm -f {c.Id} >/dev/null 2>&1" : ":";
+        string run = $"{runtime} run --bundle {Q(Store.Bundle(c.Id))} {c.Id}";
+        if (c.Terminal)
+        {
+            // -dt: runc wants a terminal of its own to hand the container's over; script(1) gives it one
+            // and writes what the container prints (with the terminal's \r\n, as podman's log has) to the log.
+            if (RootfsMount.FindTool("script") is not { } scriptTool)
+            {
+                throw new WharfException("a detached container with a terminal (-dt) needs script(1): install bsdutils (or util-linux)");
+            }
+
+            // Its stdin is a FIFO opened read-write, which never ends: at the end of /dev/null script(1) would
+            // type an end-of-file into the container's raw terminal.
+            string input = Path.Combine(Store.Dir(c.Id), "tty.in");
+            run = $"rm -f {Q(input)}; mkfifo {Q(input)} && {Q(scriptTool)} -qfec {Q(run)} /dev/null 0<>{Q(input)}";
+        }
+
+        string timedOut = Path.Combine(Store.Dir(c.Id), "timedout");
+        string watchdog = c.RuntimeFlags.Timeout > 0
+            ? $"rm -f {Q(timedOut)}; sh -c {Q($"trap 'kill $s; exit' TERM; sleep {c.RuntimeFlags.Timeout} & s=$!; wait $s; touch \"$0\"; {runtime} kill {c.Id} KILL")} {Q(timedOut)} & wd=$!"
+            : "wd=";
+        // --restart: podman's conmon has the container restarted when it exits, unless stop or kill ended it.
+        string restart = c.RuntimeFlags.Restart switch
+        {
+            "always" or "unless-stopped" => "true",
+            "on-failure" when c.RuntimeFlags.RestartRetries > 0 => $"[ $rc -ne 0 ] && [ $n -lt {c.RuntimeFlags.RestartRetries} ]",
+            "on-failure" => "[ $rc -ne 0 ]",
+            _ => "false",
+        };
+        string stopped = StoppedPath(c.Id);
+        string restarts = RestartsPath(c.Id);
         string script = $"""
             exec </dev/null >>{Q(Store.LogPath(c.Id))} 2>&1
             echo $$ > {Q(Store.MonitorPidPath(c.Id))}
-            {runtime} run --bundle {Q(Store.Bundle(c.Id))} {c.Id}
-            echo $? > {Q(exit)}.tmp && mv {Q(exit)}.tmp {Q(exit)}
+            n=0; rm -f {Q(restarts)}
+            while :; do
+            {watchdog}
+            {run}
+            rc=$?
+            [ -n "$wd" ] && kill $wd 2>/dev/null
+            [ -e {Q(timedOut)} ] && rc=-1 && rm -f {Q(timedOut)}
             {Slirp.StopCommand(Store.Dir(c.Id))}
+            [ -e {Q(stopped)} ] && break
+            {restart} || break
+            n=$((n+1)); echo $n > {Q(restarts)}
+            {runtime} delete --force {c.Id} >/dev/null 2>&1
+            done
+            echo $rc > {Q(exit)}.tmp && mv {Q(exit)}.tmp {Q(exit)}
+            rm -f {Q(Store.SlirpSocket(c.Id))}
             {unmount} 2>/dev/null
             {remove}
             """;
@@ -307,6 +367,11 @@ public sealed partial class ContainerEngine
 
             if (monitor != 0 && (File.Exists(exit) || Runtime.State(c.Id) is { Status: "running" }))
             {
+                if (c.Ports.Count > 0)
+                {
+                    PublishPorts(c, null);
+                }
+
                 return 0;
             }
 
@@ -314,6 +379,52 @@ public sealed partial class ContainerEngine
         }
 
         throw new WharfException($"container {c.Name} did not start within 30 seconds; see {Store.LogPath(c.Id)}");
+    }
+
+    /// <summary>
+    /// Asks the container's slirp4netns to forward each published port, once its API socket is up
+    /// (it is made before slirp4netns reports ready, so before the command runs). A failure is
+    /// reported, not fatal: the container runs, as podman's does when a port cannot be forwarded.
+    /// </summary>
+    private void PublishPorts(ContainerRecord c, Process? runtime)
+    {
+        string socket = Store.SlirpSocket(c.Id);
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(socket))
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(15) || runtime is { HasExited: true } || File.Exists(Store.ExitPath(c.Id)))
+            {
+                return;
+            }
+
+            Thread.Sleep(10);
+        }
+
+        foreach (var port in c.Ports)
+        {
+            try
+            {
+                port.Forward(socket);
+            }
+            catch (Exception e) when (e is WharfException or System.Net.Sockets.SocketException or JsonException)
+            {
+                Progress($"Error: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>Marks that stop, kill or rm ended the container: its restart policy does not apply then.</summary>
+    private string StoppedPath(string id) => Path.Combine(Store.Dir(id), "stopped");
+
+    /// <summary>How often the monitor restarted the container (inspect's RestartCount).</summary>
+    private string RestartsPath(string id) => Path.Combine(Store.Dir(id), "restarts");
+
+    private void MarkStopped(ContainerRecord c)
+    {
+        if (c.RuntimeFlags.Restart.Length > 0 && Directory.Exists(Store.Dir(c.Id)))
+        {
+            File.WriteAllText(StoppedPath(c.Id), string.Empty);
+        }
     }
 
     /// <summary>How to run this wharf again (for --rm of a detached container): the apphost, or dotnet with the entry assembly.</summary>
@@ -334,11 +445,6 @@ public sealed partial class ContainerEngine
     public async Task<(ContainerRecord Container, int ExitCode)> RunAsync(CreateOptions options, bool detach, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (detach && options.Tty)
-        {
-            throw new WharfException("a detached container with a terminal (-dt) is not supported: run it attached with -it, or detached without -t");
-        }
-
         var c = await CreateAsync(options, cancellationToken).ConfigureAwait(false);
         try
         {

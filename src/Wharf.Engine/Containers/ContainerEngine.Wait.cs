@@ -136,14 +136,11 @@ public sealed partial class ContainerEngine
     }
 
     /// <summary>
-    /// podman port: the published ports. wharf publishes none (host or no network), so the list is
-    /// always empty, as podman's is for a container run without -p; an unknown container still fails.
+    /// podman port: the published ports (<c>80/tcp -> 0.0.0.0:8080</c>); none for a container on the
+    /// host's network or none, as podman's list is for a container run without -p.
     /// </summary>
-    public IReadOnlyList<string> Ports(string nameOrId)
-    {
-        Lookup(nameOrId);
-        return [];
-    }
+    public IReadOnlyList<string> Ports(string nameOrId) =>
+        [.. Lookup(nameOrId).Ports.Select(p => p.ToString())];
 
 }
 

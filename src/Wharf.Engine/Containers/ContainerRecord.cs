@@ -62,6 +62,12 @@ public sealed record ContainerRecord
     /// <summary>Capabilities, read-only rootfs, tmpfs mounts... as asked at create.</summary>
     public RuntimeFlags RuntimeFlags { get; init; } = new();
 
+    /// <summary>cgroup limits asked at create (<c>--memory</c>, <c>--cpus</c>...).</summary>
+    public ResourceLimits Resources { get; init; } = new();
+
+    /// <summary><c>-p</c>/<c>-P</c>: forwarded by slirp4netns (rootless); none on the host's network.</summary>
+    public List<PortMapping> Ports { get; init; } = [];
+
     /// <summary>The working directory is the image's (created at start if missing), not one --workdir asked for.</summary>
     public bool CreateWorkingDir { get; init; }
 }
@@ -109,7 +115,11 @@ public sealed record ContainerSettings
     public List<string>? GroupEntries { get; init; }
 }
 
-public sealed record MountRecord(string Source, string Destination, bool ReadOnly);
+public sealed record MountRecord(string Source, string Destination, bool ReadOnly)
+{
+    /// <summary><c>--mount bind-propagation=</c>; null: rprivate.</summary>
+    public string? Propagation { get; init; }
+}
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(ContainerRecord))]

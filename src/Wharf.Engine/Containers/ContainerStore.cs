@@ -35,6 +35,17 @@ public sealed class ContainerStore
 
     public string Dir(string id) => Path.Combine(Root, id);
 
+    /// <summary>slirp4netns's API socket: under the run root with a short name (a socket path is at most 107 bytes).</summary>
+    public string SlirpSocket(string id) => Path.Combine(Path.GetDirectoryName(RuncRoot)!, "slirp-" + id[..12] + ".sock");
+
+    public void DeleteSlirpSocket(string id)
+    {
+        if (File.Exists(SlirpSocket(id)))
+        {
+            File.Delete(SlirpSocket(id));
+        }
+    }
+
     public string Upper(string id) => Path.Combine(Root, id, "upper");
 
     public string Work(string id) => Path.Combine(Root, id, "work");

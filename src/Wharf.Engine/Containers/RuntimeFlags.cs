@@ -54,10 +54,72 @@ public sealed record RuntimeFlags
     /// <summary><c>--tz</c>: <c>local</c> or a zone name; becomes the container's /etc/localtime.</summary>
     public string? Tz { get; init; }
 
+    /// <summary><c>--init</c>: catatonit, bound at /run/podman-init, runs as PID 1 and the command as its child.</summary>
+    public bool Init { get; init; }
+
+    /// <summary><c>--privileged</c>: every capability, the host's devices, no masked or read-only paths.</summary>
+    public bool Privileged { get; init; }
+
+    /// <summary><c>--timeout</c>: seconds after which the container is killed (0: never).</summary>
+    public uint Timeout { get; init; }
+
+    /// <summary><c>--restart</c>: no (empty), on-failure, always or unless-stopped.</summary>
+    public string Restart { get; init; } = string.Empty;
+
+    /// <summary><c>on-failure:N</c>'s N; 0: no limit.</summary>
+    public int RestartRetries { get; init; }
+
+    /// <summary>podman's policies: <c>no</c>, <c>on-failure[:N]</c>, <c>always</c>, <c>unless-stopped</c> (as always).</summary>
+    public static (string Policy, int Retries) ParseRestart(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        string[] parts = value.Split(':', 2);
+        string policy = parts[0];
+        if (policy is not ("" or "no" or "on-failure" or "always" or "unless-stopped"))
+        {
+            throw new WharfException($"running container create option: \"{value}\" is not a valid restart policy: invalid argument");
+        }
+
+        int retries = 0;
+        if (parts.Length == 2)
+        {
+            if (policy != "on-failure")
+            {
+                throw new WharfException("restart policy retries can only be specified with on-failure restart policy: invalid argument");
+            }
+
+            if (!int.TryParse(parts[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out retries))
+            {
+                throw new WharfException($"parsing restart policy retry count: strconv.Atoi: parsing \"{parts[1]}\": invalid syntax");
+            }
+
+            if (retries < 0)
+            {
+                throw new WharfException("must specify restart policy retry count as a number greater than 0");
+            }
+        }
+
+        return (policy == "no" ? string.Empty : policy, retries);
+    }
+
+    /// <summary>Where podman finds catatonit (containers.conf init_path), then the distribution's own.</summary>
+    private static readonly string[] InitPaths = ["/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/libexec/podman/catatonit"];
+
+    /// <summary>The catatonit binary for <c>--init</c>.</summary>
+    public static string InitBinary() =>
+        InitPaths.FirstOrDefault(File.Exists) is { } path
+            ? Path.GetFullPath(path)
+            : throw new WharfException("--init needs catatonit, which is not installed (looked in /usr/libexec/podman and /usr/bin): install catatonit");
+
     /// <summary>Bad values fail here, before anything is created.</summary>
     public void Validate()
     {
         _ = Capabilities();
+        if (Init)
+        {
+            _ = InitBinary();
+        }
+
         foreach (string t in Tmpfs)
         {
             if (!t.StartsWith('/'))
@@ -110,9 +172,12 @@ public sealed record RuntimeFlags
             throw new WharfException($"capability \"{both}\" cannot be dropped and added");
         }
 
-        var all = AllCapabilities.Take(LastCap() + 1).ToList();
+        // ALL is what wharf itself may give: the capabilities of its bounding set (as podman's
+        // --privileged), so a host (or an outer container) that dropped one does not fail the start.
+        ulong bounding = BoundingSet();
+        var all = AllCapabilities.Take(LastCap() + 1).Where((_, bit) => (bounding & (1UL << bit)) != 0).ToList();
         IEnumerable<string> caps = drop.Contains("ALL") ? [] : RuntimeSpec.Capabilities;
-        caps = add.Contains("ALL") ? all : caps.Concat(add);
+        caps = add.Contains("ALL") || Privileged ? all : caps.Concat(add);
         return [.. caps.Except(drop).Distinct()];
     }
 
@@ -120,7 +185,7 @@ public sealed record RuntimeFlags
     {
         ArgumentNullException.ThrowIfNull(spec);
         var process = spec["process"]!.AsObject();
-        if (CapAdd.Count > 0 || CapDrop.Count > 0)
+        if (CapAdd.Count > 0 || CapDrop.Count > 0 || Privileged)
         {
             var caps = new JsonArray([.. Capabilities().Select(c => (JsonNode?)c)]);
             process["capabilities"] = new JsonObject
@@ -145,7 +210,7 @@ public sealed record RuntimeFlags
         }
 
         // After the standard mounts (/proc ... /sys), before the files wharf binds into /run and /etc.
-        int at = mounts.Count(m => ((string?)m!["destination"])!.StartsWith("/dev", StringComparison.Ordinal) || (string?)m["destination"] is "/proc" or "/sys");
+        int at = mounts.Count(m => ((string?)m!["destination"])!.StartsWith("/dev", StringComparison.Ordinal) || (string?)m["destination"] is "/proc" or "/sys" or "/sys/fs/cgroup");
         var tmpfs = new List<JsonObject>();
         if (ReadOnly)
         {
@@ -192,6 +257,26 @@ public sealed record RuntimeFlags
             }
 
             user["additionalGids"] = gids;
+        }
+
+        if (Init)
+        {
+            // podman's --init: catatonit reaps zombies and passes signals on to the command.
+            mounts.Add(new JsonObject
+            {
+                ["destination"] = "/run/podman-init",
+                ["type"] = "bind",
+                ["source"] = InitBinary(),
+                ["options"] = new JsonArray("bind", "ro", "rprivate"),
+            });
+            var args = process["args"]!.AsArray();
+            args.Insert(0, "--");
+            args.Insert(0, "/run/podman-init");
+        }
+
+        if (Privileged)
+        {
+            PrivilegedSpec.Apply(spec);
         }
 
         var namespaces = spec["linux"]!["namespaces"]!.AsArray();
@@ -246,6 +331,12 @@ public sealed record RuntimeFlags
 
         c = c.StartsWith("CAP_", StringComparison.Ordinal) ? c : "CAP_" + c;
         return AllCapabilities.Contains(c) ? c : throw new WharfException($"unknown capability \"{cap}\"");
+    }
+
+    private static ulong BoundingSet()
+    {
+        string? line = File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("CapBnd:", StringComparison.Ordinal)) : null;
+        return line is not null && ulong.TryParse(line["CapBnd:".Length..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong set) ? set : ulong.MaxValue;
     }
 
     private static int LastCap() =>

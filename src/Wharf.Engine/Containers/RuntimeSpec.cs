@@ -81,6 +81,9 @@ public static class RuntimeSpec
 
         public IReadOnlyList<Rootless.IdMapping>? GidMappings { get; init; }
 
+        /// <summary>The runtime can create the container's cgroup with limits (root, or a delegated cgroup v2).</summary>
+        public bool CgroupLimits { get; init; }
+
         /// <summary>How many group IDs the runtime's namespace maps; null when all are (as root on the host).</summary>
         public uint? MappedGids { get; init; }
     }
@@ -113,6 +116,9 @@ public static class RuntimeSpec
             c.Settings.Network == "host"
                 ? Mount("/sys", "bind", "/sys", "rbind", "nosuid", "noexec", "nodev", "ro")
                 : Mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro"),
+
+            // podman's: the container's own cgroup (memory.max, pids.max...) read-only at /sys/fs/cgroup.
+            Mount("/sys/fs/cgroup", "cgroup", "cgroup", "rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"),
         };
         foreach (string managed in c.ManagedMounts)
         {
@@ -127,7 +133,7 @@ public static class RuntimeSpec
 
         foreach (var m in c.Mounts)
         {
-            mounts.Add(Mount(m.Destination, "bind", m.Source, m.ReadOnly ? "ro" : "rw", "rprivate", "rbind"));
+            mounts.Add(Mount(m.Destination, "bind", m.Source, m.ReadOnly ? "ro" : "rw", m.Propagation ?? "rprivate", "rbind"));
         }
 
         foreach (var (source, destination, type, options) in input.Devices.Mounts)
@@ -192,10 +198,16 @@ public static class RuntimeSpec
             allow.Add(new JsonObject { ["allow"] = true, ["type"] = d.Type, ["major"] = d.Major, ["minor"] = d.Minor, ["access"] = d.Permissions });
         }
 
+        var resources = new JsonObject { ["devices"] = allow };
+        if (input.CgroupLimits)
+        {
+            c.Resources.Apply(resources, ResourceLimits.SwapAccounting());
+        }
+
         var linux = new JsonObject
         {
             ["namespaces"] = namespaces,
-            ["resources"] = new JsonObject { ["devices"] = allow },
+            ["resources"] = resources,
             ["maskedPaths"] = new JsonArray([.. MaskedPaths.Select(x => (JsonNode?)x)]),
             ["readonlyPaths"] = new JsonArray([.. ReadonlyPaths.Select(x => (JsonNode?)x)]),
         };

@@ -91,7 +91,7 @@ public static class Slirp
     public static string PidFile(string dir) => Path.Combine(dir, "slirp4netns.pid");
 
     /// <summary>The hook that starts slirp4netns for the container whose state the runtime writes to its stdin.</summary>
-    public static RuntimeHook Hook(string dir, string network)
+    public static RuntimeHook Hook(string dir, string network, string? apiSocket = null)
     {
         string binary = Binary ?? throw new WharfException(Unusable()!);
         string Q(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
@@ -104,7 +104,8 @@ public static class Slirp
             pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
             [ -n "$pid" ] || exit 1
             rm -f {Q(ready)}; mkfifo {Q(ready)} || exit 1
-            {Q(binary)} {string.Join(' ', Flags(network))} --ready-fd=3 "$pid" tap0 3>{Q(ready)} </dev/null >>{Q(Path.Combine(dir, "slirp4netns.log"))} 2>&1 &
+            {(apiSocket is null ? string.Empty : "rm -f " + Q(apiSocket))}
+            {Q(binary)} {string.Join(' ', Flags(network))}{(apiSocket is null ? string.Empty : " --api-socket " + Q(apiSocket))} --ready-fd=3 "$pid" tap0 3>{Q(ready)} </dev/null >>{Q(Path.Combine(dir, "slirp4netns.log"))} 2>&1 &
             echo $! > {Q(PidFile(dir))}
             timeout 10 head -c1 {Q(ready)} >/dev/null
             rm -f {Q(ready)}

@@ -2,7 +2,7 @@ namespace Wharf.Engine.Containers;
 
 /// <summary>
 /// podman's rule for the working directory at start: the image's WORKDIR is created when the
-/// rootfs lacks it, while a <c>--workdir</c> that does not exist is an error (exit 126).
+/// rootfs lacks it, while a <c>--workdir</c> that does not exist, or is not a directory, is an error (exit 126).
 /// </summary>
 internal static class WorkingDirectory
 {
@@ -20,6 +20,11 @@ internal static class WorkingDirectory
         if (Directory.Exists(host))
         {
             return;
+        }
+
+        if (File.Exists(host) || (Path.Exists(host) && !Directory.Exists(host)))
+        {
+            throw new WharfException($"workdir \"{dir}\" exists on container {c.Id}, but is not a directory", 126);
         }
 
         if (!c.CreateWorkingDir)

@@ -32,6 +32,12 @@ public sealed partial class RunFlagsParseTests
         ["--pid"] = "host",
         ["--ipc"] = "host",
         ["--tz"] = "local",
+        ["--mount"] = "type=tmpfs,dst=/scratch",
+        ["--publish"] = "8080:80",
+        ["--cpuset-cpus"] = "0",
+        ["--cpuset-mems"] = "0",
+        ["--memory"] = "64m",
+        ["--restart"] = "no",
     };
 
     public static TheoryData<string> Verbs => new() { "run", "create" };
@@ -65,10 +71,9 @@ public sealed partial class RunFlagsParseTests
     }
 
     [Theory]
-    [InlineData("--memory=0", "--memory")]
-    [InlineData("-m 5m", "--memory")]
-    [InlineData("--privileged", "--privileged")]
-    [InlineData("-p 8080:80", "--publish")]
+    [InlineData("--memory-swappiness=0", "--memory-swappiness")]
+    [InlineData("--oom-kill-disable", "--oom-kill-disable")]
+    [InlineData("--expose 80", "--expose")]
     [InlineData("--sig-proxy=false", "--sig-proxy")]
     public void Run_FlagWharfLacks_Exits125NamingIt(string flag, string name)
     {
