@@ -15,6 +15,17 @@ public static class WharfCli
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(io);
+        if (args.TakeWhile(a => a != "--").Contains("--noout"))
+        {
+            // podman --noout: the command runs, its standard output goes nowhere (errors still show).
+            io = new CliIo
+            {
+                Out = TextWriter.Null, Err = io.Err, In = io.In, OpenStdout = () => Stream.Null, OpenStdin = io.OpenStdin,
+                StdinIsTerminal = io.StdinIsTerminal, StdoutIsTerminal = false, StderrIsTerminal = io.StderrIsTerminal,
+                Environment = io.Environment, Transport = io.Transport,
+            };
+        }
+
         var context = new CliContext(io);
         var root = new RootCommand("Manage images and registries, the podman way")
         {
@@ -22,6 +33,14 @@ public static class WharfCli
             context.RunRootOption,
             context.StorageDriverOption,
             context.LogLevelOption,
+            context.NoOutOption,
+            context.EventsBackendOption,
+            context.RuntimeOption,
+            context.RuntimeFlagOption,
+            context.CgroupManagerOption,
+            context.StorageOptOption,
+            context.VolumePathOption,
+            context.TmpDirOption,
         };
 
         var image = new Command("image", "Manage images");
@@ -47,8 +66,10 @@ public static class WharfCli
         root.Add(SearchCommand.Create(context));
         root.Add(VersionCommand.Create(context));
         root.Add(InfoCommand.Create(context));
+        root.Add(EventsCommand.Create(context));
         var system = new Command("system", "Manage wharf")
         {
+            EventsCommand.Create(context),
             DfCommand.Create(context),
             CheckCommand.Create(context),
             ResetCommand.Create(context),
@@ -155,11 +176,30 @@ public sealed class CliContext
 
     public Option<string?> LogLevelOption { get; } = new("--log-level") { Description = "Accepted for compatibility", Recursive = true };
 
+    public Option<bool> NoOutOption { get; } = new("--noout") { Description = "Do not output to stdout", Recursive = true };
+
+    public Option<string?> EventsBackendOption { get; } = new("--events-backend") { Description = "Events backend to use (file, none)", Recursive = true };
+
+    public Option<string?> RuntimeOption { get; } = new("--runtime") { Description = "Path to the OCI runtime (runc, crun)", Recursive = true };
+
+    public Option<string[]> RuntimeFlagOption { get; } = new("--runtime-flag") { Description = "Not supported by wharf", Recursive = true };
+
+    public Option<string?> CgroupManagerOption { get; } = new("--cgroup-manager") { Description = "Cgroup manager to use (cgroupfs or systemd); wharf lets the runtime place containers", Recursive = true };
+
+    public Option<string[]> StorageOptOption { get; } = new("--storage-opt") { Description = "Not supported by wharf", Recursive = true };
+
+    public Option<string?> VolumePathOption { get; } = new("--volumepath") { Description = "Not supported by wharf", Recursive = true };
+
+    public Option<string?> TmpDirOption { get; } = new("--tmpdir") { Description = "Path to the tmp directory (accepted: wharf keeps its state under --runroot)", Recursive = true };
+
     public ImageEngine Engine(ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(parse);
+        CheckGlobalFlags(parse);
         return new ImageEngine(new EngineOptions
         {
+            EventsBackend = parse.GetValue(EventsBackendOption) ?? "file",
+            Runtime = parse.GetValue(RuntimeOption),
             Environment = Io.Environment,
             Root = parse.GetValue(RootOption),
             RunRoot = parse.GetValue(RunRootOption),
@@ -167,6 +207,37 @@ public sealed class CliContext
             Transport = Io.Transport,
             TransferProgress = Io.StderrIsTerminal ? new Output.TerminalProgress(Io.Err) : null,
         });
+    }
+
+    /// <summary>The global flags wharf refuses, or whose values it checks, as podman checks them before any verb runs.</summary>
+    private void CheckGlobalFlags(ParseResult parse)
+    {
+        if (parse.GetValue(EventsBackendOption) is { } backend && backend is not ("file" or "none"))
+        {
+            throw backend == "journald"
+                ? new WharfException("--events-backend journald is not supported by wharf: events are kept in a file (file, none)")
+                : new WharfException($"unable to create events backend: invalid events backend {backend}");
+        }
+
+        if (parse.GetValue(CgroupManagerOption) is { } manager && manager is not ("cgroupfs" or "systemd"))
+        {
+            throw new WharfException($"invalid cgroup manager \"{manager}\" requested");
+        }
+
+        if (parse.GetValue(RuntimeFlagOption) is { Length: > 0 })
+        {
+            throw new WharfException("--runtime-flag is not supported by wharf");
+        }
+
+        if (parse.GetValue(StorageOptOption) is { } opts && opts.Any(o => o.Length > 0))
+        {
+            throw new WharfException("--storage-opt is not supported by wharf");
+        }
+
+        if (parse.GetValue(VolumePathOption) is not null)
+        {
+            throw new WharfException("--volumepath is not supported by wharf");
+        }
     }
 
     /// <summary>Runs a command body; a failure becomes one <c>Error: …</c> line and podman's exit code.</summary>
@@ -208,6 +279,28 @@ public sealed class CliContext
             }
 
             r.AddError($"invalid argument \"{r.Tokens[0].Value}\" for \"--tls-verify\" flag: strconv.ParseBool: parsing \"{r.Tokens[0].Value}\": invalid syntax");
+            return null;
+        },
+    };
+
+    /// <summary>A boolean flag that also takes <c>=true</c>/<c>=false</c>, as pflag's do.</summary>
+    public static Option<bool?> BoolValueOption(string name, string description) => new(name)
+    {
+        Description = description,
+        Arity = ArgumentArity.ZeroOrOne,
+        CustomParser = r =>
+        {
+            if (r.Tokens.Count == 0)
+            {
+                return true;
+            }
+
+            if (bool.TryParse(r.Tokens[0].Value, out bool b))
+            {
+                return b;
+            }
+
+            r.AddError($"invalid argument \"{r.Tokens[0].Value}\" for \"{name}\" flag: strconv.ParseBool: parsing \"{r.Tokens[0].Value}\": invalid syntax");
             return null;
         },
     };

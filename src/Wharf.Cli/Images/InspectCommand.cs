@@ -50,7 +50,7 @@ public static class InspectCommand
                 var template = new GoTemplate(f);
                 foreach (var o in objects)
                 {
-                    context.Out.WriteLine(template.Render((field, json) => Lookup(o, field, json)));
+                    context.Out.WriteLine(template.Render(o));
                 }
             }
 

@@ -202,6 +202,7 @@ public sealed partial class ContainerEngine
                 },
             };
             Store.Write(c);
+            Event("create", c);
             return c;
         });
 

@@ -28,12 +28,15 @@ public sealed partial class ContainerEngine
         Runtime.Kill(c.Id, SignalName(c.StopSignal));
         if (WaitExited(c, TimeSpan.FromSeconds(Math.Max(0, timeoutSeconds))) is { } done)
         {
+            Event("stop", done);
             return done;
         }
 
         Progress($"StopSignal {c.StopSignal} failed to stop container {c.Name} in {timeoutSeconds} seconds, resorting to SIGKILL");
         Runtime.Kill(c.Id, "KILL");
-        return WaitExited(c, TimeSpan.FromSeconds(30)) ?? throw new WharfException($"container {c.Name} did not exit after SIGKILL");
+        var killed = WaitExited(c, TimeSpan.FromSeconds(30)) ?? throw new WharfException($"container {c.Name} did not exit after SIGKILL");
+        Event("stop", killed);
+        return killed;
     }
 
     public ContainerRecord Kill(string nameOrId, string signal)
@@ -45,6 +48,7 @@ public sealed partial class ContainerEngine
         }
 
         Runtime.Kill(c.Id, SignalName(signal));
+        Event("kill", c);
         return c;
     }
 
@@ -111,6 +115,7 @@ public sealed partial class ContainerEngine
         Unmount(c);
         Slirp.Stop(Store.Dir(c.Id));
         RemoveFiles(c);
+        Event("remove", c);
     }
 
     /// <summary>Deletes a container's directory. merged/ is only ever rmdir'ed, so a mount still on it is never recursed into.</summary>
@@ -258,8 +263,10 @@ public sealed partial class ContainerEngine
             process.StandardInput.Close();
         }
 
+        Event("exec", c);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
         process.WaitForExit();
+        Event("exec_died", c);
         return process.ExitCode;
     }
 

@@ -103,6 +103,7 @@ public sealed partial class ContainerEngine
 
             var renamed = c with { Name = newName };
             Store.Write(renamed);
+            Event("rename", renamed);
             return renamed;
         });
     }
@@ -111,6 +112,7 @@ public sealed partial class ContainerEngine
     public async Task<ContainerRecord> RestartAsync(string nameOrId, int timeoutSeconds, CancellationToken cancellationToken)
     {
         var c = Lookup(nameOrId);
+        Event("restart", c);
         if (c.State == ContainerStates.Running)
         {
             Stop(c.Id, timeoutSeconds);

@@ -19,7 +19,7 @@ public sealed partial class ContainerEngine
         ArgumentNullException.ThrowIfNull(images);
         _images = images;
         _progress = progress ?? TextWriter.Null;
-        Store = new ContainerStore(images.Storage.GraphRoot, images.Storage.RunRoot);
+        Store = new ContainerStore(images.Storage.GraphRoot, images.Storage.RunRoot) { Events = images.Events };
         Layers = new LayerStore(images.Store, images.Storage.Quota);
     }
 
@@ -33,7 +33,7 @@ public sealed partial class ContainerEngine
 
     private DateTimeOffset Now => _images.Time.GetUtcNow();
 
-    public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, Env.Get("WHARF_RUNTIME"));
+    public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, _images.RuntimeName ?? Env.Get("WHARF_RUNTIME"));
 
     /// <summary>overlay unless <c>WHARF_ROOTFS_DRIVER</c> asks for fuse-overlayfs or copy.</summary>
     private string PreferredDriver => Env.Get("WHARF_ROOTFS_DRIVER") is { Length: > 0 } d ? d : "overlay";
@@ -48,6 +48,8 @@ public sealed partial class ContainerEngine
 
     private static List<string>? Strings(JsonNode? node) =>
         node is JsonArray a ? [.. a.Select(n => n?.GetValue<string>() ?? string.Empty)] : null;
+
+    private void Event(string status, ContainerRecord c, int exitCode = 0) => _images.Events.Container(status, c, exitCode);
 
     private void Progress(string line)
     {

@@ -31,6 +31,9 @@ public sealed class ContainerStore
 
     public string Root { get; }
 
+    /// <summary>Where the exit a refresh notices is recorded (<c>died</c>, then <c>cleanup</c>: the monitor has unmounted).</summary>
+    public Events.EventLog? Events { get; init; }
+
     public string RuncRoot { get; }
 
     public string Dir(string id) => Path.Combine(Root, id);
@@ -168,6 +171,8 @@ public sealed class ContainerStore
         fresh.ExitCode = exited && int.TryParse(File.ReadAllText(exitFile).Trim(), out int code) ? code : 255;
         fresh.FinishedAt = exited ? new DateTimeOffset(File.GetLastWriteTimeUtc(exitFile), TimeSpan.Zero) : DateTimeOffset.UtcNow;
         Write(fresh);
+        Events?.Container("died", fresh, fresh.ExitCode, fresh.FinishedAt);
+        Events?.Container("cleanup", fresh, at: fresh.FinishedAt);
         return fresh;
     }
 

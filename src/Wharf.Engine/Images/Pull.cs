@@ -175,6 +175,7 @@ public sealed partial class ImageEngine
         var record = target.Register(root, name);
         Store.LayerSink = null;
         layers?.AdoptPulled(record);
+        Events.Image("pull", record.Id, name);
         return new PullReport(record.Id, name);
     }
 
