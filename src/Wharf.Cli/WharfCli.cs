@@ -86,6 +86,11 @@ public static class WharfCli
         root.Add(Volumes.VolumeCli.Group(context));
         root.Add(Jobs.JobCli.Group(context));
         root.Add(CompletionCommand.Create(context));
+        RefusedVerbs.AddTo(root, RefusedVerbs.TopLevel, context);
+        RefusedVerbs.AddTo(image, RefusedVerbs.Image, context);
+        RefusedVerbs.AddTo(system, RefusedVerbs.System, context);
+        RefusedVerbs.AddTo(root.Subcommands.First(c => c.Name == "container"), RefusedVerbs.Container, context);
+        RefusedVerbs.AddTo(root.Subcommands.First(c => c.Name == "volume"), RefusedVerbs.Volume, context);
         if (args is [CompletionCommand.CallbackVerb, .. var words])
         {
             return await CompletionCommand.CompleteAsync(root, words, io.Out).ConfigureAwait(false);
@@ -102,10 +107,30 @@ public static class WharfCli
 
         // A positional argument that looks like a flag is a flag this command does not have
         // (unless it follows "--": a container's command, for one).
-        if (!args.Contains("--") && UnknownFlag(parse) is { } flag)
+        if (!args.Contains("--") && !RefusedVerbs.IsRefused(parse.CommandResult.Command) && UnknownFlag(parse) is { } flag)
         {
             await io.Err.WriteLineAsync(UsageErrors.UnknownFlag(flag, UsageErrors.Path(parse))).ConfigureAwait(false);
             return 125;
+        }
+
+        if (parse.GetValue(context.LogLevelOption) is { } level)
+        {
+            if (!LogLevels.Contains(level))
+            {
+                // podman's words and exit code (logrus setup fails before any verb, without "Error:").
+                await io.Err.WriteLineAsync($"Log Level \"{level}\" is not supported, choose from: trace, debug, info, warn, warning, error, fatal, panic").ConfigureAwait(false);
+                return 1;
+            }
+
+            if (level is "info" or "debug" or "trace")
+            {
+                context.LogLine("info", $"wharf filtering at log level {level}");
+                if (level != "info")
+                {
+                    context.Verbose = true;
+                    context.LogLine("debug", $"Called {parse.CommandResult.Command.Name}.PersistentPreRunE(wharf {string.Join(' ', args)})");
+                }
+            }
         }
 
         var config = new InvocationConfiguration { Output = io.Out, Error = io.Err, EnableDefaultExceptionHandler = false };
@@ -117,6 +142,8 @@ public static class WharfCli
 
         return await parse.InvokeAsync(config).ConfigureAwait(false);
     }
+
+    private static readonly string[] LogLevels = ["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"];
 
     private static string? UnknownFlag(ParseResult parse)
     {
@@ -145,7 +172,7 @@ public static class WharfCli
         yield return (UntagCommand.Create(c, "untag"), UntagCommand.Create(c, "untag"));
         yield return (PushCommand.Create(c, "push"), PushCommand.Create(c, "push"));
         yield return (RmiCommand.Create(c, "rmi"), RmiCommand.Create(c, "rm"));
-        yield return (null, InspectCommand.Create(c, "inspect"));
+        yield return (null, InspectCommand.Create(c, "inspect", fixedType: "image"));
         yield return (null, PruneCommand.Create(c));
         yield return (SaveCommand.Create(c, "save"), SaveCommand.Create(c, "save"));
         yield return (LoadCommand.Create(c, "load"), LoadCommand.Create(c, "load"));
@@ -174,7 +201,19 @@ public sealed class CliContext
 
     public Option<string?> StorageDriverOption { get; } = new("--storage-driver") { Description = "Accepted for compatibility; wharf keeps blobs as fetched", Recursive = true };
 
-    public Option<string?> LogLevelOption { get; } = new("--log-level") { Description = "Accepted for compatibility", Recursive = true };
+    public Option<string?> LogLevelOption { get; } = new("--log-level") { Description = "Log messages above specified level (trace, debug, info, warn, warning, error, fatal, panic)", Recursive = true };
+
+    /// <summary><c>--log-level debug</c> or <c>trace</c>: the engine's debug lines go to stderr.</summary>
+    public bool Verbose { get; set; }
+
+    /// <summary>One logrus-style line on stderr: <c>time="…" level=debug msg="…"</c>.</summary>
+    public void LogLine(string level, string message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        string time = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        Err.WriteLine($"time=\"{time}\" level={level} msg=\"{message.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
+        Err.Flush();
+    }
 
     public Option<bool> NoOutOption { get; } = new("--noout") { Description = "Do not output to stdout", Recursive = true };
 
@@ -199,6 +238,7 @@ public sealed class CliContext
         return new ImageEngine(new EngineOptions
         {
             EventsBackend = parse.GetValue(EventsBackendOption) ?? "file",
+            Debug = Verbose ? m => LogLine("debug", m) : null,
             Runtime = parse.GetValue(RuntimeOption),
             Environment = Io.Environment,
             Root = parse.GetValue(RootOption),
@@ -216,12 +256,12 @@ public sealed class CliContext
         {
             throw backend == "journald"
                 ? new WharfException("--events-backend journald is not supported by wharf: events are kept in a file (file, none)")
-                : new WharfException($"unable to create events backend: invalid events backend {backend}");
+                : new WharfException($"configuring runtime: \"{backend}\" is not a valid events backend: invalid argument");
         }
 
         if (parse.GetValue(CgroupManagerOption) is { } manager && manager is not ("cgroupfs" or "systemd"))
         {
-            throw new WharfException($"invalid cgroup manager \"{manager}\" requested");
+            throw new WharfException("configuring runtime: cgroup manager must be one of cgroupfs and systemd: invalid argument");
         }
 
         if (parse.GetValue(RuntimeFlagOption) is { Length: > 0 })

@@ -30,6 +30,9 @@ public sealed class EngineOptions
     /// <summary><c>--events-backend</c>: <c>file</c> (the default) records events, <c>none</c> does not.</summary>
     public string EventsBackend { get; init; } = "file";
 
+    /// <summary><c>--log-level debug</c>: where the engine says what it does (podman's logrus debug lines); null when quiet.</summary>
+    public Action<string>? Debug { get; init; }
+
     /// <summary><c>--runtime</c>: the OCI runtime's name or path; null leaves the choice to <c>WHARF_RUNTIME</c>, then runc, then crun.</summary>
     public string? Runtime { get; init; }
 }
@@ -65,6 +68,9 @@ public sealed partial class ImageEngine
     public ImageStore Store { get; }
 
     public HostEnvironment Environment => _options.Environment;
+
+    /// <summary>Says what the engine does at <c>--log-level debug</c>.</summary>
+    public Action<string>? DebugLog => _options.Debug;
 
     /// <summary><c>--runtime</c>, when given.</summary>
     public string? RuntimeName => _options.Runtime;

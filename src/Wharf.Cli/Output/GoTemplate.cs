@@ -69,7 +69,7 @@ public sealed class GoTemplate
         return sb.ToString();
     }
 
-    internal static string ToHeader(string field)
+    public static string ToHeader(string field)
     {
         var sb = new StringBuilder();
         for (int i = 0; i < field.Length; i++)
@@ -119,8 +119,10 @@ internal static class TemplateValue
             case HeaderValue h:
                 return h.Field(name);
             case JsonObjectValue o:
-                if (o.Object.TryGetPropertyValue(name, out var child))
+                if (o.Object.TryGetPropertyValue(name, out var child)
+                    || (!o.IsMap && name is "ID" or "Id" && o.Object.TryGetPropertyValue(name == "ID" ? "Id" : "ID", out child)))
                 {
+                    // podman's JSON says Id where its Go structs say ID; templates take either.
                     return FromJson(child, MapProperties.Contains(name));
                 }
 

@@ -33,7 +33,7 @@ public sealed partial class ContainerEngine
 
     private DateTimeOffset Now => _images.Time.GetUtcNow();
 
-    public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, _images.RuntimeName ?? Env.Get("WHARF_RUNTIME"));
+    public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, _images.RuntimeName ?? Env.Get("WHARF_RUNTIME")) { Log = _images.DebugLog };
 
     /// <summary>overlay unless <c>WHARF_ROOTFS_DRIVER</c> asks for fuse-overlayfs or copy.</summary>
     private string PreferredDriver => Env.Get("WHARF_ROOTFS_DRIVER") is { Length: > 0 } d ? d : "overlay";
@@ -42,6 +42,14 @@ public sealed partial class ContainerEngine
     public IReadOnlyList<ContainerRecord> List() => [.. Store.List().Select(Store.Refresh)];
 
     public ContainerRecord Lookup(string nameOrId) => Store.Refresh(Store.Lookup(nameOrId));
+
+    /// <summary>ps --size: the bytes the container wrote (its upper directory) and its image's size.</summary>
+    public (long Written, long Image) ContainerSize(ContainerRecord c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        long written = Directory.Exists(Store.Upper(c.Id)) ? ImageStore.TreeSize(Store.Upper(c.Id)) : 0;
+        return (written, _images.Store.ReadImages().FirstOrDefault(i => i.Id == c.ImageId)?.Size ?? 0);
+    }
 
     /// <summary>The image config's <c>config</c> object, or an empty one.</summary>
     private static JsonObject ImageRunConfig(JsonObject config) => config["config"] as JsonObject ?? [];
