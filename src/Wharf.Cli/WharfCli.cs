@@ -96,6 +96,7 @@ public static class WharfCli
             return await CompletionCommand.CompleteAsync(root, words, io.Out).ConfigureAwait(false);
         }
 
+        string[] typed = args;
         args = ContainerCli.SplitCommand(args);
 
         var parse = root.Parse(args);
@@ -128,7 +129,7 @@ public static class WharfCli
                 if (level != "info")
                 {
                     context.Verbose = true;
-                    context.LogLine("debug", $"Called {parse.CommandResult.Command.Name}.PersistentPreRunE(wharf {string.Join(' ', args)})");
+                    context.LogLine("debug", $"Called {parse.CommandResult.Command.Name}.PersistentPreRunE(wharf {string.Join(' ', typed)})");
                 }
             }
         }

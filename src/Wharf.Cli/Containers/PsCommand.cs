@@ -155,7 +155,7 @@ public static class PsCommand
 
     /// <summary>podman's SIZE column: what the container wrote, then the image under it.</summary>
     private static string SizeText((long Written, long Image) size) =>
-        $"{Units.HumanSize(size.Written)} (virtual {Units.HumanSize(size.Written + size.Image)})";
+        $"{Units.HumanSize(size.Written, 3)} (virtual {Units.HumanSize(size.Written + size.Image, 3)})";
 
     private static string Command(ContainerRecord c, bool full)
     {

@@ -12,9 +12,11 @@ public sealed partial class ContainerEngine
         Signals.Parse(signal).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>podman stop: the stop signal, then SIGKILL after <paramref name="timeoutSeconds"/>; waits for the exit to be recorded.</summary>
-    public ContainerRecord Stop(string nameOrId, int timeoutSeconds)
+    public ContainerRecord Stop(string nameOrId, int timeoutSeconds) => Stop(Lookup(nameOrId), timeoutSeconds, record: true);
+
+    /// <param name="record">podman records <c>stop</c> when asked to stop, before the signal; <c>rm -f -t</c> records none.</param>
+    private ContainerRecord Stop(ContainerRecord c, int timeoutSeconds, bool record)
     {
-        var c = Lookup(nameOrId);
         if (c.State == ContainerStates.Paused)
         {
             throw new WharfException($"container {c.Id} is running or paused, refusing to clean up: container state improper");
@@ -25,18 +27,24 @@ public sealed partial class ContainerEngine
             return c;
         }
 
+        if (record)
+        {
+            Event("stop", c);
+        }
+        else
+        {
+            Store.RecordCleanup = false;
+        }
+
         Runtime.Kill(c.Id, SignalName(c.StopSignal));
         if (WaitExited(c, TimeSpan.FromSeconds(Math.Max(0, timeoutSeconds))) is { } done)
         {
-            Event("stop", done);
             return done;
         }
 
         Progress($"StopSignal {c.StopSignal} failed to stop container {c.Name} in {timeoutSeconds} seconds, resorting to SIGKILL");
         Runtime.Kill(c.Id, "KILL");
-        var killed = WaitExited(c, TimeSpan.FromSeconds(30)) ?? throw new WharfException($"container {c.Name} did not exit after SIGKILL");
-        Event("stop", killed);
-        return killed;
+        return WaitExited(c, TimeSpan.FromSeconds(30)) ?? throw new WharfException($"container {c.Name} did not exit after SIGKILL");
     }
 
     public ContainerRecord Kill(string nameOrId, string signal)
@@ -104,6 +112,8 @@ public sealed partial class ContainerEngine
                     $"cannot remove container {c.Id} as it is running - running or paused containers cannot be removed without force: container state improper", 2);
             }
 
+            // podman's rm -f records died and remove, no cleanup.
+            Store.RecordCleanup = false;
             Runtime.Kill(c.Id, "KILL");
             if (WaitExited(c, TimeSpan.FromSeconds(30)) is null)
             {

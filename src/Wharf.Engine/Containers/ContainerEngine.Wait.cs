@@ -115,7 +115,7 @@ public sealed partial class ContainerEngine
         Event("restart", c);
         if (c.State == ContainerStates.Running)
         {
-            Stop(c.Id, timeoutSeconds);
+            Stop(c, timeoutSeconds, record: false);
         }
 
         await StartAsync(c.Id, attach: false, interactive: false, cancellationToken).ConfigureAwait(false);

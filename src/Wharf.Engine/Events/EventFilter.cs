@@ -46,12 +46,12 @@ public sealed class EventFilter
 
         if (since is not null)
         {
-            f.Since = TimeInput.Parse(since, now);
+            f.Since = TimeInput.Parse(since, now, isSince: true);
         }
 
         if (until is not null)
         {
-            f.Until = TimeInput.Parse(until, now);
+            f.Until = TimeInput.Parse(until, now, isSince: false);
         }
 
         return f;
@@ -77,7 +77,7 @@ public sealed class EventFilter
 
     private static Func<WharfEvent, bool> Time(string value, DateTimeOffset now, bool isSince)
     {
-        var t = TimeInput.Parse(value, now);
+        var t = TimeInput.Parse(value, now, isSince);
         return isSince ? e => e.Time >= t : e => e.Time <= t;
     }
 
@@ -101,7 +101,7 @@ public sealed class EventFilter
 /// <summary>
 /// The times <c>--since</c>/<c>--until</c> take (containers/common util.ParseInputTime): RFC 3339 with
 /// or without zone and fraction, a date, a Unix time in seconds (with a fraction), or a Go
-/// duration (<c>10m</c>, <c>1h30m</c>) meaning that long ago.
+/// duration (<c>10m</c>, <c>1h30m</c>): that long ago for a since, that long from now for an until.
 /// </summary>
 public static class TimeInput
 {
@@ -111,12 +111,12 @@ public static class TimeInput
         "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH", "yyyy-MM-ddK", "yyyy-MM-dd",
     ];
 
-    public static DateTimeOffset Parse(string text, DateTimeOffset now)
+    public static DateTimeOffset Parse(string text, DateTimeOffset now, bool isSince)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (TryDuration(text, out var ago))
+        if (TryDuration(text, out var duration))
         {
-            return now - ago;
+            return isSince ? now - duration : now + duration;
         }
 
         if (System.Text.RegularExpressions.Regex.IsMatch(text, @"^\d+(\.\d+)?$"))

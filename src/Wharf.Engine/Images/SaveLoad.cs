@@ -360,9 +360,10 @@ public sealed partial class ImageEngine
             {
                 entry = await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false);
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
             {
-                throw new WharfException($"payload does not match any of the supported image formats: {e.Message}", e);
+                // One line for a file that is no archive at all (a script's wrong path, a text file).
+                throw new WharfException("payload does not match any of the supported image formats (docker-archive, oci-archive, oci-dir): not a tar archive", e);
             }
 
             for (; entry is not null; entry = await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false))
