@@ -47,7 +47,8 @@ public static class Program
                 break;
             }
 
-            if (a is "--root" or "--runroot" or "--storage-driver" or "--log-level")
+            if (a is "--root" or "--runroot" or "--storage-driver" or "--log-level" or "--events-backend" or "--runtime" or "--runtime-flag"
+                or "--cgroup-manager" or "--storage-opt" or "--volumepath" or "--tmpdir")
             {
                 i++;
                 continue;

@@ -15,6 +15,17 @@ public static class WharfCli
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(io);
+        if (args.TakeWhile(a => a != "--").Contains("--noout"))
+        {
+            // podman --noout: the command runs, its standard output goes nowhere (errors still show).
+            io = new CliIo
+            {
+                Out = TextWriter.Null, Err = io.Err, In = io.In, OpenStdout = () => Stream.Null, OpenStdin = io.OpenStdin,
+                StdinIsTerminal = io.StdinIsTerminal, StdoutIsTerminal = false, StderrIsTerminal = io.StderrIsTerminal,
+                Environment = io.Environment, Transport = io.Transport,
+            };
+        }
+
         var context = new CliContext(io);
         var root = new RootCommand("Manage images and registries, the podman way")
         {
@@ -22,6 +33,14 @@ public static class WharfCli
             context.RunRootOption,
             context.StorageDriverOption,
             context.LogLevelOption,
+            context.NoOutOption,
+            context.EventsBackendOption,
+            context.RuntimeOption,
+            context.RuntimeFlagOption,
+            context.CgroupManagerOption,
+            context.StorageOptOption,
+            context.VolumePathOption,
+            context.TmpDirOption,
         };
 
         var image = new Command("image", "Manage images");
@@ -47,8 +66,10 @@ public static class WharfCli
         root.Add(SearchCommand.Create(context));
         root.Add(VersionCommand.Create(context));
         root.Add(InfoCommand.Create(context));
+        root.Add(EventsCommand.Create(context));
         var system = new Command("system", "Manage wharf")
         {
+            EventsCommand.Create(context),
             DfCommand.Create(context),
             CheckCommand.Create(context),
             ResetCommand.Create(context),
@@ -65,11 +86,17 @@ public static class WharfCli
         root.Add(Volumes.VolumeCli.Group(context));
         root.Add(Jobs.JobCli.Group(context));
         root.Add(CompletionCommand.Create(context));
+        RefusedVerbs.AddTo(root, RefusedVerbs.TopLevel, context);
+        RefusedVerbs.AddTo(image, RefusedVerbs.Image, context);
+        RefusedVerbs.AddTo(system, RefusedVerbs.System, context);
+        RefusedVerbs.AddTo(root.Subcommands.First(c => c.Name == "container"), RefusedVerbs.Container, context);
+        RefusedVerbs.AddTo(root.Subcommands.First(c => c.Name == "volume"), RefusedVerbs.Volume, context);
         if (args is [CompletionCommand.CallbackVerb, .. var words])
         {
             return await CompletionCommand.CompleteAsync(root, words, io.Out).ConfigureAwait(false);
         }
 
+        string[] typed = args;
         args = ContainerCli.SplitCommand(args);
 
         var parse = root.Parse(args);
@@ -81,10 +108,30 @@ public static class WharfCli
 
         // A positional argument that looks like a flag is a flag this command does not have
         // (unless it follows "--": a container's command, for one).
-        if (!args.Contains("--") && UnknownFlag(parse) is { } flag)
+        if (!args.Contains("--") && !RefusedVerbs.IsRefused(parse.CommandResult.Command) && UnknownFlag(parse) is { } flag)
         {
             await io.Err.WriteLineAsync(UsageErrors.UnknownFlag(flag, UsageErrors.Path(parse))).ConfigureAwait(false);
             return 125;
+        }
+
+        if (parse.GetValue(context.LogLevelOption) is { } level)
+        {
+            if (!LogLevels.Contains(level))
+            {
+                // podman's words and exit code (logrus setup fails before any verb, without "Error:").
+                await io.Err.WriteLineAsync($"Log Level \"{level}\" is not supported, choose from: trace, debug, info, warn, warning, error, fatal, panic").ConfigureAwait(false);
+                return 1;
+            }
+
+            if (level is "info" or "debug" or "trace")
+            {
+                context.LogLine("info", $"wharf filtering at log level {level}");
+                if (level != "info")
+                {
+                    context.Verbose = true;
+                    context.LogLine("debug", $"Called {parse.CommandResult.Command.Name}.PersistentPreRunE(wharf {string.Join(' ', typed)})");
+                }
+            }
         }
 
         var config = new InvocationConfiguration { Output = io.Out, Error = io.Err, EnableDefaultExceptionHandler = false };
@@ -96,6 +143,8 @@ public static class WharfCli
 
         return await parse.InvokeAsync(config).ConfigureAwait(false);
     }
+
+    private static readonly string[] LogLevels = ["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"];
 
     private static string? UnknownFlag(ParseResult parse)
     {
@@ -124,7 +173,7 @@ public static class WharfCli
         yield return (UntagCommand.Create(c, "untag"), UntagCommand.Create(c, "untag"));
         yield return (PushCommand.Create(c, "push"), PushCommand.Create(c, "push"));
         yield return (RmiCommand.Create(c, "rmi"), RmiCommand.Create(c, "rm"));
-        yield return (null, InspectCommand.Create(c, "inspect"));
+        yield return (null, InspectCommand.Create(c, "inspect", fixedType: "image"));
         yield return (null, PruneCommand.Create(c));
         yield return (SaveCommand.Create(c, "save"), SaveCommand.Create(c, "save"));
         yield return (LoadCommand.Create(c, "load"), LoadCommand.Create(c, "load"));
@@ -153,13 +202,45 @@ public sealed class CliContext
 
     public Option<string?> StorageDriverOption { get; } = new("--storage-driver") { Description = "Accepted for compatibility; wharf keeps blobs as fetched", Recursive = true };
 
-    public Option<string?> LogLevelOption { get; } = new("--log-level") { Description = "Accepted for compatibility", Recursive = true };
+    public Option<string?> LogLevelOption { get; } = new("--log-level") { Description = "Log messages above specified level (trace, debug, info, warn, warning, error, fatal, panic)", Recursive = true };
+
+    /// <summary><c>--log-level debug</c> or <c>trace</c>: the engine's debug lines go to stderr.</summary>
+    public bool Verbose { get; set; }
+
+    /// <summary>One logrus-style line on stderr: <c>time="…" level=debug msg="…"</c>.</summary>
+    public void LogLine(string level, string message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        string time = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        Err.WriteLine($"time=\"{time}\" level={level} msg=\"{message.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
+        Err.Flush();
+    }
+
+    public Option<bool> NoOutOption { get; } = new("--noout") { Description = "Do not output to stdout", Recursive = true };
+
+    public Option<string?> EventsBackendOption { get; } = new("--events-backend") { Description = "Events backend to use (file, none)", Recursive = true };
+
+    public Option<string?> RuntimeOption { get; } = new("--runtime") { Description = "Path to the OCI runtime (runc, crun)", Recursive = true };
+
+    public Option<string[]> RuntimeFlagOption { get; } = new("--runtime-flag") { Description = "Not supported by wharf", Recursive = true };
+
+    public Option<string?> CgroupManagerOption { get; } = new("--cgroup-manager") { Description = "Cgroup manager to use (cgroupfs or systemd); wharf lets the runtime place containers", Recursive = true };
+
+    public Option<string[]> StorageOptOption { get; } = new("--storage-opt") { Description = "Not supported by wharf", Recursive = true };
+
+    public Option<string?> VolumePathOption { get; } = new("--volumepath") { Description = "Not supported by wharf", Recursive = true };
+
+    public Option<string?> TmpDirOption { get; } = new("--tmpdir") { Description = "Path to the tmp directory (accepted: wharf keeps its state under --runroot)", Recursive = true };
 
     public ImageEngine Engine(ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(parse);
+        CheckGlobalFlags(parse);
         return new ImageEngine(new EngineOptions
         {
+            EventsBackend = parse.GetValue(EventsBackendOption) ?? "file",
+            Debug = Verbose ? m => LogLine("debug", m) : null,
+            Runtime = parse.GetValue(RuntimeOption),
             Environment = Io.Environment,
             Root = parse.GetValue(RootOption),
             RunRoot = parse.GetValue(RunRootOption),
@@ -167,6 +248,37 @@ public sealed class CliContext
             Transport = Io.Transport,
             TransferProgress = Io.StderrIsTerminal ? new Output.TerminalProgress(Io.Err) : null,
         });
+    }
+
+    /// <summary>The global flags wharf refuses, or whose values it checks, as podman checks them before any verb runs.</summary>
+    private void CheckGlobalFlags(ParseResult parse)
+    {
+        if (parse.GetValue(EventsBackendOption) is { } backend && backend is not ("file" or "none"))
+        {
+            throw backend == "journald"
+                ? new WharfException("--events-backend journald is not supported by wharf: events are kept in a file (file, none)")
+                : new WharfException($"configuring runtime: \"{backend}\" is not a valid events backend: invalid argument");
+        }
+
+        if (parse.GetValue(CgroupManagerOption) is { } manager && manager is not ("cgroupfs" or "systemd"))
+        {
+            throw new WharfException("configuring runtime: cgroup manager must be one of cgroupfs and systemd: invalid argument");
+        }
+
+        if (parse.GetValue(RuntimeFlagOption) is { Length: > 0 })
+        {
+            throw new WharfException("--runtime-flag is not supported by wharf");
+        }
+
+        if (parse.GetValue(StorageOptOption) is { } opts && opts.Any(o => o.Length > 0))
+        {
+            throw new WharfException("--storage-opt is not supported by wharf");
+        }
+
+        if (parse.GetValue(VolumePathOption) is not null)
+        {
+            throw new WharfException("--volumepath is not supported by wharf");
+        }
     }
 
     /// <summary>Runs a command body; a failure becomes one <c>Error: …</c> line and podman's exit code.</summary>
@@ -208,6 +320,28 @@ public sealed class CliContext
             }
 
             r.AddError($"invalid argument \"{r.Tokens[0].Value}\" for \"--tls-verify\" flag: strconv.ParseBool: parsing \"{r.Tokens[0].Value}\": invalid syntax");
+            return null;
+        },
+    };
+
+    /// <summary>A boolean flag that also takes <c>=true</c>/<c>=false</c>, as pflag's do.</summary>
+    public static Option<bool?> BoolValueOption(string name, string description) => new(name)
+    {
+        Description = description,
+        Arity = ArgumentArity.ZeroOrOne,
+        CustomParser = r =>
+        {
+            if (r.Tokens.Count == 0)
+            {
+                return true;
+            }
+
+            if (bool.TryParse(r.Tokens[0].Value, out bool b))
+            {
+                return b;
+            }
+
+            r.AddError($"invalid argument \"{r.Tokens[0].Value}\" for \"{name}\" flag: strconv.ParseBool: parsing \"{r.Tokens[0].Value}\": invalid syntax");
             return null;
         },
     };

@@ -26,6 +26,15 @@ public sealed class EngineOptions
     public HttpMessageHandler? Transport { get; init; }
 
     public Func<int, TimeSpan>? RetryDelay { get; init; }
+
+    /// <summary><c>--events-backend</c>: <c>file</c> (the default) records events, <c>none</c> does not.</summary>
+    public string EventsBackend { get; init; } = "file";
+
+    /// <summary><c>--log-level debug</c>: where the engine says what it does (podman's logrus debug lines); null when quiet.</summary>
+    public Action<string>? Debug { get; init; }
+
+    /// <summary><c>--runtime</c>: the OCI runtime's name or path; null leaves the choice to <c>WHARF_RUNTIME</c>, then runc, then crun.</summary>
+    public string? Runtime { get; init; }
 }
 
 /// <summary>
@@ -48,13 +57,23 @@ public sealed partial class ImageEngine
         }
 
         Store = new ImageStore(Storage.GraphRoot);
+        Events = new Events.EventLog(Storage.RunRoot, options.Time, options.EventsBackend != "none");
     }
+
+    /// <summary>Where every verb records what it did (podman's events file backend).</summary>
+    public Events.EventLog Events { get; }
 
     public StorageConfig Storage { get; }
 
     public ImageStore Store { get; }
 
     public HostEnvironment Environment => _options.Environment;
+
+    /// <summary>Says what the engine does at <c>--log-level debug</c>.</summary>
+    public Action<string>? DebugLog => _options.Debug;
+
+    /// <summary><c>--runtime</c>, when given.</summary>
+    public string? RuntimeName => _options.Runtime;
 
     /// <summary>The engine's clock (<see cref="EngineOptions.Time"/>): the container and job engines built on this one read it too, so tests control every timestamp.</summary>
     public TimeProvider Time => _options.Time;

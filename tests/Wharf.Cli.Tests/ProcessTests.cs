@@ -11,7 +11,7 @@ public class ProcessTests
         var (code, stdout, _) = Tools.Run("dotnet", WharfDll, "version");
 
         Assert.Equal(0, code);
-        Assert.StartsWith("Version:", stdout, StringComparison.Ordinal);
+        Assert.StartsWith("Client:       Wharf Engine\nVersion:", stdout, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -8,7 +8,11 @@ public static class ContainerCli
 {
     private static readonly string[] Verbs = ["run", "create", "exec"];
 
-    private static readonly HashSet<string> GlobalValueOptions = new(StringComparer.Ordinal) { "--root", "--runroot", "--storage-driver", "--log-level" };
+    private static readonly HashSet<string> GlobalValueOptions = new(StringComparer.Ordinal) 
+    {
+        "--root", "--runroot", "--storage-driver", "--log-level", "--events-backend", "--runtime", "--runtime-flag", "--cgroup-manager",
+        "--storage-opt", "--volumepath", "--tmpdir",
+    };
 
     /// <summary>
     /// The flags of run and create that take a value, from their definitions (exec's -e, -w and -u

@@ -17,7 +17,18 @@ public static class PsCommand
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print the numeric IDs of the containers only" };
         var noTrunc = new Option<bool>("--no-trunc") { Description = "Display the extended information" };
         var format = new Option<string?>("--format") { Description = "Pretty-print containers to JSON or using a Go template" };
-        var command = new Command(name, "List containers") { all, quiet, noTrunc, format };
+        var filter = new Option<string[]>("--filter", "-f") { Description = "Filter output based on conditions given", AllowMultipleArgumentsPerToken = false };
+        var noHeading = new Option<bool>("--noheading") { Description = "Do not print headers" };
+        var sort = new Option<string?>("--sort") { Description = "Sort output by: command, created, id, image, names, runningfor, size, status" };
+        var last = new Option<int?>("--last", "-n") { Description = "Print the n last created containers (all states)" };
+        var latest = new Option<bool>("--latest", "-l") { Description = "Act on the latest container wharf is aware of" };
+        var external = new Option<bool>("--external") { Description = "Show containers in storage not controlled by wharf (there are none)" };
+        var size = new Option<bool>("--size", "-s") { Description = "Display the total file sizes" };
+        var sync = new Option<bool>("--sync") { Description = "Accepted: wharf reads the runtime's state on every listing" };
+        var pod = new Option<bool>("--pod", "-p") { Description = "Not supported by wharf (pods)" };
+        var ns = new Option<bool>("--namespace", "--ns") { Description = "Not supported by wharf" };
+        var watch = new Option<string?>("--watch", "-w") { Description = "Not supported by wharf" };
+        var command = new Command(name, "List containers") { all, quiet, noTrunc, format, filter, noHeading, sort, last, latest, external, size, sync, pod, ns, watch };
         foreach (string a in aliases)
         {
             command.Aliases.Add(a);
@@ -25,10 +36,51 @@ public static class PsCommand
 
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
+            foreach (var (refused, flag) in new[] { (parse.GetValue(pod), "--pod"), (parse.GetValue(ns), "--namespace"), (parse.GetValue(watch) is not null, "--watch") })
+            {
+                if (refused)
+                {
+                    throw new Wharf.Engine.WharfException($"{flag} is not supported by wharf");
+                }
+            }
+
+            string? sortBy = parse.GetValue(sort);
+            if (sortBy is not (null or "command" or "created" or "id" or "image" or "names" or "runningfor" or "size" or "status"))
+            {
+                await context.Err.WriteLineAsync($"Error: invalid argument \"{sortBy}\" for \"--sort\" flag: \"{sortBy}\" is not a valid value.  Choose from: \"command, created, id, image, names, runningfor, size, status\"\nSee 'wharf ps --help'").ConfigureAwait(false);
+                return 125;
+            }
+
+            var filters = parse.GetValue(filter) ?? [];
+            var matcher = ContainerFilter.Parse(filters);
             var now = DateTimeOffset.UtcNow;
             bool full = parse.GetValue(noTrunc);
-            var list = ContainerCli.Engine(context, parse).List()
-                .Where(c => parse.GetValue(all) || c.State is ContainerStates.Running or ContainerStates.Paused).ToList();
+            var engine = ContainerCli.Engine(context, parse);
+            var everything = engine.List();
+            int? lastN = parse.GetValue(latest) ? 1 : parse.GetValue(last);
+
+            // podman: a status filter, --last and --latest look at every container, as -a does.
+            bool any = parse.GetValue(all) || lastN is not null || filters.Any(x => x.StartsWith("status=", StringComparison.Ordinal));
+            var list = everything
+                .Where(c => any || c.State is ContainerStates.Running or ContainerStates.Paused)
+                .Where(c => matcher.Matches(c, everything))
+                .ToList();
+            if (lastN is int n && n >= 0)
+            {
+                list = [.. list.OrderByDescending(c => c.Created).Take(n)];
+            }
+
+            var sizes = parse.GetValue(size) ? list.ToDictionary(c => c.Id, c => engine.ContainerSize(c)) : null;
+            list = sortBy switch
+            {
+                "command" => [.. list.OrderBy(c => string.Join(' ', c.Command), StringComparer.Ordinal)],
+                "id" => [.. list.OrderBy(c => c.Id, StringComparer.Ordinal)],
+                "image" => [.. list.OrderBy(c => c.ImageName, StringComparer.Ordinal)],
+                "names" => [.. list.OrderBy(c => c.Name, StringComparer.Ordinal)],
+                "status" => [.. list.OrderBy(c => Status(c, now), StringComparer.Ordinal)],
+                "size" when sizes is not null => [.. list.OrderBy(c => sizes[c.Id])],
+                _ => [.. list.OrderBy(c => c.Created)],
+            };
             string? f = parse.GetValue(format);
             if (parse.GetValue(quiet))
             {
@@ -52,14 +104,16 @@ public static class PsCommand
                 var template = new GoTemplate(f);
                 var sb = new System.Text.StringBuilder();
                 var rows = new List<IReadOnlyList<string>>();
-                if (template.IsTable)
+                if (template.IsTable && !parse.GetValue(noHeading))
                 {
                     rows.Add(template.Header(h => h == "ID" ? "CONTAINER ID" : h.ToUpperInvariant()).Split('\t'));
                 }
 
                 foreach (var c in list)
                 {
-                    string line = template.Render((field, asJson) => Field(c, field, now, full));
+                    string line = template.Render((field, asJson) => field == "Size"
+                        ? (sizes is null ? throw new Wharf.Engine.WharfException("Size format requires --size option") : SizeText(sizes[c.Id]))
+                        : Field(c, field, now, full));
                     if (template.IsTable)
                     {
                         rows.Add(line.Split('\t'));
@@ -74,10 +128,23 @@ public static class PsCommand
                 return 0;
             }
 
-            var table = new List<IReadOnlyList<string>> { new[] { "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES" } };
+            var table = new List<IReadOnlyList<string>>();
+            if (!parse.GetValue(noHeading))
+            {
+                table.Add(sizes is null
+                    ? ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+                    : ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", "SIZE"]);
+            }
+
             foreach (var c in list)
             {
-                table.Add([full ? c.Id : c.Id[..12], c.ImageName, Command(c, full), Units.HumanDuration(now - c.Created) + " ago", Status(c, now), string.Empty, c.Name]);
+                List<string> row = [full ? c.Id : c.Id[..12], c.ImageName, Command(c, full), Units.HumanDuration(now - c.Created) + " ago", Status(c, now), string.Empty, c.Name];
+                if (sizes is not null)
+                {
+                    row.Add(SizeText(sizes[c.Id]));
+                }
+
+                table.Add(row);
             }
 
             await context.Out.WriteAsync(Table.Render(table)).ConfigureAwait(false);
@@ -85,6 +152,10 @@ public static class PsCommand
         }));
         return command;
     }
+
+    /// <summary>podman's SIZE column: what the container wrote, then the image under it.</summary>
+    private static string SizeText((long Written, long Image) size) =>
+        $"{Units.HumanSize(size.Written, 3)} (virtual {Units.HumanSize(size.Written + size.Image, 3)})";
 
     private static string Command(ContainerRecord c, bool full)
     {

@@ -21,7 +21,8 @@ public static class ImagesCommand
         var noHeading = new Option<bool>("--noheading", "-n") { Description = "Do not print column headings" };
         var format = new Option<string?>("--format") { Description = "Change the output format to JSON or a Go template" };
         var filter = new Option<string[]>("--filter", "-f") { Description = "Filter output based on conditions provided", AllowMultipleArgumentsPerToken = false };
-        var command = new Command(name, "List images in local storage") { image, all, quiet, digests, noTrunc, noHeading, format, filter };
+        var sort = new Option<string?>("--sort") { Description = "Sort by created, id, repository, size or tag" };
+        var command = new Command(name, "List images in local storage") { image, all, quiet, digests, noTrunc, noHeading, format, filter, sort };
         foreach (string alias in aliases)
         {
             command.Aliases.Add(alias);
@@ -36,7 +37,23 @@ public static class ImagesCommand
                 filters.Add("reference=" + reference);
             }
 
+            string? sortBy = parse.GetValue(sort);
+            if (sortBy is not (null or "created" or "id" or "repository" or "size" or "tag"))
+            {
+                throw new WharfException($"\"{sortBy}\" is not a valid field for sorting. Choose from: created, id, repository, size, tag");
+            }
+
             var report = engine.ListImages(new ListImagesOptions { All = parse.GetValue(all), Filters = filters });
+
+            // podman: repository and tag ascending; created and size newest and largest first.
+            report = new ListImagesReport(sortBy switch
+            {
+                "id" => [.. report.Rows.OrderBy(r => r.Id, StringComparer.Ordinal)],
+                "repository" => [.. report.Rows.OrderBy(r => r.Repository, StringComparer.Ordinal)],
+                "tag" => [.. report.Rows.OrderBy(r => r.Tag, StringComparer.Ordinal)],
+                "size" => [.. report.Rows.OrderByDescending(r => r.Image.Size)],
+                _ => report.Rows,
+            });
             var now = DateTimeOffset.UtcNow;
             bool trunc = !parse.GetValue(noTrunc);
             string Id(ImageSummary r) => trunc ? r.Image.ShortId : "sha256:" + r.Id;

@@ -3,54 +3,76 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Wharf.Cli.Output;
 using Wharf.Engine;
+using Wharf.Engine.Volumes;
 
 namespace Wharf.Cli.Images;
 
-/// <summary><c>wharf inspect NAME...</c>: a JSON array, or a Go template per image.</summary>
+/// <summary>
+/// <c>wharf inspect NAME...</c> (and <c>image inspect</c>): containers, images and volumes, looked
+/// up in that order as podman's <c>--type all</c> does; a JSON array, or a Go template per object.
+/// </summary>
 public static class InspectCommand
 {
-    public static Command Create(CliContext context, string name)
+    private static readonly string[] Types = ["image", "container", "volume", "all"];
+
+    /// <param name="fixedType"><c>image</c> for <c>image inspect</c>, <c>container</c> for <c>container inspect</c>: no <c>--type</c> then.</param>
+    public static Command Create(CliContext context, string name, string? fixedType = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         var names = new Argument<string[]>("NAME") { Arity = ArgumentArity.OneOrMore };
         var format = new Option<string?>("--format", "-f") { Description = "Format the output to a Go template or json" };
-        var type = new Option<string?>("--type", "-t") { Description = "Specify inspect-object type (image)" };
-        var command = new Command(name, "Display the configuration of an image") { names, format, type };
+        var type = new Option<string?>("--type", "-t") { Description = "Specify inspect-object type (image, container, volume or all)" };
+        var size = new Option<bool>("--size", "-s") { Description = "Display total file size (accepted; sizes are in the image data)" };
+        var command = new Command(name, "Display the configuration of an object") { names, format, size };
+        if (fixedType is null)
+        {
+            command.Add(type);
+        }
+
         command.SetAction(parse => context.Run(() =>
         {
-            if (parse.GetValue(type) is { } t && t is not ("image" or "all"))
+            string t = fixedType ?? parse.GetValue(type) ?? "all";
+            if (!Types.Contains(t))
             {
-                throw new WharfException($"invalid type \"{t}\": wharf inspects images only");
+                throw new WharfException(t is "pod" or "network"
+                    ? $"--type {t} is not supported by wharf"
+                    : $"invalid type \"{t}\": must be \"image\", \"container\", \"pod\", \"network\", \"volume\", or \"all\"");
             }
 
             var engine = context.Engine(parse);
+            var containers = new Wharf.Engine.Containers.ContainerEngine(engine, context.Err);
+            var volumes = new VolumeStore(engine.Storage.GraphRoot);
             var objects = new List<JsonObject>();
             WharfException? missing = null;
             foreach (string n in parse.GetRequiredValue(names))
             {
-                try
+                if (Find(n, t, engine, containers, volumes) is { } found)
                 {
-                    objects.AddRange(engine.Inspect([n]).Images);
+                    objects.Add(found);
                 }
-                catch (WharfException e)
+                else
                 {
-                    missing ??= new WharfException($"no such object: \"{n}\"");
-                    _ = e;
+                    missing ??= new WharfException("inspecting object: " + t switch
+                    {
+                        "container" => $"no such container {n}",
+                        "image" => $"{n}: image not known",
+                        "volume" => $"no such volume {n}",
+                        _ => $"no such object: \"{n}\"",
+                    });
                 }
             }
 
             string? f = parse.GetValue(format);
             if (f is null or "json")
             {
-                var array = new JsonArray([.. objects]);
-                context.Out.WriteLine(array.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                context.Out.WriteLine(new JsonArray([.. objects]).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             }
             else
             {
                 var template = new GoTemplate(f);
                 foreach (var o in objects)
                 {
-                    context.Out.WriteLine(template.Render((field, json) => Lookup(o, field, json)));
+                    context.Out.WriteLine(template.Render(o));
                 }
             }
 
@@ -64,32 +86,37 @@ public static class InspectCommand
         return command;
     }
 
-    private static string? Lookup(JsonObject root, string path, bool json)
+    private static JsonObject? Find(string name, string type, ImageEngine images, Wharf.Engine.Containers.ContainerEngine containers, VolumeStore volumes)
     {
-        JsonNode? node = root;
-        if (path.Length > 0)
+        if (type is "container" or "all")
         {
-            foreach (string part in path.Split('.'))
+            try
             {
-                if (node is not JsonObject o || !o.TryGetPropertyValue(part, out node))
-                {
-                    return null;
-                }
+                return Wharf.Engine.Containers.InspectDefaults.Complete(containers.Inspect(name));
+            }
+            catch (WharfException)
+            {
+                // Not a container: an image or a volume may have the name.
             }
         }
 
-        if (json)
+        if (type is "image" or "all")
         {
-            return node?.ToJsonString() ?? "null";
+            try
+            {
+                return images.Inspect([name]).Images.FirstOrDefault();
+            }
+            catch (WharfException)
+            {
+                // Not an image either.
+            }
         }
 
-        return node switch
+        if (type is "volume" or "all" && volumes.TryGet(name) is { } v)
         {
-            null => "<no value>",
-            JsonValue v when v.TryGetValue(out string? s) => s,
-            JsonArray a => "[" + string.Join(' ', a.Select(x => x is JsonValue xv && xv.TryGetValue(out string? xs) ? xs : x?.ToJsonString())) + "]",
-            JsonObject o => "map[" + string.Join(' ', o.Select(p => p.Key + ":" + (p.Value is JsonValue pv && pv.TryGetValue(out string? ps) ? ps : p.Value?.ToJsonString()))) + "]",
-            _ => node.ToJsonString(),
-        };
+            return VolumeStore.Describe(v);
+        }
+
+        return null;
     }
 }

@@ -15,10 +15,34 @@ public static class InfoCommand
         var command = new Command("info", "Display wharf system information") { format };
         command.SetAction(parse => context.Run(() =>
         {
-            var info = context.Engine(parse).Info();
+            var engine = context.Engine(parse);
+            var info = engine.Info();
+            var containers = new Wharf.Engine.Containers.ContainerEngine(engine, context.Err);
+            var list = containers.List();
+            string runtimePath;
+            try
+            {
+                runtimePath = containers.Runtime.Path;
+            }
+            catch (WharfException)
+            {
+                runtimePath = string.Empty;
+            }
+
             var json = new JsonObject
             {
-                ["host"] = new JsonObject { ["arch"] = info.Arch, ["os"] = info.Os, ["hostname"] = Environment.MachineName },
+                ["host"] = new JsonObject
+                {
+                    ["arch"] = info.Arch,
+                    ["cgroupManager"] = "cgroupfs",
+                    ["cpus"] = Environment.ProcessorCount,
+                    ["eventLogger"] = "file",
+                    ["hostname"] = Environment.MachineName,
+                    ["kernel"] = Environment.OSVersion.Version.ToString(),
+                    ["logDriver"] = "k8s-file",
+                    ["ociRuntime"] = new JsonObject { ["name"] = Path.GetFileName(runtimePath), ["path"] = runtimePath },
+                    ["os"] = info.Os,
+                },
                 ["registries"] = new JsonObject
                 {
                     ["search"] = new JsonArray([.. info.SearchRegistries.Select(s => (JsonNode?)s)]),
@@ -31,13 +55,29 @@ public static class InfoCommand
                     ["graphRoot"] = info.Storage.GraphRoot,
                     ["runRoot"] = info.Storage.RunRoot,
                     ["imageStore"] = new JsonObject { ["number"] = info.ImageCount },
+                    ["containerStore"] = new JsonObject
+                    {
+                        ["number"] = list.Count,
+                        ["paused"] = list.Count(c => c.State == Wharf.Engine.Containers.ContainerStates.Paused),
+                        ["running"] = list.Count(c => c.State == Wharf.Engine.Containers.ContainerStates.Running),
+                        ["stopped"] = list.Count(c => c.State is Wharf.Engine.Containers.ContainerStates.Exited or Wharf.Engine.Containers.ContainerStates.Created),
+                    },
+                    ["volumePath"] = containers.Volumes.Root,
                     ["wharfRoot"] = info.StoreRoot,
                 },
-                ["version"] = new JsonObject { ["Version"] = info.Version },
+                ["version"] = VersionCommand.Client(),
             };
-            if (parse.GetValue(format) is "json")
+            string? f = parse.GetValue(format);
+            if (f is "json")
             {
                 context.Out.WriteLine(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
+
+            if (f is not null)
+            {
+                // Templates name podman's Go fields (.Host.Arch, .Store.GraphRoot); registries stay a map.
+                context.Out.WriteLine(new Output.GoTemplate(f).Render(VersionCommand.GoFields(json)));
                 return 0;
             }
 

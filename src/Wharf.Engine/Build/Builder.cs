@@ -43,7 +43,9 @@ public sealed class Builder(ContainerEngine containers)
         try
         {
             var session = new BuildSession(_containers, options, format, dockerfile, stages, context, work);
-            return await session.RunAsync(last, cancellationToken).ConfigureAwait(false);
+            var report = await session.RunAsync(last, cancellationToken).ConfigureAwait(false);
+            _containers.Images.Events.Image("build", report.ImageId, report.Names.FirstOrDefault());
+            return report;
         }
         finally
         {

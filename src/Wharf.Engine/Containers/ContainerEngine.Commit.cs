@@ -90,6 +90,7 @@ public sealed partial class ContainerEngine
             progress.Step("Writing manifest to image destination");
             var record = writer.Register(image, name, source.Locations, _images.Time);
             progress.Step("Storing signatures");
+            Event("commit", c);
             return new CommitReport(record.Id, name, image.Manifest.Digest);
         }
         finally

@@ -262,6 +262,7 @@ public sealed partial class ContainerEngine
                 },
             };
             Store.Write(c);
+            Event("create", c);
             return c;
         });
 

@@ -15,6 +15,7 @@ public sealed partial class ContainerEngine
         RequireRootForMount();
         var c = Lookup(nameOrId);
         await MountAsync(c, cancellationToken).ConfigureAwait(false);
+        Event("mount", c);
         return Store.RootfsPath(Store.TryRead(c.Id) ?? c);
     }
 
@@ -26,6 +27,7 @@ public sealed partial class ContainerEngine
         if (c.State is not (ContainerStates.Running or ContainerStates.Paused))
         {
             Unmount(c);
+            Event("unmount", c);
         }
 
         return c;

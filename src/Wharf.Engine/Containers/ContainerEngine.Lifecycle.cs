@@ -12,9 +12,11 @@ public sealed partial class ContainerEngine
         Signals.Parse(signal).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>podman stop: the stop signal, then SIGKILL after <paramref name="timeoutSeconds"/>; waits for the exit to be recorded.</summary>
-    public ContainerRecord Stop(string nameOrId, int timeoutSeconds)
+    public ContainerRecord Stop(string nameOrId, int timeoutSeconds) => Stop(Lookup(nameOrId), timeoutSeconds, record: true);
+
+    /// <param name="record">podman records <c>stop</c> when asked to stop, before the signal; <c>rm -f -t</c> records none.</param>
+    private ContainerRecord Stop(ContainerRecord c, int timeoutSeconds, bool record)
     {
-        var c = Lookup(nameOrId);
         if (c.State == ContainerStates.Paused)
         {
             throw new WharfException($"container {c.Id} is running or paused, refusing to clean up: container state improper");
@@ -26,6 +28,15 @@ public sealed partial class ContainerEngine
         }
 
         MarkStopped(c);
+        if (record)
+        {
+            Event("stop", c);
+        }
+        else
+        {
+            Store.RecordCleanup = false;
+        }
+
         Runtime.Kill(c.Id, SignalName(c.StopSignal));
         if (WaitExited(c, TimeSpan.FromSeconds(Math.Max(0, timeoutSeconds))) is { } done)
         {
@@ -47,6 +58,7 @@ public sealed partial class ContainerEngine
 
         MarkStopped(c);
         Runtime.Kill(c.Id, SignalName(signal));
+        Event("kill", c);
         return c;
     }
 
@@ -103,6 +115,8 @@ public sealed partial class ContainerEngine
             }
 
             MarkStopped(c);
+            // podman's rm -f records died and remove, no cleanup.
+            Store.RecordCleanup = false;
             Runtime.Kill(c.Id, "KILL");
             if (WaitExited(c, TimeSpan.FromSeconds(30)) is null)
             {
@@ -122,6 +136,7 @@ public sealed partial class ContainerEngine
         {
             _images.CollectUnusedLayers();
         }
+        Event("remove", c);
     }
 
     /// <summary>Deletes a container's directory. merged/ is only ever rmdir'ed, so a mount still on it is never recursed into.</summary>
@@ -269,8 +284,10 @@ public sealed partial class ContainerEngine
             process.StandardInput.Close();
         }
 
+        Event("exec", c);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
         process.WaitForExit();
+        Event("exec_died", c);
         return process.ExitCode;
     }
 
@@ -314,10 +331,15 @@ public sealed partial class ContainerEngine
                 ["Status"] = c.State,
                 ["Running"] = running,
                 ["Paused"] = c.State == ContainerStates.Paused,
+                ["Restarting"] = false,
+                ["OOMKilled"] = false,
+                ["Dead"] = false,
                 ["Pid"] = pid,
                 ["ExitCode"] = c.ExitCode,
+                ["Error"] = string.Empty,
                 ["StartedAt"] = Time(c.StartedAt),
                 ["FinishedAt"] = Time(c.FinishedAt),
+                ["Health"] = new JsonObject { ["Status"] = string.Empty, ["FailingStreak"] = 0, ["Log"] = null },
             },
             ["RestartCount"] = File.Exists(RestartsPath(c.Id)) && int.TryParse(File.ReadAllText(RestartsPath(c.Id)).Trim(), CultureInfo.InvariantCulture, out int restarts) ? restarts : 0,
             ["Image"] = c.ImageId,
@@ -325,7 +347,12 @@ public sealed partial class ContainerEngine
             ["Name"] = c.Name,
             ["Driver"] = c.RootfsDriver,
             ["OCIRuntime"] = Path.GetFileName(Runtime.Path),
+            ["RestartCount"] = 0,
+            ["ExecIDs"] = new JsonArray(),
             ["Mounts"] = mounts,
+            ["Dependencies"] = new JsonArray(),
+            ["IsInfra"] = false,
+            ["IsService"] = false,
             ["GraphDriver"] = new JsonObject
             {
                 ["Name"] = c.RootfsDriver,
@@ -340,16 +367,30 @@ public sealed partial class ContainerEngine
             ["Config"] = new JsonObject
             {
                 ["Hostname"] = c.Settings.Hostname,
+                ["Domainname"] = string.Empty,
                 ["User"] = c.Settings.User,
-                ["Env"] = Arr(c.Settings.Env),
-                ["Cmd"] = c.Settings.Cmd is null ? null : Arr(c.Settings.Cmd),
-                ["Entrypoint"] = c.Settings.Entrypoint is null ? null : Arr(c.Settings.Entrypoint),
-                ["WorkingDir"] = c.Settings.WorkingDir,
-                ["Image"] = c.ImageName,
-                ["StopSignal"] = c.StopSignal,
+                ["AttachStdin"] = false,
+                ["AttachStdout"] = false,
+                ["AttachStderr"] = false,
                 ["Tty"] = c.Terminal,
                 ["OpenStdin"] = c.Settings.Interactive,
+                ["StdinOnce"] = false,
+                ["Env"] = Arr(c.Settings.Env),
+                ["Cmd"] = c.Settings.Cmd is null ? null : Arr(c.Settings.Cmd),
+                ["Image"] = c.ImageName,
+                ["Volumes"] = null,
+                ["WorkingDir"] = c.Settings.WorkingDir,
+
+                // podman 4.3 types: the entrypoint one string, the stop signal its number.
+                ["Entrypoint"] = string.Join(' ', c.Settings.Entrypoint ?? []),
+                ["OnBuild"] = null,
                 ["Labels"] = c.Settings.Labels is { } labels ? new JsonObject(labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))) : null,
+                ["Annotations"] = new JsonObject(),
+                ["StopSignal"] = Signals.Parse(c.StopSignal),
+                ["Umask"] = "0022",
+                ["Timeout"] = 0,
+                ["StopTimeout"] = 10,
+                ["Passwd"] = true,
             },
             ["HostConfig"] = hostConfig,
             ["BundlePath"] = Store.Bundle(c.Id),

@@ -29,6 +29,7 @@ public sealed partial class ContainerEngine
 
             c.State = ContainerStates.Paused;
             Store.Write(c);
+            Event("pause", c);
             return c;
         });
     }
@@ -44,6 +45,7 @@ public sealed partial class ContainerEngine
             }
 
             Resume(c);
+            Event("unpause", c);
             return c;
         });
     }

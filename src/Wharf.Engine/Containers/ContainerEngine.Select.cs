@@ -49,7 +49,7 @@ public sealed partial class ContainerEngine
         var c = Store.Refresh(container);
         if (force && stopTimeoutSeconds is int t && c.State == ContainerStates.Running)
         {
-            Stop(c.Id, t);
+            Stop(c, t, record: false);
         }
 
         Remove(c, force);

@@ -250,6 +250,9 @@ public sealed partial class ContainerEngine
                 }
             }, null, TimeSpan.FromSeconds(c.RuntimeFlags.Timeout), Timeout.InfiniteTimeSpan)
             : null;
+        Event("init", c);
+        Event("start", c);
+        Event("attach", c);
 
         // Ctrl-C reaches runc through the terminal's process group; a TERM or HUP sent to wharf alone is passed on.
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
@@ -275,7 +278,9 @@ public sealed partial class ContainerEngine
         fresh.ExitCode = code;
         fresh.FinishedAt = Now;
         Store.Write(fresh);
+        Event("died", fresh, code);
         Unmount(fresh);
+        Event("cleanup", fresh);
         if (fresh.AutoRemove)
         {
             Remove(fresh, force: true);
@@ -363,6 +368,8 @@ public sealed partial class ContainerEngine
                 c.StartedAt = Now;
                 c.MonitorPid = monitor;
                 Store.Write(c);
+                Event("init", c);
+                Event("start", c);
             }
 
             if (monitor != 0 && (File.Exists(exit) || Runtime.State(c.Id) is { Status: "running" }))

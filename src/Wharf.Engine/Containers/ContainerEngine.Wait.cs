@@ -103,6 +103,7 @@ public sealed partial class ContainerEngine
 
             var renamed = c with { Name = newName };
             Store.Write(renamed);
+            Event("rename", renamed);
             return renamed;
         });
     }
@@ -111,9 +112,10 @@ public sealed partial class ContainerEngine
     public async Task<ContainerRecord> RestartAsync(string nameOrId, int timeoutSeconds, CancellationToken cancellationToken)
     {
         var c = Lookup(nameOrId);
+        Event("restart", c);
         if (c.State == ContainerStates.Running)
         {
-            Stop(c.Id, timeoutSeconds);
+            Stop(c, timeoutSeconds, record: false);
         }
 
         await StartAsync(c.Id, attach: false, interactive: false, cancellationToken).ConfigureAwait(false);

@@ -19,7 +19,7 @@ public sealed partial class ContainerEngine
         ArgumentNullException.ThrowIfNull(images);
         _images = images;
         _progress = progress ?? TextWriter.Null;
-        Store = new ContainerStore(images.Storage.GraphRoot, images.Storage.RunRoot);
+        Store = new ContainerStore(images.Storage.GraphRoot, images.Storage.RunRoot) { Events = images.Events };
         Layers = new LayerStore(images.Store, images.Storage.Quota);
     }
 
@@ -33,7 +33,7 @@ public sealed partial class ContainerEngine
 
     private DateTimeOffset Now => _images.Time.GetUtcNow();
 
-    public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, Env.Get("WHARF_RUNTIME"));
+    public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, _images.RuntimeName ?? Env.Get("WHARF_RUNTIME")) { Log = _images.DebugLog };
 
     /// <summary>
     /// podman's <c>--runtime</c> (a name on PATH or a path) for the containers this engine starts;
@@ -65,11 +65,21 @@ public sealed partial class ContainerEngine
 
     public ContainerRecord Lookup(string nameOrId) => Store.Refresh(Store.Lookup(nameOrId));
 
+    /// <summary>ps --size: the bytes the container wrote (its upper directory) and its image's size.</summary>
+    public (long Written, long Image) ContainerSize(ContainerRecord c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        long written = Directory.Exists(Store.Upper(c.Id)) ? ImageStore.TreeSize(Store.Upper(c.Id)) : 0;
+        return (written, _images.Store.ReadImages().FirstOrDefault(i => i.Id == c.ImageId)?.Size ?? 0);
+    }
+
     /// <summary>The image config's <c>config</c> object, or an empty one.</summary>
     private static JsonObject ImageRunConfig(JsonObject config) => config["config"] as JsonObject ?? [];
 
     private static List<string>? Strings(JsonNode? node) =>
         node is JsonArray a ? [.. a.Select(n => n?.GetValue<string>() ?? string.Empty)] : null;
+
+    private void Event(string status, ContainerRecord c, int exitCode = 0) => _images.Events.Container(status, c, exitCode);
 
     private void Progress(string line)
     {

@@ -50,7 +50,7 @@ public sealed record ContainerSelection
 /// <summary>podman's container filters (podman-ps(1)): different keys must all match, values of one key any.</summary>
 public sealed class ContainerFilter
 {
-    private static readonly HashSet<string> Keys = new(StringComparer.Ordinal) { "id", "name", "status", "exited", "label", "ancestor" };
+    private static readonly HashSet<string> Keys = new(StringComparer.Ordinal) { "id", "name", "status", "exited", "label", "ancestor", "before", "since", "volume" };
 
     private static readonly HashSet<string> Statuses = new(StringComparer.Ordinal)
     {
@@ -108,9 +108,16 @@ public sealed class ContainerFilter
         return new ContainerFilter(pairs.ToLookup(p => p.Key, p => p.Value, StringComparer.Ordinal));
     }
 
-    public bool Matches(ContainerRecord c)
+    public bool Matches(ContainerRecord c) => Matches(c, []);
+
+    /// <summary><paramref name="all"/> resolves <c>before=</c>/<c>since=</c> (a container name or ID); a missing one fails as podman.</summary>
+    public bool Matches(ContainerRecord c, IReadOnlyList<ContainerRecord> all)
     {
         ArgumentNullException.ThrowIfNull(c);
+        ArgumentNullException.ThrowIfNull(all);
+        DateTimeOffset Created(string nameOrId) =>
+            (all.FirstOrDefault(o => o.Name == nameOrId || o.Id == nameOrId) ?? all.FirstOrDefault(o => o.Id.StartsWith(nameOrId, StringComparison.Ordinal)))?.Created
+            ?? throw new WharfException($"no container with name or ID \"{nameOrId}\" found: no such container");
         foreach (var group in _filters)
         {
             bool any = group.Any(v => group.Key switch
@@ -120,6 +127,9 @@ public sealed class ContainerFilter
                 "status" => c.State == v,
                 "exited" => c.State == ContainerStates.Exited && c.ExitCode.ToString(CultureInfo.InvariantCulture) == v,
                 "label" => LabelMatches(c, v),
+                "before" => c.Created < Created(v),
+                "since" => c.Created > Created(v),
+                "volume" => c.Mounts.Any(m => m.Destination == v || m.Source == v || System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(m.Source)) == v),
                 "ancestor" => c.ImageName == v || c.ImageId.StartsWith(v, StringComparison.Ordinal) || c.ImageName.StartsWith(v + ":", StringComparison.Ordinal),
                 _ => false,
             });

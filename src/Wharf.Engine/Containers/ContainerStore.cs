@@ -31,6 +31,12 @@ public sealed class ContainerStore
 
     public string Root { get; }
 
+    /// <summary>Where the exit a refresh notices is recorded (<c>died</c>, then <c>cleanup</c>: the monitor has unmounted).</summary>
+    public Events.EventLog? Events { get; init; }
+
+    /// <summary>Whether a noticed exit also records <c>cleanup</c> (not while <c>rm -f</c> kills, as podman).</summary>
+    public bool RecordCleanup { get; set; } = true;
+
     public string RuncRoot { get; }
 
     public string Dir(string id) => Path.Combine(Root, id);
@@ -179,6 +185,12 @@ public sealed class ContainerStore
         fresh.ExitCode = exited && int.TryParse(File.ReadAllText(exitFile).Trim(), out int code) ? code : 255;
         fresh.FinishedAt = exited ? new DateTimeOffset(File.GetLastWriteTimeUtc(exitFile), TimeSpan.Zero) : DateTimeOffset.UtcNow;
         Write(fresh);
+        Events?.Container("died", fresh, fresh.ExitCode, fresh.FinishedAt);
+        if (RecordCleanup)
+        {
+            Events?.Container("cleanup", fresh, at: fresh.FinishedAt);
+        }
+
         return fresh;
     }
 

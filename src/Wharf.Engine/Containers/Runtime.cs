@@ -37,8 +37,12 @@ public sealed class Runtime(string stateRoot, string? preferred)
     }
 
     /// <summary>For the foreground runs that pass the user's terminal through (run -it, exec); everything else goes through <see cref="Call"/>.</summary>
+    /// <summary>Each runtime command line, for <c>--log-level debug</c>.</summary>
+    public Action<string>? Log { get; init; }
+
     public ProcessStartInfo StartInfo(params string[] args)
     {
+        Log?.Invoke($"running runtime: {Path} --root {StateRoot} {string.Join(' ', args)}");
         var psi = new ProcessStartInfo(Path) { UseShellExecute = false };
         psi.ArgumentList.Add("--root");
         psi.ArgumentList.Add(StateRoot);
@@ -53,6 +57,7 @@ public sealed class Runtime(string stateRoot, string? preferred)
     /// <summary>Runs a runtime command to completion, capturing its output.</summary>
     public (int ExitCode, string Stdout, string Stderr) Call(params string[] args)
     {
+        Log?.Invoke($"running runtime: {Path} --root {StateRoot} {string.Join(' ', args)}");
         var result = ProcessRunner.Run(Path, ["--root", StateRoot, .. args]);
         return (result.ExitCode, result.StandardOutput, result.StandardError);
     }

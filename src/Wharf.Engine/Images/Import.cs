@@ -30,6 +30,13 @@ public sealed partial class ImageEngine
     public async Task<string> ImportAsync(ImportOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
+        string id = await ImportTarballAsync(options, cancellationToken).ConfigureAwait(false);
+        Events.Image("import", id, options.Image is null ? null : ImageNames.ForNewImage(options.Image));
+        return id;
+    }
+
+    private async Task<string> ImportTarballAsync(ImportOptions options, CancellationToken cancellationToken)
+    {
         var run = new ContainerConfig();
         foreach (string change in options.Changes)
         {

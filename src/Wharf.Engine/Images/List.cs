@@ -28,7 +28,26 @@ public sealed partial class ImageEngine
         var filters = options.Filters.Select(ParseFilter).ToList();
         var rows = new List<ImageSummary>();
         var images = Store.ReadImages();
-        var intermediate = options.All ? [] : IntermediateImages(images);
+        var intermediates = IntermediateImages(images);
+        var intermediate = options.All || filters.Any(f => f.Key == "intermediate") ? [] : intermediates;
+        foreach (var (key, value) in filters.Where(f => f.Key is "before" or "since"))
+        {
+            _ = ImageNames.Lookup(images, value, Registries.UnqualifiedSearchRegistries)
+                ?? throw new WharfException($"could not find local image for filter filter \"{key}\"=\"{value}\": {value}: image not known");
+        }
+
+        bool MatchesFilter(ImageRecord image, (string Key, string Value) filter) => filter.Key switch
+        {
+            "before" => image.Created < ImageNames.Lookup(images, filter.Value, Registries.UnqualifiedSearchRegistries)!.Created,
+            "since" => image.Created > ImageNames.Lookup(images, filter.Value, Registries.UnqualifiedSearchRegistries)!.Created,
+            "intermediate" => intermediates.Contains(image.Id) == filter.Value.Equals("true", StringComparison.OrdinalIgnoreCase),
+
+            // Every image in wharf's store is writable: readonly=true matches none.
+            "readonly" => !filter.Value.Equals("true", StringComparison.OrdinalIgnoreCase),
+            "label" => LabelMatches(image, filter.Value),
+            _ => MatchesSimpleFilter(image, filter),
+        };
+
         // Filters pick images; a picked image shows every one of its names, as podman 4 does.
         foreach (var image in images.OrderByDescending(i => i.Created).ThenByDescending(i => i.Added))
         {
@@ -116,7 +135,7 @@ public sealed partial class ImageEngine
         }
 
         string key = filter[..eq];
-        if (key is not ("reference" or "dangling" or "id" or "digest"))
+        if (key is not ("reference" or "dangling" or "id" or "digest" or "before" or "since" or "label" or "intermediate" or "readonly"))
         {
             throw new WharfException($"unsupported image filter \"{key}\"");
         }
@@ -124,7 +143,16 @@ public sealed partial class ImageEngine
         return (key, filter[(eq + 1)..]);
     }
 
-    private static bool MatchesFilter(ImageRecord image, (string Key, string Value) filter) => filter.Key switch
+    /// <summary>label=KEY or label=KEY=VALUE against the image config's labels.</summary>
+    private bool LabelMatches(ImageRecord image, string filter)
+    {
+        var labels = Describe(image)["Labels"] as System.Text.Json.Nodes.JsonObject;
+        int eq = filter.IndexOf('=', StringComparison.Ordinal);
+        string key = eq < 0 ? filter : filter[..eq];
+        return labels is not null && labels.TryGetPropertyValue(key, out var v) && (eq < 0 || v?.ToString() == filter[(eq + 1)..]);
+    }
+
+    private static bool MatchesSimpleFilter(ImageRecord image, (string Key, string Value) filter) => filter.Key switch
     {
         "reference" => image.Names.Any(n => ReferenceMatches(filter.Value, n)),
         "dangling" => (image.Names.Count == 0) == filter.Value.Equals("true", StringComparison.OrdinalIgnoreCase),

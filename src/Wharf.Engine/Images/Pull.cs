@@ -36,9 +36,12 @@ public sealed partial class ImageEngine
         {
             string name = ImageNames.Qualified(candidate);
             Log(options.Quiet, $"Trying to pull {name}...");
+            DebugLog?.Invoke($"Attempting to pull candidate {name} for {options.Reference}");
             try
             {
-                return await PullOneAsync(candidate, name, options, cancellationToken).ConfigureAwait(false);
+                var pulled = await PullOneAsync(candidate, name, options, cancellationToken).ConfigureAwait(false);
+                DebugLog?.Invoke($"Pulled candidate {name} successfully");
+                return pulled;
             }
             catch (Exception e) when (e is RegistryException or ContentException or HttpRequestException or WharfException or IOException && e is not StoreFullException)
             {
@@ -175,6 +178,7 @@ public sealed partial class ImageEngine
         var record = target.Register(root, name);
         Store.LayerSink = null;
         layers?.AdoptPulled(record);
+        Events.Image("pull", record.Id, name);
         return new PullReport(record.Id, name);
     }
 

@@ -95,6 +95,7 @@ public sealed partial class ImageEngine
             await File.WriteAllTextAsync(file, image.Digest, cancellationToken).ConfigureAwait(false);
         }
 
+        Events.Image("push", image.Id, name);
         return new PushReport(name, image.Digest);
     }
 

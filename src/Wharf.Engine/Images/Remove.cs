@@ -58,6 +58,7 @@ public sealed partial class ImageEngine
             targets.Add((image, byId ? null : ResolveOwnName(image, input)));
         }
 
+        var events = new List<(string Status, string Id, string? Name)>();
         Store.Update(images =>
         {
             foreach (var (target, name) in targets)
@@ -73,6 +74,7 @@ public sealed partial class ImageEngine
                     record.Names.Remove(name);
                     untagged.Add(name);
                     lines.Add(("Untagged", name));
+                    events.Add(("untag", record.Id, name));
                     continue;
                 }
 
@@ -80,7 +82,10 @@ public sealed partial class ImageEngine
                 {
                     untagged.Add(n);
                     lines.Add(("Untagged", n));
+                    events.Add(("untag", record.Id, n));
                 }
+
+                events.Add(("remove", record.Id, record.Names.FirstOrDefault()));
 
                 images.Remove(record);
                 deleted.Add(record.Id);
@@ -89,6 +94,11 @@ public sealed partial class ImageEngine
 
             return 0;
         });
+
+        foreach (var (status, id, eventName) in events)
+        {
+            Events.Image(status, id, eventName);
+        }
 
         // Only once the new index is in place: a crash in between leaves unreferenced blobs (collected
         // next time), never an index that lists an image whose blobs are gone.

@@ -29,6 +29,15 @@ public sealed partial class ImageEngine
     public async Task SaveAsync(SaveOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
+        await SaveImagesAsync(options, cancellationToken).ConfigureAwait(false);
+        foreach (string n in options.Images)
+        {
+            Events.Image("save", LookupImage(n).Id, n);
+        }
+    }
+
+    private async Task SaveImagesAsync(SaveOptions options, CancellationToken cancellationToken)
+    {
         var images = options.Images.Select(n => (Input: n, Image: LookupImage(n))).ToList();
         switch (options.Format)
         {
@@ -278,6 +287,17 @@ public sealed partial class ImageEngine
     public async Task<LoadReport> LoadAsync(LoadOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
+        var report = await LoadArchiveAsync(options, cancellationToken).ConfigureAwait(false);
+        foreach (string name in report.Names)
+        {
+            Events.Image("load", null, name);
+        }
+
+        return report;
+    }
+
+    private async Task<LoadReport> LoadArchiveAsync(LoadOptions options, CancellationToken cancellationToken)
+    {
         if (options.Path is { } p && Directory.Exists(p))
         {
             return await LoadOciDirAsync(p, options.Quiet, cancellationToken).ConfigureAwait(false);
@@ -340,9 +360,10 @@ public sealed partial class ImageEngine
             {
                 entry = await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false);
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
             {
-                throw new WharfException($"payload does not match any of the supported image formats: {e.Message}", e);
+                // One line for a file that is no archive at all (a script's wrong path, a text file).
+                throw new WharfException("payload does not match any of the supported image formats (docker-archive, oci-archive, oci-dir): not a tar archive", e);
             }
 
             for (; entry is not null; entry = await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false))

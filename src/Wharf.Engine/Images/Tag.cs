@@ -37,6 +37,10 @@ public sealed partial class ImageEngine
 
             return 0;
         });
+        foreach (string name in names)
+        {
+            Events.Image("tag", image.Id, name);
+        }
     }
 
     /// <summary>podman untag: removes the given names, or every name, leaving the image.</summary>
@@ -50,6 +54,7 @@ public sealed partial class ImageEngine
             var record = images.First(i => i.Id == image.Id);
             if (names.Count == 0)
             {
+                names.AddRange(record.Names);
                 record.Names.Clear();
             }
             else
@@ -62,6 +67,10 @@ public sealed partial class ImageEngine
 
             return 0;
         });
+        foreach (string n in names)
+        {
+            Events.Image("untag", image.Id, n);
+        }
     }
 
     /// <summary>A name the user gave for an image it has: as typed, with localhost/, or by repository suffix.</summary>
