@@ -43,6 +43,11 @@ internal static class AccountPages
             page.Context.Response.Headers.RetryAfter = ((long)Math.Ceiling(e.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             return LoginForm(page, returnTo, "Too many failed sign-ins; wait a while and try again.", StatusCodes.Status429TooManyRequests);
         }
+        catch (Identity.Ldap.DirectoryUnavailableException e)
+        {
+            // Fail closed, and say why: this is not a wrong password, and it does not count as a guess.
+            return LoginForm(page, returnTo, $"The directory cannot be reached, so password sign-ins are refused until it answers ({e.Message}). The local admin account still works.", StatusCodes.Status503ServiceUnavailable);
+        }
 
         // Robots have no portal: their secret is for registry clients only.
         if (caller?.User is not { } user)

@@ -70,6 +70,8 @@ public static class PortalEndpoints
         endpoints.MapGet("/portal/admin/gc", Page(AdminPages.GcAsync));
         endpoints.MapPost("/portal/admin/gc", Form(AdminPages.RunGcAsync));
         endpoints.MapGet("/portal/admin/audit", Page(AdminPages.AuditAsync));
+        endpoints.MapGet("/portal/admin/directory", Page(DirectoryPages.ShowAsync));
+        endpoints.MapPost("/portal/admin/directory", Form(DirectoryPages.TestAsync));
         return endpoints;
     }
 
