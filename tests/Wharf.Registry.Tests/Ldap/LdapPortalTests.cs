@@ -95,4 +95,25 @@ public sealed class LdapPortalTests : IAsyncLifetime
         using var admin = await AdminAsync();
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/portal/account")).Status);
     }
+
+    [Fact]
+    public async Task ProjectPage_ListsAGroupMemberWithItsRole()
+    {
+        await _server.CreateProjectAsync("tools");
+        using (var api = _server.Admin())
+        using (var add = await api.PostAsJsonAsync(new Uri("api/v2.0/projects/tools/members", UriKind.Relative), new
+        {
+            role_id = 4,
+            member_group = new { group_name = "ops", ldap_group_dn = "cn=Ops,ou=groups,dc=wharf,dc=test", group_type = 1 },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.Created, add.StatusCode);
+        }
+
+        using var admin = await AdminAsync();
+        var (_, html) = await admin.GetAsync("/portal/projects/tools");
+
+        Assert.Contains("group ops", html, StringComparison.Ordinal);
+        Assert.Contains("cn=Ops,ou=groups,dc=wharf,dc=test</span></th><td>maintainer", html, StringComparison.Ordinal);
+    }
 }
