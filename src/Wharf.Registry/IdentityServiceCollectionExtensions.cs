@@ -50,6 +50,10 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<CredentialVerifier>();
         services.TryAddSingleton<AccessEvaluator>();
         services.TryAddSingleton<ProjectMembership>();
+        services.TryAddSingleton<ProjectRules>();
+        services.TryAddSingleton<RobotAccounts>();
+        services.TryAddSingleton<ArtifactRules>();
+        services.TryAddSingleton<UserAccounts>();
         services.TryAddSingleton<RegistryTokens>();
         services.TryAddSingleton<RefreshTokens>();
         services.TryAddSingleton<TokenService>();

@@ -76,6 +76,18 @@ public sealed class IdentityDatabase
             creation_time INTEGER NOT NULL,
             update_time INTEGER NOT NULL,
             UNIQUE (project_id, group_id));
+        CREATE TABLE IF NOT EXISTS directory_user_groups (
+            user_id INTEGER NOT NULL REFERENCES directory_users(user_id) ON DELETE CASCADE,
+            group_dn TEXT NOT NULL COLLATE NOCASE,
+            group_name TEXT NOT NULL,
+            PRIMARY KEY (user_id, group_dn));
+        CREATE INDEX IF NOT EXISTS directory_user_groups_dn ON directory_user_groups(group_dn);
+        CREATE TABLE IF NOT EXISTS portal_sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            generation INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS portal_sessions_user ON portal_sessions(user_id);
         """;
 
     private readonly string _connectionString;
@@ -176,6 +188,8 @@ public sealed class IdentityDatabase
                 // Existing names that differ only in case: see above.
             }
         }
+
+        await Ldap.DirectoryAccounts.MigrateGroupsColumnAsync(connection, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<SqliteConnection> OpenRawAsync(CancellationToken cancellationToken)

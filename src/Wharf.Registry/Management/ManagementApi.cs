@@ -52,9 +52,7 @@ internal static class ManagementApi
     {
         var caller = await SearchEndpoint.CallerAsync(context).ConfigureAwait(false) ?? Caller.Anonymous;
         string term = context.Request.Query["q"].ToString();
-        var projects = context.RequestServices.GetRequiredService<Projects.IProjectStore>();
-        long? visibleTo = caller.IsSysAdmin ? null : caller.User?.Id ?? 0;
-        var (list, _) = await projects.ListAsync(term, null, visibleTo, 1, 100, context.RequestAborted).ConfigureAwait(false);
+        var (list, _) = await context.RequestServices.GetRequiredService<Projects.ProjectRules>().ListAsync(caller, term, null, null, 1, 100, context.RequestAborted).ConfigureAwait(false);
         var projectResponses = new List<ProjectEndpoints.ProjectResponse>();
         foreach (var project in list)
         {

@@ -58,41 +58,19 @@ internal static class ProjectEndpoints
     private static async Task<IResult> CreateProjectAsync(HttpContext context)
     {
         var caller = await Api.UserAsync(context).ConfigureAwait(false);
-        var options = context.RequestServices.GetRequiredService<IdentityOptions>();
-        if (!caller.IsSysAdmin && !options.AllowUserProjectCreation)
-        {
-            throw ApiException.Forbidden("only system admins may create projects");
-        }
-
+        var rules = Rules(context);
+        rules.RequireMayCreate(caller);
         var request = await Api.BodyAsync<ProjectRequest>(context).ConfigureAwait(false);
-        if (!ProjectRoles.IsValidProjectName(request.ProjectName))
-        {
-            throw ApiException.BadRequest("project_name must be lower-case letters and digits joined by '.', '_' or '-', not all digits, at most 255 characters");
-        }
-
         bool isPublic = PublicFlag(request) ?? false;
-        long? limit = StorageLimits.FromRequested(request.StorageLimit);
-        if (limit is not null && !caller.IsSysAdmin)
-        {
-            throw ApiException.Forbidden("only system admins may set a storage limit");
-        }
-
+        _ = rules.CheckNew(caller, request.ProjectName, request.StorageLimit, proxyCache: request.RegistryId is not null);
         var upstreams = context.RequestServices.GetRequiredService<Proxy.IUpstreamRegistryStore>();
         if (request.RegistryId is long registryId)
         {
-            // A proxy-cache project: Harbor lets only system admins bind one to an upstream endpoint.
-            if (!caller.IsSysAdmin)
-            {
-                throw ApiException.Forbidden("only system admins may create proxy-cache projects");
-            }
-
             _ = await upstreams.FindByIdAsync(registryId, context.RequestAborted).ConfigureAwait(false)
                 ?? throw ApiException.BadRequest($"registry_id {registryId} names no registry endpoint");
         }
 
-        var projects = context.RequestServices.GetRequiredService<IProjectStore>();
-        var project = await projects.CreateAsync(request.ProjectName!, isPublic, caller.User!.Id, limit, context.RequestAborted).ConfigureAwait(false)
-            ?? throw ApiException.Conflict($"project {request.ProjectName} already exists");
+        var project = await rules.CreateAsync(caller, request.ProjectName, isPublic, request.StorageLimit, request.RegistryId is not null, context.RequestAborted).ConfigureAwait(false);
         if (request.RegistryId is long boundId)
         {
             try
@@ -102,7 +80,7 @@ internal static class ProjectEndpoints
             catch (Microsoft.Data.Sqlite.SqliteException)
             {
                 // The endpoint was deleted in between: no half-made project stays behind.
-                await projects.DeleteAsync(project.Id, CancellationToken.None).ConfigureAwait(false);
+                await context.RequestServices.GetRequiredService<IProjectStore>().DeleteAsync(project.Id, CancellationToken.None).ConfigureAwait(false);
                 throw ApiException.BadRequest($"registry_id {boundId} names no registry endpoint");
             }
         }
@@ -138,9 +116,8 @@ internal static class ProjectEndpoints
             "false" or "0" => false,
             _ => throw ApiException.BadRequest("public must be true or false"),
         };
-        long? visibleTo = caller.IsSysAdmin ? null : caller.User?.Id ?? 0;
-        var projects = context.RequestServices.GetRequiredService<IProjectStore>();
-        var (list, total) = await projects.ListAsync(name, isPublic, visibleTo, page, pageSize, context.RequestAborted).ConfigureAwait(false);
+        string? owner = context.Request.Query["owner"];
+        var (list, total) = await Rules(context).ListAsync(caller, name, isPublic, owner, page, pageSize, context.RequestAborted).ConfigureAwait(false);
         if (caller.Kind == CallerKind.Robot)
         {
             list = [.. list.Where(p => p.Public || p.Id == caller.Robot!.ProjectId)];
@@ -167,27 +144,16 @@ internal static class ProjectEndpoints
     {
         var caller = await Api.UserAsync(context).ConfigureAwait(false);
         var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
-        await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
+        var rules = Rules(context);
+        await rules.RequireProjectAdminAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
         var request = await Api.BodyAsync<ProjectRequest>(context).ConfigureAwait(false);
         if (request.ProjectName is not null && request.ProjectName != project.Name)
         {
             throw ApiException.BadRequest("a project cannot be renamed");
         }
 
-        var projects = context.RequestServices.GetRequiredService<IProjectStore>();
-        if (PublicFlag(request) is bool isPublic)
+        if (await rules.UpdateAsync(caller, project, PublicFlag(request), request.StorageLimit, context.RequestAborted).ConfigureAwait(false))
         {
-            await projects.SetPublicAsync(project.Id, isPublic, context.RequestAborted).ConfigureAwait(false);
-        }
-
-        if (request.StorageLimit is not null)
-        {
-            if (!caller.IsSysAdmin)
-            {
-                throw ApiException.Forbidden("only system admins may set a storage limit");
-            }
-
-            await projects.SetStorageLimitAsync(project.Id, StorageLimits.FromRequested(request.StorageLimit), context.RequestAborted).ConfigureAwait(false);
             Api.Audit(context, caller, "update", "quota", $"{project.Name} storage {request.StorageLimit}", project.Name);
         }
 
@@ -198,35 +164,13 @@ internal static class ProjectEndpoints
     {
         var caller = await Api.UserAsync(context).ConfigureAwait(false);
         var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
-        await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
         bool force = string.Equals(context.Request.Query["force"], "true", StringComparison.OrdinalIgnoreCase);
-        if (force && !caller.IsSysAdmin)
-        {
-            throw ApiException.Forbidden("only system admins may force the deletion of a project");
-        }
-
-        var repositories = context.RequestServices.GetRequiredService<IProjectRepositories>();
-        if (!force && await repositories.ProjectHasRepositoriesAsync(project.Name, context.RequestAborted).ConfigureAwait(false))
-        {
-            throw ApiException.Precondition($"project {project.Name} still contains repositories; delete them first or pass force=true");
-        }
-
-        if (force)
-        {
-            // The repositories go with the project, so a project created again under this name is empty.
-            var deleted = await context.RequestServices.GetRequiredService<Metadata.IArtifactStore>().DeleteProjectRepositoriesAsync(project.Name, context.RequestAborted).ConfigureAwait(false);
-            var cache = context.RequestServices.GetRequiredService<global::Wharf.Registry.Api.ManifestCache>();
-            foreach (string repository in deleted)
-            {
-                cache.Invalidate(repository);
-            }
-        }
-
-        await context.RequestServices.GetRequiredService<IProjectStore>().DeleteAsync(project.Id, context.RequestAborted).ConfigureAwait(false);
-        Api.Changed(context);
+        await Rules(context).DeleteAsync(caller, project, force, context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "delete", "project", project.Name, project.Name);
         return Results.Ok();
     }
+
+    private static ProjectRules Rules(HttpContext context) => context.RequestServices.GetRequiredService<ProjectRules>();
 
     /// <summary>Harbor takes visibility as metadata.public ("true"/"false"); the older top-level boolean is accepted too.</summary>
     private static bool? PublicFlag(ProjectRequest request)

@@ -69,23 +69,7 @@ internal static class RepositoryEndpoints
     private static async Task<IResult> DeleteRepositoryAsync(HttpContext context)
     {
         var (caller, project, repository) = await RepositoryOfRouteAsync(context, RepositoryActions.Delete).ConfigureAwait(false);
-        var cache = context.RequestServices.GetRequiredService<ManifestCache>();
-        cache.Invalidate(repository.Value);
-        bool deleted;
-        try
-        {
-            deleted = await Artifacts(context).DeleteRepositoryAsync(repository, context.RequestAborted).ConfigureAwait(false);
-        }
-        finally
-        {
-            cache.Invalidate(repository.Value);
-        }
-
-        if (!deleted)
-        {
-            throw ApiException.NotFound($"repository {repository} not found");
-        }
-
+        await Rules(context).DeleteRepositoryAsync(caller, project, repository, context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "delete", "repository", repository.Value, project.Name);
         return Results.Ok();
     }
@@ -115,59 +99,9 @@ internal static class RepositoryEndpoints
     private static async Task<IResult> DeleteArtifactAsync(HttpContext context)
     {
         var (caller, project, repository, artifact) = await ArtifactOfRouteAsync(context, RepositoryActions.Delete).ConfigureAwait(false);
-        var cache = context.RequestServices.GetRequiredService<ManifestCache>();
-        cache.Invalidate(repository.Value);
-        try
-        {
-            await context.RequestServices.GetRequiredService<IMetadataStore>().DeleteManifestAsync(repository, artifact.Digest, context.RequestAborted).ConfigureAwait(false);
-            await DeleteOrphanedChildrenAsync(context, repository, artifact).ConfigureAwait(false);
-        }
-        catch (ManifestReferencedException e)
-        {
-            // Harbor's answer, word for word, so its clients recognise it; the indexes follow.
-            throw new ApiException(StatusCodes.Status412PreconditionFailed, "VIOLATE_FOREIGN_KEY_CONSTRAINT",
-                $"the deleting artifact is referenced by others: {string.Join(", ", e.Parents)}");
-        }
-        finally
-        {
-            cache.Invalidate(repository.Value);
-        }
-
+        await Rules(context).DeleteArtifactAsync(caller, project, repository, artifact, context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "delete", "artifact", $"{repository}@{artifact.Digest}", project.Name);
         return Results.Ok();
-    }
-
-    /// <summary>
-    /// Harbor deletes an index together with its children, except a child that has a tag or that
-    /// another index still lists; those stay (and are then shown as artifacts of their own).
-    /// </summary>
-    private static async Task DeleteOrphanedChildrenAsync(HttpContext context, RepositoryName repository, ArtifactInfo parent)
-    {
-        var store = context.RequestServices.GetRequiredService<IMetadataStore>();
-        var pending = new Stack<Digest>(parent.References);
-        var seen = new HashSet<Digest>();
-        while (pending.TryPop(out var digest))
-        {
-            if (!seen.Add(digest)
-                || await Artifacts(context).GetArtifactAsync(repository, digest.ToString(), context.RequestAborted).ConfigureAwait(false) is not { Tags.Count: 0 } child)
-            {
-                continue;
-            }
-
-            try
-            {
-                await store.DeleteManifestAsync(repository, digest, context.RequestAborted).ConfigureAwait(false);
-            }
-            catch (ManifestReferencedException)
-            {
-                continue; // another index lists it: it stays
-            }
-
-            foreach (var grandchild in child.References)
-            {
-                pending.Push(grandchild);
-            }
-        }
     }
 
     private static async Task<IResult> ListTagsAsync(HttpContext context)
@@ -180,22 +114,7 @@ internal static class RepositoryEndpoints
     {
         var (caller, project, repository, artifact) = await ArtifactOfRouteAsync(context, RepositoryActions.Push).ConfigureAwait(false);
         var request = await Api.BodyAsync<TagRequest>(context).ConfigureAwait(false);
-        if (!Tag.IsValid(request.Name))
-        {
-            throw ApiException.BadRequest("tag name must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}");
-        }
-
-        var cache = context.RequestServices.GetRequiredService<ManifestCache>();
-        var result = await Artifacts(context).AddTagAsync(repository, artifact.Digest, request.Name!, context.RequestAborted).ConfigureAwait(false);
-        cache.Invalidate(repository.Value);
-        switch (result)
-        {
-            case TagCreateResult.AlreadyExists:
-                throw ApiException.Conflict($"tag {request.Name} already exists in {repository}");
-            case TagCreateResult.ArtifactMissing:
-                throw ApiException.NotFound($"artifact {artifact.Digest} not found in {repository}");
-        }
-
+        await Rules(context).AddTagAsync(caller, project, repository, artifact.Digest, request.Name, context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "create", "tag", $"{repository}:{request.Name}", project.Name);
         return Api.Created(context, $"{context.Request.PathBase}{context.Request.Path}/{request.Name}");
     }
@@ -209,20 +128,12 @@ internal static class RepositoryEndpoints
             throw ApiException.NotFound($"tag {tag} not found on {repository}@{artifact.Digest}");
         }
 
-        var cache = context.RequestServices.GetRequiredService<ManifestCache>();
-        cache.Invalidate(repository.Value);
-        try
-        {
-            await context.RequestServices.GetRequiredService<IMetadataStore>().DeleteTagAsync(repository, tag, context.RequestAborted).ConfigureAwait(false);
-        }
-        finally
-        {
-            cache.Invalidate(repository.Value);
-        }
-
+        await Rules(context).DeleteTagAsync(caller, project, repository, tag, context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "delete", "tag", $"{repository}:{tag}", project.Name);
         return Results.Ok();
     }
+
+    private static ArtifactRules Rules(HttpContext context) => context.RequestServices.GetRequiredService<ArtifactRules>();
 
     private static IArtifactStore Artifacts(HttpContext context) => context.RequestServices.GetRequiredService<IArtifactStore>();
 
@@ -246,11 +157,7 @@ internal static class RepositoryEndpoints
 
         if (needed != RepositoryActions.Pull)
         {
-            var access = await context.RequestServices.GetRequiredService<AccessEvaluator>().EvaluateAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
-            if (!access.Actions.HasFlag(needed))
-            {
-                throw caller.IsAnonymous ? ApiException.Unauthorized() : ApiException.Forbidden($"{caller.Name} may not {string.Join(",", needed.Names())} in {project.Name}");
-            }
+            await Rules(context).RequireAsync(caller, project, needed, context.RequestAborted).ConfigureAwait(false);
         }
 
         return (caller, project, repository);

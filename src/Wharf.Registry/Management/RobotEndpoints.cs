@@ -14,8 +14,6 @@ namespace Wharf.Registry.Management;
 /// </summary>
 internal static class RobotEndpoints
 {
-    private const int DefaultRobotDurationDays = 30;
-
     public static void Map(RouteGroupBuilder api)
     {
         api.MapPost("/robots", Api.Handle(CreateRobotAsync));
@@ -67,30 +65,18 @@ internal static class RobotEndpoints
 
     private static async Task<IResult> CreateRobotInAsync(HttpContext context, Caller caller, Project project, RobotRequest request)
     {
-        await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
-        if (string.IsNullOrEmpty(request.Name) || request.Name.Length > 128 || !Wharf.Oci.RepositoryName.TryParse(request.Name, out _, out _) || request.Name.Contains('/', StringComparison.Ordinal))
-        {
-            throw ApiException.BadRequest("robot name must be lower-case letters and digits joined by '.', '_' or '-', at most 128 characters");
-        }
-
+        var rules = Rules(context);
+        await rules.RequireManagerAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
+        RobotAccounts.CheckName(request.Name);
         var access = Access(request.Permissions?.FirstOrDefault()?.Access);
-        var (durationDays, expiresAt) = Expiry(context, request.Duration);
-        string secret = request.Secret ?? PasswordHasher.Generate();
-        if (request.Secret is not null && PasswordHasher.CheckPolicy(request.Secret) is { } weak)
-        {
-            throw ApiException.BadRequest("secret: " + weak);
-        }
-
-        var options = context.RequestServices.GetRequiredService<IdentityOptions>();
-        string fullName = $"{options.RobotPrefix}{project.Name}+{request.Name}";
-        var robot = await context.RequestServices.GetRequiredService<IRobotStore>().CreateAsync(
-                fullName, project.Id, request.Description, access, request.Disable ?? false, durationDays, expiresAt,
-                context.RequestServices.GetRequiredService<PasswordHasher>().HashSecret(secret), context.RequestAborted).ConfigureAwait(false)
-            ?? throw ApiException.Conflict($"robot {fullName} already exists");
+        var (robot, secret) = await rules.CreateAsync(
+            caller, project, request.Name, request.Description, access, request.Disable ?? false, request.Duration, request.Secret, context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "create", "robot", robot.Name, project.Name);
         context.Response.Headers.Location = $"{Api.Prefix}/robots/{robot.Id}";
         return Results.Json(new RobotCreated(robot.Id, robot.Name, secret, Api.Time(robot.CreatedAt), robot.ExpiresAt), Api.Json, statusCode: StatusCodes.Status201Created);
     }
+
+    private static RobotAccounts Rules(HttpContext context) => context.RequestServices.GetRequiredService<RobotAccounts>();
 
     private static async Task<IResult> ListRobotsAsync(HttpContext context)
     {
@@ -135,34 +121,28 @@ internal static class RobotEndpoints
 
     private static async Task<IResult> ListRobotsOfAsync(HttpContext context, Caller caller, Project project)
     {
-        await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
-        var robots = await context.RequestServices.GetRequiredService<IRobotStore>().ListAsync(project.Id, context.RequestAborted).ConfigureAwait(false);
+        var robots = await Rules(context).ListAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
         return Results.Json(Api.Page(context, robots).Select(RobotResponse.From), Api.Json);
     }
 
     private static async Task<IResult> GetRobotAsync(HttpContext context)
     {
-        var (_, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
+        var (_, robot, _) = await ManagedRobotAsync(context).ConfigureAwait(false);
         return Results.Json(RobotResponse.From(robot), Api.Json);
     }
 
     /// <summary>Updates description, permissions, disable and duration; name and project are fixed.</summary>
     private static async Task<IResult> UpdateRobotAsync(HttpContext context)
     {
-        var (caller, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
+        var (caller, robot, project) = await ManagedRobotAsync(context).ConfigureAwait(false);
         var request = await Api.BodyAsync<RobotRequest>(context).ConfigureAwait(false);
         if (request.Permissions is { Length: > 0 } permissions && (permissions.Length > 1 || (permissions[0].Namespace is { } ns && ns != robot.ProjectName)))
         {
             throw ApiException.BadRequest($"a robot of {robot.ProjectName} can only hold permissions in {robot.ProjectName}");
         }
 
-        var access = request.Permissions is { Length: 1 } ? Access(request.Permissions[0].Access) : robot.Access;
-        var (durationDays, expiresAt) = request.Duration is null || request.Duration == robot.DurationDays
-            ? (robot.DurationDays, robot.ExpiresAt)
-            : Expiry(context, request.Duration, robot.CreatedAt);
-        await context.RequestServices.GetRequiredService<IRobotStore>().UpdateAsync(
-            robot.Id, request.Description ?? robot.Description, access, request.Disable ?? robot.Disabled, durationDays, expiresAt, context.RequestAborted).ConfigureAwait(false);
-        await Api.RevokedAsync(context, "robot", robot.Id).ConfigureAwait(false);
+        RepositoryActions? access = request.Permissions is { Length: 1 } ? Access(request.Permissions[0].Access) : null;
+        await Rules(context).UpdateAsync(caller, project, robot, request.Description, access, request.Disable, request.Duration, context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "update", "robot", robot.Name, robot.ProjectName);
         return Results.Ok();
     }
@@ -170,43 +150,26 @@ internal static class RobotEndpoints
     /// <summary>Harbor's PATCH with RobotSec: a given secret is set (if it meets the policy), none generates a new one.</summary>
     private static async Task<IResult> RefreshRobotSecretAsync(HttpContext context)
     {
-        var (caller, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
+        var (caller, robot, project) = await ManagedRobotAsync(context).ConfigureAwait(false);
         RobotSecret? request = context.Request.ContentLength is 0 ? null : await Api.BodyAsync<RobotSecret>(context).ConfigureAwait(false);
-        string secret = string.IsNullOrEmpty(request?.Secret) ? PasswordHasher.Generate() : request.Secret;
-        if (!string.IsNullOrEmpty(request?.Secret) && PasswordHasher.CheckPolicy(secret) is { } weak)
-        {
-            throw ApiException.BadRequest("secret: " + weak);
-        }
-
-        await context.RequestServices.GetRequiredService<IRobotStore>().SetSecretHashAsync(
-            robot.Id, context.RequestServices.GetRequiredService<PasswordHasher>().HashSecret(secret), context.RequestAborted).ConfigureAwait(false);
-        await Api.RevokedAsync(context, "robot", robot.Id).ConfigureAwait(false);
+        string secret = await Rules(context).RefreshSecretAsync(caller, project, robot, request?.Secret, context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "update", "robot", robot.Name + " (secret refreshed)", robot.ProjectName);
         return Results.Json(new RobotSecret(secret), Api.Json);
     }
 
     private static async Task<IResult> DeleteRobotAsync(HttpContext context)
     {
-        var (caller, robot) = await ManagedRobotAsync(context).ConfigureAwait(false);
-        await context.RequestServices.GetRequiredService<IRobotStore>().DeleteAsync(robot.Id, context.RequestAborted).ConfigureAwait(false);
-        await Api.RevokedAsync(context, "robot", robot.Id).ConfigureAwait(false);
+        var (caller, robot, project) = await ManagedRobotAsync(context).ConfigureAwait(false);
+        await Rules(context).DeleteAsync(caller, project, robot, context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "delete", "robot", robot.Name, robot.ProjectName);
         return Results.Ok();
     }
 
-    private static async Task<(Caller Caller, Robot Robot)> ManagedRobotAsync(HttpContext context)
+    private static async Task<(Caller Caller, Robot Robot, Project Project)> ManagedRobotAsync(HttpContext context)
     {
         var caller = await Api.UserAsync(context).ConfigureAwait(false);
-        long id = Api.Id(context, "robot_id");
-        var robot = await context.RequestServices.GetRequiredService<IRobotStore>().FindByIdAsync(id, context.RequestAborted).ConfigureAwait(false);
-        var project = robot is null ? null : await context.RequestServices.GetRequiredService<IProjectStore>().FindByIdAsync(robot.ProjectId, context.RequestAborted).ConfigureAwait(false);
-        if (robot is null || project is null || !await Api.CanSeeAsync(context, caller, project).ConfigureAwait(false))
-        {
-            throw ApiException.NotFound($"robot {id} not found");
-        }
-
-        await Api.RequireProjectAdminAsync(context, caller, project).ConfigureAwait(false);
-        return (caller, robot);
+        var (robot, project) = await Rules(context).ManagedAsync(caller, Api.Id(context, "robot_id"), p => Api.CanSeeAsync(context, caller, p), context.RequestAborted).ConfigureAwait(false);
+        return (caller, robot, project);
     }
 
     /// <summary>Harbor's permission access list: resource repository (or artifact/tag for delete), action pull/push/delete.</summary>
@@ -232,24 +195,6 @@ internal static class RobotEndpoints
         return actions == RepositoryActions.None
             ? throw ApiException.BadRequest("a robot needs at least one of pull, push, delete on resource repository")
             : actions;
-    }
-
-    /// <summary>Duration in days from creation; -1 never expires; 0 or absent is the default of 30 days.</summary>
-    private static (int Days, long ExpiresAt) Expiry(HttpContext context, long? duration, DateTimeOffset? from = null)
-    {
-        long days = duration is null or 0 ? DefaultRobotDurationDays : duration.Value;
-        if (days == -1)
-        {
-            return (-1, -1);
-        }
-
-        if (days is < 1 or > 36_500)
-        {
-            throw ApiException.BadRequest("duration must be -1 (never expires) or between 1 and 36500 days");
-        }
-
-        var start = from ?? context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
-        return ((int)days, start.AddDays(days).ToUnixTimeSeconds());
     }
 
     private sealed record RobotAccess(string? Resource, string? Action, string? Effect);

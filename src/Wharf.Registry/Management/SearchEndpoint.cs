@@ -84,14 +84,13 @@ internal static class SearchEndpoint
     /// <summary>Repository names containing the term (case-insensitive, as docker's index searches), in the projects the caller may pull from.</summary>
     internal static async Task<List<(Project Project, string Repository)>> MatchesAsync(HttpContext context, Caller caller, string term)
     {
-        var projects = context.RequestServices.GetRequiredService<IProjectStore>();
         var evaluator = context.RequestServices.GetRequiredService<AccessEvaluator>();
         var repositories = context.RequestServices.GetRequiredService<IProjectRepositories>();
-        long? visibleTo = caller.IsSysAdmin ? null : caller.User?.Id ?? 0;
+        var rules = context.RequestServices.GetRequiredService<ProjectRules>();
         var matches = new List<(Project Project, string Repository)>();
         for (int page = 1; ; page++)
         {
-            var (list, total) = await projects.ListAsync(null, null, visibleTo, page, MaxPageSize, context.RequestAborted).ConfigureAwait(false);
+            var (list, total) = await rules.ListAsync(caller, null, null, null, page, MaxPageSize, context.RequestAborted).ConfigureAwait(false);
             foreach (var project in list)
             {
                 var access = await evaluator.EvaluateAsync(caller, project, context.RequestAborted).ConfigureAwait(false);

@@ -26,26 +26,13 @@ internal static class UserEndpoints
 
     private static async Task<IResult> CreateUserAsync(HttpContext context)
     {
-        await Api.SysAdminAsync(context).ConfigureAwait(false);
+        var caller = await Api.SysAdminAsync(context).ConfigureAwait(false);
         var request = await Api.BodyAsync<UserCreationRequest>(context).ConfigureAwait(false);
-        var options = context.RequestServices.GetRequiredService<IdentityOptions>();
-        if (string.IsNullOrWhiteSpace(request.Username) || request.Username.Length > 255 || request.Username.Contains(':', StringComparison.Ordinal)
-            || request.Username.Any(char.IsControl) || request.Username.StartsWith(options.RobotPrefix, StringComparison.OrdinalIgnoreCase) || request.Username != request.Username.Trim())
-        {
-            throw ApiException.BadRequest($"username must be 1 to 255 characters without ':', control characters, surrounding spaces or the prefix {options.RobotPrefix}");
-        }
-
-        if (PasswordHasher.CheckPolicy(request.Password) is { } weak)
-        {
-            throw ApiException.BadRequest(weak);
-        }
-
-        var hasher = context.RequestServices.GetRequiredService<PasswordHasher>();
-        var users = context.RequestServices.GetRequiredService<IUserStore>();
-        var user = await users.CreateAsync(new NewUser(request.Username, request.Email, request.Realname, request.Comment, SysAdmin: false), hasher.Hash(request.Password!), context.RequestAborted).ConfigureAwait(false)
-            ?? throw ApiException.Conflict($"username {request.Username} is already taken (names are compared without regard to case)");
+        var user = await Accounts(context).CreateAsync(caller, request.Username, request.Password, request.Email, request.Realname, request.Comment, context.RequestAborted).ConfigureAwait(false);
         return Api.Created(context, $"{Api.Prefix}/users/{user.Id}");
     }
+
+    private static UserAccounts Accounts(HttpContext context) => context.RequestServices.GetRequiredService<UserAccounts>();
 
     private static async Task<IResult> ListUsersAsync(HttpContext context)
     {
@@ -116,29 +103,7 @@ internal static class UserEndpoints
     {
         var (caller, user) = await SelfOrAdminAsync(context).ConfigureAwait(false);
         var request = await Api.BodyAsync<PasswordRequest>(context).ConfigureAwait(false);
-        var users = context.RequestServices.GetRequiredService<IUserStore>();
-        string? hash = await users.GetPasswordHashAsync(user.Id, context.RequestAborted).ConfigureAwait(false);
-        bool self = caller.User!.Id == user.Id;
-
-        // A system admin resets someone else's password without knowing it; everyone proves the old one for their own.
-        if ((self || !caller.IsSysAdmin) && !PasswordHasher.Verify(request.OldPassword ?? "", hash))
-        {
-            throw ApiException.Forbidden("the old password is wrong");
-        }
-
-        if (PasswordHasher.CheckPolicy(request.NewPassword) is { } weak)
-        {
-            throw ApiException.BadRequest(weak);
-        }
-
-        if (PasswordHasher.Verify(request.NewPassword!, hash))
-        {
-            throw ApiException.BadRequest("the new password must differ from the old one");
-        }
-
-        var hasher = context.RequestServices.GetRequiredService<PasswordHasher>();
-        await users.SetPasswordHashAsync(user.Id, hasher.Hash(request.NewPassword!), context.RequestAborted).ConfigureAwait(false);
-        await Api.RevokedAsync(context, "user", user.Id).ConfigureAwait(false);
+        await Accounts(context).ChangePasswordAsync(caller, user, request.OldPassword, request.NewPassword, context.RequestAborted).ConfigureAwait(false);
         return Results.Ok();
     }
 
@@ -147,13 +112,7 @@ internal static class UserEndpoints
         var caller = await Api.SysAdminAsync(context).ConfigureAwait(false);
         var user = await UserByRouteAsync(context).ConfigureAwait(false);
         var request = await Api.BodyAsync<SysAdminRequest>(context).ConfigureAwait(false);
-        if (user.Id == caller.User!.Id && !request.SysadminFlag)
-        {
-            throw ApiException.Forbidden("you cannot remove your own system admin role");
-        }
-
-        await context.RequestServices.GetRequiredService<IUserStore>().SetSysAdminAsync(user.Id, request.SysadminFlag, context.RequestAborted).ConfigureAwait(false);
-        Api.Changed(context);
+        await Accounts(context).SetSysAdminAsync(caller, user, request.SysadminFlag, context.RequestAborted).ConfigureAwait(false);
         return Results.Ok();
     }
 
@@ -162,13 +121,7 @@ internal static class UserEndpoints
         var caller = await Api.SysAdminAsync(context).ConfigureAwait(false);
         var user = await UserByRouteAsync(context).ConfigureAwait(false);
         var request = await Api.BodyAsync<DisabledRequest>(context).ConfigureAwait(false);
-        if (user.Id == caller.User!.Id)
-        {
-            throw ApiException.Forbidden("you cannot disable yourself");
-        }
-
-        await context.RequestServices.GetRequiredService<IUserStore>().SetDisabledAsync(user.Id, request.Disabled, context.RequestAborted).ConfigureAwait(false);
-        await Api.RevokedAsync(context, "user", user.Id).ConfigureAwait(false);
+        await Accounts(context).SetDisabledAsync(caller, user, request.Disabled, context.RequestAborted).ConfigureAwait(false);
         return Results.Ok();
     }
 
@@ -176,13 +129,7 @@ internal static class UserEndpoints
     {
         var caller = await Api.SysAdminAsync(context).ConfigureAwait(false);
         var user = await UserByRouteAsync(context).ConfigureAwait(false);
-        if (user.Id == caller.User!.Id)
-        {
-            throw ApiException.Forbidden("you cannot delete yourself");
-        }
-
-        await context.RequestServices.GetRequiredService<IUserStore>().DeleteAsync(user.Id, context.RequestAborted).ConfigureAwait(false);
-        await Api.RevokedAsync(context, "user", user.Id).ConfigureAwait(false);
+        await Accounts(context).DeleteAsync(caller, user, context.RequestAborted).ConfigureAwait(false);
         return Results.Ok();
     }
 
@@ -193,8 +140,7 @@ internal static class UserEndpoints
     private static async Task<IResult> RevokeTokensAsync(HttpContext context)
     {
         var (caller, user) = await SelfOrAdminAsync(context).ConfigureAwait(false);
-        await context.RequestServices.GetRequiredService<IUserStore>().RevokeTokensAsync(user.Id, context.RequestAborted).ConfigureAwait(false);
-        await Api.RevokedAsync(context, "user", user.Id).ConfigureAwait(false);
+        await Accounts(context).RevokeTokensAsync(user, context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "update", "user", user.Username + " (tokens revoked)", null);
         return Results.Ok();
     }
@@ -211,12 +157,7 @@ internal static class UserEndpoints
         return (caller, await UserByRouteAsync(context).ConfigureAwait(false));
     }
 
-    private static async Task<User> UserByRouteAsync(HttpContext context)
-    {
-        long id = Api.Id(context, "user_id");
-        return await context.RequestServices.GetRequiredService<IUserStore>().FindByIdAsync(id, context.RequestAborted).ConfigureAwait(false)
-            ?? throw ApiException.NotFound($"user {id} not found");
-    }
+    private static Task<User> UserByRouteAsync(HttpContext context) => Accounts(context).FindAsync(Api.Id(context, "user_id"), context.RequestAborted);
 
     private sealed record UserCreationRequest(string? Username, string? Password, string? Email, string? Realname, string? Comment);
 

@@ -43,6 +43,11 @@ internal static class AccountPages
             page.Context.Response.Headers.RetryAfter = ((long)Math.Ceiling(e.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             return LoginForm(page, returnTo, "Too many failed sign-ins; wait a while and try again.", StatusCodes.Status429TooManyRequests);
         }
+        catch (Identity.Ldap.DirectoryUnavailableException e)
+        {
+            // Fail closed, and say why: this is not a wrong password, and it does not count as a guess.
+            return LoginForm(page, returnTo, $"The directory cannot be reached, so password sign-ins are refused until it answers ({e.Message}). The local admin account still works.", StatusCodes.Status503ServiceUnavailable);
+        }
 
         // Robots have no portal: their secret is for registry clients only.
         if (caller?.User is not { } user)
@@ -58,10 +63,10 @@ internal static class AccountPages
         return Results.Redirect(local ? returnTo : "/");
     }
 
-    public static Task<IResult> LogoutAsync(PortalPage page, IFormCollection form)
+    public static async Task<IResult> LogoutAsync(PortalPage page, IFormCollection form)
     {
-        page.Service<PortalSessions>().SignOut(page.Context);
-        return Task.FromResult(Results.Redirect("/"));
+        await page.Service<PortalSessions>().SignOutAsync(page.Context, page.Aborted).ConfigureAwait(false);
+        return Results.Redirect("/");
     }
 
     public static Task<IResult> AccountAsync(PortalPage page)
@@ -88,31 +93,11 @@ internal static class AccountPages
     public static async Task<IResult> ChangePasswordAsync(PortalPage page, IFormCollection form)
     {
         var caller = page.RequireUser();
-        var users = page.Service<IUserStore>();
-        string? hash = await users.GetPasswordHashAsync(caller.User!.Id, page.Aborted).ConfigureAwait(false);
-        string oldPassword = form["old_password"].ToString();
-        string newPassword = form["new_password"].ToString();
-        if (!PasswordHasher.Verify(oldPassword, hash))
-        {
-            throw ApiException.Forbidden("the current password is wrong");
-        }
-
-        if (PasswordHasher.CheckPolicy(newPassword) is { } weak)
-        {
-            throw ApiException.BadRequest(weak);
-        }
-
-        if (PasswordHasher.Verify(newPassword, hash))
-        {
-            throw ApiException.BadRequest("the new password must differ from the old one");
-        }
-
-        await users.SetPasswordHashAsync(caller.User.Id, page.Service<PasswordHasher>().Hash(newPassword), page.Aborted).ConfigureAwait(false);
-        await ManagementApi.RevokedAsync(page.Context, "user", caller.User.Id).ConfigureAwait(false);
+        await page.Service<UserAccounts>().ChangePasswordAsync(caller, caller.User!, form["old_password"].ToString(), form["new_password"].ToString(), page.Aborted).ConfigureAwait(false);
         ManagementApi.Audit(page.Context, caller, "update", "user", $"{caller.Name} password", null);
 
         // The generation went up, which ended this session too: sign in again with the new password.
-        page.Service<PortalSessions>().SignOut(page.Context);
+        await page.Service<PortalSessions>().SignOutAsync(page.Context, page.Aborted).ConfigureAwait(false);
         return PortalPage.Back("/portal/login", "Password changed; sign in with the new one.");
     }
 }

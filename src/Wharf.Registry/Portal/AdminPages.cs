@@ -14,11 +14,7 @@ internal static class AdminPages
 {
     private const int PageSize = 20;
 
-    private static Caller RequireSysAdmin(PortalPage page)
-    {
-        var caller = page.RequireUser();
-        return caller.IsSysAdmin ? caller : throw ApiException.Forbidden("only system admins may do this");
-    }
+    private static Caller RequireSysAdmin(PortalPage page) => UserAccounts.RequireSysAdmin(page.RequireUser());
 
     public static async Task<IResult> UsersAsync(PortalPage page)
     {
@@ -35,13 +31,16 @@ internal static class AdminPages
             Markup admin = u.Id == page.Caller.User!.Id
                 ? Markup.Empty
                 : page.ButtonForm($"{self}/admin", u.SysAdmin ? $"Revoke admin of {u.Username}" : $"Make {u.Username} admin", Html.Of($"<input type=\"hidden\" name=\"sysadmin\" value=\"{(u.SysAdmin ? "false" : "true")}\">"));
+            Markup delete = u.Id == page.Caller.User!.Id
+                ? Markup.Empty
+                : page.ButtonForm($"{self}/delete", $"Delete {u.Username}", css: "danger");
             Markup reset = Html.Of($"""
                 <form method="post" action="{self}/password" class="inline">{page.Antiforgery()}
                 <label for="reset-{u.Id}" class="visually-hidden">New password for {u.Username}</label>
                 <input id="reset-{u.Id}" name="new_password" type="password" autocomplete="new-password" placeholder="new password" required>
                 <button type="submit">Reset password</button></form>
                 """);
-            return Html.Of($"<tr><th scope=\"row\">{u.Username}</th><td>{u.Email}</td><td>{(u.SysAdmin ? "admin" : "user")}</td><td>{(u.Disabled ? "disabled" : "active")}</td><td>{disable} {admin} {reset}</td></tr>");
+            return Html.Of($"<tr><th scope=\"row\">{u.Username}</th><td>{u.Email}</td><td>{(u.SysAdmin ? "admin" : "user")}</td><td>{(u.Disabled ? "disabled" : "active")}</td><td>{disable} {admin} {delete} {reset}</td></tr>");
         });
         return page.Render("Users", Html.Of($"""
             <form method="get" action="/portal/admin/users" role="search" class="row">
@@ -62,29 +61,24 @@ internal static class AdminPages
             """));
     }
 
-    /// <summary>As POST /api/v2.0/users.</summary>
+    /// <summary>As POST /api/v2.0/users (<see cref="UserAccounts"/>).</summary>
     public static async Task<IResult> CreateUserAsync(PortalPage page, IFormCollection form)
     {
         var caller = RequireSysAdmin(page);
-        string username = form["username"].ToString();
-        string password = form["password"].ToString();
         string? email = form.Field("email") is { Length: > 0 } e ? e : null;
-        string prefix = page.Service<IdentityOptions>().RobotPrefix;
-        if (string.IsNullOrWhiteSpace(username) || username.Length > 255 || username.Contains(':', StringComparison.Ordinal)
-            || username.Any(char.IsControl) || username.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) || username != username.Trim())
-        {
-            throw ApiException.BadRequest($"username must be 1 to 255 characters without ':', control characters, surrounding spaces or the prefix {prefix}");
-        }
-
-        if (PasswordHasher.CheckPolicy(password) is { } weak)
-        {
-            throw ApiException.BadRequest(weak);
-        }
-
-        var user = await page.Service<IUserStore>().CreateAsync(new NewUser(username, email, null, null, SysAdmin: false), page.Service<PasswordHasher>().Hash(password), page.Aborted).ConfigureAwait(false)
-            ?? throw ApiException.Conflict($"username {username} is already taken (names are compared without regard to case)");
+        var user = await page.Service<UserAccounts>().CreateAsync(caller, form["username"].ToString(), form["password"].ToString(), email, null, null, page.Aborted).ConfigureAwait(false);
         ManagementApi.Audit(page.Context, caller, "create", "user", user.Username, null);
         return PortalPage.Back("/portal/admin/users", $"User {user.Username} created.");
+    }
+
+    /// <summary>As DELETE /api/v2.0/users/{id}: never oneself; the account's memberships, tokens and sessions go with it.</summary>
+    public static async Task<IResult> DeleteUserAsync(PortalPage page, IFormCollection form)
+    {
+        var caller = RequireSysAdmin(page);
+        var user = await UserOfRouteAsync(page).ConfigureAwait(false);
+        await page.Service<UserAccounts>().DeleteAsync(caller, user, page.Aborted).ConfigureAwait(false);
+        ManagementApi.Audit(page.Context, caller, "delete", "user", user.Username, null);
+        return PortalPage.Back("/portal/admin/users", $"User {user.Username} deleted.");
     }
 
     private static async Task<User> UserOfRouteAsync(PortalPage page)
@@ -109,13 +103,7 @@ internal static class AdminPages
         var caller = RequireSysAdmin(page);
         var user = await UserOfRouteAsync(page).ConfigureAwait(false);
         bool disabled = Flag(form, "disabled");
-        if (user.Id == caller.User!.Id)
-        {
-            throw ApiException.Forbidden("you cannot disable yourself");
-        }
-
-        await page.Service<IUserStore>().SetDisabledAsync(user.Id, disabled, page.Aborted).ConfigureAwait(false);
-        await ManagementApi.RevokedAsync(page.Context, "user", user.Id).ConfigureAwait(false);
+        await page.Service<UserAccounts>().SetDisabledAsync(caller, user, disabled, page.Aborted).ConfigureAwait(false);
         ManagementApi.Audit(page.Context, caller, "update", "user", $"{user.Username} {(disabled ? "disabled" : "enabled")}", null);
         return PortalPage.Back("/portal/admin/users", $"{user.Username} {(disabled ? "disabled" : "enabled")}.");
     }
@@ -126,13 +114,7 @@ internal static class AdminPages
         var caller = RequireSysAdmin(page);
         var user = await UserOfRouteAsync(page).ConfigureAwait(false);
         bool sysAdmin = Flag(form, "sysadmin");
-        if (user.Id == caller.User!.Id && !sysAdmin)
-        {
-            throw ApiException.Forbidden("you cannot remove your own system admin role");
-        }
-
-        await page.Service<IUserStore>().SetSysAdminAsync(user.Id, sysAdmin, page.Aborted).ConfigureAwait(false);
-        ManagementApi.Changed(page.Context);
+        await page.Service<UserAccounts>().SetSysAdminAsync(caller, user, sysAdmin, page.Aborted).ConfigureAwait(false);
         ManagementApi.Audit(page.Context, caller, "update", "user", $"{user.Username} sysadmin {(sysAdmin ? "granted" : "revoked")}", null);
         return PortalPage.Back("/portal/admin/users", $"{user.Username} is {(sysAdmin ? "now" : "no longer")} a system admin.");
     }
@@ -142,14 +124,7 @@ internal static class AdminPages
     {
         var caller = RequireSysAdmin(page);
         var user = await UserOfRouteAsync(page).ConfigureAwait(false);
-        string password = form["new_password"].ToString();
-        if (PasswordHasher.CheckPolicy(password) is { } weak)
-        {
-            throw ApiException.BadRequest(weak);
-        }
-
-        await page.Service<IUserStore>().SetPasswordHashAsync(user.Id, page.Service<PasswordHasher>().Hash(password), page.Aborted).ConfigureAwait(false);
-        await ManagementApi.RevokedAsync(page.Context, "user", user.Id).ConfigureAwait(false);
+        await page.Service<UserAccounts>().ChangePasswordAsync(caller, user, null, form["new_password"].ToString(), page.Aborted).ConfigureAwait(false);
         ManagementApi.Audit(page.Context, caller, "update", "user", $"{user.Username} password", null);
         return PortalPage.Back("/portal/admin/users", $"Password of {user.Username} reset.");
     }

@@ -36,6 +36,10 @@ internal static class MemberPages
                 : Markup.Empty;
             return Html.Of($"<tr><th scope=\"row\">{m.Username}</th><td>{ProjectPages.RoleName(page.Caller, m.Role)}</td><td>{actions}</td></tr>");
         });
+        // Directory groups that are members (Harbor's member_group); managed through the API or by the naming rule.
+        var groups = await page.Service<Identity.Ldap.UserGroupStore>().ListMembersAsync(project.Id, null, page.Aborted).ConfigureAwait(false);
+        var groupRows = groups.Select(g => Html.Of(
+            $"<tr><th scope=\"row\">group {g.Group.GroupName} <span class=\"hint\">{g.Group.LdapGroupDn}</span></th><td>{ProjectPages.RoleName(page.Caller, g.Role)}</td><td></td></tr>"));
         Markup add = canManage
             ? Html.Of($"""
                 <h3>Add a member</h3>
@@ -53,7 +57,7 @@ internal static class MemberPages
             <section aria-labelledby="members"><h2 id="members">Members</h2>
             <table><caption class="visually-hidden">Members of {project.Name}</caption>
             <thead><tr><th scope="col">User</th><th scope="col">Role</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
-            <tbody>{Html.Join(rows)}</tbody></table>
+            <tbody>{Html.Join(rows)}{Html.Join(groupRows)}</tbody></table>
             {add}
             </section>
             """);

@@ -18,9 +18,12 @@ public static class PortalEndpoints
 {
     public static IServiceCollection AddWharfPortal(this IServiceCollection services)
     {
-        // The anti-forgery keys live in memory, like the sessions: a restart ends both, and nothing is
-        // written outside the data directory (the default would keep keys under the service account's home).
-        services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        // The anti-forgery keys are kept in the data directory, private like the token signing key, so a
+        // page loaded before a restart still posts after it; nothing is written outside the data directory
+        // (the default would keep keys under the service account's home).
+        services.AddDataProtection().SetApplicationName("wharfd");
+        services.AddOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>()
+            .Configure<RegistryOptions>((keys, registry) => keys.XmlRepository = new PortalKeyRepository(Path.Combine(registry.DataDirectory, "portal-keys")));
         services.AddAntiforgery(options =>
         {
             options.Cookie.Name = "wharf_antiforgery";
@@ -50,7 +53,11 @@ public static class PortalEndpoints
         endpoints.MapPost("/portal/projects/{project}/members/{member}/remove", Form(MemberPages.RemoveAsync));
         endpoints.MapGet("/portal/projects/{project}/repositories/{**repository}", Page(RepositoryPages.ShowAsync));
         endpoints.MapPost("/portal/projects/{project}/tags/delete", Form(RepositoryPages.DeleteTagAsync));
+        endpoints.MapPost("/portal/projects/{project}/artifacts/delete", Form(RepositoryPages.DeleteArtifactAsync));
         endpoints.MapPost("/portal/projects/{project}/robots", Form(RobotPages.CreateAsync));
+        endpoints.MapGet("/portal/projects/{project}/robots/{robot}", Page(RobotPages.EditFormAsync));
+        endpoints.MapPost("/portal/projects/{project}/robots/{robot}", Form(RobotPages.UpdateAsync));
+        endpoints.MapPost("/portal/projects/{project}/robots/{robot}/secret", Form(RobotPages.RefreshSecretAsync));
         endpoints.MapPost("/portal/projects/{project}/robots/{robot}/disabled", Form(RobotPages.SetDisabledAsync));
         endpoints.MapPost("/portal/projects/{project}/robots/{robot}/delete", Form(RobotPages.DeleteAsync));
         endpoints.MapGet("/portal/projects/{project}/logs", Page(ProjectPages.LogsAsync));
@@ -59,9 +66,12 @@ public static class PortalEndpoints
         endpoints.MapPost("/portal/admin/users/{user}/disabled", Form(AdminPages.SetDisabledAsync));
         endpoints.MapPost("/portal/admin/users/{user}/admin", Form(AdminPages.SetSysAdminAsync));
         endpoints.MapPost("/portal/admin/users/{user}/password", Form(AdminPages.ResetPasswordAsync));
+        endpoints.MapPost("/portal/admin/users/{user}/delete", Form(AdminPages.DeleteUserAsync));
         endpoints.MapGet("/portal/admin/gc", Page(AdminPages.GcAsync));
         endpoints.MapPost("/portal/admin/gc", Form(AdminPages.RunGcAsync));
         endpoints.MapGet("/portal/admin/audit", Page(AdminPages.AuditAsync));
+        endpoints.MapGet("/portal/admin/directory", Page(DirectoryPages.ShowAsync));
+        endpoints.MapPost("/portal/admin/directory", Form(DirectoryPages.TestAsync));
         return endpoints;
     }
 

@@ -42,7 +42,7 @@ public sealed class PortalPage(HttpContext context, Caller caller)
             ? Html.Of($"<a href=\"/portal/login\">Sign in</a>")
             : Html.Of($"<a href=\"/portal/account\" aria-label=\"Account of {Caller.Name}\">{Caller.Name}</a> {ButtonForm("/portal/logout", "Sign out", css: "link")}");
         Markup admin = Caller.IsSysAdmin
-            ? Html.Of($"<li><a href=\"/portal/admin/users\">Users</a></li><li><a href=\"/portal/admin/gc\">Garbage collection</a></li><li><a href=\"/portal/admin/audit\">Audit log</a></li>")
+            ? Html.Of($"<li><a href=\"/portal/admin/users\">Users</a></li><li><a href=\"/portal/admin/gc\">Garbage collection</a></li><li><a href=\"/portal/admin/audit\">Audit log</a></li><li><a href=\"/portal/admin/directory\">Directory</a></li>")
             : Markup.Empty;
         var page = Html.Of($"""
             <!doctype html>

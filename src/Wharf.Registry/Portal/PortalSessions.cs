@@ -1,50 +1,48 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using System.Text;
 using Microsoft.AspNetCore.Http;
 using Wharf.Registry.Identity;
 
 namespace Wharf.Registry.Portal;
 
 /// <summary>
-/// The portal's signed-in browsers. A session is a random id in an HttpOnly cookie that names an account
-/// and the account's token generation at sign-in (the counter <see cref="Auth.RefreshTokens"/> checks too):
-/// a password change, disabling the account or an admin's revocation bump the generation, which ends every
-/// session of the account at once; signing out forgets the id here, so a copied cookie is dead as well.
-/// Sessions live in memory: a restart of wharfd signs everybody out, which is the safe direction.
+/// The portal's signed-in browsers. A session is a random id in an HttpOnly cookie; the database keeps
+/// only its SHA-256 (<c>portal_sessions</c>: a copy of the database is no key to anyone's session) with
+/// the account and the account's token generation at sign-in (the counter <see cref="Auth.RefreshTokens"/>
+/// checks too). A password change, disabling the account or an admin's revocation bump the generation,
+/// which ends every session of the account at once; deleting the account deletes its sessions; signing
+/// out deletes the row, so a copied cookie is dead as well. Sessions outlive a restart of wharfd, since
+/// none of these ever depended on the process.
 /// </summary>
-public sealed class PortalSessions(IUserStore users, TimeProvider time)
+public sealed class PortalSessions(IdentityDatabase database, IUserStore users, TimeProvider time)
 {
     public const string CookieName = "wharf_session";
 
     /// <summary>How long a session lasts without being used.</summary>
     public static readonly TimeSpan IdleLifetime = TimeSpan.FromHours(8);
 
-    private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
-
-    private sealed record Session(long UserId, long Generation, DateTimeOffset Until);
+    /// <summary>A session's expiry is pushed forward at most this often, not on every page.</summary>
+    private static readonly TimeSpan ExtendEvery = TimeSpan.FromMinutes(5);
 
     public async Task SignInAsync(HttpContext context, User user, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(user);
         long generation = await users.GetTokenGenerationAsync(user.Id, cancellationToken).ConfigureAwait(false) ?? 0;
         string id = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        var now = time.GetUtcNow();
-        if (_sessions.Count > 10_000)
-        {
-            foreach (var stale in _sessions.Where(s => s.Value.Until <= now).Select(s => s.Key).ToList())
-            {
-                _sessions.TryRemove(stale, out _);
-            }
-        }
-
-        _sessions[id] = new Session(user.Id, generation, now + IdleLifetime);
+        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await connection.ExecuteAsync("DELETE FROM portal_sessions WHERE expires_at <= $now;", cancellationToken, ("$now", now)).ConfigureAwait(false);
+        await connection.ExecuteAsync(
+            "INSERT INTO portal_sessions (id_hash, user_id, generation, expires_at) VALUES ($h, $u, $g, $e);", cancellationToken,
+            ("$h", Hash(id)), ("$u", user.Id), ("$g", generation), ("$e", now + (long)IdleLifetime.TotalSeconds)).ConfigureAwait(false);
         context.Response.Cookies.Append(CookieName, id, CookieOptions(context));
     }
 
-    public void SignOut(HttpContext context)
+    public async Task SignOutAsync(HttpContext context, CancellationToken cancellationToken)
     {
-        if (context.Request.Cookies[CookieName] is { } id)
+        if (context.Request.Cookies[CookieName] is { Length: > 0 } id)
         {
-            _sessions.TryRemove(id, out _);
+            await ForgetAsync(id, cancellationToken).ConfigureAwait(false);
         }
 
         context.Response.Cookies.Delete(CookieName, CookieOptions(context));
@@ -53,23 +51,52 @@ public sealed class PortalSessions(IUserStore users, TimeProvider time)
     /// <summary>The signed-in user, as the account is now; anonymous when there is no live session.</summary>
     public async Task<Caller> CallerAsync(HttpContext context, CancellationToken cancellationToken)
     {
-        if (context.Request.Cookies[CookieName] is not { Length: > 0 } id || !_sessions.TryGetValue(id, out var session))
+        if (context.Request.Cookies[CookieName] is not { Length: > 0 } id)
         {
             return Caller.Anonymous;
         }
 
-        var now = time.GetUtcNow();
-        var user = session.Until > now ? await users.FindByIdAsync(session.UserId, cancellationToken).ConfigureAwait(false) : null;
+        string hash = Hash(id);
+        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        (long UserId, long Generation, long ExpiresAt) session;
+        await using (var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var rows = await connection.QueryAsync(
+                "SELECT user_id, generation, expires_at FROM portal_sessions WHERE id_hash = $h;",
+                r => (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)), cancellationToken, ("$h", hash)).ConfigureAwait(false);
+            if (rows.Count == 0)
+            {
+                return Caller.Anonymous;
+            }
+
+            session = rows[0];
+        }
+
+        var user = session.ExpiresAt > now ? await users.FindByIdAsync(session.UserId, cancellationToken).ConfigureAwait(false) : null;
         long? generation = user is null ? null : await users.GetTokenGenerationAsync(user.Id, cancellationToken).ConfigureAwait(false);
         if (user is null || user.Disabled || generation != session.Generation)
         {
-            _sessions.TryRemove(id, out _);
+            await ForgetAsync(id, cancellationToken).ConfigureAwait(false);
             return Caller.Anonymous;
         }
 
-        _sessions[id] = session with { Until = now + IdleLifetime };
+        long until = now + (long)IdleLifetime.TotalSeconds;
+        if (until - session.ExpiresAt >= (long)ExtendEvery.TotalSeconds)
+        {
+            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await connection.ExecuteAsync("UPDATE portal_sessions SET expires_at = $e WHERE id_hash = $h;", cancellationToken, ("$e", until), ("$h", hash)).ConfigureAwait(false);
+        }
+
         return Caller.ForUser(user);
     }
+
+    private async Task ForgetAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await connection.ExecuteAsync("DELETE FROM portal_sessions WHERE id_hash = $h;", cancellationToken, ("$h", Hash(id))).ConfigureAwait(false);
+    }
+
+    private static string Hash(string id) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(id)));
 
     private static CookieOptions CookieOptions(HttpContext context) => new()
     {

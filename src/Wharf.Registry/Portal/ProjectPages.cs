@@ -19,8 +19,7 @@ internal static class ProjectPages
         var caller = page.Caller;
         string term = page.Context.Request.Query["q"].ToString().Trim();
         int number = PageNumber(page.Context);
-        long? visibleTo = caller.IsSysAdmin ? null : caller.User?.Id ?? 0;
-        var (projects, total) = await page.Service<IProjectStore>().ListAsync(term.Length == 0 ? null : term, null, visibleTo, number, PageSize, page.Aborted).ConfigureAwait(false);
+        var (projects, total) = await page.Service<ProjectRules>().ListAsync(caller, term.Length == 0 ? null : term, null, null, number, PageSize, page.Aborted).ConfigureAwait(false);
         var rows = new List<Markup>();
         foreach (var project in projects)
         {
@@ -55,8 +54,7 @@ internal static class ProjectPages
             """));
     }
 
-    private static bool CanCreate(PortalPage page) =>
-        page.Caller.IsSysAdmin || (page.Caller.User is not null && page.Service<IdentityOptions>().AllowUserProjectCreation);
+    private static bool CanCreate(PortalPage page) => page.Service<ProjectRules>().MayCreate(page.Caller);
 
     private static Markup CreateForm(PortalPage page) => Html.Of($"""
         <h2>New project</h2>
@@ -77,29 +75,13 @@ internal static class ProjectPages
         <p id="quota_hint" class="hint">Empty for unlimited.</p>
         """);
 
-    /// <summary>The same rules as POST /api/v2.0/projects.</summary>
+    /// <summary>The same rules as POST /api/v2.0/projects (<see cref="ProjectRules"/>).</summary>
     public static async Task<IResult> CreateAsync(PortalPage page, IFormCollection form)
     {
         var caller = page.RequireUser();
-        if (!CanCreate(page))
-        {
-            throw ApiException.Forbidden("only system admins may create projects");
-        }
-
-        string name = form.Field("project_name");
-        if (!ProjectRoles.IsValidProjectName(name))
-        {
-            throw ApiException.BadRequest("the project name must be lower-case letters and digits joined by '.', '_' or '-', not all digits, at most 255 characters");
-        }
-
-        long? limit = StorageLimits.FromRequested(QuotaBytes(form));
-        if (limit is not null && !caller.IsSysAdmin)
-        {
-            throw ApiException.Forbidden("only system admins may set a storage limit");
-        }
-
-        var project = await page.Service<IProjectStore>().CreateAsync(name, form.Field("public") == "true", caller.User!.Id, limit, page.Aborted).ConfigureAwait(false)
-            ?? throw ApiException.Conflict($"project {name} already exists");
+        var rules = page.Service<ProjectRules>();
+        rules.RequireMayCreate(caller);
+        var project = await rules.CreateAsync(caller, form.Field("project_name"), form.Field("public") == "true", QuotaBytes(form), proxyCache: false, page.Aborted).ConfigureAwait(false);
         ManagementApi.Audit(page.Context, caller, "create", "project", project.Name, project.Name);
         return PortalPage.Back($"/portal/projects/{Html.Segment(project.Name)}", $"Project {project.Name} created.");
     }
@@ -218,14 +200,12 @@ internal static class ProjectPages
     {
         var caller = page.RequireUser();
         var project = await ProjectAsync(page).ConfigureAwait(false);
-        await ManagementApi.RequireProjectAdminAsync(page.Context, caller, project).ConfigureAwait(false);
-        var projects = page.Service<IProjectStore>();
-        await projects.SetPublicAsync(project.Id, form.Field("public") == "true", page.Aborted).ConfigureAwait(false);
-        if (caller.IsSysAdmin && form.ContainsKey("quota_mib"))
+        var rules = page.Service<ProjectRules>();
+        await rules.RequireProjectAdminAsync(caller, project, page.Aborted).ConfigureAwait(false);
+        long? quota = caller.IsSysAdmin && form.ContainsKey("quota_mib") ? QuotaBytes(form) : null;
+        if (await rules.UpdateAsync(caller, project, form.Field("public") == "true", quota, page.Aborted).ConfigureAwait(false))
         {
-            long requested = QuotaBytes(form);
-            await projects.SetStorageLimitAsync(project.Id, StorageLimits.FromRequested(requested), page.Aborted).ConfigureAwait(false);
-            ManagementApi.Audit(page.Context, caller, "update", "quota", $"{project.Name} storage {requested}", project.Name);
+            ManagementApi.Audit(page.Context, caller, "update", "quota", $"{project.Name} storage {quota}", project.Name);
         }
 
         ManagementApi.Audit(page.Context, caller, "update", "project", project.Name, project.Name);
@@ -237,14 +217,7 @@ internal static class ProjectPages
     {
         var caller = page.RequireUser();
         var project = await ProjectAsync(page).ConfigureAwait(false);
-        await ManagementApi.RequireProjectAdminAsync(page.Context, caller, project).ConfigureAwait(false);
-        if (await page.Service<IProjectRepositories>().ProjectHasRepositoriesAsync(project.Name, page.Aborted).ConfigureAwait(false))
-        {
-            throw ApiException.Precondition($"project {project.Name} still contains repositories; delete them first");
-        }
-
-        await page.Service<IProjectStore>().DeleteAsync(project.Id, page.Aborted).ConfigureAwait(false);
-        ManagementApi.Changed(page.Context);
+        await page.Service<ProjectRules>().DeleteAsync(caller, project, force: false, page.Aborted).ConfigureAwait(false);
         ManagementApi.Audit(page.Context, caller, "delete", "project", project.Name, project.Name);
         return PortalPage.Back("/", $"Project {project.Name} deleted.");
     }

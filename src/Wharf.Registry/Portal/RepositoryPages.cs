@@ -24,8 +24,8 @@ internal static class RepositoryPages
         var project = await ProjectPages.ProjectAsync(page).ConfigureAwait(false);
         string name = page.Context.Request.RouteValues["repository"] as string ?? "";
         var repository = RepositoryOf(project, name);
-        var access = await page.Service<AccessEvaluator>().EvaluateAsync(page.Caller, project, page.Aborted).ConfigureAwait(false);
-        bool canDelete = access.Actions.HasFlag(RepositoryActions.Delete);
+        var rules = page.Service<ArtifactRules>();
+        bool canDelete = await rules.MayAsync(page.Caller, project, RepositoryActions.Delete, page.Aborted).ConfigureAwait(false);
         int number = ProjectPages.PageNumber(page.Context);
         var store = page.Service<IArtifactStore>();
         _ = await store.GetRepositoryInfoAsync(repository, page.Aborted).ConfigureAwait(false)
@@ -33,6 +33,7 @@ internal static class RepositoryPages
         var (artifacts, total) = await store.ListArtifactsAsync(repository, number, PageSize, page.Aborted).ConfigureAwait(false);
         string host = page.Context.Request.Host.Value ?? "localhost";
         string tagsAction = $"/portal/projects/{Html.Segment(project.Name)}/tags/delete";
+        string artifactAction = $"/portal/projects/{Html.Segment(project.Name)}/artifacts/delete";
         var rows = new List<Markup>();
         int index = 0;
         foreach (var artifact in artifacts)
@@ -52,16 +53,19 @@ internal static class RepositoryPages
                     """);
             }).ToList();
             Markup tagList = tags.Count == 0 ? Html.Of($"<span class=\"hint\">untagged</span>") : Html.Of($"<ul class=\"tags\">{Html.Join(tags)}</ul>");
-            Markup children = artifact.References.Count == 0
-                ? Markup.Empty
-                : Html.Of($"<details><summary>{artifact.References.Count} manifests in this index</summary><ul>{Html.Join(artifact.References.Select(d => Html.Of($"<li><code>{d.ToString()}</code></li>")))}</ul></details>");
+            Markup children = await ChildrenAsync(rules, repository, artifact, page.Aborted).ConfigureAwait(false);
+            Markup referrers = await ReferrersAsync(rules, repository, artifact, page.Aborted).ConfigureAwait(false);
+            Markup deleteArtifact = canDelete
+                ? page.ButtonForm(artifactAction, $"Delete artifact {Short(artifact.Digest)}", Html.Of($"<input type=\"hidden\" name=\"repository\" value=\"{name}\"><input type=\"hidden\" name=\"digest\" value=\"{artifact.Digest.ToString()}\">"), "danger")
+                : Markup.Empty;
             string byDigest = $"podman pull {host}/{repository}@{artifact.Digest}";
             rows.Add(Html.Of($"""
                 <tr>
                 <th scope="row"><code class="digest" title="{artifact.Digest.ToString()}">{Short(artifact.Digest)}</code>
-                <button type="button" class="copy" data-copy="{byDigest}" aria-label="Copy pull command by digest for artifact {index}">Copy</button></th>
+                <button type="button" class="copy" data-copy="{byDigest}" aria-label="Copy pull command by digest for artifact {index}">Copy</button>
+                {deleteArtifact}</th>
                 <td>{tagList}</td>
-                <td>{Kind(artifact)}{children}</td>
+                <td>{Kind(artifact)}{children}{referrers}</td>
                 <td class="num">{ProjectPages.Size(artifact.Size)}</td>
                 <td>{ProjectPages.When(artifact.PushTime)}</td>
                 </tr>
@@ -71,9 +75,9 @@ internal static class RepositoryPages
         Markup table = total == 0
             ? Html.Of($"<p>No artifacts.</p>")
             : Html.Of($"""
-                <table><caption class="visually-hidden">Artifacts of {repository.Value}</caption>
+                <div class="scroll"><table><caption class="visually-hidden">Artifacts of {repository.Value}</caption>
                 <thead><tr><th scope="col">Digest</th><th scope="col">Tags and pull commands</th><th scope="col">Type</th><th scope="col">Size</th><th scope="col">Pushed</th></tr></thead>
-                <tbody>{Html.Join(rows)}</tbody></table>
+                <tbody>{Html.Join(rows)}</tbody></table></div>
                 {ProjectPages.Pager(page.Context, $"/portal/projects/{Html.Segment(project.Name)}/repositories/{name}", number, total)}
                 """);
         return page.Render(repository.Value, Html.Of($"""
@@ -102,6 +106,56 @@ internal static class RepositoryPages
         return Html.Of($"{kind}<br><span class=\"hint\">{artifact.MediaType}</span>{type}");
     }
 
+    /// <summary>An index's manifests with their platforms (os/architecture/variant), folded.</summary>
+    private static async Task<Markup> ChildrenAsync(ArtifactRules rules, RepositoryName repository, ArtifactInfo artifact, CancellationToken cancellationToken)
+    {
+        if (artifact.References.Count == 0)
+        {
+            return Markup.Empty;
+        }
+
+        var platforms = await rules.PlatformsAsync(repository, artifact, cancellationToken).ConfigureAwait(false);
+        var items = platforms.Count > 0
+            ? platforms.Select(p => Html.Of($"<li><span class=\"platform\">{Platform(p.Platform)}</span> <code>{Short(p.Digest)}</code></li>"))
+            : artifact.References.Select(d => Html.Of($"<li><code>{Short(d)}</code></li>"));
+        string summary = platforms.Count > 0 ? $"{platforms.Count} platforms" : $"{artifact.References.Count} manifests in this index";
+        return Html.Of($"<details class=\"platforms\"><summary>{summary}</summary><ul>{Html.Join(items)}</ul></details>");
+    }
+
+    private static string Platform(Platform? platform) => platform is null
+        ? "unknown platform"
+        : $"{platform.Os}/{platform.Architecture}{(platform.Variant is { Length: > 0 } v ? "/" + v : "")}";
+
+    /// <summary>Signatures, SBOMs and other artifacts whose subject is this one.</summary>
+    private static async Task<Markup> ReferrersAsync(ArtifactRules rules, RepositoryName repository, ArtifactInfo artifact, CancellationToken cancellationToken)
+    {
+        var referrers = await rules.ReferrersAsync(repository, artifact, cancellationToken).ConfigureAwait(false);
+        if (referrers.Count == 0)
+        {
+            return Markup.Empty;
+        }
+
+        var items = referrers.Select(r => Html.Of($"<li><span class=\"hint\">{r.ArtifactType ?? r.MediaType}</span> <code>{Short(r.Digest)}</code> {ProjectPages.Size(r.Size)}</li>"));
+        return Html.Of($"<details class=\"referrers\"><summary>{referrers.Count} {(referrers.Count == 1 ? "referrer" : "referrers")} (signatures, SBOMs)</summary><ul>{Html.Join(items)}</ul></details>");
+    }
+
+    /// <summary>As DELETE .../artifacts/{digest}: the delete action; an index still listing it keeps it (Harbor's 412).</summary>
+    public static async Task<IResult> DeleteArtifactAsync(PortalPage page, IFormCollection form)
+    {
+        var caller = page.RequireUser();
+        var project = await ProjectPages.ProjectAsync(page).ConfigureAwait(false);
+        string name = form.Field("repository");
+        var repository = RepositoryOf(project, name);
+        var rules = page.Service<ArtifactRules>();
+        await rules.RequireAsync(caller, project, RepositoryActions.Delete, page.Aborted).ConfigureAwait(false);
+        string digest = form.Field("digest");
+        var artifact = (Digest.TryParse(digest, out _) ? await page.Service<IArtifactStore>().GetArtifactAsync(repository, digest, page.Aborted).ConfigureAwait(false) : null)
+            ?? throw ApiException.NotFound($"artifact {digest} not found in {repository}");
+        await rules.DeleteArtifactAsync(caller, project, repository, artifact, page.Aborted).ConfigureAwait(false);
+        ManagementApi.Audit(page.Context, caller, "delete", "artifact", $"{repository}@{artifact.Digest}", project.Name);
+        return PortalPage.Back($"/portal/projects/{Html.Segment(project.Name)}/repositories/{name}", $"Artifact {Short(artifact.Digest)} deleted.");
+    }
+
     /// <summary>As DELETE .../artifacts/{reference}/tags/{tag}: maintainers and project admins (the delete action) only.</summary>
     public static async Task<IResult> DeleteTagAsync(PortalPage page, IFormCollection form)
     {
@@ -110,28 +164,7 @@ internal static class RepositoryPages
         string name = form.Field("repository");
         string tag = form.Field("tag");
         var repository = RepositoryOf(project, name);
-        var access = await page.Service<AccessEvaluator>().EvaluateAsync(caller, project, page.Aborted).ConfigureAwait(false);
-        if (!access.Actions.HasFlag(RepositoryActions.Delete))
-        {
-            throw ApiException.Forbidden($"{caller.Name} may not delete in {project.Name}");
-        }
-
-        if (!Tag.IsValid(tag) || await page.Service<IArtifactStore>().GetArtifactAsync(repository, tag, page.Aborted).ConfigureAwait(false) is null)
-        {
-            throw ApiException.NotFound($"tag {tag} not found in {repository}");
-        }
-
-        var cache = page.Service<ManifestCache>();
-        cache.Invalidate(repository.Value);
-        try
-        {
-            await page.Service<IMetadataStore>().DeleteTagAsync(repository, tag, page.Aborted).ConfigureAwait(false);
-        }
-        finally
-        {
-            cache.Invalidate(repository.Value);
-        }
-
+        await page.Service<ArtifactRules>().DeleteTagAsync(caller, project, repository, tag, page.Aborted).ConfigureAwait(false);
         ManagementApi.Audit(page.Context, caller, "delete", "tag", $"{repository}:{tag}", project.Name);
         return PortalPage.Back($"/portal/projects/{Html.Segment(project.Name)}/repositories/{name}", $"Tag {tag} deleted.");
     }

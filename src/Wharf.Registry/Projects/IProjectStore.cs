@@ -3,6 +3,20 @@ using Wharf.Registry.Identity;
 
 namespace Wharf.Registry.Projects;
 
+/// <summary>
+/// Which projects a listing shows. <see cref="VisibleToUserId"/> null lists all (system admins); otherwise
+/// public projects and those the user is a member of (0 for anonymous: public only), with
+/// <see cref="Groups"/> also those their directory groups reach.
+/// </summary>
+public sealed record ProjectQuery(string? NameContains = null, bool? IsPublic = null, string? Owner = null, long? VisibleToUserId = null, GroupReach? Groups = null);
+
+/// <summary>
+/// How directory groups reach projects in a listing: groups read at or after <paramref name="ReadSince"/>
+/// count (older ones are past the outage window); through a group mapped to the project
+/// (<c>project_member_groups</c>) and, when <paramref name="ByName"/>, through a group whose cn in lower case is the project's name.
+/// </summary>
+public sealed record GroupReach(DateTimeOffset ReadSince, bool ByName);
+
 public interface IProjectStore
 {
     /// <summary>Creates the project and makes <paramref name="ownerId"/> its project admin; null when the name is taken, in any case.</summary>
@@ -17,6 +31,9 @@ public interface IProjectStore
     /// otherwise public projects and those the user is a member of (0 for anonymous: public only).
     /// </summary>
     Task<(IReadOnlyList<Project> Projects, long Total)> ListAsync(string? nameContains, bool? isPublic, long? visibleToUserId, int page, int pageSize, CancellationToken cancellationToken);
+
+    /// <summary>A page of projects ordered by name, as <paramref name="query"/> selects them.</summary>
+    Task<(IReadOnlyList<Project> Projects, long Total)> ListAsync(ProjectQuery query, int page, int pageSize, CancellationToken cancellationToken);
 
     Task<bool> SetPublicAsync(long id, bool isPublic, CancellationToken cancellationToken);
 
@@ -67,30 +84,54 @@ public sealed class SqliteProjectStore(IdentityDatabase database, TimeProvider t
 
     public Task<Project?> FindByIdAsync(long id, CancellationToken cancellationToken) => FindAsync("id = $k", id, cancellationToken);
 
-    public async Task<(IReadOnlyList<Project> Projects, long Total)> ListAsync(string? nameContains, bool? isPublic, long? visibleToUserId, int page, int pageSize, CancellationToken cancellationToken)
+    public Task<(IReadOnlyList<Project> Projects, long Total)> ListAsync(string? nameContains, bool? isPublic, long? visibleToUserId, int page, int pageSize, CancellationToken cancellationToken) =>
+        ListAsync(new ProjectQuery(nameContains, isPublic, null, visibleToUserId), page, pageSize, cancellationToken);
+
+    public async Task<(IReadOnlyList<Project> Projects, long Total)> ListAsync(ProjectQuery query, int page, int pageSize, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(query);
         var conditions = new List<string>();
-        if (!string.IsNullOrEmpty(nameContains))
+        if (!string.IsNullOrEmpty(query.NameContains))
         {
             conditions.Add("name LIKE $q ESCAPE '\\'");
         }
 
-        if (isPublic is not null)
+        if (query.IsPublic is not null)
         {
             conditions.Add("public = $pub");
         }
 
-        if (visibleToUserId is not null)
+        if (!string.IsNullOrEmpty(query.Owner))
         {
-            conditions.Add("(public = 1 OR id IN (SELECT project_id FROM project_members WHERE user_id = $uid))");
+            conditions.Add("owner_id IN (SELECT id FROM users WHERE username = $owner COLLATE NOCASE)");
+        }
+
+        if (query.VisibleToUserId is not null)
+        {
+            var reach = new List<string> { "public = 1", "id IN (SELECT project_id FROM project_members WHERE user_id = $uid)" };
+            if (query.Groups is { } groups)
+            {
+                // The user's groups as last read (within the outage window), joined on the mapped group's DN...
+                const string Memberships = "FROM directory_user_groups dug JOIN directory_users du ON du.user_id = dug.user_id WHERE dug.user_id = $uid AND du.groups_read_at >= $since";
+                reach.Add($"id IN (SELECT pmg.project_id FROM project_member_groups pmg JOIN user_groups ug ON ug.id = pmg.group_id JOIN directory_user_groups dug ON dug.group_dn = ug.ldap_group_dn JOIN directory_users du ON du.user_id = dug.user_id WHERE dug.user_id = $uid AND du.groups_read_at >= $since)");
+                if (groups.ByName)
+                {
+                    // ...and, under the naming rule, on the group's cn in lower case.
+                    reach.Add($"name IN (SELECT lower(dug.group_name) {Memberships})");
+                }
+            }
+
+            conditions.Add("(" + string.Join(" OR ", reach) + ")");
         }
 
         string where = conditions.Count == 0 ? "" : "WHERE " + string.Join(" AND ", conditions);
         (string, object?)[] parameters =
         [
-            ("$q", nameContains is null ? null : Sql.LikeContains(nameContains)),
-            ("$pub", isPublic == true ? 1 : 0),
-            ("$uid", visibleToUserId),
+            ("$q", query.NameContains is null ? null : Sql.LikeContains(query.NameContains)),
+            ("$pub", query.IsPublic == true ? 1 : 0),
+            ("$owner", query.Owner),
+            ("$uid", query.VisibleToUserId),
+            ("$since", query.Groups?.ReadSince.ToUnixTimeSeconds() ?? 0),
         ];
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         long total = await connection.ScalarAsync<long>($"SELECT COUNT(*) FROM projects {where};", cancellationToken, parameters).ConfigureAwait(false);

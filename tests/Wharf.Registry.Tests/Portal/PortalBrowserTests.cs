@@ -196,4 +196,70 @@ public sealed class PortalBrowserTests(ITestOutputHelper output) : IAsyncLifetim
         using var admin = _server.Admin();
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("v2/closed/app/manifests/v1")).StatusCode);
     });
+
+    [Fact]
+    public Task ProjectAdmin_EditsARobot_RefreshesItsSecret_AndDeletesAnArtifact() => WithScreenshotAsync(nameof(ProjectAdmin_EditsARobot_RefreshesItsSecret_AndDeletesAnArtifact), async () =>
+    {
+        await _server.CreateProjectAsync("team");
+        await _server.CreateUserAsync("lead");
+        await _server.AddMemberAsync("team", "lead", ProjectRole.ProjectAdmin);
+        var robot = await _server.CreateRobotAsync("team", "ci", 30, "pull");
+        var image = await _server.SeedImageAsync("team/app", "v1");
+
+        // The robot gets push and never expires; its secret is replaced and shown once.
+        SignIn("lead", WharfEndpoint.UserPassword);
+        Open("/portal/projects/team");
+        Link("Edit");
+        _browser.FindElement(By.CssSelector("input[name=action][value=push]")).Click();
+        var days = Field("Expires after (days from creation; -1 never)");
+        days.Clear();
+        days.SendKeys("-1");
+        Button("Save robot account");
+        Assert.Contains("saved", Flash(), StringComparison.Ordinal);
+        Assert.Equal(["pull", "push"], WharfServer.AccessOf(await _server.TokenAsync(robot.Name, robot.Secret, "repository:team/app:pull,push"))["repository:team/app"].Order(StringComparer.Ordinal));
+        Open($"/portal/projects/team/robots/{robot.Id}");
+        Button("Refresh the secret");
+        string secret = _browser.FindElement(By.Id("robot-secret")).Text;
+        Assert.NotEqual(robot.Secret, secret);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _server.RequestTokenAsync(robot.Name, robot.Secret, "repository:team/app:pull")).StatusCode);
+        Assert.NotEmpty(WharfServer.AccessOf(await _server.TokenAsync(robot.Name, secret, "repository:team/app:pull")));
+
+        // The artifact goes by digest from the repository page.
+        Open("/portal/projects/team/repositories/app");
+        ClickAndWait(_browser.FindElement(By.XPath("//button[starts-with(normalize-space(), 'Delete artifact')]")));
+        Assert.Contains("deleted", Flash(), StringComparison.Ordinal);
+        using var admin = _server.Admin();
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"v2/team/app/manifests/{image.Digest}")).StatusCode);
+    });
+
+    [Fact]
+    public Task PhoneWidth_MainPagesDoNotScrollSideways_AndEveryFieldHasALabel() => WithScreenshotAsync(nameof(PhoneWidth_MainPagesDoNotScrollSideways_AndEveryFieldHasALabel), async () =>
+    {
+        await _server.CreateProjectAsync("a-project-with-a-rather-long-name-for-a-phone");
+        await _server.CreateRobotAsync("a-project-with-a-rather-long-name-for-a-phone", "ci", 30, "pull");
+        await _server.SeedImageAsync("a-project-with-a-rather-long-name-for-a-phone/some/deeply/nested/repository", "a-long-tag-name-1.2.3");
+        _browser.Manage().Window.Size = new System.Drawing.Size(390, 844);
+        SignIn("admin", WharfServer.AdminPassword);
+        const string Project = "/portal/projects/a-project-with-a-rather-long-name-for-a-phone";
+        string[] pages =
+        [
+            "/", Project, Project + "/repositories/some/deeply/nested/repository", Project + "/logs", Project + "/robots/1",
+            "/portal/admin/users", "/portal/admin/gc", "/portal/admin/audit", "/portal/account",
+        ];
+        foreach (string path in pages)
+        {
+            Open(path);
+            long scrollWidth = Convert.ToInt64(_browser.ExecuteScript("return document.documentElement.scrollWidth"), System.Globalization.CultureInfo.InvariantCulture);
+            long viewport = Convert.ToInt64(_browser.ExecuteScript("return window.innerWidth"), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(scrollWidth <= viewport, $"{path} is {scrollWidth}px wide in a {viewport}px window");
+            var unlabelled = ((IEnumerable<object>?)_browser.ExecuteScript(
+                "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
+                + ".filter(e => e.labels.length === 0 && !e.getAttribute('aria-label')).map(e => e.name || e.id);") ?? []).ToList();
+            Assert.True(unlabelled.Count == 0, $"{path} has fields without a label: {string.Join(", ", unlabelled)}");
+        }
+
+        SignOut();
+        Open("/portal/login");
+        Assert.True(Convert.ToInt64(_browser.ExecuteScript("return document.documentElement.scrollWidth"), System.Globalization.CultureInfo.InvariantCulture) <= 390);
+    });
 }

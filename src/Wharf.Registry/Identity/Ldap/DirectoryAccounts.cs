@@ -1,11 +1,15 @@
+using Microsoft.Data.Sqlite;
+
 namespace Wharf.Registry.Identity.Ldap;
 
 /// <summary>What wharf remembers of a directory account: its DN, its groups and when they were read.</summary>
 public sealed record DirectoryAccount(long UserId, string Dn, IReadOnlyList<DirectoryGroup> Groups, DateTimeOffset GroupsReadAt);
 
 /// <summary>
-/// The <c>directory_users</c> table: which local accounts come from the directory, and the group
-/// memberships last read for each (a DN and a name per line), which keep serving while the directory is away.
+/// The <c>directory_users</c> table (which local accounts come from the directory, and when their groups
+/// were last read) and <c>directory_user_groups</c> (one row per account and group: DN and cn), which keep
+/// serving while the directory is away and which the project listing joins, so a project reached only
+/// through a group is listed like one with a direct membership.
 /// </summary>
 public sealed class DirectoryAccounts(IdentityDatabase database)
 {
@@ -13,26 +17,67 @@ public sealed class DirectoryAccounts(IdentityDatabase database)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync(
-            "SELECT user_id, dn, groups, groups_read_at FROM directory_users WHERE user_id = $u;",
-            r => new DirectoryAccount(r.GetInt64(0), r.GetString(1), Parse(r.GetString(2)), r.Time(3)), cancellationToken, ("$u", userId)).ConfigureAwait(false);
-        return rows.Count == 0 ? null : rows[0];
+            "SELECT user_id, dn, groups_read_at FROM directory_users WHERE user_id = $u;",
+            r => (Dn: r.GetString(1), ReadAt: r.Time(2)), cancellationToken, ("$u", userId)).ConfigureAwait(false);
+        if (rows.Count == 0)
+        {
+            return null;
+        }
+
+        var groups = await connection.QueryAsync(
+            "SELECT group_dn, group_name FROM directory_user_groups WHERE user_id = $u ORDER BY group_dn;",
+            r => new DirectoryGroup(r.GetString(0), r.GetString(1)), cancellationToken, ("$u", userId)).ConfigureAwait(false);
+        return new DirectoryAccount(userId, rows[0].Dn, groups, rows[0].ReadAt);
     }
 
+    /// <summary>Replaces the account's groups with those just read, in one transaction.</summary>
     public async Task SaveAsync(long userId, string dn, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset readAt, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(
-            "INSERT INTO directory_users (user_id, dn, groups, groups_read_at) VALUES ($u, $d, $g, $t) "
-            + "ON CONFLICT(user_id) DO UPDATE SET dn = excluded.dn, groups = excluded.groups, groups_read_at = excluded.groups_read_at;",
-            cancellationToken, ("$u", userId), ("$d", dn), ("$g", Format(groups)), ("$t", readAt.ToUnixTimeSeconds())).ConfigureAwait(false);
+            "INSERT INTO directory_users (user_id, dn, groups, groups_read_at) VALUES ($u, $d, '', $t) "
+            + "ON CONFLICT(user_id) DO UPDATE SET dn = excluded.dn, groups = '', groups_read_at = excluded.groups_read_at;",
+            cancellationToken, ("$u", userId), ("$d", dn), ("$t", readAt.ToUnixTimeSeconds())).ConfigureAwait(false);
+        await ReplaceGroupsAsync(connection, userId, groups, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    // A DN and a name never hold a newline or a tab that matters here: LDAP escapes them in DNs (RFC 4514).
-    private static string Format(IReadOnlyList<DirectoryGroup> groups) =>
-        string.Join('\n', groups.Select(g => Clean(g.Dn) + "\t" + Clean(g.Name)));
+    /// <summary>
+    /// Databases of the first directory-login version kept the groups as text in <c>directory_users.groups</c>
+    /// (a DN and a name per line, tab between): they move into <c>directory_user_groups</c> once.
+    /// </summary>
+    internal static async Task MigrateGroupsColumnAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        var pending = await connection.QueryAsync(
+            "SELECT user_id, groups FROM directory_users WHERE groups <> '';", r => (UserId: r.GetInt64(0), Text: r.GetString(1)), cancellationToken).ConfigureAwait(false);
+        if (pending.Count == 0)
+        {
+            return;
+        }
 
-    private static string Clean(string value) => value.Replace('\n', ' ').Replace('\t', ' ');
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var (userId, text) in pending)
+        {
+            await ReplaceGroupsAsync(connection, userId, ParseLegacy(text), cancellationToken).ConfigureAwait(false);
+            await connection.ExecuteAsync("UPDATE directory_users SET groups = '' WHERE user_id = $u;", cancellationToken, ("$u", userId)).ConfigureAwait(false);
+        }
 
-    private static List<DirectoryGroup> Parse(string text) =>
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task ReplaceGroupsAsync(SqliteConnection connection, long userId, IReadOnlyList<DirectoryGroup> groups, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync("DELETE FROM directory_user_groups WHERE user_id = $u;", cancellationToken, ("$u", userId)).ConfigureAwait(false);
+        foreach (var group in groups)
+        {
+            // DNs are kept as the groups API keeps them (no spaces around separators), so the listing can join on them.
+            await connection.ExecuteAsync(
+                "INSERT OR IGNORE INTO directory_user_groups (user_id, group_dn, group_name) VALUES ($u, $d, $n);",
+                cancellationToken, ("$u", userId), ("$d", DirectoryGroupRoles.NormalizeDn(group.Dn)), ("$n", group.Name)).ConfigureAwait(false);
+        }
+    }
+
+    private static List<DirectoryGroup> ParseLegacy(string text) =>
         [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split('\t', 2)).Select(p => new DirectoryGroup(p[0], p.Length > 1 ? p[1] : p[0]))];
 }

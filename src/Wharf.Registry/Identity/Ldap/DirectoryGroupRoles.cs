@@ -49,6 +49,22 @@ public sealed partial class DirectoryGroupRoles(
         return best;
     }
 
+    /// <summary>
+    /// How the account's groups reach projects in a listing: null outside ldap_auth; otherwise the groups
+    /// are first read again when due (as for a role check), and those read within the cache window count.
+    /// </summary>
+    public async Task<GroupReach?> ReachAsync(long userId, CancellationToken cancellationToken)
+    {
+        var settings = await configuration.GetAsync(cancellationToken).ConfigureAwait(false);
+        if (!settings.IsLdap)
+        {
+            return null;
+        }
+
+        _ = await GroupsAsync(settings, userId, cancellationToken).ConfigureAwait(false);
+        return new GroupReach(time.GetUtcNow() - settings.GroupCacheLifetime, settings.GroupProjectRole > 0);
+    }
+
     /// <summary>The groups that count for the account now (empty for a local account).</summary>
     public async Task<IReadOnlyList<DirectoryGroup>> GroupsAsync(LdapSettings settings, long userId, CancellationToken cancellationToken)
     {

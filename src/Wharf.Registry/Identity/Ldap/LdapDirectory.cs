@@ -168,6 +168,26 @@ public sealed class LdapDirectory
             }
             else if (settings.StartTls)
             {
+                if (!OperatingSystem.IsWindows())
+                {
+                    // On Linux the connection learns its server only at its first bind (the library sets
+                    // LDAP_OPT_URI there), so StartTLS before any bind has nowhere to go: an anonymous bind,
+                    // which carries no password, connects first. A directory that refuses anonymous binds
+                    // has still been connected to.
+                    connection.AuthType = AuthType.Anonymous;
+                    try
+                    {
+                        connection.Bind();
+                    }
+                    catch (LdapException e) when (e.ErrorCode is not (81 or 85 or 91))
+                    {
+                    }
+                    finally
+                    {
+                        connection.AuthType = AuthType.Basic;
+                    }
+                }
+
                 connection.SessionOptions.StartTransportLayerSecurity(null);
             }
 
