@@ -87,6 +87,38 @@ public sealed class LayerStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task EnsureAsync_PulledGzipLayerWithZeroPadding_Unpacks()
+    {
+        // A registry's blob is kept byte for byte (its digest is the manifest's), padding and all.
+        byte[] tar = Tar(("etc/padded", "yes\n"));
+        string config = $"{{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{Sha(tar)}\"]}}}}";
+        var (store, image) = await StoreAsync(new ImageStore(Path.Combine(_dir, "graph")), config, ([.. Gzip(tar), .. new byte[1024]], MediaTypes.OciLayerGzip));
+
+        var unpacked = await new LayerStore(store).EnsureAsync(image, WhiteoutMode.Overlay, CancellationToken.None);
+
+        Assert.Equal("yes\n", File.ReadAllText(Path.Combine(unpacked.LayerDirs[0], "etc", "padded")));
+    }
+
+    [Fact]
+    public async Task EnsureAsync_UnpackOfADeadProcessLeftOver_RemovedAndLiveOneKept()
+    {
+        var (store, image, _) = await StoreImageAsync();
+        var layers = new LayerStore(store);
+        using (var gone = System.Diagnostics.Process.Start("true")!)
+        {
+            gone.WaitForExit();
+            Directory.CreateDirectory(Path.Combine(layers.Root, "tmp", $"{gone.Id}-killed", "diff", "etc"));
+        }
+
+        string live = Path.Combine(layers.Root, "tmp", $"{Environment.ProcessId}-busy");
+        Directory.CreateDirectory(live);
+
+        await layers.EnsureAsync(image, WhiteoutMode.Overlay, CancellationToken.None);
+
+        Assert.Equal([live], Directory.GetDirectories(Path.Combine(layers.Root, "tmp")));
+    }
+
+    [Fact]
     public async Task EnsureAsync_ConcurrentCallers_UnpackOnceIntoChainIdDirectories()
     {
         var (store, image, diffIds) = await StoreImageAsync();
