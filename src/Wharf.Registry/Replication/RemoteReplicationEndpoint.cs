@@ -225,6 +225,14 @@ public sealed class RemoteReplicationEndpoint(UpstreamClient client) : IReplicat
                 return false;
             }
 
+            // A registry that deletes manifests only by digest (docker-registry: 400/405 for a tag)
+            // gets the tagged manifest deleted, as Harbor deletes the artifact.
+            if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.MethodNotAllowed && !Digest.TryParse(reference, out _)
+                && await FindTagAsync(reference, cancellationToken).ConfigureAwait(false) is { } digest)
+            {
+                return await DeleteAsync(digest.ToString(), cancellationToken).ConfigureAwait(false);
+            }
+
             await EnsureAsync(response, $"deleting {path}:{reference} in {client.Registry}", cancellationToken).ConfigureAwait(false);
             return true;
         }

@@ -270,7 +270,7 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
 
     /// <summary>
     /// The registry database's own connection (<see cref="IdentityDatabase.OpenAsync"/>), after these tables
-    /// exist; they are created once, on first use, after the endpoints' table they refer to.
+    /// exist; they are created once, on first use.
     /// </summary>
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {

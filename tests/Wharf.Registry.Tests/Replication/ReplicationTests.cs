@@ -237,6 +237,21 @@ public sealed class ReplicationTests : IAsyncLifetime
         Assert.Null(await FindManifestAsync(_remote, "a/team/gone", image.Digest.ToString()));
         Assert.NotNull(await FindManifestAsync(_remote, "b/team/gone", "1"));
         Assert.Single(await ExecutionsAsync(_server, keeping));
+
+        // A tag deleted here: docker-registry cannot delete a tag alone, so the tagged manifest goes.
+        var second = await Images.PushImageAsync(_admin, "team/gone", "2", ProxySetup.RandomLayer());
+        await WaitForExecutionsAsync(_server, deleting, 3);
+        await WaitForExecutionsAsync(_server, keeping, 2);
+        using (var delete = await _admin.DeleteAsync("v2/team/gone/manifests/2"))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, delete.StatusCode);
+        }
+
+        executions = await WaitForExecutionsAsync(_server, deleting, 4);
+        Assert.Equal("Succeed", executions[0].GetProperty("status").GetString());
+        Assert.Null(await FindManifestAsync(_remote, "a/team/gone", second.Digest.ToString()));
+        Assert.Equal(second.Digest, (await FindManifestAsync(_remote, "b/team/gone", "2"))!.Value.Digest);
+        Assert.Equal(2, (await ExecutionsAsync(_server, keeping)).Length);
     }
 
     [Fact]
