@@ -63,7 +63,9 @@ public sealed partial class ReplicationRunner : IDisposable
         long id = await _store.CreateExecutionAsync(policy.Id, trigger, cancellationToken).ConfigureAwait(false);
         var stop = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
         _stops[id] = stop;
-        _runs[id] = Task.Run(() => RunAsync(id, policy, items, stop.Token));
+        var run = Task.Run(() => RunAsync(id, policy, items, stop.Token));
+        _runs[id] = run;
+        _ = run.ContinueWith(_ => _runs.TryRemove(id, out Task? _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         Log.Started(_logger, id, policy.Name, trigger);
         return id;
     }
@@ -108,10 +110,18 @@ public sealed partial class ReplicationRunner : IDisposable
 
     private async Task RecoverAsync()
     {
-        int failed = await _store.FailInterruptedAsync(CancellationToken.None).ConfigureAwait(false);
-        if (failed > 0)
+        try
         {
-            Log.Interrupted(_logger, failed);
+            int failed = await _store.FailInterruptedAsync(CancellationToken.None).ConfigureAwait(false);
+            if (failed > 0)
+            {
+                Log.Interrupted(_logger, failed);
+            }
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            // Not fatal: new runs still work; the stale ones keep saying Running until a later start.
+            Log.RecoveryFailed(_logger, e.Message);
         }
     }
 
@@ -391,5 +401,8 @@ public sealed partial class ReplicationRunner : IDisposable
 
         [LoggerMessage(EventId = 1404, Level = LogLevel.Warning, Message = "{Count} replication execution(s) were running when wharfd stopped; marked failed")]
         public static partial void Interrupted(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "Could not mark interrupted replication executions failed: {Reason}")]
+        public static partial void RecoveryFailed(ILogger logger, string reason);
     }
 }

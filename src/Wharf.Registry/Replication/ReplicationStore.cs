@@ -155,6 +155,14 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
             ("$q", string.IsNullOrEmpty(nameContains) ? null : Sql.LikeContains(nameContains))).ConfigureAwait(false);
     }
 
+    /// <summary>How many policies name the registered endpoint as their source or destination.</summary>
+    public async Task<long> PoliciesUsingAsync(long registryId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ScalarAsync<long>(
+            "SELECT COUNT(*) FROM replication_policies WHERE src_registry_id = $r OR dest_registry_id = $r;", cancellationToken, ("$r", registryId)).ConfigureAwait(false);
+    }
+
     public async Task<long> CreateExecutionAsync(long policyId, string trigger, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);

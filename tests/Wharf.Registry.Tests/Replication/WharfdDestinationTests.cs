@@ -116,7 +116,24 @@ public sealed class WharfdDestinationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Forbidden, start.StatusCode);
         }
 
-        using var missing = await admin.PostAsJsonAsync("api/v2.0/replication/executions", new { policy_id = 42 });
-        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        using (var missing = await admin.PostAsJsonAsync("api/v2.0/replication/executions", new { policy_id = 42 }))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        }
+
+        // An endpoint a policy uses cannot be deleted from under it.
+        long used = await CreatePolicyAsync(_server, new { name = "uses-peer", dest_registry = new { id = registry } });
+        using (var delete = await admin.DeleteAsync($"api/v2.0/registries/{registry}"))
+        {
+            Assert.Equal(HttpStatusCode.PreconditionFailed, delete.StatusCode);
+        }
+
+        using (var deletePolicy = await admin.DeleteAsync($"api/v2.0/replication/policies/{used}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, deletePolicy.StatusCode);
+        }
+
+        using var deleted = await admin.DeleteAsync($"api/v2.0/registries/{registry}");
+        Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
     }
 }
