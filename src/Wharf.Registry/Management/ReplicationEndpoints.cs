@@ -141,7 +141,7 @@ internal static class ReplicationEndpoints
     {
         var caller = await Api.SysAdminAsync(context).ConfigureAwait(false);
         var execution = await FindExecutionAsync(context).ConfigureAwait(false);
-        if (execution.Status == ReplicationStatus.Running && context.RequestServices.GetRequiredService<ReplicationRunner>().Stop(execution.Id))
+        if (execution.Status == ReplicationStatus.InProgress && context.RequestServices.GetRequiredService<ReplicationRunner>().Stop(execution.Id))
         {
             Api.Audit(context, caller, "stop", "replication_execution", execution.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), null);
         }

@@ -4,11 +4,11 @@ using Wharf.Registry.Identity;
 
 namespace Wharf.Registry.Replication;
 
-/// <summary>Harbor's execution and task states.</summary>
+/// <summary>Harbor's execution and task states, as its API spells them (a running one is "InProgress").</summary>
 public static class ReplicationStatus
 {
     public const string Pending = "Pending";
-    public const string Running = "Running";
+    public const string InProgress = "InProgress";
     public const string Succeed = "Succeed";
     public const string Failed = "Failed";
     public const string Stopped = "Stopped";
@@ -86,7 +86,7 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
         (SELECT COUNT(*) FROM replication_tasks t WHERE t.execution_id = e.id),
         (SELECT COUNT(*) FROM replication_tasks t WHERE t.execution_id = e.id AND t.status = 'Failed'),
         (SELECT COUNT(*) FROM replication_tasks t WHERE t.execution_id = e.id AND t.status = 'Succeed'),
-        (SELECT COUNT(*) FROM replication_tasks t WHERE t.execution_id = e.id AND t.status IN ('Pending', 'Running')),
+        (SELECT COUNT(*) FROM replication_tasks t WHERE t.execution_id = e.id AND t.status IN ('Pending', 'InProgress')),
         (SELECT COUNT(*) FROM replication_tasks t WHERE t.execution_id = e.id AND t.status = 'Stopped'),
         (SELECT COALESCE(SUM(bytes), 0) FROM replication_tasks t WHERE t.execution_id = e.id)
         """;
@@ -167,7 +167,7 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ScalarAsync<long>(
-            "INSERT INTO replication_executions (policy_id, status, trigger, start_time) VALUES ($p, 'Running', $tr, $t) RETURNING id;",
+            "INSERT INTO replication_executions (policy_id, status, trigger, start_time) VALUES ($p, 'InProgress', $tr, $t) RETURNING id;",
             cancellationToken, ("$p", policyId), ("$tr", trigger), ("$t", time.GetUtcNow().ToUnixTimeSeconds())).ConfigureAwait(false);
     }
 
@@ -200,7 +200,7 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ScalarAsync<long>(
-            "SELECT COUNT(*) FROM replication_executions WHERE policy_id = $p AND status = 'Running';", cancellationToken, ("$p", policyId)).ConfigureAwait(false) > 0;
+            "SELECT COUNT(*) FROM replication_executions WHERE policy_id = $p AND status = 'InProgress';", cancellationToken, ("$p", policyId)).ConfigureAwait(false) > 0;
     }
 
     public async Task<long> CreateTaskAsync(long executionId, string source, string destination, string operation, CancellationToken cancellationToken)
@@ -214,7 +214,7 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
     public async Task StartTaskAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await connection.ExecuteAsync("UPDATE replication_tasks SET status = 'Running', start_time = $t WHERE id = $id;", cancellationToken,
+        await connection.ExecuteAsync("UPDATE replication_tasks SET status = 'InProgress', start_time = $t WHERE id = $id;", cancellationToken,
             ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false);
     }
 
@@ -250,10 +250,10 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(
             "UPDATE replication_tasks SET status = 'Failed', end_time = $t, log = log || 'interrupted: wharfd stopped during the task' || char(10) "
-            + "WHERE status IN ('Pending', 'Running');", cancellationToken, ("$t", now)).ConfigureAwait(false);
+            + "WHERE status IN ('Pending', 'InProgress');", cancellationToken, ("$t", now)).ConfigureAwait(false);
         return await connection.ExecuteAsync(
             "UPDATE replication_executions SET status = 'Failed', status_text = 'interrupted: wharfd stopped during the execution', end_time = $t "
-            + "WHERE status IN ('Pending', 'Running');", cancellationToken, ("$t", now)).ConfigureAwait(false);
+            + "WHERE status IN ('Pending', 'InProgress');", cancellationToken, ("$t", now)).ConfigureAwait(false);
     }
 
     private static (string, object?)[] Parameters(ReplicationPolicy p, long now) =>

@@ -57,7 +57,7 @@ internal static class ReplicationSetup
         while (true)
         {
             var execution = await ExecutionAsync(server, executionId);
-            if (execution.GetProperty("status").GetString() != "Running")
+            if (execution.GetProperty("status").GetString() != "InProgress")
             {
                 return execution;
             }
@@ -75,7 +75,7 @@ internal static class ReplicationSetup
         {
             tick?.Invoke();
             var all = await ExecutionsAsync(server, policyId);
-            if (all.Length >= count && all.All(e => e.GetProperty("status").GetString() != "Running"))
+            if (all.Length >= count && all.All(e => e.GetProperty("status").GetString() != "InProgress"))
             {
                 return all;
             }

@@ -78,6 +78,14 @@ public sealed class ReplicationTests : IAsyncLifetime
             Assert.Equal(blob, Digest.Compute(await ProxySetup.GetBlobAsync(_remote, "team/app", blob)).ToString());
         }
 
+        Assert.True(Skopeo.IsInstalled, "skopeo is not installed");
+        using (var skopeo = new Skopeo())
+        {
+            var raw = await skopeo.RunAsync(null, "inspect", "--raw", "--tls-verify=false", $"docker://127.0.0.1:{_registry.Port}/team/app:1.0");
+            Assert.True(raw.ExitCode == 0, raw.ToString());
+            Assert.Equal(app10.Digest, Digest.Compute(System.Text.Encoding.UTF8.GetBytes(raw.Stdout)));
+        }
+
         var tasks = await TasksAsync(_server, execution.GetProperty("id").GetInt64());
         Assert.Equal(["team/app:1.0", "team/app:1.1"], tasks.Select(t => t.GetProperty("src_resource").GetString()).Order(StringComparer.Ordinal));
         Assert.All(tasks, t => Assert.Equal("Succeed", t.GetProperty("status").GetString()));
