@@ -177,7 +177,7 @@ public sealed class ReplicationTests : IAsyncLifetime
             name = "slow",
             dest_registry = new { id = _registryId },
             filters = new object[] { new { type = "name", value = "team/big" } },
-            speed = 512, // KB/s: about three seconds for the image, time to stop it in the middle
+            speed = 256, // KB/s: about six seconds for the image, time to stop it in the middle
         });
 
         long first = await StartAsync(_server, policy);
@@ -209,8 +209,9 @@ public sealed class ReplicationTests : IAsyncLifetime
         Assert.Equal("Succeed", second.GetProperty("status").GetString());
         Assert.Equal(blobs, Uploads("team/big")); // every blob uploaded exactly once over both runs
         var task = Assert.Single(await TasksAsync(_server, second.GetProperty("id").GetInt64()));
-        Assert.Equal(copiedBefore, task.GetProperty("blobs_skipped").GetInt32());
-        Assert.Equal(blobs - copiedBefore, task.GetProperty("blobs_copied").GetInt32());
+        int skipped = task.GetProperty("blobs_skipped").GetInt32();
+        Assert.True(skipped >= copiedBefore, $"{skipped} blobs skipped, {copiedBefore} were there");
+        Assert.Equal(blobs, skipped + task.GetProperty("blobs_copied").GetInt32());
         Assert.Equal(image.Digest, (await FindManifestAsync(_remote, "team/big", "1"))!.Value.Digest);
     }
 
