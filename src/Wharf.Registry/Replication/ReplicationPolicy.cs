@@ -42,7 +42,7 @@ public sealed record ReplicationPolicy(
 
     /// <summary>The literal repository names of a <c>name</c> filter without wildcards: no catalog is needed to find them.</summary>
     public string? LiteralRepository =>
-        Filters.SingleOrDefault(f => f.Type == "name" && !f.Excludes) is { } f && f.Value.IndexOfAny(['*', '?', '[', '{']) < 0 ? f.Value : null;
+        Filters.Where(f => f.Type == "name" && !f.Excludes).ToList() is [var only] && only.Value.IndexOfAny(['*', '?', '[', '{', '\\']) < 0 ? only.Value : null;
 
     /// <summary>
     /// Where a source repository lands (Harbor's dest_namespace and dest_namespace_replace_count):
@@ -131,11 +131,11 @@ public static class DoublestarPattern
                     sb.Append("[^/]");
                     break;
                 case '[':
-                    int end = pattern.IndexOf(']', i + 2);
-                    if (end < 0)
+                    int end = pattern.IndexOf(']', i + 1);
+                    if (end <= i + 1)
                     {
                         regex = null!;
-                        error = $"pattern \"{pattern}\": '[' without ']'";
+                        error = $"pattern \"{pattern}\": '[' without ']' or with an empty class";
                         return false;
                     }
 
@@ -171,7 +171,17 @@ public static class DoublestarPattern
             return false;
         }
 
-        regex = new Regex(sb.Append('$').ToString(), RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
-        return true;
+        try
+        {
+            regex = new Regex(sb.Append('$').ToString(), RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+            return true;
+        }
+        catch (ArgumentException e)
+        {
+            // A class the translation leaves invalid ("[!]", "[z-a]").
+            regex = null!;
+            error = $"pattern \"{pattern}\": {e.Message}";
+            return false;
+        }
     }
 }
