@@ -96,6 +96,43 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
     private static readonly JsonSerializerOptions FilterJson = new(JsonSerializerDefaults.Web);
 
     private readonly Lazy<Task> _schema = new(() => CreateSchemaAsync(database));
+    private readonly Lock _policiesLock = new();
+    private volatile IReadOnlyList<ReplicationPolicy>? _policies;
+    private long _generation;
+
+    /// <summary>
+    /// Every policy, from memory after the first read: the triggers ask on every push and every schedule
+    /// tick, and policies change only through this store (one process owns the database).
+    /// </summary>
+    public async Task<IReadOnlyList<ReplicationPolicy>> AllPoliciesAsync(CancellationToken cancellationToken)
+    {
+        if (_policies is { } cached)
+        {
+            return cached;
+        }
+
+        long generation = Interlocked.Read(ref _generation);
+        var read = await ListPoliciesAsync(null, cancellationToken).ConfigureAwait(false);
+        lock (_policiesLock)
+        {
+            // Kept only if no change landed while it was read.
+            if (_generation == generation)
+            {
+                _policies = read;
+            }
+        }
+
+        return read;
+    }
+
+    private void PoliciesChanged()
+    {
+        lock (_policiesLock)
+        {
+            _generation++;
+            _policies = null;
+        }
+    }
 
     /// <summary>Null when the name is taken.</summary>
     public async Task<ReplicationPolicy?> CreatePolicyAsync(ReplicationPolicy policy, CancellationToken cancellationToken)
@@ -108,6 +145,7 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
                 $"INSERT INTO replication_policies ({PolicyColumns[4..]}) VALUES ($n, $d, $s, $ds, $ns, $rc, $tt, $c, $f, $del, $o, $e, $sp, $cc, $t, $t) RETURNING id;",
                 cancellationToken, Parameters(policy, now)).ConfigureAwait(false);
             var at = DateTimeOffset.FromUnixTimeSeconds(now);
+            PoliciesChanged();
             return policy with { Id = id, CreatedAt = at, UpdatedAt = at };
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
@@ -122,11 +160,13 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await connection.ExecuteAsync(
+            bool updated = await connection.ExecuteAsync(
                 "UPDATE replication_policies SET name = $n, description = $d, src_registry_id = $s, dest_registry_id = $ds, dest_namespace = $ns, "
                 + "dest_namespace_replace_count = $rc, trigger_type = $tt, cron = $c, filters = $f, deletion = $del, override = $o, enabled = $e, "
                 + "speed = $sp, copy_by_chunk = $cc, update_time = $t WHERE id = $id;",
                 cancellationToken, [.. Parameters(policy, time.GetUtcNow().ToUnixTimeSeconds()), ("$id", policy.Id)]).ConfigureAwait(false) == 1;
+            PoliciesChanged();
+            return updated;
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
         {
@@ -137,7 +177,9 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
     public async Task<bool> DeletePolicyAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        return await connection.ExecuteAsync("DELETE FROM replication_policies WHERE id = $id;", cancellationToken, ("$id", id)).ConfigureAwait(false) == 1;
+        bool deleted = await connection.ExecuteAsync("DELETE FROM replication_policies WHERE id = $id;", cancellationToken, ("$id", id)).ConfigureAwait(false) == 1;
+        PoliciesChanged();
+        return deleted;
     }
 
     public async Task<ReplicationPolicy?> FindPolicyAsync(long id, CancellationToken cancellationToken)

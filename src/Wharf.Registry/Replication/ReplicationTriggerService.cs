@@ -79,7 +79,7 @@ public sealed partial class ReplicationTriggerService(
     private async Task RunDueAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var policies = (await store.ListPoliciesAsync(null, ct).ConfigureAwait(false))
+        var policies = (await store.AllPoliciesAsync(ct).ConfigureAwait(false))
             .Where(p => p.Enabled && p.TriggerType == ReplicationTriggers.Scheduled).ToList();
         foreach (long gone in _schedule.Keys.Except(policies.Select(p => p.Id)).ToList())
         {
@@ -138,7 +138,7 @@ public sealed partial class ReplicationTriggerService(
     {
         string repository = e.Repository.Value;
         bool isDigest = Digest.TryParse(e.Reference, out _);
-        var policies = (await store.ListPoliciesAsync(null, ct).ConfigureAwait(false))
+        var policies = (await store.AllPoliciesAsync(ct).ConfigureAwait(false))
             .Where(p => p.Enabled && p.IsPush && p.TriggerType == ReplicationTriggers.EventBased && p.AcceptsRepository(repository)
                 && (isDigest || p.AcceptsTag(e.Reference)));
         foreach (var policy in policies)
