@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Portal;
+using Wharf.Registry.Replication;
 
 namespace Wharf.Registry;
 
@@ -34,6 +35,7 @@ public static class WharfApplication
 
         builder.Services.AddWharfRegistry(builder.Configuration, configure);
         builder.Services.AddWharfIdentity(builder.Configuration);
+        builder.Services.AddWharfReplication(builder.Configuration);
         builder.Services.AddWharfPortal();
 
         var app = builder.Build();

@@ -27,6 +27,7 @@ internal static class ManagementApi
         ConfigurationEndpoints.Map(api);
         UserGroupEndpoints.Map(api);
         RegistryEndpointsApi.Map(api);
+        ReplicationEndpoints.Map(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
         api.MapGet("/swagger.json", OpenApiAsync);
     }

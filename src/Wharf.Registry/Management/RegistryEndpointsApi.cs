@@ -73,6 +73,12 @@ internal static class RegistryEndpointsApi
     {
         var caller = await Api.SysAdminAsync(context).ConfigureAwait(false);
         var existing = await FindAsync(context).ConfigureAwait(false);
+        long policies = await context.RequestServices.GetRequiredService<Replication.ReplicationStore>().PoliciesUsingAsync(existing.Id, context.RequestAborted).ConfigureAwait(false);
+        if (policies > 0)
+        {
+            throw ApiException.Precondition($"registry {existing.Id} is used by {policies} replication policy(ies); delete them first");
+        }
+
         try
         {
             await Store(context).DeleteAsync(existing.Id, context.RequestAborted).ConfigureAwait(false);

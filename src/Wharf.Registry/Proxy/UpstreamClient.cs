@@ -111,12 +111,18 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
         }
     }
 
-    /// <summary>Sends with a cached token for the scope; on a 401, answers the challenge once and resends.</summary>
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string scope, string? accept, CancellationToken cancellationToken)
+    private Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string scope, string? accept, CancellationToken cancellationToken) =>
+        SendAsync(() => Build(method, new Uri(registry.ApiBase, path), accept, null), scope, cancellationToken);
+
+    /// <summary>
+    /// Sends with a cached token for the scope; on a 401, answers the challenge once and resends a
+    /// request built anew (replication's pushes and deletes go through here too). A streamed body
+    /// cannot be sent twice: callers of uploads get the scope's token first with a bodiless request.
+    /// </summary>
+    internal async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> build, string scope, CancellationToken cancellationToken)
     {
-        var uri = new Uri(registry.ApiBase, path);
         _tokens.TryGetValue(scope, out string? authorization);
-        var response = await http.SendAsync(Build(method, uri, accept, authorization), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        var response = await http.SendAsync(Authorize(build(), authorization), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.Unauthorized)
         {
             return response;
@@ -136,7 +142,7 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
         }
 
         _tokens[scope] = authorization;
-        return await http.SendAsync(Build(method, uri, accept, authorization), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        return await http.SendAsync(Authorize(build(), authorization), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
     }
 
     private static HttpRequestMessage Build(HttpMethod method, Uri uri, string? accept, string? authorization)
@@ -147,6 +153,11 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
             request.Headers.TryAddWithoutValidation("Accept", accept);
         }
 
+        return Authorize(request, authorization);
+    }
+
+    private static HttpRequestMessage Authorize(HttpRequestMessage request, string? authorization)
+    {
         if (authorization is not null)
         {
             request.Headers.TryAddWithoutValidation("Authorization", authorization);

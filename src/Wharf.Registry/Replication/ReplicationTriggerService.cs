@@ -1,0 +1,167 @@
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Wharf.Oci;
+using Wharf.Registry.Api;
+
+namespace Wharf.Registry.Replication;
+
+/// <summary>
+/// Hands pushes and deletes on /v2 to the event-based policies: the request only writes to a bounded
+/// queue (never waits, never touches the database), the trigger service does the rest.
+/// </summary>
+public sealed class ReplicationRegistryEvents(IRegistryEvents inner, ReplicationTriggerService triggers) : IRegistryEvents
+{
+    public void Publish(HttpContext context, in RegistryEvent registryEvent)
+    {
+        inner.Publish(context, registryEvent);
+        triggers.Offer(registryEvent);
+    }
+}
+
+/// <summary>
+/// Starts executions that are not an admin's: scheduled policies when their cron comes due (checked
+/// every <see cref="ReplicationOptions.SchedulePollInterval"/> against the registry's clock), and
+/// event-based push policies for a tag pushed or deleted in a repository their filters accept. A
+/// scheduled policy whose previous run is still going skips that occurrence.
+/// </summary>
+public sealed partial class ReplicationTriggerService(
+    ReplicationStore store, ReplicationRunner runner, ReplicationOptions options, TimeProvider time, ILogger<ReplicationTriggerService> logger) : BackgroundService
+{
+    private readonly Channel<RegistryEvent> _events = Channel.CreateBounded<RegistryEvent>(
+        new BoundedChannelOptions(Math.Max(1, options.EventQueueLength)) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+
+    private readonly Dictionary<long, (string Cron, DateTimeOffset Next)> _schedule = [];
+
+    public void Offer(in RegistryEvent registryEvent)
+    {
+        bool wanted = registryEvent.Kind switch
+        {
+            RegistryEventKind.ManifestPushed => !Digest.TryParse(registryEvent.Reference, out _),
+            RegistryEventKind.TagDeleted or RegistryEventKind.ManifestDeleted => true,
+            _ => false,
+        };
+        if (wanted && !_events.Writer.TryWrite(registryEvent))
+        {
+            Log.EventDropped(logger, registryEvent.Repository, registryEvent.Reference);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await runner.RecoveredAsync().WaitAsync(stoppingToken).ConfigureAwait(false);
+        await Task.WhenAll(ScheduleLoopAsync(stoppingToken), EventLoopAsync(stoppingToken)).ConfigureAwait(false);
+    }
+
+    private async Task ScheduleLoopAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(options.SchedulePollInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                try
+                {
+                    await RunDueAsync(ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested)
+                {
+                    Log.TriggerFailed(logger, "schedule", e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task RunDueAsync(CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var policies = (await store.AllPoliciesAsync(ct).ConfigureAwait(false))
+            .Where(p => p.Enabled && p.TriggerType == ReplicationTriggers.Scheduled).ToList();
+        foreach (long gone in _schedule.Keys.Except(policies.Select(p => p.Id)).ToList())
+        {
+            _schedule.Remove(gone);
+        }
+
+        foreach (var policy in policies)
+        {
+            if (!ReplicationPolicy.TryParseCron(policy.Cron, out var cron, out _))
+            {
+                continue;
+            }
+
+            if (!_schedule.TryGetValue(policy.Id, out var entry) || entry.Cron != policy.Cron)
+            {
+                // A new or changed schedule counts from now: no catch-up of occurrences before it.
+                entry = (policy.Cron!, cron!.GetNextOccurrence(now.UtcDateTime) is { } first ? new DateTimeOffset(first) : DateTimeOffset.MaxValue);
+            }
+
+            if (entry.Next <= now)
+            {
+                if (!await store.PolicyHasRunningExecutionAsync(policy.Id, ct).ConfigureAwait(false))
+                {
+                    await runner.StartAsync(policy, ReplicationTriggers.Scheduled, null, ct).ConfigureAwait(false);
+                }
+
+                entry = (entry.Cron, cron!.GetNextOccurrence(now.UtcDateTime) is { } next ? new DateTimeOffset(next) : DateTimeOffset.MaxValue);
+            }
+
+            _schedule[policy.Id] = entry;
+        }
+    }
+
+    private async Task EventLoopAsync(CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var e in _events.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                try
+                {
+                    await HandleAsync(e, ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!ct.IsCancellationRequested)
+                {
+                    Log.TriggerFailed(logger, $"event on {e.Repository}:{e.Reference}", ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task HandleAsync(RegistryEvent e, CancellationToken ct)
+    {
+        string repository = e.Repository.Value;
+        bool isDigest = Digest.TryParse(e.Reference, out _);
+        var policies = (await store.AllPoliciesAsync(ct).ConfigureAwait(false))
+            .Where(p => p.Enabled && p.IsPush && p.TriggerType == ReplicationTriggers.EventBased && p.AcceptsRepository(repository)
+                && (isDigest || p.AcceptsTag(e.Reference)));
+        foreach (var policy in policies)
+        {
+            ReplicationItem? item = e.Kind switch
+            {
+                RegistryEventKind.ManifestPushed => new ReplicationItem(repository, e.Reference, ReplicationItem.Copy),
+                RegistryEventKind.TagDeleted or RegistryEventKind.ManifestDeleted when policy.Deletion => new ReplicationItem(repository, e.Reference, ReplicationItem.Deletion),
+                _ => null,
+            };
+            if (item is not null)
+            {
+                await runner.StartAsync(policy, ReplicationTriggers.EventBased, [item], ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1411, Level = LogLevel.Warning, Message = "Replication event queue full: {Repository}:{Reference} not replicated")]
+        public static partial void EventDropped(ILogger logger, RepositoryName repository, string reference);
+
+        [LoggerMessage(EventId = 1412, Level = LogLevel.Warning, Message = "Replication trigger ({What}) failed: {Reason}")]
+        public static partial void TriggerFailed(ILogger logger, string what, string reason);
+    }
+}

@@ -1,0 +1,139 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Wharf.Oci;
+using Wharf.Registry.Tests.Proxy;
+using Wharf.Registry.Tests.Support;
+using Wharf.Testing;
+using static Wharf.Registry.Tests.Replication.ReplicationSetup;
+
+namespace Wharf.Registry.Tests.Replication;
+
+/// <summary>
+/// Another wharfd as the destination, reached through its token service with a stored credential:
+/// a multi-platform index arrives with every platform's manifest, and a referrer after its subject.
+/// </summary>
+public sealed class WharfdDestinationTests : IAsyncLifetime
+{
+    private WharfServer _server = null!;
+    private WharfServer _destination = null!;
+
+    public async Task InitializeAsync()
+    {
+        _destination = await WharfServer.StartAsync();
+        _server = await WharfServer.StartAsync();
+        await _server.CreateProjectAsync("team");
+        await _destination.CreateProjectAsync("team");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
+        if (_destination is not null)
+        {
+            await _destination.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task PushPolicy_IndexWithReferrer_CopiesEveryPlatformAndTheReferrer()
+    {
+        using var admin = _server.Admin();
+        var amd64 = await Images.PushImageAsync(admin, "team/multi", "amd64-only", ProxySetup.RandomLayer());
+        var arm64 = await Images.PushImageAsync(admin, "team/multi", "arm64-only", ProxySetup.RandomLayer(30_000));
+        var index = await ProxySetup.PushIndexAsync(admin, "team/multi", "1",
+            (amd64.Digest, amd64.Body.Length, "amd64"), (arm64.Digest, arm64.Body.Length, "arm64"));
+        var (_, indexBody) = (await FindManifestAsync(admin, "team/multi", "1"))!.Value;
+        var signature = await PushReferrerAsync(admin, "team/multi", index, indexBody.Length, MediaTypes.OciIndex);
+        long registry = await ProxySetup.RegisterAsync(_server, "peer", _destination.BaseAddress, "harbor", "admin", WharfServer.AdminPassword);
+        long policy = await CreatePolicyAsync(_server, new
+        {
+            name = "to-peer",
+            src_registry = new { id = 0 },
+            dest_registry = new { id = registry },
+            filters = new object[] { new { type = "name", value = "team/multi" }, new { type = "tag", value = "1" } },
+        });
+
+        var execution = await WaitAsync(_server, await StartAsync(_server, policy));
+
+        Assert.Equal("Succeed", execution.GetProperty("status").GetString());
+        using var peer = _destination.Admin();
+        Assert.Equal(["1"], await TagsAsync(peer, "team/multi"));
+        Assert.Equal(indexBody, (await FindManifestAsync(peer, "team/multi", "1"))!.Value.Body);
+        Assert.Equal(amd64.Body, (await FindManifestAsync(peer, "team/multi", amd64.Digest.ToString()))!.Value.Body);
+        Assert.Equal(arm64.Body, (await FindManifestAsync(peer, "team/multi", arm64.Digest.ToString()))!.Value.Body);
+        foreach (string blob in ProxySetup.BlobsOf(arm64.Body))
+        {
+            Assert.Equal(blob, Digest.Compute(await ProxySetup.GetBlobAsync(peer, "team/multi", blob)).ToString());
+        }
+
+        using var referrers = await peer.GetAsync($"v2/team/multi/referrers/{index}");
+        Assert.Equal(HttpStatusCode.OK, referrers.StatusCode);
+        using var list = JsonDocument.Parse(await referrers.Content.ReadAsStringAsync());
+        Assert.Equal([signature.ToString()], list.RootElement.GetProperty("manifests").EnumerateArray().Select(m => m.GetProperty("digest").GetString()));
+    }
+
+    [Fact]
+    public async Task Api_BadPoliciesAndNonAdmins_RefusedAndNothingStored()
+    {
+        long registry = await ProxySetup.RegisterAsync(_server, "peer", _destination.BaseAddress, "harbor", "admin", WharfServer.AdminPassword);
+        using var admin = _server.Admin();
+        object[] bad =
+        [
+            new { name = "no-remote" },
+            new { name = "both", src_registry = new { id = registry }, dest_registry = new { id = registry } },
+            new { name = "unknown", dest_registry = new { id = 999 } },
+            new { name = "cron", dest_registry = new { id = registry }, trigger = new { type = "scheduled", trigger_settings = new { cron = "every now and then" } } },
+            new { name = "label", dest_registry = new { id = registry }, filters = new object[] { new { type = "label", value = "prod" } } },
+            new { name = "pattern", dest_registry = new { id = registry }, filters = new object[] { new { type = "name", value = "team/[abc" } } },
+            new { name = "pull-event", src_registry = new { id = registry }, dest_namespace = "x", trigger = new { type = "event_based" } },
+            new { name = "trigger", dest_registry = new { id = registry }, trigger = new { type = "sometimes" } },
+        ];
+        foreach (object policy in bad)
+        {
+            using var response = await admin.PostAsJsonAsync("api/v2.0/replication/policies", policy);
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{JsonSerializer.Serialize(policy)}: {response.StatusCode}");
+        }
+
+        using (var list = await admin.GetAsync("api/v2.0/replication/policies"))
+        {
+            Assert.Equal("[]", await list.Content.ReadAsStringAsync());
+        }
+
+        await _server.CreateUserAsync("dev");
+        using var user = _server.Client("dev", WharfEndpoint.UserPassword);
+        using (var forbidden = await user.PostAsJsonAsync("api/v2.0/replication/policies", new { name = "p", dest_registry = new { id = registry } }))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+        }
+
+        using (var start = await user.PostAsJsonAsync("api/v2.0/replication/executions", new { policy_id = 1 }))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, start.StatusCode);
+        }
+
+        using (var missing = await admin.PostAsJsonAsync("api/v2.0/replication/executions", new { policy_id = 42 }))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        }
+
+        // An endpoint a policy uses cannot be deleted from under it.
+        long used = await CreatePolicyAsync(_server, new { name = "uses-peer", dest_registry = new { id = registry } });
+        using (var delete = await admin.DeleteAsync($"api/v2.0/registries/{registry}"))
+        {
+            Assert.Equal(HttpStatusCode.PreconditionFailed, delete.StatusCode);
+        }
+
+        using (var deletePolicy = await admin.DeleteAsync($"api/v2.0/replication/policies/{used}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, deletePolicy.StatusCode);
+        }
+
+        using var deleted = await admin.DeleteAsync($"api/v2.0/registries/{registry}");
+        Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+    }
+}
