@@ -141,7 +141,7 @@ public sealed record RuntimeFlags
         {
             var options = devShm["options"]!.AsArray();
             options.Remove(options.First(o => ((string?)o)!.StartsWith("size=", StringComparison.Ordinal)));
-            options.Add("size=" + Bytes(shm, "--shm-size").ToString(CultureInfo.InvariantCulture));
+            options.Add((JsonNode)JsonValue.Create("size=" + Bytes(shm, "--shm-size").ToString(CultureInfo.InvariantCulture)));
         }
 
         // After the standard mounts (/proc ... /sys), before the files wharf binds into /run and /etc.
@@ -170,7 +170,7 @@ public sealed record RuntimeFlags
 
         if (Tz is not null)
         {
-            mounts.Add(new JsonObject
+            mounts.Add((JsonNode)new JsonObject
             {
                 ["destination"] = "/etc/localtime",
                 ["type"] = "bind",
@@ -187,7 +187,7 @@ public sealed record RuntimeFlags
             {
                 if (!gids.Any(x => x!.GetValue<uint>() == gid))
                 {
-                    gids.Add(gid);
+                    gids.Add((JsonNode)JsonValue.Create(gid));
                 }
             }
 
