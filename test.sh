@@ -15,6 +15,8 @@ command -v crun >/dev/null 2>&1 || need+=(crun)
 command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)               # rootless: subordinate ID ranges
 command -v slirp4netns >/dev/null 2>&1 || need+=(slirp4netns)        # rootless: the default network
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium chromium-driver) # the portal's browser tests
+command -v clang >/dev/null 2>&1 || need+=(clang)                   # NativeAOT wharf: compiles and links
+dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
 if ((${#need[@]})) && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]}"
   apt-get update -qq
@@ -26,6 +28,10 @@ fi
 if [[ $(id -u) == 0 && -c /dev/net/tun ]]; then chmod 0666 /dev/net/tun; fi
 
 dotnet build Wharf.slnx -c Release -nologo -v q
+# The CLI tests run the published NativeAOT wharf, the binary users install; a developer's plain
+# `dotnet test` runs the one built next to the tests instead.
+dotnet publish src/Wharf.Cli -c Release -r linux-x64 -nologo -v q
+export WHARF_CLI=$PWD/src/Wharf.Cli/bin/Release/net10.0/linux-x64/publish/wharf
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -144,7 +144,7 @@ public static class ImagesCommand
         foreach (var image in report.Rows.Select(r => r.Image).DistinctBy(i => i.Id))
         {
             var summary = report.Rows.First(r => r.Id == image.Id);
-            array.Add(new JsonObject
+            array.Add((JsonNode)new JsonObject
             {
                 ["Id"] = image.Id,
                 ["ParentId"] = string.Empty,

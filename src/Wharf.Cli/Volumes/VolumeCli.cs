@@ -82,7 +82,7 @@ public static class VolumeCli
             {
                 if (store.TryGet(n) is { } v)
                 {
-                    found.Add(VolumeStore.Describe(v));
+                    found.Add((JsonNode)VolumeStore.Describe(v));
                 }
                 else
                 {

@@ -77,7 +77,7 @@ public sealed class RegistriesConf
         TomlTable model;
         try
         {
-            model = TomlSerializer.Deserialize<TomlTable>(text) ?? [];
+            model = TomlSerializer.Deserialize(text, TomlModelContext.Default.TomlTable) ?? [];
         }
         catch (TomlException e)
         {

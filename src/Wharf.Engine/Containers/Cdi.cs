@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using YamlDotNet.Serialization;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
 
 namespace Wharf.Engine.Containers;
 
@@ -68,7 +69,7 @@ public static class Cdi
                 try
                 {
                     string text = File.ReadAllText(file);
-                    spec = (ext == ".json" ? JsonNode.Parse(text) : YamlToJson(new DeserializerBuilder().Build().Deserialize<object?>(text))) as JsonObject;
+                    spec = (ext == ".json" ? JsonNode.Parse(text) : ParseYaml(text)) as JsonObject;
                 }
                 catch (Exception e) when (e is System.Text.Json.JsonException or YamlDotNet.Core.YamlException)
                 {
@@ -90,13 +91,22 @@ public static class Cdi
         return specs;
     }
 
-    private static JsonNode? YamlToJson(object? value) => value switch
+    // The YAML representation model, not the object deserializer: that one binds by reflection and
+    // the CLI ships as a NativeAOT binary. Scalars stay strings; a plain empty, ~ or null scalar is null.
+    private static JsonNode? ParseYaml(string text)
     {
-        null => null,
-        IDictionary<object, object?> map => new JsonObject(map.Select(kv => KeyValuePair.Create(kv.Key.ToString()!, YamlToJson(kv.Value)))),
-        IEnumerable<object?> list when value is not string => new JsonArray([.. list.Select(YamlToJson)]),
-        string s => JsonValue.Create(s),
-        _ => JsonValue.Create(Convert.ToString(value, CultureInfo.InvariantCulture)),
+        var stream = new YamlStream();
+        stream.Load(new StringReader(text));
+        return stream.Documents.Count == 0 ? null : YamlToJson(stream.Documents[0].RootNode);
+    }
+
+    private static JsonNode? YamlToJson(YamlNode node) => node switch
+    {
+        YamlMappingNode map => new JsonObject(map.Children.Select(kv => KeyValuePair.Create(kv.Key.ToString(), YamlToJson(kv.Value)))),
+        YamlSequenceNode list => new JsonArray([.. list.Children.Select(YamlToJson)]),
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: null or "" or "~" or "null" or "Null" or "NULL" } => null,
+        YamlScalarNode s => JsonValue.Create(s.Value),
+        _ => null,
     };
 
     /// <summary>Applies the CDI devices named in <paramref name="devices"/> to <paramref name="edits"/>.</summary>

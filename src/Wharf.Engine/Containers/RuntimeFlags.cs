@@ -206,7 +206,7 @@ public sealed record RuntimeFlags
         {
             var options = devShm["options"]!.AsArray();
             options.Remove(options.First(o => ((string?)o)!.StartsWith("size=", StringComparison.Ordinal)));
-            options.Add("size=" + Bytes(shm, "--shm-size").ToString(CultureInfo.InvariantCulture));
+            options.Add((JsonNode)JsonValue.Create("size=" + Bytes(shm, "--shm-size").ToString(CultureInfo.InvariantCulture)));
         }
 
         // After the standard mounts (/proc ... /sys), before the files wharf binds into /run and /etc.
@@ -235,7 +235,7 @@ public sealed record RuntimeFlags
 
         if (Tz is not null)
         {
-            mounts.Add(new JsonObject
+            mounts.Add((JsonNode)new JsonObject
             {
                 ["destination"] = "/etc/localtime",
                 ["type"] = "bind",
@@ -252,7 +252,7 @@ public sealed record RuntimeFlags
             {
                 if (!gids.Any(x => x!.GetValue<uint>() == gid))
                 {
-                    gids.Add(gid);
+                    gids.Add((JsonNode)JsonValue.Create(gid));
                 }
             }
 

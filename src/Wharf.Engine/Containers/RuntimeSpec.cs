@@ -143,10 +143,10 @@ public static class RuntimeSpec
 
         var namespaces = new JsonArray
         {
-            new JsonObject { ["type"] = "pid" },
-            new JsonObject { ["type"] = "ipc" },
-            new JsonObject { ["type"] = "uts" },
-            new JsonObject { ["type"] = "mount" },
+            (JsonNode)new JsonObject { ["type"] = "pid" },
+            (JsonNode)new JsonObject { ["type"] = "ipc" },
+            (JsonNode)new JsonObject { ["type"] = "uts" },
+            (JsonNode)new JsonObject { ["type"] = "mount" },
         };
         if (c.Settings.Ipc == "host")
         {
@@ -173,19 +173,19 @@ public static class RuntimeSpec
 
         if (c.Settings.Network != "host")
         {
-            namespaces.Add(new JsonObject { ["type"] = "network" });
+            namespaces.Add((JsonNode)new JsonObject { ["type"] = "network" });
         }
 
         if (input.UidMappings is not null)
         {
-            namespaces.Add(new JsonObject { ["type"] = "user" });
+            namespaces.Add((JsonNode)new JsonObject { ["type"] = "user" });
         }
 
         var devices = new JsonArray();
-        var allow = new JsonArray { new JsonObject { ["allow"] = false, ["access"] = "rwm" } };
+        var allow = new JsonArray { (JsonNode)new JsonObject { ["allow"] = false, ["access"] = "rwm" } };
         foreach (var d in input.Devices.Nodes)
         {
-            devices.Add(new JsonObject
+            devices.Add((JsonNode)new JsonObject
             {
                 ["path"] = d.ContainerPath,
                 ["type"] = d.Type,
@@ -195,7 +195,7 @@ public static class RuntimeSpec
                 ["uid"] = d.Uid,
                 ["gid"] = d.Gid,
             });
-            allow.Add(new JsonObject { ["allow"] = true, ["type"] = d.Type, ["major"] = d.Major, ["minor"] = d.Minor, ["access"] = d.Permissions });
+            allow.Add((JsonNode)new JsonObject { ["allow"] = true, ["type"] = d.Type, ["major"] = d.Major, ["minor"] = d.Minor, ["access"] = d.Permissions });
         }
 
         var resources = new JsonObject { ["devices"] = allow };
@@ -271,7 +271,7 @@ public static class RuntimeSpec
                         hook["timeout"] = t;
                     }
 
-                    list.Add(hook);
+                    list.Add((JsonNode)hook);
                 }
 
                 hooks[group.Key] = list;
@@ -287,7 +287,8 @@ public static class RuntimeSpec
     private static JsonArray Mappings(IReadOnlyList<Rootless.IdMapping> map) =>
         new([.. map.Select(m => (JsonNode?)new JsonObject { ["containerID"] = m.ContainerId, ["hostID"] = m.HostId, ["size"] = m.Size })]);
 
-    private static JsonObject Mount(string destination, string type, string source, params string[] options) => new()
+    // JsonNode, not JsonObject: JsonArray.Add(JsonNode) is the trimming-safe overload, Add<T> is not.
+    private static JsonNode Mount(string destination, string type, string source, params string[] options) => new JsonObject
     {
         ["destination"] = destination,
         ["type"] = type,
@@ -317,7 +318,7 @@ public static class RuntimeSpec
         var result = new JsonArray();
         foreach (var (type, (soft, hard)) in limits)
         {
-            result.Add(new JsonObject { ["type"] = type, ["hard"] = hard, ["soft"] = Math.Min(soft, hard) });
+            result.Add((JsonNode)new JsonObject { ["type"] = type, ["hard"] = hard, ["soft"] = Math.Min(soft, hard) });
         }
 
         return result;

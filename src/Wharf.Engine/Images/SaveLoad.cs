@@ -157,7 +157,7 @@ public sealed partial class ImageEngine
                     var layer = manifest.Layers[i];
                     string diffHex = Digest.Parse(diffIds[i]).Encoded;
                     string entry = diffHex + ".tar";
-                    layerNames.Add(entry);
+                    layerNames.Add((JsonNode)JsonValue.Create(entry));
                     if (!written.Add(entry))
                     {
                         continue;
@@ -175,7 +175,7 @@ public sealed partial class ImageEngine
                 }
 
                 string? name = NameFor(input, image);
-                manifestJson.Add(new JsonObject
+                manifestJson.Add((JsonNode)new JsonObject
                 {
                     ["Config"] = configName,
                     ["RepoTags"] = name is null ? new JsonArray() : new JsonArray(name),

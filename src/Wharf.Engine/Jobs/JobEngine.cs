@@ -46,7 +46,7 @@ public sealed class JobEngine
     {
         string exe = Environment.ProcessPath ?? "wharf";
         var args = new List<string> { exe };
-        if (Path.GetFileNameWithoutExtension(exe) == "dotnet" && System.Reflection.Assembly.GetEntryAssembly()?.Location is { Length: > 0 } dll)
+        if (Path.GetFileNameWithoutExtension(exe) == "dotnet" && Environment.GetCommandLineArgs()[0] is { Length: > 0 } dll)
         {
             args.Add(dll);
         }

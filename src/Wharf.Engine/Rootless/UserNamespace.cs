@@ -151,7 +151,7 @@ public static partial class UserNamespace
     {
         string exe = Environment.ProcessPath ?? "wharf";
         var self = new List<string> { exe };
-        if (Path.GetFileNameWithoutExtension(exe) == "dotnet" && System.Reflection.Assembly.GetEntryAssembly()?.Location is { Length: > 0 } dll)
+        if (Path.GetFileNameWithoutExtension(exe) == "dotnet" && Environment.GetCommandLineArgs()[0] is { Length: > 0 } dll)
         {
             self.Add(dll);
         }

@@ -60,7 +60,7 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
             TomlTable model;
             try
             {
-                model = TomlSerializer.Deserialize<TomlTable>(File.ReadAllText(file)) ?? [];
+                model = TomlSerializer.Deserialize(File.ReadAllText(file), Wharf.Client.Config.TomlModelContext.Default.TomlTable) ?? [];
             }
             catch (TomlException e)
             {

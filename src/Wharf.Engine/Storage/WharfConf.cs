@@ -41,7 +41,7 @@ public sealed record WharfConf(string File, string? Quota)
         TomlTable model;
         try
         {
-            model = TomlSerializer.Deserialize<TomlTable>(System.IO.File.ReadAllText(file)) ?? [];
+            model = TomlSerializer.Deserialize(System.IO.File.ReadAllText(file), Wharf.Client.Config.TomlModelContext.Default.TomlTable) ?? [];
         }
         catch (TomlException e)
         {

@@ -107,10 +107,19 @@ internal sealed class WharfProcess : IDisposable
 
     public Dictionary<string, string> Env { get; } = [];
 
+    /// <summary>
+    /// The wharf under test: the published NativeAOT binary when WHARF_CLI names it (test.sh
+    /// publishes it), else the one built next to the tests (a developer's <c>dotnet test</c>).
+    /// </summary>
     public static string Executable
     {
         get
         {
+            if (Environment.GetEnvironmentVariable("WHARF_CLI") is { Length: > 0 } published)
+            {
+                return File.Exists(published) ? Path.GetFullPath(published) : throw new FileNotFoundException($"WHARF_CLI names no file: {published}", published);
+            }
+
             string apphost = Path.Combine(AppContext.BaseDirectory, "wharf");
             return File.Exists(apphost) ? apphost : Path.Combine(AppContext.BaseDirectory, "wharf.dll");
         }

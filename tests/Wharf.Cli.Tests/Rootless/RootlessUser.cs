@@ -60,12 +60,20 @@ internal static class RootlessUser
     {
         string dir = Path.Combine(Path.GetTempPath(), "wharf-rl-bin-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
-        foreach (string f in Directory.EnumerateFiles(AppContext.BaseDirectory))
+        if (Environment.GetEnvironmentVariable("WHARF_CLI") is { Length: > 0 })
         {
-            string name = Path.GetFileName(f);
-            if (name.StartsWith("wharf", StringComparison.Ordinal) || name.EndsWith(".dll", StringComparison.Ordinal))
+            // The published native binary is the whole of wharf.
+            File.Copy(WharfProcess.Executable, Path.Combine(dir, "wharf"));
+        }
+        else
+        {
+            foreach (string f in Directory.EnumerateFiles(AppContext.BaseDirectory))
             {
-                File.Copy(f, Path.Combine(dir, name));
+                string name = Path.GetFileName(f);
+                if (name.StartsWith("wharf", StringComparison.Ordinal) || name.EndsWith(".dll", StringComparison.Ordinal))
+                {
+                    File.Copy(f, Path.Combine(dir, name));
+                }
             }
         }
 
