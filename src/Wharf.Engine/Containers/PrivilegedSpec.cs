@@ -25,7 +25,7 @@ internal static class PrivilegedSpec
             if ((string?)m!["destination"] is "/sys" or "/sys/fs/cgroup" && m["options"] is JsonArray options)
             {
                 options.Remove(options.FirstOrDefault(o => (string?)o == "ro"));
-                options.Add("rw");
+                options.Add((JsonNode)"rw");
             }
         }
 
@@ -33,7 +33,7 @@ internal static class PrivilegedSpec
         var known = devices.Select(d => (string?)d!["path"]).ToHashSet(StringComparer.Ordinal);
         foreach (var node in HostDevices().Where(n => !known.Contains(n.ContainerPath)))
         {
-            devices.Add(new JsonObject
+            devices.Add((JsonNode)new JsonObject
             {
                 ["path"] = node.ContainerPath,
                 ["type"] = node.Type,
@@ -46,7 +46,7 @@ internal static class PrivilegedSpec
         }
 
         linux["devices"] = devices;
-        linux["resources"]!["devices"] = new JsonArray { new JsonObject { ["allow"] = true, ["access"] = "rwm" } };
+        linux["resources"]!["devices"] = new JsonArray(new JsonObject { ["allow"] = true, ["access"] = "rwm" });
     }
 
     private static IEnumerable<DeviceNode> HostDevices()

@@ -262,7 +262,7 @@ public sealed record RuntimeFlags
         if (Init)
         {
             // podman's --init: catatonit reaps zombies and passes signals on to the command.
-            mounts.Add(new JsonObject
+            mounts.Add((JsonNode)new JsonObject
             {
                 ["destination"] = "/run/podman-init",
                 ["type"] = "bind",
