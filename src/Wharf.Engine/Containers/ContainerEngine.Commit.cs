@@ -90,7 +90,7 @@ public sealed partial class ContainerEngine
             progress.Step("Writing manifest to image destination");
             var record = writer.Register(image, name, source.Locations, _images.Time);
             progress.Step("Storing signatures");
-            return new CommitReport(record.Id, name, image.Manifest.Digest);
+            return new CommitReport(record.Id, name, image.Manifest.Digest.ToString());
         }
         finally
         {

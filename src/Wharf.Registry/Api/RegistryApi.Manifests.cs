@@ -134,7 +134,7 @@ public sealed partial class RegistryApi
         response.Headers[ContentDigestHeader] = digest.ToString();
         if (parsed.Subject is not null)
         {
-            response.Headers["OCI-Subject"] = parsed.Subject.Digest;
+            response.Headers["OCI-Subject"] = parsed.Subject.Digest.ToString();
         }
 
         if (context.Request.Query.ContainsKey("tag"))

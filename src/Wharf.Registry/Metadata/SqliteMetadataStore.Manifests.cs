@@ -70,7 +70,7 @@ public sealed partial class SqliteMetadataStore
             // Checked inside the transaction so a concurrent blob delete cannot slip between.
             foreach (var blob in parsed.Blobs)
             {
-                long? size = LinkedBlobSize(c, tx, repoId, blob.Digest);
+                long? size = LinkedBlobSize(c, tx, repoId, blob.Digest.ToString());
                 if (size is null)
                 {
                     if (blob.Urls is { Count: > 0 })
@@ -89,7 +89,7 @@ public sealed partial class SqliteMetadataStore
 
             foreach (var child in parsed.Manifests)
             {
-                long? size = ManifestSize(c, tx, repoId, child.Digest);
+                long? size = ManifestSize(c, tx, repoId, child.Digest.ToString());
                 if (size is null)
                 {
                     throw new OciException(OciErrorCode.ManifestBlobUnknown, $"manifest {child.Digest} is not in repository {repository}");
@@ -108,17 +108,17 @@ public sealed partial class SqliteMetadataStore
                 VALUES($r, $d, $mt, $at, $s, $c, $subj, $ann, $t)
                 """,
                 ("$r", repoId), ("$d", digestText), ("$mt", mediaType), ("$at", parsed.ArtifactType), ("$s", (long)content.Length),
-                ("$c", content), ("$subj", parsed.Subject?.Digest), ("$ann", SerializeAnnotations(parsed.Annotations)), ("$t", now));
+                ("$c", content), ("$subj", parsed.Subject?.Digest.ToString()), ("$ann", SerializeAnnotations(parsed.Annotations)), ("$t", now));
             foreach (var blob in parsed.Blobs)
             {
                 Execute(c, tx, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 0) ON CONFLICT DO NOTHING",
-                    ("$r", repoId), ("$p", digestText), ("$c", blob.Digest));
+                    ("$r", repoId), ("$p", digestText), ("$c", blob.Digest.ToString()));
             }
 
             foreach (var child in parsed.Manifests)
             {
                 Execute(c, tx, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 1) ON CONFLICT DO NOTHING",
-                    ("$r", repoId), ("$p", digestText), ("$c", child.Digest));
+                    ("$r", repoId), ("$p", digestText), ("$c", child.Digest.ToString()));
             }
 
             // Its layers and config were counted when they were committed to the repository; what

@@ -317,7 +317,7 @@ public sealed partial class ProxyCache : IDisposable
         {
             foreach (var child in parsed.Manifests)
             {
-                var digest = Digest.Parse(child.Digest);
+                var digest = child.Digest;
                 if (await _metadata.GetManifestAsync(target.Repository, digest.ToString(), ct).ConfigureAwait(false) is not null)
                 {
                     continue;
@@ -331,7 +331,7 @@ public sealed partial class ProxyCache : IDisposable
 
         foreach (var blob in parsed.Blobs)
         {
-            await EnsureBlobAsync(target, Digest.Parse(blob.Digest)).ConfigureAwait(false);
+            await EnsureBlobAsync(target, blob.Digest).ConfigureAwait(false);
         }
 
         _manifestCache.Invalidate(target.Repository.Value);
