@@ -5,12 +5,11 @@ namespace Wharf.Registry.Metadata;
 
 public sealed partial class SqliteMetadataStore
 {
-    public Task<StoredManifest?> GetManifestAsync(RepositoryName repository, string reference, CancellationToken cancellationToken)
+    public Task<StoredManifest?> GetManifestAsync(RepositoryName repository, ManifestReference reference, CancellationToken cancellationToken)
     {
         using var c = Open();
         using var cmd = c.CreateCommand();
-        bool byDigest = reference.Contains(':', StringComparison.Ordinal);
-        cmd.CommandText = byDigest
+        cmd.CommandText = reference.IsDigest
             ? """
               SELECT m.digest, m.media_type, m.content, m.subject FROM manifests m
               JOIN repositories r ON r.id = m.repository_id
@@ -23,7 +22,7 @@ public sealed partial class SqliteMetadataStore
               WHERE r.name = $repo AND t.name = $ref
               """;
         cmd.Parameters.AddWithValue("$repo", repository.Value);
-        cmd.Parameters.AddWithValue("$ref", reference);
+        cmd.Parameters.AddWithValue("$ref", reference.ToString());
         using var r = cmd.ExecuteReader();
         if (!r.Read())
         {

@@ -116,7 +116,7 @@ internal static class RepositoryPages
             throw ApiException.Forbidden($"{caller.Name} may not delete in {project.Name}");
         }
 
-        if (!Tag.IsValid(tag) || await page.Service<IArtifactStore>().GetArtifactAsync(repository, tag, page.Aborted).ConfigureAwait(false) is null)
+        if (!Tag.TryParse(tag, out var validTag) || await page.Service<IArtifactStore>().GetArtifactAsync(repository, validTag, page.Aborted).ConfigureAwait(false) is null)
         {
             throw ApiException.NotFound($"tag {tag} not found in {repository}");
         }
