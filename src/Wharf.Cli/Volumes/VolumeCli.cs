@@ -15,7 +15,11 @@ public static class VolumeCli
         return new Command("volume", "Manage volumes") { Create(c), List(c), Inspect(c), Remove(c), Prune(c) };
     }
 
-    private static VolumeStore Store(CliContext c, ParseResult parse) => new(c.Engine(parse).Storage.GraphRoot);
+    private static VolumeStore Store(CliContext c, ParseResult parse)
+    {
+        var engine = c.Engine(parse);
+        return new(engine.Storage.GraphRoot, engine.Time);
+    }
 
     private static Command Create(CliContext c)
     {
