@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Wharf.Cli.Output;
 
 namespace Wharf.Cli.Containers;
 
@@ -42,7 +43,7 @@ public static class ContainerInspectCommand
             }
 
             var array = new JsonArray([.. items.Select(i => (JsonNode?)i)]);
-            await context.Out.WriteLineAsync(array.ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
+            await context.Out.WriteLineAsync(array.ToJsonString(JsonOutput.Indented)).ConfigureAwait(false);
             return 0;
         }));
         return command;

@@ -147,6 +147,6 @@ public static class ImagesCommand
         }
 
         _ = now;
-        return array.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        return array.ToJsonString(JsonOutput.Indented);
     }
 }

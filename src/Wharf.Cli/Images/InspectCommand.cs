@@ -43,7 +43,7 @@ public static class InspectCommand
             if (f is null or "json")
             {
                 var array = new JsonArray([.. objects]);
-                context.Out.WriteLine(array.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                context.Out.WriteLine(array.ToJsonString(JsonOutput.Indented));
             }
             else
             {

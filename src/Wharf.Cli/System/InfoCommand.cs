@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Wharf.Cli.Output;
 using Wharf.Engine;
 
 namespace Wharf.Cli.SystemCommands;
@@ -37,7 +38,7 @@ public static class InfoCommand
             };
             if (parse.GetValue(format) is "json")
             {
-                context.Out.WriteLine(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                context.Out.WriteLine(json.ToJsonString(JsonOutput.Indented));
                 return 0;
             }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Wharf.Cli.Output;
 using Wharf.Engine;
 
 namespace Wharf.Cli.SystemCommands;
@@ -21,7 +22,7 @@ public static class VersionCommand
                 context.Out.WriteLine(new JsonObject
                 {
                     ["Client"] = new JsonObject { ["Version"] = ImageEngine.Version, ["GoVersion"] = Environment.Version.ToString(), ["OsArch"] = os },
-                }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                }.ToJsonString(JsonOutput.Indented));
                 return 0;
             }
 

@@ -51,7 +51,7 @@ public static class VolumeCli
             }
             else if (f is "json")
             {
-                await c.Out.WriteLineAsync(new JsonArray([.. volumes.Select(v => (JsonNode?)VolumeStore.Describe(v))]).ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
+                await c.Out.WriteLineAsync(new JsonArray([.. volumes.Select(v => (JsonNode?)VolumeStore.Describe(v))]).ToJsonString(JsonOutput.Indented)).ConfigureAwait(false);
             }
             else if (f is not null)
             {
@@ -94,7 +94,7 @@ public static class VolumeCli
                 }
             }
 
-            await c.Out.WriteLineAsync(found.ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
+            await c.Out.WriteLineAsync(found.ToJsonString(JsonOutput.Indented)).ConfigureAwait(false);
             return missing is null ? 0 : throw new Engine.WharfException($"inspecting object: no such volume {missing}");
         }));
         return command;
