@@ -15,8 +15,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${BENCH_RUNS:-5}
 
-log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 need=()
 for tool in podman runc bc; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
@@ -62,9 +62,6 @@ LABEL bench=build
 CMD ["cat", "/app/report"]
 DF
 
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 wharf() { local d=$1; shift; "$WHARF_BIN" --root "$d/graph" --runroot "$d/run" "$@"; }
 # A private --tmpdir too: the default /run/libpod is shared with every other podman on the machine.
 podman_at() { local d=$1; shift; podman --root "$d/storage" --runroot "$d/run" --tmpdir "$d/tmp" --storage-driver overlay --runtime runc "$@"; }
@@ -115,15 +112,5 @@ mkdir -p docs bench/results
 printf '%s\n' "$TABLE" > bench/results/build.md
 DOC=docs/benchmarks.md
 [[ -f $DOC ]] || printf '# Benchmarks\n' > "$DOC"
-python3 - "$DOC" bench/results/build.md <<'PY'
-import sys
-doc, new = open(sys.argv[1]).read(), open(sys.argv[2]).read().rstrip('\n') + '\n'
-start, end = '<!-- build-benchmark:start -->', '<!-- build-benchmark:end -->'
-block = start + '\n' + new + end + '\n'
-if start in doc and end in doc:
-    doc = doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):].lstrip('\n')
-else:
-    doc = doc.rstrip('\n') + '\n\n' + block
-open(sys.argv[1], 'w').write(doc)
-PY
+replace_section "$DOC" build bench/results/build.md
 cat bench/results/build.md

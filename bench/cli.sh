@@ -20,8 +20,8 @@ cd "$(dirname "$0")/.."
 RUNS=${BENCH_RUNS:-3}
 BIG_MIB=${BIG_MIB:-1024}
 
-log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 need=()
 for tool in podman skopeo docker-registry curl bc python3; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
@@ -105,9 +105,6 @@ for img in big small; do
 done
 "${P0[@]}" system reset -f >/dev/null 2>&1
 
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 wharf_at() { local d=$1; shift; "$WHARF_BIN" --root "$d/graph" --runroot "$d/run" "$@"; }
 podman_at() { local d=$1; shift; podman --root "$d/storage" --runroot "$d/run" --storage-driver overlay "$@"; }
 # blob_urls IMAGE: the URLs of the manifest's config and layers.
@@ -183,19 +180,4 @@ cat bench/results/cli.md
 DOC=docs/benchmarks.md
 [[ -f $DOC ]] || printf '# Benchmarks\n' > "$DOC"
 # Replace only this section (between its markers), or append it; an existing "### Reading" part is kept.
-python3 - "$DOC" bench/results/cli.md <<'PY'
-import sys
-doc, new = open(sys.argv[1]).read(), open(sys.argv[2]).read().rstrip('\n') + '\n'
-start, end = '<!-- cli-benchmark:start -->', '<!-- cli-benchmark:end -->'
-notes = ''
-if start in doc and end in doc:
-    old = doc[doc.index(start):doc.index(end)]
-    if '### Reading' in old:
-        notes = '\n' + old[old.index('### Reading'):].rstrip('\n') + '\n'
-block = start + '\n' + new + notes + end + '\n'
-if start in doc and end in doc:
-    doc = doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):].lstrip('\n')
-else:
-    doc = doc.rstrip('\n') + '\n\n' + block
-open(sys.argv[1], 'w').write(doc)
-PY
+replace_section "$DOC" cli bench/results/cli.md "### Reading"

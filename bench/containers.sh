@@ -18,8 +18,8 @@ cd "$(dirname "$0")/.."
 REPO_ROOT=$(pwd)
 RUNS=${BENCH_RUNS:-7}
 
-log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 need=()
 for tool in podman runc docker-registry curl; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
@@ -78,9 +78,6 @@ printf 'FROM localhost/bench-base:1\nCOPY opt /opt\nCMD ["sh"]\n' > "$WORK/data/
 IMAGE="127.0.0.1:$PORT/bench/img:1"
 "${P0[@]}" push -q --tls-verify=false localhost/bench:1 "$IMAGE" || die "push"
 
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
 wharf() { local d=$1; shift; "$WHARF_BIN" --root "$d/graph" --runroot "$d/run" "$@"; }
 podman_at() { local d=$1; shift; podman --root "$d/storage" --runroot "$d/run" --storage-driver overlay --runtime runc "$@"; }
@@ -145,15 +142,5 @@ printf '%s\n' "$TABLE" > bench/results/containers.md
 DOC=docs/benchmarks.md
 [[ -f $DOC ]] || printf '# Benchmarks\n' > "$DOC"
 # Replace only the Containers section (between its markers), or append it.
-python3 - "$DOC" bench/results/containers.md <<'PY'
-import sys
-doc, new = open(sys.argv[1]).read(), open(sys.argv[2]).read().rstrip('\n') + '\n'
-start, end = '<!-- containers-benchmark:start -->', '<!-- containers-benchmark:end -->'
-block = start + '\n' + new + end + '\n'
-if start in doc and end in doc:
-    doc = doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):].lstrip('\n')
-else:
-    doc = doc.rstrip('\n') + '\n\n' + block
-open(sys.argv[1], 'w').write(doc)
-PY
+replace_section "$DOC" containers bench/results/containers.md
 cat bench/results/containers.md

@@ -26,8 +26,8 @@ WRK_THREADS=2
 WRK_CONNECTIONS=64
 ACCEPT='application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json'
 
-log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 # --- tools -----------------------------------------------------------------------------------------
 need=()
@@ -220,8 +220,6 @@ image_bytes() { # tag -> sum of config and layer sizes, from the manifest
 }
 
 # --- helpers for measuring -------------------------------------------------------------------------
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc -l; }
 fmt() { [[ $1 == - ]] && echo - || printf '%.*f' "${2:-1}" "$1"; }
 ratio() { # a b -> a/b, or - when either is missing
   [[ $1 == - || $2 == - ]] && { echo -; return; }
@@ -410,15 +408,7 @@ printf '%s\n' "$TABLE" | tee "$RESULTS/table.md"
 DOC="$REPO_ROOT/docs/benchmarks.md"
 mkdir -p "$(dirname "$DOC")"
 [[ -f $DOC ]] || printf '# Benchmarks\n\nHow Wharf measures up against the tools it replaces. Each section is written by the script named in it.\n' >"$DOC"
-SECTION=$(printf '%s\n' '<!-- registry-benchmark:start -->' '## Registry: wharfd vs docker-registry 2.8' '' \
-  'Written by `bench/run.sh` (rerun it to refresh this section; the rest of the file is kept).' '' "$TABLE" \
-  '<!-- registry-benchmark:end -->')
-if grep -q '<!-- registry-benchmark:start -->' "$DOC"; then
-  SECTION=$SECTION awk '
-    /<!-- registry-benchmark:start -->/ { print ENVIRON["SECTION"]; skip = 1; next }
-    /<!-- registry-benchmark:end -->/ { skip = 0; next }
-    !skip { print }' "$DOC" >"$DOC.new" && mv "$DOC.new" "$DOC"
-else
-  printf '\n%s\n' "$SECTION" >>"$DOC"
-fi
+printf '%s\n' '## Registry: wharfd vs docker-registry 2.8' '' \
+  'Written by `bench/run.sh` (rerun it to refresh this section; the rest of the file is kept).' '' "$TABLE" >"$RESULTS/section.md"
+replace_section "$DOC" registry "$RESULTS/section.md"
 log "results written to docs/benchmarks.md"

@@ -16,7 +16,7 @@ namespace Wharf.Client;
 public sealed class RemoteRepository : ITarget, IMountable, IReferencePushable
 {
     private readonly RegistryClient _client;
-    private readonly ConcurrentDictionary<string, byte[]> _manifests = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Digest, byte[]> _manifests = new();
 
     internal RemoteRepository(RegistryClient client, string path)
     {
@@ -67,8 +67,8 @@ public sealed class RemoteRepository : ITarget, IMountable, IReferencePushable
 
         string? contentType = ManifestParser.NormalizeContentType(response.Content.Headers.ContentType?.MediaType);
         var parsed = ManifestParser.Parse(body, MediaTypes.IsManifest(contentType) ? contentType : null);
-        _manifests[digest.ToString()] = body;
-        return new Descriptor { MediaType = parsed.MediaType, Digest = digest.ToString(), Size = body.Length };
+        _manifests[digest] = body;
+        return new Descriptor { MediaType = parsed.MediaType, Digest = digest, Size = body.Length };
     }
 
     public async Task<Stream> FetchAsync(Descriptor descriptor, CancellationToken cancellationToken)
@@ -158,13 +158,13 @@ public sealed class RemoteRepository : ITarget, IMountable, IReferencePushable
             using var buffer = new MemoryStream();
             await content.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
             byte[] body = buffer.ToArray();
-            if (!Digest.Parse(descriptor.Digest).Matches(body))
+            if (!descriptor.Digest.Matches(body))
             {
                 throw new ContentException($"manifest {descriptor.Digest}: content does not match its digest");
             }
 
             _manifests[descriptor.Digest] = body;
-            await PutManifestAsync(descriptor, body, descriptor.Digest, cancellationToken).ConfigureAwait(false);
+            await PutManifestAsync(descriptor, body, descriptor.Digest.ToString(), cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -188,7 +188,7 @@ public sealed class RemoteRepository : ITarget, IMountable, IReferencePushable
         using var buffer = new MemoryStream();
         await content.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
         byte[] body = buffer.ToArray();
-        if (!Digest.Parse(descriptor.Digest).Matches(body))
+        if (!descriptor.Digest.Matches(body))
         {
             throw new ContentException($"manifest {descriptor.Digest}: content does not match its digest");
         }
@@ -269,7 +269,7 @@ public sealed class RemoteRepository : ITarget, IMountable, IReferencePushable
     private async Task FinishUploadAsync(Uri location, Descriptor descriptor, Stream? content, CancellationToken ct)
     {
         var builder = new UriBuilder(location);
-        string digestParam = "digest=" + Uri.EscapeDataString(descriptor.Digest);
+        string digestParam = "digest=" + Uri.EscapeDataString(descriptor.Digest.ToString());
         builder.Query = builder.Query.Length > 1 ? builder.Query[1..] + "&" + digestParam : digestParam;
         using var request = new HttpRequestMessage(HttpMethod.Put, builder.Uri);
         if (content is not null)
@@ -297,7 +297,7 @@ public sealed class RemoteRepository : ITarget, IMountable, IReferencePushable
         }
 
         await _client.PingAsync(cancellationToken).ConfigureAwait(false);
-        var uri = Url($"blobs/uploads/?mount={Uri.EscapeDataString(descriptor.Digest)}&from={Uri.EscapeDataString(fromRepository)}");
+        var uri = Url($"blobs/uploads/?mount={Uri.EscapeDataString(descriptor.Digest.ToString())}&from={Uri.EscapeDataString(fromRepository)}");
         using var request = new HttpRequestMessage(HttpMethod.Post, uri);
         request.Options.Set(RegistryRequestOptions.Scopes, [$"repository:{Path}:pull,push", $"repository:{fromRepository}:pull"]);
         using var response = await _client.Http.SendAsync(request, cancellationToken).ConfigureAwait(false);

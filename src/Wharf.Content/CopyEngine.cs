@@ -107,7 +107,7 @@ public static class CopyEngine
     private sealed class Walk(IReadOnlyStorage source, IStorage destination, CopyOptions options)
     {
         private readonly SemaphoreSlim _slots = new(options.Concurrency, options.Concurrency);
-        private readonly ConcurrentDictionary<string, Lazy<Task>> _blobs = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<Digest, Lazy<Task>> _blobs = new();
 
         public async Task<Descriptor> CopyManifestAsync(Descriptor descriptor, bool top, CancellationToken ct)
         {

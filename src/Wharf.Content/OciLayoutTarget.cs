@@ -45,11 +45,7 @@ public sealed class OciLayoutTarget : ITarget
 
     private string IndexPath => Path.Combine(_root, "index.json");
 
-    public string BlobPath(string digest)
-    {
-        var d = Digest.Parse(digest);
-        return Path.Combine(_root, "blobs", d.Algorithm, d.Encoded);
-    }
+    public string BlobPath(Digest digest) => Path.Combine(_root, "blobs", digest.Algorithm, digest.Encoded);
 
     public Task<bool> ExistsAsync(Descriptor descriptor, CancellationToken cancellationToken)
     {
@@ -101,7 +97,7 @@ public sealed class OciLayoutTarget : ITarget
         var manifests = ReadIndex();
         foreach (var m in manifests)
         {
-            if (m.Digest == reference || (m.Annotations is { } a && a.TryGetValue(RefNameAnnotation, out var name) && name == reference))
+            if (m.Digest.ToString() == reference || (m.Annotations is { } a && a.TryGetValue(RefNameAnnotation, out var name) && name == reference))
             {
                 return m;
             }
@@ -112,14 +108,14 @@ public sealed class OciLayoutTarget : ITarget
             return manifests[0];
         }
 
-        if (Digest.TryParse(reference, out _))
+        if (Digest.TryParse(reference, out var digest))
         {
-            var info = new FileInfo(BlobPath(reference));
+            var info = new FileInfo(BlobPath(digest));
             if (info.Exists)
             {
                 byte[] body = await File.ReadAllBytesAsync(info.FullName, cancellationToken).ConfigureAwait(false);
                 var parsed = ManifestParser.Parse(body, null);
-                return new Descriptor { MediaType = parsed.MediaType, Digest = reference, Size = body.Length };
+                return new Descriptor { MediaType = parsed.MediaType, Digest = digest, Size = body.Length };
             }
         }
 

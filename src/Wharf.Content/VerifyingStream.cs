@@ -23,7 +23,7 @@ public sealed class VerifyingStream : Stream
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(descriptor);
         _inner = inner;
-        _digest = Digest.Parse(descriptor.Digest);
+        _digest = descriptor.Digest;
         _size = descriptor.Size;
         _hasher = _digest.CreateHasher();
         _leaveOpen = leaveOpen;

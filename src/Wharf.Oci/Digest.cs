@@ -1,5 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Wharf.Oci;
 
@@ -8,7 +10,9 @@ namespace Wharf.Oci;
 /// (OCI image-spec descriptor.md, "Digests"). Only sha256 and sha512 are accepted for
 /// content: the grammar admits other algorithms, but a registry must not store what it
 /// cannot verify.
+/// In JSON a digest is its text, <c>"sha256:…"</c> (<see cref="DigestJsonConverter"/>).
 /// </summary>
+[JsonConverter(typeof(DigestJsonConverter))]
 public readonly record struct Digest
 {
     public const string Sha256 = "sha256";
@@ -192,4 +196,33 @@ public readonly record struct Digest
     }
 
     private static string Truncate(string s) => s.Length <= 80 ? s : s[..80] + "…";
+}
+
+/// <summary>
+/// A digest as OCI JSON writes it, a string <c>"algorithm:encoded"</c>. Reading validates it as
+/// <see cref="Digest.Parse"/> does, so a descriptor never holds a digest nobody could verify; the
+/// failure is a <see cref="JsonException"/> naming what is wrong with the text.
+/// </summary>
+public sealed class DigestJsonConverter : JsonConverter<Digest>
+{
+    public override Digest Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            throw new JsonException($"a digest must be a string, not {reader.TokenType}");
+        }
+
+        return Digest.TryParse(reader.GetString(), out var digest, out var error) ? digest : throw new JsonException(error);
+    }
+
+    public override void Write(Utf8JsonWriter writer, Digest value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        if (value.IsDefault)
+        {
+            throw new JsonException("cannot write an empty digest");
+        }
+
+        writer.WriteStringValue(value.ToString());
+    }
 }

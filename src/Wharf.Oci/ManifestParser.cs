@@ -259,7 +259,7 @@ public static class ManifestParser
         }
 
         string digestText = OptionalString(el, "digest") ?? throw Invalid($"{where} has no digest");
-        if (!Digest.TryParse(digestText, out _, out var derr))
+        if (!Digest.TryParse(digestText, out var digest, out var derr))
         {
             throw Invalid($"{where}: {derr}");
         }
@@ -284,7 +284,7 @@ public static class ManifestParser
         return new Descriptor
         {
             MediaType = mediaType,
-            Digest = digestText,
+            Digest = digest,
             Size = size,
             Platform = platform,
             ArtifactType = OptionalString(el, "artifactType"),

@@ -138,7 +138,7 @@ public class CopyEngineTests
 
         public int Failures;
 
-        public IDictionary<string, byte[]> Blobs => _inner.Blobs;
+        public IDictionary<Digest, byte[]> Blobs => _inner.Blobs;
 
         public async Task PushAsync(Descriptor descriptor, Stream content, CancellationToken cancellationToken)
         {
@@ -165,9 +165,9 @@ public class CopyEngineTests
     {
         private readonly MemoryTarget _inner = new();
 
-        public List<string> Mounted { get; } = [];
+        public List<Digest> Mounted { get; } = [];
 
-        public IReadOnlyCollection<string> Pushed => _inner.Pushed;
+        public IReadOnlyCollection<Digest> Pushed => _inner.Pushed;
 
         public Task<bool> MountAsync(Descriptor descriptor, string fromRepository, CancellationToken cancellationToken)
         {

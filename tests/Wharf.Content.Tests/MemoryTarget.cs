@@ -8,11 +8,11 @@ internal sealed class MemoryTarget : ITarget
 {
     private int _active;
 
-    public ConcurrentDictionary<string, byte[]> Blobs { get; } = new();
+    public ConcurrentDictionary<Digest, byte[]> Blobs { get; } = new();
 
     public ConcurrentDictionary<string, Descriptor> Tags { get; } = new();
 
-    public ConcurrentBag<string> Pushed { get; } = [];
+    public ConcurrentBag<Digest> Pushed { get; } = [];
 
     public int MaxConcurrent;
 
@@ -21,7 +21,7 @@ internal sealed class MemoryTarget : ITarget
     public Task<bool> ExistsAsync(Descriptor descriptor, CancellationToken cancellationToken) => Task.FromResult(Blobs.ContainsKey(descriptor.Digest));
 
     public Task<Stream> FetchAsync(Descriptor descriptor, CancellationToken cancellationToken) =>
-        Blobs.TryGetValue(descriptor.Digest, out var b) ? Task.FromResult<Stream>(new MemoryStream(b)) : throw new ContentNotFoundException(descriptor.Digest);
+        Blobs.TryGetValue(descriptor.Digest, out var b) ? Task.FromResult<Stream>(new MemoryStream(b)) : throw new ContentNotFoundException(descriptor.Digest.ToString());
 
     public async Task PushAsync(Descriptor descriptor, Stream content, CancellationToken cancellationToken)
     {
@@ -64,7 +64,7 @@ internal sealed class MemoryTarget : ITarget
 
     public Descriptor Add(string mediaType, byte[] content)
     {
-        var d = new Descriptor { MediaType = mediaType, Digest = Digest.Compute(content).ToString(), Size = content.Length };
+        var d = new Descriptor { MediaType = mediaType, Digest = Digest.Compute(content), Size = content.Length };
         Blobs[d.Digest] = content;
         return d;
     }

@@ -122,8 +122,8 @@ public sealed class ManifestParserProperties
         }
 
         return MediaTypes.IsManifest(parsed.MediaType)
-            && parsed.Blobs.Concat(parsed.Manifests).All(d => Digest.TryParse(d.Digest, out _, out _) && d.Size >= 0)
-            && (parsed.Subject is null || Digest.TryParse(parsed.Subject.Digest, out _, out _));
+            && parsed.Blobs.Concat(parsed.Manifests).All(d => Digest.TryParse(d.Digest.ToString(), out _, out _) && d.Size >= 0)
+            && (parsed.Subject is null || Digest.TryParse(parsed.Subject.Digest.ToString(), out _, out _));
     }
 
     public sealed record Input(byte[] Body, string? ContentType)

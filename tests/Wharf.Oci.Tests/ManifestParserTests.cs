@@ -96,16 +96,16 @@ public class ManifestParserTests
         Assert.False(m.IsIndex);
         Assert.NotNull(m.Config);
         Assert.Equal(MediaTypes.OciConfig, m.Config.MediaType);
-        Assert.Equal(ConfigDigest, m.Config.Digest);
+        Assert.Equal(ConfigDigest, m.Config.Digest.ToString());
         Assert.Equal(7023, m.Config.Size);
         Assert.Equal(2, m.Layers.Count);
-        Assert.Equal(LayerDigest, m.Layers[0].Digest);
+        Assert.Equal(LayerDigest, m.Layers[0].Digest.ToString());
         Assert.Equal(MediaTypes.OciLayerZstd, m.Layers[1].MediaType);
         Assert.Equal("layer2", m.Layers[1].Annotations!["org.opencontainers.image.title"]);
         Assert.Equal("value2", m.Annotations!["com.example.key2"]);
         Assert.Empty(m.Manifests);
         Assert.Null(m.Subject);
-        Assert.Equal([ConfigDigest, LayerDigest, OtherDigest], m.Blobs.Select(b => b.Digest));
+        Assert.Equal([ConfigDigest, LayerDigest, OtherDigest], m.Blobs.Select(b => b.Digest.ToString()));
     }
 
     [Fact]
@@ -145,7 +145,7 @@ public class ManifestParserTests
         Assert.Empty(m.Layers);
         Assert.Empty(m.Blobs);
         Assert.Equal(2, m.Manifests.Count);
-        Assert.Equal(ChildDigest, m.Manifests[0].Digest);
+        Assert.Equal(ChildDigest, m.Manifests[0].Digest.ToString());
         Assert.Equal("ppc64le", m.Manifests[0].Platform!.Architecture);
         Assert.Equal("linux", m.Manifests[0].Platform!.Os);
         Assert.Equal("v8", m.Manifests[1].Platform!.Variant);
@@ -172,7 +172,7 @@ public class ManifestParserTests
         Assert.Equal("application/vnd.example.sbom.v1+json", m.ArtifactType);
         Assert.Equal(MediaTypes.OciEmpty, m.Config!.MediaType);
         Assert.NotNull(m.Subject);
-        Assert.Equal(ChildDigest, m.Subject.Digest);
+        Assert.Equal(ChildDigest, m.Subject.Digest.ToString());
         Assert.Equal(MediaTypes.OciManifest, m.Subject.MediaType);
         Assert.Equal(7682, m.Subject.Size);
     }
@@ -201,7 +201,7 @@ public class ManifestParserTests
             """;
         var m = Parse(json);
         Assert.Equal("application/vnd.example.signatures", m.ArtifactType);
-        Assert.Equal(ChildDigest, m.Subject!.Digest);
+        Assert.Equal(ChildDigest, m.Subject!.Digest.ToString());
         Assert.Empty(m.Manifests);
     }
 

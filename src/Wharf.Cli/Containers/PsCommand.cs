@@ -95,7 +95,7 @@ public static class PsCommand
             if (f is "json")
             {
                 var array = new JsonArray([.. list.Select(c => (JsonNode?)Json(c, now))]);
-                await context.Out.WriteLineAsync(array.ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
+                await context.Out.WriteLineAsync(array.ToJsonString(JsonOutput.Indented)).ConfigureAwait(false);
                 return 0;
             }
 

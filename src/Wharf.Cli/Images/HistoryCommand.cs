@@ -58,7 +58,7 @@ public static class HistoryCommand
                     ["size"] = e.Size,
                     ["comment"] = e.Comment,
                 })]);
-                await context.Out.WriteLineAsync(array.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
+                await context.Out.WriteLineAsync(array.ToJsonString(Output.JsonOutput.Indented)).ConfigureAwait(false);
                 return 0;
             }
 

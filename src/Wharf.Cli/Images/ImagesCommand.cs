@@ -164,6 +164,6 @@ public static class ImagesCommand
         }
 
         _ = now;
-        return array.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        return array.ToJsonString(JsonOutput.Indented);
     }
 }

@@ -65,7 +65,7 @@ public static class InspectCommand
             string? f = parse.GetValue(format);
             if (f is null or "json")
             {
-                context.Out.WriteLine(new JsonArray([.. objects]).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                context.Out.WriteLine(new JsonArray([.. objects]).ToJsonString(Output.JsonOutput.Indented));
             }
             else
             {

@@ -49,7 +49,7 @@ public static class SearchCommand
                         ["Name"] = t.Name,
                         ["Tags"] = new JsonArray([.. t.Tags.Select(x => (JsonNode?)x)]),
                     })]);
-                    await context.Out.WriteLineAsync(arr.ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
+                    await context.Out.WriteLineAsync(arr.ToJsonString(JsonOutput.Indented)).ConfigureAwait(false);
                     return 0;
                 }
 
@@ -75,7 +75,7 @@ public static class SearchCommand
                     ["Automated"] = r.Automated ? "[OK]" : string.Empty,
                     ["Tag"] = string.Empty,
                 })]);
-                await context.Out.WriteLineAsync(arr.ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
+                await context.Out.WriteLineAsync(arr.ToJsonString(JsonOutput.Indented)).ConfigureAwait(false);
                 return 0;
             }
 

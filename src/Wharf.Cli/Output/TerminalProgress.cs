@@ -79,7 +79,7 @@ public sealed class TerminalProgress(TextWriter err) : ITransferProgress
 
     internal static string Render(Row row, TimeSpan now)
     {
-        string digest = row.Blob.Digest;
+        string digest = row.Blob.Digest.ToString();
         string head = $"{row.Label} {digest}";
         if (row.Outcome is not null)
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Wharf.Cli.Output;
 using Wharf.Engine;
 
 namespace Wharf.Cli.SystemCommands;
@@ -70,7 +71,7 @@ public static class InfoCommand
             string? f = parse.GetValue(format);
             if (f is "json")
             {
-                context.Out.WriteLine(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                context.Out.WriteLine(json.ToJsonString(JsonOutput.Indented));
                 return 0;
             }
 

@@ -50,7 +50,7 @@ public static class SystemPruneCommand
             var prunedVolumes = new List<string>();
             if (parse.GetValue(volumes))
             {
-                var store = new Wharf.Engine.Volumes.VolumeStore(context.Engine(parse).Storage.GraphRoot);
+                var store = new Wharf.Engine.Volumes.VolumeStore(containers.Images.Storage.GraphRoot, containers.Images.Time);
                 foreach (var v in store.List().Where(v => containers.UsersOf(v).Count == 0))
                 {
                     store.Remove(v.Name);

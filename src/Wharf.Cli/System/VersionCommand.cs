@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Wharf.Cli.Output;
 using Wharf.Engine;
 
 namespace Wharf.Cli.SystemCommands;
@@ -59,7 +60,7 @@ public static class VersionCommand
             string? f = parse.GetValue(format);
             if (f is "json")
             {
-                context.Out.WriteLine(new JsonObject { ["Client"] = client }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                context.Out.WriteLine(new JsonObject { ["Client"] = client }.ToJsonString(Output.JsonOutput.Indented));
                 return 0;
             }
 

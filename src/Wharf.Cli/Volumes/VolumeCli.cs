@@ -15,7 +15,11 @@ public static class VolumeCli
         return new Command("volume", "Manage volumes") { Create(c), List(c), Inspect(c), Remove(c), Prune(c) };
     }
 
-    private static VolumeStore Store(CliContext c, ParseResult parse) => new(c.Engine(parse).Storage.GraphRoot);
+    private static VolumeStore Store(CliContext c, ParseResult parse)
+    {
+        var engine = c.Engine(parse);
+        return new(engine.Storage.GraphRoot, engine.Time);
+    }
 
     private static Command Create(CliContext c)
     {
@@ -47,7 +51,7 @@ public static class VolumeCli
             }
             else if (f is "json")
             {
-                await c.Out.WriteLineAsync(new JsonArray([.. volumes.Select(v => (JsonNode?)VolumeStore.Describe(v))]).ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
+                await c.Out.WriteLineAsync(new JsonArray([.. volumes.Select(v => (JsonNode?)VolumeStore.Describe(v))]).ToJsonString(JsonOutput.Indented)).ConfigureAwait(false);
             }
             else if (f is not null)
             {
@@ -90,7 +94,7 @@ public static class VolumeCli
                 }
             }
 
-            await c.Out.WriteLineAsync(found.ToJsonString(new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
+            await c.Out.WriteLineAsync(found.ToJsonString(JsonOutput.Indented)).ConfigureAwait(false);
             return missing is null ? 0 : throw new Engine.WharfException($"inspecting object: no such volume {missing}");
         }));
         return command;

@@ -91,7 +91,7 @@ public sealed partial class ContainerEngine
             var record = writer.Register(image, name, source.Locations, _images.Time);
             progress.Step("Storing signatures");
             Event("commit", c);
-            return new CommitReport(record.Id, name, image.Manifest.Digest);
+            return new CommitReport(record.Id, name, image.Manifest.Digest.ToString());
         }
         finally
         {

@@ -19,7 +19,7 @@ public sealed partial class ContainerEngine
         ArgumentNullException.ThrowIfNull(images);
         _images = images;
         _progress = progress ?? TextWriter.Null;
-        Store = new ContainerStore(images.Storage.GraphRoot, images.Storage.RunRoot) { Events = images.Events };
+        Store = new ContainerStore(images.Storage.GraphRoot, images.Storage.RunRoot, images.Time) { Events = images.Events };
         Layers = new LayerStore(images.Store, images.Storage.Quota);
     }
 

@@ -23,10 +23,14 @@ namespace Wharf.Engine.Containers;
 /// </summary>
 public sealed class ContainerStore
 {
-    public ContainerStore(string graphRoot, string runRoot)
+    private readonly TimeProvider _time;
+
+    /// <param name="time">The engine's clock (<c>EngineOptions.Time</c>), for the times the store records.</param>
+    public ContainerStore(string graphRoot, string runRoot, TimeProvider? time = null)
     {
         Root = Path.Combine(graphRoot, "wharf", "containers");
         RuncRoot = Path.Combine(runRoot, "wharf", "runc");
+        _time = time ?? TimeProvider.System;
     }
 
     public string Root { get; }
@@ -183,7 +187,7 @@ public sealed class ContainerStore
 
         fresh.State = ContainerStates.Exited;
         fresh.ExitCode = exited && int.TryParse(File.ReadAllText(exitFile).Trim(), out int code) ? code : 255;
-        fresh.FinishedAt = exited ? new DateTimeOffset(File.GetLastWriteTimeUtc(exitFile), TimeSpan.Zero) : DateTimeOffset.UtcNow;
+        fresh.FinishedAt = exited ? new DateTimeOffset(File.GetLastWriteTimeUtc(exitFile), TimeSpan.Zero) : _time.GetUtcNow();
         Write(fresh);
         Events?.Container("died", fresh, fresh.ExitCode, fresh.FinishedAt);
         if (RecordCleanup)

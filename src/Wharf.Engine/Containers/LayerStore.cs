@@ -250,7 +250,7 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
                         var report = await LayerUnpacker.UnpackAsync(counting, Path.Combine(temp, "diff"), new LayerUnpackOptions { Whiteouts = WhiteoutMode.Overlay, Budget = _pullBudget.Value.Budget }, cancellationToken).ConfigureAwait(false);
                         await counting.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
                         await File.WriteAllTextAsync(Path.Combine(temp, "diffid"), report.DiffId.ToString(), cancellationToken).ConfigureAwait(false);
-                        string staged = Path.Combine(Root, "pulled", Digest.Parse(layer.Digest).Encoded);
+                        string staged = Path.Combine(Root, "pulled", layer.Digest.Encoded);
                         Directory.CreateDirectory(Path.GetDirectoryName(staged)!);
                         if (!Directory.Exists(staged))
                         {
@@ -309,7 +309,7 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
         var chainIds = diffIds is null ? null : ChainIds(diffIds);
         for (int i = 0; i < manifest.Layers.Count; i++)
         {
-            string staged = Path.Combine(staging, Digest.Parse(manifest.Layers[i].Digest).Encoded);
+            string staged = Path.Combine(staging, manifest.Layers[i].Digest.Encoded);
             if (!Directory.Exists(staged))
             {
                 continue;

@@ -63,6 +63,13 @@ public static class ImageNames
         return colon > slash ? (name[..colon], name[(colon + 1)..]) : (name, "<none>");
     }
 
+    /// <summary>An image ID as the user may type it, <c>sha256:</c> prefix or not: the hex part.</summary>
+    public static string WithoutSha256Prefix(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.StartsWith(Oci.Digest.Sha256 + ":", StringComparison.Ordinal) ? text[(Oci.Digest.Sha256.Length + 1)..] : text;
+    }
+
     /// <summary>
     /// podman's LookupImage: an exact name or ID (or unique ID prefix); then the short name as
     /// <c>localhost/</c>, under each search registry and on docker.io; last, any image whose
@@ -74,7 +81,7 @@ public static class ImageNames
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(searchRegistries);
         string text = StripTransport(input);
-        string id = text.StartsWith("sha256:", StringComparison.Ordinal) ? text[7..] : text;
+        string id = WithoutSha256Prefix(text);
         if (id.Length >= 1 && id.All(char.IsAsciiHexDigitLower))
         {
             if (images.FirstOrDefault(i => i.Id == id) is { } exactId)

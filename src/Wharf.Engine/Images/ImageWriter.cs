@@ -57,7 +57,7 @@ public sealed record Layer(Descriptor Blob, Digest DiffId, long UncompressedSize
     {
         ArgumentNullException.ThrowIfNull(changes);
         var (diffId, digest, size, tarSize) = await LayerTar.WriteAsync(changes, blobFile, cancellationToken).ConfigureAwait(false);
-        var blob = new Descriptor { MediaType = ImageFormats.GzipLayerMediaType(format), Digest = digest.ToString(), Size = size };
+        var blob = new Descriptor { MediaType = ImageFormats.GzipLayerMediaType(format), Digest = digest, Size = size };
         return new Layer(blob, diffId, tarSize, blobFile);
     }
 }
@@ -66,7 +66,7 @@ public sealed record Layer(Descriptor Blob, Digest DiffId, long UncompressedSize
 public sealed record WrittenImage(Descriptor Manifest, Descriptor Config, IReadOnlyList<Descriptor> Layers, DateTimeOffset? Created)
 {
     /// <summary>podman's image ID: the config digest's hex.</summary>
-    public string Id => Digest.Parse(Config.Digest).Encoded;
+    public string Id => Config.Digest.Encoded;
 }
 
 /// <summary>
@@ -91,7 +91,7 @@ public sealed class ImageWriter(ImageStore store)
     /// Marks a blob in use until the image is registered: a concurrent rmi or prune collects blobs
     /// no image names, and a new image's blobs are stored before the image is.
     /// </summary>
-    private void Hold(Descriptor blob) => _held.Add(_store.MarkInflight([blob.Digest]));
+    private void Hold(Descriptor blob) => _held.Add(_store.MarkInflight([blob.Digest.ToString()]));
 
     /// <summary>The config's bytes as written: field order that of <see cref="ImageConfig"/> (the spec's).</summary>
     public static byte[] Serialize(ImageConfig config) => JsonSerializer.SerializeToUtf8Bytes(config, Json.ImageConfig);
@@ -127,7 +127,7 @@ public sealed class ImageWriter(ImageStore store)
     {
         ArgumentNullException.ThrowIfNull(layer);
         var check = await LayerCheck.VerifyAsync(layer.BlobFile, layer.DiffId, null, cancellationToken).ConfigureAwait(false);
-        if (check.Digest.ToString() != layer.Blob.Digest || check.Size != layer.Blob.Size)
+        if (check.Digest != layer.Blob.Digest || check.Size != layer.Blob.Size)
         {
             throw new WharfException($"writing layer {layer.DiffId}: the blob reads back as {check.Digest} ({check.Size} bytes), written as {layer.Blob.Digest} ({layer.Blob.Size} bytes)");
         }
@@ -160,7 +160,7 @@ public sealed class ImageWriter(ImageStore store)
         }
 
         bool gzip = check.Digest != check.DiffId;
-        var blob = new Descriptor { MediaType = gzip ? MediaTypes.OciLayerGzip : MediaTypes.OciLayerTar, Digest = check.Digest.ToString(), Size = check.Size };
+        var blob = new Descriptor { MediaType = gzip ? MediaTypes.OciLayerGzip : MediaTypes.OciLayerTar, Digest = check.Digest, Size = check.Size };
         return (await StoreLayerAsync(blob, file, cancellationToken).ConfigureAwait(false), check.TarSize);
     }
 
@@ -213,7 +213,7 @@ public sealed class ImageWriter(ImageStore store)
     public async Task<Descriptor> WriteConfigAsync(byte[] configBytes, ImageFormat format, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(configBytes);
-        var descriptor = new Descriptor { MediaType = ImageFormats.ConfigMediaType(format), Digest = Digest.Compute(configBytes).ToString(), Size = configBytes.Length };
+        var descriptor = new Descriptor { MediaType = ImageFormats.ConfigMediaType(format), Digest = Digest.Compute(configBytes), Size = configBytes.Length };
         Hold(descriptor);
         await _store.WriteBlobAsync(descriptor, new MemoryStream(configBytes), cancellationToken).ConfigureAwait(false);
         return descriptor;
@@ -237,7 +237,7 @@ public sealed class ImageWriter(ImageStore store)
             Layers = converted,
             Annotations = annotations is { Count: > 0 } ? annotations : null,
         });
-        var manifest = new Descriptor { MediaType = manifestType, Digest = Digest.Compute(bytes).ToString(), Size = bytes.Length };
+        var manifest = new Descriptor { MediaType = manifestType, Digest = Digest.Compute(bytes), Size = bytes.Length };
         Hold(manifest);
         await _store.WriteBlobAsync(manifest, new MemoryStream(bytes), cancellationToken).ConfigureAwait(false);
         return new WrittenImage(manifest, config, converted, created);
@@ -276,14 +276,14 @@ public sealed class ImageWriter(ImageStore store)
         var record = new ImageRecord
         {
             Id = image.Id,
-            Digest = image.Manifest.Digest,
+            Digest = image.Manifest.Digest.ToString(),
             ManifestMediaType = image.Manifest.MediaType,
             ManifestSize = image.Manifest.Size,
             Locations = [.. locations],
             Created = image.Created ?? now,
             Added = now,
             Size = image.Layers.Sum(_store.UncompressedSize) + image.Config.Size + image.Manifest.Size,
-            Blobs = [image.Config.Digest, .. image.Layers.Select(l => l.Digest)],
+            Blobs = [image.Config.Digest.ToString(), .. image.Layers.Select(l => l.Digest.ToString())],
         };
         var registered = _store.Update(images =>
         {

@@ -145,7 +145,7 @@ public sealed partial class ImageEngine
         IDisposable inflight;
         try
         {
-            inflight = Store.Reserve([root.Digest, .. manifest.Blobs.Select(b => b.Digest)], [root, .. manifest.Blobs], Storage.Quota);
+            inflight = Store.Reserve([root.Digest.ToString(), .. manifest.Blobs.Select(b => b.Digest.ToString())], [root, .. manifest.Blobs], Storage.Quota);
         }
         catch (StoreFullException e)
         {

@@ -116,7 +116,7 @@ public sealed partial class ImageEngine
 
     private static bool IsIdReference(ImageRecord image, string input)
     {
-        string id = input.StartsWith("sha256:", StringComparison.Ordinal) ? input[7..] : input;
+        string id = ImageNames.WithoutSha256Prefix(input);
         return id.Length > 0 && image.Id.StartsWith(id, StringComparison.Ordinal) && !image.Names.Any(n => ImageNames.Split(n).Repository.EndsWith("/" + id, StringComparison.Ordinal));
     }
 

@@ -52,7 +52,7 @@ public sealed partial class ImageEngine
                 try
                 {
                     var root = await client.Repository(source.Path).ResolveAsync(tagOrDigest, cancellationToken).ConfigureAwait(false);
-                    return new ResolveImageReport($"{candidate.Name}@{root.Digest}", root.Digest, Local: false);
+                    return new ResolveImageReport($"{candidate.Name}@{root.Digest}", root.Digest.ToString(), Local: false);
                 }
                 catch (Exception e) when (e is RegistryException or ContentException or HttpRequestException)
                 {

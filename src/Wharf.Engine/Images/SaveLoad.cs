@@ -167,7 +167,7 @@ public sealed partial class ImageEngine
                     await WriteLayerEntryAsync(writer, entry, layer, diffIds[i], ct).ConfigureAwait(false);
                 }
 
-                string configName = Digest.Parse(manifest.Config.Digest).Encoded + ".json";
+                string configName = manifest.Config.Digest.Encoded + ".json";
                 if (written.Add(configName))
                 {
                     Log(quiet, $"Copying config {manifest.Config.Digest}");

@@ -67,11 +67,11 @@ public sealed class JobEngine
             Reference = spec.Image,
             TlsVerify = spec.TlsVerify,
         }, cancellationToken).ConfigureAwait(false);
-        return Submit(spec with { ResolvedImage = resolved.Pinned }, workingDirectory);
+        return await SubmitResolvedAsync(spec with { ResolvedImage = resolved.Pinned }, workingDirectory, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Records the job and hands it to its executor; returns the job's ID.</summary>
-    public string Submit(JobSpec spec, string workingDirectory)
+    private async Task<string> SubmitResolvedAsync(JobSpec spec, string workingDirectory, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spec);
         if (spec.Executor is not ("local" or "slurm"))
@@ -105,7 +105,7 @@ public sealed class JobEngine
         {
             if (spec.Executor == "slurm")
             {
-                job.SlurmJobId = Slurm.Submit(job, WriteSbatchScript(job), workingDirectory);
+                job.SlurmJobId = await Slurm.SubmitAsync(job, WriteSbatchScript(job), workingDirectory, cancellationToken).ConfigureAwait(false);
                 Store.Locked(() => Store.Write(job));
             }
             else

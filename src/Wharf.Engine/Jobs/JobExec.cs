@@ -344,7 +344,7 @@ public static class JobExec
             if (Volatile.Read(ref created) is { } c && Interlocked.Exchange(ref stopping, 1) == 0)
             {
                 // The attached run passes TERM on to the container as well; stop makes sure it ends.
-                _ = Task.Run(() => StopQuietly(containers, c.Id, stopTimeout, () => Volatile.Read(ref finished)));
+                _ = Task.Run(() => StopQuietlyAsync(containers, c.Id, stopTimeout, () => Volatile.Read(ref finished)));
             }
         };
 
@@ -398,7 +398,7 @@ public static class JobExec
     /// returned: the runtime is asked directly, whatever the record says (it may not say running
     /// yet), and nothing here throws (the step's pipes may be gone by now).
     /// </summary>
-    private static void StopQuietly(ContainerEngine containers, string id, int timeout, Func<bool> finished)
+    private static async Task StopQuietlyAsync(ContainerEngine containers, string id, int timeout, Func<bool> finished)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         bool termSent = false;
@@ -422,7 +422,8 @@ public static class JobExec
             {
             }
 
-            Thread.Sleep(200);
+            // Not a thread parked for two minutes: the loop gives its thread back between looks.
+            await Task.Delay(200).ConfigureAwait(false);
         }
     }
 

@@ -86,7 +86,7 @@ public sealed class SlurmExecutor
     }
 
     /// <summary>sbatch --parsable; Slurm's own message (exit 125) when it refuses the job.</summary>
-    public string Submit(JobRecord job, string scriptPath, string workingDirectory)
+    public async Task<string> SubmitAsync(JobRecord job, string scriptPath, string workingDirectory, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
         var (code, stdout, stderr) = Run("sbatch", workingDirectory, "--parsable", scriptPath);
@@ -111,7 +111,17 @@ public sealed class SlurmExecutor
         string? reason = PendingReason(id);
         while (reason == "PartitionConfig" && clock.Elapsed < TimeSpan.FromSeconds(10))
         {
-            Thread.Sleep(200);
+            try
+            {
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The caller forgets the job when this throws: Slurm must forget it too.
+                Run("scancel", null, id);
+                throw;
+            }
+
             reason = PendingReason(id);
         }
 

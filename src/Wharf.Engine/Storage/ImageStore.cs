@@ -41,11 +41,10 @@ public sealed class ImageStore
 
     private string InflightDir => Path.Combine(Root, "inflight");
 
-    public string BlobPath(string digest)
-    {
-        var d = Oci.Digest.Parse(digest);
-        return Path.Combine(Root, "blobs", d.Algorithm, d.Encoded);
-    }
+    public string BlobPath(Oci.Digest digest) => Path.Combine(Root, "blobs", digest.Algorithm, digest.Encoded);
+
+    /// <summary>A blob named by a digest as the store's own records keep it (text).</summary>
+    public string BlobPath(string digest) => BlobPath(Oci.Digest.Parse(digest));
 
     private void EnsureLayout()
     {
@@ -248,7 +247,9 @@ public sealed class ImageStore
         return info.Exists && info.Length == descriptor.Size;
     }
 
-    public Stream OpenBlob(string digest)
+    public Stream OpenBlob(string digest) => OpenBlob(Oci.Digest.Parse(digest));
+
+    public Stream OpenBlob(Oci.Digest digest)
     {
         string path = BlobPath(digest);
         if (!File.Exists(path))
@@ -260,6 +261,8 @@ public sealed class ImageStore
     }
 
     public byte[] ReadBlob(string digest) => File.ReadAllBytes(BlobPath(digest));
+
+    public byte[] ReadBlob(Oci.Digest digest) => File.ReadAllBytes(BlobPath(digest));
 
     /// <summary>
     /// Takes each gzip layer as it downloads, beside the blob file (to unpack it then, as podman
@@ -449,9 +452,9 @@ public sealed class ImageStore
             var reserved = new Dictionary<string, long>(StringComparer.Ordinal);
             foreach (var blob in blobs)
             {
-                if (!HasBlob(blob) && !others.ContainsKey(blob.Digest))
+                if (!HasBlob(blob) && !others.ContainsKey(blob.Digest.ToString()))
                 {
-                    reserved[blob.Digest] = blob.Size;
+                    reserved[blob.Digest.ToString()] = blob.Size;
                 }
             }
 

@@ -14,7 +14,7 @@ public sealed partial class ImageEngine
     /// </summary>
     public long CollectUnusedLayers()
     {
-        var containers = new ContainerStore(Storage.GraphRoot, Storage.RunRoot);
+        var containers = new ContainerStore(Storage.GraphRoot, Storage.RunRoot, Time);
         return Store.Locked(images =>
         {
             var keep = new HashSet<string>(StringComparer.Ordinal);

@@ -51,7 +51,7 @@ public sealed class LocalImageTarget : ITarget
     public static Descriptor ManifestDescriptor(ImageRecord image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return new Descriptor { MediaType = image.ManifestMediaType, Digest = image.Digest, Size = image.ManifestSize };
+        return new Descriptor { MediaType = image.ManifestMediaType, Digest = Digest.Parse(image.Digest), Size = image.ManifestSize };
     }
 
     public Task TagAsync(Descriptor descriptor, string reference, CancellationToken cancellationToken)
@@ -84,17 +84,17 @@ public sealed class LocalImageTarget : ITarget
 
         long size = parsed.Layers.Sum(_store.UncompressedSize) + body.Length + configBytes.Length;
         var now = _time.GetUtcNow();
-        string id = Digest.Parse(parsed.Config.Digest).Encoded;
+        string id = parsed.Config.Digest.Encoded;
         var fresh = new ImageRecord
         {
             Id = id,
-            Digest = manifest.Digest,
+            Digest = manifest.Digest.ToString(),
             ManifestMediaType = parsed.MediaType,
             ManifestSize = body.Length,
             Created = config?.CreatedTime ?? now,
             Added = now,
             Size = size,
-            Blobs = [parsed.Config.Digest, .. parsed.Layers.Select(l => l.Digest)],
+            Blobs = [parsed.Config.Digest.ToString(), .. parsed.Layers.Select(l => l.Digest.ToString())],
         };
 
         return _store.Update(images =>

@@ -97,7 +97,7 @@ internal sealed class StoreCheck(ImageStore store, SystemCheckOptions options)
             {
                 foreach (var blob in manifest.Blobs)
                 {
-                    Add(blob.Digest, blob.Size);
+                    Add(blob.Digest.ToString(), blob.Size);
                 }
             }
         }
@@ -214,11 +214,8 @@ internal sealed class StoreCheck(ImageStore store, SystemCheckOptions options)
     /// <summary>Why <paramref name="blob"/> cannot be used as the manifest says, or null.</summary>
     private string? BlobProblem(Descriptor blob, string what)
     {
-        if (!Digest.TryParse(blob.Digest, out var digest))
-        {
-            return $"{what} {blob.Digest}: not a digest";
-        }
-
+        // The manifest parser validated the digest already: a descriptor only holds a valid one.
+        var digest = blob.Digest;
         var info = new FileInfo(store.BlobPath(blob.Digest));
         if (!info.Exists)
         {

@@ -18,7 +18,7 @@ public sealed record VolumeRecord(string Name, string Mountpoint, DateTimeOffset
 ///   &lt;name&gt;/created      when it was created (RFC 3339)
 /// </code>
 /// </summary>
-public sealed class VolumeStore(string graphRoot)
+public sealed class VolumeStore(string graphRoot, TimeProvider? time = null)
 {
     public string Root { get; } = Path.Combine(graphRoot, "wharf", "volumes");
 
@@ -43,7 +43,7 @@ public sealed class VolumeStore(string graphRoot)
 
             string dir = Path.Combine(Root, name);
             Directory.CreateDirectory(Path.Combine(dir, "_data"));
-            File.WriteAllText(Path.Combine(dir, "created"), DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+            File.WriteAllText(Path.Combine(dir, "created"), (time ?? TimeProvider.System).GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
             return TryGet(name)!;
         });
     }

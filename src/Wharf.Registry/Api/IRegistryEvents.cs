@@ -16,7 +16,7 @@ public enum RegistryEventKind
 /// What a /v2 request did once it succeeded: the repository, the reference as the client named it
 /// (tag or digest) and the manifest's or blob's digest when known.
 /// </summary>
-public readonly record struct RegistryEvent(RegistryEventKind Kind, RepositoryName Repository, string Reference, Digest? Digest = null);
+public readonly record struct RegistryEvent(RegistryEventKind Kind, RepositoryName Repository, ManifestReference Reference, Digest? Digest = null);
 
 /// <summary>
 /// Told of every successful push, pull and delete on /v2 (the audit log listens). Called on the request

@@ -72,7 +72,7 @@ public sealed partial class RegistryApi
             throw new OciException(OciErrorCode.BlobUnknown, $"blob {digest} not found in {route.Repository}");
         }
 
-        _events.Publish(context, new RegistryEvent(RegistryEventKind.BlobDeleted, route.Repository, digest.ToString(), digest));
+        _events.Publish(context, new RegistryEvent(RegistryEventKind.BlobDeleted, route.Repository, digest, digest));
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
     }

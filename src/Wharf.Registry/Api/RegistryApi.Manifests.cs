@@ -16,15 +16,16 @@ public sealed partial class RegistryApi
 
         // A reference that is neither a tag nor a digest names no manifest: the spec's "not found"
         // (a MUST for GET/HEAD), not a 400; only a push to such a tag is TAG_INVALID.
-        string reference = TryValidateReference(route.Reference!) ?? await NotFoundAsync<string>(route.Reference!).ConfigureAwait(false);
-        var manifest = _cache.Get(repo, reference);
+        var reference = ManifestReference.TryParse(route.Reference, out var parsedReference, out _)
+            ? parsedReference : await NotFoundAsync<ManifestReference>(route.Reference!).ConfigureAwait(false);
+        var manifest = _cache.Get(repo, reference.ToString());
         if (manifest is null)
         {
             long generation = _cache.Generation(repo);
             manifest = await _metadata.GetManifestAsync(route.Repository, reference, ct).ConfigureAwait(false);
             if (manifest is not null)
             {
-                _cache.Set(repo, reference, manifest, generation);
+                _cache.Set(repo, reference.ToString(), manifest, generation);
             }
         }
 
@@ -34,7 +35,7 @@ public sealed partial class RegistryApi
             manifest = await _proxy.GetManifestAsync(route.Repository, reference, manifest, ct).ConfigureAwait(false);
         }
 
-        manifest ??= await NotFoundAsync<StoredManifest>(reference).ConfigureAwait(false);
+        manifest ??= await NotFoundAsync<StoredManifest>(reference.ToString()).ConfigureAwait(false);
 
         CheckAcceptable(context.Request, manifest.MediaType);
 
@@ -75,14 +76,14 @@ public sealed partial class RegistryApi
     private async Task PutManifestAsync(HttpContext context, RegistryRoute route)
     {
         var ct = context.RequestAborted;
-        string reference = ValidateReference(route.Reference!);
-        bool byDigest = reference.Contains(':', StringComparison.Ordinal);
+        var reference = ValidateReference(route.Reference!);
+        bool byDigest = reference.IsDigest;
         byte[] body = await ReadManifestBodyAsync(context.Request, ct).ConfigureAwait(false);
 
         Digest digest;
         if (byDigest)
         {
-            var expected = Digest.Parse(reference);
+            var expected = reference.Digest;
             if (!expected.Matches(body))
             {
                 throw new OciException(OciErrorCode.DigestInvalid, $"manifest content does not hash to {expected}");
@@ -101,7 +102,7 @@ public sealed partial class RegistryApi
         var tags = new List<string>();
         if (!byDigest)
         {
-            tags.Add(reference);
+            tags.Add(reference.Tag.Value);
         }
 
         // OCI distribution 1.1: a push by digest may carry tags as ?tag= parameters.
@@ -126,7 +127,7 @@ public sealed partial class RegistryApi
         }
 
         Log.ManifestPushed(_logger, route.Repository, digest, parsed.MediaType, string.Join(',', tags));
-        _events.Publish(context, new RegistryEvent(RegistryEventKind.ManifestPushed, route.Repository, tags.Count > 0 ? tags[0] : digest.ToString(), digest));
+        _events.Publish(context, new RegistryEvent(RegistryEventKind.ManifestPushed, route.Repository, tags.Count > 0 ? ManifestReference.Parse(tags[0]) : digest, digest));
         RegistryMetrics.ManifestsPushed.Inc();
         var response = context.Response;
         response.StatusCode = StatusCodes.Status201Created;
@@ -134,7 +135,7 @@ public sealed partial class RegistryApi
         response.Headers[ContentDigestHeader] = digest.ToString();
         if (parsed.Subject is not null)
         {
-            response.Headers["OCI-Subject"] = parsed.Subject.Digest;
+            response.Headers["OCI-Subject"] = parsed.Subject.Digest.ToString();
         }
 
         if (context.Request.Query.ContainsKey("tag"))
@@ -149,14 +150,14 @@ public sealed partial class RegistryApi
     private async Task DeleteManifestAsync(HttpContext context, RegistryRoute route)
     {
         var ct = context.RequestAborted;
-        string reference = ValidateReference(route.Reference!);
+        var reference = ValidateReference(route.Reference!);
         bool deleted;
         _cache.Invalidate(route.Repository.Value);
         try
         {
-            deleted = reference.Contains(':', StringComparison.Ordinal)
-                ? await _metadata.DeleteManifestAsync(route.Repository, Digest.Parse(reference), ct).ConfigureAwait(false)
-                : await _metadata.DeleteTagAsync(route.Repository, reference, ct).ConfigureAwait(false);
+            deleted = reference.IsDigest
+                ? await _metadata.DeleteManifestAsync(route.Repository, reference.Digest, ct).ConfigureAwait(false)
+                : await _metadata.DeleteTagAsync(route.Repository, reference.Tag.Value, ct).ConfigureAwait(false);
         }
         catch (ManifestReferencedException e)
         {
@@ -173,39 +174,16 @@ public sealed partial class RegistryApi
             throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference} not found in {route.Repository}");
         }
 
-        Log.ManifestDeleted(_logger, route.Repository, reference);
-        bool isDigest = reference.Contains(':', StringComparison.Ordinal);
-        _events.Publish(context, new RegistryEvent(isDigest ? RegistryEventKind.ManifestDeleted : RegistryEventKind.TagDeleted, route.Repository, reference));
+        Log.ManifestDeleted(_logger, route.Repository, reference.ToString());
+        _events.Publish(context, new RegistryEvent(reference.IsDigest ? RegistryEventKind.ManifestDeleted : RegistryEventKind.TagDeleted, route.Repository, reference));
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
     }
 
-    /// <summary>A reference is a digest when it has a colon (tags cannot), else a tag.</summary>
-    private static string ValidateReference(string reference)
-    {
-        if (reference.Contains(':', StringComparison.Ordinal))
-        {
-            return ParseDigest(reference).ToString();
-        }
-
-        if (!Tag.IsValid(reference))
-        {
-            throw new OciException(OciErrorCode.TagInvalid, $"tag \"{reference}\" must match [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}");
-        }
-
-        return reference;
-    }
-
-    /// <summary>The canonical reference, or null when it is neither a valid tag nor a valid digest.</summary>
-    private static string? TryValidateReference(string reference)
-    {
-        if (reference.Contains(':', StringComparison.Ordinal))
-        {
-            return Digest.TryParse(reference, out var digest, out _) ? digest.ToString() : null;
-        }
-
-        return Tag.IsValid(reference) ? reference : null;
-    }
+    /// <summary>The reference of a push or delete: a malformed digest is DIGEST_INVALID, a malformed tag TAG_INVALID.</summary>
+    private static ManifestReference ValidateReference(string reference) =>
+        ManifestReference.TryParse(reference, out var parsed, out var error) ? parsed
+            : throw new OciException(ManifestReference.IsDigestShaped(reference) ? OciErrorCode.DigestInvalid : OciErrorCode.TagInvalid, error);
 
     private static async Task<byte[]> ReadManifestBodyAsync(HttpRequest request, CancellationToken ct)
     {

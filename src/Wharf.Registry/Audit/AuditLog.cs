@@ -39,10 +39,10 @@ public sealed partial class AuditLog(
     public void Record(string username, string operation, string resourceType, string resource, string? project, bool success = true) =>
         Enqueue(new Item(new AuditEntry(0, username, operation, resourceType, resource, project, success, time.GetUtcNow()), null, null));
 
-    public void RecordPull(string username, RepositoryName repository, string reference, Digest digest)
+    public void RecordPull(string username, RepositoryName repository, ManifestReference reference, Digest digest)
     {
         var now = time.GetUtcNow();
-        string resource = reference.Contains(':', StringComparison.Ordinal) ? $"{repository}@{reference}" : $"{repository}:{reference}";
+        string resource = reference.IsDigest ? $"{repository}@{reference}" : $"{repository}:{reference}";
         Enqueue(new Item(new AuditEntry(0, username, "pull", "artifact", resource, repository.Project, true, now), new PullRecord(repository, digest, 1, now), null));
     }
 

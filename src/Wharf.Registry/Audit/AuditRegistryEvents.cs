@@ -10,13 +10,13 @@ public sealed class AuditRegistryEvents(IAuditLog audit) : IRegistryEvents
     {
         string who = RegistryCaller.NameOf(context);
         var repository = registryEvent.Repository;
-        string reference = registryEvent.Reference;
+        string reference = registryEvent.Reference.ToString();
         string project = repository.Project;
-        string artifact = reference.Contains(':', StringComparison.Ordinal) ? $"{repository}@{reference}" : $"{repository}:{reference}";
+        string artifact = registryEvent.Reference.IsDigest ? $"{repository}@{reference}" : $"{repository}:{reference}";
         switch (registryEvent.Kind)
         {
             case RegistryEventKind.ManifestPulled when registryEvent.Digest is { } digest:
-                audit.RecordPull(who, repository, reference, digest);
+                audit.RecordPull(who, repository, registryEvent.Reference, digest);
                 break;
             case RegistryEventKind.ManifestPushed:
                 audit.Record(who, "push", "artifact", artifact, project);

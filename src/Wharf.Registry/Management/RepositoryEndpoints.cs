@@ -167,10 +167,10 @@ internal static class RepositoryEndpoints
     {
         var (caller, project, repository) = await RepositoryOfRouteAsync(context, needed).ConfigureAwait(false);
         await PullsRecordedAsync(context).ConfigureAwait(false);
-        string reference = context.Request.RouteValues["reference"] as string ?? "";
-        if (reference.Contains(':', StringComparison.Ordinal) ? !Digest.TryParse(reference, out _, out _) : !Tag.IsValid(reference))
+        string text = context.Request.RouteValues["reference"] as string ?? "";
+        if (!ManifestReference.TryParse(text, out var reference, out _))
         {
-            throw ApiException.BadRequest($"reference {reference} is neither a digest nor a tag");
+            throw ApiException.BadRequest($"reference {text} is neither a digest nor a tag");
         }
 
         var artifact = await Artifacts(context).GetArtifactAsync(repository, reference, context.RequestAborted).ConfigureAwait(false)

@@ -43,7 +43,7 @@ public interface IArtifactStore
     Task<(IReadOnlyList<ArtifactInfo> Artifacts, long Total)> ListArtifactsAsync(RepositoryName repository, int page, int pageSize, CancellationToken cancellationToken);
 
     /// <summary>By tag or digest.</summary>
-    Task<ArtifactInfo?> GetArtifactAsync(RepositoryName repository, string reference, CancellationToken cancellationToken);
+    Task<ArtifactInfo?> GetArtifactAsync(RepositoryName repository, ManifestReference reference, CancellationToken cancellationToken);
 
     Task<TagCreateResult> AddTagAsync(RepositoryName repository, Digest digest, string tag, CancellationToken cancellationToken);
 

@@ -58,7 +58,7 @@ public interface IUploadSessionStore
 public interface IManifestStore
 {
     /// <summary>By tag or by digest (<paramref name="reference"/> is one or the other).</summary>
-    Task<StoredManifest?> GetManifestAsync(RepositoryName repository, string reference, CancellationToken cancellationToken);
+    Task<StoredManifest?> GetManifestAsync(RepositoryName repository, ManifestReference reference, CancellationToken cancellationToken);
 
     /// <summary>
     /// Stores the manifest, its references and tags in one transaction, after checking (inside it)

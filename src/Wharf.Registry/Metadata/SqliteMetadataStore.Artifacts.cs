@@ -145,7 +145,7 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
         return Task.FromResult<(IReadOnlyList<ArtifactInfo>, long)>((artifacts, total));
     }
 
-    public Task<ArtifactInfo?> GetArtifactAsync(RepositoryName repository, string reference, CancellationToken cancellationToken)
+    public Task<ArtifactInfo?> GetArtifactAsync(RepositoryName repository, ManifestReference reference, CancellationToken cancellationToken)
     {
         using var c = OpenArtifacts();
         long? repoId = RepositoryId(c, null, repository);
@@ -154,9 +154,9 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
             return Task.FromResult<ArtifactInfo?>(null);
         }
 
-        var list = reference.Contains(':', StringComparison.Ordinal)
-            ? ReadArtifacts(c, repoId.Value, "m.digest = $ref", ("$ref", reference))
-            : ReadArtifacts(c, repoId.Value, "m.digest = (SELECT t.digest FROM tags t WHERE t.repository_id = m.repository_id AND t.name = $ref)", ("$ref", reference));
+        var list = reference.IsDigest
+            ? ReadArtifacts(c, repoId.Value, "m.digest = $ref", ("$ref", reference.ToString()))
+            : ReadArtifacts(c, repoId.Value, "m.digest = (SELECT t.digest FROM tags t WHERE t.repository_id = m.repository_id AND t.name = $ref)", ("$ref", reference.ToString()));
         return Task.FromResult(list.Count == 0 ? null : list[0]);
     }
 

@@ -5,12 +5,11 @@ namespace Wharf.Registry.Metadata;
 
 public sealed partial class SqliteMetadataStore
 {
-    public Task<StoredManifest?> GetManifestAsync(RepositoryName repository, string reference, CancellationToken cancellationToken)
+    public Task<StoredManifest?> GetManifestAsync(RepositoryName repository, ManifestReference reference, CancellationToken cancellationToken)
     {
         using var c = Open();
         using var cmd = c.CreateCommand();
-        bool byDigest = reference.Contains(':', StringComparison.Ordinal);
-        cmd.CommandText = byDigest
+        cmd.CommandText = reference.IsDigest
             ? """
               SELECT m.digest, m.media_type, m.content, m.subject FROM manifests m
               JOIN repositories r ON r.id = m.repository_id
@@ -23,7 +22,7 @@ public sealed partial class SqliteMetadataStore
               WHERE r.name = $repo AND t.name = $ref
               """;
         cmd.Parameters.AddWithValue("$repo", repository.Value);
-        cmd.Parameters.AddWithValue("$ref", reference);
+        cmd.Parameters.AddWithValue("$ref", reference.ToString());
         using var r = cmd.ExecuteReader();
         if (!r.Read())
         {
@@ -70,7 +69,7 @@ public sealed partial class SqliteMetadataStore
             // Checked inside the transaction so a concurrent blob delete cannot slip between.
             foreach (var blob in parsed.Blobs)
             {
-                long? size = LinkedBlobSize(c, tx, repoId, blob.Digest);
+                long? size = LinkedBlobSize(c, tx, repoId, blob.Digest.ToString());
                 if (size is null)
                 {
                     if (blob.Urls is { Count: > 0 })
@@ -89,7 +88,7 @@ public sealed partial class SqliteMetadataStore
 
             foreach (var child in parsed.Manifests)
             {
-                long? size = ManifestSize(c, tx, repoId, child.Digest);
+                long? size = ManifestSize(c, tx, repoId, child.Digest.ToString());
                 if (size is null)
                 {
                     throw new OciException(OciErrorCode.ManifestBlobUnknown, $"manifest {child.Digest} is not in repository {repository}");
@@ -108,17 +107,17 @@ public sealed partial class SqliteMetadataStore
                 VALUES($r, $d, $mt, $at, $s, $c, $subj, $ann, $t)
                 """,
                 ("$r", repoId), ("$d", digestText), ("$mt", mediaType), ("$at", parsed.ArtifactType), ("$s", (long)content.Length),
-                ("$c", content), ("$subj", parsed.Subject?.Digest), ("$ann", SerializeAnnotations(parsed.Annotations)), ("$t", now));
+                ("$c", content), ("$subj", parsed.Subject?.Digest.ToString()), ("$ann", SerializeAnnotations(parsed.Annotations)), ("$t", now));
             foreach (var blob in parsed.Blobs)
             {
                 Execute(c, tx, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 0) ON CONFLICT DO NOTHING",
-                    ("$r", repoId), ("$p", digestText), ("$c", blob.Digest));
+                    ("$r", repoId), ("$p", digestText), ("$c", blob.Digest.ToString()));
             }
 
             foreach (var child in parsed.Manifests)
             {
                 Execute(c, tx, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 1) ON CONFLICT DO NOTHING",
-                    ("$r", repoId), ("$p", digestText), ("$c", child.Digest));
+                    ("$r", repoId), ("$p", digestText), ("$c", child.Digest.ToString()));
             }
 
             // Its layers and config were counted when they were committed to the repository; what

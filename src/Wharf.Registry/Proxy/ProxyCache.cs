@@ -93,7 +93,7 @@ public sealed partial class ProxyCache : IDisposable
     /// unless the repository is a proxy cache and the upstream has something newer or the cache
     /// misses. Null when neither has it.
     /// </summary>
-    public async Task<StoredManifest?> GetManifestAsync(RepositoryName repository, string reference, StoredManifest? cached, CancellationToken cancellationToken)
+    public async Task<StoredManifest?> GetManifestAsync(RepositoryName repository, ManifestReference reference, StoredManifest? cached, CancellationToken cancellationToken)
     {
         var target = await FindAsync(repository, cancellationToken).ConfigureAwait(false);
         if (target is null)
@@ -111,10 +111,10 @@ public sealed partial class ProxyCache : IDisposable
         return manifest;
     }
 
-    private async Task<StoredManifest?> ResolveManifestAsync(ProxyTarget target, string reference, StoredManifest? cached, CancellationToken cancellationToken)
+    private async Task<StoredManifest?> ResolveManifestAsync(ProxyTarget target, ManifestReference reference, StoredManifest? cached, CancellationToken cancellationToken)
     {
         var repository = target.Repository;
-        bool byDigest = reference.Contains(':', StringComparison.Ordinal);
+        bool byDigest = reference.IsDigest;
         if (byDigest && cached is not null)
         {
             return cached; // content-addressed: immutable, never re-checked
@@ -157,24 +157,24 @@ public sealed partial class ProxyCache : IDisposable
             }
 
             var manifest = new StoredManifest(fetched.Digest, fetched.MediaType, fetched.Content, null);
-            Log.ManifestFetched(_logger, repository, reference, fetched.Digest, target.Upstream.Registry.Name);
+            Log.ManifestFetched(_logger, repository, reference.ToString(), fetched.Digest, target.Upstream.Registry.Name);
             if (!byDigest)
             {
                 _tagChecked[key] = now;
                 _fetchedTags[key] = manifest;
             }
 
-            StoreInBackground(target, manifest, byDigest ? null : reference, key);
+            StoreInBackground(target, manifest, byDigest ? null : reference.Tag.Value, key);
             return manifest;
         }
         catch (Exception e) when (cached is not null && IsUpstreamTrouble(e, cancellationToken))
         {
-            Log.ServedStale(_logger, repository, reference, target.Upstream.Registry.Name, e.Message);
+            Log.ServedStale(_logger, repository, reference.ToString(), target.Upstream.Registry.Name, e.Message);
             return cached;
         }
         catch (Exception e) when (IsUpstreamTrouble(e, cancellationToken))
         {
-            Log.UpstreamFailed(_logger, repository, reference, target.Upstream.Registry.Name, e.Message);
+            Log.UpstreamFailed(_logger, repository, reference.ToString(), target.Upstream.Registry.Name, e.Message);
             throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference} is not cached and upstream {target.Upstream.Registry.Name} cannot be reached: {e.Message}");
         }
     }
@@ -317,13 +317,13 @@ public sealed partial class ProxyCache : IDisposable
         {
             foreach (var child in parsed.Manifests)
             {
-                var digest = Digest.Parse(child.Digest);
-                if (await _metadata.GetManifestAsync(target.Repository, digest.ToString(), ct).ConfigureAwait(false) is not null)
+                var digest = child.Digest;
+                if (await _metadata.GetManifestAsync(target.Repository, digest, ct).ConfigureAwait(false) is not null)
                 {
                     continue;
                 }
 
-                var fetched = await target.Upstream.GetManifestAsync(target.UpstreamRepository, digest.ToString(), ct).ConfigureAwait(false)
+                var fetched = await target.Upstream.GetManifestAsync(target.UpstreamRepository, digest, ct).ConfigureAwait(false)
                     ?? throw new InvalidDataException($"upstream does not have {digest}, which the index lists");
                 await StoreManifestAsync(target, new StoredManifest(fetched.Digest, fetched.MediaType, fetched.Content, null), null, depth + 1).ConfigureAwait(false);
             }
@@ -331,7 +331,7 @@ public sealed partial class ProxyCache : IDisposable
 
         foreach (var blob in parsed.Blobs)
         {
-            await EnsureBlobAsync(target, Digest.Parse(blob.Digest)).ConfigureAwait(false);
+            await EnsureBlobAsync(target, blob.Digest).ConfigureAwait(false);
         }
 
         _manifestCache.Invalidate(target.Repository.Value);

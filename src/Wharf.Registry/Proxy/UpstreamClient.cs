@@ -42,7 +42,7 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
     }
 
     /// <summary>HEAD of a manifest: its digest, or null when the upstream does not have it.</summary>
-    public async Task<Digest?> HeadManifestAsync(string repository, string reference, CancellationToken cancellationToken)
+    public async Task<Digest?> HeadManifestAsync(string repository, ManifestReference reference, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(HttpMethod.Head, $"v2/{repository}/manifests/{reference}", Scope(repository), Accept, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
@@ -50,14 +50,14 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
             return null;
         }
 
-        Check(response, repository, reference);
+        Check(response, repository, reference.ToString());
         string? header = response.Headers.TryGetValues("Docker-Content-Digest", out var values) ? values.FirstOrDefault() : null;
         return Digest.TryParse(header, out var digest, out _) ? digest
             : throw new UpstreamStatusException(response.StatusCode, $"{registry.Name} answered HEAD {repository}:{reference} without a digest");
     }
 
     /// <summary>The manifest, or null when the upstream does not have it. Its bytes are checked against the digest asked for or announced.</summary>
-    public async Task<UpstreamManifest?> GetManifestAsync(string repository, string reference, CancellationToken cancellationToken)
+    public async Task<UpstreamManifest?> GetManifestAsync(string repository, ManifestReference reference, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(HttpMethod.Get, $"v2/{repository}/manifests/{reference}", Scope(repository), Accept, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
@@ -65,7 +65,7 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
             return null;
         }
 
-        Check(response, repository, reference);
+        Check(response, repository, reference.ToString());
         if (response.Content.Headers.ContentLength > MediaTypes.MaxManifestBytes)
         {
             throw new InvalidDataException($"{registry.Name}: manifest {repository}:{reference} is larger than {MediaTypes.MaxManifestBytes} bytes");
@@ -73,7 +73,7 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
 
         byte[] content = await ReadCappedAsync(response.Content, cancellationToken).ConfigureAwait(false);
         string mediaType = response.Content.Headers.ContentType?.MediaType ?? MediaTypes.OciManifest;
-        Digest? expected = Digest.TryParse(reference, out var byDigest, out _) ? byDigest
+        Digest? expected = reference.IsDigest ? reference.Digest
             : response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var announced, out _) ? announced
             : null;
         var digest = expected ?? Digest.Compute(content);

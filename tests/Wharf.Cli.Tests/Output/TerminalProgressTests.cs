@@ -5,8 +5,8 @@ namespace Wharf.Cli.Tests.Output;
 
 public sealed class TerminalProgressTests
 {
-    private static readonly Descriptor Layer = new() { MediaType = MediaTypes.OciLayerGzip, Digest = "sha256:" + new string('a', 64), Size = 4 * 1024 * 1024 };
-    private static readonly Descriptor Config = new() { MediaType = MediaTypes.OciConfig, Digest = "sha256:" + new string('b', 64), Size = 400 };
+    private static readonly Descriptor Layer = new() { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Parse("sha256:" + new string('a', 64)), Size = 4 * 1024 * 1024 };
+    private static readonly Descriptor Config = new() { MediaType = MediaTypes.OciConfig, Digest = Digest.Parse("sha256:" + new string('b', 64)), Size = 400 };
 
     [Fact]
     public void Progress_BlobsAdvanceAndFinish_RedrawsInPlaceAndEndsWithDone()

@@ -79,7 +79,7 @@ public class AuthHandlerTests
             .Expect(HttpMethod.Put, "https://storage.elsewhere/upload/1?state=x&digest=" + Uri.EscapeDataString(digest), HttpStatusCode.Created);
         using var client = Client(handler, new RegistryCredential("alice", "s3cret"));
 
-        await client.Repository("lab/app").PushAsync(new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = digest, Size = blob.Length },
+        await client.Repository("lab/app").PushAsync(new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Parse(digest), Size = blob.Length },
             new MemoryStream(blob), CancellationToken.None);
 
         Assert.Equal("Basic YWxpY2U6czNjcmV0", handler.Requests[1].Authorization);

@@ -14,7 +14,7 @@ public sealed class PushSequenceTests : IDisposable
 
     private static Descriptor Put(OciLayoutTarget layout, string mediaType, byte[] body)
     {
-        var d = new Descriptor { MediaType = mediaType, Digest = Digest.Compute(body).ToString(), Size = body.Length };
+        var d = new Descriptor { MediaType = mediaType, Digest = Digest.Compute(body), Size = body.Length };
         layout.PushAsync(d, new MemoryStream(body), CancellationToken.None).GetAwaiter().GetResult();
         return d;
     }
@@ -31,11 +31,11 @@ public sealed class PushSequenceTests : IDisposable
         var handler = new ScriptedHandler()
             .Expect(HttpMethod.Get, B + "/v2/", HttpStatusCode.OK)
             .Expect(HttpMethod.Head, $"{B}/v2/lab/app/blobs/{layer.Digest}", HttpStatusCode.NotFound)
-            .Expect(HttpMethod.Post, $"{B}/v2/lab/app/blobs/uploads/?mount={Uri.EscapeDataString(layer.Digest)}&from=lab%2Fbase", HttpStatusCode.Accepted,
+            .Expect(HttpMethod.Post, $"{B}/v2/lab/app/blobs/uploads/?mount={Uri.EscapeDataString(layer.Digest.ToString())}&from=lab%2Fbase", HttpStatusCode.Accepted,
                 r => r.Headers.Location = new Uri(B + "/v2/lab/app/blobs/uploads/m1"))
             .Expect(HttpMethod.Delete, $"{B}/v2/lab/app/blobs/uploads/m1", HttpStatusCode.NoContent)
             .Expect(HttpMethod.Post, $"{B}/v2/lab/app/blobs/uploads/", HttpStatusCode.Accepted, r => r.Headers.Location = new Uri(B + "/up/1"))
-            .Expect(HttpMethod.Put, $"{B}/up/1?digest={Uri.EscapeDataString(layer.Digest)}", HttpStatusCode.Created)
+            .Expect(HttpMethod.Put, $"{B}/up/1?digest={Uri.EscapeDataString(layer.Digest.ToString())}", HttpStatusCode.Created)
             .Expect(HttpMethod.Head, $"{B}/v2/lab/app/blobs/{config.Digest}", HttpStatusCode.OK, r => r.Content.Headers.ContentLength = config.Size)
             .Expect(HttpMethod.Put, $"{B}/v2/lab/app/manifests/v1", HttpStatusCode.Created);
         using var client = new RegistryClient("reg.test", new RegistryClientOptions { Transport = handler, RetryDelay = _ => TimeSpan.Zero });

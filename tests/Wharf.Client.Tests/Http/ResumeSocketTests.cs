@@ -74,7 +74,7 @@ public sealed class ResumeSocketTests : IDisposable
     {
         var server = Task.Run(ServeAsync);
         int port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        var layer = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(_blob).ToString(), Size = _blob.Length };
+        var layer = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(_blob), Size = _blob.Length };
         using var client = new RegistryClient($"127.0.0.1:{port}", new RegistryClientOptions { TlsVerify = false, RetryDelay = _ => TimeSpan.Zero });
 
         using var stream = await client.Repository("lab/app").FetchAsync(layer, _stop.Token);

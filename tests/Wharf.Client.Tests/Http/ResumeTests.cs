@@ -11,7 +11,7 @@ public class ResumeTests
 
     private static readonly byte[] Bytes = MakeBytes();
 
-    private static readonly Descriptor Layer = new() { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(Bytes).ToString(), Size = Bytes.Length };
+    private static readonly Descriptor Layer = new() { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(Bytes), Size = Bytes.Length };
 
     private static string BlobUrl => $"{Base}/v2/lab/app/blobs/{Layer.Digest}";
 

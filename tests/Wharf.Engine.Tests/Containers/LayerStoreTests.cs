@@ -65,7 +65,7 @@ public sealed class LayerStoreTests : IDisposable
         byte[] manifestBytes = Encoding.UTF8.GetBytes(manifest);
         foreach (var (bytes, type) in layers.Append((configBytes, MediaTypes.OciConfig)).Append((manifestBytes, MediaTypes.OciManifest)))
         {
-            await store.WriteBlobAsync(new Descriptor { MediaType = type, Digest = Sha(bytes), Size = bytes.Length }, new MemoryStream(bytes), CancellationToken.None);
+            await store.WriteBlobAsync(new Descriptor { MediaType = type, Digest = Digest.Parse(Sha(bytes)), Size = bytes.Length }, new MemoryStream(bytes), CancellationToken.None);
         }
 
         var image = new ImageRecord { Id = Sha(configBytes)[7..], Digest = Sha(manifestBytes), ManifestMediaType = MediaTypes.OciManifest, Names = ["localhost/t:1"] };

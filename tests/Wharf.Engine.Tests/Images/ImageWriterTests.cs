@@ -36,7 +36,7 @@ public sealed class ImageWriterTests : IDisposable
     };
 
     private static Descriptor GzipLayer(string mediaType = MediaTypes.OciLayerGzip) =>
-        new() { MediaType = mediaType, Digest = "sha256:" + new string('b', 64), Size = 10 };
+        new() { MediaType = mediaType, Digest = Digest.Parse("sha256:" + new string('b', 64)), Size = 10 };
 
     [Fact]
     public void Serialize_Config_FieldsInSpecOrder()
@@ -71,8 +71,8 @@ public sealed class ImageWriterTests : IDisposable
 
         byte[] configBytes = _store.ReadBlob(image.Config.Digest);
         byte[] manifestBytes = _store.ReadBlob(image.Manifest.Digest);
-        Assert.Equal(image.Config.Digest, "sha256:" + Convert.ToHexStringLower(SHA256.HashData(configBytes)));
-        Assert.Equal(image.Manifest.Digest, "sha256:" + Convert.ToHexStringLower(SHA256.HashData(manifestBytes)));
+        Assert.Equal(image.Config.Digest.ToString(), "sha256:" + Convert.ToHexStringLower(SHA256.HashData(configBytes)));
+        Assert.Equal(image.Manifest.Digest.ToString(), "sha256:" + Convert.ToHexStringLower(SHA256.HashData(manifestBytes)));
         Assert.Equal(configBytes.Length, image.Config.Size);
         Assert.Equal(ImageWriter.Serialize(Config()), configBytes);
         Assert.Equal(
@@ -80,7 +80,7 @@ public sealed class ImageWriterTests : IDisposable
             + "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" + image.Config.Digest + "\",\"size\":" + configBytes.Length + "},"
             + "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:" + new string('b', 64) + "\",\"size\":10}]}",
             Encoding.UTF8.GetString(manifestBytes));
-        Assert.Equal(image.Config.Digest[7..], image.Id);
+        Assert.Equal(image.Config.Digest.Encoded, image.Id);
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public sealed class ImageWriterTests : IDisposable
         var descriptor = await _writer.WriteConfigAsync(bytes, ImageFormat.Oci, default);
 
         Assert.Equal(bytes, _store.ReadBlob(descriptor.Digest));
-        Assert.Equal(Digest.Compute(bytes).ToString(), descriptor.Digest);
+        Assert.Equal(Digest.Compute(bytes), descriptor.Digest);
     }
 
     [Theory]
@@ -142,7 +142,7 @@ public sealed class ImageWriterTests : IDisposable
         byte[] compressed = await File.ReadAllBytesAsync(blob);
         Assert.Equal(MediaTypes.DockerLayerGzip, layer.Blob.MediaType);
         Assert.Equal(compressed.Length, layer.Blob.Size);
-        Assert.Equal("sha256:" + Convert.ToHexStringLower(SHA256.HashData(compressed)), layer.Blob.Digest);
+        Assert.Equal("sha256:" + Convert.ToHexStringLower(SHA256.HashData(compressed)), layer.Blob.Digest.ToString());
         using var tar = new MemoryStream();
         using (var gz = new GZipStream(new MemoryStream(compressed), CompressionMode.Decompress))
         {
@@ -178,7 +178,7 @@ public sealed class ImageWriterTests : IDisposable
         Assert.Equal(["localhost/x:1"], images.Single(i => i.Id == second.Id).Names);
         Assert.Equal(["registry.example/a"], record.Locations);
         Assert.Equal(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero).AddTicks(1234567), record.Created);
-        Assert.Equal([second.Config.Digest], record.Blobs);
+        Assert.Equal([second.Config.Digest.ToString()], record.Blobs);
     }
 
     [Fact]

@@ -87,7 +87,7 @@ public sealed class LayerCheckTests : IDisposable
         byte[] bytes = await File.ReadAllBytesAsync(blob);
         await File.WriteAllBytesAsync(blob, bytes[..15]);
 
-        await Assert.ThrowsAsync<WharfException>(() => _writer.WriteLayerAsync(layer with { Blob = layer.Blob with { Size = 15, Digest = Digest.Compute(bytes[..15]).ToString() } }, default));
+        await Assert.ThrowsAsync<WharfException>(() => _writer.WriteLayerAsync(layer with { Blob = layer.Blob with { Size = 15, Digest = Digest.Compute(bytes[..15]) } }, default));
 
         Assert.Equal(string.Empty, StoredBlobs());
     }
@@ -256,7 +256,7 @@ public sealed class LayerCheckTests : IDisposable
     public async Task Register_BlobMissing_ThrowsAndIndexUnchanged()
     {
         var config = new ImageConfig { Architecture = "amd64", Os = "linux", RootFs = new RootFs { DiffIds = [EmptyTarDiffId] } };
-        var missing = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = "sha256:" + new string('c', 64), Size = 34 };
+        var missing = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Parse("sha256:" + new string('c', 64)), Size = 34 };
         var image = await _writer.WriteAsync(config, [missing], ImageFormat.Oci, default);
 
         Assert.Throws<WharfException>(() => _writer.Register(image, "localhost/broken:1", [], TimeProvider.System));

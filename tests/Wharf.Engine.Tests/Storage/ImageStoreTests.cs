@@ -41,7 +41,7 @@ public sealed class ImageStoreTests : IDisposable
     public async Task WriteBlob_WrongDigest_NothingStored()
     {
         var store = new ImageStore(_dir);
-        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("abc"u8).ToString(), Size = 3 };
+        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("abc"u8), Size = 3 };
 
         await Assert.ThrowsAsync<ContentException>(() => store.WriteBlobAsync(d, new MemoryStream("abd"u8.ToArray()), CancellationToken.None));
 
@@ -53,12 +53,12 @@ public sealed class ImageStoreTests : IDisposable
     public async Task CollectGarbage_BlobMarkedInflight_Kept()
     {
         var store = new ImageStore(_dir);
-        var kept = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("keep"u8).ToString(), Size = 4 };
-        var dropped = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("drop"u8).ToString(), Size = 4 };
+        var kept = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("keep"u8), Size = 4 };
+        var dropped = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("drop"u8), Size = 4 };
         await store.WriteBlobAsync(kept, new MemoryStream("keep"u8.ToArray()), CancellationToken.None);
         await store.WriteBlobAsync(dropped, new MemoryStream("drop"u8.ToArray()), CancellationToken.None);
 
-        using (store.MarkInflight([kept.Digest]))
+        using (store.MarkInflight([kept.Digest.ToString()]))
         {
             store.Update(images => store.CollectGarbage(images));
             Assert.True(store.HasBlob(kept));
@@ -82,7 +82,7 @@ public sealed class ImageStoreTests : IDisposable
         }
 
         byte[] body = packed.ToArray();
-        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(body).ToString(), Size = body.Length };
+        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(body), Size = body.Length };
 
         await store.WriteBlobAsync(d, new MemoryStream(body), CancellationToken.None);
 
@@ -96,7 +96,7 @@ public sealed class ImageStoreTests : IDisposable
         var store = new ImageStore(_dir);
         byte[] body = new byte[200_000];
         new Random(5).NextBytes(body);
-        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(body).ToString(), Size = body.Length };
+        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(body), Size = body.Length };
 
         await store.WriteBlobAsync(d, new MemoryStream(body), CancellationToken.None);
 
@@ -115,7 +115,7 @@ public sealed class ImageStoreTests : IDisposable
         }
 
         byte[] body = packed.ToArray();
-        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("other"u8).ToString(), Size = body.Length };
+        var d = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute("other"u8), Size = body.Length };
 
         await Assert.ThrowsAsync<ContentException>(() => store.WriteBlobAsync(d, new MemoryStream(body), CancellationToken.None));
 

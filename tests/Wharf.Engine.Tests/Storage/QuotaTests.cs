@@ -32,7 +32,7 @@ public sealed class QuotaTests : IDisposable
     }
 
     private static Descriptor Blob(string text, long size) =>
-        new() { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(System.Text.Encoding.UTF8.GetBytes(text)).ToString(), Size = size };
+        new() { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(System.Text.Encoding.UTF8.GetBytes(text)), Size = size };
 
     [Theory]
     [InlineData("50GB", 50_000_000_000L)]
@@ -131,13 +131,13 @@ public sealed class QuotaTests : IDisposable
         var a = Blob("a", 600);
         var b = Blob("b", 600);
 
-        var held = first.Reserve([a.Digest], [a], quota: 1000);
-        var e = Assert.Throws<StoreFullException>(() => second.Reserve([b.Digest], [b], quota: 1000));
+        var held = first.Reserve([a.Digest.ToString()], [a], quota: 1000);
+        var e = Assert.Throws<StoreFullException>(() => second.Reserve([b.Digest.ToString()], [b], quota: 1000));
         Assert.Equal(600, e.Used);
         Assert.Equal(600, e.Needed);
         held.Dispose();
 
-        using var now = second.Reserve([b.Digest], [b], quota: 1000);
+        using var now = second.Reserve([b.Digest.ToString()], [b], quota: 1000);
         Assert.Equal(600, second.UsedBytes());
     }
 
@@ -147,8 +147,8 @@ public sealed class QuotaTests : IDisposable
         var store = new ImageStore(Path.Combine(_dir, "graph"));
         var a = Blob("a", 600);
 
-        using var first = store.Reserve([a.Digest], [a], quota: 1000);
-        using var second = store.Reserve([a.Digest], [a], quota: 1000);
+        using var first = store.Reserve([a.Digest.ToString()], [a], quota: 1000);
+        using var second = store.Reserve([a.Digest.ToString()], [a], quota: 1000);
 
         Assert.Equal(600, store.UsedBytes());
     }
@@ -159,7 +159,7 @@ public sealed class QuotaTests : IDisposable
         var store = new ImageStore(Path.Combine(_dir, "graph")) { FreeSpaceProbe = () => 100 };
         var a = Blob("a", 600);
 
-        var e = Assert.Throws<StoreFullException>(() => store.Reserve([a.Digest], [a], quota: null));
+        var e = Assert.Throws<StoreFullException>(() => store.Reserve([a.Digest.ToString()], [a], quota: null));
 
         Assert.Equal(100, e.Free);
         Assert.Contains("needs 600B, 100B free on the filesystem", e.Message, StringComparison.Ordinal);

@@ -62,7 +62,7 @@ internal static class ProxySetup
     public static IReadOnlyList<string> BlobsOf(byte[] manifest)
     {
         var parsed = ManifestParser.Parse(manifest, MediaTypes.OciManifest);
-        return [.. parsed.Blobs.Select(b => b.Digest)];
+        return [.. parsed.Blobs.Select(b => b.Digest.ToString())];
     }
 
     /// <summary>Pushes an OCI image index of <paramref name="children"/> (digest, size) tagged <paramref name="tag"/>.</summary>
