@@ -149,7 +149,7 @@ internal static class RepositoryPages
         var rules = page.Service<ArtifactRules>();
         await rules.RequireAsync(caller, project, RepositoryActions.Delete, page.Aborted).ConfigureAwait(false);
         string digest = form.Field("digest");
-        var artifact = (Digest.TryParse(digest, out _) ? await page.Service<IArtifactStore>().GetArtifactAsync(repository, digest, page.Aborted).ConfigureAwait(false) : null)
+        var artifact = (Digest.TryParse(digest, out var parsedDigest) ? await page.Service<IArtifactStore>().GetArtifactAsync(repository, parsedDigest, page.Aborted).ConfigureAwait(false) : null)
             ?? throw ApiException.NotFound($"artifact {digest} not found in {repository}");
         await rules.DeleteArtifactAsync(caller, project, repository, artifact, page.Aborted).ConfigureAwait(false);
         ManagementApi.Audit(page.Context, caller, "delete", "artifact", $"{repository}@{artifact.Digest}", project.Name);

@@ -77,7 +77,7 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
     public async Task DeleteTagAsync(Caller caller, Project project, RepositoryName repository, string tag, CancellationToken cancellationToken)
     {
         await RequireAsync(caller, project, RepositoryActions.Delete, cancellationToken).ConfigureAwait(false);
-        if (!Tag.IsValid(tag) || await artifacts.GetArtifactAsync(repository, tag, cancellationToken).ConfigureAwait(false) is null)
+        if (!Tag.TryParse(tag, out var validTag) || await artifacts.GetArtifactAsync(repository, validTag, cancellationToken).ConfigureAwait(false) is null)
         {
             throw ApiException.NotFound($"tag {tag} not found in {repository}");
         }
@@ -116,7 +116,7 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
     public async Task<IReadOnlyList<(Digest Digest, Platform? Platform)>> PlatformsAsync(RepositoryName repository, ArtifactInfo artifact, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(artifact);
-        if (artifact.References.Count == 0 || await metadata.GetManifestAsync(repository, artifact.Digest.ToString(), cancellationToken).ConfigureAwait(false) is not { } stored)
+        if (artifact.References.Count == 0 || await metadata.GetManifestAsync(repository, artifact.Digest, cancellationToken).ConfigureAwait(false) is not { } stored)
         {
             return [];
         }
@@ -131,7 +131,7 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
             return [];
         }
 
-        return [.. parsed.Manifests.Where(m => Digest.TryParse(m.Digest, out _)).Select(m => (Digest.Parse(m.Digest), m.Platform))];
+        return [.. parsed.Manifests.Select(m => (m.Digest, m.Platform))];
     }
 
     /// <summary>Artifacts whose subject is this one (signatures, SBOMs), as the referrers API lists them.</summary>
@@ -152,7 +152,7 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
         while (pending.TryPop(out var digest))
         {
             if (!seen.Add(digest)
-                || await artifacts.GetArtifactAsync(repository, digest.ToString(), cancellationToken).ConfigureAwait(false) is not { Tags.Count: 0 } child)
+                || await artifacts.GetArtifactAsync(repository, digest, cancellationToken).ConfigureAwait(false) is not { Tags.Count: 0 } child)
             {
                 continue;
             }

@@ -77,9 +77,9 @@ public sealed class LocalReplicationEndpoint(
 
         public async Task<Descriptor> ResolveAsync(string reference, CancellationToken cancellationToken)
         {
-            var manifest = await owner.Metadata.GetManifestAsync(repository, reference, cancellationToken).ConfigureAwait(false)
+            var manifest = await owner.Metadata.GetManifestAsync(repository, ManifestReference.Parse(reference), cancellationToken).ConfigureAwait(false)
                 ?? throw new ContentException($"manifest {repository}:{reference} not found");
-            return new Descriptor { MediaType = manifest.MediaType, Digest = manifest.Digest.ToString(), Size = manifest.Content.Length };
+            return new Descriptor { MediaType = manifest.MediaType, Digest = manifest.Digest, Size = manifest.Content.Length };
         }
 
         public async Task<Stream> FetchAsync(Descriptor descriptor, CancellationToken cancellationToken)
@@ -91,7 +91,7 @@ public sealed class LocalReplicationEndpoint(
                 return new MemoryStream(manifest.Content, writable: false);
             }
 
-            var digest = Digest.Parse(descriptor.Digest);
+            var digest = descriptor.Digest;
             if (await owner.Metadata.GetLinkedBlobSizeAsync(repository, digest, cancellationToken).ConfigureAwait(false) is null)
             {
                 throw new ContentException($"blob {digest} not found in {repository}");
@@ -103,14 +103,14 @@ public sealed class LocalReplicationEndpoint(
         public async Task<bool> ExistsAsync(Descriptor descriptor, CancellationToken cancellationToken) =>
             MediaTypes.IsManifest(descriptor.MediaType)
                 ? await owner.Metadata.GetManifestAsync(repository, descriptor.Digest, cancellationToken).ConfigureAwait(false) is not null
-                : await owner.Metadata.GetLinkedBlobSizeAsync(repository, Digest.Parse(descriptor.Digest), cancellationToken).ConfigureAwait(false) is not null;
+                : await owner.Metadata.GetLinkedBlobSizeAsync(repository, descriptor.Digest, cancellationToken).ConfigureAwait(false) is not null;
 
         public async Task<Digest?> FindTagAsync(string tag, CancellationToken cancellationToken) =>
-            (await owner.Metadata.GetManifestAsync(repository, tag, cancellationToken).ConfigureAwait(false))?.Digest;
+            (await owner.Metadata.GetManifestAsync(repository, ManifestReference.Parse(tag), cancellationToken).ConfigureAwait(false))?.Digest;
 
         public async Task<bool> MountAsync(Descriptor descriptor, string fromRepository, CancellationToken cancellationToken)
         {
-            var digest = Digest.Parse(descriptor.Digest);
+            var digest = descriptor.Digest;
             if (owner.Blobs.Stat(digest) is not long size || size != descriptor.Size)
             {
                 return false;
@@ -130,7 +130,7 @@ public sealed class LocalReplicationEndpoint(
                 return;
             }
 
-            var digest = Digest.Parse(descriptor.Digest);
+            var digest = descriptor.Digest;
             string upload = "replication-" + Guid.NewGuid().ToString("N");
             owner.Blobs.CreateUpload(upload);
             try
@@ -176,7 +176,7 @@ public sealed class LocalReplicationEndpoint(
 
         public async Task<IReadOnlyList<Descriptor>> ListReferrersAsync(Digest subject, CancellationToken cancellationToken) =>
             [.. (await owner.Metadata.ListReferrersAsync(repository, subject, null, cancellationToken).ConfigureAwait(false))
-                .Select(r => new Descriptor { MediaType = r.MediaType, Digest = r.Digest.ToString(), Size = r.Size, ArtifactType = r.ArtifactType })];
+                .Select(r => new Descriptor { MediaType = r.MediaType, Digest = r.Digest, Size = r.Size, ArtifactType = r.ArtifactType })];
 
         public async Task<bool> DeleteAsync(string reference, CancellationToken cancellationToken)
         {
@@ -199,7 +199,7 @@ public sealed class LocalReplicationEndpoint(
 
         private async Task PutManifestAsync(Descriptor descriptor, byte[] body, IReadOnlyList<string> tags, CancellationToken cancellationToken)
         {
-            var digest = Digest.Parse(descriptor.Digest);
+            var digest = descriptor.Digest;
             if (!digest.Matches(body))
             {
                 throw new ContentException($"manifest {descriptor.Digest}: content does not match its digest");

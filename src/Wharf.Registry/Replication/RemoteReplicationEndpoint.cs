@@ -54,29 +54,29 @@ public sealed class RemoteReplicationEndpoint(UpstreamClient client) : IReplicat
 
         public async Task<Descriptor> ResolveAsync(string reference, CancellationToken cancellationToken)
         {
-            var manifest = await client.GetManifestAsync(path, reference, cancellationToken).ConfigureAwait(false)
+            var manifest = await client.GetManifestAsync(path, ManifestReference.Parse(reference), cancellationToken).ConfigureAwait(false)
                 ?? throw new ContentException($"manifest {path}:{reference} not found in {client.Registry}");
             var parsed = ManifestParser.Parse(manifest.Content, MediaTypes.IsManifest(manifest.MediaType) ? manifest.MediaType : null);
             _manifests[manifest.Digest.ToString()] = manifest.Content;
-            return new Descriptor { MediaType = parsed.MediaType, Digest = manifest.Digest.ToString(), Size = manifest.Content.Length };
+            return new Descriptor { MediaType = parsed.MediaType, Digest = manifest.Digest, Size = manifest.Content.Length };
         }
 
         public async Task<Stream> FetchAsync(Descriptor descriptor, CancellationToken cancellationToken)
         {
             if (MediaTypes.IsManifest(descriptor.MediaType))
             {
-                if (!_manifests.TryGetValue(descriptor.Digest, out var body))
+                if (!_manifests.TryGetValue(descriptor.Digest.ToString(), out var body))
                 {
                     var manifest = await client.GetManifestAsync(path, descriptor.Digest, cancellationToken).ConfigureAwait(false)
                         ?? throw new ContentException($"manifest {path}@{descriptor.Digest} not found in {client.Registry}");
                     body = manifest.Content;
-                    _manifests[descriptor.Digest] = body;
+                    _manifests[descriptor.Digest.ToString()] = body;
                 }
 
                 return new MemoryStream(body, writable: false);
             }
 
-            return await client.OpenBlobAsync(path, Digest.Parse(descriptor.Digest), cancellationToken).ConfigureAwait(false);
+            return await client.OpenBlobAsync(path, descriptor.Digest, cancellationToken).ConfigureAwait(false);
         }
 
         public async Task<bool> ExistsAsync(Descriptor descriptor, CancellationToken cancellationToken)
@@ -112,8 +112,8 @@ public sealed class RemoteReplicationEndpoint(UpstreamClient client) : IReplicat
                 using var buffer = new MemoryStream();
                 await content.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
                 byte[] body = buffer.ToArray();
-                _manifests[descriptor.Digest] = body;
-                await PutManifestAsync(descriptor, body, descriptor.Digest, cancellationToken).ConfigureAwait(false);
+                _manifests[descriptor.Digest.ToString()] = body;
+                await PutManifestAsync(descriptor, body, descriptor.Digest.ToString(), cancellationToken).ConfigureAwait(false);
                 return;
             }
 
@@ -130,7 +130,7 @@ public sealed class RemoteReplicationEndpoint(UpstreamClient client) : IReplicat
             }
 
             var builder = new UriBuilder(location);
-            string digest = "digest=" + Uri.EscapeDataString(descriptor.Digest);
+            string digest = "digest=" + Uri.EscapeDataString(descriptor.Digest.ToString());
             builder.Query = builder.Query.Length > 1 ? builder.Query[1..] + "&" + digest : digest;
             var put = builder.Uri;
             using var response = await client.SendAsync(() =>
@@ -154,7 +154,7 @@ public sealed class RemoteReplicationEndpoint(UpstreamClient client) : IReplicat
                 return false;
             }
 
-            var uri = Url($"blobs/uploads/?mount={Uri.EscapeDataString(descriptor.Digest)}&from={Uri.EscapeDataString(fromRepository)}");
+            var uri = Url($"blobs/uploads/?mount={Uri.EscapeDataString(descriptor.Digest.ToString())}&from={Uri.EscapeDataString(fromRepository)}");
             using var response = await client.SendAsync(() => Request(HttpMethod.Post, uri, null), PushScope, cancellationToken).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.Created)
             {
@@ -173,7 +173,7 @@ public sealed class RemoteReplicationEndpoint(UpstreamClient client) : IReplicat
 
         public async Task TagAsync(Descriptor descriptor, string reference, CancellationToken cancellationToken)
         {
-            if (!_manifests.TryGetValue(descriptor.Digest, out var body))
+            if (!_manifests.TryGetValue(descriptor.Digest.ToString(), out var body))
             {
                 await using var stream = await FetchAsync(descriptor, cancellationToken).ConfigureAwait(false);
                 using var buffer = new MemoryStream();

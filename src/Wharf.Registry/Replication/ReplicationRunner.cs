@@ -288,7 +288,7 @@ public sealed partial class ReplicationRunner : IDisposable
         await dst.PrepareAsync(ct).ConfigureAwait(false);
         var root = await src.ResolveAsync(item.Reference, ct).ConfigureAwait(false);
         bool byTag = !Digest.TryParse(item.Reference, out _);
-        if (byTag && !policy.Override && await dst.FindTagAsync(item.Reference, ct).ConfigureAwait(false) is { } existing && existing.ToString() != root.Digest)
+        if (byTag && !policy.Override && await dst.FindTagAsync(item.Reference, ct).ConfigureAwait(false) is { } existing && existing.ToString() != root.Digest.ToString())
         {
             Line(log, $"the destination's {item.Reference} is {existing}, not {root.Digest}; override is off: left as it is");
             return;
@@ -303,7 +303,7 @@ public sealed partial class ReplicationRunner : IDisposable
         }
 
         Line(log, $"{root.MediaType} {root.Digest} copied");
-        var referrers = await src.ListReferrersAsync(Digest.Parse(root.Digest), ct).ConfigureAwait(false);
+        var referrers = await src.ListReferrersAsync(root.Digest, ct).ConfigureAwait(false);
         foreach (var referrer in referrers)
         {
             // After the subject, so the destination's referrers index lists it as soon as it exists.

@@ -38,13 +38,13 @@ public sealed partial class ReplicationTriggerService(
     {
         bool wanted = registryEvent.Kind switch
         {
-            RegistryEventKind.ManifestPushed => !Digest.TryParse(registryEvent.Reference, out _),
+            RegistryEventKind.ManifestPushed => !registryEvent.Reference.IsDigest,
             RegistryEventKind.TagDeleted or RegistryEventKind.ManifestDeleted => true,
             _ => false,
         };
         if (wanted && !_events.Writer.TryWrite(registryEvent))
         {
-            Log.EventDropped(logger, registryEvent.Repository, registryEvent.Reference);
+            Log.EventDropped(logger, registryEvent.Repository, registryEvent.Reference.ToString());
         }
     }
 
@@ -137,16 +137,16 @@ public sealed partial class ReplicationTriggerService(
     private async Task HandleAsync(RegistryEvent e, CancellationToken ct)
     {
         string repository = e.Repository.Value;
-        bool isDigest = Digest.TryParse(e.Reference, out _);
+        bool isDigest = e.Reference.IsDigest;
         var policies = (await store.AllPoliciesAsync(ct).ConfigureAwait(false))
             .Where(p => p.Enabled && p.IsPush && p.TriggerType == ReplicationTriggers.EventBased && p.AcceptsRepository(repository)
-                && (isDigest || p.AcceptsTag(e.Reference)));
+                && (isDigest || p.AcceptsTag(e.Reference.ToString())));
         foreach (var policy in policies)
         {
             ReplicationItem? item = e.Kind switch
             {
-                RegistryEventKind.ManifestPushed => new ReplicationItem(repository, e.Reference, ReplicationItem.Copy),
-                RegistryEventKind.TagDeleted or RegistryEventKind.ManifestDeleted when policy.Deletion => new ReplicationItem(repository, e.Reference, ReplicationItem.Deletion),
+                RegistryEventKind.ManifestPushed => new ReplicationItem(repository, e.Reference.ToString(), ReplicationItem.Copy),
+                RegistryEventKind.TagDeleted or RegistryEventKind.ManifestDeleted when policy.Deletion => new ReplicationItem(repository, e.Reference.ToString(), ReplicationItem.Deletion),
                 _ => null,
             };
             if (item is not null)

@@ -198,9 +198,9 @@ public sealed class LayerCheckTests : IDisposable
         byte[] padded = [.. await File.ReadAllBytesAsync(blob), .. new byte[1024]];
         await File.WriteAllBytesAsync(blob, padded);
 
-        var stored = await _writer.WriteLayerAsync(layer with { Blob = layer.Blob with { Size = padded.Length, Digest = Digest.Compute(padded).ToString() } }, default);
+        var stored = await _writer.WriteLayerAsync(layer with { Blob = layer.Blob with { Size = padded.Length, Digest = Digest.Compute(padded) } }, default);
 
-        Assert.Equal(Digest.Compute(padded).ToString(), stored.Digest);
+        Assert.Equal(Digest.Compute(padded), stored.Digest);
         Assert.Equal(padded.Length, stored.Size);
         Assert.True(_store.HasBlob(stored));
     }
@@ -215,7 +215,7 @@ public sealed class LayerCheckTests : IDisposable
 
         var (blob, tarSize) = await _writer.WriteLayerAsync(file, Digest.Compute(Inflate(file)), "layer.tar", default);
 
-        Assert.Equal(Digest.Compute(member).ToString(), blob.Digest);
+        Assert.Equal(Digest.Compute(member), blob.Digest);
         Assert.Equal(member.Length, blob.Size);
         Assert.Equal(Inflate(file).Length, tarSize);
         Assert.True(_store.HasBlob(blob));
