@@ -31,16 +31,12 @@ public static class RmiCommand
             RemoveImagesReport report;
             try
             {
-                report = context.Engine(parse).RemoveImages(new RemoveImagesOptions { Images = names, Force = parse.GetValue(force), All = removeAll });
+                report = Containers.ContainerCli.Engine(context, parse).RemoveImages(
+                    new RemoveImagesOptions { Images = names, Force = parse.GetValue(force), All = removeAll, Ignore = parse.GetValue(ignore) });
             }
             catch (RemoveImagesPartialException partial)
             {
                 Print(context, partial.Report);
-                if (parse.GetValue(ignore) && partial.Error.Message.EndsWith("image not known", StringComparison.Ordinal))
-                {
-                    return 0;
-                }
-
                 throw partial.Error;
             }
 
@@ -50,11 +46,17 @@ public static class RmiCommand
         return command;
     }
 
+    /// <summary>As podman: every Untagged line, then every Deleted line.</summary>
     private static void Print(CliContext context, RemoveImagesReport report)
     {
-        foreach (var (kind, value) in report.Lines)
+        foreach (string name in report.Untagged)
         {
-            context.Out.WriteLine($"{kind}: {value}");
+            context.Out.WriteLine($"Untagged: {name}");
+        }
+
+        foreach (string id in report.Deleted)
+        {
+            context.Out.WriteLine($"Deleted: {id}");
         }
     }
 }

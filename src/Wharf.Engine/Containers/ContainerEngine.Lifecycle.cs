@@ -91,6 +91,16 @@ public sealed partial class ContainerEngine
         return c.Id;
     }
 
+    /// <summary>
+    /// podman rmi: as <see cref="ImageEngine.RemoveImages"/>, with -f stopping (stop signal, then
+    /// SIGKILL after podman's default 10 seconds) and removing the containers of the images it deletes.
+    /// </summary>
+    public RemoveImagesReport RemoveImages(RemoveImagesOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return _images.RemoveImages(options with { RemoveContainer = c => Remove(c, force: true, stopTimeoutSeconds: 10) });
+    }
+
     private void Remove(ContainerRecord c, bool force)
     {
         c = Store.Refresh(c);

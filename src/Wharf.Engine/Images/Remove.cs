@@ -9,6 +9,15 @@ public sealed record RemoveImagesOptions
     public bool Force { get; init; }
 
     public bool All { get; init; }
+
+    /// <summary><c>-i</c>: a name that matches no image is no error.</summary>
+    public bool Ignore { get; init; }
+
+    /// <summary>
+    /// How <c>-f</c> removes a container created from an image about to be deleted (stopping it
+    /// first); the container engine supplies it. Without it, a used image is refused even with -f.
+    /// </summary>
+    public Action<Containers.ContainerRecord>? RemoveContainer { get; init; }
 }
 
 /// <summary>Lines in podman's order: <c>Untagged: NAME</c> and <c>Deleted: ID</c>.</summary>
@@ -22,8 +31,10 @@ public sealed partial class ImageEngine
 {
     /// <summary>
     /// podman rmi: by name removes that name and deletes the image when it was the last; by ID
-    /// deletes the image (refusing, without -f, when it has several names). Blobs no image needs
-    /// are deleted afterwards.
+    /// deletes the image (refusing, without -f, when it has several names). An image a container was
+    /// created from is never deleted without -f (exit 2, as podman); with -f those containers go
+    /// first. Removing one of several names only untags, so it never touches containers. Blobs no
+    /// image needs are deleted afterwards.
     /// </summary>
     public RemoveImagesReport RemoveImages(RemoveImagesOptions options)
     {
@@ -43,7 +54,11 @@ public sealed partial class ImageEngine
             var image = ImageNames.Lookup(Store.ReadImages(), input, Registries.UnqualifiedSearchRegistries);
             if (image is null)
             {
-                errors.Add(new WharfException($"{input}: image not known", 1));
+                if (!options.Ignore)
+                {
+                    errors.Add(new WharfException($"{input}: image not known", 1));
+                }
+
                 continue;
             }
 
@@ -57,6 +72,8 @@ public sealed partial class ImageEngine
 
             targets.Add((image, byId ? null : ResolveOwnName(image, input)));
         }
+
+        targets = RefuseOrRemoveUsers(targets, options, errors);
 
         var events = new List<(string Status, string Id, string? Name)>();
         Store.Update(images =>
@@ -107,11 +124,73 @@ public sealed partial class ImageEngine
 
         if (errors.Count > 0)
         {
-            // podman prints what it did remove, then fails with the first error.
-            throw new RemoveImagesPartialException(new RemoveImagesReport(untagged, deleted, lines), errors[0]);
+            // podman prints what it did remove, then fails with all the errors.
+            throw new RemoveImagesPartialException(new RemoveImagesReport(untagged, deleted, lines), JoinErrors(errors));
         }
 
         return new RemoveImagesReport(untagged, deleted, lines);
+    }
+
+    /// <summary>
+    /// The targets that would delete an image some container was created from: without -f they are
+    /// dropped with podman's error, with -f their containers are removed (before any image, as
+    /// podman). Untagging one of several names keeps the image, so its containers are left alone.
+    /// </summary>
+    private List<(ImageRecord Image, string? Name)> RefuseOrRemoveUsers(List<(ImageRecord Image, string? Name)> targets, RemoveImagesOptions options, List<WharfException> errors)
+    {
+        var users = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot).List().ToLookup(c => c.ImageId, StringComparer.Ordinal);
+        var namesLeft = targets.Select(t => t.Image).DistinctBy(i => i.Id).ToDictionary(i => i.Id, i => i.Names.Count, StringComparer.Ordinal);
+        var kept = new List<(ImageRecord Image, string? Name)>();
+        var removedFor = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var target in targets)
+        {
+            if (target.Name is not null && namesLeft[target.Image.Id] > 1)
+            {
+                namesLeft[target.Image.Id]--;
+                kept.Add(target);
+                continue;
+            }
+
+            var holders = users[target.Image.Id].ToList();
+            if (holders.Count == 0 || removedFor.Contains(target.Image.Id))
+            {
+                kept.Add(target);
+                continue;
+            }
+
+            if (!options.Force || options.RemoveContainer is null)
+            {
+                errors.Add(new WharfException(
+                    $"image used by {holders[0].Id}: image is in use by a container: consider listing external containers and force-removing image", 2));
+                continue;
+            }
+
+            foreach (var container in holders)
+            {
+                options.RemoveContainer(container);
+            }
+
+            removedFor.Add(target.Image.Id);
+            kept.Add(target);
+        }
+
+        return kept;
+    }
+
+    /// <summary>
+    /// podman's joined errors: one is printed as is, several as "N errors occurred:" with one
+    /// "\t* " line each. The exit code is 2 when an image is in use, else 125 for any other failure,
+    /// else 1 (only unknown images).
+    /// </summary>
+    private static WharfException JoinErrors(List<WharfException> errors)
+    {
+        if (errors.Count == 1)
+        {
+            return errors[0];
+        }
+
+        int code = errors.Any(e => e.ExitCode == 2) ? 2 : errors.Any(e => e.ExitCode == 125) ? 125 : 1;
+        return new WharfException($"{errors.Count} errors occurred:\n" + string.Join('\n', errors.Select(e => "\t* " + e.Message)), code);
     }
 
     private static bool IsIdReference(ImageRecord image, string input)

@@ -192,7 +192,8 @@ public sealed class JobEngine
 
     /// <summary>
     /// Slurm's word on the job: state, exit code, start and end as Slurm recorded them (not when
-    /// wharf happened to look), the node. A job Slurm no longer knows at all is <c>unknown</c>.
+    /// wharf happened to look), the node. A job Slurm no longer knows at all is <c>unknown</c>, and
+    /// so is one sacct could not be asked about (with sacct's error): asked again on the next look.
     /// </summary>
     private JobRecord RefreshSlurm(JobRecord job, IReadOnlyDictionary<string, SlurmJobInfo> slurm)
     {
@@ -224,7 +225,7 @@ public sealed class JobEngine
             }
 
             fresh.State = state;
-            fresh.Message = null;
+            fresh.Message = state == JobStates.Unknown ? info.Reason : null;
             fresh.Started = info.Start ?? fresh.Started;
             fresh.SlurmNode = info.Node ?? fresh.SlurmNode;
             if (JobStates.IsFinal(state))

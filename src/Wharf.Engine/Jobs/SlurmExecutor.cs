@@ -154,7 +154,8 @@ public sealed class SlurmExecutor
     /// What Slurm says of these jobs, batched: one <c>squeue -t all</c> for every job; for those
     /// that ended (or squeue forgot), one <c>scontrol show job -o</c> (the controller's records:
     /// the batch step's exit code, start and end); for those it forgot too, one <c>sacct</c>, else
-    /// one <c>sacct -c</c> (the completion log). A job none of them knows is missing from the answer.
+    /// one <c>sacct -c</c> (the completion log). A job none of them knows is missing from the answer;
+    /// when both sacct runs fail it is <c>unknown</c>, with sacct's error as the reason.
     /// </summary>
     public Dictionary<string, SlurmJobInfo> QueryMany(IReadOnlyCollection<string> slurmIds)
     {
@@ -225,10 +226,29 @@ public sealed class SlurmExecutor
 
         // The controller forgot them (MinJobAge): accounting, else the job-completion log.
         string forgotten = string.Join(',', ended);
-        var (acode, aout, _) = Run("sacct", null, "-j", forgotten, "-X", "-n", "-P", "-o", "JobIDRaw,State,ExitCode,Start,End,NodeList");
+        var (acode, aout, aerr) = Run("sacct", null, "-j", forgotten, "-X", "-n", "-P", "-o", "JobIDRaw,State,ExitCode,Start,End,NodeList");
         if (acode != 0)
         {
-            (acode, aout, _) = Run("sacct", null, "-c", "-j", forgotten, "-n", "-P", "-o", "JobID,State,ExitCode,Start,End,NodeList");
+            string accountingError = aerr.Trim();
+            (acode, aout, aerr) = Run("sacct", null, "-c", "-j", forgotten, "-n", "-P", "-o", "JobID,State,ExitCode,Start,End,NodeList");
+            if (acode != 0)
+            {
+                // Neither accounting nor the completion log could be read (accounting disabled and
+                // the log not readable by this user, say): that is not "no record", and a job left
+                // queued would look alive for ever. Unknown, with sacct's own words.
+                string why = string.Join("; ", new[] { accountingError, aerr.Trim() }.Where(e => e.Length > 0));
+                foreach (string id in ended)
+                {
+                    found[id] = new SlurmJobInfo
+                    {
+                        SlurmState = "",
+                        State = JobStates.Unknown,
+                        Reason = $"squeue and scontrol no longer list Slurm job {id}, and sacct failed: {(why.Length > 0 ? why : $"exit code {acode}")}",
+                    };
+                }
+
+                return found;
+            }
         }
 
         if (acode == 0)
