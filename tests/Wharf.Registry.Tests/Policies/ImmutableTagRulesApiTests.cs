@@ -275,4 +275,46 @@ public sealed class ImmutableTagRulesApiTests : IAsyncLifetime
 
         await RegistryPush.PushImageAsync(admin, "imm/app", "v1", RegistryPush.Layer("v1-b", 64));
     }
+
+    [Fact]
+    public async Task PortalDeleteArtifact_CarryingImmutableTag_RefusedWithTheReason()
+    {
+        var image = await _server.SeedImageAsync("imm/app", "v1");
+        await AddRuleAsync(Rule("v*"));
+        using var browser = new Wharf.Registry.Tests.Portal.PortalClient(_server.BaseAddress);
+        using (var signIn = await browser.SignInAsync("lead", WharfEndpoint.UserPassword))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, signIn.StatusCode);
+        }
+
+        var (_, page) = await browser.GetAsync("/portal/projects/imm/repositories/app");
+        using var response = await browser.PostAsync("/portal/projects/imm/artifacts/delete", Wharf.Registry.Tests.Portal.PortalClient.TokenOf(page),
+            ("repository", "app"), ("digest", image.Digest.ToString()));
+
+        Assert.Equal(HttpStatusCode.PreconditionFailed, response.StatusCode);
+        Assert.Contains("immutable", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var admin = _server.Admin();
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync($"v2/imm/app/manifests/{image.Digest}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task DeleteProject_RulesGoWithIt_ProjectCreatedAgainHasNone()
+    {
+        await _server.CreateProjectAsync("gone");
+        using var admin = _server.Admin();
+        using (var rule = await admin.PostAsJsonAsync("api/v2.0/projects/gone/immutabletagrules", Rule("**")))
+        {
+            await WharfEndpoint.ExpectAsync(rule, HttpStatusCode.Created);
+        }
+
+        using (var delete = await admin.DeleteAsync("api/v2.0/projects/gone"))
+        {
+            await WharfEndpoint.ExpectAsync(delete, HttpStatusCode.OK);
+        }
+
+        await _server.CreateProjectAsync("gone");
+        Assert.Equal("[]", await admin.GetStringAsync("api/v2.0/projects/gone/immutabletagrules"));
+        await _server.SeedImageAsync("gone/app", "v1");
+        await RegistryPush.PushImageAsync(admin, "gone/app", "v1", RegistryPush.Layer("again", 64));
+    }
 }
