@@ -60,10 +60,16 @@ public sealed class ImmutableTagReplicationTests : IAsyncLifetime
         // Upstream moves 1.0 and adds 2.0: the run copies 2.0 but cannot move the immutable 1.0.
         await Images.PushImageAsync(remote, "upstream/base", "1.0", ProxySetup.RandomLayer());
         var second = await Images.PushImageAsync(remote, "upstream/base", "2.0", ProxySetup.RandomLayer());
-        var rerun = await WaitAsync(_server, await StartAsync(_server, policy));
+        long rerunId = await StartAsync(_server, policy);
+        var rerun = await WaitAsync(_server, rerunId);
 
         Assert.Equal("Failed", rerun.GetProperty("status").GetString());
         Assert.Equal(first.Digest, (await FindManifestAsync(admin, "mirror/base", "1.0"))!.Value.Digest);
         Assert.Equal(second.Digest, (await FindManifestAsync(admin, "mirror/base", "2.0"))!.Value.Digest);
+
+        // The failed task's log says why.
+        var failed = Assert.Single(await TasksAsync(_server, rerunId), t => t.GetProperty("status").GetString() == "Failed");
+        string log = await admin.GetStringAsync($"api/v2.0/replication/executions/{rerunId}/tasks/{failed.GetProperty("id").GetInt64()}/log");
+        Assert.Contains("immutable", log, StringComparison.Ordinal);
     }
 }
