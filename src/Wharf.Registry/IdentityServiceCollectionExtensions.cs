@@ -53,6 +53,7 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<ProjectRules>();
         services.TryAddSingleton<RobotAccounts>();
         services.TryAddSingleton<ArtifactRules>();
+        services.TryAddSingleton<Policies.ImmutableTagRules>();
         services.TryAddSingleton<UserAccounts>();
         services.TryAddSingleton<RegistryTokens>();
         services.TryAddSingleton<RefreshTokens>();

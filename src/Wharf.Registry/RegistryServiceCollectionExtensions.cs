@@ -46,6 +46,8 @@ public static class RegistryServiceCollectionExtensions
         services.TryAddSingleton<IRegistryEvents, NoRegistryEvents>();
         services.TryAddSingleton<IArtifactStore>(sp => sp.GetRequiredService<IMetadataStore>() as IArtifactStore
             ?? throw new InvalidOperationException("the metadata store does not keep artifact details"));
+        services.TryAddSingleton<Policies.IImmutableTagRuleStore>(sp => sp.GetRequiredService<IMetadataStore>() as Policies.IImmutableTagRuleStore
+            ?? throw new InvalidOperationException("the metadata store does not keep immutable tag rules"));
         services.TryAddSingleton<RegistryApi>();
         services.AddHostedService<GcScheduler>();
         services.AddHostedService<UploadJanitor>();

@@ -121,6 +121,12 @@ public sealed partial class RegistryApi
         {
             await _metadata.PutManifestAsync(route.Repository, digest, parsed.MediaType, body, parsed, tags, _quotas.GetLimitAsync, ct).ConfigureAwait(false);
         }
+        catch (Policies.ImmutableTagException e)
+        {
+            // podman and docker print "denied: <message>"; Harbor itself answers 412 here, which
+            // clients show as an unknown error, so the spec's DENIED (403) says it more clearly.
+            throw new OciException(OciErrorCode.Denied, e.Message);
+        }
         finally
         {
             _cache.Invalidate(route.Repository.Value);
@@ -163,6 +169,10 @@ public sealed partial class RegistryApi
         {
             // Harbor answers 412 here; the body stays the spec's, with a code every client knows.
             throw new OciException(OciErrorCode.Denied, e.Message) { StatusOverride = StatusCodes.Status412PreconditionFailed };
+        }
+        catch (Policies.ImmutableTagException e)
+        {
+            throw new OciException(OciErrorCode.Denied, e.Message);
         }
         finally
         {

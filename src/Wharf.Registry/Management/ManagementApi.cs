@@ -28,6 +28,7 @@ internal static class ManagementApi
         UserGroupEndpoints.Map(api);
         RegistryEndpointsApi.Map(api);
         ReplicationEndpoints.Map(api);
+        ImmutableTagRuleEndpoints.Map(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
         api.MapGet("/swagger.json", OpenApiAsync);
     }

@@ -93,6 +93,8 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
             return Task.FromResult(false);
         }
 
+        // Harbor deletes a repository artifact by artifact, so an immutable tag stops it.
+        CheckTagRemovals(c, tx, repository, repoId.Value, tag: null, digest: null);
         DeleteRepositoryCore(c, tx, repoId.Value);
         tx.Commit();
         return Task.FromResult(true);

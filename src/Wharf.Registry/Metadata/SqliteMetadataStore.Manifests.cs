@@ -126,6 +126,8 @@ public sealed partial class SqliteMetadataStore
             usage = ReadUsage(c, tx, project);
         }
 
+        // Immutable tags (Harbor's project policy): an existing one may not move to another digest.
+        CheckTagMoves(c, tx, repository, repoId, tags, digestText);
         foreach (string tag in tags)
         {
             Execute(c, tx, """
@@ -160,6 +162,7 @@ public sealed partial class SqliteMetadataStore
             throw new ManifestReferencedException(repository, digest, parents);
         }
 
+        CheckTagRemovals(c, tx, repository, repoId.Value, tag: null, digest: d);
         ReleaseManifestLinks(c, tx, repoId.Value, d);
         Execute(c, tx, "DELETE FROM manifest_references WHERE repository_id = $r AND parent = $d", ("$r", repoId.Value), ("$d", d));
         Execute(c, tx, "DELETE FROM tags WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", d));
@@ -171,11 +174,17 @@ public sealed partial class SqliteMetadataStore
     public Task<bool> DeleteTagAsync(RepositoryName repository, string tag, CancellationToken cancellationToken)
     {
         using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "DELETE FROM tags WHERE repository_id = (SELECT id FROM repositories WHERE name = $repo) AND name = $tag";
-        cmd.Parameters.AddWithValue("$repo", repository.Value);
-        cmd.Parameters.AddWithValue("$tag", tag);
-        return Task.FromResult(cmd.ExecuteNonQuery() > 0);
+        using var tx = c.BeginTransaction();
+        long? repoId = RepositoryId(c, tx, repository);
+        if (repoId is null)
+        {
+            return Task.FromResult(false);
+        }
+
+        CheckTagRemovals(c, tx, repository, repoId.Value, tag, digest: null);
+        int n = Execute(c, tx, "DELETE FROM tags WHERE repository_id = $r AND name = $n", ("$r", repoId.Value), ("$n", tag));
+        tx.Commit();
+        return Task.FromResult(n > 0);
     }
 
     public Task<IReadOnlyList<string>> ListTagsAsync(RepositoryName repository, string? last, int limit, CancellationToken cancellationToken)

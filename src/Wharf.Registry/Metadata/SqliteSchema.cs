@@ -18,11 +18,13 @@ namespace Wharf.Registry.Metadata;
 /// released_blob_links links whose quota charge a manifest delete released (Harbor frees an
 ///                     artifact's blobs at once; the link itself stays until GC unlinks it)
 /// gc_runs             garbage collection runs: when, dry run or not, status, what was removed (log)
+/// immutable_tag_rules (version 2) a project's immutable tag rules (Policies/ImmutableTagRule.cs),
+///                     by project name for the tag writes' checks, by project id for the API
 /// </code>
 /// </summary>
 internal static class SqliteSchema
 {
-    public const int Version = 1;
+    public const int Version = 2;
 
     public static void Apply(SqliteConnection connection)
     {
@@ -98,7 +100,20 @@ internal static class SqliteSchema
                 blobs_removed INTEGER NOT NULL DEFAULT 0,
                 bytes_freed INTEGER NOT NULL DEFAULT 0,
                 log TEXT NOT NULL DEFAULT '');
-            PRAGMA user_version=1;
+            CREATE TABLE IF NOT EXISTS immutable_tag_rules(
+                id INTEGER PRIMARY KEY,
+                project TEXT NOT NULL,
+                project_id INTEGER NOT NULL,
+                priority INTEGER NOT NULL DEFAULT 0,
+                disabled INTEGER NOT NULL DEFAULT 0,
+                tag_pattern TEXT NOT NULL,
+                tag_excludes INTEGER NOT NULL DEFAULT 0,
+                repo_pattern TEXT NOT NULL,
+                repo_excludes INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS ix_immutable_tag_rules_project ON immutable_tag_rules(project);
+            CREATE INDEX IF NOT EXISTS ix_immutable_tag_rules_project_id ON immutable_tag_rules(project_id);
+            PRAGMA user_version=2;
             """;
         cmd.ExecuteNonQuery();
     }

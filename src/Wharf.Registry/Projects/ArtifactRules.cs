@@ -39,6 +39,10 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
         {
             deleted = await artifacts.DeleteRepositoryAsync(repository, cancellationToken).ConfigureAwait(false);
         }
+        catch (Policies.ImmutableTagException e)
+        {
+            throw Immutable(e);
+        }
         finally
         {
             manifests.Invalidate(repository.Value);
@@ -67,6 +71,10 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
             throw new ApiException(StatusCodes.Status412PreconditionFailed, "VIOLATE_FOREIGN_KEY_CONSTRAINT",
                 $"the deleting artifact is referenced by others: {string.Join(", ", e.Parents)}");
         }
+        catch (Policies.ImmutableTagException e)
+        {
+            throw Immutable(e);
+        }
         finally
         {
             manifests.Invalidate(repository.Value);
@@ -87,11 +95,18 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
         {
             await metadata.DeleteTagAsync(repository, tag, cancellationToken).ConfigureAwait(false);
         }
+        catch (Policies.ImmutableTagException e)
+        {
+            throw Immutable(e);
+        }
         finally
         {
             manifests.Invalidate(repository.Value);
         }
     }
+
+    /// <summary>Harbor refuses deleting an immutable tag, or an artifact or repository holding one, with 412 PRECONDITION.</summary>
+    private static ApiException Immutable(Policies.ImmutableTagException e) => ApiException.Precondition(e.Message);
 
     public async Task AddTagAsync(Caller caller, Project project, RepositoryName repository, Digest digest, string? tag, CancellationToken cancellationToken)
     {

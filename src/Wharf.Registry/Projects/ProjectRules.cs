@@ -15,7 +15,8 @@ namespace Wharf.Registry.Projects;
 /// </summary>
 public sealed class ProjectRules(
     IProjectStore projects, IProjectRepositories repositories, IArtifactStore artifacts, ManifestCache manifests,
-    IdentityOptions options, ProjectMembership membership, DirectoryGroupRoles groupRoles, CredentialVerifier verifier)
+    IdentityOptions options, ProjectMembership membership, DirectoryGroupRoles groupRoles, CredentialVerifier verifier,
+    Policies.IImmutableTagRuleStore immutableTagRules)
 {
     public async Task<(IReadOnlyList<Project> Projects, long Total)> ListAsync(Caller caller, string? nameContains, bool? isPublic, string? owner, int page, int pageSize, CancellationToken cancellationToken)
     {
@@ -130,6 +131,7 @@ public sealed class ProjectRules(
         }
 
         await projects.DeleteAsync(project.Id, cancellationToken).ConfigureAwait(false);
+        await immutableTagRules.DeleteProjectImmutableTagRulesAsync(project.Id, cancellationToken).ConfigureAwait(false);
         verifier.Invalidate();
     }
 }

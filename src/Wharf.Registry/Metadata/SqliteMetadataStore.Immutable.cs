@@ -1,0 +1,155 @@
+using Microsoft.Data.Sqlite;
+using Wharf.Oci;
+using Wharf.Registry.Policies;
+
+namespace Wharf.Registry.Metadata;
+
+/// <summary>
+/// Immutable tag rules live in the registry database so that the tag writes below check them inside
+/// their own transaction: a rule added concurrently is either seen by a push or was not yet committed.
+/// </summary>
+public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
+{
+    private const string RuleColumns = "id, project, project_id, priority, disabled, tag_pattern, tag_excludes, repo_pattern, repo_excludes";
+
+    public Task<IReadOnlyList<ImmutableTagRule>> ListImmutableTagRulesAsync(long projectId, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"SELECT {RuleColumns} FROM immutable_tag_rules WHERE project_id = $p ORDER BY priority, id";
+        cmd.Parameters.AddWithValue("$p", projectId);
+        return Task.FromResult<IReadOnlyList<ImmutableTagRule>>(ReadRules(cmd));
+    }
+
+    public Task<ImmutableTagRule> AddImmutableTagRuleAsync(ImmutableTagRule rule, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            INSERT INTO immutable_tag_rules(project, project_id, priority, disabled, tag_pattern, tag_excludes, repo_pattern, repo_excludes, created_at)
+            VALUES($pn, $p, $prio, $dis, $tp, $te, $rp, $re, $t) RETURNING id
+            """;
+        AddRuleParameters(cmd, rule);
+        cmd.Parameters.AddWithValue("$t", Now);
+        long id = (long)cmd.ExecuteScalar()!;
+        return Task.FromResult(rule with { Id = id });
+    }
+
+    public Task<bool> UpdateImmutableTagRuleAsync(ImmutableTagRule rule, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            UPDATE immutable_tag_rules SET project = $pn, priority = $prio, disabled = $dis, tag_pattern = $tp, tag_excludes = $te,
+            repo_pattern = $rp, repo_excludes = $re WHERE id = $id AND project_id = $p
+            """;
+        AddRuleParameters(cmd, rule);
+        cmd.Parameters.AddWithValue("$id", rule.Id);
+        return Task.FromResult(cmd.ExecuteNonQuery() > 0);
+    }
+
+    public Task<bool> DeleteImmutableTagRuleAsync(long projectId, long ruleId, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        return Task.FromResult(Execute(c, null, "DELETE FROM immutable_tag_rules WHERE id = $id AND project_id = $p", ("$id", ruleId), ("$p", projectId)) > 0);
+    }
+
+    public Task DeleteProjectImmutableTagRulesAsync(long projectId, CancellationToken cancellationToken)
+    {
+        using var c = Open();
+        Execute(c, null, "DELETE FROM immutable_tag_rules WHERE project_id = $p", ("$p", projectId));
+        return Task.CompletedTask;
+    }
+
+    // ---- the checks the tag writes make, inside their transaction ------------------------------
+
+    /// <summary>The enabled rules of the repository's project (usually none: one indexed lookup).</summary>
+    private static List<ImmutableTagRule> ProjectRules(SqliteConnection c, SqliteTransaction tx, RepositoryName repository)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = $"SELECT {RuleColumns} FROM immutable_tag_rules WHERE project = $pn AND disabled = 0 ORDER BY priority, id";
+        cmd.Parameters.AddWithValue("$pn", repository.Project);
+        return ReadRules(cmd);
+    }
+
+    /// <summary>Refuses moving an existing immutable tag to another digest; pushing the same digest again is allowed.</summary>
+    private static void CheckTagMoves(SqliteConnection c, SqliteTransaction tx, RepositoryName repository, long repoId, IReadOnlyList<string> tags, string digest)
+    {
+        if (tags.Count == 0)
+        {
+            return;
+        }
+
+        var rules = ProjectRules(c, tx, repository);
+        if (rules.Count == 0)
+        {
+            return;
+        }
+
+        foreach (string tag in tags)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT digest FROM tags WHERE repository_id = $r AND name = $n";
+            cmd.Parameters.AddWithValue("$r", repoId);
+            cmd.Parameters.AddWithValue("$n", tag);
+            if (cmd.ExecuteScalar() is string current && current != digest
+                && ImmutableTagRule.FirstProtecting(rules, repository.Value, tag) is { } rule)
+            {
+                throw new ImmutableTagException(repository.Value, tag, rule.Id, delete: false);
+            }
+        }
+    }
+
+    /// <summary>Refuses removing tags of which one is immutable: the tag itself, or the tags of a manifest (or repository) being deleted.</summary>
+    private static void CheckTagRemovals(SqliteConnection c, SqliteTransaction tx, RepositoryName repository, long repoId, string? tag, string? digest)
+    {
+        var rules = ProjectRules(c, tx, repository);
+        if (rules.Count == 0)
+        {
+            return;
+        }
+
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT name FROM tags WHERE repository_id = $r AND ($n IS NULL OR name = $n) AND ($d IS NULL OR digest = $d) ORDER BY name";
+        cmd.Parameters.AddWithValue("$r", repoId);
+        cmd.Parameters.AddWithValue("$n", (object?)tag ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("$d", (object?)digest ?? DBNull.Value);
+        foreach (string name in ReadStrings(cmd))
+        {
+            if (ImmutableTagRule.FirstProtecting(rules, repository.Value, name) is { } rule)
+            {
+                throw new ImmutableTagException(repository.Value, name, rule.Id, delete: true);
+            }
+        }
+    }
+
+    private static void AddRuleParameters(SqliteCommand cmd, ImmutableTagRule rule)
+    {
+        cmd.Parameters.AddWithValue("$pn", rule.Project);
+        cmd.Parameters.AddWithValue("$p", rule.ProjectId);
+        cmd.Parameters.AddWithValue("$prio", rule.Priority);
+        cmd.Parameters.AddWithValue("$dis", rule.Disabled ? 1 : 0);
+        cmd.Parameters.AddWithValue("$tp", rule.TagPattern);
+        cmd.Parameters.AddWithValue("$te", rule.TagExcludes ? 1 : 0);
+        cmd.Parameters.AddWithValue("$rp", rule.RepositoryPattern);
+        cmd.Parameters.AddWithValue("$re", rule.RepositoryExcludes ? 1 : 0);
+    }
+
+    private static List<ImmutableTagRule> ReadRules(SqliteCommand cmd)
+    {
+        var list = new List<ImmutableTagRule>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            list.Add(new ImmutableTagRule(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt32(3), r.GetInt64(4) != 0,
+                r.GetString(5), r.GetInt64(6) != 0, r.GetString(7), r.GetInt64(8) != 0));
+        }
+
+        return list;
+    }
+}
