@@ -118,6 +118,15 @@ public sealed class ContainerLogWriter : IDisposable
 
     public void Write(string stream, ReadOnlySpan<byte> data)
     {
+        // The time is taken under the lock, so the records of both streams stand in time order.
+        lock (_lock)
+        {
+            WriteLocked(stream, data);
+        }
+    }
+
+    private void WriteLocked(string stream, ReadOnlySpan<byte> data)
+    {
         byte[] prefix = Encoding.UTF8.GetBytes(ContainerLogRecord.FormatTime(_time.GetLocalNow()) + " " + stream + " ");
         using var record = new MemoryStream();
         while (data.Length > 0)
@@ -130,17 +139,14 @@ public sealed class ContainerLogWriter : IDisposable
             data = nl >= 0 ? data[(nl + 1)..] : [];
         }
 
-        lock (_lock)
+        if (_sizeMax > 0 && _file.Length + record.Length > _sizeMax)
         {
-            if (_sizeMax > 0 && _file.Length + record.Length > _sizeMax)
-            {
-                _file.SetLength(0);
-                _file.Seek(0, SeekOrigin.Begin);
-            }
-
-            _file.Write(record.GetBuffer().AsSpan(0, (int)record.Length));
-            _file.Flush();
+            _file.SetLength(0);
+            _file.Seek(0, SeekOrigin.Begin);
         }
+
+        _file.Write(record.GetBuffer().AsSpan(0, (int)record.Length));
+        _file.Flush();
     }
 
     public void Dispose() => _file.Dispose();
