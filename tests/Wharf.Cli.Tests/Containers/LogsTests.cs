@@ -60,14 +60,17 @@ public sealed partial class LogsTests(ContainerFixture fixture) : IDisposable
     private static partial Regex DisplayTime();
 
     /// <summary>A k8s-file log without its times: "stdout F out1" per record, stdout's and stderr's records each in their order.</summary>
-    private static (string[] Stdout, string[] Stderr) Records(string path)
+    private static LogRecords Records(string path)
     {
-        string[] lines = File.ReadAllLines(path);
+        // Split on \n alone: a terminal's records end in \r, which ReadAllLines would take as part of the line end.
+        string[] lines = File.ReadAllText(path).Split('\n')[..^1];
         Assert.NotEmpty(lines);
         Assert.All(lines, l => Assert.Matches(RecordLine(), l));
         string[] bare = [.. lines.Select(l => l[(l.IndexOf(' ', StringComparison.Ordinal) + 1)..])];
-        return ([.. bare.Where(l => l.StartsWith("stdout", StringComparison.Ordinal))], [.. bare.Where(l => l.StartsWith("stderr", StringComparison.Ordinal))]);
+        return new(string.Join('\n', bare.Where(l => l.StartsWith("stdout", StringComparison.Ordinal))), string.Join('\n', bare.Where(l => l.StartsWith("stderr", StringComparison.Ordinal))));
     }
+
+    private sealed record LogRecords(string Stdout, string Stderr);
 
     private string WharfLogPath(string name) => _wharf.Check("container", "inspect", "--format", "{{.HostConfig.LogConfig.Path}}", name).Trim();
 
@@ -85,7 +88,7 @@ public sealed partial class LogsTests(ContainerFixture fixture) : IDisposable
 
         var wharf = Records(WharfLogPath(name));
         var podman = Records(PodmanLogPath(name));
-        Assert.Equal(["stdout F out1", "stdout P partial", "stdout F ", "stdout F last"], wharf.Stdout);
+        Assert.Equal("stdout F out1\nstdout P partial\nstdout F \nstdout F last", wharf.Stdout);
         Assert.Equal(podman.Stdout, wharf.Stdout);
         Assert.Equal(podman.Stderr, wharf.Stderr);
     }
@@ -156,7 +159,7 @@ public sealed partial class LogsTests(ContainerFixture fixture) : IDisposable
         PodmanRun(name, "-t", "localhost/bb:1", "sh", "-c", "echo a; echo b >&2");
 
         var wharf = Records(WharfLogPath(name));
-        Assert.Equal(["stdout F a\r", "stdout F b\r"], wharf.Stdout);
+        Assert.Equal("stdout F a\r\nstdout F b\r", wharf.Stdout);
         Assert.Equal(Records(PodmanLogPath(name)), wharf);
     }
 
@@ -194,7 +197,7 @@ public sealed partial class LogsTests(ContainerFixture fixture) : IDisposable
         _wharf.Check("run", "-d", "--log-opt", "path=" + path, "--log-opt", "max-size=10mb", "--log-opt", "tag=x", "--name", name, fixture.Image, "echo", "hi");
         Assert.Equal("0\n", _wharf.Check("wait", name));
 
-        Assert.Equal(["stdout F hi"], Records(path).Stdout);
+        Assert.Equal("stdout F hi", Records(path).Stdout);
         Assert.Equal(path + "\n", _wharf.Check("container", "inspect", "--format", "{{.HostConfig.LogConfig.Path}}", name));
         Assert.Equal("hi\n", _wharf.Check("logs", name));
     }
@@ -205,7 +208,7 @@ public sealed partial class LogsTests(ContainerFixture fixture) : IDisposable
         string name = Unique("max");
         _wharf.Check("run", "--log-opt", "max-size=200b", "--name", name, fixture.Image, "sh", "-c", "for i in 1 2 3 4 5 6 7 8; do echo line$i; sleep 0.05; done");
 
-        string[] lines = File.ReadAllLines(WharfLogPath(name));
+        string[] lines = File.ReadAllText(WharfLogPath(name)).Split('\n')[..^1];
         Assert.InRange(File.ReadAllBytes(WharfLogPath(name)).Length, 1, 200);
         Assert.EndsWith("stdout F line8", lines[^1], StringComparison.Ordinal);
         Assert.DoesNotContain(lines, l => l.EndsWith(" line1", StringComparison.Ordinal));
