@@ -14,6 +14,9 @@ public sealed class CliIo
     /// <summary>Raw stdout for binary output (save without -o).</summary>
     public required Func<Stream> OpenStdout { get; init; }
 
+    /// <summary>Raw stderr (logs prints a container's stderr records there).</summary>
+    public Func<Stream> OpenStderr { get; init; } = System.Console.OpenStandardError;
+
     /// <summary>Raw stdin for binary input (load without -i).</summary>
     public required Func<Stream> OpenStdin { get; init; }
 

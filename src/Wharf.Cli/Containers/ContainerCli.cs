@@ -133,6 +133,7 @@ public static class ContainerCli
         group.Add(ContainerPruneCommand.Create(c));
         group.Add(ContainerInspectCommand.Create(c));
         group.Add(ExistsCommand.Container(c));
+        group.Add(LogsCommand.Writer(c));
         foreach (var verb in MoreVerbs(c))
         {
             group.Add(verb);

@@ -22,7 +22,7 @@ internal sealed class RefusedRunFlags
         ["--device-write-iops"], ["--dns"], ["--dns-option"], ["--dns-search"], ["--env-merge"], ["--expose"],
         ["--gidmap"], ["--health-cmd"], ["--health-interval"], ["--health-on-failure"],
         ["--health-retries"], ["--health-start-period"], ["--health-timeout"], ["--hostuser"], ["--image-volume"],
-        ["--init-ctr"], ["--init-path"], ["--ip"], ["--ip6"], ["--label-file"], ["--log-driver"], ["--log-opt"],
+        ["--init-ctr"], ["--init-path"], ["--ip"], ["--ip6"], ["--label-file"],
         ["--mac-address"], ["--memory-swappiness"],
         ["--network-alias"], ["--oom-score-adj"], ["--os"], ["--passwd-entry"], ["--personality"],
         ["--pidfile"], ["--platform"], ["--pod"], ["--pod-id-file"], ["--preserve-fds"],

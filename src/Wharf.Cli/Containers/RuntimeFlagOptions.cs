@@ -36,13 +36,21 @@ internal sealed class RuntimeFlagOptions
 
     private readonly Option<string?> _restart = new LastWinsOption("--restart") { Description = "Restart policy to apply when a container exits (\"always\"|\"no\"|\"on-failure\"|\"unless-stopped\"); detached containers only" };
 
-    public IEnumerable<Option> Options => [_capAdd, _capDrop, _readOnly, _readOnlyTmpfs, _tmpfs, _securityOpt, _shmSize, _pid, _ipc, _groupAdd, _tz, _init, _privileged, _timeout, _restart];
+    private readonly Option<string?> _logDriver = new LastWinsOption("--log-driver") { Description = "Logging driver for the container: k8s-file (default), json-file (written as k8s-file, as podman 4.3 does), none, passthrough" };
+
+    private readonly Option<string[]> _logOpt = new("--log-opt") { Description = "Logging driver options: path=FILE, max-size=SIZE" };
+
+    public IEnumerable<Option> Options => [_logDriver, _logOpt, _capAdd, _capDrop, _readOnly, _readOnlyTmpfs, _tmpfs, _securityOpt, _shmSize, _pid, _ipc, _groupAdd, _tz, _init, _privileged, _timeout, _restart];
 
     public RuntimeFlags Read(ParseResult parse)
     {
         var (restart, retries) = RuntimeFlags.ParseRestart(parse.GetValue(_restart) ?? string.Empty);
+        var (logPath, logSizeMax) = RuntimeFlags.ParseLogOpts(parse.GetValue(_logOpt) ?? []);
         return new RuntimeFlags
         {
+            LogDriver = RuntimeFlags.ParseLogDriver(parse.GetValue(_logDriver) ?? string.Empty),
+            LogPath = logPath,
+            LogSizeMax = logSizeMax,
             Restart = restart,
             RestartRetries = retries,
             CapAdd = [.. parse.GetValue(_capAdd) ?? []],

@@ -369,7 +369,7 @@ public sealed partial class ContainerEngine
         }
 
         Set("TERM=xterm");
-        Set("container=wharf");
+        Set("container=podman");
         foreach (string file in options.EnvFiles)
         {
             if (!File.Exists(file))
@@ -462,7 +462,11 @@ public sealed partial class ContainerEngine
             File.WriteAllText(Path.Combine(dir, "resolv.conf"), resolv);
         }
 
-        File.WriteAllText(Path.Combine(dir, ".containerenv"), $"engine=\"wharf\"\nname=\"{c.Name}\"\nid=\"{c.Id}\"\nimage=\"{c.ImageName}\"\nimageid=\"{c.ImageId}\"\nrootless={(Env.IsRoot ? 0 : 1)}\n");
+        // podman 4.3 fills .containerenv only for a --privileged container; others get it empty.
+        // The engine key is podman's, its value says wharf.
+        File.WriteAllText(Path.Combine(dir, ".containerenv"), c.RuntimeFlags.Privileged
+            ? $"engine=\"wharf-{ImageEngine.Version}\"\nname=\"{c.Name}\"\nid=\"{c.Id}\"\nimage=\"{c.ImageName}\"\nimageid=\"{c.ImageId}\"\nrootless={(Env.IsRoot ? 0 : 1)}\n"
+            : string.Empty);
     }
 }
 

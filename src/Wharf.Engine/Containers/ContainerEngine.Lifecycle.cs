@@ -187,53 +187,6 @@ public sealed partial class ContainerEngine
         return removed;
     }
 
-    /// <summary>podman logs: the detached container's output; with follow, until it exits.</summary>
-    public async Task LogsAsync(string nameOrId, bool follow, Stream output, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(output);
-        var c = Lookup(nameOrId);
-        string path = Store.LogPath(c.Id);
-        if (!File.Exists(path))
-        {
-            if (!follow || c.State != ContainerStates.Running)
-            {
-                return;
-            }
-
-            await File.WriteAllBytesAsync(path, [], cancellationToken).ConfigureAwait(false);
-        }
-
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        await using (file.ConfigureAwait(false))
-        {
-            byte[] buffer = new byte[1 << 16];
-            while (true)
-            {
-                int n = await file.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-                if (n > 0)
-                {
-                    await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-                    await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                if (!follow || Store.Refresh(Store.TryRead(c.Id) ?? c).State != ContainerStates.Running)
-                {
-                    // One more read after the exit, for what was written just before it.
-                    while ((n = await file.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                    {
-                        await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-                    }
-
-                    await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-                    return;
-                }
-
-                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
-
     public sealed record ExecOptions
     {
         public required string Container { get; init; }
@@ -330,6 +283,7 @@ public sealed partial class ContainerEngine
         hostConfig["Privileged"] = c.RuntimeFlags.Privileged;
         hostConfig["Init"] = c.RuntimeFlags.Init;
         hostConfig["RestartPolicy"] = new JsonObject { ["Name"] = c.RuntimeFlags.Restart, ["MaximumRetryCount"] = c.RuntimeFlags.RestartRetries };
+        hostConfig["LogConfig"] = new JsonObject { ["Type"] = c.RuntimeFlags.LogDriver, ["Config"] = null, ["Path"] = LogPathOf(c), ["Tag"] = string.Empty, ["Size"] = "0B" };
         return new JsonObject
         {
             ["Id"] = c.Id,
@@ -403,7 +357,7 @@ public sealed partial class ContainerEngine
             },
             ["HostConfig"] = hostConfig,
             ["BundlePath"] = Store.Bundle(c.Id),
-            ["LogPath"] = Store.LogPath(c.Id),
+            ["LogPath"] = LogPathOf(c),
         };
     }
 

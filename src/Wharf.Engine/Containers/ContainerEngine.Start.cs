@@ -10,7 +10,7 @@ public sealed partial class ContainerEngine
     /// <summary>
     /// Starts a created or exited container. Attached: runc runs in the foreground with wharf's own
     /// stdio (runc drives the terminal for -t) and the container's exit code is returned. Detached:
-    /// a background shell waits on runc, writes the exit code and unmounts; output goes to ctr.log.
+    /// a background shell waits on runc, writes the exit code and unmounts; output goes to the k8s-file log.
     /// </summary>
     public async Task<int> StartAsync(string nameOrId, bool attach, bool interactive, CancellationToken cancellationToken)
     {
@@ -222,11 +222,23 @@ public sealed partial class ContainerEngine
         psi.RedirectStandardInput = closeStdin;
         Console.Out.Flush();
         Console.Error.Flush();
+        // Without a terminal the output is also the log's (podman's conmon tees it); with one, runc
+        // drives the terminal itself and nothing is logged.
+        bool logging = !c.Terminal && c.RuntimeFlags.LogDriver is "k8s-file" or "json-file";
+        psi.RedirectStandardOutput = logging;
+        psi.RedirectStandardError = logging;
         using var process = Process.Start(psi) ?? throw new WharfException($"starting {Runtime.Path}");
         if (closeStdin)
         {
             process.StandardInput.Close();
         }
+
+        using var log = logging ? new ContainerLogWriter(LogPathOf(c), c.RuntimeFlags.LogSizeMax) : null;
+        var pumps = log is null
+            ? Task.CompletedTask
+            : Task.WhenAll(
+                Task.Run(() => log.PumpAsync(process.StandardOutput.BaseStream, "stdout", Console.OpenStandardOutput(), CancellationToken.None)),
+                Task.Run(() => log.PumpAsync(process.StandardError.BaseStream, "stderr", Console.OpenStandardError(), CancellationToken.None)));
 
         c.State = ContainerStates.Running;
         c.StartedAt = Now;
@@ -267,6 +279,8 @@ public sealed partial class ContainerEngine
             ContainerNative.Kill(process.Id, 1);
         });
         process.WaitForExit();
+        // What the container wrote last is still in the pipes: bounded, as a process it left behind may hold them open.
+        pumps.Wait(TimeSpan.FromSeconds(10));
         timeout?.Change(Timeout.Infinite, Timeout.Infinite);
         int code = timedOut ? -1 : process.ExitCode;
         publishing.Wait(TimeSpan.FromSeconds(15));
@@ -329,16 +343,27 @@ public sealed partial class ContainerEngine
             "on-failure" => "[ $rc -ne 0 ]",
             _ => "false",
         };
+        // The output goes through wharf's log writer (conmon's part in podman): a FIFO per stream, so
+        // each record says which stream it came from.
+        string outFifo = Path.Combine(Store.Dir(c.Id), "log.stdout");
+        string errFifo = Path.Combine(Store.Dir(c.Id), "log.stderr");
+        string logger = c.RuntimeFlags.LogDriver is "k8s-file" or "json-file"
+            ? $"rm -f {Q(outFifo)} {Q(errFifo)}; mkfifo {Q(outFifo)} {Q(errFifo)}; {string.Join(' ', SelfCommand().Select(Q))} container _log {Q(LogPathOf(c))} {c.RuntimeFlags.LogSizeMax} {Q(outFifo)} {Q(errFifo)} & lw=$!"
+            : "lw=";
+        string output = c.RuntimeFlags.LogDriver is "k8s-file" or "json-file" ? $">{Q(outFifo)} 2>{Q(errFifo)}" : ">/dev/null 2>&1";
         string stopped = StoppedPath(c.Id);
         string restarts = RestartsPath(c.Id);
         string script = $"""
-            exec </dev/null >>{Q(Store.LogPath(c.Id))} 2>&1
+            exec </dev/null >/dev/null 2>&1
             echo $$ > {Q(Store.MonitorPidPath(c.Id))}
             n=0; rm -f {Q(restarts)}
             while :; do
             {watchdog}
-            {run}
+            {logger}
+            ({run}) {output}
             rc=$?
+            [ -n "$lw" ] && wait $lw
+            rm -f {Q(outFifo)} {Q(errFifo)}
             [ -n "$wd" ] && kill $wd 2>/dev/null
             [ -e {Q(timedOut)} ] && rc=-1 && rm -f {Q(timedOut)}
             {Slirp.StopCommand(Store.Dir(c.Id))}
@@ -385,7 +410,7 @@ public sealed partial class ContainerEngine
             Thread.Sleep(20);
         }
 
-        throw new WharfException($"container {c.Name} did not start within 30 seconds; see {Store.LogPath(c.Id)}");
+        throw new WharfException($"container {c.Name} did not start within 30 seconds; see {LogPathOf(c)}");
     }
 
     /// <summary>

@@ -69,6 +69,74 @@ public sealed record RuntimeFlags
     /// <summary><c>on-failure:N</c>'s N; 0: no limit.</summary>
     public int RestartRetries { get; init; }
 
+    /// <summary><c>--log-driver</c>: k8s-file (json-file is the same in podman 4.3), none or passthrough.</summary>
+    public string LogDriver { get; init; } = "k8s-file";
+
+    /// <summary><c>--log-opt path=</c>: the log file instead of ctr.log in the container's directory.</summary>
+    public string? LogPath { get; init; }
+
+    /// <summary><c>--log-opt max-size=</c>: when the log would grow past it, it starts again empty (conmon's way); 0: no limit.</summary>
+    public long LogSizeMax { get; init; }
+
+    /// <summary>
+    /// podman's <c>--log-opt</c>s: <c>path=</c> and <c>max-size=</c> act; other <c>key=value</c>s
+    /// (tag=…) are accepted and have no effect, as podman records them without use for k8s-file.
+    /// </summary>
+    public static (string? Path, long SizeMax) ParseLogOpts(IEnumerable<string> opts)
+    {
+        ArgumentNullException.ThrowIfNull(opts);
+        string? path = null;
+        long max = 0;
+        foreach (string opt in opts)
+        {
+            string[] kv = opt.Split('=', 2);
+            if (kv.Length < 2)
+            {
+                throw new WharfException($"invalid log option \"{opt}\"");
+            }
+
+            switch (kv[0])
+            {
+                case "path":
+                    path = System.IO.Path.GetFullPath(kv[1]);
+                    break;
+                case "max-size":
+                    max = HumanSize(kv[1]);
+                    break;
+            }
+        }
+
+        return (path, max);
+    }
+
+    /// <summary>go-units' FromHumanSize: a decimal number with an optional k, m, g, t or p (1000-based), i and b.</summary>
+    private static long HumanSize(string value)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(value, @"^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$");
+        if (!m.Success)
+        {
+            throw new WharfException($"invalid size: '{value}'");
+        }
+
+        double n = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        int power = m.Groups[2].Success ? "kmgtp".IndexOf(char.ToLowerInvariant(m.Groups[2].Value[0]), StringComparison.Ordinal) + 1 : 0;
+        return (long)(n * Math.Pow(1000, power));
+    }
+
+    /// <summary>podman's log drivers; json-file is recorded as k8s-file, which podman 4.3 writes for it.</summary>
+    public static string ParseLogDriver(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        return value switch
+        {
+            "" or "k8s-file" => "k8s-file",
+            "json-file" => "json-file",
+            "none" or "passthrough" => value,
+            "journald" => throw new WharfException("--log-driver journald is not supported by wharf"),
+            _ => throw new WharfException("running container create option: invalid log driver: invalid argument"),
+        };
+    }
+
     /// <summary>podman's policies: <c>no</c>, <c>on-failure[:N]</c>, <c>always</c>, <c>unless-stopped</c> (as always).</summary>
     public static (string Policy, int Retries) ParseRestart(string value)
     {

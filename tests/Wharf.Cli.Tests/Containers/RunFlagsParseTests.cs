@@ -38,6 +38,8 @@ public sealed partial class RunFlagsParseTests
         ["--cpuset-mems"] = "0",
         ["--memory"] = "64m",
         ["--restart"] = "no",
+        ["--log-driver"] = "k8s-file",
+        ["--log-opt"] = "max-size=1m",
     };
 
     public static TheoryData<string> Verbs => new() { "run", "create" };

@@ -115,7 +115,7 @@ public sealed class RunTests(ContainerFixture fixture) : IDisposable
         File.WriteAllText(envFile, "# comment\nFROM_FILE=1\n");
         string output = _wharf.Check("run", "--rm", "-e", "A=b c", "--env-file", envFile, "-u", "job", "-w", "/tmp", "--hostname", "box",
             fixture.Image, "sh", "-c", "echo $A; echo $FROM_FILE; id; pwd; hostname; echo $container; echo $HOME");
-        Assert.Equal("b c\n1\nuid=1000(job) gid=1000(job) groups=44(video)\n/tmp\nbox\nwharf\n/home/job\n", output);
+        Assert.Equal("b c\n1\nuid=1000(job) gid=1000(job) groups=44(video)\n/tmp\nbox\npodman\n/home/job\n", output);
     }
 
     [Fact]
