@@ -77,8 +77,46 @@ public sealed class DiskFullTests
         }
         finally
         {
-            await RunAsync("umount", data);
+            await UnmountAsync(data);
         }
+    }
+
+    /// <summary>
+    /// Pooled database connections (and, on a loaded machine, a file handle the stopped server's
+    /// last request still closes) keep the tmpfs busy for a moment: clear the pools, retry, and
+    /// detach lazily as a last resort so the mount never outlives the test.
+    /// </summary>
+    private static async Task UnmountAsync(string path)
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        for (int attempt = 0; attempt < 20; attempt++)
+        {
+            if (await TryRunAsync("umount", path))
+            {
+                return;
+            }
+
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            await Task.Delay(250);
+        }
+
+        await RunAsync("umount", "-l", path);
+    }
+
+    private static async Task<bool> TryRunAsync(string program, params string[] args)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = Task.WhenAll(process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
+        await process.WaitForExitAsync();
+        await output;
+        return process.ExitCode == 0;
     }
 
     private static async Task FillAsync(string path, long bytes)
