@@ -180,7 +180,11 @@ public sealed class RunTests(ContainerFixture fixture) : IDisposable
         using var attached = System.Diagnostics.Process.Start(_wharf.StartInfo("run", "--name", "orphan", fixture.Image, "sleep", "300"))!;
         try
         {
-            WaitFor(() => _wharf.Check("ps", "--format", "{{.Names}}") == "orphan\n");
+            // Listed is not enough: the record says running as soon as the runtime is started, and a
+            // wharf killed before the runtime has made the container leaves nothing to find. Wait
+            // until the runtime reports the container's process.
+            WaitFor(() => _wharf.Check("ps", "--format", "{{.Names}}") == "orphan\n"
+                && _wharf.Check("container", "inspect", "--format", "{{.State.Pid}}", "orphan").Trim() is not ("0" or ""));
         }
         finally
         {
