@@ -87,7 +87,7 @@ push_blob() { # base-url
   [[ $location == http* ]] || location="$1$location"
   [[ $location == *\?* ]] && location+="&digest=$DIGEST" || location+="?digest=$DIGEST"
   [[ $(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
-    --data-binary "@$BLOB" "$location") == 201 ]]
+    -T "$BLOB" "$location") == 201 ]]
 }
 
 # --- servers ---------------------------------------------------------------------------------------
