@@ -30,7 +30,10 @@ public static class WharfApplication
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = MaxRequestBodySize;
             kestrel.Limits.MinRequestBodyDataRate = null; // slow clients on a busy cluster must not fail a layer push
-            kestrel.Limits.MaxResponseBufferSize = 4 * 1024 * 1024; // keep blob sends streaming while the client digests a chunk
+            // Two of the blob sender's chunks: a pull reads the next chunk while the last one is sent, and
+            // holds no more than that however slow its client, so a burst of pulls keeps RSS flat
+            // (Api/BlobSender.cs). Other answers are far smaller.
+            kestrel.Limits.MaxResponseBufferSize = 2 * Api.BlobSender.ChunkSize;
         });
 
         builder.Services.AddWharfRegistry(builder.Configuration, configure);

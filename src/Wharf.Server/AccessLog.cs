@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
 using Wharf.Registry.Api;
 
@@ -17,14 +18,12 @@ internal sealed partial class AccessLog(RequestDelegate next, ILogger<AccessLog>
         long started = Stopwatch.GetTimestamp();
         var received = time.GetUtcNow();
         var original = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
-        var counter = new WriteCountingStream(original.Stream);
-        var counting = new StreamResponseBodyFeature(counter, original);
+        var counting = new CountingBodyFeature(original);
         context.Features.Set<IHttpResponseBodyFeature>(counting);
         bool failed = true;
         try
         {
             await next(context).ConfigureAwait(false);
-            await counting.CompleteAsync().ConfigureAwait(false);
             failed = false;
         }
         finally
@@ -41,7 +40,7 @@ internal sealed partial class AccessLog(RequestDelegate next, ILogger<AccessLog>
                 request.Path + request.QueryString,
                 request.Protocol,
                 failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode,
-                counter.Written,
+                counting.Written,
                 Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
@@ -49,8 +48,73 @@ internal sealed partial class AccessLog(RequestDelegate next, ILogger<AccessLog>
     [LoggerMessage(EventId = 50, Level = LogLevel.Information, Message = "{Client} - {User} [{Time}] \"{Method} {Path} {Protocol}\" {Status} {Bytes} {DurationMs:0.0}ms")]
     private static partial void LogRequest(ILogger logger, string client, string user, string time, string method, string path, string protocol, int status, long bytes, double durationMs);
 
-    /// <summary>Counts what the response writes on its way to the connection.</summary>
-    private sealed class WriteCountingStream(Stream inner) : Stream
+    /// <summary>
+    /// Counts what the response body sends without standing in its way: the pipe the handler writes
+    /// to stays the connection's own (a blob read straight into it is not copied again), the stream
+    /// and <c>SendFileAsync</c> are the server's own, and each adds what it moved to <see cref="Written"/>.
+    /// Wrapping the body in a plain counting stream instead would route every write through a copy and
+    /// turn <c>SendFileAsync</c> into a stream copy.
+    /// </summary>
+    private sealed class CountingBodyFeature(IHttpResponseBodyFeature inner) : IHttpResponseBodyFeature
+    {
+        private CountingStream? _stream;
+        private CountingPipeWriter? _writer;
+        private long _sentFiles;
+
+        public long Written => (_stream?.Written ?? 0) + (_writer?.Written ?? 0) + _sentFiles;
+
+        public Stream Stream => _stream ??= new CountingStream(inner.Stream);
+
+        public PipeWriter Writer => _writer ??= new CountingPipeWriter(inner.Writer);
+
+        public void DisableBuffering() => inner.DisableBuffering();
+
+        public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+
+        public Task CompleteAsync() => inner.CompleteAsync();
+
+        public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+        {
+            await inner.SendFileAsync(path, offset, count, cancellationToken).ConfigureAwait(false);
+            _sentFiles += count ?? (new FileInfo(path).Length - offset);
+        }
+    }
+
+    private sealed class CountingPipeWriter(PipeWriter inner) : PipeWriter
+    {
+        public long Written { get; private set; }
+
+        public override void Advance(int bytes)
+        {
+            inner.Advance(bytes);
+            Written += bytes;
+        }
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+
+        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+
+        public override long UnflushedBytes => inner.UnflushedBytes;
+
+        public override async ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+        {
+            var result = await inner.WriteAsync(source, cancellationToken).ConfigureAwait(false);
+            Written += source.Length;
+            return result;
+        }
+    }
+
+    private sealed class CountingStream(Stream inner) : Stream
     {
         public long Written { get; private set; }
 

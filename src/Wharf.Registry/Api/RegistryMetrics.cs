@@ -11,6 +11,9 @@ internal static class RegistryMetrics
     public static readonly Counter BlobBytesReceived = Metrics.CreateCounter(
         "wharf_registry_blob_bytes_received_total", "Bytes of blobs committed by pushes.");
 
+    public static readonly Counter BlobBytesSent = Metrics.CreateCounter(
+        "wharf_registry_blob_bytes_sent_total", "Bytes of blob bodies handed to connections by pulls (ranges count what they sent).");
+
     public static readonly Counter ManifestsPushed = Metrics.CreateCounter(
         "wharf_registry_manifests_pushed_total", "Manifests stored (new or re-tagged).");
 

@@ -205,6 +205,42 @@ public sealed class WharfdProgramTests : IDisposable
         Assert.Matches(@"127\.0\.0\.1 - admin \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] ""GET /v2/no/such/manifests/latest HTTP/1\.1"" 404 [1-9]\d* \d+\.\dms$", manifest);
     }
 
+    [Fact]
+    public async Task AccessLogAndMetrics_BlobPulls_CountTheBytesTheBodySent()
+    {
+        // The blob body goes straight from the file into the connection's pipe; the access log's
+        // counting must neither lose those bytes nor put a copying stream in their way.
+        using var server = Serve(accessLogFlag: true, withAdminPassword: true, accessLogVariable: false, "--Registry:OpenRegistry=true");
+        await server.Process.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.Port}/") };
+        byte[] content = System.Security.Cryptography.RandomNumberGenerator.GetBytes(3_000_000);
+        var digest = await RegistryPush.PushBlobAsync(client, "lab/logged", content);
+        string path = $"v2/lab/logged/blobs/{digest}";
+        double before = await BlobBytesSentAsync(client);
+        int mark = server.Process.LogMark;
+
+        Assert.Equal(content, await client.GetByteArrayAsync(new Uri(path, UriKind.Relative)));
+        using (var ranged = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative)))
+        {
+            ranged.Headers.TryAddWithoutValidation("Range", "bytes=100-199");
+            using var resp = await client.SendAsync(ranged);
+            Assert.Equal(HttpStatusCode.PartialContent, resp.StatusCode);
+            Assert.Equal(content[100..200], await resp.Content.ReadAsByteArrayAsync());
+        }
+
+        using (var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, new Uri(path, UriKind.Relative))))
+        {
+            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        }
+
+        Assert.Equal(3_000_100, await BlobBytesSentAsync(client) - before);
+        Assert.Equal(0, await server.Process.StopAsync(RunTimeout));
+        var lines = server.Process.LogsSince(mark).Split('\n');
+        Assert.Single(lines, l => l.Contains($"\"GET /{path} HTTP/1.1\" 200 3000000 ", StringComparison.Ordinal));
+        Assert.Single(lines, l => l.Contains($"\"GET /{path} HTTP/1.1\" 206 100 ", StringComparison.Ordinal));
+        Assert.Single(lines, l => l.Contains($"\"HEAD /{path} HTTP/1.1\" 200 0 ", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("--Registry:OpenRegistry=true")]
     [InlineData("--Registry:OpenRegistry", "true")]
@@ -262,12 +298,20 @@ public sealed class WharfdProgramTests : IDisposable
         Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync(new Uri("v2/no/such/manifests/latest", UriKind.Relative))).StatusCode);
     }
 
+    /// <summary>The registry's counter of blob body bytes on /metrics (absent until the first pull: 0).</summary>
+    private static async Task<double> BlobBytesSentAsync(HttpClient client)
+    {
+        string text = await client.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        string? line = text.Split('\n').SingleOrDefault(l => l.StartsWith("wharf_registry_blob_bytes_sent_total ", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private sealed record Served(ServerProcess Process, int Port) : IDisposable
     {
         public void Dispose() => Process.Dispose();
     }
 
-    private Served Serve(bool accessLogFlag, bool withAdminPassword, bool accessLogVariable = false)
+    private Served Serve(bool accessLogFlag, bool withAdminPassword, bool accessLogVariable = false, params string[] arguments)
     {
         int port = LoopbackPort.Free();
         string dataDirectory = Path.Combine(_cwd.Path, "data");
@@ -291,6 +335,11 @@ public sealed class WharfdProgramTests : IDisposable
             if (accessLogVariable)
             {
                 start.Environment["WHARF_ACCESS_LOG"] = "1";
+            }
+
+            foreach (string a in arguments)
+            {
+                start.ArgumentList.Add(a);
             }
 
             return start;
