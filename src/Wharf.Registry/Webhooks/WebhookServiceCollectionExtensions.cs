@@ -32,6 +32,7 @@ public static class WebhookServiceCollectionExtensions
         services.TryAddSingleton<WebhookSender>();
         services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
         services.AddHostedService<WebhookDispatcher>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Replication.IReplicationListener, WebhookReplicationListener>());
 
         var sink = services.LastOrDefault(d => d.ServiceType == typeof(IRegistryEvents));
         if (sink is not null && services.All(d => d.ServiceType != typeof(WebhookNotifier)))
