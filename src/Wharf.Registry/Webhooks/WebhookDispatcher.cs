@@ -11,7 +11,7 @@ namespace Wharf.Registry.Webhooks;
 /// the sender. A push also checks the project's usage against its limit for QUOTA_WARNING.
 /// </summary>
 public sealed partial class WebhookDispatcher(
-    WebhookNotifier notifier, WebhookStore store, WebhookSender sender, IProjectStore projects, IProjectRepositories repositories,
+    WebhookQueue queue, WebhookStore store, WebhookSender sender, IProjectStore projects, IProjectRepositories repositories,
     IProjectQuotas quotas, WebhookOptions options, ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     private int _sincePrune;
@@ -20,7 +20,7 @@ public sealed partial class WebhookDispatcher(
     {
         try
         {
-            await foreach (var e in notifier.Events.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+            await foreach (var e in queue.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
             {
                 try
                 {

@@ -1,25 +1,15 @@
-using System.Threading.Channels;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using Wharf.Registry.Api;
-using Wharf.Registry.Metrics;
 
 namespace Wharf.Registry.Webhooks;
 
 /// <summary>
 /// Hands the registry's events to the project's webhook policies. On the request path it only checks
 /// the in-memory policy list (a pull in a project nobody listens to costs a dictionary lookup) and
-/// writes to a bounded queue; it never waits and never touches the database. Past the queue's
-/// length events are dropped, logged and counted (<c>wharf_webhook_events_dropped_total</c>).
+/// writes to the bounded <see cref="WebhookQueue"/>; it never waits and never touches the database.
 /// </summary>
-public sealed partial class WebhookNotifier(IRegistryEvents inner, WebhookStore store, WebhookOptions options, RegistryMetrics metrics, TimeProvider time, ILogger<WebhookNotifier> logger)
-    : IRegistryEvents
+public sealed class WebhookNotifier(IRegistryEvents inner, WebhookStore store, WebhookQueue queue, TimeProvider time) : IRegistryEvents
 {
-    private readonly Channel<WebhookEvent> _queue = Channel.CreateBounded<WebhookEvent>(
-        new BoundedChannelOptions(Math.Max(1, options.QueueLength)) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
-
-    internal ChannelReader<WebhookEvent> Events => _queue.Reader;
-
     public void Publish(HttpContext context, in RegistryEvent registryEvent)
     {
         inner.Publish(context, registryEvent);
@@ -40,19 +30,8 @@ public sealed partial class WebhookNotifier(IRegistryEvents inner, WebhookStore 
         var reference = registryEvent.Reference;
         string? tag = reference.IsDigest || reference.ToString().Length == 0 ? null : reference.ToString();
         var digest = registryEvent.Digest ?? (reference.IsDigest ? reference.Digest : null);
-        Offer(new WebhookEvent(type, project, registryEvent.Repository, tag, digest, RegistryCaller.NameOf(context), time.GetUtcNow(),
+        queue.Offer(new WebhookEvent(type, project, registryEvent.Repository, tag, digest, RegistryCaller.NameOf(context), time.GetUtcNow(),
             context.Request.Host.Value ?? "", registryEvent.Detail));
-    }
-
-    /// <summary>For events that do not come from a /v2 request (replication).</summary>
-    public void Offer(WebhookEvent webhookEvent)
-    {
-        ArgumentNullException.ThrowIfNull(webhookEvent);
-        if (!_queue.Writer.TryWrite(webhookEvent))
-        {
-            metrics.WebhookEventsDropped.Inc();
-            LogDropped(logger, webhookEvent.Type, webhookEvent.Project);
-        }
     }
 
     /// <summary>
@@ -69,7 +48,4 @@ public sealed partial class WebhookNotifier(IRegistryEvents inner, WebhookStore 
         return cached.TryGetValue(project, out var policies)
             && policies.Any(p => p.Wants(type) || (type == WebhookEventTypes.PushArtifact && p.Wants(WebhookEventTypes.QuotaWarning)));
     }
-
-    [LoggerMessage(EventId = 1601, Level = LogLevel.Warning, Message = "Webhook queue full: {Type} event of project {Project} dropped")]
-    private static partial void LogDropped(ILogger logger, string type, string project);
 }

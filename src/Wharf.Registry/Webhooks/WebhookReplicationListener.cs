@@ -7,7 +7,7 @@ namespace Wharf.Registry.Webhooks;
 /// A finished replication execution as Harbor's REPLICATION event, for each project of this registry
 /// that the execution copied from (a push policy) or into (a pull policy).
 /// </summary>
-public sealed class WebhookReplicationListener(WebhookNotifier notifier, TimeProvider time) : IReplicationListener
+public sealed class WebhookReplicationListener(WebhookQueue queue, TimeProvider time) : IReplicationListener
 {
     public void ExecutionFinished(ReplicationPolicy policy, ReplicationExecution execution, IReadOnlyList<ReplicationTask> tasks)
     {
@@ -35,7 +35,7 @@ public sealed class WebhookReplicationListener(WebhookNotifier notifier, TimePro
                 ["successful_artifact"] = Artifacts(mine.Where(t => t.Status == ReplicationStatus.Succeed)),
                 ["failed_artifact"] = Artifacts(mine.Where(t => t.Status != ReplicationStatus.Succeed)),
             };
-            notifier.Offer(new WebhookEvent(WebhookEventTypes.Replication, project, null, null, null, "replication", time.GetUtcNow(), "", Replication: data));
+            queue.Offer(new WebhookEvent(WebhookEventTypes.Replication, project, null, null, null, "replication", time.GetUtcNow(), "", Replication: data));
         }
     }
 

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Logging;
 using Wharf.Registry.Api;
 using Wharf.Registry.Metrics;
 
@@ -28,6 +27,7 @@ public static class WebhookServiceCollectionExtensions
         services.TryAddSingleton(options);
         services.TryAddSingleton<RegistryMetrics>();
         services.TryAddSingleton<WebhookStore>();
+        services.TryAddSingleton<WebhookQueue>();
         services.TryAddSingleton<WebhookPolicies>();
         services.TryAddSingleton<WebhookSender>();
         services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
@@ -39,8 +39,7 @@ public static class WebhookServiceCollectionExtensions
         {
             services.Remove(sink);
             services.AddSingleton(sp => new WebhookNotifier(
-                Resolve(sp, sink), sp.GetRequiredService<WebhookStore>(), options, sp.GetRequiredService<RegistryMetrics>(),
-                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookNotifier>>()));
+                Resolve(sp, sink), sp.GetRequiredService<WebhookStore>(), sp.GetRequiredService<WebhookQueue>(), sp.GetRequiredService<TimeProvider>()));
             services.AddSingleton<IRegistryEvents>(sp => sp.GetRequiredService<WebhookNotifier>());
         }
 
