@@ -4,11 +4,11 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Prometheus;
 using Wharf.Registry.Api;
 using Wharf.Registry.Auth;
 using Wharf.Registry.Gc;
 using Wharf.Registry.Metadata;
+using Wharf.Registry.Metrics;
 using Wharf.Registry.Quotas;
 using Wharf.Registry.Storage;
 
@@ -48,13 +48,16 @@ public static class RegistryServiceCollectionExtensions
             ?? throw new InvalidOperationException("the metadata store does not keep artifact details"));
         services.TryAddSingleton<Policies.IImmutableTagRuleStore>(sp => sp.GetRequiredService<IMetadataStore>() as Policies.IImmutableTagRuleStore
             ?? throw new InvalidOperationException("the metadata store does not keep immutable tag rules"));
-        services.TryAddSingleton<RegistryApi>();
+        services.AddWharfMetrics(configuration);
+        services.TryAddSingleton(sp => sp.GetRequiredService<MetricsOptions>().Enabled
+            ? ActivatorUtilities.CreateInstance<RegistryApi>(sp, TimedMetadataStore.Wrap(sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<RegistryMetrics>()))
+            : ActivatorUtilities.CreateInstance<RegistryApi>(sp));
         services.AddHostedService<GcScheduler>();
         services.AddHostedService<UploadJanitor>();
         return services;
     }
 
-    /// <summary>Maps <c>/v2/</c>, <c>/healthz</c> and <c>/metrics</c>.</summary>
+    /// <summary>Maps <c>/v2/</c> and <c>/healthz</c> (<c>/metrics</c> is <see cref="MetricsServiceCollectionExtensions.UseWharfMetrics"/>'s).</summary>
     public static IEndpointRouteBuilder MapWharfRegistry(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.ServiceProvider.GetRequiredService<RegistryApi>();
@@ -71,7 +74,6 @@ public static class RegistryServiceCollectionExtensions
             context.Response.ContentType = "text/plain";
             await context.Response.WriteAsync(directory is null ? "ok\n" : $"ok\n{directory}\n", context.RequestAborted).ConfigureAwait(false);
         });
-        endpoints.MapMetrics("/metrics");
         return endpoints;
     }
 }

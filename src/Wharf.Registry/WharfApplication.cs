@@ -1,8 +1,10 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Wharf.Registry.Metrics;
 using Wharf.Registry.Portal;
 using Wharf.Registry.Replication;
+using Wharf.Registry.Webhooks;
 
 namespace Wharf.Registry;
 
@@ -39,12 +41,14 @@ public static class WharfApplication
         builder.Services.AddWharfRegistry(builder.Configuration, configure);
         builder.Services.AddWharfIdentity(builder.Configuration);
         builder.Services.AddWharfReplication(builder.Configuration);
+        builder.Services.AddWharfWebhooks(builder.Configuration);
         builder.Services.AddWharfPortal();
 
         var app = builder.Build();
 
         // Resolved once so the host owns the data directory's lock and releases it when disposed.
         app.Services.GetRequiredService<Storage.DataDirectoryLock>();
+        app.UseWharfMetrics();
         app.MapWharfRegistry();
         app.MapWharfManagement();
         app.MapWharfPortal();

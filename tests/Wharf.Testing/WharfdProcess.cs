@@ -23,6 +23,9 @@ public sealed record WharfdOptions
 
     /// <summary>Environment variables for the process, over the defaults (the admin password, quieter framework logs).</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>More command-line arguments, after the defaults (configuration keys such as <c>--Metrics:Enabled=true</c>).</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
 }
 
 /// <summary>
@@ -122,7 +125,7 @@ public sealed class WharfdProcess : IWharfEndpoint, IAsyncDisposable, IDisposabl
     }
 
     private ProcessStartInfo CreateStartInfo() => CreateStartInfo(
-        $"{Scheme}://{Host}", DataDirectory, _options.OpenRegistry, Https ? (CertificatePath, KeyPath) : null, _options.Environment);
+        $"{Scheme}://{Host}", DataDirectory, _options.OpenRegistry, Https ? (CertificatePath, KeyPath) : null, _options.Environment, _options.Arguments);
 
     /// <summary>
     /// The command that starts wharfd from the test output: <c>dotnet wharfd.dll --urls ... --data-dir ...</c>
@@ -130,7 +133,8 @@ public sealed class WharfdProcess : IWharfEndpoint, IAsyncDisposable, IDisposabl
     /// (<see cref="ServerProcess"/>) beside other registries.
     /// </summary>
     public static ProcessStartInfo CreateStartInfo(
-        string urls, string dataDirectory, bool openRegistry = false, (string Certificate, string Key)? tls = null, IReadOnlyDictionary<string, string>? environment = null)
+        string urls, string dataDirectory, bool openRegistry = false, (string Certificate, string Key)? tls = null, IReadOnlyDictionary<string, string>? environment = null,
+        IReadOnlyList<string>? arguments = null)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "wharfd.dll");
         if (!File.Exists(dll))
@@ -156,6 +160,11 @@ public sealed class WharfdProcess : IWharfEndpoint, IAsyncDisposable, IDisposabl
         if (openRegistry)
         {
             startInfo.ArgumentList.Add("--Registry:OpenRegistry=true");
+        }
+
+        foreach (string argument in arguments ?? [])
+        {
+            startInfo.ArgumentList.Add(argument);
         }
 
         startInfo.Environment[AdminBootstrap.AdminPasswordVariable] = AdminPassword;

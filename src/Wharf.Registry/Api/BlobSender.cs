@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Win32.SafeHandles;
 using Wharf.Oci;
+using Wharf.Registry.Metrics;
 using Wharf.Registry.Storage;
 
 namespace Wharf.Registry.Api;
@@ -31,7 +32,7 @@ internal static class BlobSender
     /// <summary>Large enough that a send is one system call of real size, small enough that 64 pulls stay in tens of MiB.</summary>
     public const int ChunkSize = 512 * 1024;
 
-    public static async Task SendAsync(HttpContext context, IBlobReader blobs, Digest digest, long offset, long length, CancellationToken ct)
+    public static async Task SendAsync(HttpContext context, IBlobReader blobs, Digest digest, long offset, long length, RegistryMetrics metrics, CancellationToken ct)
     {
         string? path = blobs.GetLocalPath(digest);
         if (path is null)
@@ -45,14 +46,14 @@ internal static class BlobSender
                 }
 
                 return stream.ReadAsync(memory, token);
-            }, offset, length, ct).ConfigureAwait(false);
+            }, offset, length, metrics, ct).ConfigureAwait(false);
             return;
         }
 
         using var handle = Open(
             () => File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, FileOptions.SequentialScan),
             digest);
-        await SendAsync(context.Response.BodyWriter, (memory, position, token) => RandomAccess.ReadAsync(handle, memory, position, token), offset, length, ct)
+        await SendAsync(context.Response.BodyWriter, (memory, position, token) => RandomAccess.ReadAsync(handle, memory, position, token), offset, length, metrics, ct)
             .ConfigureAwait(false);
     }
 
@@ -70,7 +71,7 @@ internal static class BlobSender
     }
 
     private static async Task SendAsync(
-        PipeWriter writer, Func<Memory<byte>, long, CancellationToken, ValueTask<int>> read, long offset, long length, CancellationToken ct)
+        PipeWriter writer, Func<Memory<byte>, long, CancellationToken, ValueTask<int>> read, long offset, long length, RegistryMetrics metrics, CancellationToken ct)
     {
         long position = offset;
         long end = offset + length;
@@ -105,7 +106,7 @@ internal static class BlobSender
         }
         finally
         {
-            RegistryMetrics.BlobBytesSent.Inc(position - offset);
+            metrics.BlobBytesSent.Inc(position - offset);
         }
     }
 }

@@ -10,13 +10,16 @@ public enum RegistryEventKind
     ManifestDeleted,
     TagDeleted,
     BlobDeleted,
+
+    /// <summary>A push refused by its project's quota (Detail says by how much); Reference is the manifest's when it was one.</summary>
+    QuotaExceeded,
 }
 
 /// <summary>
 /// What a /v2 request did once it succeeded: the repository, the reference as the client named it
-/// (tag or digest) and the manifest's or blob's digest when known.
+/// (tag or digest) and the manifest's or blob's digest when known; Detail is a refusal's message.
 /// </summary>
-public readonly record struct RegistryEvent(RegistryEventKind Kind, RepositoryName Repository, ManifestReference Reference, Digest? Digest = null);
+public readonly record struct RegistryEvent(RegistryEventKind Kind, RepositoryName Repository, ManifestReference Reference, Digest? Digest = null, string? Detail = null);
 
 /// <summary>
 /// Told of every successful push, pull and delete on /v2 (the audit log listens). Called on the request

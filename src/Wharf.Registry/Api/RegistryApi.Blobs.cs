@@ -53,7 +53,7 @@ public sealed partial class RegistryApi
             return;
         }
 
-        await BlobSender.SendAsync(context, _blobs, digest, range.Offset, range.Length, ct).ConfigureAwait(false);
+        await BlobSender.SendAsync(context, _blobs, digest, range.Offset, range.Length, _metrics, ct).ConfigureAwait(false);
     }
 
     // DELETE /v2/<name>/blobs/<digest> — unlinks it from the repository; GC removes unreferenced content.

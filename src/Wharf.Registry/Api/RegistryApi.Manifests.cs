@@ -134,7 +134,7 @@ public sealed partial class RegistryApi
 
         Log.ManifestPushed(_logger, route.Repository, digest, parsed.MediaType, string.Join(',', tags));
         _events.Publish(context, new RegistryEvent(RegistryEventKind.ManifestPushed, route.Repository, tags.Count > 0 ? ManifestReference.Parse(tags[0]) : digest, digest));
-        RegistryMetrics.ManifestsPushed.Inc();
+        _metrics.ManifestsPushed.Inc();
         var response = context.Response;
         response.StatusCode = StatusCodes.Status201Created;
         response.Headers.Location = $"/v2/{route.Repository}/manifests/{digest}";

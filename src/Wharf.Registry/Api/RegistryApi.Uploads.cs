@@ -27,7 +27,7 @@ public sealed partial class RegistryApi
             if (from is { } source && await _metadata.MountBlobAsync(repo, source, digest, limit, ct).ConfigureAwait(false))
             {
                 Log.BlobMounted(_logger, digest, repo, source);
-                RegistryMetrics.BlobsMounted.Inc();
+                _metrics.BlobsMounted.Inc();
                 BlobCreated(context.Response, repo, digest);
                 return;
             }
@@ -270,7 +270,7 @@ public sealed partial class RegistryApi
 
         await _metadata.DeleteUploadAsync(id, ct).ConfigureAwait(false);
         Log.BlobCommitted(_logger, digest, repo, size);
-        RegistryMetrics.BlobBytesReceived.Inc(size);
+        _metrics.BlobBytesReceived.Inc(size);
         BlobCreated(context.Response, repo, digest);
     }
 

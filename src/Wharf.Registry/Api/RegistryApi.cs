@@ -6,6 +6,7 @@ using Wharf.Registry.Auth;
 using Wharf.Registry.Gc;
 using Wharf.Registry.Metadata;
 using Wharf.Registry.Quotas;
+using Wharf.Registry.Metrics;
 using Wharf.Registry.Storage;
 
 namespace Wharf.Registry.Api;
@@ -32,13 +33,15 @@ public sealed partial class RegistryApi
     private readonly BlobLocks _blobLocks;
     private readonly IRegistryEvents _events;
     private readonly Proxy.ProxyCache? _proxy;
+    private readonly RegistryMetrics _metrics;
 
     public RegistryApi(
         IMetadataStore metadata, IBlobStore blobs, IRegistryAuthorizer authorizer, IProjectQuotas quotas,
         RegistryOptions options, ManifestCache cache, BlobLocks blobLocks, ILogger<RegistryApi> logger, TimeProvider time,
-        IRegistryEvents? events = null, Proxy.ProxyCache? proxy = null)
+        IRegistryEvents? events = null, Proxy.ProxyCache? proxy = null, RegistryMetrics? metrics = null)
     {
         _proxy = proxy;
+        _metrics = metrics ?? new RegistryMetrics();
         _events = events ?? new NoRegistryEvents();
         _metadata = metadata;
         _blobs = blobs;
@@ -56,16 +59,20 @@ public sealed partial class RegistryApi
         ArgumentNullException.ThrowIfNull(context);
         context.Response.Headers[ApiVersionHeader] = "registry/2.0";
         var ct = context.RequestAborted;
+        RegistryRoute? route = null;
+        bool uploading = false;
         try
         {
             string path = context.Request.Path.Value ?? string.Empty;
             path = path.Length <= 4 ? string.Empty : path[4..]; // strip "/v2/"
-            var route = RegistryRoute.Parse(path);
+            route = RegistryRoute.Parse(path);
             if (route is null)
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return;
             }
+
+            HttpMetrics.SetRoute(context, RouteTemplate(route.Kind));
 
             string method = context.Request.Method;
             var (access, handler) = Select(route, method);
@@ -97,8 +104,13 @@ public sealed partial class RegistryApi
                 await _proxy.RefusePushAsync(route.Repository, ct).ConfigureAwait(false);
             }
 
+            uploading = route.Kind is RouteKind.UploadStart or RouteKind.Upload && !HttpMethods.IsGet(method) && !HttpMethods.IsDelete(method);
+            if (uploading)
+            {
+                _metrics.UploadsInFlight.Inc();
+            }
+
             await handler(context, route).ConfigureAwait(false);
-            Count(route, method, context.Response.StatusCode);
         }
         catch (OciException e)
         {
@@ -107,8 +119,14 @@ public sealed partial class RegistryApi
                 Log.InternalError(_logger, context.Request.Method, context.Request.Path, e);
             }
 
+            if (route is not null && e.Data[QuotaExceededProject] is string)
+            {
+                // The dispatcher, not each handler, tells listeners (webhooks) of a push the quota refused.
+                _events.Publish(context, new RegistryEvent(RegistryEventKind.QuotaExceeded, route.Repository,
+                    route.Kind == RouteKind.Manifest && route.Reference is { } r && ManifestReference.TryParse(r, out var reference, out _) ? reference : default, null, e.Detail));
+            }
+
             await OciErrorWriter.WriteAsync(context, e.Code, e.Detail, e.Headers, e.StatusOverride).ConfigureAwait(false);
-            Count(null, context.Request.Method, context.Response.StatusCode);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -119,7 +137,31 @@ public sealed partial class RegistryApi
             // A body shorter than its Content-Length, a read timeout: the upload is incomplete.
             await OciErrorWriter.WriteAsync(context, OciErrorCode.SizeInvalid, e.Message).ConfigureAwait(false);
         }
+        finally
+        {
+            if (uploading)
+            {
+                _metrics.UploadsInFlight.Dec();
+            }
+        }
     }
+
+    /// <summary>Set on <see cref="Exception.Data"/> of a push the project's quota refused: the project's name.</summary>
+    public const string QuotaExceededProject = "wharf.quota-exceeded";
+
+    /// <summary>The distribution spec's endpoint names, so the request series have a few routes, not one per repository.</summary>
+    private static string RouteTemplate(RouteKind kind) => kind switch
+    {
+        RouteKind.Base => "/v2/",
+        RouteKind.Catalog => "/v2/_catalog",
+        RouteKind.Manifest => "/v2/{name}/manifests/{reference}",
+        RouteKind.Blob => "/v2/{name}/blobs/{digest}",
+        RouteKind.UploadStart => "/v2/{name}/blobs/uploads/",
+        RouteKind.Upload => "/v2/{name}/blobs/uploads/{id}",
+        RouteKind.TagList => "/v2/{name}/tags/list",
+        RouteKind.Referrers => "/v2/{name}/referrers/{digest}",
+        _ => "/v2/",
+    };
 
     private (AccessScope? Access, Func<HttpContext, RegistryRoute, Task>? Handler) Select(RegistryRoute route, string method)
     {
@@ -176,15 +218,6 @@ public sealed partial class RegistryApi
         context.Response.ContentLength = 2;
         return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : context.Response.WriteAsync("{}", context.RequestAborted);
     }
-
-    private static void Count(RegistryRoute? route, string method, int status) =>
-        RegistryMetrics.Requests.WithLabels(route?.Kind.ToString() ?? "error", method, status switch
-        {
-            < 300 => "2xx",
-            < 400 => "3xx",
-            < 500 => "4xx",
-            _ => "5xx",
-        }).Inc();
 
     private static Digest ParseDigest(string? text)
     {

@@ -8,7 +8,7 @@ namespace Wharf.Registry.Gc;
 /// time; an admin's run starts in the background and its record says when it finished and what it
 /// did. The schedule's runs go through here too, so the history shows them.
 /// </summary>
-public sealed partial class GcJobs(GarbageCollector collector, IGcMetadataStore store, ILogger<GcJobs> logger) : IAsyncDisposable, IDisposable
+public sealed partial class GcJobs(GarbageCollector collector, IGcMetadataStore store, ILogger<GcJobs> logger, Metrics.RegistryMetrics? metrics = null) : IAsyncDisposable, IDisposable
 {
     public const string Manual = "Manual";
     public const string Schedule = "Schedule";
@@ -95,17 +95,26 @@ public sealed partial class GcJobs(GarbageCollector collector, IGcMetadataStore 
         {
             var report = await collector.RunAsync(dryRun, cancellationToken).ConfigureAwait(false);
             await store.FinishGcRunAsync(id, "Success", report.Removed.Count, report.BytesFreed, report.Log, CancellationToken.None).ConfigureAwait(false);
+            metrics?.GcRuns.WithLabels("Success", dryRun ? "true" : "false").Inc();
+            if (!dryRun)
+            {
+                metrics?.GcBytesFreed.Inc(report.BytesFreed);
+                metrics?.GcBlobsRemoved.Inc(report.Removed.Count);
+            }
+
             return report;
         }
         catch (OperationCanceledException)
         {
             await store.FinishGcRunAsync(id, "Stopped", 0, 0, "stopped: the registry shut down\n", CancellationToken.None).ConfigureAwait(false);
+            metrics?.GcRuns.WithLabels("Stopped", dryRun ? "true" : "false").Inc();
             return null;
         }
         catch (Exception e)
         {
             LogFailed(logger, id, e);
             await store.FinishGcRunAsync(id, "Error", 0, 0, $"failed: {e.Message}\n", CancellationToken.None).ConfigureAwait(false);
+            metrics?.GcRuns.WithLabels("Error", dryRun ? "true" : "false").Inc();
             return null;
         }
     }

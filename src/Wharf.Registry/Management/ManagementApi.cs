@@ -29,6 +29,7 @@ internal static class ManagementApi
         RegistryEndpointsApi.Map(api);
         ReplicationEndpoints.Map(api);
         ImmutableTagRuleEndpoints.Map(api);
+        WebhookEndpoints.Map(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
         api.MapGet("/swagger.json", OpenApiAsync);
     }

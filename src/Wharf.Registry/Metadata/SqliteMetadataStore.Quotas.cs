@@ -104,7 +104,10 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
     }
 
     internal static OciException QuotaExceeded(string project, long used, long limit, long needed) =>
-        new(OciErrorCode.Denied, $"quota exceeded for project {project}: {QuotaSize.Format(used)} used of {QuotaSize.Format(limit)}, this push needs {QuotaSize.Format(needed)} more");
+        new(OciErrorCode.Denied, $"quota exceeded for project {project}: {QuotaSize.Format(used)} used of {QuotaSize.Format(limit)}, this push needs {QuotaSize.Format(needed)} more")
+        {
+            Data = { [Api.RegistryApi.QuotaExceededProject] = project },
+        };
 
     private static bool ProjectHolds(SqliteConnection c, SqliteTransaction? tx, string project, string digest)
     {

@@ -36,11 +36,13 @@ public sealed partial class ReplicationRunner : IDisposable
     private readonly ConcurrentDictionary<long, CancellationTokenSource> _stops = new();
     private readonly ConcurrentDictionary<long, Task> _runs = new();
     private readonly Lazy<Task> _recovered;
+    private readonly IReadOnlyList<IReplicationListener> _listeners;
 
     public ReplicationRunner(
         ReplicationStore store, IUpstreamRegistryStore registries, UpstreamClients clients, LocalReplicationEndpoint local,
-        ReplicationOptions options, TimeProvider time, ILogger<ReplicationRunner> logger)
+        ReplicationOptions options, TimeProvider time, ILogger<ReplicationRunner> logger, IEnumerable<IReplicationListener>? listeners = null)
     {
+        _listeners = listeners?.ToList() ?? [];
         _store = store;
         _registries = registries;
         _clients = clients;
@@ -179,6 +181,34 @@ public sealed partial class ReplicationRunner : IDisposable
             }
 
             Log.Finished(_logger, id, policy.Name, status, text ?? string.Empty);
+        }
+
+        await NotifyAsync(id, policy).ConfigureAwait(false);
+    }
+
+    /// <summary>Tells the listeners (webhooks) of a finished execution; their failure is logged, never the run's.</summary>
+    private async Task NotifyAsync(long id, ReplicationPolicy policy)
+    {
+        if (_listeners.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var execution = await _store.FindExecutionAsync(id, CancellationToken.None).ConfigureAwait(false);
+            var tasks = await _store.ListTasksAsync(id, CancellationToken.None).ConfigureAwait(false);
+            if (execution is not null)
+            {
+                foreach (var listener in _listeners)
+                {
+                    listener.ExecutionFinished(policy, execution, tasks);
+                }
+            }
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+        {
+            Log.ListenersFailed(_logger, id, e.Message);
         }
     }
 
@@ -404,5 +434,15 @@ public sealed partial class ReplicationRunner : IDisposable
 
         [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "Could not mark interrupted replication executions failed: {Reason}")]
         public static partial void RecoveryFailed(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 1406, Level = LogLevel.Warning, Message = "Replication execution {Id} finished, but its listeners (webhooks) were not told: {Reason}")]
+        public static partial void ListenersFailed(ILogger logger, long id, string reason);
     }
+}
+
+/// <summary>Told when an execution has finished (its status and tasks recorded): the webhooks' REPLICATION event.</summary>
+public interface IReplicationListener
+{
+    /// <summary>Called on the runner's thread: must only queue, never wait.</summary>
+    void ExecutionFinished(ReplicationPolicy policy, ReplicationExecution execution, IReadOnlyList<ReplicationTask> tasks);
 }

@@ -65,7 +65,8 @@ public sealed class WharfdTests(RegistryFixture registry)
     [Fact]
     public async Task PushPullMount_AgainstWharfd_PodmanSeesTheSameImage()
     {
-        using var fixture = WharfdProcess.Start();
+        // Metrics are off by default; Harbor's switch turns them on (an environment variable here, as a deployment might).
+        using var fixture = WharfdProcess.Start(new WharfdOptions { Environment = new Dictionary<string, string> { ["Metrics__Enabled"] = "true" } });
         await fixture.CreateProjectAsync("lab");
         using var wharf = new WharfRunner();
         wharf.Run("pull", "-q", "--tls-verify=false", $"{registry.Open}/lab/fixture:1");

@@ -210,7 +210,7 @@ public sealed class WharfdProgramTests : IDisposable
     {
         // The blob body goes straight from the file into the connection's pipe; the access log's
         // counting must neither lose those bytes nor put a copying stream in their way.
-        using var server = Serve(accessLogFlag: true, withAdminPassword: true, accessLogVariable: false, "--Registry:OpenRegistry=true");
+        using var server = Serve(accessLogFlag: true, withAdminPassword: true, accessLogVariable: false, "--Registry:OpenRegistry=true", "--Metrics:Enabled=true");
         await server.Process.StartAsync();
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.Port}/") };
         byte[] content = System.Security.Cryptography.RandomNumberGenerator.GetBytes(3_000_000);
