@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Prometheus;
 using Wharf.Registry.Api;
 using Wharf.Registry.Auth;
+using Wharf.Registry.Data;
 using Wharf.Registry.Gc;
 using Wharf.Registry.Metadata;
 using Wharf.Registry.Quotas;
@@ -34,7 +35,9 @@ public static class RegistryServiceCollectionExtensions
         services.AddSingleton(_ => dataLock);
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IMetadataStore>(sp => new SqliteMetadataStore(Path.Combine(options.DataDirectory, "registry.db"), sp.GetRequiredService<TimeProvider>()));
+        // The one database every store of the registry uses (Data/RegistryDatabase.cs).
+        services.TryAddSingleton(_ => new RegistryDatabase(Path.Combine(options.DataDirectory, "registry.db")));
+        services.TryAddSingleton<IMetadataStore>(sp => new SqliteMetadataStore(sp.GetRequiredService<RegistryDatabase>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IBlobStore>(_ => new FileSystemBlobStore(options.DataDirectory));
         services.TryAddSingleton<IRegistryAuthorizer, OpenRegistryAuthorizer>();
         services.TryAddSingleton<IProjectQuotas, UnlimitedProjectQuotas>();
