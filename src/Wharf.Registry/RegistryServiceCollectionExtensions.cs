@@ -44,6 +44,7 @@ public static class RegistryServiceCollectionExtensions
         services.TryAddSingleton<ManifestCache>();
         services.TryAddSingleton<IGcMetadataStore>(sp => sp.GetRequiredService<IMetadataStore>());
         services.TryAddSingleton<BlobLocks>();
+        services.TryAddSingleton<UploadSessions>();
         services.TryAddSingleton<GarbageCollector>();
         services.TryAddSingleton<GcJobs>();
         services.TryAddSingleton<IRegistryEvents, NoRegistryEvents>();

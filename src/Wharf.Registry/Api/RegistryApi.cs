@@ -30,14 +30,16 @@ public sealed partial class RegistryApi
     private readonly ILogger<RegistryApi> _logger;
     private readonly TimeProvider _time;
     private readonly BlobLocks _blobLocks;
+    private readonly UploadSessions _uploads;
     private readonly IRegistryEvents _events;
     private readonly Proxy.ProxyCache? _proxy;
 
     public RegistryApi(
         IMetadataStore metadata, IBlobStore blobs, IRegistryAuthorizer authorizer, IProjectQuotas quotas,
-        RegistryOptions options, ManifestCache cache, BlobLocks blobLocks, ILogger<RegistryApi> logger, TimeProvider time,
+        RegistryOptions options, ManifestCache cache, BlobLocks blobLocks, UploadSessions uploads, ILogger<RegistryApi> logger, TimeProvider time,
         IRegistryEvents? events = null, Proxy.ProxyCache? proxy = null)
     {
+        _uploads = uploads;
         _proxy = proxy;
         _events = events ?? new NoRegistryEvents();
         _metadata = metadata;

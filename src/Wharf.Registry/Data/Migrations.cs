@@ -19,7 +19,7 @@ public sealed record Migration(int Version, string Description, string Sql, Func
 /// manifests           manifest bytes exactly as pushed, media type, artifactType, subject
 /// manifest_references parent manifest → child blob or manifest, for deletes and GC
 /// tags                repository, tag → manifest digest
-/// uploads             upload sessions: repository, bytes received, hash state (the bytes are in uploads/)
+/// uploads             upload sessions: repository, bytes acknowledged, last activity (the bytes are in uploads/)
 /// released_blob_links links whose quota charge a manifest delete released
 /// gc_runs             garbage collection runs: when, dry run or not, status, what was removed (log)
 /// immutable_tag_rules a project's immutable tag rules (Policies/ImmutableTagRule.cs)
@@ -60,6 +60,16 @@ public static class Migrations
             UPDATE replication_tasks SET start_time = start_time * 1000, end_time = end_time * 1000;
             UPDATE proxy_registries SET creation_time = creation_time * 1000, update_time = update_time * 1000;
             UPDATE proxy_pulls SET last_pull = last_pull * 1000;
+            """),
+
+        // 3: an upload session's state is its row: the bytes acknowledged so far (NULL for sessions
+        // an earlier wharfd opened: their data file's length) and the last activity, by which an
+        // abandoned session expires.
+        new(3, "upload sessions keep their size and last activity", """
+            ALTER TABLE uploads ADD COLUMN size INTEGER;
+            ALTER TABLE uploads ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+            UPDATE uploads SET updated_at = created_at;
+            CREATE INDEX ix_uploads_updated_at ON uploads(updated_at);
             """),
     ];
 

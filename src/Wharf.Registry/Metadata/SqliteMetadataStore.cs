@@ -123,49 +123,45 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
 
     public async Task CreateUploadAsync(UploadSession session, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(session);
         await using var c = await OpenAsync(cancellationToken);
-        await ExecuteAsync(c, cancellationToken, "INSERT INTO uploads(id, repository, created_at) VALUES($id, $r, $t)",
-            ("$id", session.Id), ("$r", session.Repository.Value), ("$t", session.CreatedAt.ToUnixTimeMilliseconds()));
-        return;
+        long at = session.CreatedAt.ToUnixTimeMilliseconds();
+        await ExecuteAsync(c, cancellationToken, "INSERT INTO uploads(id, repository, created_at, size, updated_at) VALUES($id, $r, $t, $s, $t)",
+            ("$id", session.Id), ("$r", session.Repository.Value), ("$t", at), ("$s", session.Size));
     }
 
     public async Task<UploadSession?> GetUploadAsync(string id, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT repository, created_at FROM uploads WHERE id = $id";
-        cmd.Parameters.AddWithValue("$id", id);
-        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-        if (!await r.ReadAsync(cancellationToken))
-        {
-            return null;
-        }
+        var rows = await c.QueryAsync($"SELECT {UploadColumns} FROM uploads WHERE id = $id", ReadUpload, cancellationToken, ("$id", id));
+        return rows.Count == 0 ? null : rows[0];
+    }
 
-        return new UploadSession(id, RepositoryName.Parse(r.GetString(0)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)));
+    public async Task<bool> RecordUploadProgressAsync(string id, long size, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var c = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(c, cancellationToken, "UPDATE uploads SET size = $s, updated_at = $t WHERE id = $id",
+            ("$s", size), ("$t", at.ToUnixTimeMilliseconds()), ("$id", id)) == 1;
     }
 
     public async Task DeleteUploadAsync(string id, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
         await ExecuteAsync(c, cancellationToken, "DELETE FROM uploads WHERE id = $id", ("$id", id));
-        return;
     }
 
-    public async Task<IReadOnlyList<UploadSession>> ListUploadsOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<UploadSession>> ListIdleUploadsAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT id, repository, created_at FROM uploads WHERE created_at < $t";
-        cmd.Parameters.AddWithValue("$t", cutoff.ToUnixTimeMilliseconds());
-        var list = new List<UploadSession>();
-        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
-        while (await r.ReadAsync(cancellationToken))
-        {
-            list.Add(new UploadSession(r.GetString(0), RepositoryName.Parse(r.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2))));
-        }
-
-        return list;
+        return await c.QueryAsync($"SELECT {UploadColumns} FROM uploads WHERE updated_at < $t", ReadUpload, cancellationToken,
+            ("$t", cutoff.ToUnixTimeMilliseconds()));
     }
+
+    private const string UploadColumns = "id, repository, created_at, size, updated_at";
+
+    private static UploadSession ReadUpload(SqliteDataReader r) => new(
+        r.GetString(0), RepositoryName.Parse(r.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)),
+        r.IsDBNull(3) ? null : r.GetInt64(3), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)));
 
     // ---- helpers ----------------------------------------------------------------------------
 

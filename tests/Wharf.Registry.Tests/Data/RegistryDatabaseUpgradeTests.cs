@@ -25,6 +25,9 @@ public sealed class RegistryDatabaseUpgradeTests
 
     private static readonly string ManifestDigest = Digest.Compute(Manifest).ToString();
 
+    // Recent, so the janitor does not expire the session when the server starts.
+    private static readonly long UploadStartedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
     // Seconds where the old code kept seconds, milliseconds where it kept milliseconds.
     private static readonly string Rows = $"""
         INSERT INTO users (id, username, email, realname, comment, sysadmin, creation_time, update_time) VALUES (10, 'alice', 'alice@lab.test', 'Alice', '', 0, 1700000000, 1700000100);
@@ -51,7 +54,11 @@ public sealed class RegistryDatabaseUpgradeTests
         INSERT INTO replication_tasks (execution_id, src_resource, dst_resource, operation, status, start_time, end_time) VALUES (1, 'lab/app:v1', 'lab/app:v1', 'copy', 'Succeed', 1700000711, NULL);
         INSERT INTO proxy_registries (id, name, type, url, creation_time, update_time) VALUES (1, 'hub', 'docker-registry', 'http://127.0.0.1:1', 1700000800, 1700000800);
         INSERT INTO proxy_pulls (repository, digest, is_index, last_pull) VALUES ('lab/app', '{ManifestDigest}', 0, 1700000900);
+        INSERT INTO uploads (id, repository, created_at) VALUES ('{UploadId}', 'lab/app', {UploadStartedAt});
         """;
+
+    private const string UploadId = "0123456789abcdef0123456789abcdef";
+
 
     private static string ImmutableRule => "INSERT INTO immutable_tag_rules (project, project_id, tag_pattern, repo_pattern, created_at) VALUES ('lab', 5, 'v*', '**', 1700001000123);";
 
@@ -65,7 +72,7 @@ public sealed class RegistryDatabaseUpgradeTests
         using var database = new RegistryDatabase(path);
         await using var c = await database.OpenAsync(CancellationToken.None);
 
-        Assert.Equal([1L, 2L], await c.QueryAsync("SELECT version FROM schema_migrations ORDER BY version;", r => r.GetInt64(0), CancellationToken.None));
+        Assert.Equal([1L, 2L, 3L], await c.QueryAsync("SELECT version FROM schema_migrations ORDER BY version;", r => r.GetInt64(0), CancellationToken.None));
         Assert.Equal(Migrations.All.Count, await c.ScalarAsync<long>("PRAGMA user_version;", CancellationToken.None));
 
         // Seconds became milliseconds.
@@ -89,6 +96,9 @@ public sealed class RegistryDatabaseUpgradeTests
         Assert.Equal(1700000600789L, await c.ScalarAsync<long>("SELECT updated_at FROM tags", CancellationToken.None));
         Assert.Equal(1700000650000L, await c.ScalarAsync<long>("SELECT last_pull FROM artifact_pulls", CancellationToken.None));
         Assert.Equal(1700001000123L, await c.ScalarAsync<long>("SELECT created_at FROM immutable_tag_rules", CancellationToken.None));
+
+        // An upload session of the earlier wharfd: its size is its file's, its last activity its start.
+        Assert.Equal((1L, UploadStartedAt), await Row2(c, "SELECT size IS NULL, updated_at FROM uploads"));
 
         // Content untouched.
         Assert.Equal(Manifest, await c.ScalarAsync<byte[]>("SELECT content FROM manifests", CancellationToken.None));
@@ -127,6 +137,8 @@ public sealed class RegistryDatabaseUpgradeTests
     {
         string data = Directory.CreateTempSubdirectory("wharf-upgrade-").FullName;
         await LegacyDatabase.CreateAsync(Path.Combine(data, "registry.db"), LegacyDatabase.Version2Schema, Rows + ImmutableRule);
+        Directory.CreateDirectory(Path.Combine(data, "uploads"));
+        await File.WriteAllBytesAsync(Path.Combine(data, "uploads", UploadId), [1, 2, 3, 4, 5]);
         await using var server = await WharfServer.StartAsync(dataDirectory: data);
         using var admin = server.Admin();
 
@@ -168,6 +180,13 @@ public sealed class RegistryDatabaseUpgradeTests
         }
 
         Assert.Contains("\"v1\"", await registry.GetStringAsync("v2/lab/app/tags/list"), StringComparison.Ordinal);
+
+        // The upload session it had open continues where its data ends.
+        using (var status = await registry.GetAsync($"v2/lab/app/blobs/uploads/{UploadId}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, status.StatusCode);
+            Assert.Equal("0-4", status.Headers.GetValues("Range").Single());
+        }
     }
 
     private static async Task<(long, long)> Row2(SqliteConnection c, string sql)
