@@ -8,6 +8,7 @@
 #
 #   bench/registry-put.sh                 # 2,000 manifests
 #   BENCH_PUTS=300 bench/registry-put.sh  # a quick check of the harness
+#   WHARFD_DLL=src/Wharf.Server/bin/Release/net10.0/wharfd.dll bench/registry-put.sh   # reuse a Release build
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PUTS=${BENCH_PUTS:-2000}
@@ -47,16 +48,19 @@ wait_ready() { # name port pid
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-log "building wharfd (Release)"
-dotnet build src/Wharf.Server/Wharf.Server.csproj -c Release -nologo -v q -o "$WORK/wharfd-bin" >"$WORK/build.log" 2>&1 \
-  || { cat "$WORK/build.log" >&2; die "build failed"; }
+if [[ -z ${WHARFD_DLL:-} ]]; then
+  log "building wharfd (Release)"
+  dotnet build src/Wharf.Server/Wharf.Server.csproj -c Release -nologo -v q -o "$WORK/wharfd-bin" >"$WORK/build.log" 2>&1 \
+    || { cat "$WORK/build.log" >&2; die "build failed"; }
+  WHARFD_DLL="$WORK/wharfd-bin/wharfd.dll"
+fi
 
 WHARFD_PORT=$(free_port)
 REGISTRY_PORT=$(free_port)
 while [[ $REGISTRY_PORT == "$WHARFD_PORT" ]]; do REGISTRY_PORT=$(free_port); done
 
 ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning \
-  dotnet "$WORK/wharfd-bin/wharfd.dll" --urls "http://127.0.0.1:$WHARFD_PORT" --data-dir "$WORK/wharfd-data" \
+  dotnet "$WHARFD_DLL" --urls "http://127.0.0.1:$WHARFD_PORT" --data-dir "$WORK/wharfd-data" \
   --Registry:OpenRegistry=true >"$WORK/wharfd.log" 2>&1 &
 WHARFD_PID=$!
 PIDS+=("$WHARFD_PID")
@@ -124,7 +128,7 @@ log "docker-registry: $PUTS sequential manifest PUTs"
 REGISTRY_RATE=$(put_rate "$REGISTRY_PORT") || die "docker-registry run failed"
 log "docker-registry: $REGISTRY_RATE manifests/s"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-RATIO=$(echo "scale=2; $WHARFD_RATE / $REGISTRY_RATE" | bc)
+RATIO=$(echo "scale=2; $WHARFD_RATE / $REGISTRY_RATE" | bc | sed 's/^\./0./')
 
 out="$WORK/section.md"
 {
