@@ -12,6 +12,7 @@ using Wharf.Registry.Management;
 using Wharf.Registry.Projects;
 using Wharf.Registry.Proxy;
 using Wharf.Registry.Quotas;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry;
 
@@ -31,7 +32,7 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             string dataDirectory = DataDirectory(sp, configuration);
-            return new IdentityDatabase(options.DatabasePath ?? Path.Combine(dataDirectory, "registry.db"));
+            return new RegistryDatabase(Path.Combine(dataDirectory, "registry.db")); // AddWharfRegistry's, when it ran first
         });
         services.TryAddSingleton(sp => TokenSigningKey.LoadOrCreate(DataDirectory(sp, configuration)));
         services.TryAddSingleton<IUserStore, SqliteUserStore>();

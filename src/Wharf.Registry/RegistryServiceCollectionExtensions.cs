@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Wharf.Registry.Api;
 using Wharf.Registry.Auth;
+using Wharf.Registry.Data;
 using Wharf.Registry.Gc;
 using Wharf.Registry.Metadata;
 using Wharf.Registry.Metrics;
@@ -34,13 +35,16 @@ public static class RegistryServiceCollectionExtensions
         services.AddSingleton(_ => dataLock);
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IMetadataStore>(sp => new SqliteMetadataStore(Path.Combine(options.DataDirectory, "registry.db"), sp.GetRequiredService<TimeProvider>()));
+        // The one database every store of the registry uses (Data/RegistryDatabase.cs).
+        services.TryAddSingleton(_ => new RegistryDatabase(Path.Combine(options.DataDirectory, "registry.db")));
+        services.TryAddSingleton<IMetadataStore>(sp => new SqliteMetadataStore(sp.GetRequiredService<RegistryDatabase>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IBlobStore>(_ => new FileSystemBlobStore(options.DataDirectory));
         services.TryAddSingleton<IRegistryAuthorizer, OpenRegistryAuthorizer>();
         services.TryAddSingleton<IProjectQuotas, UnlimitedProjectQuotas>();
         services.TryAddSingleton<ManifestCache>();
         services.TryAddSingleton<IGcMetadataStore>(sp => sp.GetRequiredService<IMetadataStore>());
         services.TryAddSingleton<BlobLocks>();
+        services.TryAddSingleton<UploadSessions>();
         services.TryAddSingleton<GarbageCollector>();
         services.TryAddSingleton<GcJobs>();
         services.TryAddSingleton<IRegistryEvents, NoRegistryEvents>();

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http;
 using Wharf.Oci;
 using Wharf.Registry.Auth;
@@ -9,9 +8,6 @@ namespace Wharf.Registry.Api;
 
 public sealed partial class RegistryApi
 {
-    // Chunks of one session are applied one at a time; sessions never wait on each other.
-    private readonly ConcurrentDictionary<string, UploadGate> _uploadLocks = new(StringComparer.Ordinal);
-
     // POST /v2/<name>/blobs/uploads/ — "Pushing blobs": mount, monolithic (?digest=), or open a session.
     private async Task StartUploadAsync(HttpContext context, RegistryRoute route)
     {
@@ -35,26 +31,15 @@ public sealed partial class RegistryApi
             // Not mountable: the spec says to fall back to an upload session (202).
         }
 
-        string id = Guid.NewGuid().ToString("N");
-
         // The row before the file: a full disk may refuse either, and a file must never be left
-        // without the row that lets the janitor find it.
+        // without the row that lets the janitor find it (UploadSessions.StartAsync).
+        BlobUpload upload;
         try
         {
-            await _metadata.CreateUploadAsync(new UploadSession(id, repo, _time.GetUtcNow()), ct).ConfigureAwait(false);
+            upload = await _uploads.StartAsync(repo, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (StorageFull.IsOutOfSpace(e))
         {
-            throw StorageFull.Error(e);
-        }
-
-        try
-        {
-            _blobs.CreateUpload(id);
-        }
-        catch (Exception e) when (StorageFull.IsOutOfSpace(e))
-        {
-            await AbandonAsync(id).ConfigureAwait(false);
             throw StorageFull.Error(e);
         }
 
@@ -66,12 +51,15 @@ public sealed partial class RegistryApi
             try
             {
                 await RefuseOverQuotaAsync(repo, digest, context.Request.ContentLength, ct).ConfigureAwait(false);
-                await _blobs.AppendAsync(id, context.Request.Body, ct).ConfigureAwait(false);
-                await CommitAsync(context, repo, id, digest, ct).ConfigureAwait(false);
+                using (var gate = await _uploads.EnterAsync(upload.Id, ct).ConfigureAwait(false))
+                {
+                    await upload.AppendAsync(context.Request.Body, gate.Token, acknowledge: false).ConfigureAwait(false);
+                    await CommitAsync(context, upload, digest, ct).ConfigureAwait(false);
+                }
             }
             catch (Exception e)
             {
-                await AbandonAsync(id).ConfigureAwait(false);
+                await upload.CancelAsync().ConfigureAwait(false);
                 if (StorageFull.IsOutOfSpace(e))
                 {
                     throw StorageFull.Error(e);
@@ -85,7 +73,7 @@ public sealed partial class RegistryApi
 
         var response = context.Response;
         response.StatusCode = StatusCodes.Status202Accepted;
-        SetUploadHeaders(response, repo, id, 0);
+        SetUploadHeaders(response, repo, upload.Id, 0);
         if (_options.ChunkMinLength > 0)
         {
             response.Headers["OCI-Chunk-Min-Length"] = _options.ChunkMinLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -96,51 +84,38 @@ public sealed partial class RegistryApi
     private async Task PatchUploadAsync(HttpContext context, RegistryRoute route)
     {
         var ct = context.RequestAborted;
-        string id = await RequireUploadAsync(route, ct).ConfigureAwait(false);
-        var gate = _uploadLocks.GetOrAdd(id, static _ => new UploadGate());
-        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(ct, gate.Cancelled.Token);
+        var upload = await RequireUploadAsync(route, ct).ConfigureAwait(false);
+        using var gate = await EnterAsync(upload, route, ct).ConfigureAwait(false);
         try
         {
-            await gate.Lock.WaitAsync(streaming.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (gate.Cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
-        {
-            throw UploadCancelled(route, id);
-        }
-
-        try
-        {
-            long size = _blobs.UploadSize(id) ?? throw new OciException(OciErrorCode.BlobUploadUnknown);
-            CheckContentRange(context.Request, route.Repository, id, size);
+            // Read again inside the gate: the chunk before this one may have just been recorded.
+            upload = await RequireUploadAsync(route, ct).ConfigureAwait(false);
+            CheckContentRange(context.Request, route.Repository, upload.Id, upload.Offset);
             if (context.Request.ContentLength is { } length)
             {
                 // The chunk's length is known: a chunk that cannot fit is refused before it is written.
-                await RefuseOverQuotaAsync(route.Repository, null, size + length, ct).ConfigureAwait(false);
+                await RefuseOverQuotaAsync(route.Repository, null, upload.Offset + length, ct).ConfigureAwait(false);
             }
 
             LiftBodyLimit(context);
-            size = await _blobs.AppendAsync(id, context.Request.Body, streaming.Token).ConfigureAwait(false);
+            long size = await upload.AppendAsync(context.Request.Body, gate.Token).ConfigureAwait(false);
             context.Response.StatusCode = StatusCodes.Status202Accepted;
-            SetUploadHeaders(context.Response, route.Repository, id, size);
+            SetUploadHeaders(context.Response, route.Repository, upload.Id, size);
         }
-        catch (OperationCanceledException) when (gate.Cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (gate.SessionCancelled && !ct.IsCancellationRequested)
         {
             // A DELETE cancelled the session while this chunk was streaming: the session is gone.
-            throw UploadCancelled(route, id);
+            throw UploadCancelled(route, upload.Id);
         }
         catch (OciException e) when (e.Code == OciErrorCode.Denied)
         {
-            await AbandonAsync(id).ConfigureAwait(false);
+            await AbandonAsync(upload, gate).ConfigureAwait(false);
             throw;
         }
         catch (Exception e) when (StorageFull.IsOutOfSpace(e))
         {
-            await AbandonAsync(id).ConfigureAwait(false);
+            await AbandonAsync(upload, gate).ConfigureAwait(false);
             throw StorageFull.Error(e);
-        }
-        finally
-        {
-            gate.Lock.Release();
         }
     }
 
@@ -148,7 +123,7 @@ public sealed partial class RegistryApi
     private async Task PutUploadAsync(HttpContext context, RegistryRoute route)
     {
         var ct = context.RequestAborted;
-        string id = await RequireUploadAsync(route, ct).ConfigureAwait(false);
+        var upload = await RequireUploadAsync(route, ct).ConfigureAwait(false);
         string? digestText = context.Request.Query["digest"];
         if (string.IsNullOrEmpty(digestText))
         {
@@ -156,137 +131,91 @@ public sealed partial class RegistryApi
         }
 
         var digest = ParseDigest(digestText);
-        var gate = _uploadLocks.GetOrAdd(id, static _ => new UploadGate());
-        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(ct, gate.Cancelled.Token);
+        using var gate = await EnterAsync(upload, route, ct).ConfigureAwait(false);
         try
         {
-            await gate.Lock.WaitAsync(streaming.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (gate.Cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
-        {
-            throw UploadCancelled(route, id);
-        }
-
-        try
-        {
-            long size = _blobs.UploadSize(id) ?? throw new OciException(OciErrorCode.BlobUploadUnknown);
+            upload = await RequireUploadAsync(route, ct).ConfigureAwait(false);
             var request = context.Request;
             if (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0)
             {
-                CheckContentRange(request, route.Repository, id, size);
+                CheckContentRange(request, route.Repository, upload.Id, upload.Offset);
                 LiftBodyLimit(context);
-                await _blobs.AppendAsync(id, request.Body, streaming.Token).ConfigureAwait(false);
+                await upload.AppendAsync(request.Body, gate.Token, acknowledge: false).ConfigureAwait(false);
             }
 
-            await CommitAsync(context, route.Repository, id, digest, ct).ConfigureAwait(false);
+            await CommitAsync(context, upload, digest, ct).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (gate.Cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (gate.SessionCancelled && !ct.IsCancellationRequested)
         {
-            throw UploadCancelled(route, id);
+            throw UploadCancelled(route, upload.Id);
         }
         catch (OciException e) when (e.Code is OciErrorCode.DigestInvalid or OciErrorCode.SizeInvalid or OciErrorCode.Denied)
         {
             // The content is wrong, or more than the project may store: nothing of it is kept, and the session is over.
-            await AbandonAsync(id).ConfigureAwait(false);
+            await AbandonAsync(upload, gate).ConfigureAwait(false);
             throw;
         }
         catch (Exception e) when (StorageFull.IsOutOfSpace(e))
         {
-            await AbandonAsync(id).ConfigureAwait(false);
+            await AbandonAsync(upload, gate).ConfigureAwait(false);
             throw StorageFull.Error(e);
-        }
-        finally
-        {
-            gate.Lock.Release();
-            _uploadLocks.TryRemove(id, out _);
         }
     }
 
     // GET /v2/<name>/blobs/uploads/<id> — upload status (204 with Range).
     private async Task GetUploadAsync(HttpContext context, RegistryRoute route)
     {
-        string id = await RequireUploadAsync(route, context.RequestAborted).ConfigureAwait(false);
-        long size = _blobs.UploadSize(id) ?? throw new OciException(OciErrorCode.BlobUploadUnknown);
+        var upload = await RequireUploadAsync(route, context.RequestAborted).ConfigureAwait(false);
         context.Response.StatusCode = StatusCodes.Status204NoContent;
-        SetUploadHeaders(context.Response, route.Repository, id, size);
+        SetUploadHeaders(context.Response, route.Repository, upload.Id, upload.Offset);
     }
 
     // DELETE /v2/<name>/blobs/uploads/<id> — cancel. A chunk still streaming into the session is
     // stopped (its PATCH answers BLOB_UPLOAD_UNKNOWN), then the data goes once nothing writes to it.
     private async Task DeleteUploadAsync(HttpContext context, RegistryRoute route)
     {
-        string id = await RequireUploadAsync(route, context.RequestAborted).ConfigureAwait(false);
-        await _metadata.DeleteUploadAsync(id, CancellationToken.None).ConfigureAwait(false);
-        var gate = _uploadLocks.GetOrAdd(id, static _ => new UploadGate());
-        await gate.Cancelled.CancelAsync().ConfigureAwait(false);
-        await gate.Lock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-        try
-        {
-            _blobs.Cancel(id);
-        }
-        finally
-        {
-            gate.Lock.Release();
-            _uploadLocks.TryRemove(id, out _);
-        }
-
+        var upload = await RequireUploadAsync(route, context.RequestAborted).ConfigureAwait(false);
+        await upload.CancelAsync().ConfigureAwait(false);
         context.Response.StatusCode = StatusCodes.Status204NoContent;
         context.Response.ContentLength = 0;
     }
 
-    private async Task CommitAsync(HttpContext context, RepositoryName repo, string id, Digest digest, CancellationToken ct)
+    private async Task CommitAsync(HttpContext context, BlobUpload upload, Digest digest, CancellationToken ct)
     {
         if (context.Request.Query.TryGetValue("size", out var sizeText)
             && long.TryParse(sizeText, out long claimed)
-            && claimed != (_blobs.UploadSize(id) ?? -1))
+            && claimed != upload.Offset)
         {
-            throw new OciException(OciErrorCode.SizeInvalid, $"upload has {_blobs.UploadSize(id)} bytes, not {claimed}");
+            throw new OciException(OciErrorCode.SizeInvalid, $"upload has {upload.Offset} bytes, not {claimed}");
         }
 
-        // Refused before the rename when it cannot fit; the link below checks again inside its
+        // Refused before the rename when it cannot fit; the link checks again inside its
         // transaction, which is what holds against concurrent pushes to the same project.
-        long? limit = await RefuseOverQuotaAsync(repo, digest, _blobs.UploadSize(id), ct).ConfigureAwait(false);
-        long size;
-        using (await _blobLocks.AcquireAsync(digest, ct).ConfigureAwait(false))
-        {
-            // With GC's lock on this digest: the file found or renamed in place gets its record
-            // before GC can look at it again.
-            size = await _blobs.CommitAsync(id, digest, ct).ConfigureAwait(false);
-            try
-            {
-                await _metadata.LinkBlobAsync(repo, digest, size, limit, ct).ConfigureAwait(false);
-            }
-            catch
-            {
-                // Refused (quota) or failed (disk full): a file that no row records goes with it.
-                if (!await _metadata.BlobRecordExistsAsync(digest, CancellationToken.None).ConfigureAwait(false))
-                {
-                    _blobs.Delete(digest);
-                }
-
-                throw;
-            }
-        }
-
-        await _metadata.DeleteUploadAsync(id, ct).ConfigureAwait(false);
-        Log.BlobCommitted(_logger, digest, repo, size);
+        long? limit = await RefuseOverQuotaAsync(upload.Repository, digest, upload.Offset, ct).ConfigureAwait(false);
+        long size = await upload.CommitAsync(digest, limit, ct).ConfigureAwait(false);
+        Log.BlobCommitted(_logger, digest, upload.Repository, size);
         _metrics.BlobBytesReceived.Inc(size);
-        BlobCreated(context.Response, repo, digest);
+        BlobCreated(context.Response, upload.Repository, digest);
     }
 
-    private async Task AbandonAsync(string id)
+    /// <summary>Enters the session's gate; a session cancelled meanwhile is unknown.</summary>
+    private async Task<UploadSessions.GateLease> EnterAsync(BlobUpload upload, RegistryRoute route, CancellationToken ct)
     {
-        _uploadLocks.TryRemove(id, out _);
-        _blobs.Cancel(id);
         try
         {
-            await _metadata.DeleteUploadAsync(id, CancellationToken.None).ConfigureAwait(false);
+            return await _uploads.EnterAsync(upload.Id, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (StorageFull.IsOutOfSpace(e))
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            // The data is gone already; a row without data answers BLOB_UPLOAD_UNKNOWN and the
-            // janitor removes it once the disk has room again.
+            throw UploadCancelled(route, upload.Id);
         }
+    }
+
+    /// <summary>Ends a session that failed (inside its gate: the cancel waits for the gate, so leave it first).</summary>
+    private static async Task AbandonAsync(BlobUpload upload, UploadSessions.GateLease gate)
+    {
+        gate.Dispose();
+        await upload.CancelAsync().ConfigureAwait(false);
     }
 
     /// <summary>
@@ -319,7 +248,7 @@ public sealed partial class RegistryApi
         new(OciErrorCode.BlobUploadUnknown, $"upload {id} in {route.Repository} was cancelled");
 
     /// <summary>The session must exist and belong to this repository; ids are ours, so anything else is unknown.</summary>
-    private async Task<string> RequireUploadAsync(RegistryRoute route, CancellationToken ct)
+    private async Task<BlobUpload> RequireUploadAsync(RegistryRoute route, CancellationToken ct)
     {
         string id = route.Reference!;
         if (id.Length != 32 || !id.All(char.IsAsciiHexDigitLower))
@@ -327,13 +256,8 @@ public sealed partial class RegistryApi
             throw new OciException(OciErrorCode.BlobUploadUnknown, "upload id is not one this registry issued");
         }
 
-        var session = await _metadata.GetUploadAsync(id, ct).ConfigureAwait(false);
-        if (session is null || session.Repository != route.Repository)
-        {
-            throw new OciException(OciErrorCode.BlobUploadUnknown, $"upload {id} not found in {route.Repository}");
-        }
-
-        return id;
+        return await _uploads.FindAsync(route.Repository, id, ct).ConfigureAwait(false)
+            ?? throw new OciException(OciErrorCode.BlobUploadUnknown, $"upload {id} not found in {route.Repository}");
     }
 
     /// <summary>
@@ -419,13 +343,6 @@ public sealed partial class RegistryApi
     private static string UploadLocation(RepositoryName repo, string id) => $"/v2/{repo}/blobs/uploads/{id}";
 
     /// <summary>One session's chunk lock, and the signal a DELETE gives a chunk still streaming into it.</summary>
-    private sealed class UploadGate
-    {
-        public SemaphoreSlim Lock { get; } = new(1, 1);
-
-        public CancellationTokenSource Cancelled { get; } = new();
-    }
-
     // Range: 0-<last byte>; with nothing received distribution answers 0-0, and clients expect it.
     private static string RangeHeader(long size) => size == 0 ? "0-0" : $"0-{size - 1}";
 }

@@ -31,15 +31,17 @@ public sealed partial class RegistryApi
     private readonly ILogger<RegistryApi> _logger;
     private readonly TimeProvider _time;
     private readonly BlobLocks _blobLocks;
+    private readonly UploadSessions _uploads;
     private readonly IRegistryEvents _events;
     private readonly Proxy.ProxyCache? _proxy;
     private readonly RegistryMetrics _metrics;
 
     public RegistryApi(
         IMetadataStore metadata, IBlobStore blobs, IRegistryAuthorizer authorizer, IProjectQuotas quotas,
-        RegistryOptions options, ManifestCache cache, BlobLocks blobLocks, ILogger<RegistryApi> logger, TimeProvider time,
+        RegistryOptions options, ManifestCache cache, BlobLocks blobLocks, UploadSessions uploads, ILogger<RegistryApi> logger, TimeProvider time,
         IRegistryEvents? events = null, Proxy.ProxyCache? proxy = null, RegistryMetrics? metrics = null)
     {
+        _uploads = uploads;
         _proxy = proxy;
         _metrics = metrics ?? new RegistryMetrics();
         _events = events ?? new NoRegistryEvents();

@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Data.Sqlite;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Projects;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Audit;
 
@@ -10,22 +11,8 @@ namespace Wharf.Registry.Audit;
 /// The audit log in the registry's SQLite file: table <c>audit_log</c>, indexed by time (purge, the
 /// global list) and by project and time (a project's logs). Times are Unix milliseconds.
 /// </summary>
-public sealed class SqliteAuditLogStore(IdentityDatabase database) : IAuditLogStore
+public sealed class SqliteAuditLogStore(RegistryDatabase database) : IAuditLogStore
 {
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS audit_log (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            op_time INTEGER NOT NULL,
-            username TEXT NOT NULL,
-            operation TEXT NOT NULL,
-            resource_type TEXT NOT NULL,
-            resource TEXT NOT NULL,
-            project TEXT,
-            success INTEGER NOT NULL);
-        CREATE INDEX IF NOT EXISTS audit_log_time ON audit_log(op_time);
-        CREATE INDEX IF NOT EXISTS audit_log_project_time ON audit_log(project, op_time);
-        """;
-
     /// <summary>The columns a filter may name, Harbor's words on the left.</summary>
     private static readonly Dictionary<string, string> Columns = new(StringComparer.Ordinal)
     {
@@ -36,9 +23,6 @@ public sealed class SqliteAuditLogStore(IdentityDatabase database) : IAuditLogSt
         ["project"] = "project",
         ["op_time"] = "op_time",
     };
-
-    private readonly SemaphoreSlim _schemaLock = new(1, 1);
-    private volatile bool _ready;
 
     public static bool IsFilterable(string key) => Columns.ContainsKey(key);
 
@@ -155,26 +139,5 @@ public sealed class SqliteAuditLogStore(IdentityDatabase database) : IAuditLogSt
 
     private static long ParseTime(string text) => TryParseTime(text, out long ms) ? ms : throw new FormatException($"not a time: {text}");
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        if (!_ready)
-        {
-            await _schemaLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                if (!_ready)
-                {
-                    await connection.ExecuteAsync(Schema, cancellationToken).ConfigureAwait(false);
-                    _ready = true;
-                }
-            }
-            finally
-            {
-                _schemaLock.Release();
-            }
-        }
-
-        return connection;
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 }

@@ -26,7 +26,7 @@ public sealed class ConsistencyCheck(SqliteMetadataStore metadata, FileSystemBlo
     public async Task<IReadOnlyList<ConsistencyProblem>> RunAsync(bool repair, CancellationToken cancellationToken)
     {
         var problems = new List<ConsistencyProblem>();
-        using var c = metadata.Open();
+        await using var c = await metadata.Database.OpenAsync(cancellationToken).ConfigureAwait(false);
 
         var rows = new Dictionary<Digest, long>();
         using (var cmd = c.CreateCommand())

@@ -102,8 +102,7 @@ public static class RegistryMaintenance
     {
         public void Dispose()
         {
-            using var connection = new Microsoft.Data.Sqlite.SqliteConnection(metadata.ConnectionString);
-            Microsoft.Data.Sqlite.SqliteConnection.ClearPool(connection);
+            metadata.Database.ClearPool();
         }
     }
 }

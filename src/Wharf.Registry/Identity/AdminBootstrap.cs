@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Identity;
 
@@ -10,7 +11,7 @@ namespace Wharf.Registry.Identity;
 /// creates it on first start, so a problem with it shows at startup rather than at the first login.
 /// </summary>
 public sealed partial class AdminBootstrap(
-    IdentityDatabase database, IUserStore users, Projects.IProjectStore projects, PasswordHasher hasher, IdentityOptions options, Auth.TokenSigningKey signingKey, ILogger<AdminBootstrap> logger) : IHostedService
+    RegistryDatabase database, IUserStore users, Projects.IProjectStore projects, PasswordHasher hasher, IdentityOptions options, Auth.TokenSigningKey signingKey, ILogger<AdminBootstrap> logger) : IHostedService
 {
     public const string AdminUsername = "admin";
     public const string LibraryProject = "library";

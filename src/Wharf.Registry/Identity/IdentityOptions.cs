@@ -35,9 +35,6 @@ public sealed class IdentityOptions
     /// <summary>Create Harbor's public <c>library</c> project on first start (as Harbor's installer does).</summary>
     public bool CreateLibraryProject { get; set; } = true;
 
-    /// <summary>The SQLite file; <c>&lt;data-dir&gt;/registry.db</c> when empty (the metadata store's file).</summary>
-    public string? DatabasePath { get; set; }
-
     /// <summary>How long a verified Basic credential is remembered, so a client sending Basic on every request does not pay bcrypt each time.</summary>
     public TimeSpan CredentialCacheLifetime { get; set; } = TimeSpan.FromSeconds(30);
 

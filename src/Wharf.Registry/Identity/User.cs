@@ -1,3 +1,5 @@
+using Wharf.Registry.Data;
+
 namespace Wharf.Registry.Identity;
 
 /// <summary>A local account (Harbor's "db_auth" user).</summary>
@@ -48,13 +50,13 @@ public interface IUserStore
     Task<bool> DeleteAsync(long id, CancellationToken cancellationToken);
 }
 
-public sealed class SqliteUserStore(IdentityDatabase database, TimeProvider time) : IUserStore
+public sealed class SqliteUserStore(RegistryDatabase database, TimeProvider time) : IUserStore
 {
     private const string Columns = "id, username, email, realname, comment, sysadmin, disabled, creation_time, update_time";
 
     public async Task<User?> CreateAsync(NewUser user, string? passwordHash, CancellationToken cancellationToken)
     {
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -70,7 +72,7 @@ public sealed class SqliteUserStore(IdentityDatabase database, TimeProvider time
                 return null;
             }
 
-            var at = DateTimeOffset.FromUnixTimeSeconds(now);
+            var at = DateTimeOffset.FromUnixTimeMilliseconds(now);
             return new User(id, user.Username, user.Email, user.RealName, user.Comment, user.SysAdmin, false, at, at);
         }
         catch (Microsoft.Data.Sqlite.SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
@@ -120,7 +122,7 @@ public sealed class SqliteUserStore(IdentityDatabase database, TimeProvider time
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ExecuteAsync(
             "UPDATE users SET email = $e, realname = $r, comment = $c, update_time = $t WHERE id = $id;", cancellationToken,
-            ("$e", email), ("$r", realName), ("$c", comment), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false) == 1;
+            ("$e", email), ("$r", realName), ("$c", comment), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", id)).ConfigureAwait(false) == 1;
     }
 
     public Task<bool> SetSysAdminAsync(long id, bool sysAdmin, CancellationToken cancellationToken) =>
@@ -140,7 +142,7 @@ public sealed class SqliteUserStore(IdentityDatabase database, TimeProvider time
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ExecuteAsync(
             $"UPDATE users SET {set}, update_time = $t WHERE id = $id;", cancellationToken,
-            ("$v", value), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false) == 1;
+            ("$v", value), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", id)).ConfigureAwait(false) == 1;
     }
 
     private async Task<User?> FindAsync(string where, object key, CancellationToken cancellationToken)

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Auth;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Projects;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Management;
 

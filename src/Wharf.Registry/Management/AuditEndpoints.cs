@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Audit;
 using Wharf.Registry.Auth;
 using Wharf.Registry.Projects;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Management;
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Identity;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Management;
 
@@ -20,7 +21,7 @@ internal static class SystemEndpoints
         string database = "healthy";
         try
         {
-            var db = context.RequestServices.GetRequiredService<IdentityDatabase>();
+            var db = context.RequestServices.GetRequiredService<RegistryDatabase>();
             await using var connection = await db.OpenAsync(context.RequestAborted).ConfigureAwait(false);
             _ = await connection.ScalarAsync<long>("SELECT 1;", context.RequestAborted).ConfigureAwait(false);
         }

@@ -8,7 +8,11 @@ public sealed record StoredManifest(Digest Digest, string MediaType, byte[] Cont
 /// <summary>One entry of a referrers response (distribution spec, "Listing Referrers").</summary>
 public sealed record Referrer(Digest Digest, string MediaType, long Size, string? ArtifactType, string? AnnotationsJson);
 
-public sealed record UploadSession(string Id, RepositoryName Repository, DateTimeOffset CreatedAt);
+/// <summary>
+/// An upload session's row: <paramref name="Size"/> is the bytes acknowledged to the client (null for
+/// a session an earlier wharfd opened: then its data file says), <paramref name="UpdatedAt"/> its last activity.
+/// </summary>
+public sealed record UploadSession(string Id, RepositoryName Repository, DateTimeOffset CreatedAt, long? Size = 0, DateTimeOffset UpdatedAt = default);
 
 /// <summary>What a manifest push changed.</summary>
 public sealed record ManifestPutResult(bool Created, long ProjectUsage);
@@ -43,16 +47,20 @@ public interface IBlobLinkStore
     Task<bool> UnlinkBlobAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken);
 }
 
-/// <summary>Upload sessions survive a restart: the session row is here, its bytes in the blob store.</summary>
+/// <summary>Upload sessions survive a restart: the session row is here, its bytes in the blob store (Storage/UploadSessions.cs owns both).</summary>
 public interface IUploadSessionStore
 {
     Task CreateUploadAsync(UploadSession session, CancellationToken cancellationToken);
 
     Task<UploadSession?> GetUploadAsync(string id, CancellationToken cancellationToken);
 
+    /// <summary>Records the bytes acknowledged so far; false when the session is gone (cancelled, expired).</summary>
+    Task<bool> RecordUploadProgressAsync(string id, long size, DateTimeOffset at, CancellationToken cancellationToken);
+
     Task DeleteUploadAsync(string id, CancellationToken cancellationToken);
 
-    Task<IReadOnlyList<UploadSession>> ListUploadsOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken);
+    /// <summary>Sessions with no activity since <paramref name="cutoff"/>.</summary>
+    Task<IReadOnlyList<UploadSession>> ListIdleUploadsAsync(DateTimeOffset cutoff, CancellationToken cancellationToken);
 }
 
 public interface IManifestStore

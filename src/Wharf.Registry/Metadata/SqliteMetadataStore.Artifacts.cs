@@ -5,20 +5,11 @@ namespace Wharf.Registry.Metadata;
 
 /// <summary>
 /// The management API's views of repositories and artifacts. Pull counts live in their own table
-/// (<c>artifact_pulls</c>, created on first use), written in batches by a background writer so that a
+/// (<c>artifact_pulls</c>), written in batches by a background writer so that a
 /// pull never waits for a database write.
 /// </summary>
 public sealed partial class SqliteMetadataStore : IArtifactStore
 {
-    private const string ArtifactSchema = """
-        CREATE TABLE IF NOT EXISTS artifact_pulls(
-            repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
-            digest TEXT NOT NULL,
-            pull_count INTEGER NOT NULL,
-            last_pull INTEGER NOT NULL,
-            PRIMARY KEY(repository_id, digest)) WITHOUT ROWID;
-        """;
-
     // Manifests that are not children of an index in the same repository: what Harbor lists as artifacts.
     private const string TopLevel = """
         NOT EXISTS(SELECT 1 FROM manifest_references mr
@@ -36,24 +27,10 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
             COALESCE((SELECT MAX(t.updated_at) FROM tags t WHERE t.repository_id = r.id), 0))
         """;
 
-    private int _artifactSchemaReady;
-
-    private SqliteConnection OpenArtifacts()
-    {
-        var c = Open();
-        if (Volatile.Read(ref _artifactSchemaReady) == 0)
-        {
-            Execute(c, null, ArtifactSchema);
-            Volatile.Write(ref _artifactSchemaReady, 1);
-        }
-
-        return c;
-    }
-
-    public Task<(IReadOnlyList<RepositoryInfo> Repositories, long Total)> ListRepositoryInfoAsync(
+    public async Task<(IReadOnlyList<RepositoryInfo> Repositories, long Total)> ListRepositoryInfoAsync(
         string project, string? nameContains, int page, int pageSize, CancellationToken cancellationToken)
     {
-        using var c = OpenArtifacts();
+        await using var c = await OpenAsync(cancellationToken);
         const string Where = """
             r.project = $p AND ($q IS NULL OR instr(r.name, $q) > 0)
             AND EXISTS(SELECT 1 FROM manifests m WHERE m.repository_id = r.id)
@@ -62,7 +39,7 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
         count.CommandText = $"SELECT COUNT(*) FROM repositories r WHERE {Where}";
         count.Parameters.AddWithValue("$p", project);
         count.Parameters.AddWithValue("$q", (object?)nameContains ?? DBNull.Value);
-        long total = (long)count.ExecuteScalar()!;
+        long total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
 
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT {RepositoryColumns} FROM repositories r WHERE {Where} ORDER BY r.name LIMIT $n OFFSET $o";
@@ -70,48 +47,47 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
         cmd.Parameters.AddWithValue("$q", (object?)nameContains ?? DBNull.Value);
         cmd.Parameters.AddWithValue("$n", pageSize);
         cmd.Parameters.AddWithValue("$o", (long)(page - 1) * pageSize);
-        return Task.FromResult<(IReadOnlyList<RepositoryInfo>, long)>((ReadRepositories(cmd), total));
+        return (await ReadRepositoriesAsync(cmd, cancellationToken), total);
     }
 
-    public Task<RepositoryInfo?> GetRepositoryInfoAsync(RepositoryName repository, CancellationToken cancellationToken)
+    public async Task<RepositoryInfo?> GetRepositoryInfoAsync(RepositoryName repository, CancellationToken cancellationToken)
     {
-        using var c = OpenArtifacts();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT {RepositoryColumns} FROM repositories r WHERE r.name = $n";
         cmd.Parameters.AddWithValue("$n", repository.Value);
-        var list = ReadRepositories(cmd);
-        return Task.FromResult(list.Count == 0 ? null : list[0]);
+        var list = await ReadRepositoriesAsync(cmd, cancellationToken);
+        return list.Count == 0 ? null : list[0];
     }
 
-    public Task<bool> DeleteRepositoryAsync(RepositoryName repository, CancellationToken cancellationToken)
+    public async Task<bool> DeleteRepositoryAsync(RepositoryName repository, CancellationToken cancellationToken)
     {
-        using var c = OpenArtifacts();
-        using var tx = c.BeginTransaction();
-        long? repoId = RepositoryId(c, tx, repository);
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
+        long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         if (repoId is null)
         {
-            return Task.FromResult(false);
+            return false;
         }
 
         // Harbor deletes a repository artifact by artifact, so an immutable tag stops it.
-        CheckTagRemovals(c, tx, repository, repoId.Value, tag: null, digest: null);
-        DeleteRepositoryCore(c, tx, repoId.Value);
-        tx.Commit();
-        return Task.FromResult(true);
+        await CheckTagRemovalsAsync(c, cancellationToken, repository, repoId.Value, tag: null, digest: null);
+        await DeleteRepositoryCoreAsync(c, cancellationToken, repoId.Value);
+        await tx.CommitAsync(cancellationToken);
+        return true;
     }
 
-    public Task<IReadOnlyList<string>> DeleteProjectRepositoriesAsync(string project, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> DeleteProjectRepositoriesAsync(string project, CancellationToken cancellationToken)
     {
-        using var c = OpenArtifacts();
-        using var tx = c.BeginTransaction();
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
         var repositories = new List<(long Id, string Name)>();
         using (var cmd = c.CreateCommand())
         {
-            cmd.Transaction = tx;
             cmd.CommandText = "SELECT id, name FROM repositories WHERE project = $p";
             cmd.Parameters.AddWithValue("$p", project);
-            using var r = cmd.ExecuteReader();
-            while (r.Read())
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
             {
                 repositories.Add((r.GetInt64(0), r.GetString(1)));
             }
@@ -119,79 +95,79 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
 
         foreach (var (id, _) in repositories)
         {
-            DeleteRepositoryCore(c, tx, id);
+            await DeleteRepositoryCoreAsync(c, cancellationToken, id);
         }
 
         // The version-1 running counts, if a database still has them, go with the project.
-        Execute(c, tx, "DELETE FROM project_blobs WHERE project = $p", ("$p", project));
-        Execute(c, tx, "DELETE FROM project_usage WHERE project = $p", ("$p", project));
-        tx.Commit();
-        return Task.FromResult<IReadOnlyList<string>>([.. repositories.Select(r => r.Name)]);
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM project_blobs WHERE project = $p", ("$p", project));
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM project_usage WHERE project = $p", ("$p", project));
+        await tx.CommitAsync(cancellationToken);
+        return [.. repositories.Select(r => r.Name)];
     }
 
-    public Task<(IReadOnlyList<ArtifactInfo> Artifacts, long Total)> ListArtifactsAsync(RepositoryName repository, int page, int pageSize, CancellationToken cancellationToken)
+    public async Task<(IReadOnlyList<ArtifactInfo> Artifacts, long Total)> ListArtifactsAsync(RepositoryName repository, int page, int pageSize, CancellationToken cancellationToken)
     {
-        using var c = OpenArtifacts();
-        long? repoId = RepositoryId(c, null, repository);
+        await using var c = await OpenAsync(cancellationToken);
+        long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         if (repoId is null)
         {
-            return Task.FromResult<(IReadOnlyList<ArtifactInfo>, long)>(([], 0));
+            return ([], 0);
         }
 
         using var count = c.CreateCommand();
         count.CommandText = $"SELECT COUNT(*) FROM manifests m WHERE m.repository_id = $r AND {TopLevel}";
         count.Parameters.AddWithValue("$r", repoId.Value);
-        long total = (long)count.ExecuteScalar()!;
-        var artifacts = ReadArtifacts(c, repoId.Value, $"{TopLevel} ORDER BY m.created_at DESC, m.digest LIMIT $n OFFSET $o",
+        long total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+        var artifacts = await ReadArtifactsAsync(c, cancellationToken, repoId.Value, $"{TopLevel} ORDER BY m.created_at DESC, m.digest LIMIT $n OFFSET $o",
             ("$n", pageSize), ("$o", (long)(page - 1) * pageSize));
-        return Task.FromResult<(IReadOnlyList<ArtifactInfo>, long)>((artifacts, total));
+        return (artifacts, total);
     }
 
-    public Task<ArtifactInfo?> GetArtifactAsync(RepositoryName repository, ManifestReference reference, CancellationToken cancellationToken)
+    public async Task<ArtifactInfo?> GetArtifactAsync(RepositoryName repository, ManifestReference reference, CancellationToken cancellationToken)
     {
-        using var c = OpenArtifacts();
-        long? repoId = RepositoryId(c, null, repository);
+        await using var c = await OpenAsync(cancellationToken);
+        long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         if (repoId is null)
         {
-            return Task.FromResult<ArtifactInfo?>(null);
+            return null;
         }
 
         var list = reference.IsDigest
-            ? ReadArtifacts(c, repoId.Value, "m.digest = $ref", ("$ref", reference.ToString()))
-            : ReadArtifacts(c, repoId.Value, "m.digest = (SELECT t.digest FROM tags t WHERE t.repository_id = m.repository_id AND t.name = $ref)", ("$ref", reference.ToString()));
-        return Task.FromResult(list.Count == 0 ? null : list[0]);
+            ? await ReadArtifactsAsync(c, cancellationToken, repoId.Value, "m.digest = $ref", ("$ref", reference.ToString()))
+            : await ReadArtifactsAsync(c, cancellationToken, repoId.Value, "m.digest = (SELECT t.digest FROM tags t WHERE t.repository_id = m.repository_id AND t.name = $ref)", ("$ref", reference.ToString()));
+        return list.Count == 0 ? null : list[0];
     }
 
-    public Task<TagCreateResult> AddTagAsync(RepositoryName repository, Digest digest, string tag, CancellationToken cancellationToken)
+    public async Task<TagCreateResult> AddTagAsync(RepositoryName repository, Digest digest, string tag, CancellationToken cancellationToken)
     {
-        using var c = OpenArtifacts();
-        using var tx = c.BeginTransaction();
-        long? repoId = RepositoryId(c, tx, repository);
-        if (repoId is null || !ManifestExists(c, tx, repoId.Value, digest.ToString()))
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
+        long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
+        if (repoId is null || !await ManifestExistsAsync(c, cancellationToken, repoId.Value, digest.ToString()))
         {
-            return Task.FromResult(TagCreateResult.ArtifactMissing);
+            return TagCreateResult.ArtifactMissing;
         }
 
         // The manifest is already charged to the project: a new tag adds no bytes.
-        int n = Execute(c, tx, "INSERT INTO tags(repository_id, name, digest, updated_at) VALUES($r, $n, $d, $t) ON CONFLICT DO NOTHING",
+        int n = await ExecuteAsync(c, cancellationToken, "INSERT INTO tags(repository_id, name, digest, updated_at) VALUES($r, $n, $d, $t) ON CONFLICT DO NOTHING",
             ("$r", repoId.Value), ("$n", tag), ("$d", digest.ToString()), ("$t", Now));
-        tx.Commit();
-        return Task.FromResult(n == 1 ? TagCreateResult.Created : TagCreateResult.AlreadyExists);
+        await tx.CommitAsync(cancellationToken);
+        return n == 1 ? TagCreateResult.Created : TagCreateResult.AlreadyExists;
     }
 
-    public Task RecordPullsAsync(IReadOnlyCollection<PullRecord> pulls, CancellationToken cancellationToken)
+    public async Task RecordPullsAsync(IReadOnlyCollection<PullRecord> pulls, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(pulls);
         if (pulls.Count == 0)
         {
-            return Task.CompletedTask;
+            return;
         }
 
-        using var c = OpenArtifacts();
-        using var tx = c.BeginTransaction();
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
         foreach (var pull in pulls)
         {
-            Execute(c, tx, """
+            await ExecuteAsync(c, cancellationToken, """
                 INSERT INTO artifact_pulls(repository_id, digest, pull_count, last_pull)
                 SELECT id, $d, $n, $t FROM repositories WHERE name = $r
                 ON CONFLICT(repository_id, digest) DO UPDATE SET
@@ -200,26 +176,26 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
                 ("$r", pull.Repository.Value), ("$d", pull.Digest.ToString()), ("$n", pull.Count), ("$t", pull.At.ToUnixTimeMilliseconds()));
         }
 
-        tx.Commit();
-        return Task.CompletedTask;
+        await tx.CommitAsync(cancellationToken);
+        return;
     }
 
     /// <summary>Drops the repository and its rows; the project's usage, computed from what is left, falls with them.</summary>
-    private static void DeleteRepositoryCore(SqliteConnection c, SqliteTransaction tx, long repoId)
+    private static async Task DeleteRepositoryCoreAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId)
     {
-        Execute(c, tx, "DELETE FROM manifest_references WHERE repository_id = $r", ("$r", repoId));
-        Execute(c, tx, "DELETE FROM tags WHERE repository_id = $r", ("$r", repoId));
-        Execute(c, tx, "DELETE FROM manifests WHERE repository_id = $r", ("$r", repoId));
-        Execute(c, tx, "DELETE FROM repository_blobs WHERE repository_id = $r", ("$r", repoId));
-        Execute(c, tx, "DELETE FROM artifact_pulls WHERE repository_id = $r", ("$r", repoId));
-        Execute(c, tx, "DELETE FROM repositories WHERE id = $r", ("$r", repoId));
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM manifest_references WHERE repository_id = $r", ("$r", repoId));
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM tags WHERE repository_id = $r", ("$r", repoId));
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM manifests WHERE repository_id = $r", ("$r", repoId));
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM repository_blobs WHERE repository_id = $r", ("$r", repoId));
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM artifact_pulls WHERE repository_id = $r", ("$r", repoId));
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM repositories WHERE id = $r", ("$r", repoId));
     }
 
-    private static List<RepositoryInfo> ReadRepositories(SqliteCommand cmd)
+    private static async Task<List<RepositoryInfo>> ReadRepositoriesAsync(SqliteCommand cmd, CancellationToken cancellationToken)
     {
         var list = new List<RepositoryInfo>();
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
         {
             list.Add(new RepositoryInfo(
                 r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetInt64(4),
@@ -229,7 +205,7 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
         return list;
     }
 
-    private static List<ArtifactInfo> ReadArtifacts(SqliteConnection c, long repoId, string condition, params (string Name, object? Value)[] parameters)
+    private static async Task<List<ArtifactInfo>> ReadArtifactsAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string condition, params (string Name, object? Value)[] parameters)
     {
         var rows = new List<(string Digest, string MediaType, string? ArtifactType, long Size, long PushTime, long? PullTime)>();
         using (var cmd = c.CreateCommand())
@@ -248,8 +224,8 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
                 cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
             }
 
-            using var r = cmd.ExecuteReader();
-            while (r.Read())
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
             {
                 rows.Add((r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetInt64(3), r.GetInt64(4), r.IsDBNull(5) ? null : r.GetInt64(5)));
             }
@@ -264,8 +240,8 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
                 cmd.CommandText = "SELECT name, updated_at FROM tags WHERE repository_id = $r AND digest = $d ORDER BY name";
                 cmd.Parameters.AddWithValue("$r", repoId);
                 cmd.Parameters.AddWithValue("$d", row.Digest);
-                using var r = cmd.ExecuteReader();
-                while (r.Read())
+                await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+                while (await r.ReadAsync(cancellationToken))
                 {
                     tags.Add(new TagInfo(r.GetString(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1))));
                 }
@@ -277,8 +253,8 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
                 cmd.CommandText = "SELECT child FROM manifest_references WHERE repository_id = $r AND parent = $d AND child_is_manifest = 1 ORDER BY child";
                 cmd.Parameters.AddWithValue("$r", repoId);
                 cmd.Parameters.AddWithValue("$d", row.Digest);
-                using var r = cmd.ExecuteReader();
-                while (r.Read())
+                await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+                while (await r.ReadAsync(cancellationToken))
                 {
                     references.Add(Digest.Parse(r.GetString(0)));
                 }

@@ -24,9 +24,9 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
     public Task<IReadOnlyList<(Digest Digest, long Size)>> ListUnreferencedBlobsAsync(DateTimeOffset createdBefore, CancellationToken cancellationToken) =>
         ListUnreferencedBlobsAsync(createdBefore, DateTimeOffset.MinValue, cancellationToken);
 
-    public Task<IReadOnlyList<(Digest Digest, long Size)>> ListUnreferencedBlobsAsync(DateTimeOffset createdBefore, DateTimeOffset linkedBefore, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<(Digest Digest, long Size)>> ListUnreferencedBlobsAsync(DateTimeOffset createdBefore, DateTimeOffset linkedBefore, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         // Links that GC unlinks in the same run (dangling before $lt) do not keep a blob, so a dry
         // run reports what a real one would remove.
@@ -39,18 +39,18 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
         cmd.Parameters.AddWithValue("$t", createdBefore.ToUnixTimeMilliseconds());
         cmd.Parameters.AddWithValue("$lt", linkedBefore == DateTimeOffset.MinValue ? long.MinValue : linkedBefore.ToUnixTimeMilliseconds());
         var list = new List<(Digest, long)>();
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
         {
             list.Add((Digest.Parse(r.GetString(0)), r.GetInt64(1)));
         }
 
-        return Task.FromResult<IReadOnlyList<(Digest, long)>>(list);
+        return list;
     }
 
-    public Task<IReadOnlyList<(RepositoryName Repository, Digest Digest, long Size)>> ListDanglingLinksAsync(DateTimeOffset linkedBefore, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<(RepositoryName Repository, Digest Digest, long Size)>> ListDanglingLinksAsync(DateTimeOffset linkedBefore, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"""
             SELECT r.name, rb.digest, COALESCE(b.size, 0) FROM repository_blobs rb
@@ -59,100 +59,100 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
             """;
         cmd.Parameters.AddWithValue("$lt", linkedBefore.ToUnixTimeMilliseconds());
         var list = new List<(RepositoryName, Digest, long)>();
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
         {
             list.Add((RepositoryName.Parse(r.GetString(0)), Digest.Parse(r.GetString(1)), r.GetInt64(2)));
         }
 
-        return Task.FromResult<IReadOnlyList<(RepositoryName, Digest, long)>>(list);
+        return list;
     }
 
-    public Task<bool> UnlinkIfDanglingAsync(RepositoryName repository, Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken)
+    public async Task<bool> UnlinkIfDanglingAsync(RepositoryName repository, Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        using var tx = c.BeginTransaction();
-        long? repoId = RepositoryId(c, tx, repository);
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
+        long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         if (repoId is null)
         {
-            return Task.FromResult(false);
+            return false;
         }
 
         // Re-checked in the statement: a push that linked it again (or a manifest that now refers to it) keeps it.
-        int n = Execute(c, tx, $"DELETE FROM repository_blobs AS rb WHERE rb.repository_id = $r AND rb.digest = $d AND {Dangling}",
+        int n = await ExecuteAsync(c, cancellationToken, $"DELETE FROM repository_blobs AS rb WHERE rb.repository_id = $r AND rb.digest = $d AND {Dangling}",
             ("$r", repoId.Value), ("$d", digest.ToString()), ("$lt", linkedBefore.ToUnixTimeMilliseconds()));
-        Execute(c, tx, "DELETE FROM released_blob_links WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", digest.ToString()));
-        tx.Commit();
-        return Task.FromResult(n > 0);
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM released_blob_links WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", digest.ToString()));
+        await tx.CommitAsync(cancellationToken);
+        return n > 0;
     }
 
-    public Task<bool> DeleteBlobRecordIfUnreferencedAsync(Digest digest, CancellationToken cancellationToken)
+    public async Task<bool> DeleteBlobRecordIfUnreferencedAsync(Digest digest, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        int n = Execute(c, null, $"DELETE FROM blobs AS b WHERE b.digest = $d AND {Unreferenced}", ("$d", digest.ToString()));
-        return Task.FromResult(n > 0);
+        await using var c = await OpenAsync(cancellationToken);
+        int n = await ExecuteAsync(c, cancellationToken, $"DELETE FROM blobs AS b WHERE b.digest = $d AND {Unreferenced}", ("$d", digest.ToString()));
+        return n > 0;
     }
 
-    public Task<bool> BlobRecordExistsAsync(Digest digest, CancellationToken cancellationToken)
+    public async Task<bool> BlobRecordExistsAsync(Digest digest, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT 1 FROM blobs WHERE digest = $d";
         cmd.Parameters.AddWithValue("$d", digest.ToString());
-        return Task.FromResult(cmd.ExecuteScalar() is not null);
+        return (await cmd.ExecuteScalarAsync(cancellationToken)) is not null;
     }
 
     // ---- GC history (Harbor's /system/gc) ---------------------------------------------------
 
-    public Task<long> CreateGcRunAsync(bool dryRun, string trigger, CancellationToken cancellationToken)
+    public async Task<long> CreateGcRunAsync(bool dryRun, string trigger, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = "INSERT INTO gc_runs(dry_run, status, trigger, created_at, updated_at) VALUES($dry, 'Running', $trigger, $t, $t) RETURNING id";
         cmd.Parameters.AddWithValue("$dry", dryRun ? 1 : 0);
         cmd.Parameters.AddWithValue("$trigger", trigger);
         cmd.Parameters.AddWithValue("$t", Now);
-        return Task.FromResult((long)cmd.ExecuteScalar()!);
+        return (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    public Task FinishGcRunAsync(long id, string status, int blobsRemoved, long bytesFreed, string log, CancellationToken cancellationToken)
+    public async Task FinishGcRunAsync(long id, string status, int blobsRemoved, long bytesFreed, string log, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        Execute(c, null, "UPDATE gc_runs SET status = $s, blobs_removed = $n, bytes_freed = $b, log = $log, updated_at = $t WHERE id = $id",
+        await using var c = await OpenAsync(cancellationToken);
+        await ExecuteAsync(c, cancellationToken, "UPDATE gc_runs SET status = $s, blobs_removed = $n, bytes_freed = $b, log = $log, updated_at = $t WHERE id = $id",
             ("$s", status), ("$n", blobsRemoved), ("$b", bytesFreed), ("$log", log), ("$t", Now), ("$id", id));
-        return Task.CompletedTask;
+        return;
     }
 
-    public Task<(IReadOnlyList<GcRun> Runs, long Total)> ListGcRunsAsync(int page, int pageSize, CancellationToken cancellationToken)
+    public async Task<(IReadOnlyList<GcRun> Runs, long Total)> ListGcRunsAsync(int page, int pageSize, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var count = c.CreateCommand();
         count.CommandText = "SELECT COUNT(*) FROM gc_runs";
-        long total = (long)count.ExecuteScalar()!;
+        long total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT {GcRunColumns} FROM gc_runs ORDER BY id DESC LIMIT $n OFFSET $o";
         cmd.Parameters.AddWithValue("$n", pageSize);
         cmd.Parameters.AddWithValue("$o", (long)(page - 1) * pageSize);
-        return Task.FromResult((ReadGcRuns(cmd), total));
+        return (await ReadGcRunsAsync(cmd, cancellationToken), total);
     }
 
-    public Task<GcRun?> GetGcRunAsync(long id, CancellationToken cancellationToken)
+    public async Task<GcRun?> GetGcRunAsync(long id, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT {GcRunColumns} FROM gc_runs WHERE id = $id";
         cmd.Parameters.AddWithValue("$id", id);
-        var runs = ReadGcRuns(cmd);
-        return Task.FromResult(runs.Count == 0 ? null : runs[0]);
+        var runs = await ReadGcRunsAsync(cmd, cancellationToken);
+        return runs.Count == 0 ? null : runs[0];
     }
 
     private const string GcRunColumns = "id, dry_run, status, trigger, created_at, updated_at, blobs_removed, bytes_freed, log";
 
-    private static IReadOnlyList<GcRun> ReadGcRuns(SqliteCommand cmd)
+    private static async Task<IReadOnlyList<GcRun>> ReadGcRunsAsync(SqliteCommand cmd, CancellationToken cancellationToken)
     {
         var list = new List<GcRun>();
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
         {
             list.Add(new GcRun(r.GetInt64(0), r.GetInt64(1) != 0, r.GetString(2), r.GetString(3),
                 DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)),

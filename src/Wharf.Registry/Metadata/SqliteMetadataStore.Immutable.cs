@@ -12,19 +12,19 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
 {
     private const string RuleColumns = "id, project, project_id, priority, disabled, tag_pattern, tag_excludes, repo_pattern, repo_excludes";
 
-    public Task<IReadOnlyList<ImmutableTagRule>> ListImmutableTagRulesAsync(long projectId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ImmutableTagRule>> ListImmutableTagRulesAsync(long projectId, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT {RuleColumns} FROM immutable_tag_rules WHERE project_id = $p ORDER BY priority, id";
         cmd.Parameters.AddWithValue("$p", projectId);
-        return Task.FromResult<IReadOnlyList<ImmutableTagRule>>(ReadRules(cmd));
+        return await ReadRulesAsync(cmd, cancellationToken);
     }
 
-    public Task<ImmutableTagRule> AddImmutableTagRuleAsync(ImmutableTagRule rule, CancellationToken cancellationToken)
+    public async Task<ImmutableTagRule> AddImmutableTagRuleAsync(ImmutableTagRule rule, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rule);
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             INSERT INTO immutable_tag_rules(project, project_id, priority, disabled, tag_pattern, tag_excludes, repo_pattern, repo_excludes, created_at)
@@ -32,14 +32,14 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
             """;
         AddRuleParameters(cmd, rule);
         cmd.Parameters.AddWithValue("$t", Now);
-        long id = (long)cmd.ExecuteScalar()!;
-        return Task.FromResult(rule with { Id = id });
+        long id = (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
+        return rule with { Id = id };
     }
 
-    public Task<bool> UpdateImmutableTagRuleAsync(ImmutableTagRule rule, CancellationToken cancellationToken)
+    public async Task<bool> UpdateImmutableTagRuleAsync(ImmutableTagRule rule, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rule);
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             UPDATE immutable_tag_rules SET project = $pn, priority = $prio, disabled = $dis, tag_pattern = $tp, tag_excludes = $te,
@@ -47,43 +47,42 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
             """;
         AddRuleParameters(cmd, rule);
         cmd.Parameters.AddWithValue("$id", rule.Id);
-        return Task.FromResult(cmd.ExecuteNonQuery() > 0);
+        return (await cmd.ExecuteNonQueryAsync(cancellationToken)) > 0;
     }
 
-    public Task<bool> DeleteImmutableTagRuleAsync(long projectId, long ruleId, CancellationToken cancellationToken)
+    public async Task<bool> DeleteImmutableTagRuleAsync(long projectId, long ruleId, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        return Task.FromResult(Execute(c, null, "DELETE FROM immutable_tag_rules WHERE id = $id AND project_id = $p", ("$id", ruleId), ("$p", projectId)) > 0);
+        await using var c = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(c, cancellationToken, "DELETE FROM immutable_tag_rules WHERE id = $id AND project_id = $p", ("$id", ruleId), ("$p", projectId)) > 0;
     }
 
-    public Task DeleteProjectImmutableTagRulesAsync(long projectId, CancellationToken cancellationToken)
+    public async Task DeleteProjectImmutableTagRulesAsync(long projectId, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        Execute(c, null, "DELETE FROM immutable_tag_rules WHERE project_id = $p", ("$p", projectId));
-        return Task.CompletedTask;
+        await using var c = await OpenAsync(cancellationToken);
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM immutable_tag_rules WHERE project_id = $p", ("$p", projectId));
+        return;
     }
 
     // ---- the checks the tag writes make, inside their transaction ------------------------------
 
     /// <summary>The enabled rules of the repository's project (usually none: one indexed lookup).</summary>
-    private static List<ImmutableTagRule> ProjectRules(SqliteConnection c, SqliteTransaction tx, RepositoryName repository)
+    private static async Task<List<ImmutableTagRule>> ProjectRulesAsync(SqliteConnection c, CancellationToken cancellationToken, RepositoryName repository)
     {
         using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = $"SELECT {RuleColumns} FROM immutable_tag_rules WHERE project = $pn AND disabled = 0 ORDER BY priority, id";
         cmd.Parameters.AddWithValue("$pn", repository.Project);
-        return ReadRules(cmd);
+        return await ReadRulesAsync(cmd, cancellationToken);
     }
 
     /// <summary>Refuses moving an existing immutable tag to another digest; pushing the same digest again is allowed.</summary>
-    private static void CheckTagMoves(SqliteConnection c, SqliteTransaction tx, RepositoryName repository, long repoId, IReadOnlyList<string> tags, string digest)
+    private static async Task CheckTagMovesAsync(SqliteConnection c, CancellationToken cancellationToken, RepositoryName repository, long repoId, IReadOnlyList<string> tags, string digest)
     {
         if (tags.Count == 0)
         {
             return;
         }
 
-        var rules = ProjectRules(c, tx, repository);
+        var rules = await ProjectRulesAsync(c, cancellationToken, repository);
         if (rules.Count == 0)
         {
             return;
@@ -92,11 +91,10 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
         foreach (string tag in tags)
         {
             using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
             cmd.CommandText = "SELECT digest FROM tags WHERE repository_id = $r AND name = $n";
             cmd.Parameters.AddWithValue("$r", repoId);
             cmd.Parameters.AddWithValue("$n", tag);
-            if (cmd.ExecuteScalar() is string current && current != digest
+            if ((await cmd.ExecuteScalarAsync(cancellationToken)) is string current && current != digest
                 && ImmutableTagRule.FirstProtecting(rules, repository.Value, tag) is { } rule)
             {
                 throw new ImmutableTagException(repository.Value, tag, rule.Id, delete: false);
@@ -105,21 +103,20 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
     }
 
     /// <summary>Refuses removing tags of which one is immutable: the tag itself, or the tags of a manifest (or repository) being deleted.</summary>
-    private static void CheckTagRemovals(SqliteConnection c, SqliteTransaction tx, RepositoryName repository, long repoId, string? tag, string? digest)
+    private static async Task CheckTagRemovalsAsync(SqliteConnection c, CancellationToken cancellationToken, RepositoryName repository, long repoId, string? tag, string? digest)
     {
-        var rules = ProjectRules(c, tx, repository);
+        var rules = await ProjectRulesAsync(c, cancellationToken, repository);
         if (rules.Count == 0)
         {
             return;
         }
 
         using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = "SELECT name FROM tags WHERE repository_id = $r AND ($n IS NULL OR name = $n) AND ($d IS NULL OR digest = $d) ORDER BY name";
         cmd.Parameters.AddWithValue("$r", repoId);
         cmd.Parameters.AddWithValue("$n", (object?)tag ?? DBNull.Value);
         cmd.Parameters.AddWithValue("$d", (object?)digest ?? DBNull.Value);
-        foreach (string name in ReadStrings(cmd))
+        foreach (string name in await ReadStringsAsync(cmd, cancellationToken))
         {
             if (ImmutableTagRule.FirstProtecting(rules, repository.Value, name) is { } rule)
             {
@@ -140,11 +137,11 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
         cmd.Parameters.AddWithValue("$re", rule.RepositoryExcludes ? 1 : 0);
     }
 
-    private static List<ImmutableTagRule> ReadRules(SqliteCommand cmd)
+    private static async Task<List<ImmutableTagRule>> ReadRulesAsync(SqliteCommand cmd, CancellationToken cancellationToken)
     {
         var list = new List<ImmutableTagRule>();
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
         {
             list.Add(new ImmutableTagRule(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt32(3), r.GetInt64(4) != 0,
                 r.GetString(5), r.GetInt64(6) != 0, r.GetString(7), r.GetInt64(8) != 0));

@@ -5,9 +5,9 @@ namespace Wharf.Registry.Metadata;
 
 public sealed partial class SqliteMetadataStore
 {
-    public Task<StoredManifest?> GetManifestAsync(RepositoryName repository, ManifestReference reference, CancellationToken cancellationToken)
+    public async Task<StoredManifest?> GetManifestAsync(RepositoryName repository, ManifestReference reference, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = reference.IsDigest
             ? """
@@ -23,14 +23,14 @@ public sealed partial class SqliteMetadataStore
               """;
         cmd.Parameters.AddWithValue("$repo", repository.Value);
         cmd.Parameters.AddWithValue("$ref", reference.ToString());
-        using var r = cmd.ExecuteReader();
-        if (!r.Read())
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        if (!await r.ReadAsync(cancellationToken))
         {
-            return Task.FromResult<StoredManifest?>(null);
+            return null;
         }
 
-        return Task.FromResult<StoredManifest?>(new StoredManifest(
-            Digest.Parse(r.GetString(0)), r.GetString(1), (byte[])r.GetValue(2), r.IsDBNull(3) ? null : r.GetString(3)));
+        return new StoredManifest(
+            Digest.Parse(r.GetString(0)), r.GetString(1), (byte[])r.GetValue(2), r.IsDBNull(3) ? null : r.GetString(3));
     }
 
     public async Task<ManifestPutResult> PutManifestAsync(
@@ -46,30 +46,29 @@ public sealed partial class SqliteMetadataStore
         // Asked before the transaction: the limit lives elsewhere and must not be read under the write lock.
         long? limit = await quotaLimit(project, cancellationToken).ConfigureAwait(false);
 
-        using var c = Open();
-        using var tx = c.BeginTransaction();
-        long repoId = EnsureRepository(c, tx, repository);
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
+        long repoId = await EnsureRepositoryAsync(c, cancellationToken, repository);
         string digestText = digest.ToString();
         long now = Now;
 
         bool exists;
         using (var check = c.CreateCommand())
         {
-            check.Transaction = tx;
             check.CommandText = "SELECT 1 FROM manifests WHERE repository_id = $r AND digest = $d";
             check.Parameters.AddWithValue("$r", repoId);
             check.Parameters.AddWithValue("$d", digestText);
-            exists = check.ExecuteScalar() is not null;
+            exists = (await check.ExecuteScalarAsync(cancellationToken)) is not null;
         }
 
-        long usage = ReadUsage(c, tx, project);
+        long usage = await ReadUsageAsync(c, cancellationToken, project);
         if (!exists)
         {
             // Every referenced blob must be in this repository, with the size the manifest claims.
             // Checked inside the transaction so a concurrent blob delete cannot slip between.
             foreach (var blob in parsed.Blobs)
             {
-                long? size = LinkedBlobSize(c, tx, repoId, blob.Digest.ToString());
+                long? size = await LinkedBlobSizeAsync(c, cancellationToken, repoId, blob.Digest.ToString());
                 if (size is null)
                 {
                     if (blob.Urls is { Count: > 0 })
@@ -88,7 +87,7 @@ public sealed partial class SqliteMetadataStore
 
             foreach (var child in parsed.Manifests)
             {
-                long? size = ManifestSize(c, tx, repoId, child.Digest.ToString());
+                long? size = await ManifestSizeAsync(c, cancellationToken, repoId, child.Digest.ToString());
                 if (size is null)
                 {
                     throw new OciException(OciErrorCode.ManifestBlobUnknown, $"manifest {child.Digest} is not in repository {repository}");
@@ -102,7 +101,7 @@ public sealed partial class SqliteMetadataStore
                 }
             }
 
-            Execute(c, tx, """
+            await ExecuteAsync(c, cancellationToken, """
                 INSERT INTO manifests(repository_id, digest, media_type, artifact_type, size, content, subject, annotations, created_at)
                 VALUES($r, $d, $mt, $at, $s, $c, $subj, $ann, $t)
                 """,
@@ -110,86 +109,86 @@ public sealed partial class SqliteMetadataStore
                 ("$c", content), ("$subj", parsed.Subject?.Digest.ToString()), ("$ann", SerializeAnnotations(parsed.Annotations)), ("$t", now));
             foreach (var blob in parsed.Blobs)
             {
-                Execute(c, tx, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 0) ON CONFLICT DO NOTHING",
+                await ExecuteAsync(c, cancellationToken, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 0) ON CONFLICT DO NOTHING",
                     ("$r", repoId), ("$p", digestText), ("$c", blob.Digest.ToString()));
             }
 
             foreach (var child in parsed.Manifests)
             {
-                Execute(c, tx, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 1) ON CONFLICT DO NOTHING",
+                await ExecuteAsync(c, cancellationToken, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 1) ON CONFLICT DO NOTHING",
                     ("$r", repoId), ("$p", digestText), ("$c", child.Digest.ToString()));
             }
 
             // Its layers and config were counted when they were committed to the repository; what
             // is new here is the manifest itself (and blobs only a manifest of this project held).
-            CheckQuota(c, tx, project, usage, limit);
-            usage = ReadUsage(c, tx, project);
+            await CheckQuotaAsync(c, cancellationToken, project, usage, limit);
+            usage = await ReadUsageAsync(c, cancellationToken, project);
         }
 
         // Immutable tags (Harbor's project policy): an existing one may not move to another digest.
-        CheckTagMoves(c, tx, repository, repoId, tags, digestText);
+        await CheckTagMovesAsync(c, cancellationToken, repository, repoId, tags, digestText);
         foreach (string tag in tags)
         {
-            Execute(c, tx, """
+            await ExecuteAsync(c, cancellationToken, """
                 INSERT INTO tags(repository_id, name, digest, updated_at) VALUES($r, $n, $d, $t)
                 ON CONFLICT(repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
                 """,
                 ("$r", repoId), ("$n", tag), ("$d", digestText), ("$t", now));
         }
 
-        tx.Commit();
+        await tx.CommitAsync(cancellationToken);
         return new ManifestPutResult(!exists, usage);
     }
 
-    public Task<bool> DeleteManifestAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
+    public async Task<bool> DeleteManifestAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        using var tx = c.BeginTransaction();
-        long? repoId = RepositoryId(c, tx, repository);
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
+        long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         string d = digest.ToString();
-        if (repoId is null || !ManifestExists(c, tx, repoId.Value, d))
+        if (repoId is null || !await ManifestExistsAsync(c, cancellationToken, repoId.Value, d))
         {
-            return Task.FromResult(false);
+            return false;
         }
 
         // An index in this repository that lists the manifest would become unpullable without it
         // (Harbor refuses the same delete). Checked inside the transaction so a concurrent index
         // push cannot slip between. A referrer's subject is no such reference: OCI distribution 1.1
         // lets referrers outlive their subject, so those deletes go through.
-        var parents = ParentManifests(c, tx, repoId.Value, d);
+        var parents = await ParentManifestsAsync(c, cancellationToken, repoId.Value, d);
         if (parents.Count > 0)
         {
             throw new ManifestReferencedException(repository, digest, parents);
         }
 
-        CheckTagRemovals(c, tx, repository, repoId.Value, tag: null, digest: d);
-        ReleaseManifestLinks(c, tx, repoId.Value, d);
-        Execute(c, tx, "DELETE FROM manifest_references WHERE repository_id = $r AND parent = $d", ("$r", repoId.Value), ("$d", d));
-        Execute(c, tx, "DELETE FROM tags WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", d));
-        Execute(c, tx, "DELETE FROM manifests WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", d));
-        tx.Commit();
-        return Task.FromResult(true);
+        await CheckTagRemovalsAsync(c, cancellationToken, repository, repoId.Value, tag: null, digest: d);
+        await ReleaseManifestLinksAsync(c, cancellationToken, repoId.Value, d);
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM manifest_references WHERE repository_id = $r AND parent = $d", ("$r", repoId.Value), ("$d", d));
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM tags WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", d));
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM manifests WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", d));
+        await tx.CommitAsync(cancellationToken);
+        return true;
     }
 
-    public Task<bool> DeleteTagAsync(RepositoryName repository, string tag, CancellationToken cancellationToken)
+    public async Task<bool> DeleteTagAsync(RepositoryName repository, string tag, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        using var tx = c.BeginTransaction();
-        long? repoId = RepositoryId(c, tx, repository);
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
+        long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         if (repoId is null)
         {
-            return Task.FromResult(false);
+            return false;
         }
 
-        CheckTagRemovals(c, tx, repository, repoId.Value, tag, digest: null);
-        int n = Execute(c, tx, "DELETE FROM tags WHERE repository_id = $r AND name = $n", ("$r", repoId.Value), ("$n", tag));
-        tx.Commit();
-        return Task.FromResult(n > 0);
+        await CheckTagRemovalsAsync(c, cancellationToken, repository, repoId.Value, tag, digest: null);
+        int n = await ExecuteAsync(c, cancellationToken, "DELETE FROM tags WHERE repository_id = $r AND name = $n", ("$r", repoId.Value), ("$n", tag));
+        await tx.CommitAsync(cancellationToken);
+        return n > 0;
     }
 
-    public Task<IReadOnlyList<string>> ListTagsAsync(RepositoryName repository, string? last, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> ListTagsAsync(RepositoryName repository, string? last, int limit, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT t.name FROM tags t WHERE t.repository_id = (SELECT id FROM repositories WHERE name = $repo)
@@ -198,12 +197,12 @@ public sealed partial class SqliteMetadataStore
         cmd.Parameters.AddWithValue("$repo", repository.Value);
         cmd.Parameters.AddWithValue("$last", last ?? string.Empty);
         cmd.Parameters.AddWithValue("$n", limit);
-        return Task.FromResult<IReadOnlyList<string>>(ReadStrings(cmd));
+        return await ReadStringsAsync(cmd, cancellationToken);
     }
 
-    public Task<IReadOnlyList<Referrer>> ListReferrersAsync(RepositoryName repository, Digest subject, string? artifactType, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<Referrer>> ListReferrersAsync(RepositoryName repository, Digest subject, string? artifactType, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
@@ -215,25 +214,25 @@ public sealed partial class SqliteMetadataStore
         cmd.Parameters.AddWithValue("$s", subject.ToString());
         cmd.Parameters.AddWithValue("$at", (object?)artifactType ?? DBNull.Value);
         var list = new List<Referrer>();
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
         {
             list.Add(new Referrer(Digest.Parse(r.GetString(0)), r.GetString(1), r.GetInt64(2),
                 r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4)));
         }
 
-        return Task.FromResult<IReadOnlyList<Referrer>>(list);
+        return list;
     }
 
-    public Task<long> GetProjectUsageAsync(string project, CancellationToken cancellationToken)
+    public async Task<long> GetProjectUsageAsync(string project, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        return Task.FromResult(ReadUsage(c, null, project));
+        await using var c = await OpenAsync(cancellationToken);
+        return await ReadUsageAsync(c, cancellationToken, project);
     }
 
-    public Task<bool> ProjectHasRepositoriesAsync(string project, CancellationToken cancellationToken)
+    public async Task<bool> ProjectHasRepositoriesAsync(string project, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT 1 FROM repositories r WHERE r.project = $p
@@ -241,52 +240,48 @@ public sealed partial class SqliteMetadataStore
             LIMIT 1
             """;
         cmd.Parameters.AddWithValue("$p", project);
-        return Task.FromResult(cmd.ExecuteScalar() is not null);
+        return (await cmd.ExecuteScalarAsync(cancellationToken)) is not null;
     }
 
     // ---- helpers ----------------------------------------------------------------------------
 
-    private static long? LinkedBlobSize(SqliteConnection c, SqliteTransaction tx, long repoId, string digest)
+    private static async Task<long?> LinkedBlobSizeAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string digest)
     {
         using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = """
             SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
             WHERE rb.repository_id = $r AND rb.digest = $d
             """;
         cmd.Parameters.AddWithValue("$r", repoId);
         cmd.Parameters.AddWithValue("$d", digest);
-        return cmd.ExecuteScalar() is long size ? size : null;
+        return (await cmd.ExecuteScalarAsync(cancellationToken)) is long size ? size : null;
     }
 
-    private static long? ManifestSize(SqliteConnection c, SqliteTransaction tx, long repoId, string digest)
+    private static async Task<long?> ManifestSizeAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string digest)
     {
         using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = "SELECT size FROM manifests WHERE repository_id = $r AND digest = $d";
         cmd.Parameters.AddWithValue("$r", repoId);
         cmd.Parameters.AddWithValue("$d", digest);
-        return cmd.ExecuteScalar() is long size ? size : null;
+        return (await cmd.ExecuteScalarAsync(cancellationToken)) is long size ? size : null;
     }
 
-    private static bool ManifestExists(SqliteConnection c, SqliteTransaction tx, long repoId, string digest)
+    private static async Task<bool> ManifestExistsAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string digest)
     {
         using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = "SELECT 1 FROM manifests WHERE repository_id = $r AND digest = $d";
         cmd.Parameters.AddWithValue("$r", repoId);
         cmd.Parameters.AddWithValue("$d", digest);
-        return cmd.ExecuteScalar() is not null;
+        return (await cmd.ExecuteScalarAsync(cancellationToken)) is not null;
     }
 
     // Usage is computed from the content tables (SqliteMetadataStore.Quotas.cs), never kept as a counter.
-    private static long ReadUsage(SqliteConnection c, SqliteTransaction? tx, string project) => ComputeUsage(c, tx, project);
+    private static async Task<long> ReadUsageAsync(SqliteConnection c, CancellationToken cancellationToken, string project) => await ComputeUsageAsync(c, cancellationToken, project);
 
     /// <summary>The manifests of the repository (image indexes) that list <paramref name="digest"/> among their manifests, a few at most.</summary>
-    private static List<Digest> ParentManifests(SqliteConnection c, SqliteTransaction tx, long repoId, string digest)
+    private static async Task<List<Digest>> ParentManifestsAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string digest)
     {
         using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = """
             SELECT parent FROM manifest_references
             WHERE repository_id = $r AND child = $d AND child_is_manifest = 1
@@ -295,8 +290,8 @@ public sealed partial class SqliteMetadataStore
         cmd.Parameters.AddWithValue("$r", repoId);
         cmd.Parameters.AddWithValue("$d", digest);
         var parents = new List<Digest>();
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
         {
             parents.Add(Digest.Parse(r.GetString(0)));
         }

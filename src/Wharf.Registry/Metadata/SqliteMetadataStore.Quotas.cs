@@ -28,75 +28,73 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
         SELECT m.digest, m.size FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.project = $p
         """;
 
-    public Task<bool> ProjectHoldsAsync(string project, Digest digest, CancellationToken cancellationToken)
+    public async Task<bool> ProjectHoldsAsync(string project, Digest digest, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        return Task.FromResult(ProjectHolds(c, null, project, digest.ToString()));
+        await using var c = await OpenAsync(cancellationToken);
+        return await ProjectHoldsAsync(c, cancellationToken, project, digest.ToString());
     }
 
-    public Task LinkBlobAsync(RepositoryName repository, Digest digest, long size, long? quotaLimit, CancellationToken cancellationToken)
+    public async Task LinkBlobAsync(RepositoryName repository, Digest digest, long size, long? quotaLimit, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        using var tx = c.BeginTransaction();
-        long before = ReadUsage(c, tx, repository.Project);
-        long repoId = EnsureRepository(c, tx, repository);
-        Execute(c, tx, "INSERT INTO blobs(digest, size, created_at) VALUES($d, $s, $t) ON CONFLICT(digest) DO NOTHING",
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
+        long before = await ReadUsageAsync(c, cancellationToken, repository.Project);
+        long repoId = await EnsureRepositoryAsync(c, cancellationToken, repository);
+        await ExecuteAsync(c, cancellationToken, "INSERT INTO blobs(digest, size, created_at) VALUES($d, $s, $t) ON CONFLICT(digest) DO NOTHING",
             ("$d", digest.ToString()), ("$s", size), ("$t", Now));
-        InsertLink(c, tx, repoId, digest);
-        CheckQuota(c, tx, repository.Project, before, quotaLimit);
-        tx.Commit();
-        return Task.CompletedTask;
+        await InsertLinkAsync(c, cancellationToken, repoId, digest);
+        await CheckQuotaAsync(c, cancellationToken, repository.Project, before, quotaLimit);
+        await tx.CommitAsync(cancellationToken);
+        return;
     }
 
-    public Task<bool> MountBlobAsync(RepositoryName repository, RepositoryName from, Digest digest, long? quotaLimit, CancellationToken cancellationToken)
+    public async Task<bool> MountBlobAsync(RepositoryName repository, RepositoryName from, Digest digest, long? quotaLimit, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        using var tx = c.BeginTransaction();
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
         using (var check = c.CreateCommand())
         {
-            check.Transaction = tx;
             check.CommandText = """
                 SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
                 WHERE r.name = $from AND rb.digest = $d
                 """;
             check.Parameters.AddWithValue("$from", from.Value);
             check.Parameters.AddWithValue("$d", digest.ToString());
-            if (check.ExecuteScalar() is null)
+            if ((await check.ExecuteScalarAsync(cancellationToken)) is null)
             {
-                return Task.FromResult(false);
+                return false;
             }
         }
 
-        long before = ReadUsage(c, tx, repository.Project);
-        long repoId = EnsureRepository(c, tx, repository);
-        InsertLink(c, tx, repoId, digest);
-        CheckQuota(c, tx, repository.Project, before, quotaLimit);
-        tx.Commit();
-        return Task.FromResult(true);
+        long before = await ReadUsageAsync(c, cancellationToken, repository.Project);
+        long repoId = await EnsureRepositoryAsync(c, cancellationToken, repository);
+        await InsertLinkAsync(c, cancellationToken, repoId, digest);
+        await CheckQuotaAsync(c, cancellationToken, repository.Project, before, quotaLimit);
+        await tx.CommitAsync(cancellationToken);
+        return true;
     }
 
     /// <summary>The project's usage, computed from what it stores.</summary>
-    internal static long ComputeUsage(SqliteConnection c, SqliteTransaction? tx, string project)
+    internal static async Task<long> ComputeUsageAsync(SqliteConnection c, CancellationToken cancellationToken, string project)
     {
         using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = $"SELECT COALESCE(SUM(size), 0) FROM ({ProjectContent})";
         cmd.Parameters.AddWithValue("$p", project);
-        return (long)cmd.ExecuteScalar()!;
+        return (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
     }
 
     /// <summary>
     /// Refuses (inside the transaction, which the caller then abandons) a change that took the
     /// project over its limit. A change that adds nothing (content the project already holds) always passes.
     /// </summary>
-    internal static void CheckQuota(SqliteConnection c, SqliteTransaction tx, string project, long before, long? limit)
+    internal static async Task CheckQuotaAsync(SqliteConnection c, CancellationToken cancellationToken, string project, long before, long? limit)
     {
         if (limit is not { } max)
         {
             return;
         }
 
-        long after = ComputeUsage(c, tx, project);
+        long after = await ComputeUsageAsync(c, cancellationToken, project);
         if (after > before && after > max)
         {
             throw QuotaExceeded(project, before, max, after - before);
@@ -109,32 +107,31 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
             Data = { [Api.RegistryApi.QuotaExceededProject] = project },
         };
 
-    private static bool ProjectHolds(SqliteConnection c, SqliteTransaction? tx, string project, string digest)
+    private static async Task<bool> ProjectHoldsAsync(SqliteConnection c, CancellationToken cancellationToken, string project, string digest)
     {
         using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = $"SELECT 1 FROM ({ProjectContent}) WHERE digest = $d LIMIT 1";
         cmd.Parameters.AddWithValue("$p", project);
         cmd.Parameters.AddWithValue("$d", digest);
-        return cmd.ExecuteScalar() is not null;
+        return (await cmd.ExecuteScalarAsync(cancellationToken)) is not null;
     }
 
     // A link made again (the same layer pushed once more) restarts its grace period, so GC does not
     // unlink it between this commit and the manifest that is about to reference it.
     // A released link linked again is charged again.
-    private void InsertLink(SqliteConnection c, SqliteTransaction tx, long repoId, Digest digest)
+    private async Task InsertLinkAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, Digest digest)
     {
-        Execute(c, tx, """
+        await ExecuteAsync(c, cancellationToken, """
             INSERT INTO repository_blobs(repository_id, digest, created_at) VALUES($r, $d, $t)
             ON CONFLICT(repository_id, digest) DO UPDATE SET created_at = excluded.created_at
             """,
             ("$r", repoId), ("$d", digest.ToString()), ("$t", Now));
-        Execute(c, tx, "DELETE FROM released_blob_links WHERE repository_id = $r AND digest = $d", ("$r", repoId), ("$d", digest.ToString()));
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM released_blob_links WHERE repository_id = $r AND digest = $d", ("$r", repoId), ("$d", digest.ToString()));
     }
 
     /// <summary>A manifest is being deleted: the links of the blobs it referenced stop counting (unless another manifest still references them).</summary>
-    internal static void ReleaseManifestLinks(SqliteConnection c, SqliteTransaction tx, long repoId, string manifestDigest) =>
-        Execute(c, tx, """
+    internal static async Task ReleaseManifestLinksAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string manifestDigest) =>
+        await ExecuteAsync(c, cancellationToken, """
             INSERT INTO released_blob_links(repository_id, digest)
             SELECT rb.repository_id, rb.digest FROM manifest_references mr
             JOIN repository_blobs rb ON rb.repository_id = mr.repository_id AND rb.digest = mr.child

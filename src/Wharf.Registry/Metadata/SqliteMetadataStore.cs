@@ -1,81 +1,78 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Wharf.Oci;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Metadata;
 
 /// <summary>
-/// The metadata store on an embedded SQLite database (WAL, synchronous=FULL so a committed
-/// transaction survives a crash). Every write is one IMMEDIATE transaction, so checks made inside
-/// it (blob presence, quota) hold when it commits. Schema in <see cref="SqliteSchema"/>.
+/// The metadata store on the registry database (<see cref="RegistryDatabase"/>: pooled connections,
+/// WAL, synchronous=FULL so a committed transaction survives a crash; schema in
+/// <see cref="Migrations"/>). Async all the way, with the caller's cancellation. Every write is one
+/// IMMEDIATE transaction, so checks made inside it (blob presence, quota) hold when it commits.
 /// </summary>
 public sealed partial class SqliteMetadataStore : IMetadataStore
 {
-    private readonly string _connectionString;
+    private readonly RegistryDatabase _database;
     private readonly TimeProvider _time;
 
-    public SqliteMetadataStore(string databasePath, TimeProvider? time = null)
+    public SqliteMetadataStore(RegistryDatabase database, TimeProvider? time = null)
     {
+        _database = database ?? throw new ArgumentNullException(nameof(database));
         _time = time ?? TimeProvider.System;
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
-        using var connection = Open();
-        SqliteSchema.Apply(connection);
     }
 
-    public string ConnectionString => _connectionString;
-
-    internal SqliteConnection Open()
+    /// <summary>A store with its own connection pool to the file (the offline commands, tests).</summary>
+    public SqliteMetadataStore(string databasePath, TimeProvider? time = null)
+        : this(new RegistryDatabase(databasePath), time)
     {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;";
-        pragma.ExecuteNonQuery();
-        return connection;
     }
+
+    public RegistryDatabase Database => _database;
+
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => _database.OpenAsync(cancellationToken);
+
+    // Writes are IMMEDIATE transactions: the write lock is taken at BEGIN, so the checks made inside
+    // (blob presence, quota, immutable tags) hold when the transaction commits.
+    private static async Task<SqliteTransaction> BeginAsync(SqliteConnection c, CancellationToken cancellationToken) =>
+        (SqliteTransaction)await c.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken);
 
     private long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     // ---- repositories ---------------------------------------------------------------------
 
-    public Task<bool> RepositoryExistsAsync(RepositoryName repository, CancellationToken cancellationToken)
+    public async Task<bool> RepositoryExistsAsync(RepositoryName repository, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        return Task.FromResult(RepositoryId(c, null, repository) is not null);
+        await using var c = await OpenAsync(cancellationToken);
+        return await RepositoryIdAsync(c, cancellationToken, repository) is not null;
     }
 
-    public Task<IReadOnlyList<string>> ListRepositoriesAsync(string? last, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> ListRepositoriesAsync(string? last, int limit, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT name FROM repositories WHERE name > $last ORDER BY name LIMIT $n";
         cmd.Parameters.AddWithValue("$last", last ?? string.Empty);
         cmd.Parameters.AddWithValue("$n", limit);
-        return Task.FromResult<IReadOnlyList<string>>(ReadStrings(cmd));
+        return await ReadStringsAsync(cmd, cancellationToken);
     }
 
-    public Task<IReadOnlyList<string>> ListProjectRepositoriesAsync(string project, string? last, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> ListProjectRepositoriesAsync(string project, string? last, int limit, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT name FROM repositories WHERE project = $p AND name > $last ORDER BY name LIMIT $n";
         cmd.Parameters.AddWithValue("$p", project);
         cmd.Parameters.AddWithValue("$last", last ?? string.Empty);
         cmd.Parameters.AddWithValue("$n", limit);
-        return Task.FromResult<IReadOnlyList<string>>(ReadStrings(cmd));
+        return await ReadStringsAsync(cmd, cancellationToken);
     }
 
     // ---- blob links -------------------------------------------------------------------------
 
-    public Task<long?> GetLinkedBlobSizeAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
+    public async Task<long?> GetLinkedBlobSizeAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT b.size FROM repository_blobs rb
@@ -85,7 +82,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
             """;
         cmd.Parameters.AddWithValue("$repo", repository.Value);
         cmd.Parameters.AddWithValue("$digest", digest.ToString());
-        return Task.FromResult(cmd.ExecuteScalar() is long size ? size : (long?)null);
+        return (await cmd.ExecuteScalarAsync(cancellationToken)) is long size ? size : (long?)null;
     }
 
     public Task LinkBlobAsync(RepositoryName repository, Digest digest, long size, CancellationToken cancellationToken) =>
@@ -94,9 +91,9 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
     public Task<bool> MountBlobAsync(RepositoryName repository, RepositoryName from, Digest digest, CancellationToken cancellationToken) =>
         MountBlobAsync(repository, from, digest, quotaLimit: null, cancellationToken);
 
-    public Task<RepositoryName?> FindBlobInProjectAsync(string project, Digest digest, CancellationToken cancellationToken)
+    public async Task<RepositoryName?> FindBlobInProjectAsync(string project, Digest digest, CancellationToken cancellationToken)
     {
-        using var c = Open();
+        await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
@@ -104,117 +101,110 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
             """;
         cmd.Parameters.AddWithValue("$d", digest.ToString());
         cmd.Parameters.AddWithValue("$p", project);
-        return Task.FromResult(cmd.ExecuteScalar() is string name ? RepositoryName.Parse(name) : (RepositoryName?)null);
+        return (await cmd.ExecuteScalarAsync(cancellationToken)) is string name ? RepositoryName.Parse(name) : (RepositoryName?)null;
     }
 
-    public Task<bool> UnlinkBlobAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
+    public async Task<bool> UnlinkBlobAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        using var tx = c.BeginTransaction();
-        long? repoId = RepositoryId(c, tx, repository);
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
+        long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         if (repoId is null)
         {
-            return Task.FromResult(false);
+            return false;
         }
 
-        int n = Execute(c, tx, "DELETE FROM repository_blobs WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", digest.ToString()));
-        tx.Commit();
-        return Task.FromResult(n > 0);
+        int n = await ExecuteAsync(c, cancellationToken, "DELETE FROM repository_blobs WHERE repository_id = $r AND digest = $d", ("$r", repoId.Value), ("$d", digest.ToString()));
+        await tx.CommitAsync(cancellationToken);
+        return n > 0;
     }
 
     // ---- upload sessions --------------------------------------------------------------------
 
-    public Task CreateUploadAsync(UploadSession session, CancellationToken cancellationToken)
+    public async Task CreateUploadAsync(UploadSession session, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        Execute(c, null, "INSERT INTO uploads(id, repository, created_at) VALUES($id, $r, $t)",
-            ("$id", session.Id), ("$r", session.Repository.Value), ("$t", session.CreatedAt.ToUnixTimeMilliseconds()));
-        return Task.CompletedTask;
+        ArgumentNullException.ThrowIfNull(session);
+        await using var c = await OpenAsync(cancellationToken);
+        long at = session.CreatedAt.ToUnixTimeMilliseconds();
+        await ExecuteAsync(c, cancellationToken, "INSERT INTO uploads(id, repository, created_at, size, updated_at) VALUES($id, $r, $t, $s, $t)",
+            ("$id", session.Id), ("$r", session.Repository.Value), ("$t", at), ("$s", session.Size));
     }
 
-    public Task<UploadSession?> GetUploadAsync(string id, CancellationToken cancellationToken)
+    public async Task<UploadSession?> GetUploadAsync(string id, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT repository, created_at FROM uploads WHERE id = $id";
-        cmd.Parameters.AddWithValue("$id", id);
-        using var r = cmd.ExecuteReader();
-        if (!r.Read())
-        {
-            return Task.FromResult<UploadSession?>(null);
-        }
-
-        return Task.FromResult<UploadSession?>(new UploadSession(id, RepositoryName.Parse(r.GetString(0)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1))));
+        await using var c = await OpenAsync(cancellationToken);
+        var rows = await c.QueryAsync($"SELECT {UploadColumns} FROM uploads WHERE id = $id", ReadUpload, cancellationToken, ("$id", id));
+        return rows.Count == 0 ? null : rows[0];
     }
 
-    public Task DeleteUploadAsync(string id, CancellationToken cancellationToken)
+    public async Task<bool> RecordUploadProgressAsync(string id, long size, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        Execute(c, null, "DELETE FROM uploads WHERE id = $id", ("$id", id));
-        return Task.CompletedTask;
+        await using var c = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(c, cancellationToken, "UPDATE uploads SET size = $s, updated_at = $t WHERE id = $id",
+            ("$s", size), ("$t", at.ToUnixTimeMilliseconds()), ("$id", id)) == 1;
     }
 
-    public Task<IReadOnlyList<UploadSession>> ListUploadsOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    public async Task DeleteUploadAsync(string id, CancellationToken cancellationToken)
     {
-        using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT id, repository, created_at FROM uploads WHERE created_at < $t";
-        cmd.Parameters.AddWithValue("$t", cutoff.ToUnixTimeMilliseconds());
-        var list = new List<UploadSession>();
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
-        {
-            list.Add(new UploadSession(r.GetString(0), RepositoryName.Parse(r.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2))));
-        }
-
-        return Task.FromResult<IReadOnlyList<UploadSession>>(list);
+        await using var c = await OpenAsync(cancellationToken);
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM uploads WHERE id = $id", ("$id", id));
     }
+
+    public async Task<IReadOnlyList<UploadSession>> ListIdleUploadsAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await using var c = await OpenAsync(cancellationToken);
+        return await c.QueryAsync($"SELECT {UploadColumns} FROM uploads WHERE updated_at < $t", ReadUpload, cancellationToken,
+            ("$t", cutoff.ToUnixTimeMilliseconds()));
+    }
+
+    private const string UploadColumns = "id, repository, created_at, size, updated_at";
+
+    private static UploadSession ReadUpload(SqliteDataReader r) => new(
+        r.GetString(0), RepositoryName.Parse(r.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)),
+        r.IsDBNull(3) ? null : r.GetInt64(3), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)));
 
     // ---- helpers ----------------------------------------------------------------------------
 
-    private static long? RepositoryId(SqliteConnection c, SqliteTransaction? tx, RepositoryName repository)
+    private static async Task<long?> RepositoryIdAsync(SqliteConnection c, CancellationToken cancellationToken, RepositoryName repository)
     {
         using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = "SELECT id FROM repositories WHERE name = $n";
         cmd.Parameters.AddWithValue("$n", repository.Value);
-        return cmd.ExecuteScalar() is long id ? id : null;
+        return (await cmd.ExecuteScalarAsync(cancellationToken)) is long id ? id : null;
     }
 
-    private long EnsureRepository(SqliteConnection c, SqliteTransaction tx, RepositoryName repository)
+    private async Task<long> EnsureRepositoryAsync(SqliteConnection c, CancellationToken cancellationToken, RepositoryName repository)
     {
-        if (RepositoryId(c, tx, repository) is { } id)
+        if (await RepositoryIdAsync(c, cancellationToken, repository) is { } id)
         {
             return id;
         }
 
         using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = "INSERT INTO repositories(name, project, created_at) VALUES($n, $p, $t) RETURNING id";
         cmd.Parameters.AddWithValue("$n", repository.Value);
         cmd.Parameters.AddWithValue("$p", repository.Project);
         cmd.Parameters.AddWithValue("$t", Now);
-        return (long)cmd.ExecuteScalar()!;
+        return (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    private static int Execute(SqliteConnection c, SqliteTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
+    private static async Task<int> ExecuteAsync(SqliteConnection c, CancellationToken cancellationToken, string sql, params (string Name, object? Value)[] parameters)
     {
         using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
         cmd.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
             cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
         }
 
-        return cmd.ExecuteNonQuery();
+        return (await cmd.ExecuteNonQueryAsync(cancellationToken));
     }
 
-    private static List<string> ReadStrings(SqliteCommand cmd)
+    private static async Task<List<string>> ReadStringsAsync(SqliteCommand cmd, CancellationToken cancellationToken)
     {
         var list = new List<string>();
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
         {
             list.Add(r.GetString(0));
         }

@@ -6,6 +6,7 @@ using Wharf.Registry.Identity;
 using Wharf.Registry.Management;
 using Wharf.Registry.Metadata;
 using ManagementApi = Wharf.Registry.Management.Api;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Portal;
 

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Management;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Portal;
 

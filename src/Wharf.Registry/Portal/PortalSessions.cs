@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Wharf.Registry.Identity;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Portal;
 
@@ -14,7 +15,7 @@ namespace Wharf.Registry.Portal;
 /// out deletes the row, so a copied cookie is dead as well. Sessions outlive a restart of wharfd, since
 /// none of these ever depended on the process.
 /// </summary>
-public sealed class PortalSessions(IdentityDatabase database, IUserStore users, TimeProvider time)
+public sealed class PortalSessions(RegistryDatabase database, IUserStore users, TimeProvider time)
 {
     public const string CookieName = "wharf_session";
 
@@ -29,12 +30,12 @@ public sealed class PortalSessions(IdentityDatabase database, IUserStore users, 
         ArgumentNullException.ThrowIfNull(user);
         long generation = await users.GetTokenGenerationAsync(user.Id, cancellationToken).ConfigureAwait(false) ?? 0;
         string id = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync("DELETE FROM portal_sessions WHERE expires_at <= $now;", cancellationToken, ("$now", now)).ConfigureAwait(false);
         await connection.ExecuteAsync(
             "INSERT INTO portal_sessions (id_hash, user_id, generation, expires_at) VALUES ($h, $u, $g, $e);", cancellationToken,
-            ("$h", Hash(id)), ("$u", user.Id), ("$g", generation), ("$e", now + (long)IdleLifetime.TotalSeconds)).ConfigureAwait(false);
+            ("$h", Hash(id)), ("$u", user.Id), ("$g", generation), ("$e", now + (long)IdleLifetime.TotalMilliseconds)).ConfigureAwait(false);
         context.Response.Cookies.Append(CookieName, id, CookieOptions(context));
     }
 
@@ -57,7 +58,7 @@ public sealed class PortalSessions(IdentityDatabase database, IUserStore users, 
         }
 
         string hash = Hash(id);
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         (long UserId, long Generation, long ExpiresAt) session;
         await using (var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -80,8 +81,8 @@ public sealed class PortalSessions(IdentityDatabase database, IUserStore users, 
             return Caller.Anonymous;
         }
 
-        long until = now + (long)IdleLifetime.TotalSeconds;
-        if (until - session.ExpiresAt >= (long)ExtendEvery.TotalSeconds)
+        long until = now + (long)IdleLifetime.TotalMilliseconds;
+        if (until - session.ExpiresAt >= (long)ExtendEvery.TotalMilliseconds)
         {
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await connection.ExecuteAsync("UPDATE portal_sessions SET expires_at = $e WHERE id_hash = $h;", cancellationToken, ("$e", until), ("$h", hash)).ConfigureAwait(false);

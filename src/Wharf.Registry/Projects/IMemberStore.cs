@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Wharf.Registry.Identity;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Projects;
 
@@ -22,7 +23,7 @@ public interface IMemberStore
     Task<ProjectRole?> GetRoleAsync(long projectId, long userId, CancellationToken cancellationToken);
 }
 
-public sealed class SqliteMemberStore(IdentityDatabase database, TimeProvider time) : IMemberStore
+public sealed class SqliteMemberStore(RegistryDatabase database, TimeProvider time) : IMemberStore
 {
     private const string Select = "SELECT m.id, m.project_id, m.user_id, u.username, m.role FROM project_members m JOIN users u ON u.id = m.user_id";
 
@@ -33,7 +34,7 @@ public sealed class SqliteMemberStore(IdentityDatabase database, TimeProvider ti
         {
             long id = await connection.ScalarAsync<long>(
                 "INSERT INTO project_members (project_id, user_id, role, creation_time, update_time) VALUES ($p, $u, $r, $t, $t) RETURNING id;",
-                cancellationToken, ("$p", projectId), ("$u", userId), ("$r", (int)role), ("$t", time.GetUtcNow().ToUnixTimeSeconds())).ConfigureAwait(false);
+                cancellationToken, ("$p", projectId), ("$u", userId), ("$r", (int)role), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
             return await GetAsync(projectId, id, cancellationToken).ConfigureAwait(false);
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
@@ -63,7 +64,7 @@ public sealed class SqliteMemberStore(IdentityDatabase database, TimeProvider ti
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ExecuteAsync(
             "UPDATE project_members SET role = $r, update_time = $t WHERE project_id = $p AND id = $id;", cancellationToken,
-            ("$r", (int)role), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$p", projectId), ("$id", memberId)).ConfigureAwait(false) == 1;
+            ("$r", (int)role), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$p", projectId), ("$id", memberId)).ConfigureAwait(false) == 1;
     }
 
     public async Task<bool> RemoveAsync(long projectId, long memberId, CancellationToken cancellationToken)

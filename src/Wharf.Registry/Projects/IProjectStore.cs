@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Wharf.Registry.Identity;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Projects;
 
@@ -44,13 +45,13 @@ public interface IProjectStore
     Task<bool> DeleteAsync(long id, CancellationToken cancellationToken);
 }
 
-public sealed class SqliteProjectStore(IdentityDatabase database, TimeProvider time) : IProjectStore
+public sealed class SqliteProjectStore(RegistryDatabase database, TimeProvider time) : IProjectStore
 {
     private const string Columns = "id, name, public, owner_id, storage_limit, creation_time, update_time";
 
     public async Task<Project?> CreateAsync(string name, bool isPublic, long? ownerId, long? storageLimit, CancellationToken cancellationToken)
     {
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -71,7 +72,7 @@ public sealed class SqliteProjectStore(IdentityDatabase database, TimeProvider t
             }
 
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            var at = DateTimeOffset.FromUnixTimeSeconds(now);
+            var at = DateTimeOffset.FromUnixTimeMilliseconds(now);
             return new Project(id, name, isPublic, ownerId, storageLimit, at, at);
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
@@ -131,7 +132,7 @@ public sealed class SqliteProjectStore(IdentityDatabase database, TimeProvider t
             ("$pub", query.IsPublic == true ? 1 : 0),
             ("$owner", query.Owner),
             ("$uid", query.VisibleToUserId),
-            ("$since", query.Groups?.ReadSince.ToUnixTimeSeconds() ?? 0),
+            ("$since", query.Groups?.ReadSince.ToUnixTimeMilliseconds() ?? 0),
         ];
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         long total = await connection.ScalarAsync<long>($"SELECT COUNT(*) FROM projects {where};", cancellationToken, parameters).ConfigureAwait(false);
@@ -158,7 +159,7 @@ public sealed class SqliteProjectStore(IdentityDatabase database, TimeProvider t
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ExecuteAsync(
             $"UPDATE projects SET {set}, update_time = $t WHERE id = $id;", cancellationToken,
-            ("$v", value), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false) == 1;
+            ("$v", value), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", id)).ConfigureAwait(false) == 1;
     }
 
     private async Task<Project?> FindAsync(string where, object key, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Wharf.Registry.Identity;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Projects;
 
@@ -51,7 +52,7 @@ public interface IRobotStore
     Task<bool> DeleteAsync(long id, CancellationToken cancellationToken);
 }
 
-public sealed class SqliteRobotStore(IdentityDatabase database, TimeProvider time) : IRobotStore
+public sealed class SqliteRobotStore(RegistryDatabase database, TimeProvider time) : IRobotStore
 {
     private const string Select = "SELECT r.id, r.name, r.project_id, p.name, r.description, r.access, r.disabled, r.duration_days, r.expires_at, r.creation_time, r.update_time FROM robots r JOIN projects p ON p.id = r.project_id";
 
@@ -64,7 +65,7 @@ public sealed class SqliteRobotStore(IdentityDatabase database, TimeProvider tim
                 "INSERT INTO robots (name, project_id, description, secret_hash, access, disabled, duration_days, expires_at, creation_time, update_time) "
                 + "SELECT $n, $p, $d, $s, $a, $x, $dd, $e, $t, $t WHERE NOT EXISTS (SELECT 1 FROM robots WHERE name = $n COLLATE NOCASE) RETURNING id;",
                 cancellationToken, ("$n", name), ("$p", projectId), ("$d", description), ("$s", secretHash), ("$a", (int)access), ("$x", disabled ? 1 : 0),
-                ("$dd", durationDays), ("$e", expiresAt), ("$t", time.GetUtcNow().ToUnixTimeSeconds())).ConfigureAwait(false);
+                ("$dd", durationDays), ("$e", StoredExpiry(expiresAt)), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
             return id == 0 ? null : await FindByIdAsync(id, cancellationToken).ConfigureAwait(false);
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
@@ -97,8 +98,8 @@ public sealed class SqliteRobotStore(IdentityDatabase database, TimeProvider tim
             // Disabling revokes the robot's refresh tokens, as for users.
             "UPDATE robots SET description = $d, access = $a, token_generation = token_generation + (CASE WHEN $x = 1 AND disabled = 0 THEN 1 ELSE 0 END), "
             + "disabled = $x, duration_days = $dd, expires_at = $e, update_time = $t WHERE id = $id;", cancellationToken,
-            ("$d", description), ("$a", (int)access), ("$x", disabled ? 1 : 0), ("$dd", durationDays), ("$e", expiresAt),
-            ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false) == 1;
+            ("$d", description), ("$a", (int)access), ("$x", disabled ? 1 : 0), ("$dd", durationDays), ("$e", StoredExpiry(expiresAt)),
+            ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", id)).ConfigureAwait(false) == 1;
     }
 
     public async Task<bool> SetSecretHashAsync(long id, string secretHash, CancellationToken cancellationToken)
@@ -106,7 +107,7 @@ public sealed class SqliteRobotStore(IdentityDatabase database, TimeProvider tim
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ExecuteAsync(
             "UPDATE robots SET secret_hash = $s, token_generation = token_generation + 1, update_time = $t WHERE id = $id;", cancellationToken,
-            ("$s", secretHash), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false) == 1;
+            ("$s", secretHash), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", id)).ConfigureAwait(false) == 1;
     }
 
     public async Task<bool> UpgradeSecretHashAsync(long id, string oldHash, string newHash, CancellationToken cancellationToken)
@@ -138,5 +139,10 @@ public sealed class SqliteRobotStore(IdentityDatabase database, TimeProvider tim
 
     private static Robot Read(SqliteDataReader r) =>
         new(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetString(3), r.NullableString(4), (RepositoryActions)r.GetInt64(5), r.GetInt64(6) != 0,
-            (int)r.GetInt64(7), r.GetInt64(8), r.Time(9), r.Time(10));
+            (int)r.GetInt64(7), ApiExpiry(r.GetInt64(8)), r.Time(9), r.Time(10));
+
+    // Harbor's robot API speaks Unix seconds for expires_at (-1: never); the database, as everywhere, milliseconds.
+    private static long StoredExpiry(long seconds) => seconds < 0 ? seconds : seconds * 1000;
+
+    private static long ApiExpiry(long milliseconds) => milliseconds < 0 ? milliseconds : milliseconds / 1000;
 }

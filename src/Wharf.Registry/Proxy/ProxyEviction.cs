@@ -5,6 +5,7 @@ using Wharf.Oci;
 using Wharf.Registry.Api;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Metadata;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Proxy;
 
@@ -12,26 +13,15 @@ namespace Wharf.Registry.Proxy;
 /// When each cached manifest of a proxy-cache project was last pulled (or cached), so content nobody
 /// pulled for <see cref="ProxyCacheOptions.EvictAfter"/> can be evicted.
 /// </summary>
-public sealed class ProxyPullLog(IdentityDatabase database)
+public sealed class ProxyPullLog(RegistryDatabase database)
 {
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS proxy_pulls (
-            repository TEXT NOT NULL,
-            digest TEXT NOT NULL,
-            is_index INTEGER NOT NULL,
-            last_pull INTEGER NOT NULL,
-            PRIMARY KEY (repository, digest));
-        """;
-
-    private volatile bool _initialized;
-
     public async Task RecordAsync(RepositoryName repository, Digest digest, bool isIndex, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(
             "INSERT INTO proxy_pulls (repository, digest, is_index, last_pull) VALUES ($r, $d, $i, $t) "
             + "ON CONFLICT (repository, digest) DO UPDATE SET last_pull = MAX(last_pull, excluded.last_pull);",
-            cancellationToken, ("$r", repository.Value), ("$d", digest.ToString()), ("$i", isIndex ? 1 : 0), ("$t", at.ToUnixTimeSeconds())).ConfigureAwait(false);
+            cancellationToken, ("$r", repository.Value), ("$d", digest.ToString()), ("$i", isIndex ? 1 : 0), ("$t", at.ToUnixTimeMilliseconds())).ConfigureAwait(false);
     }
 
     /// <summary>Manifests last pulled before <paramref name="cutoff"/>, image indexes first (their children are freed by their going).</summary>
@@ -40,7 +30,7 @@ public sealed class ProxyPullLog(IdentityDatabase database)
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.QueryAsync(
             "SELECT repository, digest FROM proxy_pulls WHERE last_pull < $c ORDER BY is_index DESC, repository, digest;",
-            r => (RepositoryName.Parse(r.GetString(0)), Digest.Parse(r.GetString(1))), cancellationToken, ("$c", cutoff.ToUnixTimeSeconds())).ConfigureAwait(false);
+            r => (RepositoryName.Parse(r.GetString(0)), Digest.Parse(r.GetString(1))), cancellationToken, ("$c", cutoff.ToUnixTimeMilliseconds())).ConfigureAwait(false);
     }
 
     public async Task ForgetAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
@@ -50,26 +40,7 @@ public sealed class ProxyPullLog(IdentityDatabase database)
             ("$r", repository.Value), ("$d", digest.ToString())).ConfigureAwait(false);
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        if (!_initialized)
-        {
-            try
-            {
-                await connection.ExecuteAsync(Schema, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-
-            _initialized = true;
-        }
-
-        return connection;
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Wharf.Registry.Identity;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Proxy;
 
@@ -53,32 +54,13 @@ public interface IUpstreamRegistryStore
 /// Two tables next to the projects: the endpoints, and the binding of a project to one (a row here
 /// is what makes a project a proxy cache). A deleted project drops its binding with it.
 /// </summary>
-public sealed class SqliteUpstreamRegistryStore(IdentityDatabase database, TimeProvider time) : IUpstreamRegistryStore
+public sealed class SqliteUpstreamRegistryStore(RegistryDatabase database, TimeProvider time) : IUpstreamRegistryStore
 {
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS proxy_registries (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            name TEXT NOT NULL UNIQUE,
-            type TEXT NOT NULL,
-            url TEXT NOT NULL,
-            description TEXT,
-            insecure INTEGER NOT NULL DEFAULT 0,
-            access_key TEXT,
-            access_secret TEXT,
-            creation_time INTEGER NOT NULL,
-            update_time INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS proxy_projects (
-            project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
-            registry_id INTEGER NOT NULL REFERENCES proxy_registries(id));
-        """;
-
     private const string Columns = "id, name, type, url, description, insecure, access_key, access_secret, creation_time, update_time";
-
-    private volatile bool _initialized;
 
     public async Task<UpstreamRegistry?> CreateAsync(UpstreamRegistry registry, CancellationToken cancellationToken)
     {
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -86,7 +68,7 @@ public sealed class SqliteUpstreamRegistryStore(IdentityDatabase database, TimeP
                 "INSERT INTO proxy_registries (name, type, url, description, insecure, access_key, access_secret, creation_time, update_time) "
                 + "SELECT $n, $ty, $u, $d, $i, $k, $s, $t, $t WHERE NOT EXISTS (SELECT 1 FROM proxy_registries WHERE name = $n COLLATE NOCASE) RETURNING id;",
                 cancellationToken, Parameters(registry, now)).ConfigureAwait(false);
-            var at = DateTimeOffset.FromUnixTimeSeconds(now);
+            var at = DateTimeOffset.FromUnixTimeMilliseconds(now);
             return id == 0 ? null : registry with { Id = id, CreatedAt = at, UpdatedAt = at };
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
@@ -125,7 +107,7 @@ public sealed class SqliteUpstreamRegistryStore(IdentityDatabase database, TimeP
 
             return await connection.ExecuteAsync(
                 "UPDATE proxy_registries SET name = $n, type = $ty, url = $u, description = $d, insecure = $i, access_key = $k, access_secret = $s, update_time = $t WHERE id = $id;",
-                cancellationToken, [.. Parameters(registry, time.GetUtcNow().ToUnixTimeSeconds()), ("$id", registry.Id)]).ConfigureAwait(false) == 1;
+                cancellationToken, [.. Parameters(registry, time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", registry.Id)]).ConfigureAwait(false) == 1;
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
         {
@@ -168,25 +150,5 @@ public sealed class SqliteUpstreamRegistryStore(IdentityDatabase database, TimeP
         r.GetInt64(0), r.GetString(1), r.GetString(2), new Uri(r.GetString(3)), r.NullableString(4), r.GetInt64(5) != 0,
         r.NullableString(6), r.NullableString(7), r.Time(8), r.Time(9));
 
-    /// <summary>The tables are this feature's own, created on first use so the identity schema stays as it was.</summary>
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        if (!_initialized)
-        {
-            try
-            {
-                await connection.ExecuteAsync(Schema, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-
-            _initialized = true;
-        }
-
-        return connection;
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 }

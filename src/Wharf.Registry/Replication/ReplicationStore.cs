@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Wharf.Registry.Identity;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Replication;
 
@@ -32,52 +33,8 @@ public sealed record ReplicationTask(
 /// replication_tasks       execution, source and destination artifact, operation, status, bytes, log
 /// </code>
 /// </summary>
-public sealed class ReplicationStore(IdentityDatabase database, TimeProvider time)
+public sealed class ReplicationStore(RegistryDatabase database, TimeProvider time)
 {
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS replication_policies (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-            description TEXT,
-            src_registry_id INTEGER,
-            dest_registry_id INTEGER,
-            dest_namespace TEXT,
-            dest_namespace_replace_count INTEGER NOT NULL DEFAULT -1,
-            trigger_type TEXT NOT NULL,
-            cron TEXT,
-            filters TEXT NOT NULL,
-            deletion INTEGER NOT NULL,
-            override INTEGER NOT NULL,
-            enabled INTEGER NOT NULL,
-            speed INTEGER NOT NULL DEFAULT -1,
-            copy_by_chunk INTEGER NOT NULL DEFAULT 0,
-            creation_time INTEGER NOT NULL,
-            update_time INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS replication_executions (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            policy_id INTEGER NOT NULL REFERENCES replication_policies(id) ON DELETE CASCADE,
-            status TEXT NOT NULL,
-            status_text TEXT,
-            trigger TEXT NOT NULL,
-            start_time INTEGER NOT NULL,
-            end_time INTEGER);
-        CREATE INDEX IF NOT EXISTS replication_executions_policy ON replication_executions(policy_id, id);
-        CREATE TABLE IF NOT EXISTS replication_tasks (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            execution_id INTEGER NOT NULL REFERENCES replication_executions(id) ON DELETE CASCADE,
-            src_resource TEXT NOT NULL,
-            dst_resource TEXT NOT NULL,
-            operation TEXT NOT NULL,
-            status TEXT NOT NULL,
-            start_time INTEGER NOT NULL,
-            end_time INTEGER,
-            bytes INTEGER NOT NULL DEFAULT 0,
-            blobs_copied INTEGER NOT NULL DEFAULT 0,
-            blobs_skipped INTEGER NOT NULL DEFAULT 0,
-            log TEXT NOT NULL DEFAULT '');
-        CREATE INDEX IF NOT EXISTS replication_tasks_execution ON replication_tasks(execution_id, id);
-        """;
-
     private const string PolicyColumns = "id, name, description, src_registry_id, dest_registry_id, dest_namespace, dest_namespace_replace_count, "
         + "trigger_type, cron, filters, deletion, override, enabled, speed, copy_by_chunk, creation_time, update_time";
 
@@ -95,7 +52,6 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
 
     private static readonly JsonSerializerOptions FilterJson = new(JsonSerializerDefaults.Web);
 
-    private readonly Lazy<Task> _schema = new(() => CreateSchemaAsync(database));
     private readonly Lock _policiesLock = new();
     private volatile IReadOnlyList<ReplicationPolicy>? _policies;
     private long _generation;
@@ -137,14 +93,14 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
     /// <summary>Null when the name is taken.</summary>
     public async Task<ReplicationPolicy?> CreatePolicyAsync(ReplicationPolicy policy, CancellationToken cancellationToken)
     {
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             long id = await connection.ScalarAsync<long>(
                 $"INSERT INTO replication_policies ({PolicyColumns[4..]}) VALUES ($n, $d, $s, $ds, $ns, $rc, $tt, $c, $f, $del, $o, $e, $sp, $cc, $t, $t) RETURNING id;",
                 cancellationToken, Parameters(policy, now)).ConfigureAwait(false);
-            var at = DateTimeOffset.FromUnixTimeSeconds(now);
+            var at = DateTimeOffset.FromUnixTimeMilliseconds(now);
             PoliciesChanged();
             return policy with { Id = id, CreatedAt = at, UpdatedAt = at };
         }
@@ -164,7 +120,7 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
                 "UPDATE replication_policies SET name = $n, description = $d, src_registry_id = $s, dest_registry_id = $ds, dest_namespace = $ns, "
                 + "dest_namespace_replace_count = $rc, trigger_type = $tt, cron = $c, filters = $f, deletion = $del, override = $o, enabled = $e, "
                 + "speed = $sp, copy_by_chunk = $cc, update_time = $t WHERE id = $id;",
-                cancellationToken, [.. Parameters(policy, time.GetUtcNow().ToUnixTimeSeconds()), ("$id", policy.Id)]).ConfigureAwait(false) == 1;
+                cancellationToken, [.. Parameters(policy, time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", policy.Id)]).ConfigureAwait(false) == 1;
             PoliciesChanged();
             return updated;
         }
@@ -210,7 +166,7 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ScalarAsync<long>(
             "INSERT INTO replication_executions (policy_id, status, trigger, start_time) VALUES ($p, 'InProgress', $tr, $t) RETURNING id;",
-            cancellationToken, ("$p", policyId), ("$tr", trigger), ("$t", time.GetUtcNow().ToUnixTimeSeconds())).ConfigureAwait(false);
+            cancellationToken, ("$p", policyId), ("$tr", trigger), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
     }
 
     public async Task FinishExecutionAsync(long id, string status, string? statusText, CancellationToken cancellationToken)
@@ -218,7 +174,7 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(
             "UPDATE replication_executions SET status = $s, status_text = $st, end_time = $t WHERE id = $id;", cancellationToken,
-            ("$s", status), ("$st", statusText), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false);
+            ("$s", status), ("$st", statusText), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", id)).ConfigureAwait(false);
     }
 
     public async Task<ReplicationExecution?> FindExecutionAsync(long id, CancellationToken cancellationToken)
@@ -250,14 +206,14 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ScalarAsync<long>(
             "INSERT INTO replication_tasks (execution_id, src_resource, dst_resource, operation, status, start_time) VALUES ($e, $s, $d, $o, 'Pending', $t) RETURNING id;",
-            cancellationToken, ("$e", executionId), ("$s", source), ("$d", destination), ("$o", operation), ("$t", time.GetUtcNow().ToUnixTimeSeconds())).ConfigureAwait(false);
+            cancellationToken, ("$e", executionId), ("$s", source), ("$d", destination), ("$o", operation), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
     }
 
     public async Task StartTaskAsync(long id, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync("UPDATE replication_tasks SET status = 'InProgress', start_time = $t WHERE id = $id;", cancellationToken,
-            ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false);
+            ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", id)).ConfigureAwait(false);
     }
 
     public async Task FinishTaskAsync(long id, string status, long bytes, int copied, int skipped, string log, CancellationToken cancellationToken)
@@ -265,7 +221,7 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(
             "UPDATE replication_tasks SET status = $s, end_time = $t, bytes = $b, blobs_copied = $c, blobs_skipped = $k, log = $l WHERE id = $id;", cancellationToken,
-            ("$s", status), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$b", bytes), ("$c", copied), ("$k", skipped), ("$l", log), ("$id", id)).ConfigureAwait(false);
+            ("$s", status), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$b", bytes), ("$c", copied), ("$k", skipped), ("$l", log), ("$id", id)).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<ReplicationTask>> ListTasksAsync(long executionId, CancellationToken cancellationToken)
@@ -288,7 +244,7 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
     /// </summary>
     public async Task<int> FailInterruptedAsync(CancellationToken cancellationToken)
     {
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(
             "UPDATE replication_tasks SET status = 'Failed', end_time = $t, log = log || 'interrupted: wharfd stopped during the task' || char(10) "
@@ -318,19 +274,5 @@ public sealed class ReplicationStore(IdentityDatabase database, TimeProvider tim
         r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), r.Time(6), r.IsDBNull(7) ? null : r.Time(7),
         r.GetInt64(8), r.GetInt32(9), r.GetInt32(10));
 
-    /// <summary>
-    /// The registry database's own connection (<see cref="IdentityDatabase.OpenAsync"/>), after these tables
-    /// exist; they are created once, on first use.
-    /// </summary>
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        await _schema.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async Task CreateSchemaAsync(IdentityDatabase database)
-    {
-        await using var connection = await database.OpenAsync(CancellationToken.None).ConfigureAwait(false);
-        await connection.ExecuteAsync(Schema, CancellationToken.None).ConfigureAwait(false);
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 }

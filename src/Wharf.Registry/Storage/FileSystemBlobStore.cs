@@ -71,7 +71,10 @@ public sealed class FileSystemBlobStore : IBlobStore
         return info.Exists ? info.Length : null;
     }
 
-    public async Task<long> AppendAsync(string uploadId, Stream body, CancellationToken cancellationToken)
+    public Task<long> AppendAsync(string uploadId, Stream body, CancellationToken cancellationToken) =>
+        AppendAsync(uploadId, UploadSize(uploadId) ?? throw new OciException(OciErrorCode.BlobUploadUnknown), body, cancellationToken);
+
+    public async Task<long> AppendAsync(string uploadId, long offset, Stream body, CancellationToken cancellationToken)
     {
         string path = UploadPath(uploadId);
         if (!File.Exists(path))
@@ -79,6 +82,7 @@ public sealed class FileSystemBlobStore : IBlobStore
             throw new OciException(OciErrorCode.BlobUploadUnknown);
         }
 
+        Truncate(path, offset);
         var hash = await GetHashAsync(uploadId, path, cancellationToken).ConfigureAwait(false);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
@@ -122,13 +126,18 @@ public sealed class FileSystemBlobStore : IBlobStore
         }
     }
 
-    public async Task<long> CommitAsync(string uploadId, Digest expected, CancellationToken cancellationToken)
+    public Task<long> CommitAsync(string uploadId, Digest expected, CancellationToken cancellationToken) =>
+        CommitAsync(uploadId, UploadSize(uploadId) ?? throw new OciException(OciErrorCode.BlobUploadUnknown), expected, cancellationToken);
+
+    public async Task<long> CommitAsync(string uploadId, long length, Digest expected, CancellationToken cancellationToken)
     {
         string path = UploadPath(uploadId);
         if (!File.Exists(path))
         {
             throw new OciException(OciErrorCode.BlobUploadUnknown);
         }
+
+        Truncate(path, length);
 
         Digest actual;
         long size;
@@ -260,6 +269,22 @@ public sealed class FileSystemBlobStore : IBlobStore
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Cuts bytes past what the session acknowledged (a chunk that broke off, or one written before a crash).</summary>
+    private static void Truncate(string path, long length)
+    {
+        var info = new FileInfo(path);
+        if (info.Length < length)
+        {
+            throw new OciException(OciErrorCode.BlobUploadInvalid, $"the upload's data has {info.Length} bytes, fewer than the {length} acknowledged");
+        }
+
+        if (info.Length > length)
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Write);
+            RandomAccess.SetLength(handle, length);
         }
     }
 

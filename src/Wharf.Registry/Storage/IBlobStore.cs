@@ -30,11 +30,20 @@ public interface IBlobIngester
     Task<long> AppendAsync(string uploadId, Stream body, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Appends <paramref name="body"/> at <paramref name="offset"/> (the bytes the session acknowledged;
+    /// anything after it, left by a broken chunk or a crash, is cut first); returns the new size.
+    /// </summary>
+    Task<long> AppendAsync(string uploadId, long offset, Stream body, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Verifies that the session's bytes hash to <paramref name="expected"/>, fsyncs, and renames
     /// them under the blob's final name. Throws DIGEST_INVALID on a mismatch (and drops the data).
     /// Committing a blob that is already stored is a no-op that keeps the stored one.
     /// </summary>
     Task<long> CommitAsync(string uploadId, Digest expected, CancellationToken cancellationToken);
+
+    /// <summary>As above, over the first <paramref name="length"/> bytes of the session's data (what it acknowledged).</summary>
+    Task<long> CommitAsync(string uploadId, long length, Digest expected, CancellationToken cancellationToken);
 
     /// <summary>Removes the session's data. Idempotent.</summary>
     void Cancel(string uploadId);

@@ -1,11 +1,10 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Wharf.Registry.Metadata;
 
 namespace Wharf.Registry.Storage;
 
-/// <summary>Removes upload sessions idle past <see cref="RegistryOptions.UploadSessionLifetime"/>, hourly.</summary>
-internal sealed partial class UploadJanitor(IMetadataStore metadata, IBlobStore blobs, RegistryOptions options, TimeProvider time, ILogger<UploadJanitor> logger)
+/// <summary>Removes upload sessions idle (no chunk received) past <see cref="RegistryOptions.UploadSessionLifetime"/>, rows and data files, hourly.</summary>
+internal sealed partial class UploadJanitor(UploadSessions uploads, RegistryOptions options, TimeProvider time, ILogger<UploadJanitor> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -15,11 +14,9 @@ internal sealed partial class UploadJanitor(IMetadataStore metadata, IBlobStore 
         {
             try
             {
-                var stale = await metadata.ListUploadsOlderThanAsync(time.GetUtcNow() - options.UploadSessionLifetime, stoppingToken).ConfigureAwait(false);
-                foreach (var session in stale)
+                var expired = await uploads.ExpireIdleAsync(time.GetUtcNow() - options.UploadSessionLifetime, stoppingToken).ConfigureAwait(false);
+                foreach (var session in expired)
                 {
-                    blobs.Cancel(session.Id);
-                    await metadata.DeleteUploadAsync(session.Id, stoppingToken).ConfigureAwait(false);
                     LogExpired(logger, session.Id, session.Repository.Value);
                 }
             }

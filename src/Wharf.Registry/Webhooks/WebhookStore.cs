@@ -1,15 +1,16 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Wharf.Registry.Data;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Metadata;
 
 namespace Wharf.Registry.Webhooks;
 
 /// <summary>
-/// Webhook policies, executions and tasks in the registry database (tables in <see cref="WebhookSchema"/>).
+/// Webhook policies, executions and tasks in the registry database (tables in Data/Migrations.cs, migration 4).
 /// The tasks still Pending or Running are the delivery queue: they survive a restart.
 /// </summary>
-public sealed class WebhookStore(IdentityDatabase database, TimeProvider time)
+public sealed class WebhookStore(RegistryDatabase database, TimeProvider time)
 {
     private const string PolicyColumns = "w.id, w.project_id, w.name, w.description, w.targets, w.event_types, w.enabled, w.creator, w.creation_time, w.update_time";
 
@@ -26,7 +27,6 @@ public sealed class WebhookStore(IdentityDatabase database, TimeProvider time)
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private readonly Lazy<Task> _schema = new(() => CreateSchemaAsync(database));
     private readonly Lock _snapshotLock = new();
     private volatile IReadOnlyDictionary<string, IReadOnlyList<WebhookPolicy>>? _byProject;
     private long _generation;
@@ -91,7 +91,7 @@ public sealed class WebhookStore(IdentityDatabase database, TimeProvider time)
     public async Task<WebhookPolicy?> CreatePolicyAsync(WebhookPolicy policy, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(policy);
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -100,7 +100,7 @@ public sealed class WebhookStore(IdentityDatabase database, TimeProvider time)
                 + "VALUES ($p, $n, $d, $tg, $ev, $e, $c, $t, $t) RETURNING id;",
                 cancellationToken, [.. Parameters(policy), ("$p", policy.ProjectId), ("$c", policy.Creator), ("$t", now)]).ConfigureAwait(false);
             PoliciesChanged();
-            var at = DateTimeOffset.FromUnixTimeSeconds(now);
+            var at = DateTimeOffset.FromUnixTimeMilliseconds(now);
             return policy with { Id = id, CreatedAt = at, UpdatedAt = at };
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
@@ -119,7 +119,7 @@ public sealed class WebhookStore(IdentityDatabase database, TimeProvider time)
             bool updated = await connection.ExecuteAsync(
                 "UPDATE webhook_policies SET name = $n, description = $d, targets = $tg, event_types = $ev, enabled = $e, update_time = $t "
                 + "WHERE id = $id AND project_id = $p;",
-                cancellationToken, [.. Parameters(policy), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", policy.Id), ("$p", policy.ProjectId)]).ConfigureAwait(false) == 1;
+                cancellationToken, [.. Parameters(policy), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", policy.Id), ("$p", policy.ProjectId)]).ConfigureAwait(false) == 1;
             PoliciesChanged();
             return updated;
         }
@@ -147,7 +147,7 @@ public sealed class WebhookStore(IdentityDatabase database, TimeProvider time)
         long policyId, string eventType, IReadOnlyList<(WebhookTarget Target, string ContentType, byte[] Payload)> deliveries, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(deliveries);
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         long? executionId = await connection.ScalarAsync<long?>(
@@ -190,7 +190,7 @@ public sealed class WebhookStore(IdentityDatabase database, TimeProvider time)
     /// <summary>An attempt starts: Running, one more run. False when the task is gone (its policy was deleted).</summary>
     public async Task<bool> StartAttemptAsync(long taskId, CancellationToken cancellationToken)
     {
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ExecuteAsync(
             "UPDATE webhook_tasks SET status = 'Running', run_count = run_count + 1, start_time = COALESCE(start_time, $t), update_time = $t WHERE id = $id;",
@@ -200,7 +200,7 @@ public sealed class WebhookStore(IdentityDatabase database, TimeProvider time)
     /// <summary>An attempt ended: its log line, and the task's new state (Pending again while retries remain).</summary>
     public async Task FinishAttemptAsync(long taskId, string status, string? message, string logLine, CancellationToken cancellationToken)
     {
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         bool final = status is not WebhookStatus.Pending;
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(
@@ -277,13 +277,6 @@ public sealed class WebhookStore(IdentityDatabase database, TimeProvider time)
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        await _schema.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
         return await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async Task CreateSchemaAsync(IdentityDatabase database)
-    {
-        await using var connection = await database.OpenAsync(CancellationToken.None).ConfigureAwait(false);
-        await connection.ExecuteAsync(WebhookSchema.Sql, CancellationToken.None).ConfigureAwait(false);
     }
 }

@@ -5,6 +5,7 @@ using Wharf.Registry.Identity;
 using Wharf.Registry.Identity.Ldap;
 using Wharf.Registry.Tests.Portal;
 using Wharf.Testing;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Tests.Ldap;
 
@@ -140,43 +141,5 @@ public sealed class LdapProjectListTests : IAsyncLifetime
 
         _server.Clock.Advance(TimeSpan.FromMinutes(11));
         Assert.DoesNotContain("/portal/projects/lab\"", (await browser.GetAsync("/")).Html, StringComparison.Ordinal);
-    }
-}
-
-/// <summary>The group memberships of the first directory-login version (text in directory_users.groups) move into their table.</summary>
-public sealed class DirectoryAccountsMigrationTests
-{
-    [Fact]
-    public async Task Initialize_LegacyGroupsColumn_MovesIntoDirectoryUserGroups()
-    {
-        using var directory = new TempDirectory();
-        string path = Path.Combine(directory.Path, "registry.db");
-        var first = new IdentityDatabase(path);
-        long userId;
-        await using (var connection = await first.OpenAsync(CancellationToken.None))
-        {
-            await using var insert = connection.CreateCommand();
-            insert.CommandText = """
-                INSERT INTO users (username, creation_time, update_time) VALUES ('alice', 0, 0);
-                INSERT INTO directory_users (user_id, dn, groups, groups_read_at)
-                VALUES (last_insert_rowid(), 'uid=alice,ou=people,dc=wharf,dc=test', 'cn=Lab, ou=groups,dc=wharf,dc=test' || char(9) || 'Lab' || char(10) || 'cn=Ops,ou=groups,dc=wharf,dc=test' || char(9) || 'Ops', 100);
-                SELECT user_id FROM directory_users;
-                """;
-            userId = (long)(await insert.ExecuteScalarAsync())!;
-        }
-
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        var second = new IdentityDatabase(path);
-        var account = await new DirectoryAccounts(second).FindAsync(userId, CancellationToken.None);
-
-        Assert.NotNull(account);
-        Assert.Equal(["cn=Lab,ou=groups,dc=wharf,dc=test", "cn=Ops,ou=groups,dc=wharf,dc=test"], account.Groups.Select(g => g.Dn));
-        Assert.Equal(["Lab", "Ops"], account.Groups.Select(g => g.Name));
-        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(100), account.GroupsReadAt);
-        await using var check = await second.OpenAsync(CancellationToken.None);
-        await using var command = check.CreateCommand();
-        command.CommandText = "SELECT groups FROM directory_users;";
-        Assert.Equal("", (string)(await command.ExecuteScalarAsync())!);
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Projects;
 using Wharf.Testing;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Tests.Management;
 
@@ -75,7 +76,7 @@ public sealed class NameCaseTests : IAsyncLifetime
         await _server.CreateUserAsync("dev");
         var robot = await _server.CreateRobotAsync("lab", "ci", 30, "pull");
         string hash = _server.Services.GetRequiredService<PasswordHasher>().Hash("Other1Pass");
-        string path = _server.Services.GetRequiredService<IdentityDatabase>().FilePath;
+        string path = _server.Services.GetRequiredService<RegistryDatabase>().FilePath;
         await _server.StopKeepingDataAsync();
 
         // What an earlier version could hold: names that differ only in case, no case-blind indexes.

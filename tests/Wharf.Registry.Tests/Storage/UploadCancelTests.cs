@@ -27,13 +27,15 @@ public sealed class UploadCancelTests : IAsyncLifetime
         using var patchClient = _server.Client();
         var patch = patchClient.SendAsync(new HttpRequestMessage(HttpMethod.Patch, location) { Content = new StreamContent(body) });
 
-        // Wait (bounded) until the first part has reached the server's upload file.
+        // Wait (bounded) until the first part has reached the server's upload file (the status
+        // answers only acknowledged bytes, so it says 0-0 until the chunk is done).
+        string file = Path.Combine(_server.DataDirectory, "uploads", location.Split('?')[0].Split('/')[^1]);
         for (int i = 0; ; i++)
         {
             Assert.True(i < 400, "the first part of the chunk never arrived");
             using var status = await client.GetAsync(location);
             Assert.Equal(HttpStatusCode.NoContent, status.StatusCode);
-            if (status.Headers.GetValues("Range").Single() != "0-0")
+            if (new FileInfo(file).Length > 0)
             {
                 break;
             }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Identity.Ldap;
 
@@ -7,7 +8,7 @@ namespace Wharf.Registry.Identity.Ldap;
 /// configuration (Harbor's key names) overlaid by what was set through <c>PUT /configurations</c>, which
 /// is kept in the <c>configurations</c> table. Read once and again after every change.
 /// </summary>
-public sealed class AuthConfiguration(IdentityDatabase database, IConfiguration configuration)
+public sealed class AuthConfiguration(RegistryDatabase database, IConfiguration configuration)
 {
     private readonly SemaphoreSlim _lock = new(1, 1);
     private LdapSettings? _current;

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Identity.Ldap;
 
@@ -11,7 +12,7 @@ public sealed record DirectoryAccount(long UserId, string Dn, IReadOnlyList<Dire
 /// serving while the directory is away and which the project listing joins, so a project reached only
 /// through a group is listed like one with a direct membership.
 /// </summary>
-public sealed class DirectoryAccounts(IdentityDatabase database)
+public sealed class DirectoryAccounts(RegistryDatabase database)
 {
     public async Task<DirectoryAccount?> FindAsync(long userId, CancellationToken cancellationToken)
     {
@@ -38,7 +39,7 @@ public sealed class DirectoryAccounts(IdentityDatabase database)
         await connection.ExecuteAsync(
             "INSERT INTO directory_users (user_id, dn, groups, groups_read_at) VALUES ($u, $d, '', $t) "
             + "ON CONFLICT(user_id) DO UPDATE SET dn = excluded.dn, groups = '', groups_read_at = excluded.groups_read_at;",
-            cancellationToken, ("$u", userId), ("$d", dn), ("$t", readAt.ToUnixTimeSeconds())).ConfigureAwait(false);
+            cancellationToken, ("$u", userId), ("$d", dn), ("$t", readAt.ToUnixTimeMilliseconds())).ConfigureAwait(false);
         await ReplaceGroupsAsync(connection, userId, groups, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -56,14 +57,12 @@ public sealed class DirectoryAccounts(IdentityDatabase database)
             return;
         }
 
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        // Runs inside the migration's transaction (Data/Migrations.cs).
         foreach (var (userId, text) in pending)
         {
             await ReplaceGroupsAsync(connection, userId, ParseLegacy(text), cancellationToken).ConfigureAwait(false);
             await connection.ExecuteAsync("UPDATE directory_users SET groups = '' WHERE user_id = $u;", cancellationToken, ("$u", userId)).ConfigureAwait(false);
         }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task ReplaceGroupsAsync(SqliteConnection connection, long userId, IReadOnlyList<DirectoryGroup> groups, CancellationToken cancellationToken)

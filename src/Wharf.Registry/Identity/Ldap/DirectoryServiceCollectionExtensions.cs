@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Identity.Ldap;
 
@@ -10,7 +11,7 @@ public static class DirectoryServiceCollectionExtensions
     public static IServiceCollection AddWharfDirectory(this IServiceCollection services, IConfiguration configuration)
     {
         // The configuration the host handed over, not whatever IConfiguration the container may hold.
-        services.TryAddSingleton(sp => new AuthConfiguration(sp.GetRequiredService<IdentityDatabase>(), configuration));
+        services.TryAddSingleton(sp => new AuthConfiguration(sp.GetRequiredService<RegistryDatabase>(), configuration));
         services.TryAddSingleton<LdapDirectory>();
         services.TryAddSingleton<DirectoryAccounts>();
         services.TryAddSingleton<UserGroupStore>();

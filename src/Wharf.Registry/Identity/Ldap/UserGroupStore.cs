@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Wharf.Registry.Projects;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Identity.Ldap;
 
@@ -14,7 +15,7 @@ public sealed record GroupMember(long Id, long ProjectId, UserGroup Group, Proje
 /// is <see cref="MemberIdBase"/> plus its row id, so user and group members of a project share one id space
 /// (<c>/projects/{p}/members/{mid}</c>) without two tables handing out the same number.
 /// </summary>
-public sealed class UserGroupStore(IdentityDatabase database, TimeProvider time)
+public sealed class UserGroupStore(RegistryDatabase database, TimeProvider time)
 {
     public const int LdapGroupType = 1;
     public const long MemberIdBase = 1_000_000_000_000;
@@ -31,7 +32,7 @@ public sealed class UserGroupStore(IdentityDatabase database, TimeProvider time)
         {
             long id = await connection.ScalarAsync<long>(
                 "INSERT INTO user_groups (group_name, group_type, ldap_group_dn, creation_time, update_time) VALUES ($n, $k, $d, $t, $t) RETURNING id;",
-                cancellationToken, ("$n", name), ("$k", LdapGroupType), ("$d", dn), ("$t", time.GetUtcNow().ToUnixTimeSeconds())).ConfigureAwait(false);
+                cancellationToken, ("$n", name), ("$k", LdapGroupType), ("$d", dn), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
             return new UserGroup(id, name, LdapGroupType, dn);
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
@@ -66,7 +67,7 @@ public sealed class UserGroupStore(IdentityDatabase database, TimeProvider time)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ExecuteAsync("UPDATE user_groups SET group_name = $n, update_time = $t WHERE id = $id;", cancellationToken,
-            ("$n", name), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$id", id)).ConfigureAwait(false) == 1;
+            ("$n", name), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", id)).ConfigureAwait(false) == 1;
     }
 
     /// <summary>Deleting a group also ends its project memberships.</summary>
@@ -84,7 +85,7 @@ public sealed class UserGroupStore(IdentityDatabase database, TimeProvider time)
         {
             long id = await connection.ScalarAsync<long>(
                 "INSERT INTO project_member_groups (project_id, group_id, role, creation_time, update_time) VALUES ($p, $g, $r, $t, $t) RETURNING id;",
-                cancellationToken, ("$p", projectId), ("$g", groupId), ("$r", (int)role), ("$t", time.GetUtcNow().ToUnixTimeSeconds())).ConfigureAwait(false);
+                cancellationToken, ("$p", projectId), ("$g", groupId), ("$r", (int)role), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
             return await GetMemberAsync(projectId, MemberIdBase + id, cancellationToken).ConfigureAwait(false);
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
@@ -118,7 +119,7 @@ public sealed class UserGroupStore(IdentityDatabase database, TimeProvider time)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         return await connection.ExecuteAsync("UPDATE project_member_groups SET role = $r, update_time = $t WHERE project_id = $p AND id = $id;", cancellationToken,
-            ("$r", (int)role), ("$t", time.GetUtcNow().ToUnixTimeSeconds()), ("$p", projectId), ("$id", memberId - MemberIdBase)).ConfigureAwait(false) == 1;
+            ("$r", (int)role), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds()), ("$p", projectId), ("$id", memberId - MemberIdBase)).ConfigureAwait(false) == 1;
     }
 
     public async Task<bool> RemoveMemberAsync(long projectId, long memberId, CancellationToken cancellationToken)
