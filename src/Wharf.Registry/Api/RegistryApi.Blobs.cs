@@ -13,11 +13,16 @@ public sealed partial class RegistryApi
     {
         var ct = context.RequestAborted;
         var digest = ParseDigest(route.Reference);
-        long size = await _metadata.GetLinkedBlobSizeAsync(route.Repository, digest, ct).ConfigureAwait(false)
-            ?? (_proxy is null ? null : await _proxy.FetchBlobAsync(route.Repository, digest, ct).ConfigureAwait(false))
+        var request = context.Request;
+        long? linked = await _metadata.GetLinkedBlobSizeAsync(route.Repository, digest, ct).ConfigureAwait(false);
+        // A proxy cache's miss is answered while it downloads (a range request waits until it is stored).
+        var proxied = linked is null && _proxy is not null
+            ? await _proxy.OpenBlobAsync(route.Repository, digest, streaming: request.Headers.Range.Count == 0, ct).ConfigureAwait(false)
+            : null;
+        await using var arriving = proxied?.Body;
+        long size = linked ?? proxied?.Size
             ?? throw new OciException(OciErrorCode.BlobUnknown, $"blob {digest} not found in {route.Repository}");
 
-        var request = context.Request;
         var response = context.Response;
         string etag = "\"" + digest + "\"";
         response.Headers[ContentDigestHeader] = digest.ToString();
@@ -58,6 +63,13 @@ public sealed partial class RegistryApi
 
         // A pooled 1 MiB copy: measured faster here than Kestrel's SendFileAsync, which copies
         // through smaller buffers (Kestrel has no zero-copy sendfile).
+        if (arriving is not null)
+        {
+            // Never a range here (see above): the whole blob, as it arrives from the upstream.
+            await CopyAsync(arriving, response.Body, length, ct).ConfigureAwait(false);
+            return;
+        }
+
         await using var stream = _blobs.OpenRead(digest);
         stream.Seek(offset, SeekOrigin.Begin);
         await CopyAsync(stream, response.Body, length, ct).ConfigureAwait(false);

@@ -92,7 +92,10 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
         try
         {
             Check(response, repository, digest.ToString());
-            return new ResponseStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), response);
+            return new ResponseStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), response)
+            {
+                DeclaredLength = response.Content.Headers.ContentLength,
+            };
         }
         catch
         {
@@ -269,8 +272,11 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
     }
 
     /// <summary>A response body that disposes its response with it.</summary>
-    private sealed class ResponseStream(Stream inner, HttpResponseMessage response) : Stream
+    internal sealed class ResponseStream(Stream inner, HttpResponseMessage response) : Stream
     {
+        /// <summary>The Content-Length the upstream announced, if any.</summary>
+        public long? DeclaredLength { get; init; }
+
         public override bool CanRead => true;
 
         public override bool CanSeek => false;
