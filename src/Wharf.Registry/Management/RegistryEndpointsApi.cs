@@ -120,7 +120,7 @@ internal static class RegistryEndpointsApi
             catch (Exception e) when (e is HttpRequestException or IOException or System.Text.Json.JsonException
                 || (e is OperationCanceledException && !context.RequestAborted.IsCancellationRequested))
             {
-                throw ApiException.BadRequest($"failed to ping registry {registry.Url}: {(e is OperationCanceledException ? "timed out" : e.Message)}");
+                throw ApiException.BadRequest($"failed to ping registry {registry.Url}: {(e is OperationCanceledException ? "timed out" : UpstreamClient.Describe(e))}");
             }
         }
 

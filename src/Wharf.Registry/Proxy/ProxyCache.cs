@@ -169,13 +169,13 @@ public sealed partial class ProxyCache : IDisposable
         }
         catch (Exception e) when (cached is not null && IsUpstreamTrouble(e, cancellationToken))
         {
-            Log.ServedStale(_logger, repository, reference.ToString(), target.Upstream.Registry.Name, e.Message);
+            Log.ServedStale(_logger, repository, reference.ToString(), target.Upstream.Registry.Name, UpstreamClient.Describe(e));
             return cached;
         }
         catch (Exception e) when (IsUpstreamTrouble(e, cancellationToken))
         {
-            Log.UpstreamFailed(_logger, repository, reference.ToString(), target.Upstream.Registry.Name, e.Message);
-            throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference} is not cached and upstream {target.Upstream.Registry.Name} cannot be reached: {e.Message}");
+            Log.UpstreamFailed(_logger, repository, reference.ToString(), target.Upstream.Registry.Name, UpstreamClient.Describe(e));
+            throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference} is not cached and upstream {target.Upstream.Registry.Name} cannot be reached: {UpstreamClient.Describe(e)}");
         }
     }
 
@@ -262,8 +262,8 @@ public sealed partial class ProxyCache : IDisposable
         }
         catch (Exception e) when (IsUpstreamTrouble(e, cancellationToken))
         {
-            Log.UpstreamFailed(_logger, repository, digest.ToString(), target.Upstream.Registry.Name, e.Message);
-            throw new OciException(OciErrorCode.BlobUnknown, $"blob {digest} is not cached and upstream {target.Upstream.Registry.Name} cannot serve it: {e.Message}");
+            Log.UpstreamFailed(_logger, repository, digest.ToString(), target.Upstream.Registry.Name, UpstreamClient.Describe(e));
+            throw new OciException(OciErrorCode.BlobUnknown, $"blob {digest} is not cached and upstream {target.Upstream.Registry.Name} cannot serve it: {UpstreamClient.Describe(e)}");
         }
     }
 

@@ -104,6 +104,26 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
         }
     }
 
+    /// <summary>
+    /// What went wrong, for a log line or an error answer: HttpClient's own messages say "see inner
+    /// exception" (a TLS failure, a refused connection), so the inner reasons are appended.
+    /// </summary>
+    public static string Describe(Exception error)
+    {
+        var parts = new List<string>();
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            string message = e.Message.Replace(", see inner exception.", string.Empty, StringComparison.Ordinal)
+                .Replace(" See inner exception for details.", string.Empty, StringComparison.Ordinal).TrimEnd('.');
+            if (message.Length > 0 && !parts.Contains(message))
+            {
+                parts.Add(message);
+            }
+        }
+
+        return string.Join(": ", parts);
+    }
+
     private static string Scope(string repository) => $"repository:{repository}:pull";
 
     private void Check(HttpResponseMessage response, string repository, string reference)
