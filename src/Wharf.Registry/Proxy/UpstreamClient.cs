@@ -124,6 +124,23 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
         return string.Join(": ", parts);
     }
 
+    /// <summary>
+    /// A call to the endpoint's Harbor management API (<c>/api/v2.0/...</c>): Harbor authenticates it
+    /// with Basic credentials, sent with the request (to the endpoint's own origin only), not through
+    /// the token service.
+    /// </summary>
+    internal Task<HttpResponseMessage> SendApiAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(method, new Uri(registry.ApiBase, path)) { Content = content };
+        request.Headers.TryAddWithoutValidation("Accept", "application/json");
+        if (registry.AccessKey is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", BasicCredential());
+        }
+
+        return http.SendAsync(request, cancellationToken);
+    }
+
     private static string Scope(string repository) => $"repository:{repository}:pull";
 
     private void Check(HttpResponseMessage response, string repository, string reference)

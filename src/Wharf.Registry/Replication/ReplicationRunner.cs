@@ -194,7 +194,7 @@ public sealed partial class ReplicationRunner : IDisposable
 
         var registry = await _registries.FindByIdAsync(id, ct).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"registry {id} of the policy no longer exists");
-        return new RemoteReplicationEndpoint(_clients.For(registry));
+        return new RemoteReplicationEndpoint(_clients.For(registry)) { Log = note => Log.DestinationNote(_logger, registry.Name, note) };
     }
 
     /// <summary>Every (repository, tag) of the source the filters accept.</summary>
@@ -404,5 +404,8 @@ public sealed partial class ReplicationRunner : IDisposable
 
         [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "Could not mark interrupted replication executions failed: {Reason}")]
         public static partial void RecoveryFailed(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 1406, Level = LogLevel.Information, Message = "Replication destination {Registry}: {Note}")]
+        public static partial void DestinationNote(ILogger logger, string registry, string note);
     }
 }
