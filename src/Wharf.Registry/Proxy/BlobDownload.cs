@@ -224,7 +224,7 @@ internal sealed class BlobDownload
 }
 
 /// <summary>The upstream body as the blob store's upload reads it, copied into the spool on the way.</summary>
-internal sealed class SpoolingStream(Stream upstream, FileStream spool, BlobDownload download) : Stream
+internal sealed class SpoolingStream(Stream upstream, FileStream spool, BlobDownload download, TimeSpan idleTimeout) : Stream
 {
     public override bool CanRead => true;
 
@@ -240,7 +240,20 @@ internal sealed class SpoolingStream(Stream upstream, FileStream spool, BlobDown
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        int n = await upstream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        int n;
+        using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            idle.CancelAfter(idleTimeout);
+            try
+            {
+                n = await upstream.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new IOException($"the upstream sent nothing of {download.Digest} for {idleTimeout.TotalSeconds:0.#} s");
+            }
+        }
+
         if (n > 0)
         {
             await spool.WriteAsync(buffer[..n], cancellationToken).ConfigureAwait(false);

@@ -375,7 +375,7 @@ public sealed partial class ProxyCache : IDisposable
             await using (var spool = download.CreateSpool())
             {
                 download.Announce((body as UpstreamClient.ResponseStream)?.DeclaredLength);
-                await _blobs.AppendAsync(upload, new SpoolingStream(body, spool, download), ct).ConfigureAwait(false);
+                await _blobs.AppendAsync(upload, new SpoolingStream(body, spool, download, _options.BlobIdleTimeout), ct).ConfigureAwait(false);
             }
 
             long size;

@@ -117,6 +117,30 @@ public sealed class ProxyStreamingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BlobDownloadGoesSilent_GivenUpAfterTheIdleTimeoutAndTheNextPullFetchesAgain()
+    {
+        await using var impatient = await WharfServer.StartAsync(new Dictionary<string, string?> { ["Registry:ProxyCache:BlobIdleTimeout"] = "00:00:01" });
+        long registry = await ProxySetup.RegisterAsync(impatient, "scripted", _upstream.Url);
+        await ProxySetup.CreateProxyProjectAsync(impatient, "cache", registry);
+        using var admin = impatient.Admin();
+        byte[] layer = ProxySetup.RandomLayer(200_000);
+        var (_, body) = _upstream.AddImage("lab/silent", "1", layer);
+        string digest = ProxySetup.BlobsOf(body)[1];
+        await ProxySetup.GetManifestAsync(admin, "cache/lab/silent", "1");
+        var gate = _upstream.HoldBlob(Oci.Digest.Parse(digest), 50_000); // and never released during the first pull
+
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            using var response = await admin.GetAsync($"v2/cache/lab/silent/blobs/{digest}");
+            response.EnsureSuccessStatusCode();
+        });
+
+        gate.SetResult();
+        Assert.Equal(layer, await ProxySetup.GetBlobAsync(admin, "cache/lab/silent", digest));
+        Assert.Equal(2, _upstream.Requests($"GET /v2/lab/silent/blobs/{digest}"));
+    }
+
+    [Fact]
     public async Task RangeRequestOnMiss_StoredFirstThenTheRangeServed()
     {
         byte[] layer = ProxySetup.RandomLayer(50_000);
