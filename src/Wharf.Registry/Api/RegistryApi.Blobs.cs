@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Wharf.Oci;
 
@@ -10,11 +11,16 @@ public sealed partial class RegistryApi
     {
         var ct = context.RequestAborted;
         var digest = ParseDigest(route.Reference);
-        long size = await _metadata.GetLinkedBlobSizeAsync(route.Repository, digest, ct).ConfigureAwait(false)
-            ?? (_proxy is null ? null : await _proxy.FetchBlobAsync(route.Repository, digest, ct).ConfigureAwait(false))
+        var request = context.Request;
+        long? linked = await _metadata.GetLinkedBlobSizeAsync(route.Repository, digest, ct).ConfigureAwait(false);
+        // A proxy cache's miss is answered while it downloads (a range request waits until it is stored).
+        var proxied = linked is null && _proxy is not null
+            ? await _proxy.OpenBlobAsync(route.Repository, digest, streaming: request.Headers.Range.Count == 0, ct).ConfigureAwait(false)
+            : null;
+        await using var arriving = proxied?.Body;
+        long size = linked ?? proxied?.Size
             ?? throw new OciException(OciErrorCode.BlobUnknown, $"blob {digest} not found in {route.Repository}");
 
-        var request = context.Request;
         var response = context.Response;
         string etag = "\"" + digest + "\"";
         response.Headers[ContentDigestHeader] = digest.ToString();
@@ -53,6 +59,13 @@ public sealed partial class RegistryApi
             return;
         }
 
+        if (arriving is not null)
+        {
+            // A proxy cache's miss, never a range (see above): the whole blob as it arrives upstream.
+            await CopyArrivingAsync(arriving, response.Body, range.Length, ct).ConfigureAwait(false);
+            return;
+        }
+
         await BlobSender.SendAsync(context, _blobs, digest, range.Offset, range.Length, _metrics, ct).ConfigureAwait(false);
     }
 
@@ -68,5 +81,28 @@ public sealed partial class RegistryApi
         _events.Publish(context, new RegistryEvent(RegistryEventKind.BlobDeleted, route.Repository, digest, digest));
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
+    }
+
+    private static async Task CopyArrivingAsync(Stream source, Stream destination, long count, CancellationToken ct)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(BlobSender.ChunkSize);
+        try
+        {
+            while (count > 0)
+            {
+                int n = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), ct).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                await destination.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                count -= n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 }

@@ -117,6 +117,11 @@ public static class Migrations
             CREATE INDEX IF NOT EXISTS webhook_tasks_execution ON webhook_tasks(execution_id, id);
             CREATE INDEX IF NOT EXISTS webhook_tasks_queue ON webhook_tasks(status) WHERE status IN ('Pending', 'Running');
             """),
+
+        // 5: an upstream endpoint may name the CA its TLS certificate must chain to (PEM).
+        new(5, "proxy and replication endpoints: a CA certificate each", """
+            ALTER TABLE proxy_registries ADD COLUMN ca_certificate TEXT;
+            """),
     ];
 
     private const string BaselineSql = """

@@ -120,7 +120,7 @@ internal static class RegistryEndpointsApi
             catch (Exception e) when (e is HttpRequestException or IOException or System.Text.Json.JsonException
                 || (e is OperationCanceledException && !context.RequestAborted.IsCancellationRequested))
             {
-                throw ApiException.BadRequest($"failed to ping registry {registry.Url}: {(e is OperationCanceledException ? "timed out" : e.Message)}");
+                throw ApiException.BadRequest($"failed to ping registry {registry.Url}: {(e is OperationCanceledException ? "timed out" : UpstreamClient.Describe(e))}");
             }
         }
 
@@ -174,9 +174,21 @@ internal static class RegistryEndpointsApi
             }
         }
 
+        // A private CA for this endpoint only (wharf's addition to Harbor's model): PEM, checked here
+        // so a typo is a 400 now rather than a TLS failure at the first pull. Empty removes it.
+        string? ca = existing?.CaCertificate;
+        if (request.CaCertificate is not null)
+        {
+            ca = string.IsNullOrWhiteSpace(request.CaCertificate) ? null : request.CaCertificate.Trim();
+            if (ca is not null && !UpstreamRegistry.TryLoadCaCertificates(ca, out _, out string? caError))
+            {
+                throw ApiException.BadRequest($"ca_certificate: {caError}");
+            }
+        }
+
         return new UpstreamRegistry(
             existing?.Id ?? 0, name.Trim(), type, url, request.Description ?? existing?.Description, request.Insecure ?? existing?.Insecure ?? false,
-            key, secret, existing?.CreatedAt ?? default, existing?.UpdatedAt ?? default);
+            key, secret, existing?.CreatedAt ?? default, existing?.UpdatedAt ?? default) { CaCertificate = ca };
     }
 
     private static async Task<UpstreamRegistry> FindAsync(HttpContext context)
@@ -190,16 +202,16 @@ internal static class RegistryEndpointsApi
 
     private sealed record CredentialRequest(string? Type, string? AccessKey, string? AccessSecret);
 
-    private sealed record RegistryRequest(long? Id, string? Name, string? Type, string? Url, string? Description, bool? Insecure, CredentialRequest? Credential);
+    private sealed record RegistryRequest(long? Id, string? Name, string? Type, string? Url, string? Description, bool? Insecure, CredentialRequest? Credential, string? CaCertificate = null);
 
     private sealed record CredentialResponse(string Type);
 
     private sealed record RegistryResponse(
         long Id, string Name, string Type, string Url, string Description, bool Insecure, CredentialResponse? Credential, string Status,
-        string CreationTime, string UpdateTime)
+        string CreationTime, string UpdateTime, string? CaCertificate)
     {
         public static RegistryResponse From(UpstreamRegistry r) => new(
             r.Id, r.Name, r.Type, r.Url.ToString(), r.Description ?? string.Empty, r.Insecure,
-            r.AccessKey is null ? null : new CredentialResponse("basic"), "unknown", Api.Time(r.CreatedAt), Api.Time(r.UpdatedAt));
+            r.AccessKey is null ? null : new CredentialResponse("basic"), "unknown", Api.Time(r.CreatedAt), Api.Time(r.UpdatedAt), r.CaCertificate);
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Wharf.Oci;
 using Wharf.Registry.Api;
@@ -33,14 +34,26 @@ public sealed partial class ProxyCache : IDisposable
     private readonly ILogger<ProxyCache> _logger;
     private readonly ConcurrentDictionary<string, DateTimeOffset> _tagChecked = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, StoredManifest> _fetchedTags = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<Digest, Task<long>> _blobFetches = new();
+    private readonly ConcurrentDictionary<Digest, BlobDownload> _blobFetches = new();
+    private readonly ConcurrentDictionary<Task, byte> _pendingLinks = new();
+    private readonly ConcurrentDictionary<string, Lazy<Task<StoredManifest?>>> _manifestFetches = new(StringComparer.Ordinal);
+    private readonly string _spoolDirectory;
     private readonly ConcurrentDictionary<string, Task> _manifestStores = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
 
     public ProxyCache(
         IProjectStore projects, IUpstreamRegistryStore registries, IMetadataStore metadata, IBlobStore blobs, Gc.BlobLocks locks, IProjectQuotas quotas,
-        ManifestCache manifestCache, ProxyPullLog pulls, UpstreamClients clients, ProxyCacheOptions options, TimeProvider time, ILogger<ProxyCache> logger)
+        ManifestCache manifestCache, ProxyPullLog pulls, UpstreamClients clients, ProxyCacheOptions options, TimeProvider time, ILogger<ProxyCache> logger,
+        RegistryOptions registryOptions)
     {
+        // Spools of downloads a stop interrupted are of no use: the next pull fetches again.
+        _spoolDirectory = Path.Combine(registryOptions.DataDirectory, "proxy-downloads");
+        if (Directory.Exists(_spoolDirectory))
+        {
+            Directory.Delete(_spoolDirectory, recursive: true);
+        }
+
+        PrivateFiles.CreateDirectory(_spoolDirectory);
         _projects = projects;
         _registries = registries;
         _metadata = metadata;
@@ -59,6 +72,11 @@ public sealed partial class ProxyCache : IDisposable
     public long UpstreamBlobFetches => Interlocked.Read(ref _upstreamBlobFetches);
 
     private long _upstreamBlobFetches;
+
+    /// <summary>Manifests fetched upstream so far (a HEAD that found the cached one current does not count).</summary>
+    public long UpstreamManifestFetches => Interlocked.Read(ref _upstreamManifestFetches);
+
+    private long _upstreamManifestFetches;
 
     /// <summary>The proxy target of a repository, or null when its project is not a proxy cache.</summary>
     public async Task<ProxyTarget?> FindAsync(RepositoryName repository, CancellationToken cancellationToken)
@@ -135,48 +153,70 @@ public sealed partial class ProxyCache : IDisposable
             }
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.UpstreamTimeout);
         try
         {
-            if (cached is not null)
+            // Single flight: concurrent pulls of the same reference share one upstream check or fetch,
+            // which belongs to none of them (a client going away does not cancel it for the others).
+            var fresh = new Lazy<Task<StoredManifest?>>(() => AskUpstreamAsync(target, reference, cached, key, now), LazyThreadSafetyMode.ExecutionAndPublication);
+            var shared = _manifestFetches.GetOrAdd(key, fresh);
+            if (ReferenceEquals(shared, fresh))
             {
-                var current = await target.Upstream.HeadManifestAsync(target.UpstreamRepository, reference, timeout.Token).ConfigureAwait(false);
-                if (current is null || current == cached.Digest)
-                {
-                    // Gone upstream: the cached image stays pullable; unchanged: nothing to fetch.
-                    _tagChecked[key] = now;
-                    return cached;
-                }
+                _ = shared.Value.ContinueWith(_ => _manifestFetches.TryRemove(new KeyValuePair<string, Lazy<Task<StoredManifest?>>>(key, fresh)),
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
 
-            var fetched = await target.Upstream.GetManifestAsync(target.UpstreamRepository, reference, timeout.Token).ConfigureAwait(false);
-            if (fetched is null)
-            {
-                return cached;
-            }
-
-            var manifest = new StoredManifest(fetched.Digest, fetched.MediaType, fetched.Content, null);
-            Log.ManifestFetched(_logger, repository, reference.ToString(), fetched.Digest, target.Upstream.Registry.Name);
-            if (!byDigest)
-            {
-                _tagChecked[key] = now;
-                _fetchedTags[key] = manifest;
-            }
-
-            StoreInBackground(target, manifest, byDigest ? null : reference.Tag.Value, key);
-            return manifest;
+            return await shared.Value.WaitAsync(cancellationToken).ConfigureAwait(false) ?? cached;
         }
         catch (Exception e) when (cached is not null && IsUpstreamTrouble(e, cancellationToken))
         {
-            Log.ServedStale(_logger, repository, reference.ToString(), target.Upstream.Registry.Name, e.Message);
+            Log.ServedStale(_logger, repository, reference.ToString(), target.Upstream.Registry.Name, UpstreamClient.Describe(e));
             return cached;
         }
         catch (Exception e) when (IsUpstreamTrouble(e, cancellationToken))
         {
-            Log.UpstreamFailed(_logger, repository, reference.ToString(), target.Upstream.Registry.Name, e.Message);
-            throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference} is not cached and upstream {target.Upstream.Registry.Name} cannot be reached: {e.Message}");
+            Log.UpstreamFailed(_logger, repository, reference.ToString(), target.Upstream.Registry.Name, UpstreamClient.Describe(e));
+            throw new OciException(OciErrorCode.ManifestUnknown, $"manifest {reference} is not cached and upstream {target.Upstream.Registry.Name} cannot be reached: {UpstreamClient.Describe(e)}");
         }
+    }
+
+    /// <summary>
+    /// One conversation with the upstream about a reference: a HEAD when something is cached (the
+    /// cached manifest stays when the digest is unchanged or the tag is gone upstream), else or then a
+    /// GET of the manifest, which is served and stored in the background. Null: keep what is cached.
+    /// </summary>
+    private async Task<StoredManifest?> AskUpstreamAsync(ProxyTarget target, ManifestReference reference, StoredManifest? cached, string key, DateTimeOffset now)
+    {
+        await Task.Yield(); // leave GetOrAdd before any work
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        timeout.CancelAfter(_options.UpstreamTimeout);
+        if (cached is not null)
+        {
+            var current = await target.Upstream.HeadManifestAsync(target.UpstreamRepository, reference, timeout.Token).ConfigureAwait(false);
+            if (current is null || current == cached.Digest)
+            {
+                // Gone upstream: the cached image stays pullable; unchanged: nothing to fetch.
+                _tagChecked[key] = now;
+                return cached;
+            }
+        }
+
+        var fetched = await target.Upstream.GetManifestAsync(target.UpstreamRepository, reference, timeout.Token).ConfigureAwait(false);
+        if (fetched is null)
+        {
+            return null;
+        }
+
+        Interlocked.Increment(ref _upstreamManifestFetches);
+        var manifest = new StoredManifest(fetched.Digest, fetched.MediaType, fetched.Content, null);
+        Log.ManifestFetched(_logger, target.Repository, reference.ToString(), fetched.Digest, target.Upstream.Registry.Name);
+        if (!reference.IsDigest)
+        {
+            _tagChecked[key] = now;
+            _fetchedTags[key] = manifest;
+        }
+
+        StoreInBackground(target, manifest, reference.IsDigest ? null : reference.Tag.Value, key);
+        return manifest;
     }
 
     /// <summary>
@@ -184,7 +224,19 @@ public sealed partial class ProxyCache : IDisposable
     /// else fetches it upstream (once per digest, whoever else asks waits for that fetch). Returns its
     /// size, or null when the repository is not a proxy cache.
     /// </summary>
-    public async Task<long?> FetchBlobAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
+    public async Task<long?> FetchBlobAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken) =>
+        (await OpenBlobAsync(repository, digest, streaming: false, cancellationToken).ConfigureAwait(false))?.Size;
+
+    /// <summary>
+    /// A blob of a proxy-cache repository for a GET: with <paramref name="streaming"/>, a miss is
+    /// answered while it downloads (<see cref="ProxyBlob.Body"/> reads the bytes as they arrive; the
+    /// blob is linked to the repository once stored). Without it — a range request —, or when the
+    /// project has a storage limit (the quota decides at link time, before anything is served), or
+    /// when the upstream does not announce the size, the blob is stored and linked first and
+    /// <see cref="ProxyBlob.Body"/> is null: read it from the store. Null when the repository is not
+    /// a proxy cache.
+    /// </summary>
+    public async Task<ProxyBlob?> OpenBlobAsync(RepositoryName repository, Digest digest, bool streaming, CancellationToken cancellationToken)
     {
         var target = await FindAsync(repository, cancellationToken).ConfigureAwait(false);
         if (target is null)
@@ -194,17 +246,56 @@ public sealed partial class ProxyCache : IDisposable
 
         try
         {
-            return await EnsureBlobAsync(target, digest).WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (streaming && _blobs.Stat(digest) is null
+                && await _quotas.GetLimitAsync(repository.Project, cancellationToken).ConfigureAwait(false) is null)
+            {
+                var download = StartOrJoin(target, digest);
+                if (await download.AnnouncedLength.WaitAsync(cancellationToken).ConfigureAwait(false) is long length
+                    && download.TryOpenReader() is { } body)
+                {
+                    LinkWhenStored(target, download);
+                    return new ProxyBlob(length, body);
+                }
+            }
+
+            return new ProxyBlob(await EnsureBlobAsync(target, digest).WaitAsync(cancellationToken).ConfigureAwait(false), null);
         }
         catch (Exception e) when (IsUpstreamTrouble(e, cancellationToken))
         {
-            Log.UpstreamFailed(_logger, repository, digest.ToString(), target.Upstream.Registry.Name, e.Message);
-            throw new OciException(OciErrorCode.BlobUnknown, $"blob {digest} is not cached and upstream {target.Upstream.Registry.Name} cannot serve it: {e.Message}");
+            Log.UpstreamFailed(_logger, repository, digest.ToString(), target.Upstream.Registry.Name, UpstreamClient.Describe(e));
+            throw new OciException(OciErrorCode.BlobUnknown, $"blob {digest} is not cached and upstream {target.Upstream.Registry.Name} cannot serve it: {UpstreamClient.Describe(e)}");
         }
     }
 
+    /// <summary>After a streamed answer: the blob joins the repository once the download is stored.</summary>
+    private void LinkWhenStored(ProxyTarget target, BlobDownload download)
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var link = Task.Run(async () =>
+        {
+            await gate.Task.ConfigureAwait(false);
+            try
+            {
+                await download.Stored.ConfigureAwait(false);
+                await LinkAsync(target, download.Digest).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // The client had the bytes (or saw the download fail); the next pull fetches again.
+                Log.StoreFailed(_logger, target.Repository, download.Digest, e.Message);
+            }
+        });
+        _pendingLinks.TryAdd(link, 0);
+        _ = link.ContinueWith(t => _pendingLinks.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        gate.TrySetResult();
+    }
+
     /// <summary>Waits until every manifest fetched so far is stored (or failed to store): for tests and shutdown.</summary>
-    public Task WhenStoredAsync() => Task.WhenAll(_manifestStores.Values.Append(Task.CompletedTask));
+    public async Task WhenStoredAsync()
+    {
+        await Task.WhenAll(_manifestStores.Values.Append(Task.CompletedTask)).ConfigureAwait(false);
+        await Task.WhenAll(_pendingLinks.Keys.Append(Task.CompletedTask)).ConfigureAwait(false);
+    }
 
     public void Dispose()
     {
@@ -222,19 +313,16 @@ public sealed partial class ProxyCache : IDisposable
 
         if (_blobs.Stat(digest) is null)
         {
-            // Single flight: the first caller's download is everybody's; it is not tied to any one
-            // client's request, so a client that goes away does not fail the others.
-            var fetch = _blobFetches.GetOrAdd(digest, d => DownloadAsync(target, d, ct));
-            try
-            {
-                await fetch.ConfigureAwait(false);
-            }
-            finally
-            {
-                _blobFetches.TryRemove(new KeyValuePair<Digest, Task<long>>(digest, fetch));
-            }
+            await StartOrJoin(target, digest).Stored.ConfigureAwait(false);
         }
 
+        return await LinkAsync(target, digest).ConfigureAwait(false);
+    }
+
+    /// <summary>Links a stored blob to the repository, within the project's quota.</summary>
+    private async Task<long> LinkAsync(ProxyTarget target, Digest digest)
+    {
+        var ct = _stopping.Token;
         // Under GC's lock on the digest, as an upload commits: the file is still there when linked.
         using (await _locks.AcquireAsync(digest, ct).ConfigureAwait(false))
         {
@@ -245,18 +333,49 @@ public sealed partial class ProxyCache : IDisposable
         }
     }
 
-    /// <summary>Streams the blob from upstream into an upload session, verified against the digest on commit.</summary>
-    private async Task<long> DownloadAsync(ProxyTarget target, Digest digest, CancellationToken ct)
+    /// <summary>
+    /// The download of the digest in flight, or a new one. Single flight: the first caller's download
+    /// is everybody's; it is not tied to any one client's request, so a client that goes away does not
+    /// fail the others. A finished download (stored or failed) leaves the table first, so the next miss
+    /// after a failure tries again.
+    /// </summary>
+    private BlobDownload StartOrJoin(ProxyTarget target, Digest digest)
+    {
+        var fresh = new BlobDownload(digest, Path.Combine(_spoolDirectory, digest.Encoded + "-" + Guid.NewGuid().ToString("N")));
+        var download = _blobFetches.GetOrAdd(digest, fresh);
+        if (ReferenceEquals(download, fresh))
+        {
+            _ = DownloadAsync(target, fresh, _stopping.Token);
+        }
+
+        return download;
+    }
+
+    /// <summary>
+    /// Streams the blob from upstream into an upload session (verified against the digest on commit)
+    /// and, on the way, into the spool that readers tail.
+    /// </summary>
+    private async Task DownloadAsync(ProxyTarget target, BlobDownload download, CancellationToken ct)
     {
         await Task.Yield(); // leave GetOrAdd before any work
-        Interlocked.Increment(ref _upstreamBlobFetches);
+        var digest = download.Digest;
         string upload = "proxy-" + Guid.NewGuid().ToString("N");
-        _blobs.CreateUpload(upload);
         try
         {
-            await using (var body = await target.Upstream.OpenBlobAsync(target.UpstreamRepository, digest, ct).ConfigureAwait(false))
+            if (_blobs.Stat(digest) is long already)
             {
-                await _blobs.AppendAsync(upload, body, ct).ConfigureAwait(false);
+                // Committed by a download that ended between the caller's check and this one.
+                Finish(download, already, null);
+                return;
+            }
+
+            Interlocked.Increment(ref _upstreamBlobFetches);
+            _blobs.CreateUpload(upload);
+            await using (var body = await target.Upstream.OpenBlobAsync(target.UpstreamRepository, digest, ct).ConfigureAwait(false))
+            await using (var spool = download.CreateSpool())
+            {
+                download.Announce((body as UpstreamClient.ResponseStream)?.DeclaredLength);
+                await _blobs.AppendAsync(upload, new SpoolingStream(body, spool, download, _options.BlobIdleTimeout), ct).ConfigureAwait(false);
             }
 
             long size;
@@ -266,12 +385,25 @@ public sealed partial class ProxyCache : IDisposable
             }
 
             Log.BlobFetched(_logger, digest, target.Repository, size, target.Upstream.Registry.Name);
-            return size;
+            Finish(download, size, null);
         }
-        catch
+        catch (Exception e)
         {
             _blobs.Cancel(upload);
-            throw;
+            Finish(download, 0, e);
+        }
+    }
+
+    private void Finish(BlobDownload download, long size, Exception? error)
+    {
+        _blobFetches.TryRemove(new KeyValuePair<Digest, BlobDownload>(download.Digest, download));
+        if (error is null)
+        {
+            download.Complete(size);
+        }
+        else
+        {
+            download.Fail(error);
         }
     }
 
@@ -382,6 +514,9 @@ public sealed partial class ProxyCache : IDisposable
     }
 }
 
+/// <summary>A blob of a proxy cache to answer: its size, and its bytes while they arrive (null: read the store).</summary>
+public sealed record ProxyBlob(long Size, Stream? Body);
+
 /// <summary>
 /// One HTTP client per upstream endpoint as configured (an edit of the endpoint gets a new one): connections
 /// and tokens are reused between pulls. An insecure endpoint skips certificate checks, as asked.
@@ -434,6 +569,13 @@ public sealed class UpstreamClients : IDisposable
         if (registry.Insecure)
         {
             handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
+        }
+        else if (registry.CaCertificate is { } pem && UpstreamRegistry.TryLoadCaCertificates(pem, out var roots, out _))
+        {
+            // The endpoint's own CA replaces the system store for it; the host name is still checked.
+            var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            policy.CustomTrustStore.AddRange(roots);
+            handler.SslOptions.CertificateChainPolicy = policy;
         }
 
         return new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };

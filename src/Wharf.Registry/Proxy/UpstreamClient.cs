@@ -92,13 +92,53 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
         try
         {
             Check(response, repository, digest.ToString());
-            return new ResponseStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), response);
+            return new ResponseStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), response)
+            {
+                DeclaredLength = response.Content.Headers.ContentLength,
+            };
         }
         catch
         {
             response.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// What went wrong, for a log line or an error answer: HttpClient's own messages say "see inner
+    /// exception" (a TLS failure, a refused connection), so the inner reasons are appended.
+    /// </summary>
+    public static string Describe(Exception error)
+    {
+        var parts = new List<string>();
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            string message = e.Message.Replace(", see inner exception.", string.Empty, StringComparison.Ordinal)
+                .Replace(" See inner exception for details.", string.Empty, StringComparison.Ordinal).TrimEnd('.');
+            if (message.Length > 0 && !parts.Contains(message))
+            {
+                parts.Add(message);
+            }
+        }
+
+        return string.Join(": ", parts);
+    }
+
+    /// <summary>
+    /// A call to the endpoint's Harbor management API (<c>/api/v2.0/...</c>): Harbor authenticates it
+    /// with Basic credentials, sent with the request (to the endpoint's own origin only), not through
+    /// the token service.
+    /// </summary>
+    internal Task<HttpResponseMessage> SendApiAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(method, new Uri(registry.ApiBase, path)) { Content = content };
+        request.Headers.TryAddWithoutValidation("Accept", "application/json");
+        if (registry.AccessKey is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", BasicCredential());
+        }
+
+        return http.SendAsync(request, cancellationToken);
     }
 
     private static string Scope(string repository) => $"repository:{repository}:pull";
@@ -269,8 +309,11 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
     }
 
     /// <summary>A response body that disposes its response with it.</summary>
-    private sealed class ResponseStream(Stream inner, HttpResponseMessage response) : Stream
+    internal sealed class ResponseStream(Stream inner, HttpResponseMessage response) : Stream
     {
+        /// <summary>The Content-Length the upstream announced, if any.</summary>
+        public long? DeclaredLength { get; init; }
+
         public override bool CanRead => true;
 
         public override bool CanSeek => false;

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Data.Sqlite;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Data;
@@ -19,6 +21,36 @@ public sealed record UpstreamRegistry(
     };
 
     public bool IsDockerHub => Type == "docker-hub";
+
+    /// <summary>
+    /// PEM certificate(s) of the CA this endpoint's TLS certificate must chain to, or null for the
+    /// system trust store. A record member, so an edit of it gets a new HTTP client.
+    /// </summary>
+    public string? CaCertificate { get; init; }
+
+    /// <summary>The certificates of a PEM text (one or more CERTIFICATE blocks); false with the reason when there are none or one is unreadable.</summary>
+    public static bool TryLoadCaCertificates(string pem, out X509Certificate2Collection certificates, out string? error)
+    {
+        certificates = [];
+        error = null;
+        try
+        {
+            certificates.ImportFromPem(pem);
+        }
+        catch (CryptographicException e)
+        {
+            error = $"not a PEM certificate: {e.Message}";
+            return false;
+        }
+
+        if (certificates.Count == 0)
+        {
+            error = "no PEM certificate (-----BEGIN CERTIFICATE-----) found";
+            return false;
+        }
+
+        return true;
+    }
 
     /// <summary>Where the distribution API answers: Harbor's docker-hub endpoint is the web site, the API is elsewhere.</summary>
     public Uri ApiBase => IsDockerHub && Url.Host is "hub.docker.com" or "docker.io" or "index.docker.io"
@@ -56,7 +88,7 @@ public interface IUpstreamRegistryStore
 /// </summary>
 public sealed class SqliteUpstreamRegistryStore(RegistryDatabase database, TimeProvider time) : IUpstreamRegistryStore
 {
-    private const string Columns = "id, name, type, url, description, insecure, access_key, access_secret, creation_time, update_time";
+    private const string Columns = "id, name, type, url, description, insecure, access_key, access_secret, creation_time, update_time, ca_certificate";
 
     public async Task<UpstreamRegistry?> CreateAsync(UpstreamRegistry registry, CancellationToken cancellationToken)
     {
@@ -65,8 +97,8 @@ public sealed class SqliteUpstreamRegistryStore(RegistryDatabase database, TimeP
         try
         {
             long id = await connection.ScalarAsync<long>(
-                "INSERT INTO proxy_registries (name, type, url, description, insecure, access_key, access_secret, creation_time, update_time) "
-                + "SELECT $n, $ty, $u, $d, $i, $k, $s, $t, $t WHERE NOT EXISTS (SELECT 1 FROM proxy_registries WHERE name = $n COLLATE NOCASE) RETURNING id;",
+                "INSERT INTO proxy_registries (name, type, url, description, insecure, access_key, access_secret, creation_time, update_time, ca_certificate) "
+                + "SELECT $n, $ty, $u, $d, $i, $k, $s, $t, $t, $ca WHERE NOT EXISTS (SELECT 1 FROM proxy_registries WHERE name = $n COLLATE NOCASE) RETURNING id;",
                 cancellationToken, Parameters(registry, now)).ConfigureAwait(false);
             var at = DateTimeOffset.FromUnixTimeMilliseconds(now);
             return id == 0 ? null : registry with { Id = id, CreatedAt = at, UpdatedAt = at };
@@ -106,7 +138,7 @@ public sealed class SqliteUpstreamRegistryStore(RegistryDatabase database, TimeP
             }
 
             return await connection.ExecuteAsync(
-                "UPDATE proxy_registries SET name = $n, type = $ty, url = $u, description = $d, insecure = $i, access_key = $k, access_secret = $s, update_time = $t WHERE id = $id;",
+                "UPDATE proxy_registries SET name = $n, type = $ty, url = $u, description = $d, insecure = $i, access_key = $k, access_secret = $s, update_time = $t, ca_certificate = $ca WHERE id = $id;",
                 cancellationToken, [.. Parameters(registry, time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", registry.Id)]).ConfigureAwait(false) == 1;
         }
         catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
@@ -143,12 +175,12 @@ public sealed class SqliteUpstreamRegistryStore(RegistryDatabase database, TimeP
     private static (string, object?)[] Parameters(UpstreamRegistry r, long now) =>
     [
         ("$n", r.Name), ("$ty", r.Type), ("$u", r.Url.ToString()), ("$d", r.Description), ("$i", r.Insecure ? 1 : 0),
-        ("$k", r.AccessKey), ("$s", r.AccessSecret), ("$t", now),
+        ("$k", r.AccessKey), ("$s", r.AccessSecret), ("$t", now), ("$ca", r.CaCertificate),
     ];
 
     private static UpstreamRegistry Read(SqliteDataReader r) => new(
         r.GetInt64(0), r.GetString(1), r.GetString(2), new Uri(r.GetString(3)), r.NullableString(4), r.GetInt64(5) != 0,
-        r.NullableString(6), r.NullableString(7), r.Time(8), r.Time(9));
+        r.NullableString(6), r.NullableString(7), r.Time(8), r.Time(9)) { CaCertificate = r.NullableString(10) };
 
     private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 }

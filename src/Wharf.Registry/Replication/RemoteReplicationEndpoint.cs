@@ -17,6 +17,9 @@ public sealed class RemoteReplicationEndpoint(UpstreamClient client) : IReplicat
 {
     public string Name => client.Registry.ToString();
 
+    /// <summary>Where notes about the destination go (the task's log); set by the runner.</summary>
+    public Action<string> Log { get; set; } = _ => { };
+
     public async Task<IReadOnlyList<string>> ListRepositoriesAsync(CancellationToken cancellationToken)
     {
         var names = new List<string>();
@@ -33,9 +36,49 @@ public sealed class RemoteReplicationEndpoint(UpstreamClient client) : IReplicat
         return names;
     }
 
-    public IReplicationRepository Repository(string repository) => new RemoteRepository(client, repository);
+    // Projects made (or found) on a Harbor-type destination during this execution: asked once each.
+    private readonly ConcurrentDictionary<string, Lazy<Task>> _projects = new(StringComparer.Ordinal);
 
-    private sealed class RemoteRepository(UpstreamClient client, string path) : IReplicationRepository
+    public IReplicationRepository Repository(string repository) => new RemoteRepository(this, client, repository);
+
+    /// <summary>
+    /// Harbor creates a push destination's missing project; so does wharf for a <c>harbor</c>
+    /// endpoint (another wharfd or Harbor): <c>POST /api/v2.0/projects</c>, private, with the
+    /// endpoint's credential. Created or already there: fine. Refused (the credential may not create
+    /// projects): the copy goes on and the destination's answer to the push says what is wrong.
+    /// </summary>
+    private Task EnsureProjectAsync(string repository, Action<string> log, CancellationToken cancellationToken)
+    {
+        int slash = repository.IndexOf('/', StringComparison.Ordinal);
+        if (client.Registry.Type != "harbor" || slash <= 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        string project = repository[..slash];
+        return _projects.GetOrAdd(project, p => new Lazy<Task>(() => CreateProjectAsync(p, log, cancellationToken))).Value;
+    }
+
+    private async Task CreateProjectAsync(string project, Action<string> log, CancellationToken cancellationToken)
+    {
+        using var body = new StringContent(
+            "{\"project_name\":\"" + JsonEncodedText.Encode(project) + "\",\"metadata\":{\"public\":\"false\"}}",
+            System.Text.Encoding.UTF8, "application/json");
+        using var response = await client.SendApiAsync(HttpMethod.Post, "api/v2.0/projects", body, cancellationToken).ConfigureAwait(false);
+        switch (response.StatusCode)
+        {
+            case HttpStatusCode.Created:
+                log($"project {project} created on {Name}");
+                break;
+            case HttpStatusCode.Conflict:
+                break; // there already
+            default:
+                log($"project {project} could not be created on {Name} ({(int)response.StatusCode}); the push needs it to exist");
+                break;
+        }
+    }
+
+    private sealed class RemoteRepository(RemoteReplicationEndpoint owner, UpstreamClient client, string path) : IReplicationRepository
     {
         private static readonly string ManifestAccept = string.Join(", ",
             MediaTypes.OciIndex, MediaTypes.OciManifest, MediaTypes.DockerManifestList, MediaTypes.DockerManifest);
@@ -50,7 +93,7 @@ public sealed class RemoteReplicationEndpoint(UpstreamClient client) : IReplicat
 
         private Uri Url(string relative) => new(client.Registry.ApiBase, $"v2/{path}/{relative}");
 
-        public Task PrepareAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task PrepareAsync(CancellationToken cancellationToken) => owner.EnsureProjectAsync(path, owner.Log, cancellationToken);
 
         public async Task<Descriptor> ResolveAsync(string reference, CancellationToken cancellationToken)
         {

@@ -224,7 +224,7 @@ public sealed partial class ReplicationRunner : IDisposable
 
         var registry = await _registries.FindByIdAsync(id, ct).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"registry {id} of the policy no longer exists");
-        return new RemoteReplicationEndpoint(_clients.For(registry));
+        return new RemoteReplicationEndpoint(_clients.For(registry)) { Log = note => Log.DestinationNote(_logger, registry.Name, note) };
     }
 
     /// <summary>Every (repository, tag) of the source the filters accept.</summary>
@@ -437,6 +437,9 @@ public sealed partial class ReplicationRunner : IDisposable
 
         [LoggerMessage(EventId = 1406, Level = LogLevel.Warning, Message = "Replication execution {Id} finished, but its listeners (webhooks) were not told: {Reason}")]
         public static partial void ListenersFailed(ILogger logger, long id, string reason);
+
+        [LoggerMessage(EventId = 1407, Level = LogLevel.Information, Message = "Replication destination {Registry}: {Note}")]
+        public static partial void DestinationNote(ILogger logger, string registry, string note);
     }
 }
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Wharf.Oci;
 using Wharf.Registry.Api;
+using Wharf.Registry.Metadata;
 
 namespace Wharf.Registry.Replication;
 
@@ -27,7 +28,8 @@ public sealed class ReplicationRegistryEvents(IRegistryEvents inner, Replication
 /// scheduled policy whose previous run is still going skips that occurrence.
 /// </summary>
 public sealed partial class ReplicationTriggerService(
-    ReplicationStore store, ReplicationRunner runner, ReplicationOptions options, TimeProvider time, ILogger<ReplicationTriggerService> logger) : BackgroundService
+    ReplicationStore store, ReplicationRunner runner, ReplicationOptions options, TimeProvider time, ILogger<ReplicationTriggerService> logger,
+    IMetadataStore metadata, IArtifactStore artifacts) : BackgroundService
 {
     private readonly Channel<RegistryEvent> _events = Channel.CreateBounded<RegistryEvent>(
         new BoundedChannelOptions(Math.Max(1, options.EventQueueLength)) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
@@ -38,7 +40,8 @@ public sealed partial class ReplicationTriggerService(
     {
         bool wanted = registryEvent.Kind switch
         {
-            RegistryEventKind.ManifestPushed => !registryEvent.Reference.IsDigest,
+            // By digest too: a referrer (signature, SBOM) pushed after its subject travels on its own event.
+            RegistryEventKind.ManifestPushed => true,
             RegistryEventKind.TagDeleted or RegistryEventKind.ManifestDeleted => true,
             _ => false,
         };
@@ -136,6 +139,12 @@ public sealed partial class ReplicationTriggerService(
 
     private async Task HandleAsync(RegistryEvent e, CancellationToken ct)
     {
+        if (e.Kind == RegistryEventKind.ManifestPushed && e.Reference.IsDigest)
+        {
+            await HandleReferrerAsync(e, ct).ConfigureAwait(false);
+            return;
+        }
+
         string repository = e.Repository.Value;
         bool isDigest = e.Reference.IsDigest;
         var policies = (await store.AllPoliciesAsync(ct).ConfigureAwait(false))
@@ -153,6 +162,48 @@ public sealed partial class ReplicationTriggerService(
             {
                 await runner.StartAsync(policy, ReplicationTriggers.EventBased, [item], ct).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// A manifest pushed by digest starts a run only when it is a referrer (it has a <c>subject</c>)
+    /// whose subject is here: the run copies the subject by digest — already at the destination, so
+    /// only skipped — and with it its referrers, the new one included. A policy with tag filters takes
+    /// it only when one of the subject's tags passes them (the referrer follows an artifact the policy
+    /// replicates). Other pushes by digest (an index's children) travel with their parent.
+    /// </summary>
+    private async Task HandleReferrerAsync(RegistryEvent e, CancellationToken ct)
+    {
+        string repository = e.Repository.Value;
+        var policies = (await store.AllPoliciesAsync(ct).ConfigureAwait(false))
+            .Where(p => p.Enabled && p.IsPush && p.TriggerType == ReplicationTriggers.EventBased && p.AcceptsRepository(repository)).ToList();
+        if (policies.Count == 0)
+        {
+            return;
+        }
+
+        var manifest = await metadata.GetManifestAsync(e.Repository, e.Reference, ct).ConfigureAwait(false);
+        if (manifest is null || ManifestParser.Parse(manifest.Content, manifest.MediaType).Subject is not { } subject)
+        {
+            return;
+        }
+
+        var artifact = await artifacts.GetArtifactAsync(e.Repository, subject.Digest, ct).ConfigureAwait(false);
+        if (artifact is null)
+        {
+            return; // the subject is not here (yet): the referrer goes with it when it is pushed
+        }
+
+        foreach (var policy in policies)
+        {
+            bool tagFiltered = policy.Filters.Any(f => f.Type == "tag");
+            if (tagFiltered && !artifact.Tags.Any(t => policy.AcceptsTag(t.Name)))
+            {
+                continue;
+            }
+
+            await runner.StartAsync(policy, ReplicationTriggers.EventBased,
+                [new ReplicationItem(repository, subject.Digest.ToString(), ReplicationItem.Copy)], ct).ConfigureAwait(false);
         }
     }
 

@@ -78,6 +78,89 @@ public sealed class WharfdDestinationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EventPolicy_ReferrerPushedAfterItsSubject_ReplicatedOnItsOwnEvent()
+    {
+        using var admin = _server.Admin();
+        long registry = await ProxySetup.RegisterAsync(_server, "peer", _destination.BaseAddress, "harbor", "admin", WharfServer.AdminPassword);
+        long policy = await CreatePolicyAsync(_server, new
+        {
+            name = "signatures-follow",
+            src_registry = new { id = 0 },
+            dest_registry = new { id = registry },
+            trigger = new { type = "event_based" },
+            filters = new object[] { new { type = "name", value = "team/**" }, new { type = "tag", value = "v*" } },
+        });
+        var released = await Images.PushImageAsync(admin, "team/app", "v1", ProxySetup.RandomLayer());
+        var nightly = await Images.PushImageAsync(admin, "team/app", "nightly", ProxySetup.RandomLayer());
+        await WaitForExecutionsAsync(_server, policy, 1);
+
+        // Signed later: the referrer of the excluded tag's image is not replicated, the other one is
+        // (events are handled in order, so once the second run is there the first was decided).
+        await PushReferrerAsync(admin, "team/app", nightly.Digest, nightly.Body.Length, MediaTypes.OciManifest);
+        var signature = await PushReferrerAsync(admin, "team/app", released.Digest, released.Body.Length, MediaTypes.OciManifest);
+        var executions = await WaitForExecutionsAsync(_server, policy, 2);
+
+        Assert.Equal(2, executions.Length);
+        Assert.All(executions, e => Assert.Equal("Succeed", e.GetProperty("status").GetString()));
+        using var peer = _destination.Admin();
+        using var referrers = await peer.GetAsync($"v2/team/app/referrers/{released.Digest}");
+        using var list = JsonDocument.Parse(await referrers.Content.ReadAsStringAsync());
+        Assert.Equal([signature.ToString()], list.RootElement.GetProperty("manifests").EnumerateArray().Select(m => m.GetProperty("digest").GetString()));
+        Assert.Equal(["v1"], await TagsAsync(peer, "team/app"));
+        Assert.Null(await FindManifestAsync(peer, "team/app", nightly.Digest.ToString()));
+    }
+
+    [Fact]
+    public async Task PushPolicy_DestinationProjectMissing_CreatedPrivateAsHarborDoes()
+    {
+        using var admin = _server.Admin();
+        var image = await Images.PushImageAsync(admin, "team/tool", "1", ProxySetup.RandomLayer());
+        long registry = await ProxySetup.RegisterAsync(_server, "peer", _destination.BaseAddress, "harbor", "admin", WharfServer.AdminPassword);
+        long policy = await CreatePolicyAsync(_server, new
+        {
+            name = "to-new-project",
+            src_registry = new { id = 0 },
+            dest_registry = new { id = registry },
+            dest_namespace = "arrivals",
+            filters = new object[] { new { type = "name", value = "team/tool" } },
+        });
+
+        var execution = await WaitAsync(_server, await StartAsync(_server, policy));
+
+        Assert.Equal("Succeed", execution.GetProperty("status").GetString());
+        using var peer = _destination.Admin();
+        Assert.Equal(image.Digest, (await FindManifestAsync(peer, "arrivals/tool", "1"))!.Value.Digest);
+        using var project = await peer.GetAsync("api/v2.0/projects?name=arrivals");
+        var found = Assert.Single(JsonDocument.Parse(await project.Content.ReadAsStringAsync()).RootElement.EnumerateArray());
+        Assert.Equal("false", found.GetProperty("metadata").GetProperty("public").GetString());
+    }
+
+    [Fact]
+    public async Task PushPolicy_CredentialThatCannotCreateProjects_TaskFailsNamingTheDestination()
+    {
+        using var admin = _server.Admin();
+        await Images.PushImageAsync(admin, "team/tool", "1", ProxySetup.RandomLayer());
+        await _destination.CreateUserAsync("pusher");
+        await _destination.AddMemberAsync("team", "pusher", Wharf.Registry.Projects.ProjectRole.Developer);
+        long registry = await ProxySetup.RegisterAsync(_server, "peer", _destination.BaseAddress, "harbor", "pusher", WharfEndpoint.UserPassword);
+        long policy = await CreatePolicyAsync(_server, new
+        {
+            name = "no-rights",
+            src_registry = new { id = 0 },
+            dest_registry = new { id = registry },
+            dest_namespace = "elsewhere",
+            filters = new object[] { new { type = "name", value = "team/tool" } },
+        });
+
+        var execution = await WaitAsync(_server, await StartAsync(_server, policy));
+
+        Assert.Equal("Failed", execution.GetProperty("status").GetString());
+        using var peer = _destination.Admin();
+        using var project = await peer.GetAsync("api/v2.0/projects?name=elsewhere");
+        Assert.Equal(0, JsonDocument.Parse(await project.Content.ReadAsStringAsync()).RootElement.GetArrayLength());
+    }
+
+    [Fact]
     public async Task Api_BadPoliciesAndNonAdmins_RefusedAndNothingStored()
     {
         long registry = await ProxySetup.RegisterAsync(_server, "peer", _destination.BaseAddress, "harbor", "admin", WharfServer.AdminPassword);
