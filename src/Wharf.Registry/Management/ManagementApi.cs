@@ -29,6 +29,8 @@ internal static class ManagementApi
         RegistryEndpointsApi.Map(api);
         ReplicationEndpoints.Map(api);
         ImmutableTagRuleEndpoints.Map(api);
+        AuditPurgeEndpoints.Map(api);
+        RetentionEndpoints.Map(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
         api.MapGet("/swagger.json", OpenApiAsync);
     }
