@@ -5,11 +5,13 @@
 # (that is not the switch); the difference is the cost of counting. Writes the pull-accounting
 # section of docs/benchmarks.md.
 #
-#   bench/pull-accounting.sh                    # 5 rounds of 20 000 requests per server
+#   bench/pull-accounting.sh                    # 3 warm-up and 9 measured rounds of 20 000 requests per server
 #   BENCH_ROUNDS=3 BENCH_REQUESTS=5000 bench/pull-accounting.sh
+#   WHARFD_DIR=path/to/dir/with/wharfd.dll bench/pull-accounting.sh   # reuse a Release build
 set -uo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${BENCH_ROUNDS:-5}
+ROUNDS=${BENCH_ROUNDS:-9}
+WARMUP=${BENCH_WARMUP:-3}
 REQUESTS=${BENCH_REQUESTS:-20000}
 CONCURRENCY=${BENCH_CONCURRENCY:-16}
 
@@ -44,16 +46,20 @@ free_port() {
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-log "building wharfd (Release)"
-dotnet build src/Wharf.Server/Wharf.Server.csproj -c Release -nologo -v q -p:UseSharedCompilation=false \
-  -o "$WORK/bin" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "build failed"; }
+BIN=${WHARFD_DIR:-}
+if [[ -z $BIN ]]; then
+  log "building wharfd (Release)"
+  dotnet build src/Wharf.Server/Wharf.Server.csproj -c Release -nologo -v q -p:UseSharedCompilation=false \
+    -o "$WORK/bin" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "build failed"; }
+  BIN=$WORK/bin
+fi
 
 declare -A PORT
 start() { # name enabled
   local port pid i
   port=$(free_port)
   ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning \
-    dotnet "$WORK/bin/wharfd.dll" --urls "http://127.0.0.1:$port" --data-dir "$WORK/$1" \
+    dotnet "$BIN/wharfd.dll" --urls "http://127.0.0.1:$port" --data-dir "$WORK/$1" \
     --Registry:OpenRegistry=true "--Registry:PullAccounting:Enabled=$2" >"$WORK/$1.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
@@ -89,9 +95,10 @@ rps() { # port
 
 start on true
 start off false
-for name in on off; do
-  push_image "${PORT[$name]}"
-  rps "${PORT[$name]}" >/dev/null # warm-up: JIT, caches
+for name in on off; do push_image "${PORT[$name]}"; done
+# Warm-up, alternating: tiered JIT needs several thousand requests before the hot path is final code.
+for ((w = 0; w < WARMUP; w++)); do
+  for name in on off; do rps "${PORT[$name]}" >/dev/null; done
 done
 
 : >"$WORK/on.rps"; : >"$WORK/off.rps"
@@ -115,7 +122,7 @@ cat >"$WORK/section.md" <<MD
 ## Pull accounting
 
 \`bench/pull-accounting.sh\`, $(date -u +%Y-%m-%d): manifest GET by tag (\`ab -k -c $CONCURRENCY -n $REQUESTS\`), $ROUNDS
-alternating rounds against two wharfd (open registry, Release build) with the same image, one
+alternating rounds (after $WARMUP warm-up rounds) against two wharfd (open registry, Release build) with the same image, one
 counting pulls (\`Registry:PullAccounting:Enabled=true\`, the default) and one not. Both audit every
 pull. Median requests/s; load average before $LOAD_BEFORE, after $LOAD_AFTER (2 cores, shared).
 
