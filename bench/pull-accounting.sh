@@ -54,7 +54,7 @@ if [[ -z $BIN ]]; then
   BIN=$WORK/bin
 fi
 
-declare -A PORT
+declare -A PORT SPID
 start() { # name enabled
   local port pid i
   port=$(free_port)
@@ -65,7 +65,7 @@ start() { # name enabled
   PIDS+=("$pid")
   for ((i = 0; i < 300; i++)); do
     kill -0 "$pid" 2>/dev/null || { cat "$WORK/$1.log" >&2; die "$1 exited during startup"; }
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/") == 200 ]] && { PORT[$1]=$port; return; }
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/") == 200 ]] && { PORT[$1]=$port; SPID[$1]=$pid; return; }
     sleep 0.2
   done
   die "$1 did not answer within 60 s"
@@ -88,6 +88,11 @@ push_image() { # port
     || die "manifest push failed"
 }
 
+# cpu_ticks PID: the process's user + system CPU time in clock ticks (a loaded machine stretches wall
+# time, hardly CPU time, so CPU per request is the steadier figure of the two).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
 rps() { # port
   ab -q -k -n "$REQUESTS" -c "$CONCURRENCY" -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
     "http://127.0.0.1:$1/v2/bench/app/manifests/v1" 2>/dev/null | awk '/^Requests per second/ {print $4} /^Non-2xx/ {print "non2xx " $3 > "/dev/stderr"}'
@@ -101,22 +106,29 @@ for ((w = 0; w < WARMUP; w++)); do
   for name in on off; do rps "${PORT[$name]}" >/dev/null; done
 done
 
-: >"$WORK/on.rps"; : >"$WORK/off.rps"
+: >"$WORK/on.rps"; : >"$WORK/off.rps"; : >"$WORK/on.cpu"; : >"$WORK/off.cpu"
 for ((r = 1; r <= ROUNDS; r++)); do
   # Alternate which goes first, so neither always meets the other's leftovers.
   if ((r % 2)); then order=(on off); else order=(off on); fi
   for name in "${order[@]}"; do
+    t0=$(cpu_ticks "${SPID[$name]}")
     v=$(rps "${PORT[$name]}")
+    t1=$(cpu_ticks "${SPID[$name]}")
     [[ -n $v ]] || die "ab against $name gave no result"
+    us=$(echo "scale=3; ($t1 - $t0) * 1000000 / $HZ / $REQUESTS" | bc)
     echo "$v" >>"$WORK/$name.rps"
-    log "round $r, accounting $name: $v requests/s"
+    echo "$us" >>"$WORK/$name.cpu"
+    log "round $r, accounting $name: $v requests/s, $us µs CPU per request"
   done
 done
 
 ON=$(median <"$WORK/on.rps"); OFF=$(median <"$WORK/off.rps")
 COST=$(echo "scale=4; (1 - $ON / $OFF) * 100" | bc | awk '{printf "%.1f", $1}')
+ON_CPU=$(median <"$WORK/on.cpu"); OFF_CPU=$(median <"$WORK/off.cpu")
+CPU_COST=$(echo "scale=4; ($ON_CPU / $OFF_CPU - 1) * 100" | bc | awk '{printf "%.1f", $1}')
+ROUNDS_ON=$(paste -sd' ' "$WORK/on.rps"); ROUNDS_OFF=$(paste -sd' ' "$WORK/off.rps")
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-log "median: on $ON, off $OFF requests/s; cost $COST %"
+log "median: on $ON, off $OFF requests/s (cost $COST %); CPU per request on $ON_CPU, off $OFF_CPU µs (cost $CPU_COST %)"
 
 cat >"$WORK/section.md" <<MD
 ## Pull accounting
@@ -126,11 +138,14 @@ alternating rounds (after $WARMUP warm-up rounds) against two wharfd (open regis
 counting pulls (\`Registry:PullAccounting:Enabled=true\`, the default) and one not. Both audit every
 pull. Median requests/s; load average before $LOAD_BEFORE, after $LOAD_AFTER (2 cores, shared).
 
-| accounting | requests/s (median) |
-|---|---|
-| on | $ON |
-| off | $OFF |
-| cost (1 − on/off) | $COST % (target < 5 %) |
+| accounting | requests/s (median) | CPU per request (median, wharfd user + system) |
+|---|---|---|
+| on | $ON | $ON_CPU µs |
+| off | $OFF | $OFF_CPU µs |
+| cost | $COST % (1 − on/off) | $CPU_COST % (on/off − 1) |
+
+Rounds, requests/s — on: $ROUNDS_ON; off: $ROUNDS_OFF.
+
 MD
 replace_section docs/benchmarks.md pull-accounting "$WORK/section.md" "### Reading"
 log "docs/benchmarks.md updated"

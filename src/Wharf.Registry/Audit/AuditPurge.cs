@@ -64,8 +64,8 @@ public sealed partial class AuditPurge(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        DateTimeOffset? next = time.GetUtcNow(); // the default purges at start, as it always has
-        AuditPurgeSchedule? planned = null;
+        DateTimeOffset? next = null;
+        string? planned = null;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -74,12 +74,17 @@ public sealed partial class AuditPurge(
                 {
                     var schedule = await CurrentScheduleAsync(stoppingToken).ConfigureAwait(false);
                     var now = time.GetUtcNow();
-                    if (planned is not null && planned != schedule)
+                    if (planned is null)
+                    {
+                        // The configured default purges at start, as it always has; a stored schedule waits for its cron.
+                        next = await store.GetScheduleAsync(stoppingToken).ConfigureAwait(false) is null ? now : NextOccurrence(schedule, now);
+                    }
+                    else if (planned != Key(schedule))
                     {
                         next = NextOccurrence(schedule, now); // a changed schedule counts from now
                     }
 
-                    planned = schedule;
+                    planned = Key(schedule);
                     if (next is { } due && due <= now && schedule.Type != "None")
                     {
                         await RunAsync(Schedule, false, schedule.RetentionHours, schedule.Operations, stoppingToken).ConfigureAwait(false);
@@ -105,6 +110,9 @@ public sealed partial class AuditPurge(
 
     /// <summary>How often the schedule is checked against the clock.</summary>
     public static TimeSpan PollInterval { get; } = TimeSpan.FromSeconds(30);
+
+    // The operations are a list: records compare it by reference, so schedules are compared by this.
+    private static string Key(AuditPurgeSchedule s) => $"{s.Type}|{s.Cron}|{s.RetentionHours}|{string.Join(',', s.Operations ?? [])}";
 
     private static DateTimeOffset? NextOccurrence(AuditPurgeSchedule schedule, DateTimeOffset now) =>
         schedule.Type != "None" && TryParseCron(schedule.Cron, out var cron, out _) && cron!.GetNextOccurrence(now.UtcDateTime) is { } at

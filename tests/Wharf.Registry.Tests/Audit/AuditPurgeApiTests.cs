@@ -132,4 +132,32 @@ public sealed class AuditPurgeApiTests : IAsyncLifetime
         using var unauthorized = await anonymous.GetAsync("api/v2.0/system/purgeaudit");
         Assert.Equal(HttpStatusCode.Unauthorized, unauthorized.StatusCode);
     }
+    [Fact]
+    public async Task Schedule_WhenItsCronComesDue_PurgesAndRecordsAScheduledRun()
+    {
+        await _server.CreateProjectAsync("aged");
+        using (var put = await _admin.PutAsJsonAsync("api/v2.0/system/purgeaudit/schedule", Schedule("Custom", 1, cron: "0 0 * * * *", operations: "create")))
+        {
+            await WharfEndpoint.ExpectAsync(put, HttpStatusCode.OK);
+        }
+
+        // The purge loop wakes on the registry's clock: move it on in steps until the hourly run has happened.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (true)
+        {
+            _server.Clock.Advance(TimeSpan.FromMinutes(10));
+            await Task.Delay(100);
+            using var doc = JsonDocument.Parse(await _admin.GetStringAsync("api/v2.0/system/purgeaudit?page_size=100"));
+            var scheduled = doc.RootElement.EnumerateArray().Where(r => r.GetProperty("job_kind").GetString() == "SCHEDULE" && r.GetProperty("purged_count").GetInt64() > 0).ToList();
+            if (scheduled.Count > 0)
+            {
+                Assert.Contains("\"audit_retention_hour\":1", scheduled[0].GetProperty("job_parameters").GetString(), StringComparison.Ordinal);
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "no scheduled purge ran");
+        }
+
+        Assert.DoesNotContain("aged", await ProjectEntriesAsync());
+    }
 }
