@@ -55,6 +55,16 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<RobotAccounts>();
         services.TryAddSingleton<ArtifactRules>();
         services.TryAddSingleton<Policies.ImmutableTagRules>();
+        var retention = new Retention.RetentionOptions();
+        configuration.GetSection("Registry:Retention").Bind(retention);
+        services.TryAddSingleton(retention);
+        services.TryAddSingleton<Retention.RetentionStore>();
+        services.TryAddSingleton<Retention.RetentionPolicies>();
+        services.TryAddSingleton<Retention.IRetentionCandidateStore>(sp => sp.GetRequiredService<Metadata.IMetadataStore>() as Retention.IRetentionCandidateStore
+            ?? throw new InvalidOperationException("the metadata store does not list retention candidates"));
+        services.TryAddSingleton<Retention.RetentionRunner>();
+        services.TryAddSingleton<Retention.RetentionScheduler>();
+        services.AddHostedService(sp => sp.GetRequiredService<Retention.RetentionScheduler>());
         services.TryAddSingleton<UserAccounts>();
         services.TryAddSingleton<RegistryTokens>();
         services.TryAddSingleton<RefreshTokens>();
@@ -70,6 +80,14 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<AuditLog>();
         services.TryAddSingleton<IAuditLog>(sp => sp.GetRequiredService<AuditLog>());
         services.AddHostedService(sp => sp.GetRequiredService<AuditLog>());
+        services.TryAddSingleton<AuditPurgeStore>();
+        services.TryAddSingleton<AuditPurge>();
+        services.AddHostedService(sp => sp.GetRequiredService<AuditPurge>());
+        var accounting = new Accounting.PullAccountingOptions();
+        configuration.GetSection("Registry:PullAccounting").Bind(accounting);
+        services.TryAddSingleton(accounting);
+        services.TryAddSingleton<Accounting.PullAccounting>();
+        services.AddHostedService(sp => sp.GetRequiredService<Accounting.PullAccounting>());
         services.RemoveAll<IRegistryEvents>();
         services.AddSingleton<IRegistryEvents, AuditRegistryEvents>();
 

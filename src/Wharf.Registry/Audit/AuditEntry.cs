@@ -16,7 +16,7 @@ public interface IAuditLog
 {
     void Record(string username, string operation, string resourceType, string resource, string? project, bool success = true);
 
-    /// <summary>A manifest pull: audited, and counted toward the artifact's pull count and time.</summary>
+    /// <summary>A manifest pull, audited (its count and time are <see cref="Accounting.PullAccounting"/>'s).</summary>
     void RecordPull(string username, RepositoryName repository, ManifestReference reference, Digest digest);
 
     /// <summary>Completes once everything recorded before the call is in the database.</summary>

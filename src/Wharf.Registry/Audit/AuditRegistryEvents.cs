@@ -3,8 +3,8 @@ using Wharf.Registry.Api;
 
 namespace Wharf.Registry.Audit;
 
-/// <summary>Turns the registry's push, pull and delete events into audit entries.</summary>
-public sealed class AuditRegistryEvents(IAuditLog audit) : IRegistryEvents
+/// <summary>Turns the registry's push, pull and delete events into audit entries, and counts pulls.</summary>
+public sealed class AuditRegistryEvents(IAuditLog audit, Accounting.PullAccounting pulls) : IRegistryEvents
 {
     public void Publish(HttpContext context, in RegistryEvent registryEvent)
     {
@@ -17,6 +17,7 @@ public sealed class AuditRegistryEvents(IAuditLog audit) : IRegistryEvents
         {
             case RegistryEventKind.ManifestPulled when registryEvent.Digest is { } digest:
                 audit.RecordPull(who, repository, registryEvent.Reference, digest);
+                pulls.Record(repository, digest);
                 break;
             case RegistryEventKind.ManifestPushed:
                 audit.Record(who, "push", "artifact", artifact, project);

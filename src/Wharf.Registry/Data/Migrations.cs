@@ -27,6 +27,12 @@ public sealed record Migration(int Version, string Description, string Sql, Func
 /// users, projects, project_members, robots, configurations          accounts and Harbor's projects
 /// directory_users, user_groups, project_member_groups, directory_user_groups   LDAP login and groups
 /// portal_sessions     the portal's cookie sessions (hashed ids)
+/// retention_policies    one per project (Harbor's RetentionPolicy): algorithm, rules as JSON, cron or none
+/// retention_executions  a run: trigger, dry run, status, artifacts removed, project usage released,
+///                       and the GC run that followed with the bytes it freed
+/// retention_tasks       one per repository a run looked at: candidates, retained, the decision log
+/// audit_purge_schedule  at most one row: the audit log's purge schedule and retention window
+/// audit_purge_runs      each purge: trigger, window, dry run, status, rows deleted, log
 /// webhook_policies    Harbor's WebhookPolicy: project, name, targets and event types as JSON arrays
 /// webhook_executions  one event for one policy (Harbor's execution): event type, when
 /// webhook_tasks       one delivery of that event to one target (Harbor's task): the exact payload, its
@@ -121,6 +127,60 @@ public static class Migrations
         // 5: an upstream endpoint may name the CA its TLS certificate must chain to (PEM).
         new(5, "proxy and replication endpoints: a CA certificate each", """
             ALTER TABLE proxy_registries ADD COLUMN ca_certificate TEXT;
+            """),
+
+        // 6: tag retention (Retention/) and the audit log's purge schedule and history (Audit/AuditPurge*).
+        new(6, "retention policies, runs and tasks; audit purge schedule and runs", """
+            CREATE TABLE IF NOT EXISTS retention_policies (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                project_id INTEGER NOT NULL UNIQUE REFERENCES projects(id) ON DELETE CASCADE,
+                algorithm TEXT NOT NULL,
+                rules TEXT NOT NULL,
+                cron TEXT,
+                creation_time INTEGER NOT NULL,
+                update_time INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS retention_executions (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                policy_id INTEGER NOT NULL REFERENCES retention_policies(id) ON DELETE CASCADE,
+                status TEXT NOT NULL,
+                trigger TEXT NOT NULL,
+                dry_run INTEGER NOT NULL,
+                start_time INTEGER NOT NULL,
+                end_time INTEGER,
+                removed INTEGER NOT NULL DEFAULT 0,
+                released_bytes INTEGER NOT NULL DEFAULT 0,
+                gc_run_id INTEGER,
+                gc_bytes_freed INTEGER);
+            CREATE INDEX IF NOT EXISTS retention_executions_policy ON retention_executions(policy_id, id);
+            CREATE TABLE IF NOT EXISTS retention_tasks (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                execution_id INTEGER NOT NULL REFERENCES retention_executions(id) ON DELETE CASCADE,
+                repository TEXT NOT NULL,
+                status TEXT NOT NULL,
+                start_time INTEGER NOT NULL,
+                end_time INTEGER,
+                total INTEGER NOT NULL DEFAULT 0,
+                retained INTEGER NOT NULL DEFAULT 0,
+                log TEXT NOT NULL DEFAULT '');
+            CREATE INDEX IF NOT EXISTS retention_tasks_execution ON retention_tasks(execution_id, id);
+            CREATE TABLE IF NOT EXISTS audit_purge_schedule (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                type TEXT NOT NULL,
+                cron TEXT,
+                retention_hours INTEGER NOT NULL,
+                operations TEXT,
+                update_time INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS audit_purge_runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                trigger TEXT NOT NULL,
+                dry_run INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                retention_hours INTEGER NOT NULL,
+                operations TEXT,
+                start_time INTEGER NOT NULL,
+                end_time INTEGER,
+                deleted INTEGER NOT NULL DEFAULT 0,
+                log TEXT NOT NULL DEFAULT '');
             """),
     ];
 

@@ -52,13 +52,17 @@ public sealed partial class GcJobs(GarbageCollector collector, IGcMetadataStore 
     }
 
     /// <summary>Runs now (waiting for a run in progress to end) and records it.</summary>
-    public async Task<GcReport?> RunAsync(bool dryRun, string trigger, CancellationToken cancellationToken)
+    public async Task<GcReport?> RunAsync(bool dryRun, string trigger, CancellationToken cancellationToken) =>
+        (await RunWithIdAsync(dryRun, trigger, cancellationToken).ConfigureAwait(false)).Report;
+
+    /// <summary>As <see cref="RunAsync"/>, with the id of the run's record (for a job that names the GC run it caused).</summary>
+    public async Task<(long Id, GcReport? Report)> RunWithIdAsync(bool dryRun, string trigger, CancellationToken cancellationToken)
     {
         await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             long id = await store.CreateGcRunAsync(dryRun, trigger, cancellationToken).ConfigureAwait(false);
-            return await RunRecordedAsync(id, dryRun, cancellationToken).ConfigureAwait(false);
+            return (id, await RunRecordedAsync(id, dryRun, cancellationToken).ConfigureAwait(false));
         }
         finally
         {

@@ -30,6 +30,8 @@ internal static class ManagementApi
         ReplicationEndpoints.Map(api);
         ImmutableTagRuleEndpoints.Map(api);
         WebhookEndpoints.Map(api);
+        AuditPurgeEndpoints.Map(api);
+        RetentionEndpoints.Map(api);
         api.MapGet("/search", Api.Handle(SearchAsync));
         api.MapGet("/swagger.json", OpenApiAsync);
     }

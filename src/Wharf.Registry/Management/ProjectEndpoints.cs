@@ -219,9 +219,16 @@ internal static class ProjectEndpoints
             // Harbor's registry_id: set on a proxy-cache project, absent otherwise.
             long? registryId = await context.RequestServices.GetRequiredService<Proxy.IUpstreamRegistryStore>()
                 .RegistryOfProjectAsync(project.Id, context.RequestAborted).ConfigureAwait(false);
+            var metadata = new Dictionary<string, string> { ["public"] = project.Public ? "true" : "false" };
+            // Harbor's retention_id: the project's retention policy, when it has one.
+            if (await context.RequestServices.GetRequiredService<Retention.RetentionStore>().PolicyIdOfProjectAsync(project.Id, context.RequestAborted).ConfigureAwait(false) is long retentionId)
+            {
+                metadata["retention_id"] = retentionId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             return new ProjectResponse(
                 project.Id, project.Name, project.OwnerId, owner, Api.Time(project.CreatedAt), Api.Time(project.UpdatedAt), false,
-                new Dictionary<string, string> { ["public"] = project.Public ? "true" : "false" },
+                metadata,
                 roleId, role is null ? [] : [roleId], registryId);
         }
     }

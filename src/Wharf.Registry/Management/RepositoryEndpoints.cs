@@ -139,7 +139,7 @@ internal static class RepositoryEndpoints
 
     /// <summary>Pull counts are written in the background; reads wait for what was already recorded, so they are never behind the caller's own pulls.</summary>
     private static Task PullsRecordedAsync(HttpContext context) =>
-        context.RequestServices.GetService<Audit.IAuditLog>()?.FlushAsync(context.RequestAborted) ?? Task.CompletedTask;
+        context.RequestServices.GetService<Accounting.PullAccounting>()?.FlushAsync(context.RequestAborted) ?? Task.CompletedTask;
 
     /// <summary>The project (visible to the caller), the repository of the route, and a check that the caller may do <paramref name="needed"/>.</summary>
     private static async Task<(Caller Caller, Project Project, RepositoryName Repository)> RepositoryOfRouteAsync(HttpContext context, RepositoryActions needed)

@@ -121,6 +121,8 @@ internal static class ProjectPages
         var role = await evaluator.RoleAsync(caller, project, page.Aborted).ConfigureAwait(false);
         bool isAdmin = caller.IsSysAdmin || role == ProjectRole.ProjectAdmin;
         int number = PageNumber(page.Context);
+        // The pulls column shows what was counted up to now, not up to the last background flush.
+        await page.Service<Accounting.PullAccounting>().FlushAsync(page.Aborted).ConfigureAwait(false);
         var (repositories, total) = await page.Service<IArtifactStore>().ListRepositoryInfoAsync(project.Name, null, number, PageSize, page.Aborted).ConfigureAwait(false);
         long used = await page.Service<IProjectRepositories>().GetProjectUsageAsync(project.Name, page.Aborted).ConfigureAwait(false);
         string self = $"/portal/projects/{Html.Segment(project.Name)}";

@@ -59,11 +59,9 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
     {
         ArgumentNullException.ThrowIfNull(artifact);
         await RequireAsync(caller, project, RepositoryActions.Delete, cancellationToken).ConfigureAwait(false);
-        manifests.Invalidate(repository.Value);
         try
         {
-            await metadata.DeleteManifestAsync(repository, artifact.Digest, cancellationToken).ConfigureAwait(false);
-            await DeleteOrphanedChildrenAsync(repository, artifact, cancellationToken).ConfigureAwait(false);
+            await DeleteArtifactUncheckedAsync(repository, artifact, cancellationToken).ConfigureAwait(false);
         }
         catch (ManifestReferencedException e)
         {
@@ -74,6 +72,22 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
         catch (Policies.ImmutableTagException e)
         {
             throw Immutable(e);
+        }
+    }
+
+    /// <summary>
+    /// The delete itself, for the registry's own jobs (tag retention) that act for the project rather
+    /// than a caller: the same store calls and cache drops as <see cref="DeleteArtifactAsync"/>, with the
+    /// store's refusals (<see cref="ManifestReferencedException"/>, <see cref="Policies.ImmutableTagException"/>) left to the job.
+    /// </summary>
+    public async Task DeleteArtifactUncheckedAsync(RepositoryName repository, ArtifactInfo artifact, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(artifact);
+        manifests.Invalidate(repository.Value);
+        try
+        {
+            await metadata.DeleteManifestAsync(repository, artifact.Digest, cancellationToken).ConfigureAwait(false);
+            await DeleteOrphanedChildrenAsync(repository, artifact, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

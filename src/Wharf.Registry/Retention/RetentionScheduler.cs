@@ -1,0 +1,90 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Wharf.Registry.Replication;
+
+namespace Wharf.Registry.Retention;
+
+/// <summary>Settings under <c>Registry:Retention</c>.</summary>
+public sealed class RetentionOptions
+{
+    /// <summary>How often scheduled policies are checked against their cron (on the registry's clock).</summary>
+    public TimeSpan SchedulePollInterval { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// Starts scheduled retention runs when their cron comes due, as the replication triggers do: a new or
+/// changed schedule counts from now (no catch-up), and a policy whose previous run is still going skips
+/// that occurrence. At start, runs cut off by the last shutdown are marked failed.
+/// </summary>
+public sealed partial class RetentionScheduler(
+    RetentionStore store, RetentionRunner runner, RetentionOptions options, TimeProvider time, ILogger<RetentionScheduler> logger) : BackgroundService
+{
+    private readonly Dictionary<long, (string Cron, DateTimeOffset Next)> _schedule = [];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await store.FailInterruptedAsync(stoppingToken).ConfigureAwait(false);
+            using var timer = new PeriodicTimer(options.SchedulePollInterval > TimeSpan.Zero ? options.SchedulePollInterval : TimeSpan.FromSeconds(10));
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await RunDueAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                {
+                    Log.ScheduleFailed(logger, e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task RunDueAsync(CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var policies = await store.ScheduledPoliciesAsync(ct).ConfigureAwait(false);
+        foreach (long gone in _schedule.Keys.Except(policies.Select(p => p.Id)).ToList())
+        {
+            _schedule.Remove(gone);
+        }
+
+        foreach (var policy in policies)
+        {
+            if (!ReplicationPolicy.TryParseCron(policy.Cron, out var cron, out _))
+            {
+                continue;
+            }
+
+            if (!_schedule.TryGetValue(policy.Id, out var entry) || entry.Cron != policy.Cron)
+            {
+                entry = (policy.Cron!, cron!.GetNextOccurrence(now.UtcDateTime) is { } first ? new DateTimeOffset(first) : DateTimeOffset.MaxValue);
+            }
+
+            if (entry.Next <= now)
+            {
+                if (await runner.StartAsync(policy, RetentionRunner.Schedule, dryRun: false, ct).ConfigureAwait(false) is null)
+                {
+                    Log.Skipped(logger, policy.Id);
+                }
+
+                entry = (entry.Cron, cron!.GetNextOccurrence(now.UtcDateTime) is { } next ? new DateTimeOffset(next) : DateTimeOffset.MaxValue);
+            }
+
+            _schedule[policy.Id] = entry;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1702, Level = LogLevel.Warning, Message = "retention schedule check failed: {Reason}")]
+        public static partial void ScheduleFailed(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 1703, Level = LogLevel.Information, Message = "retention policy {Id}: the previous run is still going; this occurrence is skipped")]
+        public static partial void Skipped(ILogger logger, long id);
+    }
+}
