@@ -68,6 +68,32 @@ public sealed class SharedStore
         }
     }
 
+    /// <summary>
+    /// podman reads the same storage.conf: it opens overlay-images/images.lock and
+    /// overlay-layers/layers.lock in every additional store, and creates them where they are
+    /// missing, which a user who cannot write here cannot do ("creating locker directory:
+    /// permission denied", exit 125, on every podman command). Made empty and readable, they
+    /// let podman see an empty store and carry on.
+    /// </summary>
+    private void EnsurePodmanLocks()
+    {
+        foreach (var (dir, file) in new[] { ("overlay-images", "images.lock"), ("overlay-layers", "layers.lock") })
+        {
+            string path = Path.Combine(Location, dir);
+            if (!Directory.Exists(path))
+            {
+                MakeDirectory(path);
+            }
+
+            string lockFile = Path.Combine(path, file);
+            if (!File.Exists(lockFile))
+            {
+                File.WriteAllBytes(lockFile, []);
+                Chmod(lockFile, Readable);
+            }
+        }
+    }
+
     /// <summary>Takes the publishers' lock (waiting for another publish on any node to finish).</summary>
     public async Task<IDisposable> LockAsync(CancellationToken cancellationToken)
     {
@@ -77,6 +103,7 @@ public sealed class SharedStore
         }
 
         EnsureLayout();
+        EnsurePodmanLocks();
         return await FileLock.AcquireAsync(Path.Combine(Root, "images.lock"), $"shared image store {Location}", TimeSpan.FromHours(1), cancellationToken).ConfigureAwait(false);
     }
 
