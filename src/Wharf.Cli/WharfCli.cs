@@ -58,6 +58,8 @@ public static class WharfCli
         image.Add(HistoryCommand.Create(context, "history"));
         root.Add(HistoryCommand.Create(context, "history"));
         image.Add(ImportCommand.Create(context, "import"));
+        image.Add(PublishCommand.Publish(context));
+        image.Add(PublishCommand.Unpublish(context));
         root.Add(ImportCommand.Create(context, "import"));
         root.Add(image);
         root.Add(InspectCommand.Create(context, "inspect"));

@@ -56,7 +56,20 @@ public sealed partial class ImageEngine
             options.Progress.WriteLine("WARN[0000] " + warning);
         }
 
-        Store = new ImageStore(Storage.GraphRoot);
+        var progress = options.Progress;
+        void Warn(string message)
+        {
+            lock (progress)
+            {
+                progress.WriteLine("WARN[0000] " + message);
+                progress.Flush();
+            }
+        }
+
+        Store = new ImageStore(Storage.GraphRoot)
+        {
+            ReadOnlyStores = ReadOnlyStores.Open(Storage.AdditionalImageStores, Storage.GraphRoot, Warn),
+        };
         Events = new Events.EventLog(Storage.RunRoot, options.Time, options.EventsBackend != "none");
     }
 

@@ -22,7 +22,8 @@ public static class ImagesCommand
         var format = new Option<string?>("--format") { Description = "Change the output format to JSON or a Go template" };
         var filter = new Option<string[]>("--filter", "-f") { Description = "Filter output based on conditions provided", AllowMultipleArgumentsPerToken = false };
         var sort = new Option<string?>("--sort") { Description = "Sort by created, id, repository, size or tag" };
-        var command = new Command(name, "List images in local storage") { image, all, quiet, digests, noTrunc, noHeading, format, filter, sort };
+        var store = new Option<string?>("--store") { Description = "List the images published in this shared image store (see image publish)" };
+        var command = new Command(name, "List images in local storage") { image, all, quiet, digests, noTrunc, noHeading, format, filter, sort, store };
         foreach (string alias in aliases)
         {
             command.Aliases.Add(alias);
@@ -43,7 +44,7 @@ public static class ImagesCommand
                 throw new WharfException($"\"{sortBy}\" is not a valid field for sorting. Choose from: created, id, repository, size, tag");
             }
 
-            var report = engine.ListImages(new ListImagesOptions { All = parse.GetValue(all), Filters = filters });
+            var report = engine.ListImages(new ListImagesOptions { All = parse.GetValue(all), Filters = filters, Store = parse.GetValue(store) });
 
             // podman: repository and tag ascending; created and size newest and largest first.
             report = new ListImagesReport(sortBy switch
@@ -132,7 +133,7 @@ public static class ImagesCommand
         "VirtualSize" => Units.ImageSize(row.Image.Size),
         "Names" => "[" + string.Join(' ', row.Image.Names) + "]",
         "Containers" => "0",
-        "ReadOnly" => "false",
+        "ReadOnly" => row.Image.ReadOnly ? "true" : "false",
         "Dangling" => (row.Image.Names.Count == 0).ToString().ToLowerInvariant(),
         _ => null,
     };
@@ -144,7 +145,7 @@ public static class ImagesCommand
         foreach (var image in report.Rows.Select(r => r.Image).DistinctBy(i => i.Id))
         {
             var summary = report.Rows.First(r => r.Id == image.Id);
-            array.Add((JsonNode)new JsonObject
+            var entry = new JsonObject
             {
                 ["Id"] = image.Id,
                 ["ParentId"] = string.Empty,
@@ -160,7 +161,14 @@ public static class ImagesCommand
                 ["History"] = new JsonArray([.. image.Names.Select(n => (JsonNode?)n)]),
                 ["Created"] = image.Created.ToUnixTimeSeconds(),
                 ["CreatedAt"] = image.Created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
-            });
+            };
+            if (image.ReadOnly)
+            {
+                // podman writes the key only for an image of a read-only store, after Containers.
+                entry.Insert(entry.IndexOf("Containers") + 1, "ReadOnly", true);
+            }
+
+            array.Add((JsonNode)entry);
         }
 
         _ = now;

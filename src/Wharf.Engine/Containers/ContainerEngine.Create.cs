@@ -287,16 +287,7 @@ public sealed partial class ContainerEngine
     {
         // Exact names, IDs and localhost/ names first: registries.conf (and its alias files) is read
         // only when a short name is not found that way.
-        ImageRecord? found = null;
-        if (options.Pull != "always")
-        {
-            var images = _images.Store.ReadImages();
-            found = ImageNames.Lookup(images, options.Image, []);
-            if (found is null && Oci.Reference.TryParse(ImageNames.StripTransport(options.Image), out var reference, out _) && reference.Domain is null)
-            {
-                found = ImageNames.Lookup(images, options.Image, _images.Registries.UnqualifiedSearchRegistries);
-            }
-        }
+        ImageRecord? found = options.Pull != "always" ? Lookup(options) : null;
 
         if (found is not null)
         {
@@ -308,6 +299,17 @@ public sealed partial class ContainerEngine
             throw new WharfException($"{options.Image}: image not known");
         }
 
+        // One fetch per node: the tasks of a job that start together with an image this store
+        // lacks queue on a lock (flock: a killed holder releases it); the first pulls and unpacks,
+        // the others then find it. A failed fetch leaves the next waiter to try.
+        string lockPath = _images.Store.FetchLockPath(options.Image);
+        _images.DebugLog?.Invoke($"Waiting for the fetch lock of {options.Image} ({lockPath})");
+        using var fetching = await FileLock.AcquireAsync(lockPath, $"fetching {options.Image}", TimeSpan.FromHours(2), cancellationToken).ConfigureAwait(false);
+        if (options.Pull != "always" && Lookup(options) is { } fetched)
+        {
+            return fetched;
+        }
+
         var report = await _images.PullAsync(new PullOptions
         {
             Reference = options.Image,
@@ -316,7 +318,33 @@ public sealed partial class ContainerEngine
             AuthFile = options.AuthFile,
             Credentials = options.Credentials,
         }, cancellationToken).ConfigureAwait(false);
-        return _images.Store.ReadImages().First(i => i.Id == report.ImageId);
+        var pulled = _images.Store.ReadImages().First(i => i.Id == report.ImageId);
+        if (PreferredDriver != "copy")
+        {
+            // Unpacked under the lock too, so the waiters reuse the layers instead of unpacking them again.
+            await Layers.EnsureAsync(pulled, WhiteoutMode.Overlay, cancellationToken).ConfigureAwait(false);
+        }
+
+        return pulled;
+    }
+
+    private ImageRecord? Lookup(CreateOptions options)
+    {
+        var images = _images.Store.ReadImages();
+        if (options.Image.Contains('@', StringComparison.Ordinal))
+        {
+            // A pinned digest (a job's image) is the same content wherever it is: the read-only
+            // stores' copy first, so a node's start takes its layers from there (docs/shared-store.md).
+            images = [.. images.OrderBy(i => i.ReadOnly ? 0 : 1)];
+        }
+
+        var found = ImageNames.Lookup(images, options.Image, []);
+        if (found is null && Oci.Reference.TryParse(ImageNames.StripTransport(options.Image), out var reference, out _) && reference.Domain is null)
+        {
+            found = ImageNames.Lookup(images, options.Image, _images.Registries.UnqualifiedSearchRegistries);
+        }
+
+        return found;
     }
 
     private static string NewName(List<ContainerRecord> existing)

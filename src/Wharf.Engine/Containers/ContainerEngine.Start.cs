@@ -180,7 +180,19 @@ public sealed partial class ContainerEngine
             return;
         }
 
-        string? error = RootfsMount.TryMount(c.RootfsDriver, c.LowerDirs, Store.Upper(c.Id), Store.Work(c.Id), Store.Merged(c.Id));
+        // Rootless on layers of a read-only store: their files belong to host IDs the user's
+        // namespace does not map (nobody inside), so the kernel overlay can neither copy them up
+        // nor create /etc/hosts in an image directory. fuse-overlayfs with squash_to_root shows
+        // them as root's inside and copies up as the user (docs/shared-store.md).
+        bool squash = !Env.IsRoot && c.LowerDirs.Any(l => !l.StartsWith(_images.Store.Root + "/", StringComparison.Ordinal));
+        bool freshMount = c.StartedAt is null && (!Directory.Exists(Store.Upper(c.Id)) || !Directory.EnumerateFileSystemEntries(Store.Upper(c.Id)).Any());
+        if (squash && c.RootfsDriver == "overlay" && freshMount && RootfsMount.ToolExists("fuse-overlayfs"))
+        {
+            c.RootfsDriver = "fuse-overlayfs";
+            Store.Write(c);
+        }
+
+        string? error = RootfsMount.TryMount(c.RootfsDriver, c.LowerDirs, Store.Upper(c.Id), Store.Work(c.Id), Store.Merged(c.Id), squash);
         if (error is null)
         {
             return;
@@ -188,7 +200,7 @@ public sealed partial class ContainerEngine
 
         bool fresh = c.StartedAt is null && !Directory.EnumerateFileSystemEntries(Store.Upper(c.Id)).Any();
         if (c.RootfsDriver == "overlay" && fresh && RootfsMount.ToolExists("fuse-overlayfs")
-            && RootfsMount.TryMount("fuse-overlayfs", c.LowerDirs, Store.Upper(c.Id), Store.Work(c.Id), Store.Merged(c.Id)) is null)
+            && RootfsMount.TryMount("fuse-overlayfs", c.LowerDirs, Store.Upper(c.Id), Store.Work(c.Id), Store.Merged(c.Id), squash) is null)
         {
             c.RootfsDriver = "fuse-overlayfs";
             Store.Write(c);

@@ -101,7 +101,9 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
         var diffIds = ImageRootFs.DiffIds(node, manifest.Layers.Count, image.ShortId);
         var config = (JsonObject)node!;
         var chainIds = ChainIds(diffIds);
-        var dirs = chainIds.Select(LayerDir).ToList();
+        // A layer this store has not unpacked but a read-only store has is used where it is:
+        // nothing is copied or counted against the quota (docs/shared-store.md).
+        var dirs = chainIds.Select(c => Directory.Exists(LayerDir(c)) ? LayerDir(c) : images.FindReadOnlyLayer(c) ?? LayerDir(c)).ToList();
 
         // What a killed unpack left is garbage that still counts against the quota: gone first.
         images.RemoveDeadUnpacks();

@@ -29,7 +29,7 @@ public static class RootfsMount
          .Replace("\\012", "\n", StringComparison.Ordinal).Replace("\\134", "\\", StringComparison.Ordinal);
 
     /// <summary>Mounts the overlay with <paramref name="driver"/>; returns an error text when it cannot.</summary>
-    public static string? TryMount(string driver, IReadOnlyList<string> lowerTopFirst, string upper, string work, string merged)
+    public static string? TryMount(string driver, IReadOnlyList<string> lowerTopFirst, string upper, string work, string merged, bool squashToRoot = false)
     {
         ArgumentNullException.ThrowIfNull(lowerTopFirst);
         Directory.CreateDirectory(upper);
@@ -56,7 +56,7 @@ public static class RootfsMount
             return RunTool("mount", common, "-t", "overlay", "overlay", "-o", relative, merged);
         }
 
-        return RunTool("fuse-overlayfs", null, "-o", options, merged);
+        return RunTool("fuse-overlayfs", null, "-o", squashToRoot ? options + ",squash_to_root" : options, merged);
     }
 
     private static string CommonParent(IReadOnlyList<string> dirs) => Path.GetDirectoryName(Path.GetDirectoryName(dirs[0])!)!;

@@ -266,7 +266,8 @@ public sealed class ImageWriter(ImageStore store)
         // The index never lists an image whose blobs are not all stored under their final names.
         foreach (var blob in image.Layers.Prepend(image.Config).Prepend(image.Manifest))
         {
-            if (!_store.HasBlob(blob))
+            // A base layer from a read-only store is copied in: the new image is the user's own.
+            if (!_store.HasBlob(blob) && !_store.CopyFromReadOnly(blob))
             {
                 throw new WharfException($"recording image {image.Id[..12]}: blob {blob.Digest} ({blob.Size} bytes) is not in the store");
             }

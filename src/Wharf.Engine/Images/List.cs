@@ -8,6 +8,9 @@ public sealed record ListImagesOptions
 
     /// <summary><c>--filter key=value</c>; reference=, dangling=, id= are understood.</summary>
     public IReadOnlyList<string> Filters { get; init; } = [];
+
+    /// <summary><c>--store DIR</c>: list only the images published in that shared store.</summary>
+    public string? Store { get; init; }
 }
 
 /// <summary>One row of <c>images</c>: one per name (a dangling image is one row with no name).</summary>
@@ -27,7 +30,7 @@ public sealed partial class ImageEngine
         ArgumentNullException.ThrowIfNull(options);
         var filters = options.Filters.Select(ParseFilter).ToList();
         var rows = new List<ImageSummary>();
-        var images = Store.ReadImages();
+        var images = options.Store is { } store ? PublishedImages(store) : Store.ReadImages();
         var intermediates = IntermediateImages(images);
         var intermediate = options.All || filters.Any(f => f.Key == "intermediate") ? [] : intermediates;
         foreach (var (key, value) in filters.Where(f => f.Key is "before" or "since"))
@@ -42,8 +45,8 @@ public sealed partial class ImageEngine
             "since" => image.Created > ImageNames.Lookup(images, filter.Value, Registries.UnqualifiedSearchRegistries)!.Created,
             "intermediate" => intermediates.Contains(image.Id) == filter.Value.Equals("true", StringComparison.OrdinalIgnoreCase),
 
-            // Every image in wharf's store is writable: readonly=true matches none.
-            "readonly" => !filter.Value.Equals("true", StringComparison.OrdinalIgnoreCase),
+            // Images of additionalimagestores are read-only, the user's own store's are not.
+            "readonly" => image.ReadOnly == filter.Value.Equals("true", StringComparison.OrdinalIgnoreCase),
             "label" => LabelMatches(image, filter.Value),
             _ => MatchesSimpleFilter(image, filter),
         };

@@ -140,6 +140,21 @@ public sealed partial class ImageEngine
             throw new WharfException($"initializing source docker://{name}: nested manifest lists are not supported");
         }
 
+        // An image a read-only store holds is used from there: nothing is downloaded or written
+        // (podman's pull skips every blob of it as already there), unless the user's own store has it too.
+        var images = Store.ReadImages();
+        if (!images.Any(i => !i.ReadOnly && i.Digest == root.Digest.ToString())
+            && images.FirstOrDefault(i => i.ReadOnly && i.Digest == root.Digest.ToString()) is { } shared)
+        {
+            Log(options.Quiet, "Getting image source signatures");
+            Log(options.Quiet, "Writing manifest to image destination");
+            Log(options.Quiet, "Storing signatures");
+            DebugLog?.Invoke($"Image {shared.Id} is in the read-only store {shared.ReadOnlyStore}: nothing to pull");
+            Store.LayerSink = null;
+            Events.Image("pull", shared.Id, name);
+            return new PullReport(shared.Id, name);
+        }
+
         // Reserve the bytes this pull adds (manifest, config and layers not yet stored, by the
         // manifest's sizes) under the store lock, before any blob is fetched.
         IDisposable inflight;

@@ -45,7 +45,8 @@ public sealed partial class ImageEngine
         var targets = new List<(ImageRecord Image, string? Name)>();
         if (options.All)
         {
-            targets.AddRange(Store.ReadImages().Select(i => (i, (string?)null)));
+            // podman's rmi -a passes over the images of read-only stores without a word.
+            targets.AddRange(Store.ReadImages().Where(i => !i.ReadOnly).Select(i => (i, (string?)null)));
         }
 
         var errors = new List<WharfException>();
@@ -59,6 +60,13 @@ public sealed partial class ImageEngine
                     errors.Add(new WharfException($"{input}: image not known", 1));
                 }
 
+                continue;
+            }
+
+            if (image.ReadOnly)
+            {
+                // podman's words for an image of an additionalimagestores store.
+                errors.Add(new WharfException($"cannot remove read-only image \"{image.Id}\""));
                 continue;
             }
 

@@ -22,6 +22,7 @@ public sealed partial class ImageEngine
         ArgumentNullException.ThrowIfNull(options);
         var names = options.NewNames.Select(ImageNames.ForNewImage).ToList();
         var image = LookupImage(options.Image);
+        RefuseReadOnly(image, options.Image);
         Store.Update(images =>
         {
             var record = images.FirstOrDefault(i => i.Id == image.Id) ?? throw new WharfException($"{options.Image}: image not known");
@@ -48,6 +49,7 @@ public sealed partial class ImageEngine
     {
         ArgumentNullException.ThrowIfNull(options);
         var image = LookupImage(options.Image);
+        RefuseReadOnly(image, options.Image);
         var names = options.Names.Select(n => ResolveOwnName(image, n)).ToList();
         Store.Update(images =>
         {
@@ -70,6 +72,15 @@ public sealed partial class ImageEngine
         foreach (string n in names)
         {
             Events.Image("untag", image.Id, n);
+        }
+    }
+
+    /// <summary>Names of an image in a read-only store are the publisher's (docs/shared-store.md).</summary>
+    private static void RefuseReadOnly(ImageRecord image, string input)
+    {
+        if (image.ReadOnly)
+        {
+            throw new WharfException($"{input}: image {image.ShortId} is in the read-only image store \"{image.ReadOnlyStore}\": its names are changed with \"wharf image publish\"");
         }
     }
 

@@ -35,6 +35,34 @@ public static class FileLock
         }
     }
 
+    /// <summary>
+    /// Waits for the lock on <paramref name="path"/> without blocking a thread, until
+    /// <paramref name="timeout"/> or cancellation. The lock is flock(2)'s: a holder that is killed
+    /// releases it with its last descriptor, so a waiter never waits on the dead.
+    /// </summary>
+    public static async Task<IDisposable> AcquireAsync(string path, string what, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var clock = Stopwatch.StartNew();
+        int pause = 2;
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (clock.Elapsed < timeout)
+            {
+                await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+                pause = Math.Min(pause * 2, 100);
+            }
+            catch (IOException e)
+            {
+                throw new WharfException($"locking {what} ({path}): timed out after {timeout.TotalSeconds:0} seconds waiting for another wharf process", e);
+            }
+        }
+    }
+
     /// <summary>Runs <paramref name="action"/> holding the lock on <paramref name="path"/>.</summary>
     public static T Locked<T>(string path, string what, Func<T> action)
     {

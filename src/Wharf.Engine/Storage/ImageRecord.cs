@@ -45,6 +45,16 @@ public sealed record ImageRecord
 
     [JsonIgnore]
     public string ShortId => Id[..12];
+
+    /// <summary>
+    /// The read-only store (<c>additionalimagestores</c>) this image was found in; null for the
+    /// user's own store. Never written: an index only lists its own images.
+    /// </summary>
+    [JsonIgnore]
+    public string? ReadOnlyStore { get; init; }
+
+    [JsonIgnore]
+    public bool ReadOnly => ReadOnlyStore is not null;
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true)]

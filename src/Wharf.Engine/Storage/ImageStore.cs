@@ -43,6 +43,93 @@ public sealed class ImageStore
 
     public string BlobPath(Oci.Digest digest) => Path.Combine(Root, "blobs", digest.Algorithm, digest.Encoded);
 
+    /// <summary>
+    /// The read-only stores searched after this one (<c>additionalimagestores</c>, docs/shared-store.md):
+    /// their images are listed and run, their blobs read and their unpacked layers used as lower
+    /// dirs, but nothing is ever written to them through this store.
+    /// </summary>
+    public IReadOnlyList<ImageStore> ReadOnlyStores { get; init; } = [];
+
+    /// <summary>Says once why a read-only store's index could not be read (the CLI prints a warning line).</summary>
+    public Action<string>? Warn { get; init; }
+
+    /// <summary>
+    /// Where a blob is read from: this store's own file, else the first read-only store that has
+    /// it; this store's path when none has it (so the error names the local store).
+    /// </summary>
+    public string FindBlobPath(Oci.Digest digest)
+    {
+        string local = BlobPath(digest);
+        if (File.Exists(local))
+        {
+            return local;
+        }
+
+        foreach (var shared in ReadOnlyStores)
+        {
+            string path = shared.BlobPath(digest);
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+
+        return local;
+    }
+
+    /// <summary>The unpacked layer (its <c>diff</c> directory) a read-only store holds for a chain ID, or null.</summary>
+    public string? FindReadOnlyLayer(string chainId)
+    {
+        string hex = Oci.Digest.Parse(chainId).Encoded;
+        foreach (var shared in ReadOnlyStores)
+        {
+            string dir = Path.Combine(shared.Root, "layers", hex, "diff");
+            if (Directory.Exists(dir))
+            {
+                return dir;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Copies a blob that only a read-only store holds into this store (commit and build on a
+    /// shared base: the new image must not depend on what an unpublish may remove). False when no
+    /// read-only store has it at the expected size.
+    /// </summary>
+    public bool CopyFromReadOnly(Descriptor descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        foreach (var shared in ReadOnlyStores)
+        {
+            if (!shared.HasBlob(descriptor))
+            {
+                continue;
+            }
+
+            EnsureLayout();
+            string temp = TempPath(descriptor.Digest.Encoded);
+            try
+            {
+                File.Copy(shared.BlobPath(descriptor.Digest), temp);
+                using (var fs = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite))
+                {
+                    fs.Flush(flushToDisk: true);
+                }
+
+                File.Move(temp, BlobPath(descriptor.Digest), overwrite: true);
+                return true;
+            }
+            finally
+            {
+                File.Delete(temp);
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>A blob named by a digest as the store's own records keep it (text).</summary>
     public string BlobPath(string digest) => BlobPath(Oci.Digest.Parse(digest));
 
@@ -64,8 +151,74 @@ public sealed class ImageStore
         Directory.CreateDirectory(InflightDir);
     }
 
-    /// <summary>The index as it is now; empty when nothing was ever stored.</summary>
+    /// <summary>
+    /// Every image a read path finds: this store's, then those of the read-only stores (marked by
+    /// <see cref="ImageRecord.ReadOnlyStore"/>) that this store does not hold itself. A read-only
+    /// store whose index cannot be read is skipped, and said once through <see cref="Warn"/>.
+    /// </summary>
     public List<ImageRecord> ReadImages()
+    {
+        var images = ReadLocalImages();
+        if (ReadOnlyStores.Count == 0)
+        {
+            return images;
+        }
+
+        var seen = images.Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var shared in ReadOnlyStores)
+        {
+            List<ImageRecord> found;
+            try
+            {
+                found = shared.ReadLocalImages();
+            }
+            catch (Exception e) when (e is WharfException or IOException or UnauthorizedAccessException)
+            {
+                WarnOnce(shared.GraphRoot, $"additional image store \"{shared.GraphRoot}\" cannot be read, its images are not used: {e.Message}");
+                continue;
+            }
+
+            foreach (var image in found)
+            {
+                if (seen.Add(image.Id))
+                {
+                    images.Add(image with { ReadOnlyStore = shared.GraphRoot });
+                }
+            }
+        }
+
+        return images;
+    }
+
+    private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
+
+    private void WarnOnce(string key, string message)
+    {
+        lock (_warned)
+        {
+            if (_warned.Add(key))
+            {
+                Warn?.Invoke(message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The lock file that serialises fetching <paramref name="key"/> (an image reference) into this
+    /// store: <c>fetch/&lt;sha256 of the key&gt;.lock</c>. Held with <see cref="FileLock"/> while one
+    /// process pulls and unpacks, so the others on the node wait and then find the image.
+    /// </summary>
+    public string FetchLockPath(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        EnsureLayout();
+        string dir = Path.Combine(Root, "fetch");
+        Directory.CreateDirectory(dir);
+        return Path.Combine(dir, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key))) + ".lock");
+    }
+
+    /// <summary>This store's own index as it is now; empty when nothing was ever stored.</summary>
+    public List<ImageRecord> ReadLocalImages()
     {
         if (!File.Exists(IndexPath))
         {
@@ -89,7 +242,7 @@ public sealed class ImageStore
         EnsureLayout();
         using var held = AcquireLock();
         RemoveLeftovers();
-        var images = ReadImages();
+        var images = ReadLocalImages();
         var result = change(images);
         WriteImages(images);
         return result;
@@ -101,7 +254,7 @@ public sealed class ImageStore
         ArgumentNullException.ThrowIfNull(action);
         EnsureLayout();
         using var held = AcquireLock();
-        return action(ReadImages());
+        return action(ReadLocalImages());
     }
 
     /// <summary>Replaces the index; only for a caller already holding the lock (<see cref="Locked{T}"/>).</summary>
@@ -251,7 +404,7 @@ public sealed class ImageStore
 
     public Stream OpenBlob(Oci.Digest digest)
     {
-        string path = BlobPath(digest);
+        string path = FindBlobPath(digest);
         if (!File.Exists(path))
         {
             throw new ContentNotFoundException($"blob {digest} is not in the local store");
@@ -260,9 +413,9 @@ public sealed class ImageStore
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
     }
 
-    public byte[] ReadBlob(string digest) => File.ReadAllBytes(BlobPath(digest));
+    public byte[] ReadBlob(string digest) => ReadBlob(Oci.Digest.Parse(digest));
 
-    public byte[] ReadBlob(Oci.Digest digest) => File.ReadAllBytes(BlobPath(digest));
+    public byte[] ReadBlob(Oci.Digest digest) => File.ReadAllBytes(FindBlobPath(digest));
 
     /// <summary>
     /// Takes each gzip layer as it downloads, beside the blob file (to unpack it then, as podman

@@ -23,6 +23,12 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
     /// <summary>Where <see cref="Quota"/> came from, for messages.</summary>
     public string? QuotaSource { get; init; }
 
+    /// <summary>
+    /// <c>additionalimagestores</c> in <c>[storage.options]</c>: read-only image stores (shared
+    /// directories a publisher fills, docs/shared-store.md), searched after graphroot, in order.
+    /// </summary>
+    public IReadOnlyList<string> AdditionalImageStores { get; init; } = [];
+
     /// <summary>Warnings for stderr: configuration wharf still reads but will stop reading.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
@@ -55,6 +61,7 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
         var warnings = new List<string>();
         string? quotaText = null;
         string? quotaSource = null;
+        var additional = new List<string>();
         if (File.Exists(file))
         {
             TomlTable model;
@@ -81,6 +88,17 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
                 }
 
                 runRoot = Str(storage, "runroot") ?? runRoot;
+                if (storage.TryGetValue("options", out var ao) && ao is TomlTable aoptions
+                    && aoptions.TryGetValue("additionalimagestores", out var a))
+                {
+                    additional.AddRange(a switch
+                    {
+                        TomlArray list => list.OfType<string>().Where(x => x.Length > 0),
+                        string one when one.Length > 0 => [one],
+                        _ => throw new WharfException($"loading storage configuration \"{file}\": additionalimagestores must be a list of directories"),
+                    });
+                }
+
                 if (storage.TryGetValue("options", out var o) && o is TomlTable options
                     && options.TryGetValue("wharf", out var w) && w is TomlTable wharf && Str(wharf, "quota") is { } q)
                 {
@@ -120,6 +138,7 @@ public sealed record StorageConfig(string GraphRoot, string RunRoot, string Driv
             Quota = quota,
             QuotaSource = quotaSource,
             Warnings = warnings,
+            AdditionalImageStores = [.. additional.Select(d => Path.GetFullPath(Expand(d, env))).Distinct(StringComparer.Ordinal)],
         };
     }
 

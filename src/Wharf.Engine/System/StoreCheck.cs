@@ -319,7 +319,7 @@ internal sealed class StoreCheck(ImageStore store, SystemCheckOptions options)
     private List<string> Repair()
     {
         var removed = new List<string>();
-        var images = store.ReadImages();
+        var images = store.ReadLocalImages();
         var broken = images.Where(i => _badImages.Contains(i.Id) || i.Blobs.Append(i.Digest).Any(b => Digest.TryParse(b, out var d) && _badBlobs.ContainsKey(d.Encoded))).ToList();
         if (broken.Count > 0)
         {
@@ -341,7 +341,7 @@ internal sealed class StoreCheck(ImageStore store, SystemCheckOptions options)
         }
 
         removed.AddRange(store.RemoveLeftovers().Select(p => Path.GetRelativePath(store.Root, p)));
-        store.CollectGarbage(store.ReadImages());
+        store.CollectGarbage(store.ReadLocalImages());
         return removed;
     }
 }

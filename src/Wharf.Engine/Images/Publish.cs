@@ -1,0 +1,154 @@
+using Wharf.Content.Layers;
+using Wharf.Engine.Containers;
+using Wharf.Engine.Storage;
+using Wharf.Oci;
+
+namespace Wharf.Engine;
+
+/// <summary><c>wharf image publish IMAGE --store DIR</c>; no store: the first of <c>additionalimagestores</c>.</summary>
+public sealed record PublishOptions(string Image, string? Store);
+
+/// <summary>What a publish copied: blobs and unpacked layers the store did not have yet.</summary>
+public sealed record PublishReport(string ImageId, string Store, IReadOnlyList<string> Names, int BlobsCopied, int LayersCopied);
+
+public sealed record UnpublishOptions(string Image, string? Store);
+
+public sealed record UnpublishReport(string ImageId, string Store, IReadOnlyList<string> Names, int Removed);
+
+public sealed partial class ImageEngine
+{
+    /// <summary>
+    /// Copies an image of the user's store into a shared store (docs/shared-store.md): its blobs
+    /// and its unpacked layers (unpacked first where they are not yet), each once per store, then
+    /// the index entry with the image's names, last, by rename. The names move to this image from
+    /// any other published image, as a tag does. Publishing an image that is there already only
+    /// updates its names.
+    /// </summary>
+    public async Task<PublishReport> PublishAsync(PublishOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var shared = OpenSharedStore(options.Store);
+        var image = LookupImage(options.Image);
+        var manifest = ManifestParser.Parse(Store.ReadBlob(image.Digest), image.ManifestMediaType);
+        var unpacked = await new LayerStore(Store, Storage.Quota).EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken).ConfigureAwait(false);
+        var diffIds = Images.ImageRootFs.DiffIds(unpacked.Config, manifest.Layers.Count, image.ShortId);
+
+        using var held = await shared.LockAsync(cancellationToken).ConfigureAwait(false);
+        var published = shared.Images.ReadLocalImages();
+
+        // What a killed publish left (staging, content no entry names) goes before anything is added.
+        shared.Sweep(published);
+        int blobs = 0, layers = 0;
+        var root = new Descriptor { MediaType = image.ManifestMediaType, Digest = Digest.Parse(image.Digest), Size = image.ManifestSize };
+        foreach (var blob in manifest.Layers.Prepend(manifest.Config!).Prepend(root))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (shared.AddBlob(blob, Store.FindBlobPath(blob.Digest)))
+            {
+                blobs++;
+            }
+        }
+
+        for (int i = 0; i < unpacked.ChainIds.Count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (shared.AddLayer(unpacked.ChainIds[i], diffIds[i], unpacked.LayerDirs[i]))
+            {
+                layers++;
+            }
+        }
+
+        var names = image.Names.ToList();
+        foreach (var other in published)
+        {
+            other.Names.RemoveAll(names.Contains);
+        }
+
+        var existing = published.FirstOrDefault(i => i.Id == image.Id);
+        if (existing is not null)
+        {
+            published.Remove(existing);
+        }
+
+        published.Insert(0, image with
+        {
+            ReadOnlyStore = null,
+            Names = [.. names.Concat(existing?.Names ?? []).Distinct(StringComparer.Ordinal)],
+            Added = existing?.Added ?? Time.GetUtcNow(),
+        });
+        shared.WriteIndex(published);
+        Events.Image("publish", image.Id, image.Names.FirstOrDefault());
+        return new PublishReport(image.Id, shared.Location, names, blobs, layers);
+    }
+
+    /// <summary>
+    /// Removes an image from a shared store: its index entry first (by rename), then the blobs
+    /// and layers no other published image uses. Refused while a container on this node runs on
+    /// one of those layers; a container on another node cannot be seen from here (docs/shared-store.md).
+    /// </summary>
+    public async Task<UnpublishReport> UnpublishAsync(UnpublishOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var shared = OpenSharedStore(options.Store);
+        using var held = await shared.LockAsync(cancellationToken).ConfigureAwait(false);
+        var published = shared.Images.ReadLocalImages();
+        var image = ImageNames.Lookup(published, options.Image, Registries.UnqualifiedSearchRegistries)
+            ?? throw new WharfException($"{options.Image}: image not known in the shared image store \"{shared.Location}\"", 1);
+        var remaining = published.Where(i => i.Id != image.Id).ToList();
+
+        // The layers that would go: this image's, less those another published image shares.
+        var keep = remaining.SelectMany(ChainIdsOf).ToHashSet(StringComparer.Ordinal);
+        var going = ChainIdsOf(image).Where(c => !keep.Contains(c)).ToList();
+        var goingDirs = going.Select(c => shared.LayerDir(c) + "/diff").ToHashSet(StringComparer.Ordinal);
+        var users = new ContainerStore(Storage.GraphRoot, Storage.RunRoot, Time).List()
+            .Where(c => c.LowerDirs.Any(l => goingDirs.Contains(l.TrimEnd('/'))))
+            .Select(c => c.Name)
+            .ToList();
+        if (users.Count > 0)
+        {
+            throw new WharfException($"image {image.ShortId} is in use by container(s) {string.Join(", ", users)} on this node: remove them before unpublishing it", 2);
+        }
+
+        if (shared.MountsUsing(going) is { Count: > 0 } mounts)
+        {
+            throw new WharfException($"image {image.ShortId} is in use on this node (a container's root filesystem at {mounts[0]}): unpublish it once that container has ended", 2);
+        }
+
+        shared.WriteIndex(remaining);
+        int removed = shared.Sweep(remaining).Count;
+        Events.Image("unpublish", image.Id, image.Names.FirstOrDefault());
+        return new UnpublishReport(image.Id, shared.Location, image.Names, removed);
+
+        IEnumerable<string> ChainIdsOf(ImageRecord record)
+        {
+            var m = ManifestParser.Parse(shared.Images.ReadBlob(record.Digest), record.ManifestMediaType);
+            var config = System.Text.Json.Nodes.JsonNode.Parse(shared.Images.ReadBlob(m.Config!.Digest));
+            return LayerStore.ChainIds(Images.ImageRootFs.DiffIds(config, m.Layers.Count, record.ShortId));
+        }
+    }
+
+    /// <summary>The images of one shared store, as <c>images --store DIR</c> lists them.</summary>
+    public List<ImageRecord> PublishedImages(string? store)
+    {
+        var shared = OpenSharedStore(store);
+        if (ReadOnlyStores.Unusable(shared.Location) is { } reason)
+        {
+            throw new WharfException($"reading the shared image store \"{shared.Location}\": {reason}");
+        }
+
+        return [.. shared.Images.ReadLocalImages().Select(i => i with { ReadOnlyStore = shared.Location })];
+    }
+
+    private SharedStore OpenSharedStore(string? store)
+    {
+        string dir = store ?? Storage.AdditionalImageStores.FirstOrDefault()
+            ?? throw new WharfException($"no shared image store: give --store DIR, or name one in additionalimagestores in [storage.options] of {Storage.ConfigFile ?? "storage.conf"}");
+        var shared = new SharedStore(dir);
+        if (string.Equals(shared.Location.TrimEnd('/'), Storage.GraphRoot.TrimEnd('/'), StringComparison.Ordinal))
+        {
+            throw new WharfException($"\"{shared.Location}\" is this user's own image store (graphroot), not a shared one");
+        }
+
+        return shared;
+    }
+}
