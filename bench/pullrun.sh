@@ -6,7 +6,7 @@
 #
 #   bench/pullrun.sh                     # 3 alternating rounds per case, run as root
 #   BENCH_RUNS=5 bench/pullrun.sh
-#   BENCH_MODES=root BENCH_IMAGES=many bench/pullrun.sh   # a subset (rows not measured print -)
+#   BENCH_DOC=0 BENCH_MODES=root BENCH_IMAGES=many BENCH_TOOLS=wharf bench/pullrun.sh   # a subset, table in bench/results only
 #   BENCH_WHARF=src/Wharf.Cli/bin/Release/net10.0/linux-x64/publish/wharf bench/pullrun.sh  # no publish
 #
 # Per round, tool, mode and image, from an empty store:
@@ -23,6 +23,7 @@ cd "$(dirname "$0")/.."
 RUNS=${BENCH_RUNS:-3}
 MODES=${BENCH_MODES:-root rootless}
 IMAGES=${BENCH_IMAGES:-small many}
+TOOLS=${BENCH_TOOLS:-wharf podman}
 BENCH_USER=wharf-bench
 
 # shellcheck source=bench/lib.sh
@@ -39,7 +40,8 @@ fi
 id -u "$BENCH_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$BENCH_USER" || die "useradd"
 grep -q "^$BENCH_USER:" /etc/subuid || usermod --add-subuids 500000-565535 --add-subgids 500000-565535 "$BENCH_USER" || die "usermod"
 
-WORK=$(mktemp -d /tmp/wharf-pullrun-bench.XXXXXX)
+# Short paths: rootless podman refuses a runroot longer than 50 characters.
+WORK=$(mktemp -d /tmp/wpr.XXXXXX)
 chmod 0755 "$WORK"
 if [[ -n ${BENCH_WHARF:-} ]]; then
   # An already published binary (BENCH_WHARF=path/to/wharf), copied where the bench user can run it.
@@ -69,10 +71,11 @@ PODMAN_RUN=(run --rm --network host --ulimit nofile=1024:1024 --ulimit nproc=102
 REG_PID=""
 cleanup() {
   [[ -n $REG_PID ]] && kill "$REG_PID" 2>/dev/null
-  for d in "$WORK"/root-w*/; do [[ -d $d ]] && wharf root "$d" system reset -f >/dev/null 2>&1; done
-  for d in "$WORK"/rootless-w*/; do [[ -d $d ]] && wharf rootless "$d" system reset -f >/dev/null 2>&1; done
-  for d in "$WORK"/root-p*/; do [[ -d $d ]] && podman_at root "$d" system reset -f >/dev/null 2>&1; done
-  for d in "$WORK"/rootless-p*/; do [[ -d $d ]] && podman_at rootless "$d" system reset -f >/dev/null 2>&1; done
+  # Store directories: <mode's 5th letter: empty for root, "l" for rootless><w|p><round><s|m>.
+  for d in "$WORK"/w*/; do [[ -d $d ]] && wharf root "$d" system reset -f >/dev/null 2>&1; done
+  for d in "$WORK"/lw*/; do [[ -d $d ]] && wharf rootless "$d" system reset -f >/dev/null 2>&1; done
+  for d in "$WORK"/p*/; do [[ -d $d ]] && podman_at root "$d" system reset -f >/dev/null 2>&1; done
+  for d in "$WORK"/lp*/; do [[ -d $d ]] && podman_at rootless "$d" system reset -f >/dev/null 2>&1; done
   for f in "$RUNDIR/wharf/pause.pid" "$RUNDIR/libpod/tmp/pause.pid"; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null; done
   rm -rf "$WORK"
 }
@@ -170,9 +173,9 @@ MANY_GZ=$(du -sb "$WORK/registry" | cut -f1)
 
 # Both tools' user namespaces (pause processes) exist before anything is timed.
 if [[ " $MODES " == *" rootless "* ]]; then
-  mkdir -p "$WORK/rootless-wz" "$WORK/rootless-pz"; chown "$BENCH_USER" "$WORK/rootless-wz" "$WORK/rootless-pz"
-  wharf rootless "$WORK/rootless-wz" images >/dev/null || die "wharf namespace"
-  podman_at rootless "$WORK/rootless-pz" images >/dev/null || die "podman namespace"
+  mkdir -p "$WORK/lwz" "$WORK/lpz"; chown "$BENCH_USER" "$WORK/lwz" "$WORK/lpz"
+  wharf rootless "$WORK/lwz" images >/dev/null || die "wharf namespace"
+  podman_at rootless "$WORK/lpz" images >/dev/null || die "podman namespace"
 fi
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -180,20 +183,21 @@ declare -A T
 # one TOOL MODE IMAGE ROUND: pull, first run, warm run into a fresh store; records T[key].
 one() {
   local tool=$1 m=$2 img=$3 i=$4 d t0 t1 t2 t3
-  d="$WORK/$m-${tool:0:1}$i-$img"; mkdir -p "$d"; chown "$BENCH_USER" "$d"
+  d="$WORK/${m:4:1}${tool:0:1}$i${img:0:1}"; mkdir -p "$d"; chown "$BENCH_USER" "$d"
   if [[ $tool == wharf ]]; then
-    t0=$(now); wharf "$m" "$d" pull -q --tls-verify=false "${REF[$img]}" >/dev/null || die "wharf $m pull $img"
-    t1=$(now); wharf "$m" "$d" run --rm --network host "${REF[$img]}" true || die "wharf $m first run $img"
-    t2=$(now); wharf "$m" "$d" run --rm --network host "${REF[$img]}" true || die "wharf $m warm run $img"
+    t0=$(now); wharf "$m" "$d" pull -q --tls-verify=false "${REF[$img]}" >/dev/null || { log "failed: wharf $m pull $img"; return 1; }
+    t1=$(now); wharf "$m" "$d" run --rm --network host "${REF[$img]}" true || { log "failed: wharf $m first run $img"; return 1; }
+    t2=$(now); wharf "$m" "$d" run --rm --network host "${REF[$img]}" true || { log "failed: wharf $m warm run $img"; return 1; }
     t3=$(now); wharf "$m" "$d" system reset -f >/dev/null 2>&1
   else
-    t0=$(now); podman_at "$m" "$d" pull -q --tls-verify=false "${REF[$img]}" >/dev/null || die "podman $m pull $img"
-    t1=$(now); podman_at "$m" "$d" "${PODMAN_RUN[@]}" "${REF[$img]}" true || die "podman $m first run $img"
-    t2=$(now); podman_at "$m" "$d" "${PODMAN_RUN[@]}" "${REF[$img]}" true || die "podman $m warm run $img"
+    t0=$(now); podman_at "$m" "$d" pull -q --tls-verify=false "${REF[$img]}" >/dev/null || { log "failed: podman $m pull $img"; return 1; }
+    t1=$(now); podman_at "$m" "$d" "${PODMAN_RUN[@]}" "${REF[$img]}" true || { log "failed: podman $m first run $img"; return 1; }
+    t2=$(now); podman_at "$m" "$d" "${PODMAN_RUN[@]}" "${REF[$img]}" true || { log "failed: podman $m warm run $img"; return 1; }
     t3=$(now); podman_at "$m" "$d" system reset -f >/dev/null 2>&1
   fi
   rm -rf "$d"
   local k="$tool $m $img"
+  log "$k: pull $(echo "$t1 - $t0" | bc) s, first run $(echo "$t2 - $t1" | bc) s, warm run $(echo "$t3 - $t2" | bc) s"
   T[$k pull]+="$(echo "$t1 - $t0" | bc)"$'\n'
   T[$k first]+="$(echo "$t2 - $t1" | bc)"$'\n'
   T[$k both]+="$(echo "$t2 - $t0" | bc)"$'\n'
@@ -204,7 +208,8 @@ for i in $(seq "$RUNS"); do
     for img in $IMAGES; do
       log "round $i/$RUNS: $m, $img (load $(cut -d' ' -f1 /proc/loadavg))"
       # Alternate which tool goes first, so neither always meets a warmer page cache.
-      if ((i % 2)); then one wharf "$m" "$img" "$i"; one podman "$m" "$img" "$i"; else one podman "$m" "$img" "$i"; one wharf "$m" "$img" "$i"; fi
+      if ((i % 2)); then order="$TOOLS"; else order=$(printf '%s\n' $TOOLS | tac | tr '\n' ' '); fi
+      for tool in $order; do one "$tool" "$m" "$img" "$i"; done
     done
   done
 done
@@ -247,5 +252,6 @@ A ratio above 1 means wharf was faster. Target (issue 17): pull + first run ≥ 
 many-file image and ahead of it on the small one.
 MD
 } > bench/results/pullrun.md
-replace_section docs/benchmarks.md pullrun bench/results/pullrun.md "### Reading"
+# A subset run (BENCH_DOC=0) leaves docs/benchmarks.md alone: its table is in bench/results/ only.
+[[ ${BENCH_DOC:-1} == 1 ]] && replace_section docs/benchmarks.md pullrun bench/results/pullrun.md "### Reading"
 cat bench/results/pullrun.md
