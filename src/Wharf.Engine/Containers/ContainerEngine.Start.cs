@@ -224,7 +224,7 @@ public sealed partial class ContainerEngine
         Console.Error.Flush();
         // The output is also the log's (podman's conmon tees it). With a terminal runc copies the
         // container's terminal to its own stdout (stderr is the same terminal), so that one pipe is
-        // teed: the log then has the terminal's \r\n and one stream, "stdout", as podman's has.
+        // teed: one stream, "stdout", with the terminal's \r\n restored, as podman's log has.
         bool logging = c.RuntimeFlags.LogDriver is "k8s-file" or "json-file";
         psi.RedirectStandardOutput = logging;
         psi.RedirectStandardError = logging && !c.Terminal;
@@ -238,7 +238,7 @@ public sealed partial class ContainerEngine
         var pumps = log is null
             ? Task.CompletedTask
             : c.Terminal
-                ? Task.Run(() => log.PumpAsync(process.StandardOutput.BaseStream, "stdout", Console.OpenStandardOutput(), CancellationToken.None))
+                ? Task.Run(() => log.PumpAsync(process.StandardOutput.BaseStream, "stdout", Console.OpenStandardOutput(), terminal: true, CancellationToken.None))
                 : Task.WhenAll(
                     Task.Run(() => log.PumpAsync(process.StandardOutput.BaseStream, "stdout", Console.OpenStandardOutput(), CancellationToken.None)),
                     Task.Run(() => log.PumpAsync(process.StandardError.BaseStream, "stderr", Console.OpenStandardError(), CancellationToken.None)));

@@ -146,11 +146,11 @@ public sealed partial class EventsInspectTests(ContainerFixture fixture) : IDisp
     public void Events_VolumeCreateRemovePrune_AsPodman()
     {
         // create (by the verb and by first use in run -v), rm, then prune: podman records remove and prune for a pruned volume.
-        foreach (var (run, extra) in new (Func<string[], string>, string[])[] { (a => PodmanCheck(a), Limits), (a => _wharf.Check(a), []) })
+        foreach (var (run, extra, image) in new (Func<string[], string>, string[], string)[] { (a => PodmanCheck(a), Limits, "localhost/bb:1"), (a => _wharf.Check(a), [], fixture.Image) })
         {
             run(["volume", "create", "ev1"]);
             run(["volume", "create", "ev2"]);
-            run(["run", "--rm", .. extra, "-v", "ev3:/data", run == _wharf.Check ? fixture.Image : "localhost/bb:1", "true"]);
+            run(["run", "--rm", .. extra, "-v", "ev3:/data", image, "true"]);
             run(["volume", "rm", "ev1"]);
             run(["volume", "prune", "-f"]);
         }
