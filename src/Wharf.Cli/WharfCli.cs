@@ -88,6 +88,7 @@ public static class WharfCli
         root.Add(Volumes.VolumeCli.Group(context));
         root.Add(Jobs.JobCli.Group(context));
         root.Add(CompletionCommand.Create(context));
+        root.Add(HelpCommand.Create(context, InvokeAsync));
         RefusedVerbs.AddTo(root, RefusedVerbs.TopLevel, context);
         RefusedVerbs.AddTo(image, RefusedVerbs.Image, context);
         RefusedVerbs.AddTo(system, RefusedVerbs.System, context);
@@ -224,13 +225,13 @@ public sealed class CliContext
 
     public Option<string?> RuntimeOption { get; } = new("--runtime") { Description = "Path to the OCI runtime (runc, crun)", Recursive = true };
 
-    public Option<string[]> RuntimeFlagOption { get; } = new("--runtime-flag") { Description = "Not supported by wharf", Recursive = true };
+    public Option<string[]> RuntimeFlagOption { get; } = new("--runtime-flag") { Description = "add global flags for the container runtime", Recursive = true };
 
     public Option<string?> CgroupManagerOption { get; } = new("--cgroup-manager") { Description = "Cgroup manager to use (cgroupfs or systemd); wharf lets the runtime place containers", Recursive = true };
 
-    public Option<string[]> StorageOptOption { get; } = new("--storage-opt") { Description = "Not supported by wharf", Recursive = true };
+    public Option<string[]> StorageOptOption { get; } = new("--storage-opt") { Description = "Used to pass an option to the storage driver (overlay.mount_program=PATH of fuse-overlayfs)", Recursive = true };
 
-    public Option<string?> VolumePathOption { get; } = new("--volumepath") { Description = "Not supported by wharf", Recursive = true };
+    public Option<string?> VolumePathOption { get; } = new("--volumepath") { Description = "Path to the volume directory in which volume data is stored", Recursive = true };
 
     public Option<string?> TmpDirOption { get; } = new("--tmpdir") { Description = "Path to the tmp directory (accepted: wharf keeps its state under --runroot)", Recursive = true };
 
@@ -238,8 +239,12 @@ public sealed class CliContext
     {
         ArgumentNullException.ThrowIfNull(parse);
         CheckGlobalFlags(parse);
+        string? volumePath = parse.GetValue(VolumePathOption);
         return new ImageEngine(new EngineOptions
         {
+            RuntimeFlags = parse.GetValue(RuntimeFlagOption) ?? [],
+            VolumePath = string.IsNullOrEmpty(volumePath) ? null : Path.GetFullPath(volumePath),
+            RootfsDriver = RootfsDriverOf(parse.GetValue(StorageOptOption) ?? []),
             EventsBackend = parse.GetValue(EventsBackendOption) ?? "file",
             Debug = Verbose ? m => LogLine("debug", m) : null,
             Runtime = parse.GetValue(RuntimeOption),
@@ -267,20 +272,49 @@ public sealed class CliContext
             throw new WharfException("configuring runtime: cgroup manager must be one of cgroupfs and systemd: invalid argument");
         }
 
-        if (parse.GetValue(RuntimeFlagOption) is { Length: > 0 })
+        if (parse.GetValue(RuntimeFlagOption)?.FirstOrDefault(f => f.Length == 0 || f.StartsWith('-')) is { } badFlag)
         {
-            throw new WharfException("--runtime-flag is not supported by wharf");
+            // podman passes "--" + the value; a value with its own dashes would reach the runtime as "---x".
+            throw new WharfException($"--runtime-flag \"{badFlag}\": give the runtime's flag without its leading -- (--runtime-flag debug, --runtime-flag log=FILE)");
         }
 
-        if (parse.GetValue(StorageOptOption) is { } opts && opts.Any(o => o.Length > 0))
+        RootfsDriverOf(parse.GetValue(StorageOptOption) ?? []);
+    }
+
+    /// <summary>
+    /// The <c>--storage-opt</c>s wharf understands: <c>overlay.mount_program</c> naming fuse-overlayfs
+    /// (containers' roots mounted with it, as podman's overlay driver does with a mount program), and
+    /// an empty value (podman's way to drop storage.conf's options; wharf reads none). Any other
+    /// option is refused: wharf's layers are unpacked directories, not a graph driver with options.
+    /// </summary>
+    private static string? RootfsDriverOf(string[] options)
+    {
+        string? driver = null;
+        foreach (string option in options.Where(o => o.Length > 0))
         {
-            throw new WharfException("--storage-opt is not supported by wharf");
+            int eq = option.IndexOf('=', StringComparison.Ordinal);
+            string key = (eq < 0 ? option : option[..eq]).Trim().ToLowerInvariant();
+            string value = eq < 0 ? string.Empty : option[(eq + 1)..].Trim();
+            if (key is "overlay.mount_program" or ".mount_program" or "mount_program")
+            {
+                if (Path.GetFileName(value) != "fuse-overlayfs")
+                {
+                    throw new WharfException($"--storage-opt {option} is not supported by wharf: the only mount program it drives is fuse-overlayfs");
+                }
+
+                if (!File.Exists(value))
+                {
+                    throw new WharfException($"--storage-opt {option}: {value}: no such file");
+                }
+
+                driver = "fuse-overlayfs";
+                continue;
+            }
+
+            throw new WharfException($"--storage-opt {option} is not supported by wharf: of the storage driver's options it understands overlay.mount_program (fuse-overlayfs) only");
         }
 
-        if (parse.GetValue(VolumePathOption) is not null)
-        {
-            throw new WharfException("--volumepath is not supported by wharf");
-        }
+        return driver;
     }
 
     /// <summary>Runs a command body; a failure becomes one <c>Error: …</c> line and podman's exit code.</summary>

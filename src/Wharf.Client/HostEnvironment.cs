@@ -16,10 +16,21 @@ public sealed class HostEnvironment
         SystemConfigDirectory = systemConfigDirectory;
     }
 
+    /// <summary>
+    /// This process's environment. <c>WHARF_CONTAINERS_CONF_DIR</c> stands in for
+    /// <c>/etc/containers</c> as a whole (registries.conf and its drop-ins, storage.conf, wharf.conf,
+    /// certs.d): podman has one variable per file (<c>CONTAINERS_REGISTRIES_CONF</c>,
+    /// <c>CONTAINERS_STORAGE_CONF</c>, still honoured first) but none for the directory, which an
+    /// admin trying a configuration, or a test, needs without touching the machine's own.
+    /// </summary>
     public static HostEnvironment Current { get; } = new(
         Environment.GetEnvironmentVariable,
         Environment.GetFolderPath(Environment.SpecialFolder.UserProfile),
-        OperatingSystem.IsWindows() ? 0 : RootlessUid() ?? (int)GetUid());
+        OperatingSystem.IsWindows() ? 0 : RootlessUid() ?? (int)GetUid(),
+        Environment.GetEnvironmentVariable(SystemConfigDirectoryVariable) is { Length: > 0 } dir ? Path.GetFullPath(dir) : "/etc/containers");
+
+    /// <summary>The variable that replaces <c>/etc/containers</c> (see <see cref="Current"/>).</summary>
+    public const string SystemConfigDirectoryVariable = "WHARF_CONTAINERS_CONF_DIR";
 
     public string Home { get; }
 

@@ -35,6 +35,15 @@ public sealed class EngineOptions
 
     /// <summary><c>--runtime</c>: the OCI runtime's name or path; null leaves the choice to <c>WHARF_RUNTIME</c>, then runc, then crun.</summary>
     public string? Runtime { get; init; }
+
+    /// <summary><c>--runtime-flag</c>: global flags for every runtime call, each given without its leading <c>--</c>.</summary>
+    public IReadOnlyList<string> RuntimeFlags { get; init; } = [];
+
+    /// <summary><c>--volumepath</c>: where named volumes live instead of <c>&lt;graphroot&gt;/wharf/volumes</c>.</summary>
+    public string? VolumePath { get; init; }
+
+    /// <summary><c>--storage-opt overlay.mount_program=…fuse-overlayfs</c>: containers' roots mounted with fuse-overlayfs.</summary>
+    public string? RootfsDriver { get; init; }
 }
 
 /// <summary>
@@ -87,6 +96,15 @@ public sealed partial class ImageEngine
 
     /// <summary><c>--runtime</c>, when given.</summary>
     public string? RuntimeName => _options.Runtime;
+
+    /// <summary><c>--runtime-flag</c> values, each already <c>--FLAG</c>.</summary>
+    public IReadOnlyList<string> RuntimeFlags => [.. _options.RuntimeFlags.Select(f => "--" + f)];
+
+    /// <summary>Where named volumes live: <c>--volumepath</c>, else <c>&lt;graphroot&gt;/wharf/volumes</c>.</summary>
+    public string VolumePath => _options.VolumePath ?? Path.Combine(Storage.GraphRoot, "wharf", "volumes");
+
+    /// <summary>The root filesystem driver asked for by <c>--storage-opt</c>, null when none.</summary>
+    public string? RootfsDriver => _options.RootfsDriver;
 
     /// <summary>The engine's clock (<see cref="EngineOptions.Time"/>): the container and job engines built on this one read it too, so tests control every timestamp.</summary>
     public TimeProvider Time => _options.Time;

@@ -31,7 +31,7 @@ public sealed class NativeParityTests : IDisposable
 
     private string InProcess(params string[] args)
     {
-        var result = _inProcess.Run([.. _published.GlobalArgs, .. args]);
+        var result = _inProcess.RunInProcess([.. _published.GlobalArgs, .. args]);
         Assert.True(result.ExitCode == 0, $"in-process wharf {string.Join(' ', args)} exited {result.ExitCode}: {result.Stderr}");
         return result.Stdout;
     }

@@ -20,6 +20,43 @@ public sealed class UsageErrorTests
     }
 
     [Fact]
+    public void Help_Verb_PrintsTheNamedCommandsHelp()
+    {
+        using var wharf = new WharfRunner();
+
+        var top = wharf.Run("--help");
+        Assert.Equal(0, top.ExitCode);
+        Assert.Contains("  help ", top.Stdout, StringComparison.Ordinal);
+        Assert.Equal((0, top.Stdout, string.Empty), Triple(wharf.Run("help")));
+        foreach (var (words, path) in new[]
+        {
+            (new[] { "run" }, new[] { "run" }), (["image", "ls"], ["image", "ls"]), (["run", "extra"], ["run"]), (["image", "bogus"], ["image"]), (["help"], ["help"]),
+        })
+        {
+            var expected = wharf.Run([.. path, "--help"]);
+            Assert.Equal(0, expected.ExitCode);
+            Assert.Equal(Triple(expected), Triple(wharf.Run(["help", .. words])));
+        }
+
+        static (int, string, string) Triple(WharfRunner.Result r) => (r.ExitCode, r.Stdout, r.Stderr);
+    }
+
+    [Fact]
+    public void Help_UnknownTopic_AsPodman()
+    {
+        using var wharf = new WharfRunner();
+
+        var podman = Tools.Run("podman", "help", "bogus");
+        var result = wharf.Run("help", "bogus");
+
+        Assert.Equal(0, podman.ExitCode);
+        Assert.Equal(podman.ExitCode, result.ExitCode);
+        Assert.Equal(podman.Stdout, result.Stdout);
+        Assert.StartsWith("Unknown help topic [`bogus`]\n", podman.Stderr, StringComparison.Ordinal);
+        Assert.Equal("Unknown help topic [`bogus`]\n" + wharf.Run("--help").Stdout, result.Stderr);
+    }
+
+    [Fact]
     public void Invoke_MisspelledVerb_SameTextAsPodman()
     {
         using var wharf = new WharfRunner();

@@ -27,7 +27,9 @@ public static class RmCommand
             foreach (var (c, shown) in engine.Select(selection.Read(parse), missingExitCode: 1))
             {
                 engine.Remove(c, f, parse.GetValue(time));
-                await context.Out.WriteLineAsync(shown).ConfigureAwait(false);
+
+                // --depend prints what it removed by full ID, as podman's list of removed containers.
+                await context.Out.WriteLineAsync(parse.GetValue(depend) ? c.Id : shown).ConfigureAwait(false);
             }
 
             return 0;

@@ -41,7 +41,7 @@ public static class InspectCommand
 
             var engine = context.Engine(parse);
             var containers = new Wharf.Engine.Containers.ContainerEngine(engine, context.Err);
-            var volumes = new VolumeStore(engine.Storage.GraphRoot);
+            var volumes = new VolumeStore(engine);
             var objects = new List<JsonObject>();
             WharfException? missing = null;
             foreach (string n in parse.GetRequiredValue(names))

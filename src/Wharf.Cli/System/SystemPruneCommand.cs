@@ -50,10 +50,10 @@ public static class SystemPruneCommand
             var prunedVolumes = new List<string>();
             if (parse.GetValue(volumes))
             {
-                var store = new Wharf.Engine.Volumes.VolumeStore(containers.Images.Storage.GraphRoot, containers.Images.Time);
+                var store = containers.Volumes;
                 foreach (var v in store.List().Where(v => containers.UsersOf(v).Count == 0))
                 {
-                    store.Remove(v.Name);
+                    store.Prune(v.Name);
                     prunedVolumes.Add(v.Name);
                 }
             }

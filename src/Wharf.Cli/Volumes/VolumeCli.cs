@@ -17,8 +17,7 @@ public static class VolumeCli
 
     private static VolumeStore Store(CliContext c, ParseResult parse)
     {
-        var engine = c.Engine(parse);
-        return new(engine.Storage.GraphRoot, engine.Time);
+        return new(c.Engine(parse));
     }
 
     private static Command Create(CliContext c)
@@ -155,7 +154,7 @@ public static class VolumeCli
             var containers = Containers.ContainerCli.Engine(c, parse);
             foreach (var v in store.List().Where(v => containers.UsersOf(v).Count == 0))
             {
-                store.Remove(v.Name);
+                store.Prune(v.Name);
                 await c.Out.WriteLineAsync(v.Name).ConfigureAwait(false);
             }
 

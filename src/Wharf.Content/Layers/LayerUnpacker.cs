@@ -198,7 +198,54 @@ public static class LayerUnpacker
 
         public List<string> Skipped { get; } = [];
 
-        public void Dispose() => _rootFd.Dispose();
+        // The parent directory of the last entry, kept open: a layer lists a directory's entries
+        // together, so most entries reuse it instead of walking from the root again (one openat
+        // per path component per file was most of the system calls of a many-file layer). It is
+        // dropped whenever an entry replaces, removes or whites out it or one of its ancestors,
+        // so every later entry under such a path walks again from the root with O_NOFOLLOW.
+        private string? _parentRel;
+        private Fd? _parent;
+
+        public void Dispose()
+        {
+            _parent?.Dispose();
+            _rootFd.Dispose();
+        }
+
+        private Fd ParentDirectory(string parentRel)
+        {
+            if (_parent is not null && _parentRel == parentRel)
+            {
+                return _parent;
+            }
+
+            ForgetParent();
+            _parent = OpenDirectory(parentRel, create: true);
+            _parentRel = parentRel;
+            return _parent;
+        }
+
+        /// <summary>Drops the kept parent when <paramref name="relative"/> is it or one of its ancestors (with <paramref name="strictlyBelow"/>, only when it lies below).</summary>
+        private void ForgetParentAt(string relative, bool strictlyBelow = false)
+        {
+            if (_parentRel is null)
+            {
+                return;
+            }
+
+            bool below = relative.Length == 0 ? _parentRel.Length > 0 : _parentRel.StartsWith(relative + "/", StringComparison.Ordinal);
+            if (below || (!strictlyBelow && _parentRel == relative))
+            {
+                ForgetParent();
+            }
+        }
+
+        private void ForgetParent()
+        {
+            _parent?.Dispose();
+            _parent = null;
+            _parentRel = null;
+        }
 
         public async Task ApplyAsync(TarEntry entry, CancellationToken ct)
         {
@@ -216,7 +263,17 @@ public static class LayerUnpacker
 
             string name = Path.GetFileName(relative);
             string parentRel = Path.GetDirectoryName(relative) ?? string.Empty;
-            using var parent = OpenDirectory(parentRel, create: true);
+            ForgetParentAt(relative);
+            if (name == OpaqueWhiteout)
+            {
+                ForgetParentAt(parentRel, strictlyBelow: true);
+            }
+            else if (name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
+            {
+                ForgetParentAt(Join(parentRel, name[WhiteoutPrefix.Length..]));
+            }
+
+            var parent = ParentDirectory(parentRel);
 
             if (name == OpaqueWhiteout)
             {
@@ -341,7 +398,9 @@ public static class LayerUnpacker
                     {
                         // Taken before writing, so an over-budget layer never lands on disk.
                         _options.Budget?.Take(n);
-                        await RandomAccess.WriteAsync(handle, buffer.AsMemory(0, n), offset, ct).ConfigureAwait(false);
+                        // Synchronous: the handle is not opened for async I/O, and WriteAsync on it
+                        // would queue every write to the thread pool (a context switch per file).
+                        RandomAccess.Write(handle, buffer.AsSpan(0, n), offset);
                         offset += n;
                     }
                 }

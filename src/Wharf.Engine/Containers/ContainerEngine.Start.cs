@@ -234,11 +234,12 @@ public sealed partial class ContainerEngine
         psi.RedirectStandardInput = closeStdin;
         Console.Out.Flush();
         Console.Error.Flush();
-        // Without a terminal the output is also the log's (podman's conmon tees it); with one, runc
-        // drives the terminal itself and nothing is logged.
-        bool logging = !c.Terminal && c.RuntimeFlags.LogDriver is "k8s-file" or "json-file";
+        // The output is also the log's (podman's conmon tees it). With a terminal runc copies the
+        // container's terminal to its own stdout (stderr is the same terminal), so that one pipe is
+        // teed: one stream, "stdout", with the terminal's \r\n restored, as podman's log has.
+        bool logging = c.RuntimeFlags.LogDriver is "k8s-file" or "json-file";
         psi.RedirectStandardOutput = logging;
-        psi.RedirectStandardError = logging;
+        psi.RedirectStandardError = logging && !c.Terminal;
         using var process = Process.Start(psi) ?? throw new WharfException($"starting {Runtime.Path}");
         if (closeStdin)
         {
@@ -248,9 +249,11 @@ public sealed partial class ContainerEngine
         using var log = logging ? new ContainerLogWriter(LogPathOf(c), c.RuntimeFlags.LogSizeMax) : null;
         var pumps = log is null
             ? Task.CompletedTask
-            : Task.WhenAll(
-                Task.Run(() => log.PumpAsync(process.StandardOutput.BaseStream, "stdout", Console.OpenStandardOutput(), CancellationToken.None)),
-                Task.Run(() => log.PumpAsync(process.StandardError.BaseStream, "stderr", Console.OpenStandardError(), CancellationToken.None)));
+            : c.Terminal
+                ? Task.Run(() => log.PumpAsync(process.StandardOutput.BaseStream, "stdout", Console.OpenStandardOutput(), terminal: true, CancellationToken.None))
+                : Task.WhenAll(
+                    Task.Run(() => log.PumpAsync(process.StandardOutput.BaseStream, "stdout", Console.OpenStandardOutput(), CancellationToken.None)),
+                    Task.Run(() => log.PumpAsync(process.StandardError.BaseStream, "stderr", Console.OpenStandardError(), CancellationToken.None)));
 
         c.State = ContainerStates.Running;
         c.StartedAt = Now;
@@ -318,7 +321,7 @@ public sealed partial class ContainerEngine
     private int RunDetached(ContainerRecord c)
     {
         string Q(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-        string runtime = string.Join(' ', new[] { Runtime.Path, "--root", Runtime.StateRoot }.Select(Q));
+        string runtime = string.Join(' ', new[] { Runtime.Path }.Concat(Runtime.GlobalArgs).Select(Q));
         string exit = Store.ExitPath(c.Id);
         string unmount = c.RootfsDriver switch
         {

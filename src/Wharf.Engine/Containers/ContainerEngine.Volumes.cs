@@ -5,7 +5,7 @@ namespace Wharf.Engine.Containers;
 /// <summary>Named volumes in <c>run -v NAME:/path</c>: created on first use, as podman does, and mounted from their data directory.</summary>
 public sealed partial class ContainerEngine
 {
-    public VolumeStore Volumes => new(_images.Storage.GraphRoot);
+    public VolumeStore Volumes => new(_images);
 
     /// <summary><c>NAME:DST[:opts]</c> → <c>MOUNTPOINT:DST[:opts]</c>; host paths pass unchanged.</summary>
     private string NamedVolumeToPath(string spec)

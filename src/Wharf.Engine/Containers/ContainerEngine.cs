@@ -33,7 +33,7 @@ public sealed partial class ContainerEngine
 
     private DateTimeOffset Now => _images.Time.GetUtcNow();
 
-    public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, _images.RuntimeName ?? Env.Get("WHARF_RUNTIME")) { Log = _images.DebugLog };
+    public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, _images.RuntimeName ?? Env.Get("WHARF_RUNTIME")) { Log = _images.DebugLog, Flags = _images.RuntimeFlags };
 
     /// <summary>
     /// podman's <c>--runtime</c> (a name on PATH or a path) for the containers this engine starts;
@@ -49,7 +49,7 @@ public sealed partial class ContainerEngine
 
         try
         {
-            _runtime = new Runtime(Store.RuncRoot, nameOrPath);
+            _runtime = new Runtime(Store.RuncRoot, nameOrPath) { Log = _images.DebugLog, Flags = _images.RuntimeFlags };
         }
         catch (WharfException)
         {
@@ -57,8 +57,8 @@ public sealed partial class ContainerEngine
         }
     }
 
-    /// <summary>overlay unless <c>WHARF_ROOTFS_DRIVER</c> asks for fuse-overlayfs or copy.</summary>
-    private string PreferredDriver => Env.Get("WHARF_ROOTFS_DRIVER") is { Length: > 0 } d ? d : "overlay";
+    /// <summary>overlay unless <c>--storage-opt overlay.mount_program</c> or <c>WHARF_ROOTFS_DRIVER</c> asks for fuse-overlayfs or copy.</summary>
+    private string PreferredDriver => _images.RootfsDriver ?? (Env.Get("WHARF_ROOTFS_DRIVER") is { Length: > 0 } d ? d : "overlay");
 
     /// <summary>Every container with its live state, oldest first.</summary>
     public IReadOnlyList<ContainerRecord> List() => [.. Store.List().Select(Store.Refresh)];

@@ -81,10 +81,19 @@ public sealed class ContainerLogWriter : IDisposable
     }
 
     /// <summary>Copies <paramref name="input"/> to the log as <paramref name="stream"/> records (and raw to <paramref name="echo"/>, attached) until it ends.</summary>
-    public async Task PumpAsync(Stream input, string stream, Stream? echo, CancellationToken cancellationToken)
+    /// <remarks>
+    /// With terminal: the bytes are what runc relays from a container's terminal, where
+    /// runc turns ONLCR off; podman's conmon logs the terminal with it on, so the log gets each bare
+    /// \n as \r\n (what the terminal would have produced), the echo the bytes as they came.
+    /// </remarks>
+    public Task PumpAsync(Stream input, string stream, Stream? echo, CancellationToken cancellationToken) => PumpAsync(input, stream, echo, terminal: false, cancellationToken);
+
+    public async Task PumpAsync(Stream input, string stream, Stream? echo, bool terminal, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
         byte[] buffer = new byte[1 << 16];
+        byte[]? translated = terminal ? new byte[2 << 16] : null;
+        bool afterCr = false;
         int n;
         while ((n = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
         {
@@ -94,7 +103,26 @@ public sealed class ContainerLogWriter : IDisposable
                 await echo.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            Write(stream, buffer.AsSpan(0, n));
+            if (translated is null)
+            {
+                Write(stream, buffer.AsSpan(0, n));
+                continue;
+            }
+
+            int length = 0;
+            for (int i = 0; i < n; i++)
+            {
+                byte b = buffer[i];
+                if (b == (byte)'\n' && !afterCr)
+                {
+                    translated[length++] = (byte)'\r';
+                }
+
+                translated[length++] = b;
+                afterCr = b == (byte)'\r';
+            }
+
+            Write(stream, translated.AsSpan(0, length));
         }
     }
 

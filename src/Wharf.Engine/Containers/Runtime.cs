@@ -40,13 +40,17 @@ public sealed class Runtime(string stateRoot, string? preferred)
     /// <summary>Each runtime command line, for <c>--log-level debug</c>.</summary>
     public Action<string>? Log { get; init; }
 
+    /// <summary>podman's <c>--runtime-flag</c>s (<c>--debug</c>, <c>--log=FILE</c>…), before the command on every call.</summary>
+    public IReadOnlyList<string> Flags { get; init; } = [];
+
+    /// <summary>What precedes the command on every call: <c>--root STATE</c> and <see cref="Flags"/>.</summary>
+    public IReadOnlyList<string> GlobalArgs => ["--root", StateRoot, .. Flags];
+
     public ProcessStartInfo StartInfo(params string[] args)
     {
-        Log?.Invoke($"running runtime: {Path} --root {StateRoot} {string.Join(' ', args)}");
+        Log?.Invoke($"running runtime: {Path} {string.Join(' ', GlobalArgs)} {string.Join(' ', args)}");
         var psi = new ProcessStartInfo(Path) { UseShellExecute = false };
-        psi.ArgumentList.Add("--root");
-        psi.ArgumentList.Add(StateRoot);
-        foreach (string a in args)
+        foreach (string a in GlobalArgs.Concat(args))
         {
             psi.ArgumentList.Add(a);
         }
@@ -57,8 +61,8 @@ public sealed class Runtime(string stateRoot, string? preferred)
     /// <summary>Runs a runtime command to completion, capturing its output.</summary>
     public (int ExitCode, string Stdout, string Stderr) Call(params string[] args)
     {
-        Log?.Invoke($"running runtime: {Path} --root {StateRoot} {string.Join(' ', args)}");
-        var result = ProcessRunner.Run(Path, ["--root", StateRoot, .. args]);
+        Log?.Invoke($"running runtime: {Path} {string.Join(' ', GlobalArgs)} {string.Join(' ', args)}");
+        var result = ProcessRunner.Run(Path, [.. GlobalArgs, .. args]);
         return (result.ExitCode, result.StandardOutput, result.StandardError);
     }
 

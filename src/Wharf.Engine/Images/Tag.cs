@@ -16,7 +16,11 @@ public sealed partial class ImageEngine
             ?? throw new WharfException($"{input}: image not known", exitCodeWhenMissing);
     }
 
-    /// <summary>podman tag: each new name (bare names get <c>localhost/</c>, <c>:latest</c>) moves to the image.</summary>
+    /// <summary>
+    /// podman tag: each new name (bare names get <c>localhost/</c>, <c>:latest</c>) moves to the
+    /// image and goes after the names it has (containers/storage appends: RepoTags and
+    /// <c>images</c> list the oldest name first); a name it has already keeps its place.
+    /// </summary>
     public void Tag(TagOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -28,12 +32,17 @@ public sealed partial class ImageEngine
             var record = images.FirstOrDefault(i => i.Id == image.Id) ?? throw new WharfException($"{options.Image}: image not known");
             foreach (string name in names)
             {
+                if (record.Names.Contains(name))
+                {
+                    continue;
+                }
+
                 foreach (var other in images)
                 {
                     other.Names.Remove(name);
                 }
 
-                record.Names.Insert(0, name);
+                record.Names.Add(name);
             }
 
             return 0;

@@ -18,9 +18,16 @@ public sealed record VolumeRecord(string Name, string Mountpoint, DateTimeOffset
 ///   &lt;name&gt;/created      when it was created (RFC 3339)
 /// </code>
 /// </summary>
-public sealed class VolumeStore(string graphRoot, TimeProvider? time = null)
+/// <remarks>Creating and removing a volume records podman's <c>volume create</c>/<c>remove</c> event when an event log is given.</remarks>
+public sealed class VolumeStore(string root, TimeProvider? time = null, Events.EventLog? events = null)
 {
-    public string Root { get; } = Path.Combine(graphRoot, "wharf", "volumes");
+    /// <summary>The engine's volume store: under its graphroot, or where <c>--volumepath</c> says.</summary>
+    public VolumeStore(ImageEngine engine)
+        : this((engine ?? throw new ArgumentNullException(nameof(engine))).VolumePath, engine.Time, engine.Events)
+    {
+    }
+
+    public string Root { get; } = root;
 
     public VolumeRecord Create(string name, bool ignoreIfExists)
     {
@@ -44,6 +51,7 @@ public sealed class VolumeStore(string graphRoot, TimeProvider? time = null)
             string dir = Path.Combine(Root, name);
             Directory.CreateDirectory(Path.Combine(dir, "_data"));
             File.WriteAllText(Path.Combine(dir, "created"), (time ?? TimeProvider.System).GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
+            events?.Volume("create", name);
             return TryGet(name)!;
         });
     }
@@ -78,8 +86,16 @@ public sealed class VolumeStore(string graphRoot, TimeProvider? time = null)
             string dir = Path.Combine(Root, v.Name);
             File.Delete(Path.Combine(dir, "created"));
             Directory.Delete(dir, recursive: true);
+            events?.Volume("remove", v.Name);
             return 0;
         });
+    }
+
+    /// <summary>Removes an unused volume for <c>volume prune</c> (or <c>system prune --volumes</c>): podman records <c>remove</c>, then <c>prune</c>.</summary>
+    public void Prune(string name)
+    {
+        Remove(name);
+        events?.Volume("prune", name);
     }
 
     public static JsonObject Describe(VolumeRecord v)

@@ -164,6 +164,25 @@ public sealed partial class LogsTests(ContainerFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task RunAttachedTerminal_LogHasWhatTheTerminalShowed()
+    {
+        // Attached -t (on a terminal, as a user types it): the log has the terminal's output, one
+        // stream (stdout) with \r\n, a line left open as a partial record, as podman's conmon writes it.
+        const string script = "echo a; echo b >&2; printf part; sleep 0.3; printf 'rest\\n'";
+        string name = Unique("att-tty");
+        var (code, shown) = await Terminal.RunAsync(_wharf.ShellCommand("run", "-t", "--name", name, fixture.Image, "sh", "-c", script), string.Empty, TimeSpan.FromMilliseconds(100));
+        Assert.True(code == 0, shown);
+        Assert.Contains("a\r\nb\r\npartrest\r\n", shown, StringComparison.Ordinal);
+        PodmanRun(name, "-t", "localhost/bb:1", "sh", "-c", script);
+
+        var wharf = Records(WharfLogPath(name));
+        Assert.Equal("stdout F a\r\nstdout F b\r\nstdout P part\nstdout F rest\r", wharf.Stdout);
+        Assert.Equal(string.Empty, wharf.Stderr);
+        Assert.Equal(Records(PodmanLogPath(name)), wharf);
+        Assert.Equal(Podman("logs", name).Stdout, _wharf.Check("logs", name));
+    }
+
+    [Fact]
     public void LogDriverNone_Logs_FailsAsPodman()
     {
         string name = Unique("none");

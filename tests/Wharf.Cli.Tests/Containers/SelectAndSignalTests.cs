@@ -55,6 +55,31 @@ public sealed class SelectAndSignalTests(ContainerFixture fixture) : IDisposable
         Assert.Equal(message, Assert.Throws<WharfException>(() => Signals.Parse(text)).Message);
 
     [Fact]
+    public void RmDependAndVolumes_RemoveLikePodman()
+    {
+        // rm --depend prints the removed container's full ID (podman lists what it removed), rm -v the name as given.
+        string id = _wharf.Check("create", "--name", "dep", fixture.Image, "true").Trim();
+        _wharf.Check("create", "--name", "vol", "-v", "depvol:/data", fixture.Image, "true");
+        Assert.Equal(id + "\n", _wharf.Check("rm", "--depend", "dep"));
+        Assert.Equal("vol\n", _wharf.Check("rm", "-v", "vol"));
+        Assert.Equal(string.Empty, _wharf.Check("ps", "-a", "-q"));
+
+        string pid = Podman("create", "--name", "pdep", "localhost/bb:1", "true").Stdout.Trim();
+        Podman("create", "--name", "pvol", "localhost/bb:1", "true");
+        try
+        {
+            Assert.Equal((0, pid + "\n"), Pick(Podman("rm", "--depend", "pdep")));
+            Assert.Equal((0, "pvol\n"), Pick(Podman("rm", "-v", "pvol")));
+        }
+        finally
+        {
+            Podman("rm", "-f", "pdep", "pvol");
+        }
+
+        static (int, string) Pick((int ExitCode, string Stdout, string Stderr) r) => (r.ExitCode, r.Stdout);
+    }
+
+    [Fact]
     public void Kill_NumericAndNamedSignals_ReachTheContainersProcess()
     {
         _wharf.Check("run", "-d", "--name", "sig", fixture.Image, "sh", "-c",

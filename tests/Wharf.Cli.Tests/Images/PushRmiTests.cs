@@ -46,7 +46,7 @@ public class PushRmiTests(RegistryFixture registry)
         var byIdRefused = wharf.Run("rmi", registry.ImageId[..4]);
         Assert.Equal(125, byIdRefused.ExitCode);
         Assert.Equal(
-            $"Error: unable to delete image \"{registry.ImageId}\" by ID with more than one tag ([localhost/mine:v2 {name}]): please force removal\n",
+            $"Error: unable to delete image \"{registry.ImageId}\" by ID with more than one tag ([{name} localhost/mine:v2]): please force removal\n",
             byIdRefused.Stderr);
 
         Assert.Equal("Untagged: localhost/mine:v2\n", wharf.Run("rmi", "mine:v2").Stdout);

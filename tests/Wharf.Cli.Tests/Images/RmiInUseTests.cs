@@ -105,8 +105,8 @@ public sealed class RmiInUseTests : IDisposable
         Assert.Equal(fromPodman.Stdout, fromWharf.Stdout);
         Assert.Equal(wharfCtr + "\n", _wharf.Check("ps", "-a", "-q", "--no-trunc"));
 
-        // By ID with two names is refused for that reason first (125), in use or not. (The names are
-        // listed newest first by wharf, in tagging order by podman: only the reason is compared.)
+        // By ID with two names is refused for that reason first (125), in use or not; the names are
+        // listed in tagging order by both.
         _wharf.Check("tag", _fixture.Image, "third:1");
         Podman("tag", _fixture.Image, "third:1");
         var byId = _wharf.Run("rmi", ImageId[..12]);
@@ -116,6 +116,7 @@ public sealed class RmiInUseTests : IDisposable
         string refusal = $"Error: unable to delete image \"{ImageId}\" by ID with more than one tag (";
         Assert.StartsWith(refusal, byIdPodman.Stderr, StringComparison.Ordinal);
         Assert.StartsWith(refusal, byId.Stderr, StringComparison.Ordinal);
+        Assert.Equal(byIdPodman.Stderr, byId.Stderr);
     }
 
     [Fact]

@@ -142,6 +142,32 @@ public sealed partial class EventsInspectTests(ContainerFixture fixture) : IDisp
         }
     }
 
+    [Fact]
+    public void Events_VolumeCreateRemovePrune_AsPodman()
+    {
+        // create (by the verb and by first use in run -v), rm, then prune: podman records remove and prune for a pruned volume.
+        foreach (var (run, extra, image) in new (Func<string[], string>, string[], string)[] { (a => PodmanCheck(a), Limits, "localhost/bb:1"), (a => _wharf.Check(a), [], fixture.Image) })
+        {
+            run(["volume", "create", "ev1"]);
+            run(["volume", "create", "ev2"]);
+            run(["run", "--rm", .. extra, "-v", "ev3:/data", image, "true"]);
+            run(["volume", "rm", "ev1"]);
+            run(["volume", "prune", "-f"]);
+        }
+
+        string F(Func<string[], string> run) => string.Join(';', Lines(run(["events", "--stream=false", "--filter", "type=volume", "--format", "{{.Type}} {{.Status}} {{.Name}} {{.ID}}"])));
+        string podman = F(a => PodmanCheck(a));
+        Assert.Contains("volume prune ev2", podman, StringComparison.Ordinal);
+        Assert.Equal(podman, F(a => _wharf.Check(a)));
+
+        // The human line: "<time> volume create ev1".
+        string line = Lines(_wharf.Check("events", "--stream=false", "--filter", "type=volume"))[0];
+        Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \+0000 UTC volume create ev1$", line);
+        Assert.Equal(
+            Regex.Replace(Lines(PodmanCheck("events", "--stream=false", "--filter", "type=volume", "--format", "json"))[0], "\"Time\":\"[^\"]+\"", "T"),
+            Regex.Replace(Lines(_wharf.Check("events", "--stream=false", "--filter", "type=volume", "--format", "json"))[0], "\"Time\":\"[^\"]+\"", "T"));
+    }
+
     [Theory]
     [InlineData("--filter", "bogus=1")]
     [InlineData("--filter", "type=bogus")]

@@ -135,9 +135,9 @@ public sealed class SurfaceTests(ContainerFixture fixture) : IDisposable
 
         foreach (var (args, message) in new[]
         {
-            (new[] { "--runtime-flag", "debug", "ps" }, "Error: --runtime-flag is not supported by wharf\n"),
-            (["--storage-opt", "overlay.mountopt=nodev", "images"], "Error: --storage-opt is not supported by wharf\n"),
-            (["--volumepath", "/tmp", "volume", "ls"], "Error: --volumepath is not supported by wharf\n"),
+            (new[] { "--runtime-flag", "--debug", "ps" }, "Error: --runtime-flag \"--debug\": give the runtime's flag without its leading -- (--runtime-flag debug, --runtime-flag log=FILE)\n"),
+            (["--storage-opt", "overlay.mountopt=nodev", "images"], "Error: --storage-opt overlay.mountopt=nodev is not supported by wharf: of the storage driver's options it understands overlay.mount_program (fuse-overlayfs) only\n"),
+            (["--storage-opt", "overlay.mount_program=/usr/bin/true", "images"], "Error: --storage-opt overlay.mount_program=/usr/bin/true is not supported by wharf: the only mount program it drives is fuse-overlayfs\n"),
             (["--events-backend", "journald", "ps"], "Error: --events-backend journald is not supported by wharf: events are kept in a file (file, none)\n"),
         })
         {
@@ -153,6 +153,53 @@ public sealed class SurfaceTests(ContainerFixture fixture) : IDisposable
         }
 
         Assert.Equal(0, _wharf.Run("--cgroup-manager", "cgroupfs", "--events-backend", "file", "--tmpdir", _wharf.Dir, "--runtime", "runc", "ps").ExitCode);
+    }
+
+    [Fact]
+    public void RuntimeFlag_ReachesEveryRuntimeCall()
+    {
+        // runc's own --debug and --log=FILE: the debug lines of run, kill and delete land in the file.
+        string log = Path.Combine(_wharf.Dir, "runc.log");
+        var run = _wharf.Run("--runtime-flag", "debug", "--runtime-flag", $"log={log}", "run", "--rm", fixture.Image, "true");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("level=debug", File.ReadAllText(log), StringComparison.Ordinal);
+
+        var debug = _wharf.Run("--log-level", "debug", "--runtime-flag", "debug", "run", "--rm", fixture.Image, "true");
+        Assert.Equal(0, debug.ExitCode);
+        Assert.Matches("level=debug msg=\"running runtime: \\S*run[c] --root \\S+ --debug run --bundle", debug.Stderr);
+
+        // A flag runc does not know fails the run as runc says, never silently.
+        var bogus = _wharf.Run("--runtime-flag", "no-such-flag", "run", "--rm", fixture.Image, "true");
+        Assert.NotEqual(0, bogus.ExitCode);
+    }
+
+    [Fact]
+    public void VolumePath_VolumesLiveThere()
+    {
+        string dir = Path.Combine(_wharf.Dir, "vols");
+        Assert.Equal("v1\n", _wharf.Check("--volumepath", dir, "volume", "create", "v1"));
+        Assert.True(Directory.Exists(Path.Combine(dir, "v1", "_data")));
+        Assert.Equal("v1\n", _wharf.Check("--volumepath", dir, "volume", "ls", "-q"));
+        Assert.Equal(string.Empty, _wharf.Check("volume", "ls", "-q"));
+        Assert.Contains($"\"Mountpoint\": \"{Path.Combine(dir, "v1", "_data")}\"", _wharf.Check("--volumepath", dir, "volume", "inspect", "v1"), StringComparison.Ordinal);
+
+        _wharf.Check("--volumepath", dir, "run", "--rm", "-v", "v1:/data", fixture.Image, "sh", "-c", "echo hi > /data/f");
+        Assert.Equal("hi\n", File.ReadAllText(Path.Combine(dir, "v1", "_data", "f")));
+        Assert.Equal("v1\n", _wharf.Check("--volumepath", dir, "volume", "rm", "v1"));
+        Assert.False(Directory.Exists(Path.Combine(dir, "v1")));
+    }
+
+    [Fact]
+    public void StorageOptMountProgram_RootIsFuseOverlayfs()
+    {
+        Tools.EnsureTool("fuse-overlayfs", "fuse-overlayfs");
+        string program = Tools.Check("sh", "-c", "command -v fuse-overlayfs").Trim();
+        var fuse = _wharf.Run("--storage-opt", $"overlay.mount_program={program}", "run", "--rm", fixture.Image, "cat", "/proc/self/mountinfo");
+        Assert.True(fuse.ExitCode == 0, fuse.Stderr);
+        static string RootFsType(string mountinfo) =>
+            global::System.Text.RegularExpressions.Regex.Match(mountinfo, @"^\d+ \d+ \S+ \S+ / .* - (\S+) ", global::System.Text.RegularExpressions.RegexOptions.Multiline).Groups[1].Value;
+        Assert.Equal("fuse.fuse-overlayfs", RootFsType(fuse.Stdout));
+        Assert.Equal("overlay", RootFsType(_wharf.Check("run", "--rm", fixture.Image, "cat", "/proc/self/mountinfo")));
     }
 
     [Fact]

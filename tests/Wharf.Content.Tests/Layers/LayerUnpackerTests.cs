@@ -103,6 +103,50 @@ public sealed class LayerUnpackerTests : IDisposable
         Assert.False(System.IO.File.Exists(Path.Combine(Outside, "pwned")));
     }
 
+    [Theory]
+    [InlineData("symlink")]
+    [InlineData("whiteout")]
+    [InlineData("opaque")]
+    public async Task Unpack_DirectoryReplacedAfterFilesWereWrittenInIt_NextFileWalksAgain(string how)
+    {
+        // Files in one directory reuse its open descriptor; once the layer replaces that directory
+        // (or an ancestor) the next file under the path must see the replacement, never the old one.
+        Directory.CreateDirectory(Outside);
+        byte[] tar = Tar(w =>
+        {
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "a/"));
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "a/d/"));
+            w.WriteEntry(File("a/d/one", "1", default));
+            switch (how)
+            {
+                case "symlink":
+                    w.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "a") { LinkName = Outside });
+                    break;
+                case "whiteout":
+                    w.WriteEntry(File("a/.wh.d", string.Empty, default));
+                    break;
+                default:
+                    w.WriteEntry(File("a/.wh..wh..opq", string.Empty, default));
+                    break;
+            }
+
+            w.WriteEntry(File("a/d/two", "2", default));
+        });
+
+        if (how == "symlink")
+        {
+            var e = await Assert.ThrowsAsync<LayerException>(() => LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root));
+            Assert.Contains("symlink", e.Message, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(Path.Combine(Outside, "d")));
+            return;
+        }
+
+        await LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root, new LayerUnpackOptions { Whiteouts = WhiteoutMode.Apply });
+        // A whiteout removes the directory; an opaque marker hides only lower layers' entries, not this layer's.
+        Assert.Equal(how == "opaque", System.IO.File.Exists(Path.Combine(Root, "a", "d", "one")));
+        Assert.Equal("2", await System.IO.File.ReadAllTextAsync(Path.Combine(Root, "a", "d", "two")));
+    }
+
     [Fact]
     public async Task Unpack_FileOverSymlinkPointingOutside_ReplacesTheLinkNotTheTarget()
     {
