@@ -54,7 +54,7 @@ public sealed class ImmutableTagReplicationTests : IAsyncLifetime
         });
 
         var initial = await WaitAsync(_server, await StartAsync(_server, policy));
-        Assert.Equal("Succeed", initial.GetProperty("status").GetString());
+        await Wharf.Registry.Tests.Replication.ReplicationSetup.AssertSucceededAsync(_server, initial);
         Assert.Equal(first.Digest, (await FindManifestAsync(admin, "mirror/base", "1.0"))!.Value.Digest);
 
         // Upstream moves 1.0 and adds 2.0: the run copies 2.0 but cannot move the immutable 1.0.

@@ -50,6 +50,27 @@ internal static class ReplicationSetup
         return [.. JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.EnumerateArray().Select(e => e.Clone())];
     }
 
+    /// <summary>Asserts the execution succeeded; when it did not, the message carries every task's log.</summary>
+    public static async Task AssertSucceededAsync(WharfServer server, JsonElement execution)
+    {
+        string? status = execution.GetProperty("status").GetString();
+        if (status == "Succeed")
+        {
+            return;
+        }
+
+        long id = execution.GetProperty("id").GetInt64();
+        using var admin = server.Admin();
+        var logs = new System.Text.StringBuilder();
+        foreach (var task in await TasksAsync(server, id))
+        {
+            using var log = await admin.GetAsync($"api/v2.0/replication/executions/{id}/tasks/{task.GetProperty("id")}/log");
+            logs.Append(task).Append('\n').Append(await log.Content.ReadAsStringAsync()).Append('\n');
+        }
+
+        Assert.Fail($"execution {id} is {status}, not Succeed: {execution}\n{logs}");
+    }
+
     /// <summary>Polls until the execution is no longer running (at most a minute); returns it.</summary>
     public static async Task<JsonElement> WaitAsync(WharfServer server, long executionId)
     {

@@ -66,7 +66,7 @@ public sealed class ReplicationTests : IAsyncLifetime
 
         var execution = await WaitAsync(_server, await StartAsync(_server, policy));
 
-        Assert.Equal("Succeed", execution.GetProperty("status").GetString());
+        await ReplicationSetup.AssertSucceededAsync(_server, execution);
         Assert.Equal(2, execution.GetProperty("total").GetInt32());
         Assert.True(execution.GetProperty("bytes").GetInt64() > 50_000, execution.ToString());
         Assert.Equal(["1.0", "1.1"], await TagsAsync(_remote, "team/app"));
@@ -95,7 +95,7 @@ public sealed class ReplicationTests : IAsyncLifetime
         // A second run finds everything there: no blob is uploaded again.
         int uploads = Uploads("team/app");
         var again = await WaitAsync(_server, await StartAsync(_server, policy));
-        Assert.Equal("Succeed", again.GetProperty("status").GetString());
+        await ReplicationSetup.AssertSucceededAsync(_server, again);
         Assert.Equal(uploads, Uploads("team/app"));
     }
 
@@ -115,7 +115,7 @@ public sealed class ReplicationTests : IAsyncLifetime
 
         var execution = await WaitAsync(_server, await StartAsync(_server, policy));
 
-        Assert.Equal("Succeed", execution.GetProperty("status").GetString());
+        await ReplicationSetup.AssertSucceededAsync(_server, execution);
         Assert.Equal(["3.19"], await TagsAsync(_admin, "mirror/base"));
         var local = await FindManifestAsync(_admin, "mirror/base", "3.19");
         Assert.Equal(image.Body, local!.Value.Body);
@@ -206,7 +206,7 @@ public sealed class ReplicationTests : IAsyncLifetime
 
         var second = await WaitAsync(_server, await StartAsync(_server, policy));
 
-        Assert.Equal("Succeed", second.GetProperty("status").GetString());
+        await ReplicationSetup.AssertSucceededAsync(_server, second);
         Assert.Equal(blobs, Uploads("team/big")); // every blob uploaded exactly once over both runs
         var task = Assert.Single(await TasksAsync(_server, second.GetProperty("id").GetInt64()));
         int skipped = task.GetProperty("blobs_skipped").GetInt32();

@@ -60,7 +60,7 @@ public sealed class WharfdDestinationTests : IAsyncLifetime
 
         var execution = await WaitAsync(_server, await StartAsync(_server, policy));
 
-        Assert.Equal("Succeed", execution.GetProperty("status").GetString());
+        await ReplicationSetup.AssertSucceededAsync(_server, execution);
         using var peer = _destination.Admin();
         Assert.Equal(["1"], await TagsAsync(peer, "team/multi"));
         Assert.Equal(indexBody, (await FindManifestAsync(peer, "team/multi", "1"))!.Value.Body);
@@ -127,7 +127,7 @@ public sealed class WharfdDestinationTests : IAsyncLifetime
 
         var execution = await WaitAsync(_server, await StartAsync(_server, policy));
 
-        Assert.Equal("Succeed", execution.GetProperty("status").GetString());
+        await ReplicationSetup.AssertSucceededAsync(_server, execution);
         using var peer = _destination.Admin();
         Assert.Equal(image.Digest, (await FindManifestAsync(peer, "arrivals/tool", "1"))!.Value.Digest);
         using var project = await peer.GetAsync("api/v2.0/projects?name=arrivals");

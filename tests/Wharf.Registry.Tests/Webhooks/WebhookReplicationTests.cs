@@ -56,7 +56,7 @@ public sealed class WebhookReplicationTests : IAsyncLifetime
         });
 
         var execution = await WaitAsync(_server, await StartAsync(_server, policy));
-        Assert.Equal("Succeed", execution.GetProperty("status").GetString());
+        await Wharf.Registry.Tests.Replication.ReplicationSetup.AssertSucceededAsync(_server, execution);
 
         var received = Assert.Single(await _receiver.WaitForAsync(1));
         using var payload = JsonDocument.Parse(received.Body);
