@@ -57,6 +57,13 @@ internal static class BlobSender
             .ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Sends a blob as it arrives (a proxy cache's miss): the same chunked loop over a stream that is
+    /// read from start to end. A stream that ends early aborts the response, as a short file does.
+    /// </summary>
+    public static Task SendArrivingAsync(HttpContext context, Stream arriving, long length, RegistryMetrics metrics, CancellationToken ct) =>
+        SendAsync(context.Response.BodyWriter, (memory, _, token) => arriving.ReadAsync(memory, token), 0, length, metrics, ct);
+
     private static T Open<T>(Func<T> open, Digest digest)
     {
         try

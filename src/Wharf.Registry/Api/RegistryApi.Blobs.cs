@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Wharf.Oci;
 
@@ -62,7 +61,7 @@ public sealed partial class RegistryApi
         if (arriving is not null)
         {
             // A proxy cache's miss, never a range (see above): the whole blob as it arrives upstream.
-            await CopyArrivingAsync(arriving, response.Body, range.Length, ct).ConfigureAwait(false);
+            await BlobSender.SendArrivingAsync(context, arriving, range.Length, _metrics, ct).ConfigureAwait(false);
             return;
         }
 
@@ -81,28 +80,5 @@ public sealed partial class RegistryApi
         _events.Publish(context, new RegistryEvent(RegistryEventKind.BlobDeleted, route.Repository, digest, digest));
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
-    }
-
-    private static async Task CopyArrivingAsync(Stream source, Stream destination, long count, CancellationToken ct)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(BlobSender.ChunkSize);
-        try
-        {
-            while (count > 0)
-            {
-                int n = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), ct).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    break;
-                }
-
-                await destination.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-                count -= n;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
     }
 }
