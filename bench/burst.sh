@@ -50,25 +50,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  local low port
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  while :; do
-    port=$((10000 + RANDOM % (low - 10000)))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-  done
-}
 
-wait_ready() { # name url pid
-  local i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$3" 2>/dev/null || { log "$1 exited during startup"; return 1; }
-    case $(curl -s -o /dev/null -w '%{http_code}' "$2") in 200 | 401 | 404) return 0 ;; esac
-    sleep 0.2
-  done
-  log "$1 did not answer $2 within 60 s"
-  return 1
-}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -101,25 +83,11 @@ ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning \
   --Registry:OpenRegistry=true >"$RESULTS/burst-wharfd.log" 2>&1 &
 WHARFD_PID=$!
 PIDS+=("$WHARFD_PID")
-wait_ready wharfd "http://127.0.0.1:$WHARFD_PORT/v2/" "$WHARFD_PID" || die "wharfd did not start"
+wait_ready wharfd "$WHARFD_PORT" "$WHARFD_PID" || die "wharfd did not start"
 
 REGISTRY_PORT=$(free_port)
-cat >"$WORK/registry.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry-data
-http:
-  addr: 127.0.0.1:$REGISTRY_PORT
-EOF
-docker-registry serve "$WORK/registry.yml" >"$RESULTS/burst-docker-registry.log" 2>&1 &
-REGISTRY_PID=$!
-PIDS+=("$REGISTRY_PID")
-wait_ready docker-registry "http://127.0.0.1:$REGISTRY_PORT/v2/" "$REGISTRY_PID" || die "docker-registry did not start"
+start_docker_registry "$WORK/registry-data" "$REGISTRY_PORT" "$RESULTS/burst-docker-registry.log" || die "docker-registry did not start"
+REGISTRY_PID=$DOCKER_REGISTRY_PID
 
 # nginx: one worker per core, sendfile on, access log off (as on the registries), the blob as a
 # plain file under the same path a registry would answer.
@@ -156,7 +124,7 @@ EOF
 nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" >"$RESULTS/burst-nginx.log" 2>&1 &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
-wait_ready nginx "http://127.0.0.1:$NGINX_PORT/v2/" "$NGINX_PID" || die "nginx did not start"
+wait_ready nginx "$NGINX_PORT" "$NGINX_PID" || die "nginx did not start"
 
 log "pushing the blob into wharfd and docker-registry"
 push_blob "http://127.0.0.1:$WHARFD_PORT" || die "push to wharfd failed"

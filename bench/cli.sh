@@ -49,27 +49,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# start_registry NAME: a docker-registry on a free port with its own storage; prints the port.
+# start_registry NAME: a docker-registry on a free port with its own storage; prints the port (its
+# PID goes to a file: this runs in a command substitution, where PIDS would not reach the cleanup).
 start_registry() {
   local name=$1 port
   port=$(free_port)
-  rm -rf "$WORK/$name"
-  cat > "$WORK/$name.yml" <<YML
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $WORK/$name
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$port
-YML
-  docker-registry serve "$WORK/$name.yml" >"$WORK/$name.log" 2>&1 &
-  echo $! > "$WORK/$name.pid"
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+  rm -rf "${WORK:?}/$name"
+  start_docker_registry "$WORK/$name" "$port" "$WORK/$name.log" error >&2 || return 1
+  echo "$DOCKER_REGISTRY_PID" >"$WORK/$name.pid"
   echo "$port"
 }
 SRC=$(start_registry src)

@@ -34,3 +34,45 @@ else:
 open(doc_path, 'w').write(doc)
 PY
 }
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on, below the ephemeral range, so no
+# client socket of the run can hold it when a server binds.
+free_port() {
+  local low port
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  while :; do
+    port=$((10000 + RANDOM % (low - 10000)))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+}
+
+# wait_ready NAME PORT PID [PATH]: waits (60 s at most) until 127.0.0.1:PORT answers GET PATH
+# (default /v2/) with 200, 401 or 404; fails at once when PID has exited.
+wait_ready() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$3" 2>/dev/null || { log "$1 exited during startup"; return 1; }
+    case $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2${4:-/v2/}") in 200 | 401 | 404) return 0 ;; esac
+    sleep 0.2
+  done
+  log "$1 did not answer GET ${4:-/v2/} on port $2 within 60 s"
+  return 1
+}
+
+# start_docker_registry DATA_DIR PORT LOG [LEVEL]: the peer registry (docker-registry 2.8, filesystem
+# driver, deletes enabled) on 127.0.0.1:PORT with its storage in DATA_DIR and its output appended to
+# LOG; its access log only at LEVEL info (default warn). Sets DOCKER_REGISTRY_PID and waits until it
+# answers; the PID joins PIDS, which the scripts' cleanup stops. The config is written next to LOG.
+start_docker_registry() {
+  local data=$1 port=$2 out=$3 level=${4:-warn} config="${3%.log}.yml"
+  {
+    printf 'version: 0.1\nlog:\n  level: %s\n' "$level"
+    [[ $level == info ]] || printf '  accesslog:\n    disabled: true\n'
+    printf 'storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n' "$data"
+    printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
+  } >"$config"
+  docker-registry serve "$config" >>"$out" 2>&1 &
+  DOCKER_REGISTRY_PID=$!
+  PIDS+=("$DOCKER_REGISTRY_PID")
+  wait_ready docker-registry "$port" "$DOCKER_REGISTRY_PID"
+}

@@ -35,24 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local low port
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  while :; do
-    port=$((10000 + RANDOM % (low - 10000)))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-  done
-}
 
-wait_ready() { # name port pid
-  local i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$3" 2>/dev/null || die "$1 exited during startup"
-    case $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/v2/") in 200 | 401) return 0 ;; esac
-    sleep 0.2
-  done
-  die "$1 did not answer GET /v2/ within 60 s"
-}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "building wharfd (Release)"
@@ -66,26 +49,12 @@ U=127.0.0.1:$UPSTREAM_PORT
 W=127.0.0.1:$WHARFD_PORT
 
 # The upstream keeps its access log (level info): the burst case counts the bytes it served.
-cat >"$WORK/registry.yml" <<EOF
-version: 0.1
-log:
-  level: info
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry-data
-  delete:
-    enabled: true
-http:
-  addr: $U
-EOF
-docker-registry serve "$WORK/registry.yml" >"$WORK/upstream.log" 2>&1 &
-PIDS+=($!)
-wait_ready docker-registry "$UPSTREAM_PORT" "${PIDS[-1]}"
+start_docker_registry "$WORK/registry-data" "$UPSTREAM_PORT" "$WORK/upstream.log" info || die "docker-registry did not start"
 
 WHARF_ADMIN_PASSWORD=$PASSWORD ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning \
   dotnet "$WORK/wharfd-bin/wharfd.dll" --urls "http://$W" --data-dir "$WORK/wharfd-data" >"$WORK/wharfd.log" 2>&1 &
 PIDS+=($!)
-wait_ready wharfd "$WHARFD_PORT" "${PIDS[-1]}"
+wait_ready wharfd "$WHARFD_PORT" "${PIDS[-1]}" || die "wharfd did not start"
 
 api() { # METHOD PATH [JSON]: prints the Location header's last segment
   curl -sf -u "admin:$PASSWORD" -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} -D - -o /dev/null "http://$W/api/v2.0/$2" \

@@ -81,11 +81,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$WORK/registry" "$PORT" > "$WORK/registry.yml"
-docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-REG_PID=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+PORT=$(free_port)
+start_docker_registry "$WORK/registry" "$PORT" "$WORK/registry.log" error || die "docker-registry did not start"
+REG_PID=$DOCKER_REGISTRY_PID
 
 # The images, written as an OCI layout by hand and copied into the registry by skopeo (which keeps
 # the blobs as they are): a busybox base layer, then
@@ -99,9 +97,8 @@ if [[ -n $CACHE && -d $CACHE/registry ]]; then
   log "reusing the images in $CACHE/registry"
   kill "$REG_PID"; wait "$REG_PID" 2>/dev/null
   rm -rf "$WORK/registry"; cp -a "$CACHE/registry" "$WORK/registry" || die "copying the cache"
-  docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-  REG_PID=$!
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+  start_docker_registry "$WORK/registry" "$PORT" "$WORK/registry.log" error || die "docker-registry did not start again"
+  REG_PID=$DOCKER_REGISTRY_PID
 else
 log "writing the images (this takes a minute for the 1 GiB one)"
 python3 - "$WORK/layout" <<'PY' || die "writing the images"

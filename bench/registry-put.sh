@@ -28,24 +28,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  local low port
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  while :; do
-    port=$((10000 + RANDOM % (low - 10000)))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-  done
-}
 
-wait_ready() { # name port pid
-  local i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$3" 2>/dev/null || { log "$1 exited during startup"; return 1; }
-    case $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/v2/") in 200 | 401) return 0 ;; esac
-    sleep 0.2
-  done
-  return 1
-}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if [[ -z ${WHARFD_DLL:-} ]]; then
@@ -66,22 +49,8 @@ WHARFD_PID=$!
 PIDS+=("$WHARFD_PID")
 wait_ready wharfd "$WHARFD_PORT" "$WHARFD_PID" || { cat "$WORK/wharfd.log" >&2; die "wharfd did not start"; }
 
-cat >"$WORK/registry.yml" <<YML
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry-data
-http:
-  addr: 127.0.0.1:$REGISTRY_PORT
-YML
-docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-REGISTRY_PID=$!
-PIDS+=("$REGISTRY_PID")
-wait_ready docker-registry "$REGISTRY_PORT" "$REGISTRY_PID" || die "docker-registry did not start"
+start_docker_registry "$WORK/registry-data" "$REGISTRY_PORT" "$WORK/registry.log" || die "docker-registry did not start"
+REGISTRY_PID=$DOCKER_REGISTRY_PID
 
 # put_rate PORT: pushes a config and a layer, then PUTS manifests that reference them, each with a
 # distinct annotation (a new digest) and its own tag; prints manifests per second.

@@ -56,26 +56,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  # Below the ephemeral range, so no client socket of this run can hold the port when a server binds.
-  local low port
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  while :; do
-    port=$((10000 + RANDOM % (low - 10000)))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-  done
-}
 
-wait_ready() { # name port pid
-  local i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$3" 2>/dev/null || { log "$1 exited during startup"; return 1; }
-    case $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/v2/") in 200 | 401) return 0 ;; esac
-    sleep 0.2
-  done
-  log "$1 did not answer GET /v2/ within 60 s"
-  return 1
-}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -100,24 +81,10 @@ start_wharfd() {
 }
 
 start_registry() {
-  cat >"$WORK/registry.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry-data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$REGISTRY_PORT
-EOF
-  docker-registry serve "$WORK/registry.yml" >>"$RESULTS/docker-registry.log" 2>&1 &
-  REGISTRY_PID=$!
-  PIDS+=("$REGISTRY_PID")
-  wait_ready docker-registry "$REGISTRY_PORT" "$REGISTRY_PID"
+  start_docker_registry "$WORK/registry-data" "$REGISTRY_PORT" "$RESULTS/docker-registry.log"
+  local status=$?
+  REGISTRY_PID=$DOCKER_REGISTRY_PID
+  return $status
 }
 
 # Stops a registry, empties its data directory and starts it again on a port neither the registry
