@@ -55,6 +55,8 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<RobotAccounts>();
         services.TryAddSingleton<ArtifactRules>();
         services.TryAddSingleton<Policies.ImmutableTagRules>();
+        services.TryAddSingleton<Labels.LabelStore>();
+        services.TryAddSingleton<Labels.LabelRules>();
         var retention = new Retention.RetentionOptions();
         configuration.GetSection("Registry:Retention").Bind(retention);
         services.TryAddSingleton(retention);

@@ -37,6 +37,7 @@ public sealed record Migration(int Version, string Description, string Sql, Func
 /// webhook_executions  one event for one policy (Harbor's execution): event type, when
 /// webhook_tasks       one delivery of that event to one target (Harbor's task): the exact payload, its
 ///                     state, attempts and a line per attempt; Pending/Running tasks are the delivery queue
+/// labels, artifact_labels  Harbor's labels (global or per project) and the artifacts that carry them
 /// audit_log           Harbor's audit log
 /// replication_policies, replication_executions, replication_tasks   replication
 /// proxy_registries, proxy_projects, proxy_pulls                     proxy-cache projects
@@ -181,6 +182,30 @@ public static class Migrations
                 end_time INTEGER,
                 deleted INTEGER NOT NULL DEFAULT 0,
                 log TEXT NOT NULL DEFAULT '');
+            """),
+
+        // 7: Harbor's labels (Labels/, docs/registry.md "Labels"): global (scope g, no project) and
+        // project labels (scope p), and which artifact carries which. An artifact's labels go with
+        // its manifest row (a foreign key), a label's with the label.
+        new(7, "labels and artifact labels", """
+            CREATE TABLE IF NOT EXISTS labels (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                color TEXT NOT NULL DEFAULT '',
+                scope TEXT NOT NULL,
+                project_id INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+                creation_time INTEGER NOT NULL,
+                update_time INTEGER NOT NULL);
+            CREATE UNIQUE INDEX IF NOT EXISTS labels_scope_name ON labels(scope, COALESCE(project_id, 0), name);
+            CREATE TABLE IF NOT EXISTS artifact_labels (
+                label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+                repository_id INTEGER NOT NULL,
+                digest TEXT NOT NULL,
+                creation_time INTEGER NOT NULL,
+                PRIMARY KEY (label_id, repository_id, digest),
+                FOREIGN KEY (repository_id, digest) REFERENCES manifests(repository_id, digest) ON DELETE CASCADE);
+            CREATE INDEX IF NOT EXISTS artifact_labels_artifact ON artifact_labels(repository_id, digest);
             """),
     ];
 

@@ -29,6 +29,7 @@ internal static class ManagementApi
         RegistryEndpointsApi.Map(api);
         ReplicationEndpoints.Map(api);
         ImmutableTagRuleEndpoints.Map(api);
+        LabelEndpoints.Map(api);
         WebhookEndpoints.Map(api);
         AuditPurgeEndpoints.Map(api);
         RetentionEndpoints.Map(api);

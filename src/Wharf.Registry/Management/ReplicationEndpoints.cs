@@ -215,6 +215,10 @@ internal static class ReplicationEndpoints
         }
 
         var filters = request.Filters is null ? existing?.Filters ?? [] : request.Filters.Select(ValidateFilter).ToList();
+        if (source is not null && filters.Any(f => f.Type == "label"))
+        {
+            throw ApiException.BadRequest("label filters select this registry's labelled artifacts: only a push-based policy (src_registry is this registry) can use them");
+        }
         string? destinationNamespace = request.DestNamespace ?? existing?.DestinationNamespace;
         if (!string.IsNullOrEmpty(destinationNamespace) && !Wharf.Oci.RepositoryName.TryParse(destinationNamespace, out _, out string? nsError))
         {
@@ -247,15 +251,28 @@ internal static class ReplicationEndpoints
             throw ApiException.BadRequest("filter type must be name, tag, label or resource");
         }
 
-        if (filter.Type == "label")
-        {
-            throw ApiException.BadRequest("label filters are not supported: wharfd keeps no labels on artifacts");
-        }
-
         string decoration = filter.Decoration ?? "matches";
         if (decoration is not ("matches" or "excludes"))
         {
             throw ApiException.BadRequest("filter decoration must be matches or excludes");
+        }
+
+        if (filter.Type == "label")
+        {
+            // Harbor's label filter: an array of label names (a single name is taken as one).
+            string[] names = filter.Value.ValueKind switch
+            {
+                JsonValueKind.Array when filter.Value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String && v.GetString()!.Trim().Length > 0) =>
+                    [.. filter.Value.EnumerateArray().Select(v => v.GetString()!.Trim()).Distinct(StringComparer.Ordinal)],
+                JsonValueKind.String when filter.Value.GetString()!.Trim().Length > 0 => [filter.Value.GetString()!.Trim()],
+                _ => throw ApiException.BadRequest("the label filter's value must be an array of label names"),
+            };
+            if (names.Length == 0)
+            {
+                throw ApiException.BadRequest("the label filter names no label");
+            }
+
+            return new ReplicationFilter("label", JsonSerializer.Serialize(names), decoration);
         }
 
         if (filter.Value.ValueKind != JsonValueKind.String || filter.Value.GetString() is not { Length: > 0 } value)
@@ -309,7 +326,11 @@ internal static class ReplicationEndpoints
 
     private sealed record RegistrySummary(long Id, string Name, string Type, string Url, bool Insecure);
 
-    private sealed record FilterResponse(string Type, string Value, string Decoration);
+    /// <summary>A filter as Harbor shows it: a label filter's value is its array of names, the others' a pattern.</summary>
+    private sealed record FilterResponse(string Type, object Value, string Decoration)
+    {
+        public static FilterResponse From(ReplicationFilter f) => new(f.Type, f.Type == "label" ? f.LabelNames : f.Value, f.Decoration);
+    }
 
     private sealed record PolicyResponse(
         long Id, string Name, string Description, RegistrySummary SrcRegistry, RegistrySummary DestRegistry, string DestNamespace,
@@ -330,7 +351,7 @@ internal static class ReplicationEndpoints
             return new PolicyResponse(
                 p.Id, p.Name, p.Description ?? "", await SummaryAsync(p.SourceRegistryId).ConfigureAwait(false), await SummaryAsync(p.DestinationRegistryId).ConfigureAwait(false),
                 p.DestinationNamespace ?? "", p.DestinationNamespaceReplaceCount, new TriggerRequest(p.TriggerType, new TriggerSettings(p.Cron ?? "")),
-                [.. p.Filters.Select(f => new FilterResponse(f.Type, f.Value, f.Decoration))], p.Deletion, p.Deletion, p.Override, p.Enabled,
+                [.. p.Filters.Select(FilterResponse.From)], p.Deletion, p.Deletion, p.Override, p.Enabled,
                 p.Speed, p.CopyByChunk, Api.Time(p.CreatedAt), Api.Time(p.UpdatedAt));
         }
     }

@@ -19,7 +19,7 @@ namespace Wharf.Registry.Management;
 internal static class RepositoryEndpoints
 {
     private const string RepositoryRoute = "/projects/{project_name_or_id}/repositories/{repository_name}";
-    private const string ArtifactRoute = RepositoryRoute + "/artifacts/{reference}";
+    internal const string ArtifactRoute = RepositoryRoute + "/artifacts/{reference}";
 
     /// <summary>What Harbor writes for a time that never happened (an artifact never pulled).</summary>
     private const string NeverTime = "0001-01-01T00:00:00.000Z";
@@ -86,14 +86,16 @@ internal static class RepositoryEndpoints
         }
 
         bool withTags = !string.Equals(context.Request.Query["with_tag"], "false", StringComparison.OrdinalIgnoreCase);
+        var labels = await LabelsAsync(context, list).ConfigureAwait(false);
         Api.WritePaging(context, total, page, pageSize);
-        return Results.Json(list.Select(a => ArtifactResponse.From(project, repository, a, withTags)), Api.Json);
+        return Results.Json(list.Select(a => ArtifactResponse.From(project, repository, a, withTags, labels)), Api.Json);
     }
 
     private static async Task<IResult> GetArtifactAsync(HttpContext context)
     {
         var (_, project, repository, artifact) = await ArtifactOfRouteAsync(context, RepositoryActions.Pull).ConfigureAwait(false);
-        return Results.Json(ArtifactResponse.From(project, repository, artifact, withTags: true), Api.Json);
+        var labels = await LabelsAsync(context, [artifact]).ConfigureAwait(false);
+        return Results.Json(ArtifactResponse.From(project, repository, artifact, withTags: true, labels), Api.Json);
     }
 
     private static async Task<IResult> DeleteArtifactAsync(HttpContext context)
@@ -137,6 +139,18 @@ internal static class RepositoryEndpoints
 
     private static IArtifactStore Artifacts(HttpContext context) => context.RequestServices.GetRequiredService<IArtifactStore>();
 
+    /// <summary>With <c>with_label=true</c>, as Harbor: the labels of each artifact, by digest; otherwise null (the field is left out).</summary>
+    private static async Task<IReadOnlyDictionary<string, IReadOnlyList<Wharf.Registry.Labels.Label>>?> LabelsAsync(HttpContext context, IReadOnlyList<ArtifactInfo> artifacts)
+    {
+        if (!string.Equals(context.Request.Query["with_label"], "true", StringComparison.OrdinalIgnoreCase) || artifacts.Count == 0)
+        {
+            return null;
+        }
+
+        return await context.RequestServices.GetRequiredService<Wharf.Registry.Labels.LabelRules>()
+            .OfArtifactsAsync(artifacts[0].RepositoryId, [.. artifacts.Select(a => a.Digest.ToString())], context.RequestAborted).ConfigureAwait(false);
+    }
+
     /// <summary>Pull counts are written in the background; reads wait for what was already recorded, so they are never behind the caller's own pulls.</summary>
     private static Task PullsRecordedAsync(HttpContext context) =>
         context.RequestServices.GetService<Accounting.PullAccounting>()?.FlushAsync(context.RequestAborted) ?? Task.CompletedTask;
@@ -163,7 +177,7 @@ internal static class RepositoryEndpoints
         return (caller, project, repository);
     }
 
-    private static async Task<(Caller Caller, Project Project, RepositoryName Repository, ArtifactInfo Artifact)> ArtifactOfRouteAsync(HttpContext context, RepositoryActions needed)
+    internal static async Task<(Caller Caller, Project Project, RepositoryName Repository, ArtifactInfo Artifact)> ArtifactOfRouteAsync(HttpContext context, RepositoryActions needed)
     {
         var (caller, project, repository) = await RepositoryOfRouteAsync(context, needed).ConfigureAwait(false);
         await PullsRecordedAsync(context).ConfigureAwait(false);
@@ -196,13 +210,16 @@ internal static class RepositoryEndpoints
 
     private sealed record ArtifactResponse(
         string Type, string MediaType, string ManifestMediaType, string? ArtifactType, long ProjectId, long RepositoryId, string RepositoryName,
-        string Digest, long Size, string PushTime, string PullTime, TagResponse[]? Tags, ArtifactReference[] References)
+        string Digest, long Size, string PushTime, string PullTime, TagResponse[]? Tags, ArtifactReference[] References,
+        LabelEndpoints.LabelResponse[]? Labels)
     {
-        public static ArtifactResponse From(Project project, RepositoryName repository, ArtifactInfo a, bool withTags) => new(
+        public static ArtifactResponse From(
+            Project project, RepositoryName repository, ArtifactInfo a, bool withTags, IReadOnlyDictionary<string, IReadOnlyList<Wharf.Registry.Labels.Label>>? labels) => new(
             MediaTypes.IsManifest(a.MediaType) && a.ArtifactType is null or MediaTypes.OciConfig or MediaTypes.DockerConfig ? "IMAGE" : "UNKNOWN",
             a.MediaType, a.MediaType, a.ArtifactType, project.Id, a.RepositoryId, repository.Value, a.Digest.ToString(), a.Size,
             Api.Time(a.PushTime), a.PullTime is { } p ? Api.Time(p) : NeverTime,
             withTags ? [.. a.Tags.Select(t => TagResponse.From(repository, a, t))] : null,
-            [.. a.References.Select(d => new ArtifactReference(d.ToString()))]);
+            [.. a.References.Select(d => new ArtifactReference(d.ToString()))],
+            labels is null ? null : [.. (labels.GetValueOrDefault(a.Digest.ToString()) ?? []).Select(LabelEndpoints.LabelResponse.From)]);
     }
 }

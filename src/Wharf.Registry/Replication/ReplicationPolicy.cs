@@ -14,11 +14,22 @@ public static class ReplicationTriggers
 
 /// <summary>
 /// One of a policy's filters, in Harbor's words: <c>name</c> (the repository) and <c>tag</c> take a
-/// doublestar pattern, <c>decoration</c> <c>matches</c> (the default) or <c>excludes</c>.
+/// doublestar pattern, <c>decoration</c> <c>matches</c> (the default) or <c>excludes</c>. A <c>label</c>
+/// filter's value is a JSON array of label names: <c>matches</c> selects an artifact that carries every
+/// one of them, <c>excludes</c> one that carries none.
 /// </summary>
 public sealed record ReplicationFilter(string Type, string Value, string Decoration)
 {
     public bool Excludes => Decoration == "excludes";
+
+    /// <summary>A label filter's names.</summary>
+    public IReadOnlyList<string> LabelNames => Type == "label"
+        ? System.Text.Json.JsonSerializer.Deserialize<string[]>(Value) ?? []
+        : [];
+
+    public bool AcceptsLabels(IReadOnlyCollection<string> labels) => Excludes
+        ? !LabelNames.Any(labels.Contains)
+        : LabelNames.All(labels.Contains);
 
     public bool Accepts(string candidate) => DoublestarPattern.IsMatch(Value, candidate) != Excludes;
 }
@@ -39,6 +50,10 @@ public sealed record ReplicationPolicy(
     public bool AcceptsRepository(string repository) => Filters.Where(f => f.Type == "name").All(f => f.Accepts(repository));
 
     public bool AcceptsTag(string tag) => Filters.Where(f => f.Type == "tag").All(f => f.Accepts(tag));
+
+    public bool HasLabelFilter => Filters.Any(f => f.Type == "label");
+
+    public bool AcceptsLabels(IReadOnlyCollection<string> labels) => Filters.Where(f => f.Type == "label").All(f => f.AcceptsLabels(labels));
 
     /// <summary>The literal repository names of a <c>name</c> filter without wildcards: no catalog is needed to find them.</summary>
     public string? LiteralRepository =>

@@ -37,11 +37,14 @@ public sealed partial class ReplicationRunner : IDisposable
     private readonly ConcurrentDictionary<long, Task> _runs = new();
     private readonly Lazy<Task> _recovered;
     private readonly IReadOnlyList<IReplicationListener> _listeners;
+    private readonly Labels.LabelStore? _labels;
 
     public ReplicationRunner(
         ReplicationStore store, IUpstreamRegistryStore registries, UpstreamClients clients, LocalReplicationEndpoint local,
-        ReplicationOptions options, TimeProvider time, ILogger<ReplicationRunner> logger, IEnumerable<IReplicationListener>? listeners = null)
+        ReplicationOptions options, TimeProvider time, ILogger<ReplicationRunner> logger, IEnumerable<IReplicationListener>? listeners = null,
+        Labels.LabelStore? labels = null)
     {
+        _labels = labels;
         _listeners = listeners?.ToList() ?? [];
         _store = store;
         _registries = registries;
@@ -134,7 +137,7 @@ public sealed partial class ReplicationRunner : IDisposable
         try
         {
             var (source, destination) = await EndpointsAsync(policy, ct).ConfigureAwait(false);
-            items ??= await SelectAsync(policy, source, ct).ConfigureAwait(false);
+            items ??= await SelectAsync(policy, source, _labels, ct).ConfigureAwait(false);
             var work = new List<Task<string>>();
             foreach (var item in items)
             {
@@ -228,14 +231,29 @@ public sealed partial class ReplicationRunner : IDisposable
     }
 
     /// <summary>Every (repository, tag) of the source the filters accept.</summary>
-    private static async Task<IReadOnlyList<ReplicationItem>> SelectAsync(ReplicationPolicy policy, IReplicationEndpoint source, CancellationToken ct)
+    private static async Task<IReadOnlyList<ReplicationItem>> SelectAsync(
+        ReplicationPolicy policy, IReplicationEndpoint source, Labels.LabelStore? labels, CancellationToken ct)
     {
+        if (policy.HasLabelFilter && (source is not LocalReplicationEndpoint || labels is null))
+        {
+            // Refused when the policy is saved; a policy stored otherwise still copies nothing it cannot check.
+            throw new InvalidOperationException("label filters need this registry as the source");
+        }
+
         IReadOnlyList<string> repositories = policy.LiteralRepository is { } literal ? [literal] : await source.ListRepositoriesAsync(ct).ConfigureAwait(false);
         var items = new List<ReplicationItem>();
         foreach (string repository in repositories.Where(policy.AcceptsRepository).Order(StringComparer.Ordinal))
         {
             var tags = await source.Repository(repository).ListTagsAsync(ct).ConfigureAwait(false);
-            items.AddRange(tags.Where(policy.AcceptsTag).Order(StringComparer.Ordinal).Select(t => new ReplicationItem(repository, t, ReplicationItem.Copy)));
+            foreach (string tag in tags.Where(policy.AcceptsTag).Order(StringComparer.Ordinal))
+            {
+                if (policy.HasLabelFilter && !policy.AcceptsLabels(await labels!.OfTagAsync(repository, tag, ct).ConfigureAwait(false)))
+                {
+                    continue;
+                }
+
+                items.Add(new ReplicationItem(repository, tag, ReplicationItem.Copy));
+            }
         }
 
         return items;
