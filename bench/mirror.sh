@@ -50,7 +50,9 @@ wait_ready() { # name port pid
   die "$1 did not answer GET /v2/ within 60 s"
 }
 
-start_registry() { # NAME: prints the port of a new docker-registry with its own data directory
+# start_registry NAME: a new docker-registry with its own data directory; sets REG (HOST:PORT) and
+# REG_PID (not run in $(...), so the PID reaches PIDS and the cleanup).
+start_registry() {
   local port
   port=$(free_port)
   cat >"$WORK/$1.yml" <<EOF
@@ -67,8 +69,9 @@ http:
 EOF
   docker-registry serve "$WORK/$1.yml" >"$WORK/$1.log" 2>&1 &
   PIDS+=($!)
-  wait_ready "docker-registry ($1)" "$port" "${PIDS[-1]}"
-  echo "$port"
+  REG_PID=$!
+  wait_ready "docker-registry ($1)" "$port" "$REG_PID"
+  REG=127.0.0.1:$port
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -87,7 +90,8 @@ wharf() {
     "$WHARF_BIN" --root "$WORK/wharf-store" --runroot "$WORK/wharf-run" "$@"
 }
 
-SRC=127.0.0.1:$(start_registry source)
+start_registry source
+SRC=$REG
 
 log "seeding $IMAGES images of $LAYERS × $LAYER_MIB MiB random layers"
 for ((i = 0; i < IMAGES; i++)); do
@@ -133,11 +137,15 @@ for ((r = 0; r < RUNS; r++)); do
   WL+=("$(timed wharf image mirror -q --src-tls-verify=false --images-from "$WORK/images.txt" "oci:$WORK/out/wharf-layout")")
   SL+=("$(timed skopeo sync --src yaml --dest dir --preserve-digests "$WORK/images.yaml" "$WORK/out/skopeo-dir")")
   RE+=("$(timed wharf image mirror -q --src-tls-verify=false --images-from "$WORK/images.txt" "oci:$WORK/out/wharf-layout")")
-  WDST=127.0.0.1:$(start_registry "wdest$r")
-  SDST=127.0.0.1:$(start_registry "sdest$r")
+  start_registry "wdest$r"
+  WDST=$REG W_PID=$REG_PID
+  start_registry "sdest$r"
+  SDST=$REG S_PID=$REG_PID
   WR+=("$(timed wharf image mirror -q --src-tls-verify=false --dest-tls-verify=false --images-from "$WORK/images.txt" "docker://$WDST/mirror")")
   SR+=("$(timed skopeo sync --src yaml --dest docker --dest-tls-verify=false --preserve-digests "$WORK/images.yaml" "$SDST/mirror")")
-  kill "${PIDS[-1]}" "${PIDS[-2]}" 2>/dev/null
+  kill "$W_PID" "$S_PID" 2>/dev/null
+  wait "$W_PID" "$S_PID" 2>/dev/null
+  rm -rf "$WORK/wdest$r-data" "$WORK/sdest$r-data"
   log "run $r: layout wharf ${WL[-1]} s skopeo ${SL[-1]} s (rerun ${RE[-1]} s); registry wharf ${WR[-1]} s skopeo ${SR[-1]} s"
 done
 
