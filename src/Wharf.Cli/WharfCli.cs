@@ -60,6 +60,7 @@ public static class WharfCli
         image.Add(ImportCommand.Create(context, "import"));
         image.Add(PublishCommand.Publish(context));
         image.Add(PublishCommand.Unpublish(context));
+        image.Add(MirrorCommand.Create(context));
         root.Add(ImportCommand.Create(context, "import"));
         root.Add(image);
         root.Add(InspectCommand.Create(context, "inspect"));

@@ -10,7 +10,11 @@ namespace Wharf.Content;
 /// index.json            an image index; refs are the org.opencontainers.image.ref.name annotation
 /// blobs/&lt;alg&gt;/&lt;hex&gt;   every manifest, config and layer, by digest
 /// </code>
-/// Blobs are written to a temporary name, verified, then renamed.
+/// Blobs are written to a temporary name beside their final one
+/// (<c>blobs/sha256/&lt;hex&gt;.partial-&lt;pid&gt;-&lt;id&gt;</c>), verified, flushed to disk and
+/// renamed, so a blob under its digest is always whole; <see cref="Initialize"/> removes the
+/// partial files of writers that are gone (a killed copy to removable media). index.json is
+/// replaced the same way, after the blobs it names.
 /// </summary>
 public sealed class OciLayoutTarget : ITarget
 {
@@ -40,8 +44,37 @@ public sealed class OciLayoutTarget : ITarget
             WriteIndex([]);
         }
 
+        SweepPartials();
         return this;
     }
+
+    /// <summary>Removes partial blobs and index files whose writing process has exited; returns how many.</summary>
+    public int SweepPartials()
+    {
+        int removed = 0;
+        var candidates = Directory.Exists(Path.Combine(_root, "blobs"))
+            ? Directory.EnumerateDirectories(Path.Combine(_root, "blobs")).SelectMany(d => Directory.EnumerateFiles(d, "*" + PartialMarker + "*"))
+            : [];
+        foreach (string file in candidates.Concat(Directory.EnumerateFiles(_root, "index.json" + PartialMarker + "*")).ToList())
+        {
+            string name = Path.GetFileName(file);
+            string rest = name[(name.IndexOf(PartialMarker, StringComparison.Ordinal) + PartialMarker.Length)..];
+            int dash = rest.IndexOf('-', StringComparison.Ordinal);
+            if (dash > 0 && int.TryParse(rest[..dash], out int pid) && !ProcessAlive(pid))
+            {
+                File.Delete(file);
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    private const string PartialMarker = ".partial-";
+
+    private static string PartialName(string final) => $"{final}{PartialMarker}{Environment.ProcessId}-{Guid.NewGuid():N}";
+
+    private static bool ProcessAlive(int pid) => pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}");
 
     private string IndexPath => Path.Combine(_root, "index.json");
 
@@ -72,7 +105,7 @@ public sealed class OciLayoutTarget : ITarget
         ArgumentNullException.ThrowIfNull(content);
         string final = BlobPath(descriptor.Digest);
         Directory.CreateDirectory(Path.GetDirectoryName(final)!);
-        string temp = final + ".tmp-" + Guid.NewGuid().ToString("N");
+        string temp = PartialName(final);
         try
         {
             var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
@@ -81,9 +114,11 @@ public sealed class OciLayoutTarget : ITarget
                 await using var verifying = new VerifyingStream(content, descriptor, leaveOpen: true);
                 await verifying.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
                 await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+                file.Flush(flushToDisk: true);
             }
 
             File.Move(temp, final, overwrite: true);
+            Layers.LayerNative.SyncDirectory(Path.GetDirectoryName(final)!);
         }
         finally
         {
@@ -157,8 +192,21 @@ public sealed class OciLayoutTarget : ITarget
     private void WriteIndex(List<Descriptor> manifests)
     {
         var index = new ImageIndex { SchemaVersion = 2, MediaType = MediaTypes.OciIndex, Manifests = manifests };
-        string temp = IndexPath + ".tmp";
-        File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(index, OciJsonContext.Default.ImageIndex));
-        File.Move(temp, IndexPath, overwrite: true);
+        string temp = PartialName(IndexPath);
+        try
+        {
+            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                file.Write(JsonSerializer.SerializeToUtf8Bytes(index, OciJsonContext.Default.ImageIndex));
+                file.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, IndexPath, overwrite: true);
+            Layers.LayerNative.SyncDirectory(_root);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
     }
 }

@@ -73,6 +73,46 @@ internal sealed class WharfRunner : IDisposable
     /// <summary>The published wharf as a process; stdin is <paramref name="stdin"/> (or <see cref="StdinBytes"/> when set).</summary>
     public Result RunWithInput(string stdin, params string[] args)
     {
+        using var p = Process.Start(StartInfo(args))!;
+        var stdoutBytes = new MemoryStream();
+        var stdoutCopy = p.StandardOutput.BaseStream.CopyToAsync(stdoutBytes);
+        var stderr = p.StandardError.ReadToEndAsync();
+        try
+        {
+            p.StandardInput.BaseStream.Write(StdinBytes.Length > 0 ? StdinBytes : System.Text.Encoding.UTF8.GetBytes(stdin));
+            p.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // wharf exited without reading all of its input: its exit code and output say why.
+        }
+
+        if (!p.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"wharf {string.Join(' ', args)} did not finish in 5 minutes");
+        }
+
+        stdoutCopy.GetAwaiter().GetResult();
+        BinaryStdout.SetLength(0);
+        stdoutBytes.Position = 0;
+        stdoutBytes.CopyTo(BinaryStdout);
+        return new Result(p.ExitCode, System.Text.Encoding.UTF8.GetString(stdoutBytes.ToArray()), stderr.GetAwaiter().GetResult());
+    }
+
+    /// <summary>
+    /// Starts the published wharf with this runner's configuration and returns at once, stdio
+    /// redirected (the caller drains them), for tests that signal a running wharf by its PID.
+    /// </summary>
+    public Process Start(params string[] args)
+    {
+        var psi = StartInfo(args);
+        psi.RedirectStandardInput = false;
+        return Process.Start(psi)!;
+    }
+
+    private ProcessStartInfo StartInfo(string[] args)
+    {
         string exe = WharfProcess.Executable;
         bool dll = exe.EndsWith(".dll", StringComparison.Ordinal);
         var psi = new ProcessStartInfo(dll ? "dotnet" : exe)
@@ -112,31 +152,7 @@ internal sealed class WharfRunner : IDisposable
             psi.Environment[k] = v;
         }
 
-        using var p = Process.Start(psi)!;
-        var stdoutBytes = new MemoryStream();
-        var stdoutCopy = p.StandardOutput.BaseStream.CopyToAsync(stdoutBytes);
-        var stderr = p.StandardError.ReadToEndAsync();
-        try
-        {
-            p.StandardInput.BaseStream.Write(StdinBytes.Length > 0 ? StdinBytes : System.Text.Encoding.UTF8.GetBytes(stdin));
-            p.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // wharf exited without reading all of its input: its exit code and output say why.
-        }
-
-        if (!p.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"wharf {string.Join(' ', args)} did not finish in 5 minutes");
-        }
-
-        stdoutCopy.GetAwaiter().GetResult();
-        BinaryStdout.SetLength(0);
-        stdoutBytes.Position = 0;
-        stdoutBytes.CopyTo(BinaryStdout);
-        return new Result(p.ExitCode, System.Text.Encoding.UTF8.GetString(stdoutBytes.ToArray()), stderr.GetAwaiter().GetResult());
+        return psi;
     }
 
     /// <summary>wharf in this process (the JIT build next to the tests), with the same configuration as <see cref="Run"/>.</summary>

@@ -39,6 +39,31 @@ public sealed class OciLayoutTargetTests : IDisposable
     }
 
     [Fact]
+    public void Initialize_PartialFilesOfExitedWriters_RemovedThoseOfLiveOnesKept()
+    {
+        var layout = new OciLayoutTarget(_dir).Initialize();
+        string blobs = Path.Combine(_dir, "blobs", "sha256");
+        // A PID that no process has: one past the kernel's maximum.
+        int dead = int.Parse(File.ReadAllText("/proc/sys/kernel/pid_max").Trim(), System.Globalization.CultureInfo.InvariantCulture) + 1;
+        string deadBlob = Path.Combine(blobs, new string('a', 64) + $".partial-{dead}-x");
+        string deadIndex = Path.Combine(_dir, $"index.json.partial-{dead}-y");
+        string live = Path.Combine(blobs, new string('b', 64) + $".partial-{Environment.ProcessId}-z");
+        string whole = Path.Combine(blobs, new string('c', 64));
+        foreach (string f in new[] { deadBlob, deadIndex, live, whole })
+        {
+            File.WriteAllText(f, "x");
+        }
+
+        Assert.Equal(2, layout.SweepPartials());
+
+        Assert.False(File.Exists(deadBlob));
+        Assert.False(File.Exists(deadIndex));
+        Assert.True(File.Exists(live));
+        Assert.True(File.Exists(whole));
+        Assert.Empty(layout.ReadIndex());
+    }
+
+    [Fact]
     public async Task Resolve_UnknownRef_ThrowsNotFound()
     {
         var layout = new OciLayoutTarget(_dir).Initialize();

@@ -63,6 +63,28 @@ internal static partial class LayerNative
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
 
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fsync(int fd);
+
+    /// <summary>Makes a directory's entries (a rename into it) durable; best effort where the filesystem cannot.</summary>
+    public static void SyncDirectory(string path)
+    {
+        int fd = openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _ = fsync(fd);
+        }
+        finally
+        {
+            _ = close(fd);
+        }
+    }
+
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int mkdirat(int dirfd, string path, uint mode);
 
