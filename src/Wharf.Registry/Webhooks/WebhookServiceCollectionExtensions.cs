@@ -33,6 +33,7 @@ public static class WebhookServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
         services.AddHostedService<WebhookDispatcher>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Replication.IReplicationListener, WebhookReplicationListener>());
+        services.Replace(ServiceDescriptor.Singleton<Projects.IArtifactEvents, WebhookArtifactEvents>());
 
         var sink = services.LastOrDefault(d => d.ServiceType == typeof(IRegistryEvents));
         if (sink is not null && services.All(d => d.ServiceType != typeof(WebhookNotifier)))
