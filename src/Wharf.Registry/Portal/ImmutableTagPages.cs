@@ -46,7 +46,7 @@ internal static class ImmutableTagPages
             <input id="immutable_tag" name="tag_pattern" required placeholder="v*" autocomplete="off">
             <label for="immutable_repo">in repositories matching</label>
             <input id="immutable_repo" name="repository_pattern" value="**" required autocomplete="off">
-            <button type="submit">Add rule</button>
+            <button type="submit">Add immutable rule</button>
             </form>
             </section>
             """);

@@ -50,7 +50,7 @@ internal static class RetentionPages
         Markup manage = canManage
             ? Html.Of($"""
                 <h3>Add a rule</h3>
-                {RuleForm(page, $"{self}/rules", "new", null, "Add rule")}
+                {RuleForm(page, $"{self}/rules", "new", null, "Add retention rule")}
                 <h3>Schedule</h3>
                 <form method="post" action="{self}/schedule" class="row">
                 {page.Antiforgery()}

@@ -160,7 +160,7 @@ public sealed class PolicyPagesTests : IAsyncLifetime
         using var dev = await SignedInAsync("dev");
         string html = await PageAsync(dev);
         Assert.Contains("always, tags matching stable", html, StringComparison.Ordinal);
-        Assert.DoesNotContain("Add rule", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("Add retention rule", html, StringComparison.Ordinal);
         Assert.DoesNotContain("Run now", html, StringComparison.Ordinal);
         using (var forged = await PostAsync(dev, Page + "/retention/rules/0/delete"))
         {
