@@ -25,6 +25,7 @@ public static class WebhookServiceCollectionExtensions
         }
 
         services.TryAddSingleton(options);
+        services.TryAddSingleton(new WebhookTargetNetworks(options)); // a malformed network stops wharfd at start
         services.TryAddSingleton<RegistryMetrics>();
         services.TryAddSingleton<WebhookStore>();
         services.TryAddSingleton<WebhookQueue>();
