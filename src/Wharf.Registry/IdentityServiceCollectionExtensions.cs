@@ -53,6 +53,7 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton<ProjectMembership>();
         services.TryAddSingleton<ProjectRules>();
         services.TryAddSingleton<RobotAccounts>();
+        services.TryAddSingleton<IArtifactEvents, NoArtifactEvents>();
         services.TryAddSingleton<ArtifactRules>();
         services.TryAddSingleton<Policies.ImmutableTagRules>();
         services.TryAddSingleton<Labels.LabelStore>();

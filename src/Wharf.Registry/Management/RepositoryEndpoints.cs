@@ -69,7 +69,7 @@ internal static class RepositoryEndpoints
     private static async Task<IResult> DeleteRepositoryAsync(HttpContext context)
     {
         var (caller, project, repository) = await RepositoryOfRouteAsync(context, RepositoryActions.Delete).ConfigureAwait(false);
-        await Rules(context).DeleteRepositoryAsync(caller, project, repository, context.RequestAborted).ConfigureAwait(false);
+        await Rules(context).DeleteRepositoryAsync(caller, project, repository, context.Request.Host.Value ?? "", context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "delete", "repository", repository.Value, project.Name);
         return Results.Ok();
     }
@@ -101,7 +101,7 @@ internal static class RepositoryEndpoints
     private static async Task<IResult> DeleteArtifactAsync(HttpContext context)
     {
         var (caller, project, repository, artifact) = await ArtifactOfRouteAsync(context, RepositoryActions.Delete).ConfigureAwait(false);
-        await Rules(context).DeleteArtifactAsync(caller, project, repository, artifact, context.RequestAborted).ConfigureAwait(false);
+        await Rules(context).DeleteArtifactAsync(caller, project, repository, artifact, context.Request.Host.Value ?? "", context.RequestAborted).ConfigureAwait(false);
         Api.Audit(context, caller, "delete", "artifact", $"{repository}@{artifact.Digest}", project.Name);
         return Results.Ok();
     }

@@ -27,6 +27,7 @@ internal static class RetentionEndpoints
         api.MapPost("/retentions/{id}/executions", Api.Handle(ExecuteAsync));
         api.MapGet("/retentions/{id}/executions", Api.Handle(ListExecutionsAsync));
         api.MapGet("/retentions/{id}/executions/{eid}", Api.Handle(GetExecutionAsync));
+        api.MapMethods("/retentions/{id}/executions/{eid}", [HttpMethods.Patch], Api.Handle(OperateExecutionAsync));
         api.MapGet("/retentions/{id}/executions/{eid}/tasks", Api.Handle(ListTasksAsync));
         api.MapGet("/retentions/{id}/executions/{eid}/tasks/{tid}", Api.Handle(TaskLogAsync));
     }
@@ -116,7 +117,7 @@ internal static class RetentionEndpoints
         }
 
         long? id = await context.RequestServices.GetRequiredService<RetentionRunner>()
-            .StartAsync(policy, RetentionRunner.Manual, dryRun, context.RequestAborted).ConfigureAwait(false)
+            .StartAsync(policy, RetentionRunner.Manual, dryRun, context.Request.Host.Value ?? "", context.RequestAborted).ConfigureAwait(false)
             ?? throw ApiException.Conflict($"retention policy {policy.Id} is already running");
         Api.Audit(context, caller, "create", "retention_execution", $"{project.Name} retention {policy.Id} execution {id}{(dryRun ? " (dry run)" : "")}", project.Name);
         return Api.Created(context, $"{Api.Prefix}/retentions/{policy.Id}/executions/{id}");
@@ -142,6 +143,31 @@ internal static class RetentionEndpoints
     {
         var (_, policy, _) = await PolicyOfRouteAsync(context).ConfigureAwait(false);
         return Results.Json(ExecutionResponse.From(await ExecutionOfRouteAsync(context, policy).ConfigureAwait(false)), Api.Json);
+    }
+
+    /// <summary>
+    /// Harbor's <c>PATCH …/executions/{eid}</c> with <c>{"action":"stop"}</c>: a running execution stops
+    /// after the deletion under way (what went stays gone) and ends Stopped; one already finished is
+    /// left as it is (200, as Harbor). Any other action is 400.
+    /// </summary>
+    private static async Task<IResult> OperateExecutionAsync(HttpContext context)
+    {
+        var (caller, policy, project) = await PolicyOfRouteAsync(context).ConfigureAwait(false);
+        await Policies(context).RequireManageAsync(caller, project, context.RequestAborted).ConfigureAwait(false);
+        var execution = await ExecutionOfRouteAsync(context, policy).ConfigureAwait(false);
+        var body = await Api.BodyAsync<Dictionary<string, JsonElement>>(context).ConfigureAwait(false);
+        if (!body.TryGetValue("action", out var action) || action.ValueKind != JsonValueKind.String || action.GetString() != "stop")
+        {
+            throw ApiException.BadRequest("action must be \"stop\"");
+        }
+
+        if (execution.Status == RetentionStatus.Running
+            && context.RequestServices.GetRequiredService<RetentionRunner>().Stop(execution.Id))
+        {
+            Api.Audit(context, caller, "update", "retention_execution", $"{project.Name} retention {policy.Id} execution {execution.Id} stopped", project.Name);
+        }
+
+        return Results.Ok();
     }
 
     private static async Task<IResult> ListTasksAsync(HttpContext context)

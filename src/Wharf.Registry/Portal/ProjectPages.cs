@@ -153,6 +153,7 @@ internal static class ProjectPages
             <dt>Storage</dt><dd>{Usage(used, project.StorageLimit)}</dd>
             </dl>
             {(caller.IsAnonymous ? Markup.Empty : Html.Of($"<p><a href=\"{self}/logs\">Audit log of {project.Name}</a></p>"))}
+            {(caller.IsSysAdmin || role is not (null or ProjectRole.LimitedGuest) ? Html.Of($"<p><a href=\"{self}/policies\">Policies of {project.Name}</a>: tag retention, immutable tags, webhooks</p>") : Markup.Empty)}
             <section aria-labelledby="repositories"><h2 id="repositories">Repositories</h2>{repositoryTable}</section>
             {members}
             {robots}

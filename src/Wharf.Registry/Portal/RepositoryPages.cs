@@ -151,7 +151,7 @@ internal static class RepositoryPages
         string digest = form.Field("digest");
         var artifact = (Digest.TryParse(digest, out var parsedDigest) ? await page.Service<IArtifactStore>().GetArtifactAsync(repository, parsedDigest, page.Aborted).ConfigureAwait(false) : null)
             ?? throw ApiException.NotFound($"artifact {digest} not found in {repository}");
-        await rules.DeleteArtifactAsync(caller, project, repository, artifact, page.Aborted).ConfigureAwait(false);
+        await rules.DeleteArtifactAsync(caller, project, repository, artifact, page.Context.Request.Host.Value ?? "", page.Aborted).ConfigureAwait(false);
         ManagementApi.Audit(page.Context, caller, "delete", "artifact", $"{repository}@{artifact.Digest}", project.Name);
         return PortalPage.Back($"/portal/projects/{Html.Segment(project.Name)}/repositories/{name}", $"Artifact {Short(artifact.Digest)} deleted.");
     }

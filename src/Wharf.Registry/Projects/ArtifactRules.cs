@@ -14,7 +14,7 @@ namespace Wharf.Registry.Projects;
 /// it); an artifact that an index lists stays until the index goes; deleting an index takes its untagged
 /// children that no other index lists. Every change drops the repository's cached manifests.
 /// </summary>
-public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifacts, IMetadataStore metadata, ManifestCache manifests)
+public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifacts, IMetadataStore metadata, ManifestCache manifests, IArtifactEvents events)
 {
     public async Task<bool> MayAsync(Caller caller, Project project, RepositoryActions needed, CancellationToken cancellationToken) =>
         (await access.EvaluateAsync(caller, project, cancellationToken).ConfigureAwait(false)).Actions.HasFlag(needed);
@@ -30,9 +30,15 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
         }
     }
 
-    public async Task DeleteRepositoryAsync(Caller caller, Project project, RepositoryName repository, CancellationToken cancellationToken)
+    /// <summary>
+    /// Deletes the repository; each of its artifacts is told to <see cref="IArtifactEvents"/> as deleted,
+    /// as Harbor deletes a repository artifact by artifact. <paramref name="host"/> is the address the caller used.
+    /// </summary>
+    public async Task DeleteRepositoryAsync(Caller caller, Project project, RepositoryName repository, string host, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(caller);
         await RequireAsync(caller, project, RepositoryActions.Delete, cancellationToken).ConfigureAwait(false);
+        var going = await AllArtifactsAsync(repository, cancellationToken).ConfigureAwait(false);
         manifests.Invalidate(repository.Value);
         bool deleted;
         try
@@ -52,16 +58,38 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
         {
             throw ApiException.NotFound($"repository {repository} not found");
         }
+
+        foreach (var artifact in going)
+        {
+            events.ArtifactDeleted(new ArtifactDeletion(repository, artifact.Digest, [.. artifact.Tags.Select(t => t.Name)], caller.Name, host));
+        }
+    }
+
+    /// <summary>Every artifact of the repository (an index's children are not artifacts of their own).</summary>
+    private async Task<List<ArtifactInfo>> AllArtifactsAsync(RepositoryName repository, CancellationToken cancellationToken)
+    {
+        const int PageSize = 1000;
+        var all = new List<ArtifactInfo>();
+        for (int page = 1; ; page++)
+        {
+            var (list, total) = await artifacts.ListArtifactsAsync(repository, page, PageSize, cancellationToken).ConfigureAwait(false);
+            all.AddRange(list);
+            if (list.Count < PageSize || all.Count >= total)
+            {
+                return all;
+            }
+        }
     }
 
     /// <summary>Deletes the artifact (and an index's orphaned children); one an index still lists is refused with Harbor's 412.</summary>
-    public async Task DeleteArtifactAsync(Caller caller, Project project, RepositoryName repository, ArtifactInfo artifact, CancellationToken cancellationToken)
+    public async Task DeleteArtifactAsync(Caller caller, Project project, RepositoryName repository, ArtifactInfo artifact, string host, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(artifact);
         await RequireAsync(caller, project, RepositoryActions.Delete, cancellationToken).ConfigureAwait(false);
         try
         {
-            await DeleteArtifactUncheckedAsync(repository, artifact, cancellationToken).ConfigureAwait(false);
+            await DeleteArtifactUncheckedAsync(repository, artifact, caller.Name, host, cancellationToken).ConfigureAwait(false);
         }
         catch (ManifestReferencedException e)
         {
@@ -79,14 +107,20 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
     /// The delete itself, for the registry's own jobs (tag retention) that act for the project rather
     /// than a caller: the same store calls and cache drops as <see cref="DeleteArtifactAsync"/>, with the
     /// store's refusals (<see cref="ManifestReferencedException"/>, <see cref="Policies.ImmutableTagException"/>) left to the job.
+    /// The deletion is told to <see cref="IArtifactEvents"/> with <paramref name="operatorName"/> (the
+    /// index's children that go with it are not: Harbor reports the artifact that was asked for).
     /// </summary>
-    public async Task DeleteArtifactUncheckedAsync(RepositoryName repository, ArtifactInfo artifact, CancellationToken cancellationToken)
+    public async Task DeleteArtifactUncheckedAsync(RepositoryName repository, ArtifactInfo artifact, string operatorName, string host, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(artifact);
         manifests.Invalidate(repository.Value);
         try
         {
-            await metadata.DeleteManifestAsync(repository, artifact.Digest, cancellationToken).ConfigureAwait(false);
+            if (await metadata.DeleteManifestAsync(repository, artifact.Digest, cancellationToken).ConfigureAwait(false))
+            {
+                events.ArtifactDeleted(new ArtifactDeletion(repository, artifact.Digest, [.. artifact.Tags.Select(t => t.Name)], operatorName, host));
+            }
+
             await DeleteOrphanedChildrenAsync(repository, artifact, cancellationToken).ConfigureAwait(false);
         }
         finally

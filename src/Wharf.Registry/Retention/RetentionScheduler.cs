@@ -67,7 +67,7 @@ public sealed partial class RetentionScheduler(
 
             if (entry.Next <= now)
             {
-                if (await runner.StartAsync(policy, RetentionRunner.Schedule, dryRun: false, ct).ConfigureAwait(false) is null)
+                if (await runner.StartAsync(policy, RetentionRunner.Schedule, dryRun: false, host: "", ct).ConfigureAwait(false) is null)
                 {
                     Log.Skipped(logger, policy.Id);
                 }

@@ -23,6 +23,12 @@ public sealed class WebhookOptions
     /// <summary>Executions kept per policy in the delivery log; older finished ones are pruned.</summary>
     public int KeepExecutions { get; set; } = 1000;
 
+    /// <summary>
+    /// Networks (CIDR) webhook targets may be reached at; empty (the default): anywhere. Lets admins keep
+    /// project admins from posting to internal addresses (<see cref="WebhookTargetNetworks"/>).
+    /// </summary>
+    public IList<string> AllowedNetworks { get; } = [];
+
     /// <summary>QUOTA_WARNING fires after a push that leaves the project at or above this share of its limit.</summary>
     public int QuotaWarningPercent { get; set; } = 85;
 }

@@ -76,8 +76,10 @@ public static class WebhookPayload
                 resource["tag"] = e.Tag;
             }
 
-            resource["resource_url"] = e.Tag is not null ? $"{e.Host}/{repository}:{e.Tag}"
-                : e.Digest is { } d ? $"{e.Host}/{repository}@{d}" : $"{e.Host}/{repository}";
+            // A scheduled job has no address the caller used: the URL is then the repository's path alone.
+            string prefix = e.Host.Length > 0 ? e.Host + "/" : "";
+            resource["resource_url"] = e.Tag is not null ? $"{prefix}{repository}:{e.Tag}"
+                : e.Digest is { } d ? $"{prefix}{repository}@{d}" : $"{prefix}{repository}";
             data["resources"] = new JsonArray(resource);
             string name = repository.Value.Length > e.Project.Length ? repository.Value[(e.Project.Length + 1)..] : repository.Value;
             data["repository"] = new JsonObject

@@ -16,7 +16,7 @@ public sealed record WebhookTargetRequest(string? Type, string? Address, string?
 /// with an absolute http(s) address and at least one known event type; names are unique per project
 /// (409). Everything is checked before anything is stored.
 /// </summary>
-public sealed class WebhookPolicies(ProjectMembership membership, WebhookStore store)
+public sealed class WebhookPolicies(ProjectMembership membership, WebhookStore store, WebhookTargetNetworks networks)
 {
     public const int MaxNameLength = 256;
     public const int MaxTargets = 10;
@@ -44,6 +44,7 @@ public sealed class WebhookPolicies(ProjectMembership membership, WebhookStore s
         ArgumentNullException.ThrowIfNull(project);
         await RequireAdminAsync(caller, project, cancellationToken).ConfigureAwait(false);
         var policy = Check(project, 0, caller.Name, request);
+        RequireAllowedTargets(policy);
         return await store.CreatePolicyAsync(policy, cancellationToken).ConfigureAwait(false)
             ?? throw ApiException.Conflict($"{project.Name} already has a webhook policy named {policy.Name}");
     }
@@ -53,6 +54,7 @@ public sealed class WebhookPolicies(ProjectMembership membership, WebhookStore s
         ArgumentNullException.ThrowIfNull(project);
         var existing = await GetAsync(caller, project, id, cancellationToken).ConfigureAwait(false);
         var policy = Check(project, id, existing.Creator, request);
+        RequireAllowedTargets(policy);
         return await store.UpdatePolicyAsync(policy, cancellationToken).ConfigureAwait(false) switch
         {
             true => policy with { CreatedAt = existing.CreatedAt },
@@ -68,6 +70,18 @@ public sealed class WebhookPolicies(ProjectMembership membership, WebhookStore s
         if (!await store.DeletePolicyAsync(project.Id, id, cancellationToken).ConfigureAwait(false))
         {
             throw ApiException.NotFound($"webhook policy {id} not found in {project.Name}");
+        }
+    }
+
+    /// <summary>A target written as an address outside the admins' allow-list is a 400 (a host name is checked when posting).</summary>
+    private void RequireAllowedTargets(WebhookPolicy policy)
+    {
+        foreach (var target in policy.Targets)
+        {
+            if (networks.RefusalOf(new Uri(target.Address)) is { } refusal)
+            {
+                throw ApiException.BadRequest(refusal);
+            }
         }
     }
 

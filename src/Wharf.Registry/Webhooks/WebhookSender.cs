@@ -27,15 +27,16 @@ public sealed partial class WebhookSender : BackgroundService
     private readonly HttpClient _insecure;
     private CancellationToken _stopping;
 
-    public WebhookSender(WebhookStore store, WebhookOptions options, RegistryMetrics metrics, TimeProvider time, ILogger<WebhookSender> logger)
+    public WebhookSender(WebhookStore store, WebhookOptions options, WebhookTargetNetworks networks, RegistryMetrics metrics, TimeProvider time, ILogger<WebhookSender> logger)
     {
+        ArgumentNullException.ThrowIfNull(networks);
         _store = store;
         _options = options;
         _metrics = metrics;
         _time = time;
         _logger = logger;
-        _verifying = Client(skipCertVerify: false);
-        _insecure = Client(skipCertVerify: true);
+        _verifying = Client(skipCertVerify: false, networks);
+        _insecure = Client(skipCertVerify: true, networks);
     }
 
     public void Submit(WebhookDelivery delivery)
@@ -178,7 +179,7 @@ public sealed partial class WebhookSender : BackgroundService
         }
     }
 
-    private static HttpClient Client(bool skipCertVerify)
+    private static HttpClient Client(bool skipCertVerify, WebhookTargetNetworks networks)
     {
         var handler = new SocketsHttpHandler
         {
@@ -187,6 +188,11 @@ public sealed partial class WebhookSender : BackgroundService
             ConnectTimeout = TimeSpan.FromSeconds(10),
             UseProxy = false,
         };
+        if (networks.IsRestricted)
+        {
+            handler.ConnectCallback = networks.ConnectAsync;
+        }
+
         if (skipCertVerify)
         {
             handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;

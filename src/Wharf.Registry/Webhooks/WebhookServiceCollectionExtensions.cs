@@ -25,6 +25,7 @@ public static class WebhookServiceCollectionExtensions
         }
 
         services.TryAddSingleton(options);
+        services.TryAddSingleton(new WebhookTargetNetworks(options)); // a malformed network stops wharfd at start
         services.TryAddSingleton<RegistryMetrics>();
         services.TryAddSingleton<WebhookStore>();
         services.TryAddSingleton<WebhookQueue>();
@@ -33,6 +34,7 @@ public static class WebhookServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
         services.AddHostedService<WebhookDispatcher>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Replication.IReplicationListener, WebhookReplicationListener>());
+        services.Replace(ServiceDescriptor.Singleton<Projects.IArtifactEvents, WebhookArtifactEvents>());
 
         var sink = services.LastOrDefault(d => d.ServiceType == typeof(IRegistryEvents));
         if (sink is not null && services.All(d => d.ServiceType != typeof(WebhookNotifier)))

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
 using Wharf.Registry.Projects;
@@ -233,17 +234,69 @@ public sealed class PortalBrowserTests(ITestOutputHelper output) : IAsyncLifetim
     });
 
     [Fact]
+    public Task Policies_AdminAddsRetentionRuleDryRunsReadsTheLog_AddsImmutableRuleAndWebhook() => WithScreenshotAsync(nameof(Policies_AdminAddsRetentionRuleDryRunsReadsTheLog_AddsImmutableRuleAndWebhook), async () =>
+    {
+        await _server.CreateProjectAsync("team");
+        for (int i = 1; i <= 3; i++)
+        {
+            await _server.SeedImageAsync("team/app", $"v{i}");
+            _server.Clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        await using var receiver = await Webhooks.WebhookReceiver.StartAsync();
+        SignIn("admin", WharfServer.AdminPassword);
+        Open("/portal/projects/team");
+        Link("Policies of team");
+
+        // A retention rule keeping the newest artifact; a dry run says what would go.
+        Field("N (artifacts or days)").SendKeys("1");
+        Button("Add retention rule");
+        Assert.Contains("Retention rule 1 added", Flash(), StringComparison.Ordinal);
+        Assert.Contains("the most recently pushed 1 artifacts", _browser.FindElement(By.CssSelector("section[aria-labelledby=retention]")).Text, StringComparison.Ordinal);
+        Button("Dry run");
+        Assert.Contains("Retention dry run", Flash(), StringComparison.Ordinal);
+        await _server.Services.GetRequiredService<Wharf.Registry.Retention.RetentionRunner>().IdleAsync();
+        Open("/portal/projects/team/policies");
+        ClickAndWait(_browser.FindElement(By.PartialLinkText("Run ")));
+        string log = _browser.FindElement(By.TagName("main")).Text;
+        Assert.Contains("would delete", log, StringComparison.Ordinal);
+        Assert.Contains("would remove 2, retained 1 of 3", log, StringComparison.Ordinal);
+        Link("Back to the policies of team");
+
+        // An immutable tag rule, then a webhook that is disabled again.
+        Field("Tags matching").SendKeys("v*");
+        Button("Add immutable rule");
+        Assert.Contains("added", Flash(), StringComparison.Ordinal);
+        Assert.Contains("v*", _browser.FindElement(By.CssSelector("section[aria-labelledby=immutable]")).Text, StringComparison.Ordinal);
+        Field("Name").SendKeys("ci");
+        Field("Address (http or https URL)").SendKeys(receiver.Address.ToString());
+        _browser.FindElement(By.CssSelector("input[name=event_types][value=PUSH_ARTIFACT]")).Click();
+        Button("Add webhook");
+        Assert.Contains("Webhook ci added", Flash(), StringComparison.Ordinal);
+        Button("Disable ci");
+        Assert.Contains("Webhook ci disabled", Flash(), StringComparison.Ordinal);
+        Assert.Contains("Enable ci", _browser.FindElement(By.CssSelector("section[aria-labelledby=webhooks]")).Text, StringComparison.Ordinal);
+    });
+
+    [Fact]
     public Task PhoneWidth_MainPagesDoNotScrollSideways_AndEveryFieldHasALabel() => WithScreenshotAsync(nameof(PhoneWidth_MainPagesDoNotScrollSideways_AndEveryFieldHasALabel), async () =>
     {
         await _server.CreateProjectAsync("a-project-with-a-rather-long-name-for-a-phone");
         await _server.CreateRobotAsync("a-project-with-a-rather-long-name-for-a-phone", "ci", 30, "pull");
         await _server.SeedImageAsync("a-project-with-a-rather-long-name-for-a-phone/some/deeply/nested/repository", "a-long-tag-name-1.2.3");
+        using (var admin = _server.Admin())
+        {
+            long projectId = await Retention.RetentionHarness.ProjectIdAsync(admin, "a-project-with-a-rather-long-name-for-a-phone");
+            await Retention.RetentionHarness.CreatePolicyAsync(admin, Retention.RetentionHarness.Policy(projectId, "0 0 3 * * *",
+                Retention.RetentionHarness.Rule("latestPushedK", 5, tagPattern: "{release-*,stable,a-rather-long-pattern-*}", repoPattern: "some/deeply/nested/**")));
+        }
+
         _browser.Manage().Window.Size = new System.Drawing.Size(390, 844);
         SignIn("admin", WharfServer.AdminPassword);
         const string Project = "/portal/projects/a-project-with-a-rather-long-name-for-a-phone";
         string[] pages =
         [
-            "/", Project, Project + "/repositories/some/deeply/nested/repository", Project + "/logs", Project + "/robots/1",
+            "/", Project, Project + "/repositories/some/deeply/nested/repository", Project + "/logs", Project + "/robots/1", Project + "/policies",
             "/portal/admin/users", "/portal/admin/gc", "/portal/admin/audit", "/portal/account",
         ];
         foreach (string path in pages)
