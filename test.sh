@@ -17,6 +17,7 @@ command -v slirp4netns >/dev/null 2>&1 || need+=(slirp4netns)        # rootless:
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium chromium-driver) # the portal's browser tests
 command -v clang >/dev/null 2>&1 || need+=(clang)                   # NativeAOT wharf: compiles and links
 dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light) # load balancer in front of several wharfd
 if ((${#need[@]})) && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]}"
   apt-get update -qq

@@ -24,6 +24,19 @@ public sealed class RegistryOptions
     /// <summary>How often online GC runs; zero disables the schedule.</summary>
     public TimeSpan GcInterval { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// Several wharfd instances serve this data directory (and its database) at once, behind a load
+    /// balancer: each takes the data directory's lock shared instead of exclusive, keeps no manifest
+    /// cache, and pins blobs in the database while it commits them (docs/registry.md, "Several instances").
+    /// </summary>
+    public bool SharedDataDirectory { get; set; }
+
+    /// <summary>
+    /// On SIGTERM, how long in-flight uploads may take to finish while new ones are refused
+    /// (503 + Retry-After) and <c>/readyz</c> answers 503; then the server stops.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Maximum page size for tag lists and the catalog.</summary>
     public int MaxPageSize { get; set; } = 10_000;
 }

@@ -31,17 +31,19 @@ public static class RegistryServiceCollectionExtensions
         PrivateFiles.SecureDataDirectory(options.DataDirectory);
 
         // Taken before anything opens the database, held until the host is disposed.
-        var dataLock = DataDirectoryLock.Acquire(options.DataDirectory);
+        var dataLock = DataDirectoryLock.Acquire(options.DataDirectory, shared: options.SharedDataDirectory);
         services.AddSingleton(_ => dataLock);
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
         // The one database every store of the registry uses (Data/RegistryDatabase.cs).
         services.TryAddSingleton(_ => new RegistryDatabase(Path.Combine(options.DataDirectory, "registry.db")));
         services.TryAddSingleton<IMetadataStore>(sp => new SqliteMetadataStore(sp.GetRequiredService<RegistryDatabase>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new DatabaseLeases(sp.GetRequiredService<RegistryDatabase>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IBlobStore>(_ => new FileSystemBlobStore(options.DataDirectory));
         services.TryAddSingleton<IRegistryAuthorizer, OpenRegistryAuthorizer>();
         services.TryAddSingleton<IProjectQuotas, UnlimitedProjectQuotas>();
-        services.TryAddSingleton<ManifestCache>();
+        // Several instances: a write through another one could not drop this one's entries, so no cache.
+        services.TryAddSingleton(_ => new ManifestCache { Enabled = !options.SharedDataDirectory });
         services.TryAddSingleton<IGcMetadataStore>(sp => sp.GetRequiredService<IMetadataStore>());
         services.TryAddSingleton<BlobLocks>();
         services.TryAddSingleton<UploadSessions>();
@@ -56,6 +58,11 @@ public static class RegistryServiceCollectionExtensions
         services.TryAddSingleton(sp => sp.GetRequiredService<MetricsOptions>().Enabled
             ? ActivatorUtilities.CreateInstance<RegistryApi>(sp, TimedMetadataStore.Wrap(sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<RegistryMetrics>()))
             : ActivatorUtilities.CreateInstance<RegistryApi>(sp));
+        // Drains before the server stops (Health/ShutdownDrain.cs); the host's own limit leaves it its time.
+        services.AddSingleton<Health.ShutdownDrain>();
+        services.AddHostedService(sp => sp.GetRequiredService<Health.ShutdownDrain>());
+        services.Configure<Microsoft.Extensions.Hosting.HostOptions>(host =>
+            host.ShutdownTimeout = options.ShutdownTimeout + TimeSpan.FromSeconds(10));
         services.AddHostedService<GcScheduler>();
         services.AddHostedService<UploadJanitor>();
         return services;

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Wharf.Registry.Health;
 using Wharf.Registry.Metrics;
 using Wharf.Registry.Portal;
 using Wharf.Registry.Replication;
@@ -49,6 +50,9 @@ public static class WharfApplication
         // Resolved once so the host owns the data directory's lock and releases it when disposed.
         app.Services.GetRequiredService<Storage.DataDirectoryLock>();
         app.UseWharfMetrics();
+        var drain = app.Services.GetRequiredService<Health.ShutdownDrain>();
+        app.Use(drain.InvokeAsync);
+        app.MapWharfHealth();
         app.MapWharfRegistry();
         app.MapWharfManagement();
         app.MapWharfPortal();

@@ -9,12 +9,20 @@ namespace Wharf.Server;
 /// <summary>
 /// <c>--access-log</c>: one line per request in the Common Log Format with the duration appended,
 /// <c>client - user [time] "METHOD path protocol" status bytes duration</c>; bytes are the body
-/// bytes sent, the user is who the registry's authorizer says made a /v2 request.
+/// bytes sent, the user is who the registry's authorizer says made a /v2 request. The probes of a load
+/// balancer (<c>/readyz</c>, <c>/healthz</c>, <c>/api/v2.0/ping</c>) are not logged.
 /// </summary>
 internal sealed partial class AccessLog(RequestDelegate next, ILogger<AccessLog> logger, TimeProvider time)
 {
     public async Task InvokeAsync(HttpContext context)
     {
+        // A load balancer asks these every few seconds; a line each would bury the requests that matter.
+        if (context.Request.Path.Value is "/readyz" or "/healthz" or "/api/v2.0/ping")
+        {
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
         long started = Stopwatch.GetTimestamp();
         var received = time.GetUtcNow();
         var original = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();

@@ -13,7 +13,8 @@ namespace Wharf.Registry.Audit;
 /// automatic purge off.
 /// </summary>
 public sealed partial class AuditPurge(
-    AuditPurgeStore store, IAuditLogStore log, IAuditLog audit, IdentityOptions options, TimeProvider time, ILogger<AuditPurge> logger) : BackgroundService
+    AuditPurgeStore store, IAuditLogStore log, IAuditLog audit, IdentityOptions options, TimeProvider time, ILogger<AuditPurge> logger,
+    Data.DatabaseLeases? leases = null) : BackgroundService
 {
     public const string Manual = "Manual";
     public const string Schedule = "Schedule";
@@ -87,7 +88,12 @@ public sealed partial class AuditPurge(
                     planned = Key(schedule);
                     if (next is { } due && due <= now && schedule.Type != "None")
                     {
-                        await RunAsync(Schedule, false, schedule.RetentionHours, schedule.Operations, stoppingToken).ConfigureAwait(false);
+                        // With several instances the one that claims the occurrence purges.
+                        if (leases is null || await leases.TryClaimOccurrenceAsync("audit-purge", due, stoppingToken).ConfigureAwait(false))
+                        {
+                            await RunAsync(Schedule, false, schedule.RetentionHours, schedule.Operations, stoppingToken).ConfigureAwait(false);
+                        }
+
                         next = NextOccurrence(schedule, now);
                     }
                     else if (next is null || schedule.Type == "None")

@@ -41,6 +41,9 @@ public sealed record Migration(int Version, string Description, string Sql, Func
 /// audit_log           Harbor's audit log
 /// replication_policies, replication_executions, replication_tasks   replication
 /// proxy_registries, proxy_projects, proxy_pulls                     proxy-cache projects
+/// leases              singleton jobs (scheduled GC, retention, audit purge): which instance runs them, until when
+/// blob_pins           an upload commit about to link a blob (GC keeps the blob while a live pin exists)
+/// blob_deletions      GC deleting a blob's file (a commit waits for it instead of trusting the file)
 /// project_blobs, project_usage   (unused since quotas are computed; kept for databases that have them)
 /// </code>
 /// </summary>
@@ -206,6 +209,22 @@ public static class Migrations
                 PRIMARY KEY (label_id, repository_id, digest),
                 FOREIGN KEY (repository_id, digest) REFERENCES manifests(repository_id, digest) ON DELETE CASCADE);
             CREATE INDEX IF NOT EXISTS artifact_labels_artifact ON artifact_labels(repository_id, digest);
+        // 8: what several wharfd instances sharing one database coordinate through (docs/registry.md,
+        // "Several instances"). A lease names the instance that runs a singleton job until it expires;
+        // a pin says an upload is about to link a blob, a deletion mark that GC is about to delete one.
+        new(8, "leases for singleton jobs; blob pins and deletion marks between upload commits and GC", """
+            CREATE TABLE IF NOT EXISTS leases (
+                name TEXT PRIMARY KEY,
+                holder TEXT NOT NULL,
+                expires_at INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS blob_pins (
+                digest TEXT NOT NULL,
+                holder TEXT NOT NULL,
+                expires_at INTEGER NOT NULL,
+                PRIMARY KEY (digest, holder));
+            CREATE TABLE IF NOT EXISTS blob_deletions (
+                digest TEXT PRIMARY KEY,
+                started_at INTEGER NOT NULL);
             """),
     ];
 

@@ -93,7 +93,7 @@ public sealed partial class GarbageCollector(
 
             if (!dryRun)
             {
-                blobs.Delete(digest);
+                await DeleteMarkedAsync(digest).ConfigureAwait(false);
             }
 
             var decision = new GcDecision(digest, size, "no repository, manifest or tag refers to it");
@@ -110,7 +110,11 @@ public sealed partial class GarbageCollector(
             }
 
             using var _ = await locks.AcquireAsync(digest, cancellationToken).ConfigureAwait(false);
-            if (await metadata.BlobRecordExistsAsync(digest, cancellationToken).ConfigureAwait(false))
+            // The mark is taken only when no row and no upload's pin exist, in one transaction: an
+            // instance committing the same content waits for the delete instead of trusting this file.
+            if (dryRun
+                    ? await metadata.BlobRecordExistsAsync(digest, cancellationToken).ConfigureAwait(false)
+                    : !await metadata.MarkUnrecordedBlobDeletingAsync(digest, cancellationToken).ConfigureAwait(false))
             {
                 continue;
             }
@@ -118,7 +122,7 @@ public sealed partial class GarbageCollector(
             long size = blobs.Stat(digest) ?? 0;
             if (!dryRun)
             {
-                blobs.Delete(digest);
+                await DeleteMarkedAsync(digest).ConfigureAwait(false);
             }
 
             var decision = new GcDecision(digest, size, "file has no record (left by an interrupted upload)");
@@ -129,6 +133,19 @@ public sealed partial class GarbageCollector(
         long freed = removed.Sum(d => d.Size);
         LogSummary(logger, dryRun, unlinked.Count, removed.Count, freed);
         return new GcReport(dryRun, removed, freed) { Unlinked = unlinked };
+    }
+
+    /// <summary>Deletes a file that this run marked as being deleted, then lifts the mark (even when the delete failed).</summary>
+    private async Task DeleteMarkedAsync(Digest digest)
+    {
+        try
+        {
+            blobs.Delete(digest);
+        }
+        finally
+        {
+            await metadata.ClearBlobDeletionAsync(digest, CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "gc: {Action} {Digest} ({Size} bytes): {Reason}")]

@@ -30,8 +30,13 @@ internal static class SystemEndpoints
             database = "unhealthy";
         }
 
-        string overall = database == "healthy" ? "healthy" : "unhealthy";
-        var components = new List<HealthComponent> { new("core", "healthy"), new("database", database) };
+        string? storageProblem = Health.HealthChecks.StorageProblem(context.RequestServices.GetRequiredService<RegistryOptions>().DataDirectory);
+        string overall = database == "healthy" && storageProblem is null ? "healthy" : "unhealthy";
+        var components = new List<HealthComponent>
+        {
+            new("core", "healthy"), new("database", database),
+            storageProblem is null ? new("storage", "healthy") : new("storage", "unhealthy", storageProblem),
+        };
         if (await DirectoryHealthAsync(context).ConfigureAwait(false) is { } directory)
         {
             // The directory's state is shown but does not make the registry unhealthy: pulls, robots and

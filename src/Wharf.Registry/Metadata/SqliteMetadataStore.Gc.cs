@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Wharf.Oci;
+using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Metadata;
 
@@ -86,12 +87,80 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
         return n > 0;
     }
 
+    // A pin still in force: an upload commit on some instance is about to link the blob.
+    private const string Unpinned = "NOT EXISTS(SELECT 1 FROM blob_pins p WHERE p.digest = $d AND p.expires_at > $now)";
+
     public async Task<bool> DeleteBlobRecordIfUnreferencedAsync(Digest digest, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
-        int n = await ExecuteAsync(c, cancellationToken, $"DELETE FROM blobs AS b WHERE b.digest = $d AND {Unreferenced}", ("$d", digest.ToString()));
+        await using var tx = await BeginAsync(c, cancellationToken);
+        int n = await ExecuteAsync(c, cancellationToken, $"DELETE FROM blobs AS b WHERE b.digest = $d AND {Unreferenced} AND {Unpinned}",
+            ("$d", digest.ToString()), ("$now", Now));
+        if (n > 0)
+        {
+            // In the same transaction: from here until the file is gone, a commit of this digest waits.
+            await MarkDeletingAsync(c, digest, cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
         return n > 0;
     }
+
+    public async Task<bool> MarkUnrecordedBlobDeletingAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
+        bool recorded = await c.ScalarAsync<long?>("SELECT 1 FROM blobs WHERE digest = $d", cancellationToken, ("$d", digest.ToString())) is not null;
+        bool pinned = await c.ScalarAsync<long?>("SELECT 1 FROM blob_pins p WHERE p.digest = $d AND p.expires_at > $now", cancellationToken,
+            ("$d", digest.ToString()), ("$now", Now)) is not null;
+        if (recorded || pinned)
+        {
+            return false;
+        }
+
+        await MarkDeletingAsync(c, digest, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public async Task ClearBlobDeletionAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        await using var c = await OpenAsync(cancellationToken);
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM blob_deletions WHERE digest = $d", ("$d", digest.ToString()));
+    }
+
+    public async Task<bool> PinBlobAsync(Digest digest, string holder, DateTimeOffset until, TimeSpan deletionLifetime, CancellationToken cancellationToken)
+    {
+        await using var c = await OpenAsync(cancellationToken);
+        await using var tx = await BeginAsync(c, cancellationToken);
+        // A mark older than the lifetime is left by a GC that died between the mark and the delete.
+        if (await c.ScalarAsync<long?>("SELECT 1 FROM blob_deletions WHERE digest = $d AND started_at > $since", cancellationToken,
+                ("$d", digest.ToString()), ("$since", Now - (long)deletionLifetime.TotalMilliseconds)) is not null)
+        {
+            return false;
+        }
+
+        await ExecuteAsync(c, cancellationToken, """
+            INSERT INTO blob_pins(digest, holder, expires_at) VALUES($d, $h, $until)
+            ON CONFLICT(digest, holder) DO UPDATE SET expires_at = excluded.expires_at
+            """, ("$d", digest.ToString()), ("$h", holder), ("$until", until.ToUnixTimeMilliseconds()));
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public async Task UnpinBlobAsync(Digest digest, string holder, CancellationToken cancellationToken)
+    {
+        await using var c = await OpenAsync(cancellationToken);
+        // Expired pins of anyone go too: they are what a crashed commit left.
+        await ExecuteAsync(c, cancellationToken, "DELETE FROM blob_pins WHERE (digest = $d AND holder = $h) OR expires_at <= $now",
+            ("$d", digest.ToString()), ("$h", holder), ("$now", Now));
+    }
+
+    private async Task MarkDeletingAsync(SqliteConnection c, Digest digest, CancellationToken cancellationToken) =>
+        await ExecuteAsync(c, cancellationToken, """
+            INSERT INTO blob_deletions(digest, started_at) VALUES($d, $now)
+            ON CONFLICT(digest) DO UPDATE SET started_at = excluded.started_at
+            """, ("$d", digest.ToString()), ("$now", Now));
 
     public async Task<bool> BlobRecordExistsAsync(Digest digest, CancellationToken cancellationToken)
     {
@@ -180,8 +249,27 @@ public interface IGcMetadataStore
     /// <summary>Removes the link only if it is still dangling (re-checked in the same statement).</summary>
     Task<bool> UnlinkIfDanglingAsync(RepositoryName repository, Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the blob's row only if it is still unreferenced (re-checked in the same statement).</summary>
+    /// <summary>
+    /// Deletes the blob's row only if it is still unreferenced and no upload commit has pinned it
+    /// (re-checked in the same transaction), and marks the blob as being deleted until
+    /// <see cref="ClearBlobDeletionAsync"/>.
+    /// </summary>
     Task<bool> DeleteBlobRecordIfUnreferencedAsync(Digest digest, CancellationToken cancellationToken);
+
+    /// <summary>For a file without a row: marks it as being deleted unless a row or a live pin appeared meanwhile.</summary>
+    Task<bool> MarkUnrecordedBlobDeletingAsync(Digest digest, CancellationToken cancellationToken);
+
+    /// <summary>GC deleted the file (or gave up): commits of the digest need not wait any more.</summary>
+    Task ClearBlobDeletionAsync(Digest digest, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// An upload commit on any instance says it is about to publish and link the blob: GC keeps it until
+    /// <see cref="UnpinBlobAsync"/> or <paramref name="until"/>. False while GC is deleting the blob's file
+    /// (a mark younger than <paramref name="deletionLifetime"/>); the caller waits and asks again.
+    /// </summary>
+    Task<bool> PinBlobAsync(Digest digest, string holder, DateTimeOffset until, TimeSpan deletionLifetime, CancellationToken cancellationToken);
+
+    Task UnpinBlobAsync(Digest digest, string holder, CancellationToken cancellationToken);
 
     Task<bool> BlobRecordExistsAsync(Digest digest, CancellationToken cancellationToken);
 

@@ -29,7 +29,7 @@ public sealed class ReplicationRegistryEvents(IRegistryEvents inner, Replication
 /// </summary>
 public sealed partial class ReplicationTriggerService(
     ReplicationStore store, ReplicationRunner runner, ReplicationOptions options, TimeProvider time, ILogger<ReplicationTriggerService> logger,
-    IMetadataStore metadata, IArtifactStore artifacts) : BackgroundService
+    IMetadataStore metadata, IArtifactStore artifacts, Data.DatabaseLeases? leases = null) : BackgroundService
 {
     private readonly Channel<RegistryEvent> _events = Channel.CreateBounded<RegistryEvent>(
         new BoundedChannelOptions(Math.Max(1, options.EventQueueLength)) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
@@ -104,7 +104,9 @@ public sealed partial class ReplicationTriggerService(
 
             if (entry.Next <= now)
             {
-                if (!await store.PolicyHasRunningExecutionAsync(policy.Id, ct).ConfigureAwait(false))
+                // With several instances every one sees the occurrence come due; the one that claims it runs it.
+                if ((leases is null || await leases.TryClaimOccurrenceAsync($"replication:{policy.Id}", entry.Next, ct).ConfigureAwait(false))
+                    && !await store.PolicyHasRunningExecutionAsync(policy.Id, ct).ConfigureAwait(false))
                 {
                     await runner.StartAsync(policy, ReplicationTriggers.Scheduled, null, ct).ConfigureAwait(false);
                 }

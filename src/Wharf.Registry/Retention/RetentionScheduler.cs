@@ -17,7 +17,8 @@ public sealed class RetentionOptions
 /// that occurrence. At start, runs cut off by the last shutdown are marked failed.
 /// </summary>
 public sealed partial class RetentionScheduler(
-    RetentionStore store, RetentionRunner runner, RetentionOptions options, TimeProvider time, ILogger<RetentionScheduler> logger) : BackgroundService
+    RetentionStore store, RetentionRunner runner, RetentionOptions options, TimeProvider time, ILogger<RetentionScheduler> logger,
+    Data.DatabaseLeases? leases = null) : BackgroundService
 {
     private readonly Dictionary<long, (string Cron, DateTimeOffset Next)> _schedule = [];
 
@@ -65,9 +66,11 @@ public sealed partial class RetentionScheduler(
                 entry = (policy.Cron!, cron!.GetNextOccurrence(now.UtcDateTime) is { } first ? new DateTimeOffset(first) : DateTimeOffset.MaxValue);
             }
 
+            // With several instances every one sees the occurrence come due; the one that claims it runs it.
             if (entry.Next <= now)
             {
-                if (await runner.StartAsync(policy, RetentionRunner.Schedule, dryRun: false, host: "", ct).ConfigureAwait(false) is null)
+                if ((leases is null || await leases.TryClaimOccurrenceAsync($"retention:{policy.Id}", entry.Next, ct).ConfigureAwait(false))
+                    && await runner.StartAsync(policy, RetentionRunner.Schedule, dryRun: false, host: "", ct).ConfigureAwait(false) is null)
                 {
                     Log.Skipped(logger, policy.Id);
                 }

@@ -27,7 +27,10 @@ public sealed class FileSystemBlobStore : IBlobStore
 
     // Running hash per session: the offset it covers and the hasher. Lost on restart, rebuilt
     // from the data file then. A session's chunks arrive in order (the endpoint serialises them).
+    // With several instances on one directory a session may end on another instance: its entry
+    // here is then dropped by the sweep below once its data file is gone.
     private readonly ConcurrentDictionary<string, UploadHash> _hashes = new(StringComparer.Ordinal);
+    private int _createdSinceSweep;
 
     public FileSystemBlobStore(string root)
     {
@@ -63,6 +66,22 @@ public sealed class FileSystemBlobStore : IBlobStore
         }
 
         _hashes[uploadId] = new UploadHash(Digest.Sha256);
+        if (Interlocked.Increment(ref _createdSinceSweep) % 256 == 0)
+        {
+            SweepHashes();
+        }
+    }
+
+    /// <summary>Forgets the running hashes of sessions whose data file is gone (committed or cancelled by another instance).</summary>
+    private void SweepHashes()
+    {
+        foreach (var (id, hash) in _hashes)
+        {
+            if (!File.Exists(UploadPath(id)) && _hashes.TryRemove(new KeyValuePair<string, UploadHash>(id, hash)))
+            {
+                hash.Dispose();
+            }
+        }
     }
 
     public long? UploadSize(string uploadId)

@@ -18,8 +18,14 @@ namespace Wharf.Registry.Storage;
 /// by their row's last activity (<see cref="ExpireIdleAsync"/>, run by the janitor).
 /// </para>
 /// </summary>
-public sealed class UploadSessions(IMetadataStore metadata, IBlobStore blobs, BlobLocks blobLocks, TimeProvider time)
+public sealed class UploadSessions(IMetadataStore metadata, IBlobStore blobs, BlobLocks blobLocks, TimeProvider time, RegistryOptions? options = null)
 {
+    /// <summary>How long a commit's pin keeps GC away from its blob if the instance dies before it unpins.</summary>
+    internal static readonly TimeSpan PinLifetime = TimeSpan.FromHours(1);
+
+    /// <summary>A deletion mark older than this was left by a GC that died; commits stop waiting for it.</summary>
+    internal static readonly TimeSpan DeletionMarkLifetime = TimeSpan.FromMinutes(10);
+
     private readonly Dictionary<string, Gate> _gates = new(StringComparer.Ordinal);
 
     /// <summary>Opens a session: its row first, then its file, so no file is ever left without the row that lets the janitor find it.</summary>
@@ -74,6 +80,12 @@ public sealed class UploadSessions(IMetadataStore metadata, IBlobStore blobs, Bl
     internal BlobLocks BlobLocks => blobLocks;
 
     internal TimeProvider Time => time;
+
+    /// <summary>
+    /// Several instances share the data: the in-process <see cref="BlobLocks"/> cannot keep another
+    /// instance's GC away, so a commit pins its digest in the database first (docs/registry.md, "Several instances").
+    /// </summary>
+    internal bool PinsBlobs => options?.SharedDataDirectory == true;
 
     /// <summary>Enters the session's gate (one request at a time in this process); the lease's token fires when the session is cancelled.</summary>
     internal async Task<GateLease> EnterAsync(string id, CancellationToken cancellationToken, bool cancelling = false)
@@ -218,6 +230,39 @@ public sealed class BlobUpload
     public async Task<long> CommitAsync(Digest digest, long? quotaLimit, CancellationToken cancellationToken)
     {
         long size;
+        bool pinned = _owner.PinsBlobs && await PinAsync(digest, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            size = await CommitLockedAsync(digest, quotaLimit, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (pinned)
+            {
+                await _owner.Metadata.UnpinBlobAsync(digest, Id, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        await _owner.Metadata.DeleteUploadAsync(Id, cancellationToken).ConfigureAwait(false);
+        return size;
+    }
+
+    /// <summary>Pins the digest against GC on every instance; while some GC is deleting its file, waits for that to finish.</summary>
+    private async Task<bool> PinAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        while (!await _owner.Metadata.PinBlobAsync(digest, Id, _owner.Time.GetUtcNow() + UploadSessions.PinLifetime, UploadSessions.DeletionMarkLifetime, cancellationToken)
+                   .ConfigureAwait(false))
+        {
+            // Real time on purpose: the other instance's delete of one file is what this waits for.
+            await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    private async Task<long> CommitLockedAsync(Digest digest, long? quotaLimit, CancellationToken cancellationToken)
+    {
+        long size;
         using (await _owner.BlobLocks.AcquireAsync(digest, cancellationToken).ConfigureAwait(false))
         {
             // With GC's lock on this digest: the file found or renamed in place gets its record
@@ -239,7 +284,6 @@ public sealed class BlobUpload
             }
         }
 
-        await _owner.Metadata.DeleteUploadAsync(Id, cancellationToken).ConfigureAwait(false);
         return size;
     }
 
