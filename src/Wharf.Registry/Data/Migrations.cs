@@ -209,6 +209,8 @@ public static class Migrations
                 PRIMARY KEY (label_id, repository_id, digest),
                 FOREIGN KEY (repository_id, digest) REFERENCES manifests(repository_id, digest) ON DELETE CASCADE);
             CREATE INDEX IF NOT EXISTS artifact_labels_artifact ON artifact_labels(repository_id, digest);
+            """),
+
         // 8: what several wharfd instances sharing one database coordinate through (docs/registry.md,
         // "Several instances"). A lease names the instance that runs a singleton job until it expires;
         // a pin says an upload is about to link a blob, a deletion mark that GC is about to delete one.
