@@ -11,6 +11,8 @@ done
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)   # static: runs in any test image
 command -v fuse-overlayfs >/dev/null 2>&1 || need+=(fuse-overlayfs)
+command -v mksquashfs >/dev/null 2>&1 || need+=(squashfs-tools)      # shared store: publish --format squashfs
+command -v squashfuse >/dev/null 2>&1 || need+=(squashfuse)          # rootless: mounting squashfs layers
 command -v crun >/dev/null 2>&1 || need+=(crun)
 command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)               # rootless: subordinate ID ranges
 command -v slirp4netns >/dev/null 2>&1 || need+=(slirp4netns)        # rootless: the default network

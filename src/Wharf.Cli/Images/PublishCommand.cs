@@ -18,16 +18,18 @@ public static class PublishCommand
         var images = new Argument<string[]>("IMAGE") { Arity = ArgumentArity.OneOrMore };
         var store = StoreOption();
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only the image IDs" };
-        var command = new Command("publish", "Copy images into a shared read-only image store") { images, store, quiet };
+        var format = new Option<string>("--format") { Description = "How layers are kept: dir (unpacked directories) or squashfs (one squashfs file per layer, mounted by the nodes)", DefaultValueFactory = _ => PublishFormats.Dir };
+        var command = new Command("publish", "Copy images into a shared read-only image store") { images, store, format, quiet };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
+            string layerFormat = PublishFormats.Parse(parse.GetValue(format));
             var engine = context.Engine(parse);
             foreach (string image in parse.GetRequiredValue(images))
             {
-                var report = await engine.PublishAsync(new PublishOptions(image, parse.GetValue(store)), ct).ConfigureAwait(false);
+                var report = await engine.PublishAsync(new PublishOptions(image, parse.GetValue(store), layerFormat), ct).ConfigureAwait(false);
                 if (!parse.GetValue(quiet))
                 {
-                    await context.Err.WriteLineAsync($"Published {(report.Names.Count > 0 ? string.Join(", ", report.Names) : report.ImageId[..12])} to {report.Store}: copied {report.BlobsCopied} blob(s), {report.LayersCopied} layer(s)").ConfigureAwait(false);
+                    await context.Err.WriteLineAsync($"Published {(report.Names.Count > 0 ? string.Join(", ", report.Names) : report.ImageId[..12])} to {report.Store}: copied {report.BlobsCopied} blob(s), {report.LayersCopied} layer(s){(report.Format == PublishFormats.Squashfs ? " as squashfs" : string.Empty)}").ConfigureAwait(false);
                 }
 
                 await context.Out.WriteLineAsync(report.ImageId).ConfigureAwait(false);

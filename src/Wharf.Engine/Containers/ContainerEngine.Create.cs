@@ -141,7 +141,7 @@ public sealed partial class ContainerEngine
         }
         else
         {
-            unpacked = await Layers.EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken).ConfigureAwait(false);
+            unpacked = await Layers.EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken, SquashfsLower).ConfigureAwait(false);
             config = unpacked.Config;
         }
 

@@ -171,7 +171,27 @@ public sealed partial class ContainerEngine
         return path;
     }
 
-    /// <summary>The kernel overlay; else fuse-overlayfs when installed; else a copy of the layers (recorded, so later starts reuse it).</summary>
+    /// <summary>
+    /// Where a layer that a read-only store keeps as squashfs is mounted for this node's containers,
+    /// when this node can mount it; null sends the layer to its unpacked form (or an unpack).
+    /// </summary>
+    private string? SquashfsLower(string chainId)
+    {
+        if (_images.Store.FindReadOnlySquashfs(chainId) is null || !Squashfs.CanMount)
+        {
+            return null;
+        }
+
+        string mountPoint = Squashfs.MountPoint(chainId);
+        Directory.CreateDirectory(mountPoint);
+        return mountPoint;
+    }
+
+    /// <summary>
+    /// Mounts the root filesystem. Lower dirs that are squashfs layer mounts are mounted first
+    /// (shared with the node's other containers), under the mounts' lock, so that no release in
+    /// another process unmounts them between that and the overlay mount.
+    /// </summary>
     private async Task MountAsync(ContainerRecord c, CancellationToken cancellationToken)
     {
         // Already mounted (wharf mount): one mount serves both.
@@ -179,6 +199,61 @@ public sealed partial class ContainerEngine
         {
             return;
         }
+
+        var squashfs = c.LowerDirs.Select(d => d.TrimEnd('/')).Where(Squashfs.Owns).ToList();
+        if (squashfs.Count == 0)
+        {
+            await MountOverlayAsync(c, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        using (Squashfs.Lock())
+        {
+            // What a crashed container left mounted goes first (not what this one is about to use).
+            ReleaseSquashfsLocked(squashfs);
+            foreach (string mountPoint in squashfs)
+            {
+                string chainId = "sha256:" + Path.GetFileName(mountPoint);
+                string file = _images.Store.FindReadOnlySquashfs(chainId)
+                    ?? throw new WharfException($"mounting the root filesystem of {c.Name}: its layer {chainId} is no longer in a shared image store (unpublished?): remove the container and run the image again");
+                Squashfs.Ensure(mountPoint, file);
+            }
+
+            await MountOverlayAsync(c, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Unmounts the squashfs layer mounts no mounted container of this runroot uses any more.</summary>
+    private void ReleaseSquashfs()
+    {
+        if (!Directory.Exists(Squashfs.Root))
+        {
+            return;
+        }
+
+        using (Squashfs.Lock())
+        {
+            ReleaseSquashfsLocked([]);
+        }
+    }
+
+    private void ReleaseSquashfsLocked(IEnumerable<string> keep)
+    {
+        var inUse = Store.List()
+            .Where(x => x.RootfsDriver != "copy" && x.LowerDirs.Any(d => Squashfs.Owns(d)) && RootfsMount.IsMounted(Store.Merged(x.Id)))
+            .SelectMany(x => x.LowerDirs)
+            .Select(d => d.TrimEnd('/'))
+            .Concat(keep)
+            .ToHashSet(StringComparer.Ordinal);
+        foreach (string released in Squashfs.Release(inUse))
+        {
+            _images.DebugLog?.Invoke("released squashfs layer mount " + released);
+        }
+    }
+
+    /// <summary>The kernel overlay; else fuse-overlayfs when installed; else a copy of the layers (recorded, so later starts reuse it).</summary>
+    private async Task MountOverlayAsync(ContainerRecord c, CancellationToken cancellationToken)
+    {
 
         // Rootless on layers of a read-only store: their files belong to host IDs the user's
         // namespace does not map (nobody inside), so the kernel overlay can neither copy them up
@@ -224,6 +299,10 @@ public sealed partial class ContainerEngine
         if (c.RootfsDriver != "copy")
         {
             RootfsMount.Unmount(Store.Merged(c.Id), c.RootfsDriver);
+            if (c.LowerDirs.Any(d => Squashfs.Owns(d)))
+            {
+                ReleaseSquashfs();
+            }
         }
     }
 

@@ -21,7 +21,11 @@ public sealed partial class ContainerEngine
         _progress = progress ?? TextWriter.Null;
         Store = new ContainerStore(images.Storage.GraphRoot, images.Storage.RunRoot, images.Time) { Events = images.Events };
         Layers = new LayerStore(images.Store, images.Storage.Quota);
+        Squashfs = new SquashfsMounts(images.Storage.RunRoot, images.Environment.IsRoot);
     }
+
+    /// <summary>This node's mounts of shared squashfs layers (docs/shared-store.md).</summary>
+    public SquashfsMounts Squashfs { get; }
 
     public ContainerStore Store { get; }
 

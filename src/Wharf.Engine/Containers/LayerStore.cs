@@ -93,7 +93,12 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
     public string LayerDir(string chainId) => Path.Combine(Root, Digest.Parse(chainId).Encoded, "diff");
 
     /// <summary>Unpacks whatever layers of <paramref name="image"/> are not yet on disk, verifying each diff ID.</summary>
-    public async Task<UnpackedImage> EnsureAsync(ImageRecord image, WhiteoutMode mode, CancellationToken cancellationToken)
+    /// <param name="squashfsLower">
+    /// For a layer this store has not unpacked: the lower dir at which a read-only store's
+    /// squashfs form of it will be mounted (containers mount it when they start), or null where
+    /// there is none or it cannot be mounted here; then the unpacked form, then an unpack.
+    /// </param>
+    public async Task<UnpackedImage> EnsureAsync(ImageRecord image, WhiteoutMode mode, CancellationToken cancellationToken, Func<string, string?>? squashfsLower = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         var manifest = ManifestParser.Parse(images.ReadBlob(image.Digest), image.ManifestMediaType);
@@ -103,7 +108,7 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
         var chainIds = ChainIds(diffIds);
         // A layer this store has not unpacked but a read-only store has is used where it is:
         // nothing is copied or counted against the quota (docs/shared-store.md).
-        var dirs = chainIds.Select(c => Directory.Exists(LayerDir(c)) ? LayerDir(c) : images.FindReadOnlyLayer(c) ?? LayerDir(c)).ToList();
+        var dirs = chainIds.Select(c => Directory.Exists(LayerDir(c)) ? LayerDir(c) : squashfsLower?.Invoke(c) ?? images.FindReadOnlyLayer(c) ?? LayerDir(c)).ToList();
 
         // What a killed unpack left is garbage that still counts against the quota: gone first.
         images.RemoveDeadUnpacks();

@@ -5,11 +5,31 @@ using Wharf.Oci;
 
 namespace Wharf.Engine;
 
-/// <summary><c>wharf image publish IMAGE --store DIR</c>; no store: the first of <c>additionalimagestores</c>.</summary>
-public sealed record PublishOptions(string Image, string? Store);
+/// <summary>
+/// <c>wharf image publish IMAGE --store DIR [--format dir|squashfs]</c>; no store: the first of
+/// <c>additionalimagestores</c>. <see cref="Format"/>: how layers are kept (<see cref="PublishFormats"/>).
+/// </summary>
+public sealed record PublishOptions(string Image, string? Store, string Format = PublishFormats.Dir);
 
-/// <summary>What a publish copied: blobs and unpacked layers the store did not have yet.</summary>
-public sealed record PublishReport(string ImageId, string Store, IReadOnlyList<string> Names, int BlobsCopied, int LayersCopied);
+/// <summary>What a publish copied: blobs and layers the store did not have yet (in the format it used).</summary>
+public sealed record PublishReport(string ImageId, string Store, IReadOnlyList<string> Names, int BlobsCopied, int LayersCopied, string Format = PublishFormats.Dir);
+
+/// <summary>The forms a shared store keeps a layer in (docs/shared-store.md).</summary>
+public static class PublishFormats
+{
+    /// <summary>The unpacked directory, <c>layers/&lt;chain&gt;/diff/</c>: every node reads it as it is.</summary>
+    public const string Dir = "dir";
+
+    /// <summary>One squashfs file per layer, <c>layers/&lt;chain&gt;/layer.squashfs</c>: nodes mount it, the shared filesystem serves one file per layer.</summary>
+    public const string Squashfs = "squashfs";
+
+    public static string Parse(string? value) => value switch
+    {
+        null or "" or Dir => Dir,
+        Squashfs => Squashfs,
+        _ => throw new WharfException($"unsupported publish format \"{value}\": use \"dir\" or \"squashfs\""),
+    };
+}
 
 public sealed record UnpublishOptions(string Image, string? Store);
 
@@ -27,8 +47,16 @@ public sealed partial class ImageEngine
     public async Task<PublishReport> PublishAsync(PublishOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
+        string format = PublishFormats.Parse(options.Format);
         var shared = OpenSharedStore(options.Store);
         var image = LookupImage(options.Image);
+        if (format == PublishFormats.Squashfs && !Containers.RootfsMount.ToolExists("mksquashfs"))
+        {
+            // The unpacked form works on every node; a missing tool must not stop a publish.
+            Log(false, "WARN[0000] mksquashfs (squashfs-tools) is not installed: publishing unpacked layer directories instead of squashfs");
+            format = PublishFormats.Dir;
+        }
+
         var manifest = ManifestParser.Parse(Store.ReadBlob(image.Digest), image.ManifestMediaType);
         var unpacked = await new LayerStore(Store, Storage.Quota).EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken).ConfigureAwait(false);
         var diffIds = Images.ImageRootFs.DiffIds(unpacked.Config, manifest.Layers.Count, image.ShortId);
@@ -52,7 +80,10 @@ public sealed partial class ImageEngine
         for (int i = 0; i < unpacked.ChainIds.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (shared.AddLayer(unpacked.ChainIds[i], diffIds[i], unpacked.LayerDirs[i]))
+            bool added = format == PublishFormats.Squashfs
+                ? shared.AddSquashfsLayer(unpacked.ChainIds[i], diffIds[i], unpacked.LayerDirs[i])
+                : shared.AddLayer(unpacked.ChainIds[i], diffIds[i], unpacked.LayerDirs[i]);
+            if (added)
             {
                 layers++;
             }
@@ -78,7 +109,7 @@ public sealed partial class ImageEngine
         });
         shared.WriteIndex(published);
         Events.Image("publish", image.Id, image.Names.FirstOrDefault());
-        return new PublishReport(image.Id, shared.Location, names, blobs, layers);
+        return new PublishReport(image.Id, shared.Location, names, blobs, layers, format);
     }
 
     /// <summary>
@@ -99,7 +130,11 @@ public sealed partial class ImageEngine
         // The layers that would go: this image's, less those another published image shares.
         var keep = remaining.SelectMany(ChainIdsOf).ToHashSet(StringComparer.Ordinal);
         var going = ChainIdsOf(image).Where(c => !keep.Contains(c)).ToList();
-        var goingDirs = going.Select(c => shared.LayerDir(c) + "/diff").ToHashSet(StringComparer.Ordinal);
+        // A container on a squashfs layer has the layer's mount point on this node as its lower dir.
+        var squashfs = new SquashfsMounts(Storage.RunRoot, Environment.IsRoot);
+        var goingDirs = going.Select(c => shared.LayerDir(c) + "/diff")
+            .Concat(going.Where(c => File.Exists(Path.Combine(shared.LayerDir(c), SquashfsMounts.FileName))).Select(squashfs.MountPoint))
+            .ToHashSet(StringComparer.Ordinal);
         var users = new ContainerStore(Storage.GraphRoot, Storage.RunRoot, Time).List()
             .Where(c => c.LowerDirs.Any(l => goingDirs.Contains(l.TrimEnd('/'))))
             .Select(c => c.Name)

@@ -93,6 +93,22 @@ public sealed class ImageStore
         return null;
     }
 
+    /// <summary>The squashfs file of a layer (by chain ID) that a read-only store keeps in that form, or null.</summary>
+    public string? FindReadOnlySquashfs(string chainId)
+    {
+        string hex = Oci.Digest.Parse(chainId).Encoded;
+        foreach (var shared in ReadOnlyStores)
+        {
+            string file = Path.Combine(shared.Root, "layers", hex, Containers.SquashfsMounts.FileName);
+            if (File.Exists(file))
+            {
+                return file;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>
     /// Copies a blob that only a read-only store holds into this store (commit and build on a
     /// shared base: the new image must not depend on what an unpublish may remove). False when no

@@ -149,7 +149,7 @@ public sealed class SharedStore
     public bool AddLayer(string chainId, string diffId, string sourceDiff)
     {
         string final = LayerDir(chainId);
-        if (Directory.Exists(final))
+        if (Directory.Exists(Path.Combine(final, "diff")))
         {
             return false;
         }
@@ -167,8 +167,72 @@ public sealed class SharedStore
             File.WriteAllText(Path.Combine(temp, "diffid"), diffId);
             Chmod(Path.Combine(temp, "diffid"), Readable);
             Durable.SyncTree(temp);
-            Directory.Move(temp, final);
-            Durable.SyncDirectory(LayersDir);
+            if (Directory.Exists(final))
+            {
+                // The layer is there as squashfs: the unpacked form joins it.
+                Directory.Move(Path.Combine(temp, "diff"), Path.Combine(final, "diff"));
+                Durable.SyncDirectory(final);
+            }
+            else
+            {
+                Directory.Move(temp, final);
+                Durable.SyncDirectory(LayersDir);
+            }
+
+            return true;
+        }
+        finally
+        {
+            if (Directory.Exists(temp))
+            {
+                Directory.Delete(temp, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds the layer as one squashfs file (<c>layers/&lt;chain&gt;/layer.squashfs</c>) unless the
+    /// store has it in that form: made by <c>mksquashfs</c> from the unpacked layer (owners, modes,
+    /// device nodes and extended attributes kept, so overlay whiteouts and opaque dirs survive)
+    /// into <c>tmp/</c>, synced, then renamed into place: a new layer directory as a whole, or the
+    /// file alone into a layer directory that holds the unpacked form already.
+    /// </summary>
+    public bool AddSquashfsLayer(string chainId, string diffId, string sourceDiff)
+    {
+        string final = LayerDir(chainId);
+        string finalFile = Path.Combine(final, SquashfsMounts.FileName);
+        if (File.Exists(finalFile))
+        {
+            return false;
+        }
+
+        string temp = Path.Combine(TempDir, $"{Environment.ProcessId}-layer-{Guid.NewGuid():N}");
+        try
+        {
+            MakeDirectory(temp);
+            string file = Path.Combine(temp, SquashfsMounts.FileName);
+            // zstd: small and fast to read back; -noappend: never add to what a killed run left.
+            var made = ProcessRunner.Run("mksquashfs", [sourceDiff, file, "-noappend", "-no-progress", "-quiet", "-comp", "zstd"]);
+            if (!made.Succeeded)
+            {
+                throw new WharfException($"publishing layer {chainId}: mksquashfs: {(made.StandardError + made.StandardOutput).Trim()}");
+            }
+
+            Chmod(file, Readable);
+            File.WriteAllText(Path.Combine(temp, "diffid"), diffId);
+            Chmod(Path.Combine(temp, "diffid"), Readable);
+            Durable.SyncTree(temp);
+            if (Directory.Exists(final))
+            {
+                File.Move(file, finalFile);
+                Durable.SyncDirectory(final);
+            }
+            else
+            {
+                Directory.Move(temp, final);
+                Durable.SyncDirectory(LayersDir);
+            }
+
             return true;
         }
         finally
