@@ -1,5 +1,5 @@
 using System.Globalization;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Wharf.Registry.Data;
 
@@ -12,7 +12,7 @@ namespace Wharf.Registry.Data;
 /// </summary>
 public static class MigrationRunner
 {
-    public static async Task<IReadOnlyList<int>> RunAsync(SqliteConnection connection, IReadOnlyList<Migration> migrations, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<int>> RunAsync(DbConnection connection, IReadOnlyList<Migration> migrations, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(migrations);
@@ -31,7 +31,7 @@ public static class MigrationRunner
         var ran = new List<int>();
         foreach (var migration in migrations)
         {
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken).ConfigureAwait(false);
+            await using var transaction = (DbTransaction)await connection.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken).ConfigureAwait(false);
             long newest = await connection.ScalarAsync<long>("SELECT COALESCE(MAX(version), 0) FROM schema_migrations;", cancellationToken).ConfigureAwait(false);
             if (newest > migrations.Count)
             {

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -47,10 +48,13 @@ public sealed class RegistryDatabase : IDisposable
 
     public string FilePath { get; }
 
+    /// <summary>What differs between the SQL of SQLite and PostgreSQL (Data/SqlDialect.cs).</summary>
+    public SqlDialect Dialect { get; } = SqlDialect.Sqlite;
+
     public string ConnectionString { get; }
 
     /// <summary>An open connection, the schema up to date. Dispose it to return it to the pool.</summary>
-    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         if (!_migrated)
         {
