@@ -438,6 +438,18 @@ public static class Migrations
     /// </summary>
     private static async Task BaselineFixupsAsync(DbConnection connection, CancellationToken cancellationToken)
     {
+        if (connection is PostgreSqlConnection)
+        {
+            // A PostgreSQL database starts at this baseline: nothing older to repair, only the
+            // case-blind unique indexes to build (on lower(name), PostgreSqlDialect).
+            foreach (var (index, table, column) in new[] { ("users_username_nocase", "users", "username"), ("projects_name_nocase", "projects", "name"), ("robots_name_nocase", "robots", "name") })
+            {
+                await connection.ExecuteAsync($"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table}({column} COLLATE NOCASE);", cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         foreach (string table in new[] { "users", "robots" })
         {
             var columns = await connection.QueryAsync($"PRAGMA table_info({table});", r => r.GetString(1), cancellationToken).ConfigureAwait(false);

@@ -79,7 +79,7 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
     internal static async Task<long> ComputeUsageAsync(DbConnection c, CancellationToken cancellationToken, string project)
     {
         using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT COALESCE(SUM(size), 0) FROM ({ProjectContent})";
+        cmd.CommandText = $"SELECT COALESCE(SUM(size), 0) FROM ({ProjectContent}) AS content";
         cmd.AddParameter("$p", project);
         return (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
     }
@@ -111,7 +111,7 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
     private static async Task<bool> ProjectHoldsAsync(DbConnection c, CancellationToken cancellationToken, string project, string digest)
     {
         using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT 1 FROM ({ProjectContent}) WHERE digest = $d LIMIT 1";
+        cmd.CommandText = $"SELECT 1 FROM ({ProjectContent}) AS content WHERE digest = $d LIMIT 1";
         cmd.AddParameter("$p", project);
         cmd.AddParameter("$d", digest);
         return (await cmd.ExecuteScalarAsync(cancellationToken)) is not null;
