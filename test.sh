@@ -20,6 +20,7 @@ command -v chromedriver >/dev/null 2>&1 || need+=(chromium chromium-driver) # th
 command -v clang >/dev/null 2>&1 || need+=(clang)                   # NativeAOT wharf: compiles and links
 dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light) # load balancer in front of several wharfd
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need+=(postgresql) # the registry on PostgreSQL
 if ((${#need[@]})) && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]}"
   apt-get update -qq
@@ -41,6 +42,12 @@ status=0
 # One test project at a time: several of them drive podman, whose shared state (/run/libpod,
 # system reset) must not be touched by two projects at once.
 dotnet test Wharf.slnx -c Release --no-build -nologo -v q -m:1 --logger "console;verbosity=minimal" 2>&1 | tee "$log" || status=$?
+
+# The registry's stores, quotas, uploads, push/pull, GC and projects again with the metadata in
+# PostgreSQL (tests/Wharf.Testing/PostgreSqlServer.cs starts Debian's). Tests that are about the
+# SQLite file itself (its upgrade, its file modes, the offline gc/fsck on registry.db) stay SQLite-only.
+WHARF_TEST_DATABASE=postgresql dotnet test tests/Wharf.Registry.Tests -c Release --no-build -nologo -v q --logger "console;verbosity=minimal" \
+  --filter "$(cat tests/Wharf.Registry.Tests/postgresql.filter)" 2>&1 | tee -a "$log" || status=$?
 
 # One closing line for the whole run, summed over the test projects.
 sum() { grep -oE "$1: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}'; }

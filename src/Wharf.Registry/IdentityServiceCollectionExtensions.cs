@@ -32,7 +32,8 @@ public static class IdentityServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             string dataDirectory = DataDirectory(sp, configuration);
-            return new RegistryDatabase(Path.Combine(dataDirectory, "registry.db")); // AddWharfRegistry's, when it ran first
+            // AddWharfRegistry's, when it ran first.
+            return RegistryDatabase.Create(sp.GetService<RegistryOptions>()?.Database ?? configuration["Registry:Database"], dataDirectory);
         });
         services.TryAddSingleton(sp => TokenSigningKey.LoadOrCreate(DataDirectory(sp, configuration)));
         services.TryAddSingleton<IUserStore, SqliteUserStore>();

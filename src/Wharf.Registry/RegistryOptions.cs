@@ -2,8 +2,14 @@ namespace Wharf.Registry;
 
 public sealed class RegistryOptions
 {
-    /// <summary>Root of blobs, uploads and the SQLite database.</summary>
+    /// <summary>Root of blobs, uploads and (unless <see cref="Database"/> names PostgreSQL) the SQLite database.</summary>
     public string DataDirectory { get; set; } = "wharf-data";
+
+    /// <summary>
+    /// The metadata database: empty for SQLite's <c>registry.db</c> in <see cref="DataDirectory"/>, or a
+    /// <c>postgresql://USER:PASSWORD@HOST:PORT/DB</c> URL (configuration key <c>Registry:Database</c>).
+    /// </summary>
+    public string? Database { get; set; }
 
     /// <summary>How long an idle upload session is kept before GC may remove it.</summary>
     public TimeSpan UploadSessionLifetime { get; set; } = TimeSpan.FromHours(24);

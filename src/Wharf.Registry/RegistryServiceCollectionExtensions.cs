@@ -36,7 +36,7 @@ public static class RegistryServiceCollectionExtensions
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
         // The one database every store of the registry uses (Data/RegistryDatabase.cs).
-        services.TryAddSingleton(_ => new RegistryDatabase(Path.Combine(options.DataDirectory, "registry.db")));
+        services.TryAddSingleton(_ => RegistryDatabase.Create(options.Database, options.DataDirectory));
         services.TryAddSingleton<IMetadataStore>(sp => new SqliteMetadataStore(sp.GetRequiredService<RegistryDatabase>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new DatabaseLeases(sp.GetRequiredService<RegistryDatabase>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IBlobStore>(_ => new FileSystemBlobStore(options.DataDirectory));

@@ -18,6 +18,9 @@ internal static class ServeCommand
 {
     public const string AccessLogVariable = "WHARF_ACCESS_LOG";
 
+    /// <summary>The metadata database's URL when --database is not given.</summary>
+    public const string DatabaseVariable = "WHARF_DATABASE";
+
     private const string DefaultPort = "127.0.0.1:5000";
 
     public static Command Create(IReadOnlyList<string> configuration, TextWriter output, TextWriter error)
@@ -26,10 +29,15 @@ internal static class ServeCommand
         var urls = new Option<string?>("--urls") { Description = $"Addresses to listen on, ';'-separated (default http://{DefaultPort}, https:// with --tls-cert)", HelpName = "urls" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "Serve HTTPS with this PEM certificate (needs --tls-key)", HelpName = "pem" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "The PEM private key of --tls-cert", HelpName = "pem" };
+        var database = new Option<string?>("--database")
+        {
+            Description = $"The metadata database: postgresql://USER:PASSWORD@HOST:PORT/DB (or ${DatabaseVariable}, or Registry:Database); default SQLite in the data directory, which then holds only blobs when PostgreSQL is used",
+            HelpName = "url",
+        };
         var accessLog = new Option<bool>("--access-log") { Description = $"Log one line per request: client, user, request, status, bytes, duration (or {AccessLogVariable}=1)" };
         var command = new Command("serve", "Serve the registry (the default). ASP.NET Core settings pass through as --Section:Key=Value")
         {
-            dataDir, urls, tlsCert, tlsKey, accessLog,
+            dataDir, database, urls, tlsCert, tlsKey, accessLog,
         };
         command.Validators.Add(result =>
         {
@@ -39,7 +47,7 @@ internal static class ServeCommand
             }
         });
         command.SetAction((parse, ct) => RunAsync(
-            new ServeSettings(parse.GetValue(dataDir), parse.GetValue(urls), parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(accessLog) || AccessLogRequested(), configuration),
+            new ServeSettings(parse.GetValue(dataDir), parse.GetValue(database), parse.GetValue(urls), parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(accessLog) || AccessLogRequested(), configuration),
             output,
             error,
             ct));
@@ -79,6 +87,19 @@ internal static class ServeCommand
             return await FailAsync(error, $"Failed to bind to address {taken}: address already in use").ConfigureAwait(false);
         }
 
+        string? database = FirstSet(settings.Database, Environment.GetEnvironmentVariable(DatabaseVariable), builder.Configuration["Registry:Database"]);
+        if (database is not null)
+        {
+            try
+            {
+                _ = Wharf.Registry.Data.PostgreSqlUrl.Parse(database);
+            }
+            catch (FormatException e)
+            {
+                return await FailAsync(error, $"--database: {e.Message}").ConfigureAwait(false);
+            }
+        }
+
         // Last of the checks: bad input elsewhere must not leave a new empty data directory behind.
         string dataDirectory = WharfdCommand.ResolveDataDirectory(settings.DataDirectory, builder.Configuration["Registry:DataDirectory"]);
         if (CheckDataDirectory(dataDirectory) is { } problem)
@@ -91,7 +112,11 @@ internal static class ServeCommand
         WebApplication app;
         try
         {
-            app = WharfApplication.Build(builder, o => o.DataDirectory = dataDirectory);
+            app = WharfApplication.Build(builder, o =>
+            {
+                o.DataDirectory = dataDirectory;
+                o.Database = database;
+            });
         }
         catch (DataDirectoryInUseException e)
         {
@@ -235,5 +260,7 @@ internal static class ServeCommand
         }
     }
 
-    private sealed record ServeSettings(string? DataDirectory, string? Urls, string? TlsCertificate, string? TlsKey, bool AccessLog, IReadOnlyList<string> Configuration);
+    private sealed record ServeSettings(string? DataDirectory, string? Database, string? Urls, string? TlsCertificate, string? TlsKey, bool AccessLog, IReadOnlyList<string> Configuration);
+
+    private static string? FirstSet(params string?[] values) => values.FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
 }

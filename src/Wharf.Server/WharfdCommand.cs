@@ -19,7 +19,7 @@ public static class WharfdCommand
 
     public const string DataDirectoryVariable = "WHARF_DATA_DIR";
 
-    private static readonly string[] Subcommands = ["serve", "gc", "fsck"];
+    private static readonly string[] Subcommands = ["serve", "gc", "fsck", "migrate"];
 
     // What the root command answers itself; anything else without a subcommand is serve's.
     private static readonly string[] RootFlags = ["-h", "--help", "-?", "/?", "/h", "--version"];
@@ -42,6 +42,7 @@ public static class WharfdCommand
                 (dir, flag, ct) => RegistryMaintenance.CollectGarbageAsync(dir, flag, output, ct)),
             Maintenance("fsck", "Check that the metadata and the stored blobs agree", "--repair", "Also repair what can be repaired",
                 (dir, flag, ct) => RegistryMaintenance.CheckAsync(dir, flag, output, ct)),
+            MigrateCommand.Create(output, error),
         };
 
         // No @response-file expansion: a data directory may start with '@'.

@@ -26,6 +26,15 @@ public sealed class WharfServer : IAsyncDisposable, IWharfEndpoint
 {
     public const string AdminPassword = "Harbor12345";
 
+    /// <summary>
+    /// <c>WHARF_TEST_DATABASE=postgresql</c> runs every in-process wharfd on PostgreSQL
+    /// (<see cref="PostgreSqlServer.SharedAsync"/>): one database per data directory, so a restart on
+    /// the same directory finds its data again. Unset (or <c>sqlite</c>): SQLite, as deployed by default.
+    /// </summary>
+    public const string DatabaseVariable = "WHARF_TEST_DATABASE";
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _postgresDatabases = new(StringComparer.Ordinal);
+
     private readonly Dictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _configureServices;
     private WebApplication? _app;
@@ -71,6 +80,11 @@ public sealed class WharfServer : IAsyncDisposable, IWharfEndpoint
         var server = new WharfServer(dataDirectory ?? Directory.CreateTempSubdirectory("wharf-test-").FullName, config, configureServices);
         try
         {
+            if (OnPostgreSql && !config.ContainsKey("Registry:Database"))
+            {
+                config["Registry:Database"] = await PostgreSqlDatabaseAsync(server.DataDirectory).ConfigureAwait(false);
+            }
+
             await server.StartCoreAsync().ConfigureAwait(false);
         }
         catch
@@ -126,7 +140,39 @@ public sealed class WharfServer : IAsyncDisposable, IWharfEndpoint
         finally
         {
             TempDirectory.TryDelete(DataDirectory);
+            if (_postgresDatabases.TryRemove(Path.GetFullPath(DataDirectory), out string? url))
+            {
+                await (await PostgreSqlServer.SharedAsync().ConfigureAwait(false)).DropDatabaseAsync(url).ConfigureAwait(false);
+            }
         }
+    }
+
+    /// <summary>Whether this test run puts wharfd's metadata in PostgreSQL (<see cref="DatabaseVariable"/>).</summary>
+    public static bool OnPostgreSql
+    {
+        get
+        {
+            string? value = Environment.GetEnvironmentVariable(DatabaseVariable);
+            return value is not null && (value.Equals("postgresql", StringComparison.OrdinalIgnoreCase) || value.Equals("postgres", StringComparison.OrdinalIgnoreCase))
+                ? true
+                : string.IsNullOrEmpty(value) || value.Equals("sqlite", StringComparison.OrdinalIgnoreCase)
+                    ? false
+                    : throw new InvalidOperationException($"{DatabaseVariable}={value}: expected postgresql or sqlite");
+        }
+    }
+
+    /// <summary>The PostgreSQL database of the data directory <paramref name="dataDirectory"/>, created on first use.</summary>
+    public static async Task<string> PostgreSqlDatabaseAsync(string dataDirectory)
+    {
+        string key = Path.GetFullPath(dataDirectory);
+        if (_postgresDatabases.TryGetValue(key, out string? url))
+        {
+            return url;
+        }
+
+        var postgres = await PostgreSqlServer.SharedAsync().ConfigureAwait(false);
+        url = await postgres.CreateDatabaseAsync().ConfigureAwait(false);
+        return _postgresDatabases.GetOrAdd(key, url);
     }
 
     public HttpClient Client(string? username = null, string? password = null) =>

@@ -83,7 +83,7 @@ public sealed partial class PullAccounting(
                 await store.RecordPullsAsync([.. _unwritten.Values], CancellationToken.None).ConfigureAwait(false);
                 _unwritten.Clear();
             }
-            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+            catch (Exception e) when (e is System.Data.Common.DbException or IOException or InvalidOperationException)
             {
                 Log.WriteFailed(logger, _unwritten.Count, e);
             }

@@ -143,7 +143,7 @@ public sealed partial class AuditLog(
                 await store.AppendAsync(entries, CancellationToken.None).ConfigureAwait(false);
                 return;
             }
-            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+            catch (Exception e) when (e is System.Data.Common.DbException or IOException or InvalidOperationException)
             {
                 int pending = entries.Count;
                 if (stopping.IsCancellationRequested)

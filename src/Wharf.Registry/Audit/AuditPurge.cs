@@ -101,7 +101,7 @@ public sealed partial class AuditPurge(
                         next = NextOccurrence(schedule, now);
                     }
                 }
-                catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException)
+                catch (Exception e) when (e is System.Data.Common.DbException or IOException)
                 {
                     Log.PurgeFailed(logger, e);
                 }

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Registry.Data;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Metadata;
@@ -92,7 +92,7 @@ public sealed class AuditPurgeStore(RegistryDatabase database, TimeProvider time
         return await c.ScalarAsync<string?>("SELECT log FROM audit_purge_runs WHERE id = $id;", cancellationToken, ("$id", id)).ConfigureAwait(false);
     }
 
-    private static AuditPurgeRun ReadRun(SqliteDataReader r) => new(
+    private static AuditPurgeRun ReadRun(DbDataReader r) => new(
         r.GetInt64(0), r.GetString(1), r.GetInt64(2) != 0, r.GetString(3), r.GetInt32(4), Operations(r.NullableString(5)),
         r.Time(6), r.IsDBNull(7) ? null : r.Time(7), r.GetInt64(8));
 
@@ -100,5 +100,5 @@ public sealed class AuditPurgeStore(RegistryDatabase database, TimeProvider time
 
     private static List<string>? Operations(string? joined) => string.IsNullOrEmpty(joined) ? null : [.. joined.Split(',')];
 
-    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
+    private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Projects;
 using Wharf.Registry.Data;
@@ -30,7 +30,7 @@ public sealed class SqliteAuditLogStore(RegistryDatabase database) : IAuditLogSt
     {
         ArgumentNullException.ThrowIfNull(entries);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (DbTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         foreach (var e in entries)
         {
             await connection.ExecuteAsync(
@@ -139,5 +139,5 @@ public sealed class SqliteAuditLogStore(RegistryDatabase database) : IAuditLogSt
 
     private static long ParseTime(string text) => TryParseTime(text, out long ms) ? ms : throw new FormatException($"not a time: {text}");
 
-    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
+    private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Wharf.Registry.Data;
 
@@ -12,7 +12,7 @@ namespace Wharf.Registry.Data;
 /// </summary>
 public static class MigrationRunner
 {
-    public static async Task<IReadOnlyList<int>> RunAsync(SqliteConnection connection, IReadOnlyList<Migration> migrations, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<int>> RunAsync(DbConnection connection, IReadOnlyList<Migration> migrations, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(migrations);
@@ -24,6 +24,29 @@ public static class MigrationRunner
             }
         }
 
+        // PostgreSQL: one instance migrates while others starting at the same time wait here, then
+        // find the work done (SQLite gets the same from each migration's IMMEDIATE transaction).
+        bool postgres = connection is PostgreSqlConnection;
+        if (postgres)
+        {
+            await connection.ExecuteAsync("SELECT pg_advisory_lock($k);", cancellationToken, ("$k", PostgreSqlConnection.MigrationLockKey)).ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await RunLockedAsync(connection, migrations, postgres, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (postgres)
+            {
+                await connection.ExecuteAsync("SELECT pg_advisory_unlock($k);", CancellationToken.None, ("$k", PostgreSqlConnection.MigrationLockKey)).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<IReadOnlyList<int>> RunLockedAsync(DbConnection connection, IReadOnlyList<Migration> migrations, bool postgres, CancellationToken cancellationToken)
+    {
         await connection.ExecuteAsync(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL);",
             cancellationToken).ConfigureAwait(false);
@@ -31,7 +54,7 @@ public static class MigrationRunner
         var ran = new List<int>();
         foreach (var migration in migrations)
         {
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken).ConfigureAwait(false);
+            await using var transaction = (DbTransaction)await connection.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken).ConfigureAwait(false);
             long newest = await connection.ScalarAsync<long>("SELECT COALESCE(MAX(version), 0) FROM schema_migrations;", cancellationToken).ConfigureAwait(false);
             if (newest > migrations.Count)
             {
@@ -57,7 +80,11 @@ public static class MigrationRunner
             // user_version mirrors the newest version for tools that look there (sqlite3's .dbinfo);
             // schema_migrations is what counts. Earlier wharfd versions set it to 1 or 2 for the
             // metadata tables alone; the baseline covers those databases whatever it said.
-            await connection.ExecuteAsync(string.Create(CultureInfo.InvariantCulture, $"PRAGMA user_version={migration.Version};"), cancellationToken).ConfigureAwait(false);
+            if (!postgres)
+            {
+                await connection.ExecuteAsync(string.Create(CultureInfo.InvariantCulture, $"PRAGMA user_version={migration.Version};"), cancellationToken).ConfigureAwait(false);
+            }
+
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             ran.Add(migration.Version);
         }

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Wharf.Registry.Data;
 
@@ -6,7 +6,7 @@ namespace Wharf.Registry.Data;
 /// One schema step: applied once, in its own transaction, recorded in <c>schema_migrations</c>.
 /// <see cref="Sql"/> runs first, then <see cref="Code"/> for what SQL alone cannot say.
 /// </summary>
-public sealed record Migration(int Version, string Description, string Sql, Func<SqliteConnection, CancellationToken, Task>? Code = null);
+public sealed record Migration(int Version, string Description, string Sql, Func<DbConnection, CancellationToken, Task>? Code = null);
 
 /// <summary>
 /// Every table of <c>registry.db</c>, as one numbered list. A new table or column is a new entry at
@@ -482,8 +482,20 @@ public static class Migrations
     /// an older database holds names that differ only in case; those accounts keep working, and the
     /// stores still refuse any new such name (they check before inserting).
     /// </summary>
-    private static async Task BaselineFixupsAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    private static async Task BaselineFixupsAsync(DbConnection connection, CancellationToken cancellationToken)
     {
+        if (connection is PostgreSqlConnection)
+        {
+            // A PostgreSQL database starts at this baseline: nothing older to repair, only the
+            // case-blind unique indexes to build (on lower(name), PostgreSqlDialect).
+            foreach (var (index, table, column) in new[] { ("users_username_nocase", "users", "username"), ("projects_name_nocase", "projects", "name"), ("robots_name_nocase", "robots", "name") })
+            {
+                await connection.ExecuteAsync($"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table}({column} COLLATE NOCASE);", cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         foreach (string table in new[] { "users", "robots" })
         {
             var columns = await connection.QueryAsync($"PRAGMA table_info({table});", r => r.GetString(1), cancellationToken).ConfigureAwait(false);
@@ -499,7 +511,7 @@ public static class Migrations
             {
                 await connection.ExecuteAsync($"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table}({column} COLLATE NOCASE);", cancellationToken).ConfigureAwait(false);
             }
-            catch (SqliteException e) when (e.SqliteErrorCode == Data.Sql.ConstraintViolation)
+            catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
             {
                 // Existing names that differ only in case: see above.
             }

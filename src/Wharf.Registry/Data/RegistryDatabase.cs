@@ -1,23 +1,27 @@
+using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 using SQLitePCL;
 
 namespace Wharf.Registry.Data;
 
 /// <summary>
-/// The one way into <c>registry.db</c>: every store of the registry (metadata, accounts, audit,
-/// replication, proxy cache, portal sessions) opens its connections here.
+/// The one way into the registry's database: every store of the registry (metadata, accounts, audit,
+/// replication, proxy cache, portal sessions) opens its connections here. Two databases:
 /// <list type="bullet">
-/// <item>The schema is <see cref="Migrations.All"/>, brought up to date before the first connection is
-/// handed out (<see cref="MigrationRunner"/>).</item>
-/// <item>Connections are pooled (Microsoft.Data.Sqlite's pool); each physical connection gets its
-/// PRAGMAs once, when it is first opened: foreign keys on, <c>synchronous=FULL</c> (a committed
-/// transaction survives a power cut, WAL makes that one fsync per commit), a busy timeout so a writer
-/// waits for another instead of failing.</item>
-/// <item>Everything is async and takes the caller's <see cref="CancellationToken"/>.</item>
+/// <item>SQLite (the embedded default): <c>registry.db</c> in the data directory. Connections are
+/// pooled (Microsoft.Data.Sqlite's pool); each physical connection gets its PRAGMAs once, when it is
+/// first opened: foreign keys on, <c>synchronous=FULL</c> (a committed transaction survives a power
+/// cut, WAL makes that one fsync per commit), a busy timeout so a writer waits for another instead of
+/// failing.</item>
+/// <item>PostgreSQL (<c>--database postgresql://…</c>), through Npgsql's pooled data source; the
+/// stores' SQL goes through <see cref="PostgreSqlDialect"/> and their transactions serialise like
+/// SQLite's (<see cref="PostgreSqlConnection.WriteLockKey"/>).</item>
 /// </list>
-/// A PostgreSQL provider would be a second implementation of this seam (open a connection, run the
-/// same numbered list), which is why nothing outside <c>Data/</c> creates a connection.
+/// On both, the schema is <see cref="Migrations.All"/>, brought up to date before the first
+/// connection is handed out (<see cref="MigrationRunner"/>), and everything is async with the
+/// caller's <see cref="CancellationToken"/>.
 /// </summary>
 public sealed class RegistryDatabase : IDisposable
 {
@@ -30,27 +34,59 @@ public sealed class RegistryDatabase : IDisposable
     private readonly ConditionalWeakTable<sqlite3, object> _prepared = [];
     private readonly SemaphoreSlim _migrateLock = new(1, 1);
     private readonly IReadOnlyList<Migration> _migrations;
+    private readonly NpgsqlDataSource? _postgres;
+    private readonly string? _filePath;
     private volatile bool _migrated;
 
+    /// <summary>The SQLite database at <paramref name="path"/>.</summary>
     public RegistryDatabase(string path, IReadOnlyList<Migration>? migrations = null)
     {
-        FilePath = Path.GetFullPath(path);
+        _filePath = Path.GetFullPath(path);
         _migrations = migrations ?? Migrations.All;
+        Dialect = SqlDialect.Sqlite;
         ConnectionString = new SqliteConnectionStringBuilder
         {
-            DataSource = FilePath,
+            DataSource = _filePath,
             Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = true,
             DefaultTimeout = (int)BusyTimeout.TotalSeconds,
         }.ToString();
     }
 
-    public string FilePath { get; }
+    private RegistryDatabase(NpgsqlConnectionStringBuilder postgres, IReadOnlyList<Migration>? migrations)
+    {
+        _migrations = migrations ?? Migrations.All;
+        Dialect = PostgreSqlDialect.Instance;
+        ConnectionString = postgres.ConnectionString;
+        _postgres = NpgsqlDataSource.Create(postgres);
+    }
 
+    /// <summary>
+    /// The database <paramref name="database"/> names: a <c>postgresql://</c> (or <c>postgres://</c>)
+    /// URL, else — when it is null or empty — SQLite's <c>registry.db</c> in <paramref name="dataDirectory"/>.
+    /// </summary>
+    public static RegistryDatabase Create(string? database, string dataDirectory, IReadOnlyList<Migration>? migrations = null) =>
+        string.IsNullOrWhiteSpace(database)
+            ? new RegistryDatabase(Path.Combine(dataDirectory, "registry.db"), migrations)
+            : new RegistryDatabase(PostgreSqlUrl.Parse(database), migrations);
+
+    /// <summary>A PostgreSQL database (tests, <c>wharfd migrate</c>).</summary>
+    public static RegistryDatabase ForPostgreSql(string url, IReadOnlyList<Migration>? migrations = null) =>
+        new(PostgreSqlUrl.Parse(url), migrations);
+
+    /// <summary>The SQLite file (a PostgreSQL database has none).</summary>
+    public string FilePath => _filePath ?? throw new InvalidOperationException("the registry database is PostgreSQL: it has no file");
+
+    /// <summary>What differs between the SQL of SQLite and PostgreSQL.</summary>
+    public SqlDialect Dialect { get; }
+
+    public bool IsPostgreSql => _postgres is not null;
+
+    /// <summary>The provider's connection string (on PostgreSQL it carries the password: never log it).</summary>
     public string ConnectionString { get; }
 
     /// <summary>An open connection, the schema up to date. Dispose it to return it to the pool.</summary>
-    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         if (!_migrated)
         {
@@ -60,7 +96,7 @@ public sealed class RegistryDatabase : IDisposable
         return await OpenRawAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Creates the file (private to its owner) and runs the migrations it has not run yet.</summary>
+    /// <summary>Creates the database if it is a new SQLite file (private to its owner) and runs the migrations it has not run yet.</summary>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await _migrateLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -71,11 +107,20 @@ public sealed class RegistryDatabase : IDisposable
                 return;
             }
 
-            Directory.CreateDirectory(Path.GetDirectoryName(FilePath)!);
-            if (!OperatingSystem.IsWindows() && !File.Exists(FilePath))
+            if (_postgres is not null)
+            {
+                await using var connection = await OpenRawAsync(cancellationToken).ConfigureAwait(false);
+                await MigrationRunner.RunAsync(connection, _migrations, cancellationToken).ConfigureAwait(false);
+                _migrated = true;
+                return;
+            }
+
+            string file = FilePath;
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            if (!OperatingSystem.IsWindows() && !File.Exists(file))
             {
                 // The file holds password hashes: only the owner reads it (SQLite gives -wal and -shm the same mode).
-                using (File.Open(FilePath, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+                using (File.Open(file, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
                 {
                 }
             }
@@ -88,9 +133,9 @@ public sealed class RegistryDatabase : IDisposable
 
             if (!OperatingSystem.IsWindows())
             {
-                foreach (string file in new[] { FilePath, FilePath + "-wal", FilePath + "-shm" }.Where(File.Exists))
+                foreach (string path in new[] { file, file + "-wal", file + "-shm" }.Where(File.Exists))
                 {
-                    File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                    File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
                 }
             }
 
@@ -102,9 +147,15 @@ public sealed class RegistryDatabase : IDisposable
         }
     }
 
-    /// <summary>Closes the idle pooled connections of this file (so the file can be moved, or its filesystem unmounted).</summary>
+    /// <summary>Closes the idle pooled connections (so a SQLite file can be moved, or its filesystem unmounted).</summary>
     public void ClearPool()
     {
+        if (_postgres is not null)
+        {
+            _postgres.Clear();
+            return;
+        }
+
         using var connection = new SqliteConnection(ConnectionString);
         SqliteConnection.ClearPool(connection);
     }
@@ -112,11 +163,17 @@ public sealed class RegistryDatabase : IDisposable
     public void Dispose()
     {
         ClearPool();
+        _postgres?.Dispose();
         _migrateLock.Dispose();
     }
 
-    private async Task<SqliteConnection> OpenRawAsync(CancellationToken cancellationToken)
+    private async Task<DbConnection> OpenRawAsync(CancellationToken cancellationToken)
     {
+        if (_postgres is not null)
+        {
+            return new PostgreSqlConnection(await _postgres.OpenConnectionAsync(cancellationToken).ConfigureAwait(false));
+        }
+
         var connection = new SqliteConnection(ConnectionString);
         try
         {

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 
 namespace Wharf.Registry.Data;
@@ -5,34 +6,86 @@ namespace Wharf.Registry.Data;
 /// <summary>Small helpers so each store reads as its SQL.</summary>
 public static class Sql
 {
-    public const int ConstraintViolation = 19;
+    /// <summary>SQLite's primary result code for a violated constraint (UNIQUE, FOREIGN KEY, NOT NULL, CHECK).</summary>
+    public const int SqliteConstraint = 19;
 
-    public static SqliteCommand Command(this SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
+    private const int SqliteFull = 13;
+    private const int SqliteConstraintPrimaryKey = 1555;
+    private const int SqliteConstraintUnique = 2067;
+
+    public static DbCommand Command(this DbConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
+        ArgumentNullException.ThrowIfNull(connection);
         var command = connection.CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            command.AddParameter(name, value);
         }
 
         return command;
     }
 
-    public static async Task<int> ExecuteAsync(this SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    /// <summary>Binds <paramref name="value"/> (null as SQL NULL) to the parameter <paramref name="name"/> (written <c>$name</c> in the SQL).</summary>
+    public static DbParameter AddParameter(this DbCommand command, string name, object? value)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+        return parameter;
+    }
+
+    // ---- errors, classified once for both databases ------------------------------------------
+
+    /// <summary>Any integrity constraint: SQLite's SQLITE_CONSTRAINT, PostgreSQL's class 23.</summary>
+    public static bool IsConstraintViolation(DbException exception) => exception switch
+    {
+        SqliteException sqlite => sqlite.SqliteErrorCode == SqliteConstraint,
+        _ => exception?.SqlState?.StartsWith("23", StringComparison.Ordinal) == true,
+    };
+
+    /// <summary>A UNIQUE or PRIMARY KEY constraint: SQLite's extended codes 2067/1555, PostgreSQL's 23505.</summary>
+    public static bool IsUniqueViolation(DbException exception) => exception switch
+    {
+        SqliteException sqlite => sqlite.SqliteExtendedErrorCode is SqliteConstraintUnique or SqliteConstraintPrimaryKey,
+        _ => exception?.SqlState == "23505",
+    };
+
+    /// <summary>
+    /// Another writer held the lock too long (SQLite's BUSY/LOCKED after the busy timeout), or
+    /// PostgreSQL gave up on a serialization failure, a deadlock or a lock wait (40001, 40P01, 55P03).
+    /// </summary>
+    public static bool IsBusy(DbException exception) => exception switch
+    {
+        SqliteException sqlite => sqlite.SqliteErrorCode is SqliteBusy or SqliteLocked,
+        _ => exception?.SqlState is "40001" or "40P01" or "55P03",
+    };
+
+    /// <summary>The database's disk is full: SQLITE_FULL, PostgreSQL's 53100 (disk_full).</summary>
+    public static bool IsDiskFull(DbException exception) => exception switch
+    {
+        SqliteException sqlite => sqlite.SqliteErrorCode == SqliteFull,
+        _ => exception?.SqlState == "53100",
+    };
+
+    public static async Task<int> ExecuteAsync(this DbConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var command = connection.Command(sql, parameters);
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public static async Task<T?> ScalarAsync<T>(this SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    public static async Task<T?> ScalarAsync<T>(this DbConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var command = connection.Command(sql, parameters);
         object? value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         return value is null or DBNull ? default : (T)Convert.ChangeType(value, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public static async Task<List<T>> QueryAsync<T>(this SqliteConnection connection, string sql, Func<SqliteDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    public static async Task<List<T>> QueryAsync<T>(this DbConnection connection, string sql, Func<DbDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var command = connection.Command(sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -45,12 +98,12 @@ public static class Sql
         return list;
     }
 
-    public static string? NullableString(this SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+    public static string? NullableString(this DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
-    public static long? NullableInt64(this SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
+    public static long? NullableInt64(this DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
 
     /// <summary>A time column: Unix milliseconds, as every time in the database is (Data/Migrations.cs).</summary>
-    public static DateTimeOffset Time(this SqliteDataReader reader, int ordinal) => DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal));
+    public static DateTimeOffset Time(this DbDataReader reader, int ordinal) => DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal));
 
     /// <summary>How a time is written: Unix milliseconds.</summary>
     public static long Stored(this DateTimeOffset at) => at.ToUnixTimeMilliseconds();

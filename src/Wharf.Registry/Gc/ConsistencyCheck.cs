@@ -1,5 +1,6 @@
 using System.Globalization;
 using Wharf.Oci;
+using Wharf.Registry.Data;
 using Wharf.Registry.Metadata;
 using Wharf.Registry.Storage;
 
@@ -156,37 +157,37 @@ public sealed class ConsistencyCheck(SqliteMetadataStore metadata, FileSystemBlo
         return Digest.FromHasher(digest.Algorithm, hasher);
     }
 
-    private static bool IsReferenced(Microsoft.Data.Sqlite.SqliteConnection c, Digest digest)
+    private static bool IsReferenced(System.Data.Common.DbConnection c, Digest digest)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT 1 WHERE EXISTS(SELECT 1 FROM repository_blobs WHERE digest = $d)
             OR EXISTS(SELECT 1 FROM manifest_references WHERE child = $d)
             """;
-        cmd.Parameters.AddWithValue("$d", digest.ToString());
+        cmd.AddParameter("$d", digest.ToString());
         return cmd.ExecuteScalar() is not null;
     }
 
-    private static int Execute(Microsoft.Data.Sqlite.SqliteConnection c, string sql, Digest digest, long? size = null)
+    private static int Execute(System.Data.Common.DbConnection c, string sql, Digest digest, long? size = null)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
-        cmd.Parameters.AddWithValue("$d", digest.ToString());
+        cmd.AddParameter("$d", digest.ToString());
         if (size is { } s)
         {
-            cmd.Parameters.AddWithValue("$s", s);
+            cmd.AddParameter("$s", s);
         }
 
         return cmd.ExecuteNonQuery();
     }
 
-    private static int ExecuteText(Microsoft.Data.Sqlite.SqliteConnection c, string sql, params (string Name, string Value)[] parameters)
+    private static int ExecuteText(System.Data.Common.DbConnection c, string sql, params (string Name, string Value)[] parameters)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            cmd.Parameters.AddWithValue(name, value);
+            cmd.AddParameter(name, value);
         }
 
         return cmd.ExecuteNonQuery();

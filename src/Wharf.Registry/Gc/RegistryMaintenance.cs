@@ -36,7 +36,7 @@ public static class RegistryMaintenance
             await output.WriteAsync(report.Log).ConfigureAwait(false);
             return 0;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Data.Common.DbException)
         {
             await metadata.FinishGcRunAsync(id, "Error", 0, 0, $"failed: {e.Message}\n", CancellationToken.None).ConfigureAwait(false);
             await output.WriteLineAsync($"Error: garbage collection of {dataDirectory} failed: {e.Message}").ConfigureAwait(false);

@@ -75,7 +75,7 @@ public sealed class SqliteUserStore(RegistryDatabase database, TimeProvider time
             var at = DateTimeOffset.FromUnixTimeMilliseconds(now);
             return new User(id, user.Username, user.Email, user.RealName, user.Comment, user.SysAdmin, false, at, at);
         }
-        catch (Microsoft.Data.Sqlite.SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -152,6 +152,6 @@ public sealed class SqliteUserStore(RegistryDatabase database, TimeProvider time
         return users.Count == 0 ? null : users[0];
     }
 
-    private static User Read(Microsoft.Data.Sqlite.SqliteDataReader r) =>
+    private static User Read(System.Data.Common.DbDataReader r) =>
         new(r.GetInt64(0), r.GetString(1), r.NullableString(2), r.NullableString(3), r.NullableString(4), r.GetInt64(5) != 0, r.GetInt64(6) != 0, r.Time(7), r.Time(8));
 }

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Oci;
 using Wharf.Registry.Data;
 
@@ -29,7 +29,7 @@ public sealed class LabelStore(RegistryDatabase database, TimeProvider time)
             var at = DateTimeOffset.FromUnixTimeMilliseconds(now);
             return new Label(id, name, description, color, scope, projectId, at, at);
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (DbException e) when (Sql.IsUniqueViolation(e))
         {
             return null;
         }
@@ -64,7 +64,7 @@ public sealed class LabelStore(RegistryDatabase database, TimeProvider time)
             return await connection.ExecuteAsync("UPDATE labels SET name = $n, description = $d, color = $c, update_time = $t WHERE id = $id;", cancellationToken,
                 ("$n", name), ("$d", description), ("$c", color), ("$t", time.GetUtcNow().Stored()), ("$id", id)).ConfigureAwait(false) > 0;
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (DbException e) when (Sql.IsUniqueViolation(e))
         {
             return null;
         }
@@ -87,7 +87,7 @@ public sealed class LabelStore(RegistryDatabase database, TimeProvider time)
                 "INSERT INTO artifact_labels(label_id, repository_id, digest, creation_time) VALUES($l, $r, $d, $t) ON CONFLICT DO NOTHING;", cancellationToken,
                 ("$l", labelId), ("$r", repositoryId), ("$d", digest.ToString()), ("$t", time.GetUtcNow().Stored())).ConfigureAwait(false) > 0;
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (DbException e) when (Sql.IsConstraintViolation(e))
         {
             // The foreign keys: the artifact (or the label) was deleted meanwhile.
             throw new KeyNotFoundException($"artifact {digest} or label {labelId} no longer exists", e);
@@ -139,9 +139,9 @@ public sealed class LabelStore(RegistryDatabase database, TimeProvider time)
             r => r.GetString(0), cancellationToken, ("$r", repository), ("$t", tag)).ConfigureAwait(false);
     }
 
-    private static Label Read(SqliteDataReader r) => Read(r, 0);
+    private static Label Read(DbDataReader r) => Read(r, 0);
 
-    private static Label Read(SqliteDataReader r, int o) => new(
+    private static Label Read(DbDataReader r, int o) => new(
         r.GetInt64(o), r.GetString(o + 1), r.GetString(o + 2), r.GetString(o + 3), r.GetString(o + 4), r.NullableInt64(o + 5),
         r.Time(o + 6), r.Time(o + 7));
 }

@@ -77,7 +77,7 @@ internal static class ProjectEndpoints
             {
                 await upstreams.BindProjectAsync(project.Id, boundId, context.RequestAborted).ConfigureAwait(false);
             }
-            catch (Microsoft.Data.Sqlite.SqliteException)
+            catch (System.Data.Common.DbException)
             {
                 // The endpoint was deleted in between: no half-made project stays behind.
                 await context.RequestServices.GetRequiredService<IProjectStore>().DeleteAsync(project.Id, CancellationToken.None).ConfigureAwait(false);

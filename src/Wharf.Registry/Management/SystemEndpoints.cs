@@ -25,7 +25,7 @@ internal static class SystemEndpoints
             await using var connection = await db.OpenAsync(context.RequestAborted).ConfigureAwait(false);
             _ = await connection.ScalarAsync<long>("SELECT 1;", context.RequestAborted).ConfigureAwait(false);
         }
-        catch (Microsoft.Data.Sqlite.SqliteException)
+        catch (System.Data.Common.DbException)
         {
             database = "unhealthy";
         }

@@ -1,4 +1,5 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
+using Wharf.Registry.Data;
 using Wharf.Oci;
 
 namespace Wharf.Registry.Metadata;
@@ -37,16 +38,16 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
             """;
         using var count = c.CreateCommand();
         count.CommandText = $"SELECT COUNT(*) FROM repositories r WHERE {Where}";
-        count.Parameters.AddWithValue("$p", project);
-        count.Parameters.AddWithValue("$q", (object?)nameContains ?? DBNull.Value);
+        count.AddParameter("$p", project);
+        count.AddParameter("$q", (object?)nameContains ?? DBNull.Value);
         long total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
 
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT {RepositoryColumns} FROM repositories r WHERE {Where} ORDER BY r.name LIMIT $n OFFSET $o";
-        cmd.Parameters.AddWithValue("$p", project);
-        cmd.Parameters.AddWithValue("$q", (object?)nameContains ?? DBNull.Value);
-        cmd.Parameters.AddWithValue("$n", pageSize);
-        cmd.Parameters.AddWithValue("$o", (long)(page - 1) * pageSize);
+        cmd.AddParameter("$p", project);
+        cmd.AddParameter("$q", (object?)nameContains ?? DBNull.Value);
+        cmd.AddParameter("$n", pageSize);
+        cmd.AddParameter("$o", (long)(page - 1) * pageSize);
         return (await ReadRepositoriesAsync(cmd, cancellationToken), total);
     }
 
@@ -55,7 +56,7 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
         await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT {RepositoryColumns} FROM repositories r WHERE r.name = $n";
-        cmd.Parameters.AddWithValue("$n", repository.Value);
+        cmd.AddParameter("$n", repository.Value);
         var list = await ReadRepositoriesAsync(cmd, cancellationToken);
         return list.Count == 0 ? null : list[0];
     }
@@ -85,7 +86,7 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
         using (var cmd = c.CreateCommand())
         {
             cmd.CommandText = "SELECT id, name FROM repositories WHERE project = $p";
-            cmd.Parameters.AddWithValue("$p", project);
+            cmd.AddParameter("$p", project);
             await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
             while (await r.ReadAsync(cancellationToken))
             {
@@ -116,7 +117,7 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
 
         using var count = c.CreateCommand();
         count.CommandText = $"SELECT COUNT(*) FROM manifests m WHERE m.repository_id = $r AND {TopLevel}";
-        count.Parameters.AddWithValue("$r", repoId.Value);
+        count.AddParameter("$r", repoId.Value);
         long total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
         var artifacts = await ReadArtifactsAsync(c, cancellationToken, repoId.Value, $"{TopLevel} ORDER BY m.created_at DESC, m.digest LIMIT $n OFFSET $o",
             ("$n", pageSize), ("$o", (long)(page - 1) * pageSize));
@@ -181,7 +182,7 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
     }
 
     /// <summary>Drops the repository and its rows; the project's usage, computed from what is left, falls with them.</summary>
-    private static async Task DeleteRepositoryCoreAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId)
+    private static async Task DeleteRepositoryCoreAsync(DbConnection c, CancellationToken cancellationToken, long repoId)
     {
         await ExecuteAsync(c, cancellationToken, "DELETE FROM manifest_references WHERE repository_id = $r", ("$r", repoId));
         await ExecuteAsync(c, cancellationToken, "DELETE FROM tags WHERE repository_id = $r", ("$r", repoId));
@@ -191,7 +192,7 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
         await ExecuteAsync(c, cancellationToken, "DELETE FROM repositories WHERE id = $r", ("$r", repoId));
     }
 
-    private static async Task<List<RepositoryInfo>> ReadRepositoriesAsync(SqliteCommand cmd, CancellationToken cancellationToken)
+    private static async Task<List<RepositoryInfo>> ReadRepositoriesAsync(DbCommand cmd, CancellationToken cancellationToken)
     {
         var list = new List<RepositoryInfo>();
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
@@ -205,7 +206,7 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
         return list;
     }
 
-    private static async Task<List<ArtifactInfo>> ReadArtifactsAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string condition, params (string Name, object? Value)[] parameters)
+    private static async Task<List<ArtifactInfo>> ReadArtifactsAsync(DbConnection c, CancellationToken cancellationToken, long repoId, string condition, params (string Name, object? Value)[] parameters)
     {
         var rows = new List<(string Digest, string MediaType, string? ArtifactType, long Size, long PushTime, long? PullTime)>();
         using (var cmd = c.CreateCommand())
@@ -218,10 +219,10 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
                     (SELECT p.last_pull FROM artifact_pulls p WHERE p.repository_id = m.repository_id AND p.digest = m.digest)
                 FROM manifests m WHERE m.repository_id = $repo AND {condition}
                 """;
-            cmd.Parameters.AddWithValue("$repo", repoId);
+            cmd.AddParameter("$repo", repoId);
             foreach (var (name, value) in parameters)
             {
-                cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+                cmd.AddParameter(name, value ?? DBNull.Value);
             }
 
             await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
@@ -238,8 +239,8 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
             using (var cmd = c.CreateCommand())
             {
                 cmd.CommandText = "SELECT name, updated_at FROM tags WHERE repository_id = $r AND digest = $d ORDER BY name";
-                cmd.Parameters.AddWithValue("$r", repoId);
-                cmd.Parameters.AddWithValue("$d", row.Digest);
+                cmd.AddParameter("$r", repoId);
+                cmd.AddParameter("$d", row.Digest);
                 await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
                 while (await r.ReadAsync(cancellationToken))
                 {
@@ -251,8 +252,8 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
             using (var cmd = c.CreateCommand())
             {
                 cmd.CommandText = "SELECT child FROM manifest_references WHERE repository_id = $r AND parent = $d AND child_is_manifest = 1 ORDER BY child";
-                cmd.Parameters.AddWithValue("$r", repoId);
-                cmd.Parameters.AddWithValue("$d", row.Digest);
+                cmd.AddParameter("$r", repoId);
+                cmd.AddParameter("$d", row.Digest);
                 await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
                 while (await r.ReadAsync(cancellationToken))
                 {

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Oci;
 using Wharf.Registry.Data;
 
@@ -37,8 +37,8 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
             AND NOT EXISTS(SELECT 1 FROM manifest_references mr WHERE mr.child = b.digest)
             AND NOT EXISTS(SELECT 1 FROM manifests m WHERE m.digest = b.digest)
             """;
-        cmd.Parameters.AddWithValue("$t", createdBefore.ToUnixTimeMilliseconds());
-        cmd.Parameters.AddWithValue("$lt", linkedBefore == DateTimeOffset.MinValue ? long.MinValue : linkedBefore.ToUnixTimeMilliseconds());
+        cmd.AddParameter("$t", createdBefore.ToUnixTimeMilliseconds());
+        cmd.AddParameter("$lt", linkedBefore == DateTimeOffset.MinValue ? long.MinValue : linkedBefore.ToUnixTimeMilliseconds());
         var list = new List<(Digest, long)>();
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await r.ReadAsync(cancellationToken))
@@ -58,7 +58,7 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
             JOIN repositories r ON r.id = rb.repository_id LEFT JOIN blobs b ON b.digest = rb.digest
             WHERE {Dangling} ORDER BY r.name, rb.digest
             """;
-        cmd.Parameters.AddWithValue("$lt", linkedBefore.ToUnixTimeMilliseconds());
+        cmd.AddParameter("$lt", linkedBefore.ToUnixTimeMilliseconds());
         var list = new List<(RepositoryName, Digest, long)>();
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await r.ReadAsync(cancellationToken))
@@ -156,7 +156,7 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
             ("$d", digest.ToString()), ("$h", holder), ("$now", Now));
     }
 
-    private async Task MarkDeletingAsync(SqliteConnection c, Digest digest, CancellationToken cancellationToken) =>
+    private async Task MarkDeletingAsync(DbConnection c, Digest digest, CancellationToken cancellationToken) =>
         await ExecuteAsync(c, cancellationToken, """
             INSERT INTO blob_deletions(digest, started_at) VALUES($d, $now)
             ON CONFLICT(digest) DO UPDATE SET started_at = excluded.started_at
@@ -167,7 +167,7 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
         await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT 1 FROM blobs WHERE digest = $d";
-        cmd.Parameters.AddWithValue("$d", digest.ToString());
+        cmd.AddParameter("$d", digest.ToString());
         return (await cmd.ExecuteScalarAsync(cancellationToken)) is not null;
     }
 
@@ -178,9 +178,9 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
         await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = "INSERT INTO gc_runs(dry_run, status, trigger, created_at, updated_at) VALUES($dry, 'Running', $trigger, $t, $t) RETURNING id";
-        cmd.Parameters.AddWithValue("$dry", dryRun ? 1 : 0);
-        cmd.Parameters.AddWithValue("$trigger", trigger);
-        cmd.Parameters.AddWithValue("$t", Now);
+        cmd.AddParameter("$dry", dryRun ? 1 : 0);
+        cmd.AddParameter("$trigger", trigger);
+        cmd.AddParameter("$t", Now);
         return (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
     }
 
@@ -200,8 +200,8 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
         long total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT {GcRunColumns} FROM gc_runs ORDER BY id DESC LIMIT $n OFFSET $o";
-        cmd.Parameters.AddWithValue("$n", pageSize);
-        cmd.Parameters.AddWithValue("$o", (long)(page - 1) * pageSize);
+        cmd.AddParameter("$n", pageSize);
+        cmd.AddParameter("$o", (long)(page - 1) * pageSize);
         return (await ReadGcRunsAsync(cmd, cancellationToken), total);
     }
 
@@ -210,14 +210,14 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
         await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT {GcRunColumns} FROM gc_runs WHERE id = $id";
-        cmd.Parameters.AddWithValue("$id", id);
+        cmd.AddParameter("$id", id);
         var runs = await ReadGcRunsAsync(cmd, cancellationToken);
         return runs.Count == 0 ? null : runs[0];
     }
 
     private const string GcRunColumns = "id, dry_run, status, trigger, created_at, updated_at, blobs_removed, bytes_freed, log";
 
-    private static async Task<IReadOnlyList<GcRun>> ReadGcRunsAsync(SqliteCommand cmd, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<GcRun>> ReadGcRunsAsync(DbCommand cmd, CancellationToken cancellationToken)
     {
         var list = new List<GcRun>();
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);

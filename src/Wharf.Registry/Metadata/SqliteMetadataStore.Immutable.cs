@@ -1,4 +1,5 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
+using Wharf.Registry.Data;
 using Wharf.Oci;
 using Wharf.Registry.Policies;
 
@@ -17,7 +18,7 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
         await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT {RuleColumns} FROM immutable_tag_rules WHERE project_id = $p ORDER BY priority, id";
-        cmd.Parameters.AddWithValue("$p", projectId);
+        cmd.AddParameter("$p", projectId);
         return await ReadRulesAsync(cmd, cancellationToken);
     }
 
@@ -31,7 +32,7 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
             VALUES($pn, $p, $prio, $dis, $tp, $te, $rp, $re, $t) RETURNING id
             """;
         AddRuleParameters(cmd, rule);
-        cmd.Parameters.AddWithValue("$t", Now);
+        cmd.AddParameter("$t", Now);
         long id = (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
         return rule with { Id = id };
     }
@@ -46,7 +47,7 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
             repo_pattern = $rp, repo_excludes = $re WHERE id = $id AND project_id = $p
             """;
         AddRuleParameters(cmd, rule);
-        cmd.Parameters.AddWithValue("$id", rule.Id);
+        cmd.AddParameter("$id", rule.Id);
         return (await cmd.ExecuteNonQueryAsync(cancellationToken)) > 0;
     }
 
@@ -66,16 +67,16 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
     // ---- the checks the tag writes make, inside their transaction ------------------------------
 
     /// <summary>The enabled rules of the repository's project (usually none: one indexed lookup).</summary>
-    private static async Task<List<ImmutableTagRule>> ProjectRulesAsync(SqliteConnection c, CancellationToken cancellationToken, RepositoryName repository)
+    private static async Task<List<ImmutableTagRule>> ProjectRulesAsync(DbConnection c, CancellationToken cancellationToken, RepositoryName repository)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT {RuleColumns} FROM immutable_tag_rules WHERE project = $pn AND disabled = 0 ORDER BY priority, id";
-        cmd.Parameters.AddWithValue("$pn", repository.Project);
+        cmd.AddParameter("$pn", repository.Project);
         return await ReadRulesAsync(cmd, cancellationToken);
     }
 
     /// <summary>Refuses moving an existing immutable tag to another digest; pushing the same digest again is allowed.</summary>
-    private static async Task CheckTagMovesAsync(SqliteConnection c, CancellationToken cancellationToken, RepositoryName repository, long repoId, IReadOnlyList<string> tags, string digest)
+    private static async Task CheckTagMovesAsync(DbConnection c, CancellationToken cancellationToken, RepositoryName repository, long repoId, IReadOnlyList<string> tags, string digest)
     {
         if (tags.Count == 0)
         {
@@ -92,8 +93,8 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
         {
             using var cmd = c.CreateCommand();
             cmd.CommandText = "SELECT digest FROM tags WHERE repository_id = $r AND name = $n";
-            cmd.Parameters.AddWithValue("$r", repoId);
-            cmd.Parameters.AddWithValue("$n", tag);
+            cmd.AddParameter("$r", repoId);
+            cmd.AddParameter("$n", tag);
             if ((await cmd.ExecuteScalarAsync(cancellationToken)) is string current && current != digest
                 && ImmutableTagRule.FirstProtecting(rules, repository.Value, tag) is { } rule)
             {
@@ -103,7 +104,7 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
     }
 
     /// <summary>Refuses removing tags of which one is immutable: the tag itself, or the tags of a manifest (or repository) being deleted.</summary>
-    private static async Task CheckTagRemovalsAsync(SqliteConnection c, CancellationToken cancellationToken, RepositoryName repository, long repoId, string? tag, string? digest)
+    private static async Task CheckTagRemovalsAsync(DbConnection c, CancellationToken cancellationToken, RepositoryName repository, long repoId, string? tag, string? digest)
     {
         var rules = await ProjectRulesAsync(c, cancellationToken, repository);
         if (rules.Count == 0)
@@ -113,9 +114,9 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
 
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT name FROM tags WHERE repository_id = $r AND ($n IS NULL OR name = $n) AND ($d IS NULL OR digest = $d) ORDER BY name";
-        cmd.Parameters.AddWithValue("$r", repoId);
-        cmd.Parameters.AddWithValue("$n", (object?)tag ?? DBNull.Value);
-        cmd.Parameters.AddWithValue("$d", (object?)digest ?? DBNull.Value);
+        cmd.AddParameter("$r", repoId);
+        cmd.AddParameter("$n", (object?)tag ?? DBNull.Value);
+        cmd.AddParameter("$d", (object?)digest ?? DBNull.Value);
         foreach (string name in await ReadStringsAsync(cmd, cancellationToken))
         {
             if (ImmutableTagRule.FirstProtecting(rules, repository.Value, name) is { } rule)
@@ -125,19 +126,19 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
         }
     }
 
-    private static void AddRuleParameters(SqliteCommand cmd, ImmutableTagRule rule)
+    private static void AddRuleParameters(DbCommand cmd, ImmutableTagRule rule)
     {
-        cmd.Parameters.AddWithValue("$pn", rule.Project);
-        cmd.Parameters.AddWithValue("$p", rule.ProjectId);
-        cmd.Parameters.AddWithValue("$prio", rule.Priority);
-        cmd.Parameters.AddWithValue("$dis", rule.Disabled ? 1 : 0);
-        cmd.Parameters.AddWithValue("$tp", rule.TagPattern);
-        cmd.Parameters.AddWithValue("$te", rule.TagExcludes ? 1 : 0);
-        cmd.Parameters.AddWithValue("$rp", rule.RepositoryPattern);
-        cmd.Parameters.AddWithValue("$re", rule.RepositoryExcludes ? 1 : 0);
+        cmd.AddParameter("$pn", rule.Project);
+        cmd.AddParameter("$p", rule.ProjectId);
+        cmd.AddParameter("$prio", rule.Priority);
+        cmd.AddParameter("$dis", rule.Disabled ? 1 : 0);
+        cmd.AddParameter("$tp", rule.TagPattern);
+        cmd.AddParameter("$te", rule.TagExcludes ? 1 : 0);
+        cmd.AddParameter("$rp", rule.RepositoryPattern);
+        cmd.AddParameter("$re", rule.RepositoryExcludes ? 1 : 0);
     }
 
-    private static async Task<List<ImmutableTagRule>> ReadRulesAsync(SqliteCommand cmd, CancellationToken cancellationToken)
+    private static async Task<List<ImmutableTagRule>> ReadRulesAsync(DbCommand cmd, CancellationToken cancellationToken)
     {
         var list = new List<ImmutableTagRule>();
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);

@@ -1,4 +1,5 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
+using Wharf.Registry.Data;
 using Wharf.Oci;
 
 namespace Wharf.Registry.Metadata;
@@ -21,8 +22,8 @@ public sealed partial class SqliteMetadataStore
               JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
               WHERE r.name = $repo AND t.name = $ref
               """;
-        cmd.Parameters.AddWithValue("$repo", repository.Value);
-        cmd.Parameters.AddWithValue("$ref", reference.ToString());
+        cmd.AddParameter("$repo", repository.Value);
+        cmd.AddParameter("$ref", reference.ToString());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         if (!await r.ReadAsync(cancellationToken))
         {
@@ -56,8 +57,8 @@ public sealed partial class SqliteMetadataStore
         using (var check = c.CreateCommand())
         {
             check.CommandText = "SELECT 1 FROM manifests WHERE repository_id = $r AND digest = $d";
-            check.Parameters.AddWithValue("$r", repoId);
-            check.Parameters.AddWithValue("$d", digestText);
+            check.AddParameter("$r", repoId);
+            check.AddParameter("$d", digestText);
             exists = (await check.ExecuteScalarAsync(cancellationToken)) is not null;
         }
 
@@ -194,9 +195,9 @@ public sealed partial class SqliteMetadataStore
             SELECT t.name FROM tags t WHERE t.repository_id = (SELECT id FROM repositories WHERE name = $repo)
             AND t.name > $last ORDER BY t.name LIMIT $n
             """;
-        cmd.Parameters.AddWithValue("$repo", repository.Value);
-        cmd.Parameters.AddWithValue("$last", last ?? string.Empty);
-        cmd.Parameters.AddWithValue("$n", limit);
+        cmd.AddParameter("$repo", repository.Value);
+        cmd.AddParameter("$last", last ?? string.Empty);
+        cmd.AddParameter("$n", limit);
         return await ReadStringsAsync(cmd, cancellationToken);
     }
 
@@ -210,9 +211,9 @@ public sealed partial class SqliteMetadataStore
             AND ($at IS NULL OR m.artifact_type = $at)
             ORDER BY m.created_at, m.digest
             """;
-        cmd.Parameters.AddWithValue("$repo", repository.Value);
-        cmd.Parameters.AddWithValue("$s", subject.ToString());
-        cmd.Parameters.AddWithValue("$at", (object?)artifactType ?? DBNull.Value);
+        cmd.AddParameter("$repo", repository.Value);
+        cmd.AddParameter("$s", subject.ToString());
+        cmd.AddParameter("$at", (object?)artifactType ?? DBNull.Value);
         var list = new List<Referrer>();
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await r.ReadAsync(cancellationToken))
@@ -239,47 +240,47 @@ public sealed partial class SqliteMetadataStore
             AND (EXISTS(SELECT 1 FROM manifests m WHERE m.repository_id = r.id) OR EXISTS(SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id))
             LIMIT 1
             """;
-        cmd.Parameters.AddWithValue("$p", project);
+        cmd.AddParameter("$p", project);
         return (await cmd.ExecuteScalarAsync(cancellationToken)) is not null;
     }
 
     // ---- helpers ----------------------------------------------------------------------------
 
-    private static async Task<long?> LinkedBlobSizeAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string digest)
+    private static async Task<long?> LinkedBlobSizeAsync(DbConnection c, CancellationToken cancellationToken, long repoId, string digest)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
             WHERE rb.repository_id = $r AND rb.digest = $d
             """;
-        cmd.Parameters.AddWithValue("$r", repoId);
-        cmd.Parameters.AddWithValue("$d", digest);
+        cmd.AddParameter("$r", repoId);
+        cmd.AddParameter("$d", digest);
         return (await cmd.ExecuteScalarAsync(cancellationToken)) is long size ? size : null;
     }
 
-    private static async Task<long?> ManifestSizeAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string digest)
+    private static async Task<long?> ManifestSizeAsync(DbConnection c, CancellationToken cancellationToken, long repoId, string digest)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT size FROM manifests WHERE repository_id = $r AND digest = $d";
-        cmd.Parameters.AddWithValue("$r", repoId);
-        cmd.Parameters.AddWithValue("$d", digest);
+        cmd.AddParameter("$r", repoId);
+        cmd.AddParameter("$d", digest);
         return (await cmd.ExecuteScalarAsync(cancellationToken)) is long size ? size : null;
     }
 
-    private static async Task<bool> ManifestExistsAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string digest)
+    private static async Task<bool> ManifestExistsAsync(DbConnection c, CancellationToken cancellationToken, long repoId, string digest)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT 1 FROM manifests WHERE repository_id = $r AND digest = $d";
-        cmd.Parameters.AddWithValue("$r", repoId);
-        cmd.Parameters.AddWithValue("$d", digest);
+        cmd.AddParameter("$r", repoId);
+        cmd.AddParameter("$d", digest);
         return (await cmd.ExecuteScalarAsync(cancellationToken)) is not null;
     }
 
     // Usage is computed from the content tables (SqliteMetadataStore.Quotas.cs), never kept as a counter.
-    private static async Task<long> ReadUsageAsync(SqliteConnection c, CancellationToken cancellationToken, string project) => await ComputeUsageAsync(c, cancellationToken, project);
+    private static async Task<long> ReadUsageAsync(DbConnection c, CancellationToken cancellationToken, string project) => await ComputeUsageAsync(c, cancellationToken, project);
 
     /// <summary>The manifests of the repository (image indexes) that list <paramref name="digest"/> among their manifests, a few at most.</summary>
-    private static async Task<List<Digest>> ParentManifestsAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string digest)
+    private static async Task<List<Digest>> ParentManifestsAsync(DbConnection c, CancellationToken cancellationToken, long repoId, string digest)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
@@ -287,8 +288,8 @@ public sealed partial class SqliteMetadataStore
             WHERE repository_id = $r AND child = $d AND child_is_manifest = 1
             ORDER BY parent LIMIT 5
             """;
-        cmd.Parameters.AddWithValue("$r", repoId);
-        cmd.Parameters.AddWithValue("$d", digest);
+        cmd.AddParameter("$r", repoId);
+        cmd.AddParameter("$d", digest);
         var parents = new List<Digest>();
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await r.ReadAsync(cancellationToken))

@@ -1,4 +1,5 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
+using Wharf.Registry.Data;
 using Wharf.Oci;
 
 using Wharf.Registry.Quotas;
@@ -58,8 +59,8 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
                 SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
                 WHERE r.name = $from AND rb.digest = $d
                 """;
-            check.Parameters.AddWithValue("$from", from.Value);
-            check.Parameters.AddWithValue("$d", digest.ToString());
+            check.AddParameter("$from", from.Value);
+            check.AddParameter("$d", digest.ToString());
             if ((await check.ExecuteScalarAsync(cancellationToken)) is null)
             {
                 return false;
@@ -75,11 +76,11 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
     }
 
     /// <summary>The project's usage, computed from what it stores.</summary>
-    internal static async Task<long> ComputeUsageAsync(SqliteConnection c, CancellationToken cancellationToken, string project)
+    internal static async Task<long> ComputeUsageAsync(DbConnection c, CancellationToken cancellationToken, string project)
     {
         using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT COALESCE(SUM(size), 0) FROM ({ProjectContent})";
-        cmd.Parameters.AddWithValue("$p", project);
+        cmd.CommandText = $"SELECT COALESCE(SUM(size), 0) FROM ({ProjectContent}) AS content";
+        cmd.AddParameter("$p", project);
         return (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
     }
 
@@ -87,7 +88,7 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
     /// Refuses (inside the transaction, which the caller then abandons) a change that took the
     /// project over its limit. A change that adds nothing (content the project already holds) always passes.
     /// </summary>
-    internal static async Task CheckQuotaAsync(SqliteConnection c, CancellationToken cancellationToken, string project, long before, long? limit)
+    internal static async Task CheckQuotaAsync(DbConnection c, CancellationToken cancellationToken, string project, long before, long? limit)
     {
         if (limit is not { } max)
         {
@@ -107,19 +108,19 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
             Data = { [Api.RegistryApi.QuotaExceededProject] = project },
         };
 
-    private static async Task<bool> ProjectHoldsAsync(SqliteConnection c, CancellationToken cancellationToken, string project, string digest)
+    private static async Task<bool> ProjectHoldsAsync(DbConnection c, CancellationToken cancellationToken, string project, string digest)
     {
         using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT 1 FROM ({ProjectContent}) WHERE digest = $d LIMIT 1";
-        cmd.Parameters.AddWithValue("$p", project);
-        cmd.Parameters.AddWithValue("$d", digest);
+        cmd.CommandText = $"SELECT 1 FROM ({ProjectContent}) AS content WHERE digest = $d LIMIT 1";
+        cmd.AddParameter("$p", project);
+        cmd.AddParameter("$d", digest);
         return (await cmd.ExecuteScalarAsync(cancellationToken)) is not null;
     }
 
     // A link made again (the same layer pushed once more) restarts its grace period, so GC does not
     // unlink it between this commit and the manifest that is about to reference it.
     // A released link linked again is charged again.
-    private async Task InsertLinkAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, Digest digest)
+    private async Task InsertLinkAsync(DbConnection c, CancellationToken cancellationToken, long repoId, Digest digest)
     {
         await ExecuteAsync(c, cancellationToken, """
             INSERT INTO repository_blobs(repository_id, digest, created_at) VALUES($r, $d, $t)
@@ -130,7 +131,7 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
     }
 
     /// <summary>A manifest is being deleted: the links of the blobs it referenced stop counting (unless another manifest still references them).</summary>
-    internal static async Task ReleaseManifestLinksAsync(SqliteConnection c, CancellationToken cancellationToken, long repoId, string manifestDigest) =>
+    internal static async Task ReleaseManifestLinksAsync(DbConnection c, CancellationToken cancellationToken, long repoId, string manifestDigest) =>
         await ExecuteAsync(c, cancellationToken, """
             INSERT INTO released_blob_links(repository_id, digest)
             SELECT rb.repository_id, rb.digest FROM manifest_references mr

@@ -1,4 +1,5 @@
 using Wharf.Oci;
+using Wharf.Registry.Data;
 using Wharf.Registry.Retention;
 
 namespace Wharf.Registry.Metadata;
@@ -31,7 +32,7 @@ public sealed partial class SqliteMetadataStore : IRetentionCandidateStore
                 (SELECT group_concat(t.name, ',') FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)
             FROM manifests m WHERE m.repository_id = $r AND {TopLevel}
             """;
-        cmd.Parameters.AddWithValue("$r", repoId.Value);
+        cmd.AddParameter("$r", repoId.Value);
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await r.ReadAsync(cancellationToken))
         {

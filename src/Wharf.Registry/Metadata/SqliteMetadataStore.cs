@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Oci;
 using Wharf.Registry.Data;
 
@@ -30,12 +30,12 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
 
     public RegistryDatabase Database => _database;
 
-    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => _database.OpenAsync(cancellationToken);
+    private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => _database.OpenAsync(cancellationToken);
 
     // Writes are IMMEDIATE transactions: the write lock is taken at BEGIN, so the checks made inside
     // (blob presence, quota, immutable tags) hold when the transaction commits.
-    private static async Task<SqliteTransaction> BeginAsync(SqliteConnection c, CancellationToken cancellationToken) =>
-        (SqliteTransaction)await c.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken);
+    private static async Task<DbTransaction> BeginAsync(DbConnection c, CancellationToken cancellationToken) =>
+        (DbTransaction)await c.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken);
 
     private long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -52,8 +52,8 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
         await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT name FROM repositories WHERE name > $last ORDER BY name LIMIT $n";
-        cmd.Parameters.AddWithValue("$last", last ?? string.Empty);
-        cmd.Parameters.AddWithValue("$n", limit);
+        cmd.AddParameter("$last", last ?? string.Empty);
+        cmd.AddParameter("$n", limit);
         return await ReadStringsAsync(cmd, cancellationToken);
     }
 
@@ -62,9 +62,9 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
         await using var c = await OpenAsync(cancellationToken);
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT name FROM repositories WHERE project = $p AND name > $last ORDER BY name LIMIT $n";
-        cmd.Parameters.AddWithValue("$p", project);
-        cmd.Parameters.AddWithValue("$last", last ?? string.Empty);
-        cmd.Parameters.AddWithValue("$n", limit);
+        cmd.AddParameter("$p", project);
+        cmd.AddParameter("$last", last ?? string.Empty);
+        cmd.AddParameter("$n", limit);
         return await ReadStringsAsync(cmd, cancellationToken);
     }
 
@@ -80,8 +80,8 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
             JOIN blobs b ON b.digest = rb.digest
             WHERE r.name = $repo AND rb.digest = $digest
             """;
-        cmd.Parameters.AddWithValue("$repo", repository.Value);
-        cmd.Parameters.AddWithValue("$digest", digest.ToString());
+        cmd.AddParameter("$repo", repository.Value);
+        cmd.AddParameter("$digest", digest.ToString());
         return (await cmd.ExecuteScalarAsync(cancellationToken)) is long size ? size : (long?)null;
     }
 
@@ -99,8 +99,8 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
             SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
             WHERE rb.digest = $d AND r.project = $p LIMIT 1
             """;
-        cmd.Parameters.AddWithValue("$d", digest.ToString());
-        cmd.Parameters.AddWithValue("$p", project);
+        cmd.AddParameter("$d", digest.ToString());
+        cmd.AddParameter("$p", project);
         return (await cmd.ExecuteScalarAsync(cancellationToken)) is string name ? RepositoryName.Parse(name) : (RepositoryName?)null;
     }
 
@@ -159,21 +159,21 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
 
     private const string UploadColumns = "id, repository, created_at, size, updated_at";
 
-    private static UploadSession ReadUpload(SqliteDataReader r) => new(
+    private static UploadSession ReadUpload(DbDataReader r) => new(
         r.GetString(0), RepositoryName.Parse(r.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)),
         r.IsDBNull(3) ? null : r.GetInt64(3), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)));
 
     // ---- helpers ----------------------------------------------------------------------------
 
-    private static async Task<long?> RepositoryIdAsync(SqliteConnection c, CancellationToken cancellationToken, RepositoryName repository)
+    private static async Task<long?> RepositoryIdAsync(DbConnection c, CancellationToken cancellationToken, RepositoryName repository)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT id FROM repositories WHERE name = $n";
-        cmd.Parameters.AddWithValue("$n", repository.Value);
+        cmd.AddParameter("$n", repository.Value);
         return (await cmd.ExecuteScalarAsync(cancellationToken)) is long id ? id : null;
     }
 
-    private async Task<long> EnsureRepositoryAsync(SqliteConnection c, CancellationToken cancellationToken, RepositoryName repository)
+    private async Task<long> EnsureRepositoryAsync(DbConnection c, CancellationToken cancellationToken, RepositoryName repository)
     {
         if (await RepositoryIdAsync(c, cancellationToken, repository) is { } id)
         {
@@ -182,25 +182,25 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
 
         using var cmd = c.CreateCommand();
         cmd.CommandText = "INSERT INTO repositories(name, project, created_at) VALUES($n, $p, $t) RETURNING id";
-        cmd.Parameters.AddWithValue("$n", repository.Value);
-        cmd.Parameters.AddWithValue("$p", repository.Project);
-        cmd.Parameters.AddWithValue("$t", Now);
+        cmd.AddParameter("$n", repository.Value);
+        cmd.AddParameter("$p", repository.Project);
+        cmd.AddParameter("$t", Now);
         return (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    private static async Task<int> ExecuteAsync(SqliteConnection c, CancellationToken cancellationToken, string sql, params (string Name, object? Value)[] parameters)
+    private static async Task<int> ExecuteAsync(DbConnection c, CancellationToken cancellationToken, string sql, params (string Name, object? Value)[] parameters)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            cmd.AddParameter(name, value ?? DBNull.Value);
         }
 
         return (await cmd.ExecuteNonQueryAsync(cancellationToken));
     }
 
-    private static async Task<List<string>> ReadStringsAsync(SqliteCommand cmd, CancellationToken cancellationToken)
+    private static async Task<List<string>> ReadStringsAsync(DbCommand cmd, CancellationToken cancellationToken)
     {
         var list = new List<string>();
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Data;
 
@@ -37,7 +37,7 @@ public sealed class SqliteMemberStore(RegistryDatabase database, TimeProvider ti
                 cancellationToken, ("$p", projectId), ("$u", userId), ("$r", (int)role), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
             return await GetAsync(projectId, id, cancellationToken).ConfigureAwait(false);
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -82,5 +82,5 @@ public sealed class SqliteMemberStore(RegistryDatabase database, TimeProvider ti
         return role is null ? null : (ProjectRole)role.Value;
     }
 
-    private static Member Read(SqliteDataReader r) => new(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetString(3), (ProjectRole)r.GetInt64(4));
+    private static Member Read(DbDataReader r) => new(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetString(3), (ProjectRole)r.GetInt64(4));
 }

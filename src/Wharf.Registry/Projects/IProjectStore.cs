@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Data;
 
@@ -53,7 +53,7 @@ public sealed class SqliteProjectStore(RegistryDatabase database, TimeProvider t
     {
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (DbTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             long id = await connection.ScalarAsync<long>(
@@ -75,7 +75,7 @@ public sealed class SqliteProjectStore(RegistryDatabase database, TimeProvider t
             var at = DateTimeOffset.FromUnixTimeMilliseconds(now);
             return new Project(id, name, isPublic, ownerId, storageLimit, at, at);
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -169,6 +169,6 @@ public sealed class SqliteProjectStore(RegistryDatabase database, TimeProvider t
         return projects.Count == 0 ? null : projects[0];
     }
 
-    private static Project Read(SqliteDataReader r) =>
+    private static Project Read(DbDataReader r) =>
         new(r.GetInt64(0), r.GetString(1), r.GetInt64(2) != 0, r.NullableInt64(3), r.NullableInt64(4), r.Time(5), r.Time(6));
 }

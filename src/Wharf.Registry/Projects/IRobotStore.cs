@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Data;
 
@@ -68,7 +68,7 @@ public sealed class SqliteRobotStore(RegistryDatabase database, TimeProvider tim
                 ("$dd", durationDays), ("$e", StoredExpiry(expiresAt)), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
             return id == 0 ? null : await FindByIdAsync(id, cancellationToken).ConfigureAwait(false);
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -137,7 +137,7 @@ public sealed class SqliteRobotStore(RegistryDatabase database, TimeProvider tim
         return robots.Count == 0 ? null : robots[0];
     }
 
-    private static Robot Read(SqliteDataReader r) =>
+    private static Robot Read(DbDataReader r) =>
         new(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetString(3), r.NullableString(4), (RepositoryActions)r.GetInt64(5), r.GetInt64(6) != 0,
             (int)r.GetInt64(7), ApiExpiry(r.GetInt64(8)), r.Time(9), r.Time(10));
 

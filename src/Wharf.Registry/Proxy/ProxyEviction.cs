@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Wharf.Oci;
@@ -40,7 +40,7 @@ public sealed class ProxyPullLog(RegistryDatabase database)
             ("$r", repository.Value), ("$d", digest.ToString())).ConfigureAwait(false);
     }
 
-    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
+    private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 }
 
 /// <summary>

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Data;
 
@@ -103,7 +103,7 @@ public sealed class SqliteUpstreamRegistryStore(RegistryDatabase database, TimeP
             var at = DateTimeOffset.FromUnixTimeMilliseconds(now);
             return id == 0 ? null : registry with { Id = id, CreatedAt = at, UpdatedAt = at };
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -141,7 +141,7 @@ public sealed class SqliteUpstreamRegistryStore(RegistryDatabase database, TimeP
                 "UPDATE proxy_registries SET name = $n, type = $ty, url = $u, description = $d, insecure = $i, access_key = $k, access_secret = $s, update_time = $t, ca_certificate = $ca WHERE id = $id;",
                 cancellationToken, [.. Parameters(registry, time.GetUtcNow().ToUnixTimeMilliseconds()), ("$id", registry.Id)]).ConfigureAwait(false) == 1;
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -178,9 +178,9 @@ public sealed class SqliteUpstreamRegistryStore(RegistryDatabase database, TimeP
         ("$k", r.AccessKey), ("$s", r.AccessSecret), ("$t", now), ("$ca", r.CaCertificate),
     ];
 
-    private static UpstreamRegistry Read(SqliteDataReader r) => new(
+    private static UpstreamRegistry Read(DbDataReader r) => new(
         r.GetInt64(0), r.GetString(1), r.GetString(2), new Uri(r.GetString(3)), r.NullableString(4), r.GetInt64(5) != 0,
         r.NullableString(6), r.NullableString(7), r.Time(8), r.Time(9)) { CaCertificate = r.NullableString(10) };
 
-    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
+    private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 }

@@ -123,7 +123,7 @@ public sealed partial class ReplicationRunner : IDisposable
                 Log.Interrupted(_logger, failed);
             }
         }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException)
+        catch (Exception e) when (e is System.Data.Common.DbException or IOException)
         {
             // Not fatal: new runs still work; the stale ones keep saying Running until a later start.
             Log.RecoveryFailed(_logger, e.Message);
@@ -209,7 +209,7 @@ public sealed partial class ReplicationRunner : IDisposable
                 }
             }
         }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+        catch (Exception e) when (e is System.Data.Common.DbException or IOException or InvalidOperationException)
         {
             Log.ListenersFailed(_logger, id, e.Message);
         }

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Data;
 
@@ -104,7 +104,7 @@ public sealed class ReplicationStore(RegistryDatabase database, TimeProvider tim
             PoliciesChanged();
             return policy with { Id = id, CreatedAt = at, UpdatedAt = at };
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -124,7 +124,7 @@ public sealed class ReplicationStore(RegistryDatabase database, TimeProvider tim
             PoliciesChanged();
             return updated;
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -261,18 +261,18 @@ public sealed class ReplicationStore(RegistryDatabase database, TimeProvider tim
         ("$del", p.Deletion ? 1 : 0), ("$o", p.Override ? 1 : 0), ("$e", p.Enabled ? 1 : 0), ("$sp", p.Speed), ("$cc", p.CopyByChunk ? 1 : 0), ("$t", now),
     ];
 
-    private static ReplicationPolicy ReadPolicy(SqliteDataReader r) => new(
+    private static ReplicationPolicy ReadPolicy(DbDataReader r) => new(
         r.GetInt64(0), r.GetString(1), r.NullableString(2), r.NullableInt64(3), r.NullableInt64(4), r.NullableString(5), r.GetInt32(6),
         r.GetString(7), r.NullableString(8), JsonSerializer.Deserialize<List<ReplicationFilter>>(r.GetString(9), FilterJson) ?? [],
         r.GetInt64(10) != 0, r.GetInt64(11) != 0, r.GetInt64(12) != 0, r.GetInt32(13), r.GetInt64(14) != 0, r.Time(15), r.Time(16));
 
-    private static ReplicationExecution ReadExecution(SqliteDataReader r) => new(
+    private static ReplicationExecution ReadExecution(DbDataReader r) => new(
         r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.NullableString(3), r.GetString(4), r.Time(5), r.IsDBNull(6) ? null : r.Time(6),
         r.GetInt32(7), r.GetInt32(8), r.GetInt32(9), r.GetInt32(10), r.GetInt32(11), r.GetInt64(12));
 
-    private static ReplicationTask ReadTask(SqliteDataReader r) => new(
+    private static ReplicationTask ReadTask(DbDataReader r) => new(
         r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), r.Time(6), r.IsDBNull(7) ? null : r.Time(7),
         r.GetInt64(8), r.GetInt32(9), r.GetInt32(10));
 
-    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
+    private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 }

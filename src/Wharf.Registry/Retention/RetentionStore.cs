@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Registry.Data;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Metadata;
@@ -49,7 +49,7 @@ public sealed class RetentionStore(RegistryDatabase database, TimeProvider time)
                 cancellationToken, ("$p", policy.ProjectId), ("$a", policy.Algorithm), ("$r", Serialize(policy.Rules)), ("$c", policy.Cron), ("$t", now)).ConfigureAwait(false);
             return policy with { Id = id, CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(now), UpdatedAt = DateTimeOffset.FromUnixTimeMilliseconds(now) };
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -93,7 +93,7 @@ public sealed class RetentionStore(RegistryDatabase database, TimeProvider time)
     public async Task<long?> CreateExecutionAsync(long policyId, string trigger, bool dryRun, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var tx = (SqliteTransaction)await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = (DbTransaction)await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var running = c.Command("SELECT COUNT(*) FROM retention_executions WHERE policy_id = $p AND status = 'Running';", ("$p", policyId));
         running.Transaction = tx;
         if ((long)(await running.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! > 0)
@@ -177,16 +177,16 @@ public sealed class RetentionStore(RegistryDatabase database, TimeProvider time)
 
     private static string Serialize(IReadOnlyList<RetentionRule> rules) => JsonSerializer.Serialize(rules, RuleJson);
 
-    private static RetentionPolicy ReadPolicy(SqliteDataReader r) => new(
+    private static RetentionPolicy ReadPolicy(DbDataReader r) => new(
         r.GetInt64(0), r.GetInt64(1), r.GetString(2), JsonSerializer.Deserialize<List<RetentionRule>>(r.GetString(3), RuleJson) ?? [],
         r.NullableString(4), r.Time(5), r.Time(6));
 
-    private static RetentionExecution ReadExecution(SqliteDataReader r) => new(
+    private static RetentionExecution ReadExecution(DbDataReader r) => new(
         r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetInt64(4) != 0, r.Time(5), r.IsDBNull(6) ? null : r.Time(6),
         r.GetInt64(7), r.GetInt64(8), r.NullableInt64(9), r.NullableInt64(10));
 
-    private static RetentionTask ReadTask(SqliteDataReader r) => new(
+    private static RetentionTask ReadTask(DbDataReader r) => new(
         r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetString(3), r.Time(4), r.IsDBNull(5) ? null : r.Time(5), r.GetInt32(6), r.GetInt32(7));
 
-    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
+    private Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenAsync(cancellationToken);
 }

@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Oci;
 using Wharf.Registry.Api;
 
@@ -14,12 +14,11 @@ public static class StorageFull
 {
     private const int Enospc = 28;
     private const int Edquot = 122;
-    private const int SqliteFull = 13;
 
     public static bool IsOutOfSpace(Exception exception) => exception switch
     {
         IOException io => (io.HResult & 0xFFFF) is Enospc or Edquot || io.HResult == unchecked((int)0x80070070), // ERROR_DISK_FULL
-        SqliteException sqlite => sqlite.SqliteErrorCode == SqliteFull,
+        DbException database => Data.Sql.IsDiskFull(database),
         _ => false,
     };
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Registry.Data;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Metadata;
@@ -103,7 +103,7 @@ public sealed class WebhookStore(RegistryDatabase database, TimeProvider time)
             var at = DateTimeOffset.FromUnixTimeMilliseconds(now);
             return policy with { Id = id, CreatedAt = at, UpdatedAt = at };
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -123,7 +123,7 @@ public sealed class WebhookStore(RegistryDatabase database, TimeProvider time)
             PoliciesChanged();
             return updated;
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -149,7 +149,7 @@ public sealed class WebhookStore(RegistryDatabase database, TimeProvider time)
         ArgumentNullException.ThrowIfNull(deliveries);
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = (DbTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         long? executionId = await connection.ScalarAsync<long?>(
             "INSERT INTO webhook_executions (policy_id, event_type, start_time) SELECT $p, $ev, $t WHERE EXISTS (SELECT 1 FROM webhook_policies WHERE id = $p) RETURNING id;",
             cancellationToken, ("$p", policyId), ("$ev", eventType), ("$t", now)).ConfigureAwait(false);
@@ -258,12 +258,12 @@ public sealed class WebhookStore(RegistryDatabase database, TimeProvider time)
         ("$e", p.Enabled ? 1 : 0),
     ];
 
-    private static WebhookPolicy ReadPolicy(SqliteDataReader r) => new(
+    private static WebhookPolicy ReadPolicy(DbDataReader r) => new(
         r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.NullableString(3),
         JsonSerializer.Deserialize<List<WebhookTarget>>(r.GetString(4), Json) ?? [], JsonSerializer.Deserialize<List<string>>(r.GetString(5), Json) ?? [],
         r.GetInt64(6) != 0, r.GetString(7), r.Time(8), r.Time(9));
 
-    private static WebhookExecution ReadExecution(SqliteDataReader r)
+    private static WebhookExecution ReadExecution(DbDataReader r)
     {
         int total = r.GetInt32(5), succeeded = r.GetInt32(6), failed = r.GetInt32(7), inProgress = r.GetInt32(8);
         string status = inProgress > 0 ? WebhookStatus.Running : failed > 0 ? WebhookStatus.Error : WebhookStatus.Success;
@@ -271,11 +271,11 @@ public sealed class WebhookStore(RegistryDatabase database, TimeProvider time)
             inProgress > 0 || r.IsDBNull(4) ? null : r.Time(4), total, succeeded, failed, inProgress);
     }
 
-    private static WebhookTask ReadTask(SqliteDataReader r) => new(
+    private static WebhookTask ReadTask(DbDataReader r) => new(
         r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.GetInt32(5), r.Time(6),
         r.IsDBNull(7) ? null : r.Time(7), r.Time(8), r.IsDBNull(9) ? null : r.Time(9));
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         return await database.OpenAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -189,7 +189,7 @@ public sealed class RegistryDatabaseUpgradeTests
         }
     }
 
-    private static async Task<(long, long)> Row2(SqliteConnection c, string sql)
+    private static async Task<(long, long)> Row2(System.Data.Common.DbConnection c, string sql)
     {
         var rows = await c.QueryAsync(sql, r => (r.GetInt64(0), r.GetInt64(1)), CancellationToken.None);
         return Assert.Single(rows);

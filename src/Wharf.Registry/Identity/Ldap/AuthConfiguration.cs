@@ -53,7 +53,7 @@ public sealed class AuthConfiguration(RegistryDatabase database, IConfiguration 
 
             var settings = LdapSettings.From(merged);
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using var transaction = (System.Data.Common.DbTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             foreach (var (key, value) in changes)
             {
                 await connection.ExecuteAsync(

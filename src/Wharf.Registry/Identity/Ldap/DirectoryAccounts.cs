@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Identity.Ldap;
@@ -35,7 +35,7 @@ public sealed class DirectoryAccounts(RegistryDatabase database)
     public async Task SaveAsync(long userId, string dn, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset readAt, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (DbTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(
             "INSERT INTO directory_users (user_id, dn, groups, groups_read_at) VALUES ($u, $d, '', $t) "
             + "ON CONFLICT(user_id) DO UPDATE SET dn = excluded.dn, groups = '', groups_read_at = excluded.groups_read_at;",
@@ -48,7 +48,7 @@ public sealed class DirectoryAccounts(RegistryDatabase database)
     /// Databases of the first directory-login version kept the groups as text in <c>directory_users.groups</c>
     /// (a DN and a name per line, tab between): they move into <c>directory_user_groups</c> once.
     /// </summary>
-    internal static async Task MigrateGroupsColumnAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    internal static async Task MigrateGroupsColumnAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         var pending = await connection.QueryAsync(
             "SELECT user_id, groups FROM directory_users WHERE groups <> '';", r => (UserId: r.GetInt64(0), Text: r.GetString(1)), cancellationToken).ConfigureAwait(false);
@@ -65,7 +65,7 @@ public sealed class DirectoryAccounts(RegistryDatabase database)
         }
     }
 
-    private static async Task ReplaceGroupsAsync(SqliteConnection connection, long userId, IReadOnlyList<DirectoryGroup> groups, CancellationToken cancellationToken)
+    private static async Task ReplaceGroupsAsync(DbConnection connection, long userId, IReadOnlyList<DirectoryGroup> groups, CancellationToken cancellationToken)
     {
         await connection.ExecuteAsync("DELETE FROM directory_user_groups WHERE user_id = $u;", cancellationToken, ("$u", userId)).ConfigureAwait(false);
         foreach (var group in groups)

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Wharf.Registry.Projects;
 using Wharf.Registry.Data;
 
@@ -35,7 +35,7 @@ public sealed class UserGroupStore(RegistryDatabase database, TimeProvider time)
                 cancellationToken, ("$n", name), ("$k", LdapGroupType), ("$d", dn), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
             return new UserGroup(id, name, LdapGroupType, dn);
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -88,7 +88,7 @@ public sealed class UserGroupStore(RegistryDatabase database, TimeProvider time)
                 cancellationToken, ("$p", projectId), ("$g", groupId), ("$r", (int)role), ("$t", time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
             return await GetMemberAsync(projectId, MemberIdBase + id, cancellationToken).ConfigureAwait(false);
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == Sql.ConstraintViolation)
+        catch (System.Data.Common.DbException e) when (Data.Sql.IsConstraintViolation(e))
         {
             return null;
         }
@@ -129,8 +129,8 @@ public sealed class UserGroupStore(RegistryDatabase database, TimeProvider time)
             ("$p", projectId), ("$id", memberId - MemberIdBase)).ConfigureAwait(false) == 1;
     }
 
-    private static UserGroup ReadGroup(SqliteDataReader r) => new(r.GetInt64(0), r.GetString(1), r.GetInt32(2), r.GetString(3));
+    private static UserGroup ReadGroup(DbDataReader r) => new(r.GetInt64(0), r.GetString(1), r.GetInt32(2), r.GetString(3));
 
-    private static GroupMember ReadMember(SqliteDataReader r) =>
+    private static GroupMember ReadMember(DbDataReader r) =>
         new(MemberIdBase + r.GetInt64(0), r.GetInt64(1), new UserGroup(r.GetInt64(2), r.GetString(3), r.GetInt32(4), r.GetString(5)), (ProjectRole)r.GetInt32(6));
 }
