@@ -240,7 +240,17 @@ public sealed partial class ContainerEngine
         bool logging = c.RuntimeFlags.LogDriver is "k8s-file" or "json-file";
         psi.RedirectStandardOutput = logging;
         psi.RedirectStandardError = logging && !c.Terminal;
+
+        // Recorded as running before the runtime is started, with wharf as its monitor: a wharf
+        // killed from here on leaves a record that the next reader reconciles with the runtime
+        // (ContainerStore.Refresh: a runtime still creating it, or its live init, keep it running),
+        // never a container the runtime runs while the record says it was only created.
+        c.State = ContainerStates.Running;
+        c.StartedAt = Now;
+        c.MonitorPid = Environment.ProcessId;
+        Store.Write(c);
         using var process = Process.Start(psi) ?? throw new WharfException($"starting {Runtime.Path}");
+        PauseForTest(process.Id);
         if (closeStdin)
         {
             process.StandardInput.Close();
@@ -255,10 +265,6 @@ public sealed partial class ContainerEngine
                     Task.Run(() => log.PumpAsync(process.StandardOutput.BaseStream, "stdout", Console.OpenStandardOutput(), CancellationToken.None)),
                     Task.Run(() => log.PumpAsync(process.StandardError.BaseStream, "stderr", Console.OpenStandardError(), CancellationToken.None)));
 
-        c.State = ContainerStates.Running;
-        c.StartedAt = Now;
-        c.MonitorPid = Environment.ProcessId;
-        Store.Write(c);
         var publishing = c.Ports.Count > 0 ? Task.Run(() => PublishPorts(c, process)) : Task.CompletedTask;
 
         // --timeout: the runtime kills the container; podman records -1 for it (exit status 255).
@@ -316,6 +322,24 @@ public sealed partial class ContainerEngine
         }
 
         return code;
+    }
+
+    /// <summary>
+    /// Test hook (<c>_WHARF_TEST_PAUSE_AFTER_RUNTIME_START=1</c>): stops the runtime before it can
+    /// create the container, says so on stderr (<c>paused: runtime PID</c>) and waits forever, so
+    /// a test kills wharf at the instant between the running record and the runtime's container.
+    /// </summary>
+    private void PauseForTest(int runtimePid)
+    {
+        if (Env.Get("_WHARF_TEST_PAUSE_AFTER_RUNTIME_START") != "1")
+        {
+            return;
+        }
+
+        ContainerNative.Kill(runtimePid, 19);
+        Console.Error.WriteLine($"paused: runtime {runtimePid}");
+        Console.Error.Flush();
+        Thread.Sleep(Timeout.Infinite);
     }
 
     private int RunDetached(ContainerRecord c)
