@@ -231,7 +231,37 @@ public sealed partial class ContainerEngine
     {
         var psi = Runtime.StartInfo("run", "--bundle", Store.Bundle(c.Id), c.Id);
         bool closeStdin = !interactive && !c.Terminal;
-        psi.RedirectStandardInput = closeStdin;
+        bool holdStdin = false;
+        bool pumpStdin = false;
+        if (c.Terminal && !HasControllingTerminal())
+        {
+            // -t without a terminal (a script, CI): runc hands the container's terminal over through
+            // its own, which it opens as /dev/tty. As podman (whose conmon makes the terminal) the
+            // container still gets one: script(1) is the terminal runc runs in, and what the container
+            // prints comes out with the terminal's \r\n. podman warns when -i asks for the missing input.
+            if (interactive && Console.IsInputRedirected)
+            {
+                Progress("WARN[0000] The input device is not a TTY. The --tty and --interactive flags might not work properly");
+            }
+
+            string scriptTool = RootfsMount.FindTool("script")
+                ?? throw new WharfException("-t without a terminal needs script(1): install bsdutils (or util-linux)");
+            string Q(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+            string command = string.Join(' ', new[] { psi.FileName }.Concat(psi.ArgumentList).Select(Q));
+            psi = new ProcessStartInfo(scriptTool) { UseShellExecute = false };
+            foreach (string a in new[] { "-qfec", "exec " + command, "/dev/null" })
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            // Without -i the container's terminal gets no input, and no end-of-file either (script(1)
+            // would type one into it at the end of its own stdin): an open pipe that is never written.
+            // With -i wharf's input is copied into that pipe, which stays open after its end.
+            holdStdin = true;
+            pumpStdin = interactive;
+        }
+
+        psi.RedirectStandardInput = closeStdin || holdStdin;
         Console.Out.Flush();
         Console.Error.Flush();
         // The output is also the log's (podman's conmon tees it). With a terminal runc copies the
@@ -254,6 +284,28 @@ public sealed partial class ContainerEngine
         if (closeStdin)
         {
             process.StandardInput.Close();
+        }
+        else if (pumpStdin)
+        {
+            var into = process.StandardInput.BaseStream;
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    using var from = Console.OpenStandardInput();
+                    byte[] buffer = new byte[4096];
+                    int n;
+                    while ((n = await from.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+                    {
+                        await into.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+                        await into.FlushAsync().ConfigureAwait(false);
+                    }
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException)
+                {
+                    // The container is gone.
+                }
+            });
         }
 
         using var log = logging ? new ContainerLogWriter(LogPathOf(c), c.RuntimeFlags.LogSizeMax) : null;
@@ -322,6 +374,20 @@ public sealed partial class ContainerEngine
         }
 
         return code;
+    }
+
+    /// <summary>Whether this process has a terminal runc can open as /dev/tty.</summary>
+    private static bool HasControllingTerminal()
+    {
+        try
+        {
+            using var tty = new FileStream("/dev/tty", FileMode.Open, FileAccess.ReadWrite);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>
