@@ -95,6 +95,7 @@ public static class WharfCli
         RefusedVerbs.AddTo(system, RefusedVerbs.System, context);
         RefusedVerbs.AddTo(root.Subcommands.First(c => c.Name == "container"), RefusedVerbs.Container, context);
         RefusedVerbs.AddTo(root.Subcommands.First(c => c.Name == "volume"), RefusedVerbs.Volume, context);
+        RefusedFlags.AddTo(root);
         if (args is [CompletionCommand.CallbackVerb, .. var words])
         {
             return await CompletionCommand.CompleteAsync(root, words, io.Out).ConfigureAwait(false);
@@ -104,6 +105,15 @@ public static class WharfCli
         args = ContainerCli.SplitCommand(args);
 
         var parse = root.Parse(args);
+
+        // A podman flag wharf refuses is named as such, even where the rest of the line (the
+        // arguments it would make optional, as volume rm --all) does not parse.
+        if (RefusedFlags.Find(parse) is { } refusedFlag)
+        {
+            await io.Err.WriteLineAsync($"Error: {refusedFlag} is not supported by wharf").ConfigureAwait(false);
+            return 125;
+        }
+
         if (parse.Errors.Count > 0)
         {
             await io.Err.WriteLineAsync(UsageErrors.Describe(parse)).ConfigureAwait(false);

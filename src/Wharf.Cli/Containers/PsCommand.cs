@@ -26,7 +26,7 @@ public static class PsCommand
         var size = new Option<bool>("--size", "-s") { Description = "Display the total file sizes" };
         var sync = new Option<bool>("--sync") { Description = "Accepted: wharf reads the runtime's state on every listing" };
         var pod = new Option<bool>("--pod", "-p") { Description = "Not supported by wharf (pods)" };
-        var ns = new Option<bool>("--namespace", "--ns") { Description = "Not supported by wharf" };
+        var ns = new Option<bool>("--ns", "--namespace") { Description = "Not supported by wharf" };
         var watch = new Option<string?>("--watch", "-w") { Description = "Not supported by wharf" };
         var command = new Command(name, "List containers") { all, quiet, noTrunc, format, filter, noHeading, sort, last, latest, external, size, sync, pod, ns, watch };
         foreach (string a in aliases)
@@ -36,7 +36,7 @@ public static class PsCommand
 
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
-            foreach (var (refused, flag) in new[] { (parse.GetValue(pod), "--pod"), (parse.GetValue(ns), "--namespace"), (parse.GetValue(watch) is not null, "--watch") })
+            foreach (var (refused, flag) in new[] { (parse.GetValue(pod), "--pod"), (parse.GetValue(ns), "--ns"), (parse.GetValue(watch) is not null, "--watch") })
             {
                 if (refused)
                 {

@@ -38,7 +38,8 @@ public static class VolumeCli
     {
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print volume output in quiet mode" };
         var format = new Option<string?>("--format") { Description = "Format volume output using JSON or a Go template" };
-        var command = new Command("ls", "List volumes") { quiet, format };
+        var noHeading = new Option<bool>("--noheading") { Description = "Do not print headers" };
+        var command = new Command("ls", "List volumes") { quiet, format, noHeading };
         command.Aliases.Add("list");
         command.SetAction((parse, ct) => c.RunAsync(async () =>
         {
@@ -63,7 +64,8 @@ public static class VolumeCli
             }
             else if (volumes.Count > 0)
             {
-                await c.Out.WriteAsync(Table.Render([["DRIVER", "VOLUME NAME"], .. volumes.Select(v => (IReadOnlyList<string>)["local", v.Name])])).ConfigureAwait(false);
+                string table = Table.Render([["DRIVER", "VOLUME NAME"], .. volumes.Select(v => (IReadOnlyList<string>)["local", v.Name])]);
+                await c.Out.WriteAsync(parse.GetValue(noHeading) ? table[(table.IndexOf('\n', StringComparison.Ordinal) + 1)..] : table).ConfigureAwait(false);
             }
 
             return 0;
@@ -73,15 +75,24 @@ public static class VolumeCli
 
     private static Command Inspect(CliContext c)
     {
-        var names = new Argument<string[]>("VOLUME") { Arity = ArgumentArity.OneOrMore };
-        var command = new Command("inspect", "Display detailed information on one or more volumes") { names };
+        var names = new Argument<string[]>("VOLUME") { Arity = ArgumentArity.ZeroOrMore };
+        var all = new Option<bool>("--all", "-a") { Description = "Inspect all volumes" };
+        var format = new Option<string?>("--format", "-f") { Description = "Format volume output using JSON or a Go template" };
+        var command = new Command("inspect", "Display detailed information on one or more volumes") { names, all, format };
         command.SetAction((parse, ct) => c.RunAsync(async () =>
         {
             var store = Store(c, parse);
+            string[] asked = parse.GetValue(names) ?? [];
+            if (parse.GetValue(all) == (asked.Length > 0))
+            {
+                // podman's words for both mistakes (names with --all, neither).
+                throw new Engine.WharfException("provide one or more volume names or use --all");
+            }
+
             // As podman: the volumes found are printed, then the first missing one is the error.
             var found = new JsonArray();
             string? missing = null;
-            foreach (string n in parse.GetValue(names) ?? [])
+            foreach (string n in parse.GetValue(all) ? store.List().Select(v => v.Name) : asked)
             {
                 if (store.TryGet(n) is { } v)
                 {
@@ -93,7 +104,19 @@ public static class VolumeCli
                 }
             }
 
-            await c.Out.WriteLineAsync(found.ToJsonString(JsonOutput.Indented)).ConfigureAwait(false);
+            if (parse.GetValue(format) is { } f && f != "json")
+            {
+                var template = new GoTemplate(f);
+                foreach (var v in found)
+                {
+                    await c.Out.WriteLineAsync(template.Render(v)).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                await c.Out.WriteLineAsync(found.ToJsonString(JsonOutput.Indented)).ConfigureAwait(false);
+            }
+
             return missing is null ? 0 : throw new Engine.WharfException($"inspecting object: no such volume {missing}");
         }));
         return command;

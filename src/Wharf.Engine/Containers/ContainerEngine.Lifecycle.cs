@@ -38,6 +38,7 @@ public sealed partial class ContainerEngine
         }
 
         Runtime.Kill(c.Id, SignalName(c.StopSignal));
+        EndRuntimeStillCreating(c);
         if (WaitExited(c, TimeSpan.FromSeconds(Math.Max(0, timeoutSeconds))) is { } done)
         {
             return done;
@@ -60,6 +61,24 @@ public sealed partial class ContainerEngine
         Runtime.Kill(c.Id, SignalName(signal));
         Event("kill", c);
         return c;
+    }
+
+    /// <summary>
+    /// A container recorded as running whose runtime has no state for it yet (wharf was killed
+    /// while the runtime was creating it): the runtime's own process is what stop and rm -f end,
+    /// so it never creates a container the record no longer has.
+    /// </summary>
+    private void EndRuntimeStillCreating(ContainerRecord c)
+    {
+        if (!Directory.Exists(Path.Combine(Runtime.StateRoot, c.Id)) && Store.RuntimeRunFor(c.Id) is int pid)
+        {
+            ContainerNative.Kill(pid, 9);
+            var clock = Stopwatch.StartNew();
+            while (Store.RuntimeRunFor(c.Id) is not null && clock.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                Thread.Sleep(20);
+            }
+        }
     }
 
     /// <summary>Waits (bounded) until the container's waiter has recorded its exit.</summary>
@@ -128,6 +147,7 @@ public sealed partial class ContainerEngine
             // podman's rm -f records died and remove, no cleanup.
             Store.RecordCleanup = false;
             Runtime.Kill(c.Id, "KILL");
+            EndRuntimeStillCreating(c);
             if (WaitExited(c, TimeSpan.FromSeconds(30)) is null)
             {
                 throw new WharfException($"container {c.Name} did not exit after SIGKILL");

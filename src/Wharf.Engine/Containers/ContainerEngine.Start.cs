@@ -310,7 +310,37 @@ public sealed partial class ContainerEngine
     {
         var psi = Runtime.StartInfo("run", "--bundle", Store.Bundle(c.Id), c.Id);
         bool closeStdin = !interactive && !c.Terminal;
-        psi.RedirectStandardInput = closeStdin;
+        bool holdStdin = false;
+        bool pumpStdin = false;
+        if (c.Terminal && !HasControllingTerminal())
+        {
+            // -t without a terminal (a script, CI): runc hands the container's terminal over through
+            // its own, which it opens as /dev/tty. As podman (whose conmon makes the terminal) the
+            // container still gets one: script(1) is the terminal runc runs in, and what the container
+            // prints comes out with the terminal's \r\n. podman warns when -i asks for the missing input.
+            if (interactive && Console.IsInputRedirected)
+            {
+                Progress("WARN[0000] The input device is not a TTY. The --tty and --interactive flags might not work properly");
+            }
+
+            string scriptTool = RootfsMount.FindTool("script")
+                ?? throw new WharfException("-t without a terminal needs script(1): install bsdutils (or util-linux)");
+            string Q(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+            string command = string.Join(' ', new[] { psi.FileName }.Concat(psi.ArgumentList).Select(Q));
+            psi = new ProcessStartInfo(scriptTool) { UseShellExecute = false };
+            foreach (string a in new[] { "-qfec", "exec " + command, "/dev/null" })
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            // Without -i the container's terminal gets no input, and no end-of-file either (script(1)
+            // would type one into it at the end of its own stdin): an open pipe that is never written.
+            // With -i wharf's input is copied into that pipe, which stays open after its end.
+            holdStdin = true;
+            pumpStdin = interactive;
+        }
+
+        psi.RedirectStandardInput = closeStdin || holdStdin;
         Console.Out.Flush();
         Console.Error.Flush();
         // The output is also the log's (podman's conmon tees it). With a terminal runc copies the
@@ -319,10 +349,42 @@ public sealed partial class ContainerEngine
         bool logging = c.RuntimeFlags.LogDriver is "k8s-file" or "json-file";
         psi.RedirectStandardOutput = logging;
         psi.RedirectStandardError = logging && !c.Terminal;
+
+        // Recorded as running before the runtime is started, with wharf as its monitor: a wharf
+        // killed from here on leaves a record that the next reader reconciles with the runtime
+        // (ContainerStore.Refresh: a runtime still creating it, or its live init, keep it running),
+        // never a container the runtime runs while the record says it was only created.
+        c.State = ContainerStates.Running;
+        c.StartedAt = Now;
+        c.MonitorPid = Environment.ProcessId;
+        Store.Write(c);
         using var process = Process.Start(psi) ?? throw new WharfException($"starting {Runtime.Path}");
+        PauseForTest(process.Id);
         if (closeStdin)
         {
             process.StandardInput.Close();
+        }
+        else if (pumpStdin)
+        {
+            var into = process.StandardInput.BaseStream;
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    using var from = Console.OpenStandardInput();
+                    byte[] buffer = new byte[4096];
+                    int n;
+                    while ((n = await from.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+                    {
+                        await into.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+                        await into.FlushAsync().ConfigureAwait(false);
+                    }
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException)
+                {
+                    // The container is gone.
+                }
+            });
         }
 
         using var log = logging ? new ContainerLogWriter(LogPathOf(c), c.RuntimeFlags.LogSizeMax) : null;
@@ -334,10 +396,6 @@ public sealed partial class ContainerEngine
                     Task.Run(() => log.PumpAsync(process.StandardOutput.BaseStream, "stdout", Console.OpenStandardOutput(), CancellationToken.None)),
                     Task.Run(() => log.PumpAsync(process.StandardError.BaseStream, "stderr", Console.OpenStandardError(), CancellationToken.None)));
 
-        c.State = ContainerStates.Running;
-        c.StartedAt = Now;
-        c.MonitorPid = Environment.ProcessId;
-        Store.Write(c);
         var publishing = c.Ports.Count > 0 ? Task.Run(() => PublishPorts(c, process)) : Task.CompletedTask;
 
         // --timeout: the runtime kills the container; podman records -1 for it (exit status 255).
@@ -395,6 +453,38 @@ public sealed partial class ContainerEngine
         }
 
         return code;
+    }
+
+    /// <summary>Whether this process has a terminal runc can open as /dev/tty.</summary>
+    private static bool HasControllingTerminal()
+    {
+        try
+        {
+            using var tty = new FileStream("/dev/tty", FileMode.Open, FileAccess.ReadWrite);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Test hook (<c>_WHARF_TEST_PAUSE_AFTER_RUNTIME_START=1</c>): stops the runtime before it can
+    /// create the container, says so on stderr (<c>paused: runtime PID</c>) and waits forever, so
+    /// a test kills wharf at the instant between the running record and the runtime's container.
+    /// </summary>
+    private void PauseForTest(int runtimePid)
+    {
+        if (Env.Get("_WHARF_TEST_PAUSE_AFTER_RUNTIME_START") != "1")
+        {
+            return;
+        }
+
+        ContainerNative.Kill(runtimePid, 19);
+        Console.Error.WriteLine($"paused: runtime {runtimePid}");
+        Console.Error.Flush();
+        Thread.Sleep(Timeout.Infinite);
     }
 
     private int RunDetached(ContainerRecord c)

@@ -178,6 +178,14 @@ public sealed class ContainerStore
             return c;
         }
 
+        // Killed between recording the container as running and the runtime creating it: the
+        // runtime's "run" for this container is still alive (creating it, or running it without
+        // its state visible yet), so the container is running, as podman's state sync would find.
+        if (!exited && RuntimeRunFor(c.Id) is not null)
+        {
+            return c;
+        }
+
         // Read again: the waiter may have just recorded the exit itself.
         var fresh = TryRead(c.Id) ?? c;
         if (fresh.State != ContainerStates.Running)
@@ -196,6 +204,56 @@ public sealed class ContainerStore
         }
 
         return fresh;
+    }
+
+    /// <summary>
+    /// The PID of a live runtime process started as <c>RUNTIME … run --bundle BUNDLE ID</c> for
+    /// this container (an attached run's), or null; read from /proc, whose command lines the
+    /// user's own processes show.
+    /// </summary>
+    internal int? RuntimeRunFor(string id)
+    {
+        string bundle = Bundle(id);
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid))
+            {
+                continue;
+            }
+
+            string[] argv;
+            try
+            {
+                argv = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            int run = Array.IndexOf(argv, "run");
+            if (run > 0 && argv.Length == run + 4 && argv[run + 1] == "--bundle" && argv[run + 2] == bundle && argv[run + 3] == id
+                && ContainerNative.ProcessExists(pid) && !IsZombie(dir))
+            {
+                return pid;
+            }
+        }
+
+        return null;
+    }
+
+    private static bool IsZombie(string procDir)
+    {
+        try
+        {
+            string stat = File.ReadAllText(Path.Combine(procDir, "stat"));
+            int close = stat.LastIndexOf(')');
+            return close > 0 && close + 2 < stat.Length && stat[close + 2] is 'Z' or 'X';
+        }
+        catch (IOException)
+        {
+            return true;
+        }
     }
 
     /// <summary>The container's init process, from the runtime's state file, still exists.</summary>
