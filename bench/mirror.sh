@@ -31,46 +31,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local low port
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  while :; do
-    port=$((10000 + RANDOM % (low - 10000)))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-  done
-}
-
-wait_ready() { # name port pid
-  local i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$3" 2>/dev/null || die "$1 exited during startup"
-    case $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/v2/") in 200 | 401) return 0 ;; esac
-    sleep 0.2
-  done
-  die "$1 did not answer GET /v2/ within 60 s"
-}
-
 # start_registry NAME: a new docker-registry with its own data directory; sets REG (HOST:PORT) and
 # REG_PID (not run in $(...), so the PID reaches PIDS and the cleanup).
 start_registry() {
   local port
   port=$(free_port)
-  cat >"$WORK/$1.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $WORK/$1-data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$port
-EOF
-  docker-registry serve "$WORK/$1.yml" >"$WORK/$1.log" 2>&1 &
-  PIDS+=($!)
-  REG_PID=$!
-  wait_ready "docker-registry ($1)" "$port" "$REG_PID"
+  start_docker_registry "$WORK/$1-data" "$port" "$WORK/$1.log" error || die "docker-registry ($1) did not start"
+  REG_PID=$DOCKER_REGISTRY_PID
   REG=127.0.0.1:$port
 }
 

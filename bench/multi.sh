@@ -36,26 +36,6 @@ cleanup() { stop_all; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  local low port
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  while :; do
-    port=$((10000 + RANDOM % (low - 10000)))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-  done
-}
-
-wait_ready() { # name url pid
-  local i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$3" 2>/dev/null || { log "$1 exited during startup"; return 1; }
-    case $(curl -s -o /dev/null -w '%{http_code}' "$2") in 200 | 401) return 0 ;; esac
-    sleep 0.2
-  done
-  log "$1 did not answer $2 within 60 s"
-  return 1
-}
-
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "building wharfd (Release)"
 dotnet build src/Wharf.Server/Wharf.Server.csproj -c Release -nologo -v q -p:UseSharedCompilation=false \
@@ -72,7 +52,7 @@ start_instances() { # count
       --Registry:OpenRegistry=true --Registry:SharedDataDirectory=true >>"$RESULTS/multi-wharfd-$i.log" 2>&1 &
     PIDS+=("$!")
     PORTS+=("$port")
-    wait_ready "wharfd $i" "http://127.0.0.1:$port/v2/" "$!" || die "wharfd $i did not start"
+    wait_ready "wharfd $i" "$port" "$!" || die "wharfd $i did not start"
   done
   NGINX_PORT=$(free_port)
   mkdir -p "$WORK/nginx"
@@ -90,7 +70,7 @@ start_instances() { # count
   } >"$WORK/nginx/nginx.conf"
   "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
   NGINX_PID=$!
-  wait_ready nginx "http://127.0.0.1:$NGINX_PORT/v2/" "$NGINX_PID" || die "nginx did not start"
+  wait_ready nginx "$NGINX_PORT" "$NGINX_PID" || die "nginx did not start"
 }
 
 rps() { awk '/Requests per second/ {print $4}' "$1"; }
