@@ -164,7 +164,8 @@ public sealed partial class LabelRules(LabelStore store, IProjectStore projects,
     private async Task<Project> VisibleProjectAsync(Caller caller, long projectId, CancellationToken cancellationToken)
     {
         var project = await projects.FindByIdAsync(projectId, cancellationToken).ConfigureAwait(false);
-        if (project is null || !(caller.IsSysAdmin || (await access.EvaluateAsync(caller, project, cancellationToken).ConfigureAwait(false)).Actions.HasFlag(RepositoryActions.Pull)))
+        // The evaluator gives public projects' readers and system admins pull too.
+        if (project is null || !(await access.EvaluateAsync(caller, project, cancellationToken).ConfigureAwait(false)).Actions.HasFlag(RepositoryActions.Pull))
         {
             throw ApiException.NotFound($"project {projectId} not found");
         }

@@ -110,15 +110,17 @@ public sealed class LabelStore(RegistryDatabase database, TimeProvider time)
             return result;
         }
 
+        // Only the digests asked for (a page of at most 100 artifacts), not every labelled artifact of the repository.
+        var digestParameters = digests.Select((d, i) => ($"$d{i}", (object?)d)).ToArray();
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync(
             $"""
             SELECT a.digest, {string.Join(", ", Columns.Split(", ").Select(c => "l." + c))}
-            FROM artifact_labels a JOIN labels l ON l.id = a.label_id WHERE a.repository_id = $r ORDER BY l.name, l.id;
+            FROM artifact_labels a JOIN labels l ON l.id = a.label_id
+            WHERE a.repository_id = $r AND a.digest IN ({string.Join(", ", digestParameters.Select(p => p.Item1))}) ORDER BY l.name, l.id;
             """,
-            r => (Digest: r.GetString(0), Label: Read(r, 1)), cancellationToken, ("$r", repositoryId)).ConfigureAwait(false);
-        var wanted = digests.ToHashSet(StringComparer.Ordinal);
-        foreach (var group in rows.Where(r => wanted.Contains(r.Digest)).GroupBy(r => r.Digest, StringComparer.Ordinal))
+            r => (Digest: r.GetString(0), Label: Read(r, 1)), cancellationToken, [("$r", repositoryId), .. digestParameters]).ConfigureAwait(false);
+        foreach (var group in rows.GroupBy(r => r.Digest, StringComparer.Ordinal))
         {
             result[group.Key] = group.Select(r => r.Label).ToList();
         }

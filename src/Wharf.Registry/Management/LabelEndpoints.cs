@@ -58,9 +58,7 @@ internal static class LabelEndpoints
 
         var labels = await Rules(context).ListAsync(caller, query["scope"].ToString() is { Length: > 0 } s ? s : null, projectId, contains, exact, context.RequestAborted)
             .ConfigureAwait(false);
-        var (page, pageSize) = Api.Paging(context);
-        Api.WritePaging(context, labels.Count, page, pageSize);
-        return Results.Json(labels.Skip((page - 1) * pageSize).Take(pageSize).Select(LabelResponse.From), Api.Json);
+        return Results.Json(Api.Page(context, labels).Select(LabelResponse.From), Api.Json);
     }
 
     private static async Task<IResult> CreateAsync(HttpContext context)
