@@ -182,28 +182,31 @@ public static class CopyEngine
             try
             {
                 options.Progress?.Invoke(new CopyEvent(CopyEventKind.Copying, blob, false, isConfig));
-                if (await destination.ExistsAsync(blob, ct).ConfigureAwait(false))
-                {
-                    options.Progress?.Invoke(new CopyEvent(CopyEventKind.Skipped, blob, false, isConfig));
-                    return;
-                }
-
-                if (destination is IMountable mountable && options.MountCandidates is { } candidates)
-                {
-                    foreach (string from in candidates(blob))
-                    {
-                        if (await mountable.MountAsync(blob, from, ct).ConfigureAwait(false))
-                        {
-                            options.Progress?.Invoke(new CopyEvent(CopyEventKind.Mounted, blob, false, isConfig));
-                            return;
-                        }
-                    }
-                }
-
+                // The whole step is retried, the existence check and the mount too: a destination that
+                // answers a HEAD with a 5xx while another upload of the same blob commits is as worth
+                // asking again as a dropped upload.
                 for (int attempt = 1; ; attempt++)
                 {
                     try
                     {
+                        if (await destination.ExistsAsync(blob, ct).ConfigureAwait(false))
+                        {
+                            options.Progress?.Invoke(new CopyEvent(CopyEventKind.Skipped, blob, false, isConfig));
+                            return;
+                        }
+
+                        if (destination is IMountable mountable && options.MountCandidates is { } candidates)
+                        {
+                            foreach (string from in candidates(blob))
+                            {
+                                if (await mountable.MountAsync(blob, from, ct).ConfigureAwait(false))
+                                {
+                                    options.Progress?.Invoke(new CopyEvent(CopyEventKind.Mounted, blob, false, isConfig));
+                                    return;
+                                }
+                            }
+                        }
+
                         await TransferAsync(blob, ct).ConfigureAwait(false);
                         break;
                     }
