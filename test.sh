@@ -50,6 +50,6 @@ WHARF_TEST_DATABASE=postgresql dotnet test tests/Wharf.Registry.Tests -c Release
   --filter "$(cat tests/Wharf.Registry.Tests/postgresql.filter)" 2>&1 | tee -a "$log" || status=$?
 
 # One closing line for the whole run, summed over the test projects.
-sum() { grep -oE "$1: +[0-9]+" "$log" | awk '{s+=$2} END {print s+0}'; }
+sum() { grep -E "^(Passed|Failed)! +- " "$log" | grep -oE "$1: +[0-9]+" | awk '{s+=$2} END {print s+0}'; }
 echo "tests: $(sum Passed) passed, $(sum Failed) failed, $(sum Skipped) skipped"
 exit $status
