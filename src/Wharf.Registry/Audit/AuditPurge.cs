@@ -106,16 +106,13 @@ public sealed partial class AuditPurge(
                     Log.PurgeFailed(logger, e);
                 }
 
-                await Task.Delay(PollInterval, time, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(options.AuditPurgePollInterval > TimeSpan.Zero ? options.AuditPurgePollInterval : TimeSpan.FromSeconds(30), time, stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
     }
-
-    /// <summary>How often the schedule is checked against the clock.</summary>
-    public static TimeSpan PollInterval { get; } = TimeSpan.FromSeconds(30);
 
     // The operations are a list: records compare it by reference, so schedules are compared by this.
     private static string Key(AuditPurgeSchedule s) => $"{s.Type}|{s.Cron}|{s.RetentionHours}|{string.Join(',', s.Operations ?? [])}";

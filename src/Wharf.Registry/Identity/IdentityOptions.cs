@@ -52,4 +52,7 @@ public sealed class IdentityOptions
 
     /// <summary>How long audit log entries are kept; older ones are purged hourly.</summary>
     public TimeSpan AuditRetention { get; set; } = TimeSpan.FromDays(180);
+
+    /// <summary>How often the audit purge schedule is checked against the registry's clock.</summary>
+    public TimeSpan AuditPurgePollInterval { get; set; } = TimeSpan.FromSeconds(30);
 }

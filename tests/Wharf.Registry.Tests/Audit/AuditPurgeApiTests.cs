@@ -13,7 +13,8 @@ public sealed class AuditPurgeApiTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = await WharfServer.StartAsync();
+        // The purge loop polls the schedule on a real timer; a short poll lets the moved clock be seen at once.
+        _server = await WharfServer.StartAsync(new() { ["Registry:AuditPurgePollInterval"] = "00:00:00.100" });
         _admin = _server.Admin();
     }
 
