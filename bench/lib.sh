@@ -76,3 +76,38 @@ start_docker_registry() {
   PIDS+=("$DOCKER_REGISTRY_PID")
   wait_ready docker-registry "$port" "$DOCKER_REGISTRY_PID"
 }
+
+# start_postgres DIR: a private PostgreSQL cluster (Debian's postgresql, the newest installed) in DIR
+# on 127.0.0.1 at a free port, default settings (fsync and synchronous_commit on), run as the
+# postgres account when we are root. Sets POSTGRES_URL (a database "wharf", trust authentication on
+# loopback) and POSTGRES_VERSION; the server's PID joins PIDS. Returns 1 (with a log line) when
+# PostgreSQL is not installed or does not start.
+start_postgres() {
+  local dir=$1 bin port i pid as=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [[ -n $bin && -x $bin/initdb ]] || { log "PostgreSQL is not installed (Debian package postgresql): skipping it"; return 1; }
+  mkdir -p "$dir"
+  if [[ $(id -u) == 0 ]]; then
+    chown postgres:postgres "$dir"
+    as=(runuser -u postgres --)
+  fi
+  "${as[@]}" "$bin/initdb" -D "$dir/data" -U wharf -A trust >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; log "initdb failed"; return 1; }
+  port=$(free_port)
+  "${as[@]}" "$bin/postgres" -D "$dir/data" -h 127.0.0.1 -p "$port" -k "$dir" >"$dir/postgres.log" 2>&1 &
+  for ((i = 0; i < 300; i++)); do
+    if [[ -s $dir/data/postmaster.pid ]] && "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
+      pid=$(head -n 1 "$dir/data/postmaster.pid")
+      PIDS+=("$pid")
+      "${as[@]}" "$bin/psql" -q -h 127.0.0.1 -p "$port" -U wharf -d postgres -c 'CREATE DATABASE wharf;' >/dev/null \
+        || { log "could not create the database"; return 1; }
+      POSTGRES_URL="postgresql://wharf@127.0.0.1:$port/wharf"
+      POSTGRES_VERSION=$(basename "$(dirname "$bin")")
+      return 0
+    fi
+    sleep 0.2
+  done
+  cat "$dir/postgres.log" >&2
+  log "PostgreSQL did not start"
+  return 1
+}

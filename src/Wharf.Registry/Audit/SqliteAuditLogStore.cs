@@ -30,7 +30,15 @@ public sealed class SqliteAuditLogStore(RegistryDatabase database) : IAuditLogSt
     {
         ArgumentNullException.ThrowIfNull(entries);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+
+        // Audit entries wait in memory before they get here (AuditLog's queue), so a crash already
+        // loses the last ones: their commit need not wait for the disk as well. It is a lazy commit
+        // (RegistryDatabase.LazyCommitAsync) — written, not flushed; the next durable commit of any
+        // writer (a manifest PUT, a blob link) or a checkpoint flushes it with its own. A manifest
+        // PUT then costs one flush, its own, instead of two (its own and its audit entry's).
+        await using var lazy = await database.LazyCommitAsync(connection, cancellationToken).ConfigureAwait(false);
         await using var transaction = (DbTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await lazy.InTransactionAsync(connection, cancellationToken).ConfigureAwait(false);
         foreach (var e in entries)
         {
             await connection.ExecuteAsync(

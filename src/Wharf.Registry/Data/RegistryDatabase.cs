@@ -147,6 +147,69 @@ public sealed class RegistryDatabase : IDisposable
         }
     }
 
+    /// <summary>
+    /// Makes the next transaction on <paramref name="connection"/> a lazy commit: written, not flushed
+    /// to disk before COMMIT returns. Only for writes whose loss in a power cut is acceptable (they
+    /// were never acknowledged as durable to anyone: the audit log's queued entries). A crash keeps the
+    /// database consistent and loses at most the lazy commits since the last flush; the next durable
+    /// commit of any connection flushes them with its own (the log is one file, written in order).
+    /// On SQLite this is <c>synchronous=NORMAL</c> on the connection until the returned object is
+    /// disposed (then <c>FULL</c> again, before the connection goes back to the pool); on PostgreSQL,
+    /// <c>SET LOCAL synchronous_commit = off</c>, which <see cref="LazyCommit.InTransactionAsync"/>
+    /// issues once the transaction has begun. Begin the transaction after this call, dispose it before
+    /// the returned object.
+    /// </summary>
+    public async Task<LazyCommit> LazyCommitAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (_postgres is null)
+        {
+            await connection.ExecuteAsync("PRAGMA synchronous=NORMAL;", cancellationToken).ConfigureAwait(false);
+        }
+
+        return new LazyCommit(connection, _postgres is not null);
+    }
+
+    /// <summary>See <see cref="LazyCommitAsync"/>.</summary>
+    public sealed class LazyCommit : IAsyncDisposable
+    {
+        private readonly DbConnection _connection;
+        private readonly bool _postgres;
+
+        internal LazyCommit(DbConnection connection, bool postgres)
+        {
+            _connection = connection;
+            _postgres = postgres;
+        }
+
+        /// <summary>Call right after BEGIN (PostgreSQL's setting is per transaction).</summary>
+        public async Task InTransactionAsync(DbConnection connection, CancellationToken cancellationToken)
+        {
+            if (_postgres)
+            {
+                await connection.ExecuteAsync("SET LOCAL synchronous_commit = off;", cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_postgres)
+            {
+                // Back to FULL before the connection returns to the pool: the next user's commits are durable again.
+                try
+                {
+                    await _connection.ExecuteAsync("PRAGMA synchronous=FULL;", CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (SqliteException)
+                {
+                    // Never hand a lazy connection to someone else: the pool closes it instead of reusing it.
+                    SqliteConnection.ClearPool((SqliteConnection)_connection);
+                    throw;
+                }
+            }
+        }
+    }
+
     /// <summary>Closes the idle pooled connections (so a SQLite file can be moved, or its filesystem unmounted).</summary>
     public void ClearPool()
     {

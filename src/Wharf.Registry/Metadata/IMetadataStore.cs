@@ -15,7 +15,9 @@ public sealed record Referrer(Digest Digest, string MediaType, long Size, string
 public sealed record UploadSession(string Id, RepositoryName Repository, DateTimeOffset CreatedAt, long? Size = 0, DateTimeOffset UpdatedAt = default);
 
 /// <summary>What a manifest push changed.</summary>
-public sealed record ManifestPutResult(bool Created, long ProjectUsage);
+/// <param name="Created">Whether the manifest is new in the repository (else only its tags moved).</param>
+/// <param name="ProjectUsage">The project's usage after the push, when the project has a limit (without one it is not computed).</param>
+public sealed record ManifestPutResult(bool Created, long? ProjectUsage);
 
 /// <summary>Repositories and the catalog.</summary>
 public interface IRepositoryStore

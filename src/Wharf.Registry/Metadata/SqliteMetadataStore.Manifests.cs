@@ -42,13 +42,29 @@ public sealed partial class SqliteMetadataStore
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(tags);
         ArgumentNullException.ThrowIfNull(quotaLimit);
-        string project = repository.Project;
 
         // Asked before the transaction: the limit lives elsewhere and must not be read under the write lock.
-        long? limit = await quotaLimit(project, cancellationToken).ConfigureAwait(false);
+        long? limit = await quotaLimit(repository.Project, cancellationToken).ConfigureAwait(false);
 
-        await using var c = await OpenAsync(cancellationToken);
-        await using var tx = await BeginAsync(c, cancellationToken);
+        // Concurrent pushes share one transaction and one durable commit (ManifestCommits); each still
+        // makes its checks inside it, after the writes of those before it in the batch.
+        return await ManifestCommits.SubmitAsync(new ManifestWrite(repository, digest, mediaType, content, parsed, tags, limit), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The commit queue of manifest PUTs on this store (one per store, so one per database in wharfd).</summary>
+    internal GroupCommit<ManifestWrite, ManifestPutResult> ManifestCommits =>
+        LazyInitializer.EnsureInitialized(ref _manifestCommits, () => new GroupCommit<ManifestWrite, ManifestPutResult>(OpenAsync, BeginAsync, WriteManifestAsync));
+
+    private GroupCommit<ManifestWrite, ManifestPutResult>? _manifestCommits;
+
+    internal sealed record ManifestWrite(
+        RepositoryName Repository, Digest Digest, string MediaType, byte[] Content, ParsedManifest Parsed, IReadOnlyList<string> Tags, long? QuotaLimit);
+
+    // One manifest PUT inside an open write transaction: checks, then the manifest, its references and tags.
+    private async Task<ManifestPutResult> WriteManifestAsync(DbConnection c, ManifestWrite write, CancellationToken cancellationToken)
+    {
+        var (repository, digest, mediaType, content, parsed, tags, limit) = write;
+        string project = repository.Project;
         long repoId = await EnsureRepositoryAsync(c, cancellationToken, repository);
         string digestText = digest.ToString();
         long now = Now;
@@ -62,7 +78,9 @@ public sealed partial class SqliteMetadataStore
             exists = (await check.ExecuteScalarAsync(cancellationToken)) is not null;
         }
 
-        long usage = await ReadUsageAsync(c, cancellationToken, project);
+        // The usage is a query over all of the project's content, so it is read only when a limit
+        // needs it: before (to tell what this manifest adds) and after (is it over the limit).
+        long? usage = limit is null ? null : await ReadUsageAsync(c, cancellationToken, project);
         if (!exists)
         {
             // Every referenced blob must be in this repository, with the size the manifest claims.
@@ -122,8 +140,10 @@ public sealed partial class SqliteMetadataStore
 
             // Its layers and config were counted when they were committed to the repository; what
             // is new here is the manifest itself (and blobs only a manifest of this project held).
-            await CheckQuotaAsync(c, cancellationToken, project, usage, limit);
-            usage = await ReadUsageAsync(c, cancellationToken, project);
+            if (usage is { } before)
+            {
+                usage = await CheckQuotaAsync(c, cancellationToken, project, before, limit);
+            }
         }
 
         // Immutable tags (Harbor's project policy): an existing one may not move to another digest.
@@ -137,7 +157,6 @@ public sealed partial class SqliteMetadataStore
                 ("$r", repoId), ("$n", tag), ("$d", digestText), ("$t", now));
         }
 
-        await tx.CommitAsync(cancellationToken);
         return new ManifestPutResult(!exists, usage);
     }
 

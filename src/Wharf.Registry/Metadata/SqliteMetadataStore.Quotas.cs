@@ -39,7 +39,7 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
     {
         await using var c = await OpenAsync(cancellationToken);
         await using var tx = await BeginAsync(c, cancellationToken);
-        long before = await ReadUsageAsync(c, cancellationToken, repository.Project);
+        long before = quotaLimit is null ? 0 : await ReadUsageAsync(c, cancellationToken, repository.Project);
         long repoId = await EnsureRepositoryAsync(c, cancellationToken, repository);
         await ExecuteAsync(c, cancellationToken, "INSERT INTO blobs(digest, size, created_at) VALUES($d, $s, $t) ON CONFLICT(digest) DO NOTHING",
             ("$d", digest.ToString()), ("$s", size), ("$t", Now));
@@ -67,7 +67,7 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
             }
         }
 
-        long before = await ReadUsageAsync(c, cancellationToken, repository.Project);
+        long before = quotaLimit is null ? 0 : await ReadUsageAsync(c, cancellationToken, repository.Project);
         long repoId = await EnsureRepositoryAsync(c, cancellationToken, repository);
         await InsertLinkAsync(c, cancellationToken, repoId, digest);
         await CheckQuotaAsync(c, cancellationToken, repository.Project, before, quotaLimit);
@@ -88,11 +88,12 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
     /// Refuses (inside the transaction, which the caller then abandons) a change that took the
     /// project over its limit. A change that adds nothing (content the project already holds) always passes.
     /// </summary>
-    internal static async Task CheckQuotaAsync(DbConnection c, CancellationToken cancellationToken, string project, long before, long? limit)
+    /// <returns>The usage after the change, when there is a limit (else <paramref name="before"/>: nothing was read).</returns>
+    internal static async Task<long> CheckQuotaAsync(DbConnection c, CancellationToken cancellationToken, string project, long before, long? limit)
     {
         if (limit is not { } max)
         {
-            return;
+            return before;
         }
 
         long after = await ComputeUsageAsync(c, cancellationToken, project);
@@ -100,6 +101,8 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
         {
             throw QuotaExceeded(project, before, max, after - before);
         }
+
+        return after;
     }
 
     internal static OciException QuotaExceeded(string project, long used, long limit, long needed) =>
