@@ -89,6 +89,7 @@ start_postgres() {
   mkdir -p "$dir"
   if [[ $(id -u) == 0 ]]; then
     chown postgres:postgres "$dir"
+    chmod o+x "$(dirname "$dir")" # the postgres account must reach it (a mktemp directory is 0700)
     as=(runuser -u postgres --)
   fi
   "${as[@]}" "$bin/initdb" -D "$dir/data" -U wharf -A trust >"$dir/initdb.log" 2>&1 \
