@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.ExceptionServices;
 
 namespace Wharf.Registry.Data;
 
@@ -159,8 +160,17 @@ public sealed class GroupCommit<TWork, TResult>
                     // its statements only. Should the database have dropped the whole transaction (a
                     // full disk, an I/O error), the rollback fails and so does the batch, below.
                     pending.Error = e;
-                    await connection.ExecuteAsync("ROLLBACK TO SAVEPOINT group_write;", none).ConfigureAwait(false);
-                    await connection.ExecuteAsync("RELEASE SAVEPOINT group_write;", none).ConfigureAwait(false);
+                    try
+                    {
+                        await connection.ExecuteAsync("ROLLBACK TO SAVEPOINT group_write;", none).ConfigureAwait(false);
+                        await connection.ExecuteAsync("RELEASE SAVEPOINT group_write;", none).ConfigureAwait(false);
+                    }
+                    catch (DbException)
+                    {
+                        // The savepoint went with the whole transaction: the batch fails with the
+                        // cause (a full disk stays a full disk for every writer, not "no such savepoint").
+                        ExceptionDispatchInfo.Throw(e);
+                    }
                 }
             }
 
