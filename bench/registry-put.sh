@@ -19,16 +19,7 @@ for tool in docker-registry curl python3; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
 done
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/wharf-put-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-
+scratch_dir "${TMPDIR:-/tmp}/wharf-put-bench"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if [[ -z ${WHARFD_DLL:-} ]]; then
