@@ -27,21 +27,19 @@ if ((${#need[@]})); then
 fi
 [[ $(id -u) == 0 ]] || die "builds run containers: root needed here"
 
-WORK=$(mktemp -d /tmp/wharf-build-bench.XXXXXX)
+scratch_dir /tmp/wharf-build-bench
 log "publishing wharf (Release, ReadyToRun)"
 dotnet publish src/Wharf.Cli/Wharf.Cli.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
   -o "$WORK/wharf-bin" -nologo -v q >/dev/null || die "publish failed"
 WHARF_BIN="$WORK/wharf-bin/wharf"
-cleanup() {
+bench_cleanup() {
   for d in "$WORK"/w*/; do
     [[ -d $d ]] && "$WHARF_BIN" --root "$d/graph" --runroot "$d/run" rm -f -a >/dev/null 2>&1
   done
   for d in "$WORK"/p*/; do
     [[ -d $d ]] && podman --root "$d/storage" --runroot "$d/run" --tmpdir "$d/tmp" --storage-driver overlay system reset -f >/dev/null 2>&1
   done
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 
 CTX="$WORK/ctx"
 mkdir -p "$CTX/data"

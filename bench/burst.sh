@@ -38,19 +38,9 @@ if ((${#need[@]})); then
   fi
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/wharf-burst.XXXXXX")
-chmod 755 "$WORK"
+scratch_dir "${TMPDIR:-/tmp}/wharf-burst" 755
 RESULTS="$REPO_ROOT/bench/results"
 mkdir -p "$RESULTS"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 

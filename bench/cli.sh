@@ -30,7 +30,7 @@ if ((${#need[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null || die "apt-get failed"
 fi
 
-WORK=$(mktemp -d /tmp/wharf-cli-bench.XXXXXX)
+scratch_dir /tmp/wharf-cli-bench
 if [[ -z ${WHARF_BIN:-} ]]; then
   log "publishing wharf (Release, ReadyToRun)"
   dotnet publish src/Wharf.Cli/Wharf.Cli.csproj -c Release -p:PublishReadyToRun=true \
@@ -39,15 +39,13 @@ if [[ -z ${WHARF_BIN:-} ]]; then
     || die "publish failed"
   WHARF_BIN="$WORK/wharf-bin/wharf"
 fi
-cleanup() {
+bench_cleanup() {
   for f in "$WORK"/*.pid; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null; done
   for d in "$WORK"/p*/; do
     [[ -d $d/storage ]] && podman --root "$d/storage" --runroot "$d/run" --storage-driver overlay system reset -f >/dev/null 2>&1
   done
   podman --root "$WORK/seed/storage" --runroot "$WORK/seed/run" --storage-driver vfs system reset -f >/dev/null 2>&1
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 
 # start_registry NAME: a docker-registry on a free port with its own storage; prints the port (its
 # PID goes to a file: this runs in a command substitution, where PIDS would not reach the cleanup).

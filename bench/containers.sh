@@ -30,28 +30,23 @@ if ((${#need[@]})); then
 fi
 [[ $(id -u) == 0 ]] || die "containers need root here"
 
-WORK=$(mktemp -d /tmp/wharf-ctr-bench.XXXXXX)
+scratch_dir /tmp/wharf-ctr-bench
 # wharf as it ships: published Release, ReadyToRun (precompiled, so a short-lived CLI does not spend its life in the JIT).
 log "publishing wharf (Release, ReadyToRun)"
 dotnet publish src/Wharf.Cli/Wharf.Cli.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
   -o "$WORK/wharf-bin" -nologo -v q >/dev/null || die "publish failed"
 WHARF_BIN="$WORK/wharf-bin/wharf"
-REG_PID=""
-cleanup() {
-  [[ -n $REG_PID ]] && kill "$REG_PID" 2>/dev/null
+bench_cleanup() {
   for d in "$WORK"/w*/; do
     [[ -d $d ]] && "$WHARF_BIN" --root "$d/graph" --runroot "$d/run" rm -f -a >/dev/null 2>&1
   done
   for d in "$WORK"/p*/; do
     [[ -d $d ]] && podman --root "$d/storage" --runroot "$d/run" --storage-driver overlay system reset -f >/dev/null 2>&1
   done
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 
 PORT=$(free_port)
 start_docker_registry "$WORK/registry" "$PORT" "$WORK/registry.log" error || die "docker-registry did not start"
-REG_PID=$DOCKER_REGISTRY_PID
 
 log "building the image: busybox plus 32 MiB of data in a second layer"
 mkdir -p "$WORK/rootfs"/{bin,etc,proc,sys,dev,tmp,root,run} "$WORK/data/opt"
@@ -66,7 +61,6 @@ printf 'FROM localhost/bench-base:1\nCOPY opt /opt\nCMD ["sh"]\n' > "$WORK/data/
 "${P0[@]}" build -q -t localhost/bench:1 "$WORK/data" >/dev/null || die "build"
 IMAGE="127.0.0.1:$PORT/bench/img:1"
 "${P0[@]}" push -q --tls-verify=false localhost/bench:1 "$IMAGE" || die "push"
-
 
 wharf() { local d=$1; shift; "$WHARF_BIN" --root "$d/graph" --runroot "$d/run" "$@"; }
 podman_at() { local d=$1; shift; podman --root "$d/storage" --runroot "$d/run" --storage-driver overlay --runtime runc "$@"; }

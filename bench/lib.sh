@@ -35,6 +35,38 @@ open(doc_path, 'w').write(doc)
 PY
 }
 
+# scratch_dir PREFIX [MODE]: makes the run's scratch directory WORK (mktemp -d PREFIX.XXXXXX, chmod
+# MODE when given) and arranges the cleanup for any exit, INT and TERM included: every PID in PIDS is
+# stopped, then the script's own bench_cleanup runs if it defines one (store resets, unmounts; define
+# it once what it uses is set), then WORK is removed.
+PIDS=()
+scratch_dir() {
+  WORK=$(mktemp -d "$1.XXXXXX") || die "cannot make a scratch directory $1.XXXXXX"
+  [[ -z ${2:-} ]] || chmod "$2" "$WORK"
+  trap _scratch_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+# stop_pids: stops every process in PIDS, newest first (a wharfd before the PostgreSQL it uses),
+# each with TERM, waiting until it is gone (10 s at most; a PostgreSQL started through runuser is
+# no child of ours, so it is polled), and empties PIDS.
+stop_pids() {
+  local i pid n
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${PIDS[i]}
+    kill "$pid" 2>/dev/null || continue
+    wait "$pid" 2>/dev/null
+    for ((n = 0; n < 100; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  PIDS=()
+}
+
+_scratch_cleanup() {
+  stop_pids
+  if declare -F bench_cleanup >/dev/null; then bench_cleanup; fi
+  rm -rf "$WORK"
+}
+
 # free_port: a TCP port on 127.0.0.1 that nothing listens on, below the ephemeral range, so no
 # client socket of the run can hold it when a server binds.
 free_port() {
@@ -62,7 +94,7 @@ wait_ready() {
 # start_docker_registry DATA_DIR PORT LOG [LEVEL]: the peer registry (docker-registry 2.8, filesystem
 # driver, deletes enabled) on 127.0.0.1:PORT with its storage in DATA_DIR and its output appended to
 # LOG; its access log only at LEVEL info (default warn). Sets DOCKER_REGISTRY_PID and waits until it
-# answers; the PID joins PIDS, which the scripts' cleanup stops. The config is written next to LOG.
+# answers; the PID joins PIDS, which the cleanup stops. The config is written next to LOG.
 start_docker_registry() {
   local data=$1 port=$2 out=$3 level=${4:-warn} config="${3%.log}.yml"
   {

@@ -21,15 +21,7 @@ for tool in docker-registry skopeo curl python3 bc; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
 done
 
-WORK=$(mktemp -d /tmp/wharf-mirror-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch_dir /tmp/wharf-mirror-bench
 
 # start_registry NAME: a new docker-registry with its own data directory; sets REG (HOST:PORT) and
 # REG_PID (not run in $(...), so the PID reaches PIDS and the cleanup).

@@ -21,20 +21,16 @@ if [[ ${BENCH_QUICK:-0} == 1 ]]; then MANIFEST_N=2000; BLOB_N=200; else MANIFEST
 NGINX=/usr/sbin/nginx
 for tool in ab curl "$NGINX"; do command -v "$tool" >/dev/null 2>&1 || die "missing $tool (apache2-utils, curl, nginx-light)"; done
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/wharf-multi.XXXXXX")
+scratch_dir "${TMPDIR:-/tmp}/wharf-multi"
 RESULTS="$REPO_ROOT/bench/results"
 mkdir -p "$RESULTS"
-PIDS=()
 NGINX_PID=
 stop_all() {
   [[ -n $NGINX_PID ]] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
   NGINX_PID=
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  PIDS=()
+  stop_pids
 }
-cleanup() { stop_all; rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_cleanup() { stop_all; }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "building wharfd (Release)"

@@ -25,17 +25,7 @@ for tool in docker-registry skopeo curl python3 bc; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
 done
 
-WORK=$(mktemp -d /tmp/wharf-proxy-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-
+scratch_dir /tmp/wharf-proxy-bench
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "building wharfd (Release)"

@@ -27,15 +27,7 @@ if ! command -v ab >/dev/null 2>&1; then
 fi
 command -v curl >/dev/null 2>&1 || die "curl is not installed"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/wharf-pulls-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+scratch_dir "${TMPDIR:-/tmp}/wharf-pulls-bench"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 BIN=${WHARFD_DIR:-}

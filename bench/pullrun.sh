@@ -41,8 +41,7 @@ id -u "$BENCH_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$B
 grep -q "^$BENCH_USER:" /etc/subuid || usermod --add-subuids 500000-565535 --add-subgids 500000-565535 "$BENCH_USER" || die "usermod"
 
 # Short paths: rootless podman refuses a runroot longer than 50 characters.
-WORK=$(mktemp -d /tmp/wpr.XXXXXX)
-chmod 0755 "$WORK"
+scratch_dir /tmp/wpr 0755
 if [[ -n ${BENCH_WHARF:-} ]]; then
   # An already published binary (BENCH_WHARF=path/to/wharf), copied where the bench user can run it.
   mkdir -p "$WORK/wharf-bin"; cp "$BENCH_WHARF" "$WORK/wharf-bin/wharf" || die "no wharf at $BENCH_WHARF"
@@ -68,22 +67,17 @@ podman_at() {
 }
 PODMAN_RUN=(run --rm --network host --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 
-REG_PID=""
-cleanup() {
-  [[ -n $REG_PID ]] && kill "$REG_PID" 2>/dev/null
+bench_cleanup() {
   # Store directories: <mode's 5th letter: empty for root, "l" for rootless><w|p><round><s|m>.
   for d in "$WORK"/w*/; do [[ -d $d ]] && wharf root "$d" system reset -f >/dev/null 2>&1; done
   for d in "$WORK"/lw*/; do [[ -d $d ]] && wharf rootless "$d" system reset -f >/dev/null 2>&1; done
   for d in "$WORK"/p*/; do [[ -d $d ]] && podman_at root "$d" system reset -f >/dev/null 2>&1; done
   for d in "$WORK"/lp*/; do [[ -d $d ]] && podman_at rootless "$d" system reset -f >/dev/null 2>&1; done
   for f in "$RUNDIR/wharf/pause.pid" "$RUNDIR/libpod/tmp/pause.pid"; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null; done
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 
 PORT=$(free_port)
 start_docker_registry "$WORK/registry" "$PORT" "$WORK/registry.log" error || die "docker-registry did not start"
-REG_PID=$DOCKER_REGISTRY_PID
 
 # The images, written as an OCI layout by hand and copied into the registry by skopeo (which keeps
 # the blobs as they are): a busybox base layer, then
@@ -95,10 +89,9 @@ REG_PID=$DOCKER_REGISTRY_PID
 CACHE=${BENCH_CACHE:-}
 if [[ -n $CACHE && -d $CACHE/registry ]]; then
   log "reusing the images in $CACHE/registry"
-  kill "$REG_PID"; wait "$REG_PID" 2>/dev/null
+  stop_pids # the registry, the only process started so far
   rm -rf "$WORK/registry"; cp -a "$CACHE/registry" "$WORK/registry" || die "copying the cache"
   start_docker_registry "$WORK/registry" "$PORT" "$WORK/registry.log" error || die "docker-registry did not start again"
-  REG_PID=$DOCKER_REGISTRY_PID
 else
 log "writing the images (this takes a minute for the 1 GiB one)"
 python3 - "$WORK/layout" <<'PY' || die "writing the images"

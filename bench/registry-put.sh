@@ -24,21 +24,7 @@ for tool in docker-registry curl python3; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
 done
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/wharf-put-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  local i pid n
-  # Newest first (a wharfd before the PostgreSQL it uses); PostgreSQL is no child of ours, so poll.
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    pid=${PIDS[i]}
-    kill "$pid" 2>/dev/null || continue
-    wait "$pid" 2>/dev/null
-    for ((n = 0; n < 100 && $(kill -0 "$pid" 2>/dev/null && echo 1 || echo 0); n++)); do sleep 0.1; done
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scratch_dir "${TMPDIR:-/tmp}/wharf-put-bench"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if [[ -z ${WHARFD_DLL:-} ]]; then

@@ -34,8 +34,7 @@ id -u "$BENCH_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$B
 grep -q "^$BENCH_USER:" /etc/subuid || usermod --add-subuids 500000-565535 --add-subgids 500000-565535 "$BENCH_USER" || die "usermod"
 BUID=$(id -u "$BENCH_USER")
 
-WORK=$(mktemp -d /tmp/wharf-rl-bench.XXXXXX)
-chmod 0755 "$WORK"
+scratch_dir /tmp/wharf-rl-bench 0755
 log "publishing wharf (Release, ReadyToRun)"
 dotnet publish src/Wharf.Cli/Wharf.Cli.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
   -o "$WORK/wharf-bin" -nologo -v q >/dev/null || die "publish failed"
@@ -49,19 +48,14 @@ wharf() { local d=$1; shift; as_user "$WORK/wharf-bin/wharf" --root "$d/graph" -
 podman_at() { local d=$1; shift; as_user podman --root "$d/storage" --runroot "$d/run" --storage-driver overlay --runtime runc "$@"; }
 PODMAN_RUN=(run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 
-REG_PID=""
-cleanup() {
-  [[ -n $REG_PID ]] && kill "$REG_PID" 2>/dev/null
+bench_cleanup() {
   for d in "$WORK"/w*/; do [[ -d $d ]] && wharf "$d" rm -f -a >/dev/null 2>&1; done
   for d in "$WORK"/p*/; do [[ -d $d ]] && podman_at "$d" system reset -f >/dev/null 2>&1; done
   for f in "$RUNDIR/wharf/pause.pid" "$RUNDIR/libpod/tmp/pause.pid"; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null; done
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 
 PORT=$(free_port)
 start_docker_registry "$WORK/registry" "$PORT" "$WORK/registry.log" error || die "docker-registry did not start"
-REG_PID=$DOCKER_REGISTRY_PID
 
 log "building the image: busybox plus 32 MiB of data in a second layer"
 mkdir -p "$WORK/rootfs"/{bin,etc,proc,sys,dev,tmp,root,run} "$WORK/data/opt"

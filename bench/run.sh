@@ -45,18 +45,9 @@ if ((${#need[@]})); then
 fi
 
 # --- scratch space and cleanup ---------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
+scratch_dir "${TMPDIR:-/tmp}/wharf-bench"
 RESULTS="$REPO_ROOT/bench/results"
 mkdir -p "$RESULTS"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -29,8 +29,7 @@ if ((${#need[@]})); then
 fi
 [[ -x /bin/busybox ]] || die "needs busybox-static"
 
-WORK=$(mktemp -d /tmp/wsh.XXXXXX)
-chmod 0755 "$WORK"
+scratch_dir /tmp/wsh 0755
 if [[ -n ${BENCH_WHARF:-} ]]; then
   WHARF_BIN=$BENCH_WHARF
 else
@@ -39,21 +38,14 @@ else
   WHARF_BIN="$WORK/wharf-bin/wharf"
 fi
 
-REG_PID=""
-cleanup() {
-  [[ -n $REG_PID ]] && kill "$REG_PID" 2>/dev/null
+bench_cleanup() {
   for d in "$WORK"/n*/ "$WORK"/pub*/; do [[ -d $d ]] && "$WHARF_BIN" --root "$d/graph" --runroot "$d/run" system reset -f >/dev/null 2>&1; done
   grep -o " $WORK/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 # Info level: one "response completed" line per request, with the bytes written.
-printf 'version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$WORK/registry" "$PORT" > "$WORK/registry.yml"
-docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-REG_PID=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+start_docker_registry "$WORK/registry" "$PORT" "$WORK/registry.log" info || die "docker-registry did not start"
 
 log "writing the image: busybox + $LAYERS layers of $FILES small files"
 python3 - "$WORK/layout" "$LAYERS" "$FILES" <<'PY' || die "writing the image"

@@ -17,8 +17,7 @@ source bench/lib.sh
 command -v podman >/dev/null 2>&1 || die "podman is not installed"
 command -v bc >/dev/null 2>&1 || die "bc is not installed"
 
-WORK=$(mktemp -d /tmp/wharf-startup-bench.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+scratch_dir /tmp/wharf-startup-bench
 
 if [[ -z ${WHARF_BIN:-} ]]; then
   log "publishing wharf (NativeAOT)"

@@ -1,18 +1,15 @@
-using System.Diagnostics;
-
 namespace Wharf.Cli.Tests;
 
 /// <summary>
-/// Two docker-registry 2.8 processes on 127.0.0.1 (one open, one with htpasswd Basic auth) and a
+/// Two docker-registry 2.8 processes (<see cref="DockerRegistry"/>: one open, one with htpasswd Basic auth) and a
 /// private podman store holding a generated image that podman has pushed to the open registry.
 /// </summary>
 public sealed class RegistryFixture : IDisposable
 {
-    private readonly List<ServerProcess> _registries = [];
+    private readonly List<DockerRegistry> _registries = [];
 
     public RegistryFixture()
     {
-        Tools.EnsureTool("docker-registry", "docker-registry");
         Tools.EnsureTool("podman", "podman");
         Tools.EnsureTool("htpasswd", "apache2-utils");
         Root = Directory.CreateTempSubdirectory("wharf-cli-it-").FullName;
@@ -69,43 +66,9 @@ public sealed class RegistryFixture : IDisposable
 
     private int StartRegistry(string name, string? auth)
     {
-        // A free port may be taken before docker-registry binds it; then it exits and gets another.
-        for (int attempt = 1; ; attempt++)
-        {
-            int port = LoopbackPort.Free();
-            var registry = new ServerProcess($"docker-registry ({name})", () => RegistryCommand(name, port, auth), new Uri($"http://127.0.0.1:{port}/v2/"));
-            _registries.Add(registry);
-            try
-            {
-                registry.StartAsync().GetAwaiter().GetResult();
-                return port;
-            }
-            catch (ServerExitedException) when (attempt < 3)
-            {
-            }
-        }
-    }
-
-    private ProcessStartInfo RegistryCommand(string name, int port, string? auth)
-    {
-        string config = Path.Combine(Root, name + ".yml");
-        File.WriteAllText(config, $"""
-            version: 0.1
-            log:
-              level: error
-            storage:
-              filesystem:
-                rootdirectory: {Path.Combine(Root, name + "-data")}
-              delete:
-                enabled: true
-            http:
-              addr: 127.0.0.1:{port}
-            {(auth is null ? string.Empty : $"auth:\n  htpasswd:\n    realm: wharf-test\n    path: {auth}\n")}
-            """);
-        var psi = new ProcessStartInfo("docker-registry");
-        psi.ArgumentList.Add("serve");
-        psi.ArgumentList.Add(config);
-        return psi;
+        var registry = DockerRegistry.Start(name, auth);
+        _registries.Add(registry);
+        return registry.Port;
     }
 
     public void Dispose()

@@ -50,30 +50,8 @@ internal static class Tools
         return stdout;
     }
 
-    public static bool Exists(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
+    public static bool Exists(string tool) => HostTools.Exists(tool);
 
     /// <summary>Installs Debian packages when running as root and the tool is missing (CI starts from a fresh machine).</summary>
-    public static void EnsureTool(string tool, string package)
-    {
-        if (Exists(tool))
-        {
-            return;
-        }
-
-        if (Environment.UserName == "root" && Exists("apt-get"))
-        {
-            Run("apt-get", "install", "-y", "-qq", package);
-            if (!Exists(tool))
-            {
-                Run("apt-get", "update", "-qq");
-                Run("apt-get", "install", "-y", "-qq", package);
-            }
-        }
-
-        if (!Exists(tool))
-        {
-            throw new InvalidOperationException($"{tool} is required (Debian package {package})");
-        }
-    }
+    public static void EnsureTool(string tool, string package) => HostTools.Ensure(tool, package);
 }

@@ -1,7 +1,6 @@
 using Wharf.Registry.Identity;
 using Wharf.Registry.Management;
 using Wharf.Registry.Projects;
-using Wharf.Registry.Replication;
 
 namespace Wharf.Registry.Policies;
 
@@ -10,7 +9,7 @@ public sealed record ImmutableTagRuleRequest(
     int Priority, bool Disabled, string? Action, string? Template,
     IReadOnlyList<ImmutableSelector>? TagSelectors, IReadOnlyDictionary<string, IReadOnlyList<ImmutableSelector>>? ScopeSelectors);
 
-public sealed record ImmutableSelector(string? Kind, string? Decoration, string? Pattern);
+public sealed record ImmutableSelector(string? Kind, string? Decoration, string? Pattern) : IRuleSelector;
 
 /// <summary>
 /// Harbor's rules for immutable tag rules, for every front end: only project admins (and system
@@ -94,39 +93,8 @@ public sealed class ImmutableTagRules(ProjectMembership membership, IImmutableTa
             throw ApiException.BadRequest("scope_selectors must hold exactly one \"repository\" selector");
         }
 
-        var (tagPattern, tagExcludes) = Selector("tag_selectors", request.TagSelectors[0], "matches", "excludes");
-        var (repoPattern, repoExcludes) = Selector("scope_selectors.repository", scopes[0], "repoMatches", "repoExcludes");
+        var (tagPattern, tagExcludes) = RuleSelectors.ParseTag("tag_selectors", request.TagSelectors[0]);
+        var (repoPattern, repoExcludes) = RuleSelectors.ParseRepository("scope_selectors.repository", scopes[0]);
         return new ImmutableTagRule(id, project.Name, project.Id, request.Priority, request.Disabled, tagPattern, tagExcludes, repoPattern, repoExcludes);
-    }
-
-    private static (string Pattern, bool Excludes) Selector(string field, ImmutableSelector? selector, string matches, string excludes)
-    {
-        if (selector is null)
-        {
-            throw ApiException.BadRequest($"{field}: a selector is missing");
-        }
-
-        if (selector.Kind is not (null or "doublestar"))
-        {
-            throw ApiException.BadRequest($"{field}: kind must be \"doublestar\", not \"{selector.Kind}\"");
-        }
-
-        bool exclude = selector.Decoration == excludes;
-        if (!exclude && selector.Decoration != matches)
-        {
-            throw ApiException.BadRequest($"{field}: decoration must be \"{matches}\" or \"{excludes}\", not \"{selector.Decoration}\"");
-        }
-
-        if (string.IsNullOrWhiteSpace(selector.Pattern))
-        {
-            throw ApiException.BadRequest($"{field}: pattern is empty");
-        }
-
-        if (!DoublestarPattern.TryCompile(selector.Pattern, out _, out string? error))
-        {
-            throw ApiException.BadRequest($"{field}: {error}");
-        }
-
-        return (selector.Pattern, exclude);
     }
 }

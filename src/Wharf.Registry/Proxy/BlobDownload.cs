@@ -1,3 +1,4 @@
+using Wharf.Content;
 using Wharf.Oci;
 using Wharf.Registry.Storage;
 
@@ -150,21 +151,11 @@ internal sealed class BlobDownload
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private sealed class Reader(BlobDownload download, FileStream file) : Stream
+    private sealed class Reader(BlobDownload download, FileStream file) : ReadOnlyForwardingStream(file)
     {
         private long _position;
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
         public override long Position { get => _position; set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -173,7 +164,7 @@ internal sealed class BlobDownload
                 var (readable, wait) = download.Available();
                 if (_position < readable)
                 {
-                    int n = await file.ReadAsync(buffer[..(int)Math.Min(buffer.Length, readable - _position)], cancellationToken).ConfigureAwait(false);
+                    int n = await Inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, readable - _position)], cancellationToken).ConfigureAwait(false);
                     if (n == 0)
                     {
                         throw new IOException($"the spool of {download.Digest} ended before {readable} bytes");
@@ -191,53 +182,16 @@ internal sealed class BlobDownload
                 await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                file.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await file.DisposeAsync().ConfigureAwait(false);
-            await base.DisposeAsync().ConfigureAwait(false);
-        }
     }
 }
 
-/// <summary>The upstream body as the blob store's upload reads it, copied into the spool on the way.</summary>
-internal sealed class SpoolingStream(Stream upstream, FileStream spool, BlobDownload download, TimeSpan idleTimeout) : Stream
+/// <summary>
+/// The upstream body as the blob store's upload reads it, copied into the spool on the way. The
+/// download owns both streams: this one closes neither.
+/// </summary>
+internal sealed class SpoolingStream(Stream upstream, FileStream spool, BlobDownload download, TimeSpan idleTimeout)
+    : ReadOnlyForwardingStream(upstream, leaveOpen: true)
 {
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int n;
@@ -246,7 +200,7 @@ internal sealed class SpoolingStream(Stream upstream, FileStream spool, BlobDown
             idle.CancelAfter(idleTimeout);
             try
             {
-                n = await upstream.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+                n = await Inner.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -262,17 +216,4 @@ internal sealed class SpoolingStream(Stream upstream, FileStream spool, BlobDown
 
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -375,27 +375,15 @@ public sealed partial class ReplicationRunner : IDisposable
         }
     }
 
-    private sealed class ThrottledStream(Stream inner, long bytesPerSecond, TimeProvider time) : Stream
+    private sealed class ThrottledStream(Stream inner, long bytesPerSecond, TimeProvider time) : ReadOnlyForwardingStream(inner)
     {
         private readonly long _started = time.GetTimestamp();
         private long _read;
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             // Small reads so the rate holds within a blob, not only across blobs.
-            int n = await inner.ReadAsync(buffer[..Math.Min(buffer.Length, (int)Math.Clamp(bytesPerSecond / 4, 1024, 1 << 16))], cancellationToken).ConfigureAwait(false);
+            int n = await Inner.ReadAsync(buffer[..Math.Min(buffer.Length, (int)Math.Clamp(bytesPerSecond / 4, 1024, 1 << 16))], cancellationToken).ConfigureAwait(false);
             _read += n;
             var due = TimeSpan.FromSeconds((double)_read / bytesPerSecond) - time.GetElapsedTime(_started);
             if (due > TimeSpan.Zero)
@@ -404,35 +392,6 @@ public sealed partial class ReplicationRunner : IDisposable
             }
 
             return n;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await inner.DisposeAsync().ConfigureAwait(false);
-            await base.DisposeAsync().ConfigureAwait(false);
         }
     }
 

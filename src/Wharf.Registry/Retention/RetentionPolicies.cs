@@ -2,6 +2,7 @@ using System.Text.Json;
 using Wharf.Registry.Auth;
 using Wharf.Registry.Identity;
 using Wharf.Registry.Management;
+using Wharf.Registry.Policies;
 using Wharf.Registry.Projects;
 using Wharf.Registry.Replication;
 
@@ -15,7 +16,7 @@ public sealed record RetentionRuleRequest(
     int? Id, int Priority, bool Disabled, string? Action, string? Template, Dictionary<string, JsonElement>? Params,
     IReadOnlyList<RetentionSelectorRequest>? TagSelectors, Dictionary<string, IReadOnlyList<RetentionSelectorRequest>>? ScopeSelectors);
 
-public sealed record RetentionSelectorRequest(string? Kind, string? Decoration, string? Pattern, string? Extras);
+public sealed record RetentionSelectorRequest(string? Kind, string? Decoration, string? Pattern, string? Extras) : IRuleSelector;
 
 public sealed record RetentionTriggerRequest(string? Kind, Dictionary<string, JsonElement>? Settings);
 
@@ -225,8 +226,8 @@ public sealed class RetentionPolicies(RetentionStore store, IProjectStore projec
             throw ApiException.BadRequest($"{field}.scope_selectors must hold exactly one \"repository\" selector");
         }
 
-        var (tagPattern, tagExcludes) = Selector($"{field}.tag_selectors[0]", rule.TagSelectors[0], "matches", "excludes");
-        var (repoPattern, repoExcludes) = Selector($"{field}.scope_selectors.repository[0]", scopes[0], "repoMatches", "repoExcludes");
+        var (tagPattern, tagExcludes) = RuleSelectors.ParseTag($"{field}.tag_selectors[0]", rule.TagSelectors[0]);
+        var (repoPattern, repoExcludes) = RuleSelectors.ParseRepository($"{field}.scope_selectors.repository[0]", scopes[0]);
         bool untagged = Untagged($"{field}.tag_selectors[0].extras", rule.TagSelectors[0].Extras);
         return new RetentionRule(id, rule.Priority, rule.Disabled, rule.Template, parameter, tagPattern, tagExcludes, untagged, repoPattern, repoExcludes);
     }
@@ -263,36 +264,5 @@ public sealed class RetentionPolicies(RetentionStore store, IProjectStore projec
         {
             throw ApiException.BadRequest($"{field} is not JSON: {e.Message}");
         }
-    }
-
-    private static (string Pattern, bool Excludes) Selector(string field, RetentionSelectorRequest? selector, string matches, string excludes)
-    {
-        if (selector is null)
-        {
-            throw ApiException.BadRequest($"{field}: a selector is missing");
-        }
-
-        if (selector.Kind is not (null or "doublestar"))
-        {
-            throw ApiException.BadRequest($"{field}: kind must be \"doublestar\", not \"{selector.Kind}\"");
-        }
-
-        bool exclude = selector.Decoration == excludes;
-        if (!exclude && selector.Decoration != matches)
-        {
-            throw ApiException.BadRequest($"{field}: decoration must be \"{matches}\" or \"{excludes}\", not \"{selector.Decoration}\"");
-        }
-
-        if (string.IsNullOrWhiteSpace(selector.Pattern))
-        {
-            throw ApiException.BadRequest($"{field}: pattern is empty");
-        }
-
-        if (!DoublestarPattern.TryCompile(selector.Pattern, out _, out string? error))
-        {
-            throw ApiException.BadRequest($"{field}: {error}");
-        }
-
-        return (selector.Pattern, exclude);
     }
 }

@@ -17,7 +17,7 @@ public sealed class ImageMirrorTests(RegistryFixture registry) : IDisposable
 {
     private static readonly (string Os, string Arch, string? Variant)[] Platforms = [("linux", "amd64", null), ("linux", "arm64", null), ("linux", "arm", "v7")];
 
-    private readonly AccessLoggedRegistry _source = AccessLoggedRegistry.Start("mirror-src");
+    private readonly DockerRegistry _source = DockerRegistry.Start("mirror-src");
     private readonly WharfRunner _wharf = new();
 
     public void Dispose()
@@ -55,7 +55,7 @@ public sealed class ImageMirrorTests(RegistryFixture registry) : IDisposable
     public async Task Mirror_LayoutBackIntoARegistry_DigestsKept_WharfPullsAndLoadsIt()
     {
         await SeedAsync();
-        using var inner = AccessLoggedRegistry.Start("mirror-inner");
+        using var inner = DockerRegistry.Start("mirror-inner");
         var outside = _wharf.Run("image", "mirror", "-q", "--src-tls-verify=false", $"{_source.Host}/lab/fixture:1", $"{_source.Host}/lab/multi:1", "oci:" + Layout);
         Assert.True(outside.ExitCode == 0, outside.Stderr);
 
@@ -84,7 +84,7 @@ public sealed class ImageMirrorTests(RegistryFixture registry) : IDisposable
     public async Task Mirror_AllTagsAndAnIndexToARegistry_EveryTagAndPlatformWithTheSameDigests()
     {
         await SeedAsync();
-        using var dest = AccessLoggedRegistry.Start("mirror-dest");
+        using var dest = DockerRegistry.Start("mirror-dest");
 
         var result = _wharf.Run("image", "mirror", "--src-tls-verify=false", "--dest-tls-verify=false", "--all-tags",
             $"{_source.Host}/lab/fixture", $"{_source.Host}/lab/multi:1", $"docker://{dest.Host}/dmz");

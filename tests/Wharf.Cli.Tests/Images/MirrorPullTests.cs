@@ -13,8 +13,8 @@ namespace Wharf.Cli.Tests.Images;
 public sealed class MirrorPullTests(RegistryFixture registry) : IDisposable
 {
     private const string Repository = "lab/fixture";
-    private readonly AccessLoggedRegistry _primary = AccessLoggedRegistry.Start("primary");
-    private readonly AccessLoggedRegistry _mirror = AccessLoggedRegistry.Start("mirror");
+    private readonly DockerRegistry _primary = DockerRegistry.Start("primary");
+    private readonly DockerRegistry _mirror = DockerRegistry.Start("mirror");
 
     public void Dispose()
     {
@@ -138,7 +138,7 @@ public sealed class MirrorPullTests(RegistryFixture registry) : IDisposable
         await WaitUntilCachedAsync(wharfd);
 
         // The outside goes away: the node's pulls are still served, by wharf and podman alike.
-        _primary.Stop();
+        _primary.Kill();
         Assert.Equal(0, wharf.Run("rmi", image).ExitCode);
         var again = wharf.Run("pull", "-q", image);
         Assert.True(again.ExitCode == 0, again.Stderr);

@@ -174,7 +174,7 @@ public sealed class LabelTests : IAsyncLifetime
     [Fact]
     public async Task PushReplication_LabelFilter_CopiesOnlyTheLabelledTags()
     {
-        using var registry = await DockerRegistryUpstream.StartAsync();
+        using var registry = await DockerRegistry.StartAsync("upstream");
         using var remote = registry.Client();
         long registryId = await ProxySetup.RegisterAsync(_server, "dr", registry.Url);
         await Images.PushImageAsync(_admin, "team/app", "1.0", ProxySetup.RandomLayer());

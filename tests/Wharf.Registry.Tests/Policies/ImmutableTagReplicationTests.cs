@@ -11,11 +11,11 @@ namespace Wharf.Registry.Tests.Policies;
 public sealed class ImmutableTagReplicationTests : IAsyncLifetime
 {
     private WharfServer _server = null!;
-    private DockerRegistryUpstream _registry = null!;
+    private DockerRegistry _registry = null!;
 
     public async Task InitializeAsync()
     {
-        _registry = await DockerRegistryUpstream.StartAsync();
+        _registry = await DockerRegistry.StartAsync("upstream");
         _server = await WharfServer.StartAsync();
         await _server.CreateProjectAsync("mirror");
         using var admin = _server.Admin();

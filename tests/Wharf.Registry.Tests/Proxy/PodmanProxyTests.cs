@@ -6,13 +6,13 @@ namespace Wharf.Registry.Tests.Proxy;
 /// <summary>Real podman pulling through a proxy-cache project whose upstream is a real docker-registry.</summary>
 public sealed class PodmanProxyTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
-    private DockerRegistryUpstream _upstream = null!;
+    private DockerRegistry _upstream = null!;
     private WharfServer _server = null!;
 
     public async Task InitializeAsync()
     {
         Assert.True(Podman.IsInstalled, "podman is not installed");
-        _upstream = await DockerRegistryUpstream.StartAsync();
+        _upstream = await DockerRegistry.StartAsync("upstream");
         _server = await WharfServer.StartAsync();
         long registry = await ProxySetup.RegisterAsync(_server, "origin", _upstream.Url);
         await ProxySetup.CreateProxyProjectAsync(_server, "dockerhub-cache", registry, isPublic: true);

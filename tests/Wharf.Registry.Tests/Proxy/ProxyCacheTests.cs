@@ -13,14 +13,14 @@ namespace Wharf.Registry.Tests.Proxy;
 /// </summary>
 public sealed class ProxyCacheTests : IAsyncLifetime
 {
-    private DockerRegistryUpstream _upstream = null!;
+    private DockerRegistry _upstream = null!;
     private WharfServer _server = null!;
     private HttpClient _origin = null!;
     private HttpClient _admin = null!;
 
     public async Task InitializeAsync()
     {
-        _upstream = await DockerRegistryUpstream.StartAsync();
+        _upstream = await DockerRegistry.StartAsync("upstream");
         _origin = _upstream.Client();
         _server = await WharfServer.StartAsync(new Dictionary<string, string?> { ["Registry:ProxyCache:TagRecheckInterval"] = "00:10:00" });
         long registry = await ProxySetup.RegisterAsync(_server, "origin", _upstream.Url);

@@ -12,13 +12,13 @@ namespace Wharf.Registry.Tests.Proxy;
 /// <summary>Cached content nobody pulled for the configured time is evicted, and GC then frees its blobs.</summary>
 public sealed class ProxyEvictionTests : IAsyncLifetime
 {
-    private DockerRegistryUpstream _upstream = null!;
+    private DockerRegistry _upstream = null!;
     private WharfServer _server = null!;
     private HttpClient _admin = null!;
 
     public async Task InitializeAsync()
     {
-        _upstream = await DockerRegistryUpstream.StartAsync();
+        _upstream = await DockerRegistry.StartAsync("upstream");
         _server = await WharfServer.StartAsync(new Dictionary<string, string?>
         {
             ["Registry:ProxyCache:EvictAfter"] = "2.00:00:00",

@@ -144,7 +144,7 @@ public sealed class RegistryEndpointsApiTests : IAsyncLifetime
     [Fact]
     public async Task Ping_ReachableUpstream_200_UnreachableOrBadCredential_400()
     {
-        using var upstream = await DockerRegistryUpstream.StartAsync();
+        using var upstream = await DockerRegistry.StartAsync("upstream");
         using var ok = await _admin.PostAsJsonAsync("api/v2.0/registries/ping", new { type = "docker-registry", url = upstream.Url.ToString() });
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
 

@@ -11,14 +11,14 @@ namespace Wharf.Registry.Tests.Proxy;
 /// </summary>
 public sealed class UpstreamFailureTests : IAsyncLifetime
 {
-    private DockerRegistryUpstream _upstream = null!;
+    private DockerRegistry _upstream = null!;
     private WharfServer _server = null!;
     private HttpClient _admin = null!;
     private long _registry;
 
     public async Task InitializeAsync()
     {
-        _upstream = await DockerRegistryUpstream.StartAsync();
+        _upstream = await DockerRegistry.StartAsync("upstream");
         _server = await WharfServer.StartAsync(new Dictionary<string, string?>
         {
             ["Registry:ProxyCache:TagRecheckInterval"] = "00:05:00",

@@ -18,14 +18,14 @@ namespace Wharf.Registry.Tests.Replication;
 public sealed class ReplicationTests : IAsyncLifetime
 {
     private WharfServer _server = null!;
-    private DockerRegistryUpstream _registry = null!;
+    private DockerRegistry _registry = null!;
     private HttpClient _admin = null!;
     private HttpClient _remote = null!;
     private long _registryId;
 
     public async Task InitializeAsync()
     {
-        _registry = await DockerRegistryUpstream.StartAsync();
+        _registry = await DockerRegistry.StartAsync("upstream");
         _server = await WharfServer.StartAsync(new Dictionary<string, string?>
         {
             ["Registry:Replication:BlobConcurrency"] = "1", // one upload at a time: the stop test counts them

@@ -14,11 +14,11 @@ namespace Wharf.Registry.Tests.Replication;
 public sealed class WharfdCrashTests : IAsyncLifetime
 {
     private WharfdProcess _wharfd = null!;
-    private DockerRegistryUpstream _registry = null!;
+    private DockerRegistry _registry = null!;
 
     public async Task InitializeAsync()
     {
-        _registry = await DockerRegistryUpstream.StartAsync();
+        _registry = await DockerRegistry.StartAsync("upstream");
         _wharfd = await WharfdProcess.StartAsync();
     }
 

@@ -12,13 +12,13 @@ namespace Wharf.Registry.Tests.Webhooks;
 public sealed class WebhookReplicationTests : IAsyncLifetime
 {
     private WharfServer _server = null!;
-    private DockerRegistryUpstream _registry = null!;
+    private DockerRegistry _registry = null!;
     private WebhookReceiver _receiver = null!;
 
     public async Task InitializeAsync()
     {
         _receiver = await WebhookReceiver.StartAsync();
-        _registry = await DockerRegistryUpstream.StartAsync();
+        _registry = await DockerRegistry.StartAsync("upstream");
         _server = await WharfServer.StartAsync();
         await _server.CreateProjectAsync("team");
     }
