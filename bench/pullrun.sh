@@ -216,10 +216,12 @@ for i in $(seq "$RUNS"); do
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
-cell() { local v; v=$(printf '%s' "${T[$1]:-}" | median); [[ -n $v ]] && printf '%.2f s' "$v" || printf -- '-'; }
+# A case not run (a subset) shows "-": median of nothing prints 0, so the emptiness is checked first.
+cell() { [[ -n ${T[$1]:-} ]] || { printf -- '-'; return; }; printf '%.2f s' "$(printf '%s' "${T[$1]}" | median)"; }
 ratio() {
-  local w p; w=$(printf '%s' "${T[wharf $1]:-}" | median); p=$(printf '%s' "${T[podman $1]:-}" | median)
-  [[ -n $w && -n $p ]] && printf '%.2f' "$(echo "$p / $w" | bc -l)" || printf -- '-'
+  [[ -n ${T[wharf $1]:-} && -n ${T[podman $1]:-} ]] || { printf -- '-'; return; }
+  local w p; w=$(printf '%s' "${T[wharf $1]}" | median); p=$(printf '%s' "${T[podman $1]}" | median)
+  printf '%.2f' "$(echo "$p / $w" | bc -l)"
 }
 row() { printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" "$(cell "wharf $3")" "$(cell "podman $3")" "$(ratio "$3")"; }
 mkdir -p bench/results
