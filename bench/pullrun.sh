@@ -14,6 +14,11 @@
 #   first run       run --rm IMAGE true, right after that pull (the cold run: nothing ran yet)
 #   pull + first    the two together (the user's real path)
 #   warm run        run --rm IMAGE true again
+# Each round's stores are kept until the end (cleanup resets and removes them all; about 3 GB per
+# round and mode for the many-file image): on ext4 without a journal, as here, creating a file scans
+# past every inode of its block group freed in the last 60-360 s (ext4's recently_deleted), so a pull
+# right after the previous case's store was removed paid for that removal, several times its own
+# CPU for 65 536 files, and whichever tool ran second in a pair was penalised.
 # Both tools unpack layers at pull (wharf while they download). podman needs --runtime runc
 # (crun refuses this machine's hybrid cgroups) and --ulimit values the host allows; both run with
 # --network host so no network namespace set-up is timed. Rootless: an unprivileged user with
@@ -178,14 +183,13 @@ one() {
     t0=$(now); wharf "$m" "$d" pull -q --tls-verify=false "${REF[$img]}" >/dev/null || { log "failed: wharf $m pull $img"; return 1; }
     t1=$(now); wharf "$m" "$d" run --rm --network host "${REF[$img]}" true || { log "failed: wharf $m first run $img"; return 1; }
     t2=$(now); wharf "$m" "$d" run --rm --network host "${REF[$img]}" true || { log "failed: wharf $m warm run $img"; return 1; }
-    t3=$(now); wharf "$m" "$d" system reset -f >/dev/null 2>&1
+    t3=$(now)
   else
     t0=$(now); podman_at "$m" "$d" pull -q --tls-verify=false "${REF[$img]}" >/dev/null || { log "failed: podman $m pull $img"; return 1; }
     t1=$(now); podman_at "$m" "$d" "${PODMAN_RUN[@]}" "${REF[$img]}" true || { log "failed: podman $m first run $img"; return 1; }
     t2=$(now); podman_at "$m" "$d" "${PODMAN_RUN[@]}" "${REF[$img]}" true || { log "failed: podman $m warm run $img"; return 1; }
-    t3=$(now); podman_at "$m" "$d" system reset -f >/dev/null 2>&1
+    t3=$(now)
   fi
-  rm -rf "$d"
   local k="$tool $m $img"
   log "$k: pull $(echo "$t1 - $t0" | bc) s, first run $(echo "$t2 - $t1" | bc) s, warm run $(echo "$t3 - $t2" | bc) s"
   T[$k pull]+="$(echo "$t1 - $t0" | bc)"$'\n'
@@ -205,10 +209,12 @@ for i in $(seq "$RUNS"); do
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
-cell() { local v; v=$(printf '%s' "${T[$1]:-}" | median); [[ -n $v ]] && printf '%.2f s' "$v" || printf -- '-'; }
+# A case not run (a subset) shows "-": median of nothing prints 0, so the emptiness is checked first.
+cell() { [[ -n ${T[$1]:-} ]] || { printf -- '-'; return; }; printf '%.2f s' "$(printf '%s' "${T[$1]}" | median)"; }
 ratio() {
-  local w p; w=$(printf '%s' "${T[wharf $1]:-}" | median); p=$(printf '%s' "${T[podman $1]:-}" | median)
-  [[ -n $w && -n $p ]] && printf '%.2f' "$(echo "$p / $w" | bc -l)" || printf -- '-'
+  [[ -n ${T[wharf $1]:-} && -n ${T[podman $1]:-} ]] || { printf -- '-'; return; }
+  local w p; w=$(printf '%s' "${T[wharf $1]}" | median); p=$(printf '%s' "${T[podman $1]}" | median)
+  printf '%.2f' "$(echo "$p / $w" | bc -l)"
 }
 row() { printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" "$(cell "wharf $3")" "$(cell "podman $3")" "$(ratio "$3")"; }
 mkdir -p bench/results

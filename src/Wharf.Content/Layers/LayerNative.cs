@@ -29,6 +29,7 @@ internal static partial class LayerNative
     public const uint S_IFIFO = 0x1000;
 
     public const int ENOENT = 2;
+    public const int EINTR = 4;
     public const int EEXIST = 17;
     public const int ENOTDIR = 20;
     public const int EISDIR = 21;
@@ -65,6 +66,69 @@ internal static partial class LayerNative
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fsync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint pwrite(int fd, byte* buffer, nuint count, long offset);
+
+    /// <summary>Writes all of <paramref name="data"/> at <paramref name="offset"/>; -1 with errno on failure.</summary>
+    public static unsafe int PwriteAll(int fd, ReadOnlySpan<byte> data, long offset)
+    {
+        fixed (byte* p = data)
+        {
+            int done = 0;
+            while (done < data.Length)
+            {
+                nint n = pwrite(fd, p + done, (nuint)(data.Length - done), offset + done);
+                if (n < 0)
+                {
+                    if (LastError == EINTR)
+                    {
+                        continue;
+                    }
+
+                    return -1;
+                }
+
+                done += (int)n;
+            }
+
+            return 0;
+        }
+    }
+
+    /// <summary>struct statx, up to the fields read here (the kernel fills what it is given room for).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private unsafe struct Statx
+    {
+        public uint Mask;
+        public uint BlockSize;
+        public ulong Attributes;
+        public uint Nlink;
+        public uint Uid;
+        public uint Gid;
+        public ushort Mode;
+        private fixed byte _rest[256 - 30];
+    }
+
+    private const int AT_EMPTY_PATH = 0x1000;
+    private const uint STATX_MODE = 0x2;
+    private const uint STATX_UID = 0x8;
+    private const uint STATX_GID = 0x10;
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int statx(int dirfd, string path, int flags, uint mask, out Statx result);
+
+    /// <summary>Owner group and mode of what <paramref name="fd"/> (an O_PATH descriptor will do) refers to; null when unknown.</summary>
+    public static (uint Gid, uint Mode)? GroupAndMode(int fd)
+    {
+        if (statx(fd, string.Empty, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MODE | STATX_GID, out var st) != 0
+            || (st.Mask & (STATX_MODE | STATX_GID)) != (STATX_MODE | STATX_GID))
+        {
+            return null;
+        }
+
+        return (st.Gid, st.Mode);
+    }
 
     /// <summary>Makes a directory's entries (a rename into it) durable; best effort where the filesystem cannot.</summary>
     public static void SyncDirectory(string path)
@@ -126,6 +190,32 @@ internal static partial class LayerNative
 
     [LibraryImport("libc")]
     public static partial uint geteuid();
+
+    [LibraryImport("libc")]
+    public static partial uint getegid();
+
+    /// <summary>
+    /// This process's umask, read from /proc/self/status (umask(2) can only read it by changing it,
+    /// which would race with other threads creating files); null when the kernel does not say.
+    /// </summary>
+    public static uint? ProcessUmask()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("Umask:", StringComparison.Ordinal))
+                {
+                    return Convert.ToUInt32(line["Umask:".Length..].Trim(), 8);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        {
+        }
+
+        return null;
+    }
 
     // syscall(2) is variadic; every argument is passed as a full register so the kernel sees what a C caller passes.
     [LibraryImport("libc", EntryPoint = "syscall", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]

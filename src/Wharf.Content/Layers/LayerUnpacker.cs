@@ -4,7 +4,6 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 using Wharf.Oci;
 
 namespace Wharf.Content.Layers;
@@ -177,8 +176,13 @@ public static class LayerUnpacker
         private const int CopyBufferSize = 256 * 1024;
         private const uint NewDirectoryMode = 0x1ed; // 0755 until the entry's own mode is applied last
 
+        // Read once: a file whose mode survives the umask is created with it, with no fchmod after.
+        private static readonly uint? Umask = LayerNative.ProcessUmask();
+
         private readonly string _root;
         private readonly LayerUnpackOptions _options;
+        private readonly uint _euid = LayerNative.geteuid();
+        private readonly uint _egid = LayerNative.getegid();
         private readonly Fd _rootFd;
         private readonly HashSet<string> _written = new(StringComparer.Ordinal);
 
@@ -206,6 +210,10 @@ public static class LayerUnpacker
         private string? _parentRel;
         private Fd? _parent;
 
+        // Whether a file made in the kept parent gets our own group whatever the directory's setgid
+        // bit or the mount's grpid option say: true when the directory's group is ours.
+        private bool _parentGroupIsOurs;
+
         public void Dispose()
         {
             _parent?.Dispose();
@@ -222,6 +230,7 @@ public static class LayerUnpacker
             ForgetParent();
             _parent = OpenDirectory(parentRel, create: true);
             _parentRel = parentRel;
+            _parentGroupIsOurs = LayerNative.GroupAndMode(_parent.Value) is { } st && st.Gid == _egid;
             return _parent;
         }
 
@@ -245,6 +254,7 @@ public static class LayerUnpacker
             _parent?.Dispose();
             _parent = null;
             _parentRel = null;
+            _parentGroupIsOurs = false;
         }
 
         public async Task ApplyAsync(TarEntry entry, CancellationToken ct)
@@ -297,10 +307,20 @@ public static class LayerUnpacker
             switch (entry.EntryType)
             {
                 case TarEntryType.Directory:
-                    if (!IsDirectory(dir, name))
+                    // mkdir first: in a layer's own new directory the name is free, and an existing
+                    // directory is kept (only its metadata changes, in Finish).
+                    if (LayerNative.mkdirat(dir, name, NewDirectoryMode) != 0)
                     {
-                        Remove(dir, name, relative);
-                        LayerNative.Check(LayerNative.mkdirat(dir, name, NewDirectoryMode), "mkdir", relative);
+                        if (LayerNative.LastError != LayerNative.EEXIST)
+                        {
+                            throw LayerNative.Error("mkdir", relative);
+                        }
+
+                        if (!IsDirectory(dir, name))
+                        {
+                            Remove(dir, name, relative);
+                            LayerNative.Check(LayerNative.mkdirat(dir, name, NewDirectoryMode), "mkdir", relative);
+                        }
                     }
 
                     _directories[relative] = entry;
@@ -308,13 +328,12 @@ public static class LayerUnpacker
                     break;
 
                 case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                    Remove(dir, name, relative);
                     await WriteFileAsync(dir, name, relative, entry, ct).ConfigureAwait(false);
                     break;
 
                 case TarEntryType.SymbolicLink:
-                    Remove(dir, name, relative);
-                    LayerNative.Check(LayerNative.symlinkat(entry.LinkName, dir, name), "symlink", relative);
+                    string linkTarget = entry.LinkName;
+                    CreateReplacing(dir, name, relative, "symlink", () => LayerNative.symlinkat(linkTarget, dir, name));
                     SetNodeMetadata(dir, name, relative, entry, mode: false);
                     break;
 
@@ -329,16 +348,17 @@ public static class LayerUnpacker
                         return;
                     }
 
-                    Remove(dir, name, relative);
                     var posix = (PosixTarEntry)entry;
                     uint kind = entry.EntryType == TarEntryType.CharacterDevice ? LayerNative.S_IFCHR : LayerNative.S_IFBLK;
-                    LayerNative.Check(LayerNative.mknodat(dir, name, kind | Mode(entry), LayerNative.MakeDev((uint)posix.DeviceMajor, (uint)posix.DeviceMinor)), "mknod", relative);
+                    ulong device = LayerNative.MakeDev((uint)posix.DeviceMajor, (uint)posix.DeviceMinor);
+                    uint nodeMode = kind | Mode(entry);
+                    CreateReplacing(dir, name, relative, "mknod", () => LayerNative.mknodat(dir, name, nodeMode, device));
                     SetNodeMetadata(dir, name, relative, entry, mode: true);
                     break;
 
                 case TarEntryType.Fifo:
-                    Remove(dir, name, relative);
-                    LayerNative.Check(LayerNative.mknodat(dir, name, LayerNative.S_IFIFO | Mode(entry), 0), "mkfifo", relative);
+                    uint fifoMode = LayerNative.S_IFIFO | Mode(entry);
+                    CreateReplacing(dir, name, relative, "mkfifo", () => LayerNative.mknodat(dir, name, fifoMode, 0));
                     SetNodeMetadata(dir, name, relative, entry, mode: true);
                     break;
 
@@ -380,28 +400,86 @@ public static class LayerUnpacker
             }
         }
 
+        /// <summary>
+        /// Makes a name with <paramref name="create"/> (a call that never follows a symlink at the
+        /// name and fails with EEXIST when it is taken); only when taken is the old entry removed
+        /// and the call made again. Trying first spares a failing unlinkat per entry, since in a
+        /// layer's own new directories every name is free.
+        /// </summary>
+        private void CreateReplacing(int dir, string name, string relative, string what, Func<int> create)
+        {
+            if (create() == 0)
+            {
+                return;
+            }
+
+            if (LayerNative.LastError != LayerNative.EEXIST)
+            {
+                throw LayerNative.Error(what, relative);
+            }
+
+            Remove(dir, name, relative);
+            LayerNative.Check(create(), what, relative);
+        }
+
         private async Task WriteFileAsync(int dir, string name, string relative, TarEntry entry, CancellationToken ct)
         {
-            // O_EXCL|O_NOFOLLOW: the name was just removed; should anything be there again it is
-            // an error, never a link to write through.
-            int fd = LayerNative.openat(dir, name, LayerNative.O_WRONLY | LayerNative.O_CREAT | LayerNative.O_EXCL | LayerNative.O_NOFOLLOW | LayerNative.O_CLOEXEC, 0x180);
+            uint mode = Mode(entry);
+
+            // A file we create is ours and, when its directory's group is ours, of our group: for
+            // a layer's usual root-owned files (root inside a rootless namespace too) the fchown
+            // would change nothing. Likewise a mode the umask leaves whole is given at creation.
+            bool chown = _options.KeepOwners && !(entry.Uid == _euid && entry.Gid == _egid && _parentGroupIsOurs);
+            uint createMode = mode & 0x1ff;
+            bool chmod = chown || Umask is not { } umask || (createMode & ~umask) != mode;
+
+            // O_EXCL|O_NOFOLLOW: a name already there (a lower layer's entry in Apply mode, an earlier
+            // entry of this layer) is removed and the create made again; never a link to write through.
+            const int flags = LayerNative.O_WRONLY | LayerNative.O_CREAT | LayerNative.O_EXCL | LayerNative.O_NOFOLLOW | LayerNative.O_CLOEXEC;
+            int fd = LayerNative.openat(dir, name, flags, chmod ? 0x180u : createMode);
+            if (fd < 0 && LayerNative.LastError == LayerNative.EEXIST)
+            {
+                Remove(dir, name, relative);
+                fd = LayerNative.openat(dir, name, flags, chmod ? 0x180u : createMode);
+            }
+
             LayerNative.Check(fd, "create", relative);
-            using var handle = new SafeFileHandle(fd, ownsHandle: true);
+            using var file = new Fd(fd);
             if (entry.DataStream is { } data)
             {
                 byte[] buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
                 try
                 {
+                    // The buffer is filled before each write: a small file is one pwrite, not one
+                    // per chunk the decompressor hands over. pwrite straight on the descriptor, as a
+                    // FileStream or RandomAccess would first ask the kernel whether it can seek.
                     long offset = 0;
-                    int n;
-                    while ((n = await data.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                    int filled = 0;
+                    while (true)
                     {
-                        // Taken before writing, so an over-budget layer never lands on disk.
-                        _options.Budget?.Take(n);
-                        // Synchronous: the handle is not opened for async I/O, and WriteAsync on it
-                        // would queue every write to the thread pool (a context switch per file).
-                        RandomAccess.Write(handle, buffer.AsSpan(0, n), offset);
-                        offset += n;
+                        int n = await data.ReadAsync(buffer.AsMemory(filled), ct).ConfigureAwait(false);
+                        if (n > 0)
+                        {
+                            // Taken before writing, so an over-budget layer never lands on disk.
+                            _options.Budget?.Take(n);
+                            filled += n;
+                            if (filled < buffer.Length)
+                            {
+                                continue;
+                            }
+                        }
+
+                        if (filled > 0)
+                        {
+                            LayerNative.Check(LayerNative.PwriteAll(fd, buffer.AsSpan(0, filled), offset), "write", relative);
+                            offset += filled;
+                            filled = 0;
+                        }
+
+                        if (n == 0)
+                        {
+                            break;
+                        }
                     }
                 }
                 finally
@@ -411,12 +489,16 @@ public static class LayerUnpacker
             }
 
             // Owner before mode: chown clears setuid and setgid bits.
-            if (_options.KeepOwners && LayerNative.fchown(fd, entry.Uid, entry.Gid) != 0)
+            if (chown && LayerNative.fchown(fd, entry.Uid, entry.Gid) != 0)
             {
                 OwnerFailed(relative, entry);
             }
 
-            LayerNative.Check(LayerNative.fchmod(fd, Mode(entry)), "chmod", relative);
+            if (chmod)
+            {
+                LayerNative.Check(LayerNative.fchmod(fd, mode), "chmod", relative);
+            }
+
             foreach (var (attribute, value) in Xattrs(entry))
             {
                 if (LayerNative.fsetxattr(fd, attribute, value, (nuint)value.Length, 0) != 0)
@@ -454,10 +536,9 @@ public static class LayerUnpacker
                     return; // a link to itself: the file is already there
                 }
 
-                Remove(dir, name, relative);
-
                 // linkat without AT_SYMLINK_FOLLOW links a symlink itself, never what it points to.
-                LayerNative.Check(LayerNative.linkat(targetParent.Value, targetName, dir, name, 0), "link", relative);
+                int from = targetParent.Value;
+                CreateReplacing(dir, name, relative, "link", () => LayerNative.linkat(from, targetName, dir, name, 0));
             }
         }
 

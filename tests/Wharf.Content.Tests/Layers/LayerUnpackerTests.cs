@@ -511,6 +511,94 @@ public sealed class LayerUnpackerTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_work, "l2")));
     }
 
+    [Fact]
+    public async Task Unpack_ModesTheUmaskWouldStrip_AreKeptExactly()
+    {
+        // Files whose mode survives the umask are created with it and not chmod'ed again; the others must still end exact.
+        string[] modes = ["644", "755", "600", "666", "777", "4755", "2711", "1777", "0", "444"];
+        byte[] tar = Tar(w =>
+        {
+            foreach (string m in modes)
+            {
+                w.WriteEntry(File("m/" + m, "x", default, (UnixFileMode)Convert.ToInt32(m, 8)));
+            }
+        });
+
+        await LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root);
+
+        foreach (string m in modes)
+        {
+            Assert.Equal(m, Stat(Path.Combine(Root, "m", m), "%a"));
+            Assert.Equal("x", await System.IO.File.ReadAllTextAsync(Path.Combine(Root, "m", m)));
+        }
+    }
+
+    [Fact]
+    public async Task Unpack_RootOwnedFilesInSetgidDirectoryOfAnotherGroup_GetTheLayersOwners()
+    {
+        // A new file in a setgid directory takes the directory's group: here the chown that a file
+        // already owned as the layer says may skip must not be skipped.
+        RequireRealRoot();
+        Directory.CreateDirectory(Path.Combine(Root, "shared"));
+        Assert.Equal(0, chown(Path.Combine(Root, "shared"), 0, 4321));
+        System.IO.File.SetUnixFileMode(Path.Combine(Root, "shared"), (UnixFileMode)0x5ed); // 02755
+        byte[] tar = Tar(w =>
+        {
+            w.WriteEntry(File("shared/root", "r", default));
+            w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "shared/user") { DataStream = new MemoryStream("u"u8.ToArray()), Uid = 1000, Gid = 1000, Mode = (UnixFileMode)0x1a4 });
+            w.WriteEntry(File("plain/root", "r", default));
+        });
+
+        await LayerUnpacker.UnpackAsync(new MemoryStream(tar), Root);
+
+        Assert.Equal("0:0", Stat(Path.Combine(Root, "shared/root"), "%u:%g"));
+        Assert.Equal("1000:1000 644", Stat(Path.Combine(Root, "shared/user"), "%u:%g %a"));
+        Assert.Equal("0:0", Stat(Path.Combine(Root, "plain/root"), "%u:%g"));
+    }
+
+    [Fact]
+    public async Task Unpack_EntriesOverEveryKindOfExistingName_ReplaceItWithoutFollowingLinks()
+    {
+        // Names taken by a lower layer: each create fails with EEXIST first, then the old entry goes.
+        var (hostFile, before) = HostFile();
+        byte[] lower = Tar(w =>
+        {
+            w.WriteEntry(File("f", "file", default));
+            w.WriteEntry(File("d/child", "child", default));
+            w.WriteEntry(Symlink("s", hostFile));
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Fifo, "p") { Mode = (UnixFileMode)0x1a4 });
+            w.WriteEntry(File("h", "old", default));
+            w.WriteEntry(File("target", "target", default));
+            w.WriteEntry(Dir("keep/", default, AllRwx));
+            w.WriteEntry(File("keep/inside", "kept", default));
+        });
+        byte[] upper = Tar(w =>
+        {
+            w.WriteEntry(Dir("f/", default, AllRwx));
+            w.WriteEntry(File("d", "now a file", default));
+            w.WriteEntry(File("s", "not through the link", default));
+            w.WriteEntry(Symlink("p", "f"));
+            w.WriteEntry(new PaxTarEntry(TarEntryType.HardLink, "h") { LinkName = "target" });
+            w.WriteEntry(Dir("keep/", default, AllRwx));
+        });
+
+        await LayerUnpacker.UnpackAsync(new MemoryStream(lower), Root);
+        await LayerUnpacker.UnpackAsync(new MemoryStream(upper), Root);
+
+        Assert.True(Directory.Exists(Path.Combine(Root, "f")));
+        Assert.Equal("now a file", await System.IO.File.ReadAllTextAsync(Path.Combine(Root, "d")));
+        Assert.Null(new FileInfo(Path.Combine(Root, "s")).LinkTarget);
+        Assert.Equal("not through the link", await System.IO.File.ReadAllTextAsync(Path.Combine(Root, "s")));
+        Assert.Equal(before, Stat(hostFile, "%a %u:%g %Y %s"));
+        Assert.Equal("f", new FileInfo(Path.Combine(Root, "p")).LinkTarget);
+        Assert.Equal("target", await System.IO.File.ReadAllTextAsync(Path.Combine(Root, "h")));
+        Assert.Equal(Stat(Path.Combine(Root, "target"), "%i"), Stat(Path.Combine(Root, "h"), "%i"));
+        Assert.Equal("kept", await System.IO.File.ReadAllTextAsync(Path.Combine(Root, "keep/inside")));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", CharSet = System.Runtime.InteropServices.CharSet.Ansi, SetLastError = true)]
+    private static extern int chown(string path, int owner, int group);
+
     /// <summary>A gzip'd tar of one file of zeros, built streaming so the inflated size never sits in memory.</summary>
     private static byte[] GzipOfZeroFile(string name, long size)
     {
