@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Wharf.Oci;
 using Wharf.Registry.Api;
 using Wharf.Registry.Projects;
 
@@ -25,5 +26,11 @@ public sealed class SharedStoreArtifactEvents(IArtifactEvents inner, SharedStore
         ArgumentNullException.ThrowIfNull(deletion);
         inner.ArtifactDeleted(deletion);
         publisher.Offer(deletion.Repository);
+    }
+
+    public void TagChanged(RepositoryName repository, string tag)
+    {
+        inner.TagChanged(repository, tag);
+        publisher.Offer(repository);
     }
 }
