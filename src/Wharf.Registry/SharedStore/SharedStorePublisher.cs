@@ -33,6 +33,7 @@ public sealed partial class SharedStorePublisher(
     ILogger<SharedStorePublisher> logger,
     IServer server,
     IHostApplicationLifetime lifetime,
+    RegistryOptions registry,
     DatabaseLeases? leases = null,
     ISharedStoreWriter? writer = null) : BackgroundService
 {
@@ -109,7 +110,9 @@ public sealed partial class SharedStorePublisher(
                 }
 
                 bool full = _fullPassWanted || time.GetUtcNow() >= nextFullPass;
-                if ((full || due.Count > 0) && (leases is null || await leases.TryAcquireAsync(LeaseName, options.ReconcileInterval * 2, stoppingToken).ConfigureAwait(false)))
+                // Alone on its data directory (the embedded mode) this instance always publishes: the lease row a
+                // killed predecessor left must not hold a restart back. Sharing it, the lease holder publishes.
+                if ((full || due.Count > 0) && (leases is null || !registry.SharedDataDirectory || await leases.TryAcquireAsync(LeaseName, options.ReconcileInterval * 2, stoppingToken).ConfigureAwait(false)))
                 {
                     if (full)
                     {

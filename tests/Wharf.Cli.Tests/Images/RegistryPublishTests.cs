@@ -24,9 +24,10 @@ public sealed class RegistryPublishTests(ContainerFixture fixture) : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private WharfdProcess StartRegistry(string format = "squashfs") => WharfdProcess.Start(new WharfdOptions
+    private WharfdProcess StartRegistry(string format = "squashfs", string? dataDirectory = null) => WharfdProcess.Start(new WharfdOptions
     {
         Arguments = [$"--Registry:SharedStore:Path={Shared}", $"--Registry:SharedStore:Format={format}"],
+        DataDirectory = dataDirectory,
     });
 
     private static async Task CreateProjectAsync(WharfdProcess wharfd, string name, object metadata, HttpStatusCode expected = HttpStatusCode.Created)
@@ -137,6 +138,37 @@ public sealed class RegistryPublishTests(ContainerFixture fixture) : IDisposable
         Assert.Equal("from the image\n", node.Check("run", "--rm", image, "cat", "/etc/motd"));
         string blobs = Path.Combine(node.GraphRoot, "wharf", "blobs", "sha256");
         Assert.Empty(Directory.Exists(blobs) ? Directory.GetFiles(blobs) : []);
+    }
+
+    [Fact]
+    public async Task Publish_StoreUnusable_FailedWithError_RestartPublishesWhatIsPending()
+    {
+        // The store's path is a plain file: every publish fails, and says why.
+        File.WriteAllText(Shared, "not a directory");
+        string data = Path.Combine(_dir.Path, "data");
+        string name;
+        using (var wharfd = StartRegistry("dir", data))
+        {
+            await CreateProjectAsync(wharfd, "lab", new Dictionary<string, string> { ["public"] = "true", ["publish_to_shared_store"] = "true" });
+            Push(wharfd, "lab/bb:1");
+            name = $"{wharfd.Host}/lab/bb:1";
+            var states = await WaitForAsync(wharfd, "lab", s => s.ContainsKey(name));
+            Assert.StartsWith("failed: ", states[name], StringComparison.Ordinal);
+        }
+
+        // Fixed while wharfd is down: the next wharfd on the same data (same port, same names) publishes at start, with no new push.
+        File.Delete(Shared);
+        int port = int.Parse(name.Split('/')[0].Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+        using var again = WharfdProcess.Start(new WharfdOptions
+        {
+            Arguments = [$"--Registry:SharedStore:Path={Shared}", "--Registry:SharedStore:Format=dir"],
+            DataDirectory = data,
+            Port = port,
+        });
+        var after = await WaitForAsync(again, "lab", s => s.GetValueOrDefault(name) == "published");
+        Assert.Equal("published", after[name]);
+        Assert.Equal([name], PublishedNames());
+        Assert.False(Directory.Exists(Path.Combine(data, "shared-store-staging")), "the staging store is emptied after a publish");
     }
 
     [Fact]
