@@ -5,6 +5,7 @@ using Wharf.Registry.Health;
 using Wharf.Registry.Metrics;
 using Wharf.Registry.Portal;
 using Wharf.Registry.Replication;
+using Wharf.Registry.SharedStore;
 using Wharf.Registry.Webhooks;
 
 namespace Wharf.Registry;
@@ -43,6 +44,7 @@ public static class WharfApplication
         builder.Services.AddWharfIdentity(builder.Configuration);
         builder.Services.AddWharfReplication(builder.Configuration);
         builder.Services.AddWharfWebhooks(builder.Configuration);
+        builder.Services.AddWharfSharedStore(builder.Configuration);
         builder.Services.AddWharfPortal();
 
         var app = builder.Build();

@@ -109,6 +109,9 @@ internal static class ServeCommand
 
         var startup = ServerLogging.Configure(builder.Logging, builder.Configuration);
 
+        // Publishing into a shared image store (Registry:SharedStore) writes through the engine's code.
+        builder.Services.AddSingleton<Wharf.Registry.SharedStore.ISharedStoreWriter, EngineSharedStoreWriter>();
+
         WebApplication app;
         try
         {

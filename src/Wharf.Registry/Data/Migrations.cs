@@ -44,6 +44,8 @@ public sealed record Migration(int Version, string Description, string Sql, Func
 /// leases              singleton jobs (scheduled GC, retention, audit purge): which instance runs them, until when
 /// blob_pins           an upload commit about to link a blob (GC keeps the blob while a live pin exists)
 /// blob_deletions      GC deleting a blob's file (a commit waits for it instead of trusting the file)
+/// shared_store_projects  projects whose pushed images wharfd publishes into the shared image store
+/// shared_store_images    each name wharfd published there (or failed to): tag, digest, state, error
 /// project_blobs, project_usage   (unused since quotas are computed; kept for databases that have them)
 /// </code>
 /// </summary>
@@ -227,6 +229,22 @@ public static class Migrations
             CREATE TABLE IF NOT EXISTS blob_deletions (
                 digest TEXT PRIMARY KEY,
                 started_at INTEGER NOT NULL);
+            """),
+
+        // 9: the registry as the gateway into a shared image store (docs/shared-store.md, "Publishing
+        // from the registry"): which projects publish, and one row per name wharfd published or tried to.
+        new(9, "projects that publish to the shared image store; the names published there", """
+            CREATE TABLE IF NOT EXISTS shared_store_projects (
+                project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE);
+            CREATE TABLE IF NOT EXISTS shared_store_images (
+                name TEXT PRIMARY KEY,
+                repository TEXT NOT NULL,
+                tag TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                state TEXT NOT NULL,
+                error TEXT,
+                update_time INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS ix_shared_store_images_repository ON shared_store_images(repository, tag);
             """),
     ];
 

@@ -21,6 +21,7 @@ internal static class ProjectEndpoints
         api.MapPut("/projects/{project_name_or_id}", Api.Handle(UpdateProjectAsync));
         api.MapDelete("/projects/{project_name_or_id}", Api.Handle(DeleteProjectAsync));
         api.MapGet("/projects/{project_name_or_id}/summary", Api.Handle(ProjectSummaryAsync));
+        api.MapGet("/projects/{project_name_or_id}/shared-store", Api.Handle(SharedStoreStatusAsync));
     }
 
     /// <summary>Harbor's project summary: repository count, members per role, and the quota.</summary>
@@ -62,6 +63,7 @@ internal static class ProjectEndpoints
         rules.RequireMayCreate(caller);
         var request = await Api.BodyAsync<ProjectRequest>(context).ConfigureAwait(false);
         bool isPublic = PublicFlag(request) ?? false;
+        bool? publish = SharedStoreFlag(context, request);
         _ = rules.CheckNew(caller, request.ProjectName, request.StorageLimit, proxyCache: request.RegistryId is not null);
         var upstreams = context.RequestServices.GetRequiredService<Proxy.IUpstreamRegistryStore>();
         if (request.RegistryId is long registryId)
@@ -83,6 +85,11 @@ internal static class ProjectEndpoints
                 await context.RequestServices.GetRequiredService<IProjectStore>().DeleteAsync(project.Id, CancellationToken.None).ConfigureAwait(false);
                 throw ApiException.BadRequest($"registry_id {boundId} names no registry endpoint");
             }
+        }
+
+        if (publish == true)
+        {
+            await SetSharedStoreAsync(context, caller, project, publish.Value).ConfigureAwait(false);
         }
 
         Api.Audit(context, caller, "create", "project", project.Name, project.Name);
@@ -152,9 +159,15 @@ internal static class ProjectEndpoints
             throw ApiException.BadRequest("a project cannot be renamed");
         }
 
+        bool? publish = SharedStoreFlag(context, request);
         if (await rules.UpdateAsync(caller, project, PublicFlag(request), request.StorageLimit, context.RequestAborted).ConfigureAwait(false))
         {
             Api.Audit(context, caller, "update", "quota", $"{project.Name} storage {request.StorageLimit}", project.Name);
+        }
+
+        if (publish is bool value)
+        {
+            await SetSharedStoreAsync(context, caller, project, value).ConfigureAwait(false);
         }
 
         return Results.Ok();
@@ -171,6 +184,66 @@ internal static class ProjectEndpoints
     }
 
     private static ProjectRules Rules(HttpContext context) => context.RequestServices.GetRequiredService<ProjectRules>();
+
+    /// <summary>
+    /// <c>metadata.publish_to_shared_store</c> ("true"/"false", as Harbor's other metadata): null when not given.
+    /// Asking for it on a registry without a shared image store is refused, so nobody waits for images that never come.
+    /// </summary>
+    private static bool? SharedStoreFlag(HttpContext context, ProjectRequest request)
+    {
+        if (request.Metadata is null || !request.Metadata.TryGetValue(SharedStore.SharedStoreMetadata.Key, out var value))
+        {
+            return null;
+        }
+
+        bool publish = value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            JsonValueKind.String when value.GetString() is "true" => true,
+            JsonValueKind.String when value.GetString() is "false" => false,
+            _ => throw ApiException.BadRequest($"metadata.{SharedStore.SharedStoreMetadata.Key} must be \"true\" or \"false\""),
+        };
+        if (publish && !context.RequestServices.GetRequiredService<SharedStore.SharedStoreOptions>().Enabled)
+        {
+            throw ApiException.BadRequest(
+                $"metadata.{SharedStore.SharedStoreMetadata.Key}: this registry has no shared image store (set Registry:SharedStore:Path in wharfd's configuration)");
+        }
+
+        return publish;
+    }
+
+    private static async Task SetSharedStoreAsync(HttpContext context, Caller caller, Project project, bool publish)
+    {
+        var records = context.RequestServices.GetRequiredService<SharedStore.SharedStoreRecords>();
+        if (await records.IsPublishingAsync(project.Id, context.RequestAborted).ConfigureAwait(false) == publish)
+        {
+            return;
+        }
+
+        await records.SetPublishingAsync(project.Id, publish, context.RequestAborted).ConfigureAwait(false);
+        context.RequestServices.GetRequiredService<SharedStore.SharedStorePublisher>().ProjectChanged(project.Name, publish);
+        Api.Audit(context, caller, "update", "project", $"{project.Name} {SharedStore.SharedStoreMetadata.Key} {(publish ? "true" : "false")}", project.Name);
+    }
+
+    /// <summary>What wharfd published from this project into the shared image store, or failed to, with the error.</summary>
+    private static async Task<IResult> SharedStoreStatusAsync(HttpContext context)
+    {
+        var caller = await Api.CallerAsync(context).ConfigureAwait(false);
+        var project = await Api.ProjectAsync(context, caller).ConfigureAwait(false);
+        var options = context.RequestServices.GetRequiredService<SharedStore.SharedStoreOptions>();
+        var records = context.RequestServices.GetRequiredService<SharedStore.SharedStoreRecords>();
+        bool publishing = await records.IsPublishingAsync(project.Id, context.RequestAborted).ConfigureAwait(false);
+        var entries = await records.ListProjectAsync(project.Name, context.RequestAborted).ConfigureAwait(false);
+        return Results.Json(new SharedStoreStatus(
+            publishing,
+            options.Enabled ? options.Path : null,
+            [.. entries.Select(e => new SharedStoreImageStatus(e.Name, e.Repository, e.Tag, e.Digest, e.State, e.Error, Api.Time(e.UpdateTime)))]), Api.Json);
+    }
+
+    private sealed record SharedStoreStatus(bool Publishing, string? Store, IReadOnlyList<SharedStoreImageStatus> Images);
+
+    private sealed record SharedStoreImageStatus(string Name, string Repository, string Tag, string Digest, string State, string? Error, string UpdateTime);
 
     /// <summary>Harbor takes visibility as metadata.public ("true"/"false"); the older top-level boolean is accepted too.</summary>
     private static bool? PublicFlag(ProjectRequest request)
@@ -224,6 +297,11 @@ internal static class ProjectEndpoints
             if (await context.RequestServices.GetRequiredService<Retention.RetentionStore>().PolicyIdOfProjectAsync(project.Id, context.RequestAborted).ConfigureAwait(false) is long retentionId)
             {
                 metadata["retention_id"] = retentionId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            if (await context.RequestServices.GetRequiredService<SharedStore.SharedStoreRecords>().IsPublishingAsync(project.Id, context.RequestAborted).ConfigureAwait(false))
+            {
+                metadata[SharedStore.SharedStoreMetadata.Key] = "true";
             }
 
             return new ProjectResponse(

@@ -151,6 +151,8 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
         {
             manifests.Invalidate(repository.Value);
         }
+
+        events.TagChanged(repository, tag);
     }
 
     /// <summary>Harbor refuses deleting an immutable tag, or an artifact or repository holding one, with 412 PRECONDITION.</summary>
@@ -173,6 +175,8 @@ public sealed class ArtifactRules(AccessEvaluator access, IArtifactStore artifac
             case TagCreateResult.ArtifactMissing:
                 throw ApiException.NotFound($"artifact {digest} not found in {repository}");
         }
+
+        events.TagChanged(repository, tag!);
     }
 
     /// <summary>The platforms of an index's manifests, in its order (empty for anything else).</summary>

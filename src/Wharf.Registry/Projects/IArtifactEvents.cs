@@ -16,6 +16,11 @@ public sealed record ArtifactDeletion(RepositoryName Repository, Digest Digest, 
 public interface IArtifactEvents
 {
     void ArtifactDeleted(ArtifactDeletion deletion);
+
+    /// <summary>A tag added to or removed from an artifact outside /v2 (Harbor's tag API); the artifact stays.</summary>
+    void TagChanged(RepositoryName repository, string tag)
+    {
+    }
 }
 
 /// <summary>Nobody listens (no webhooks configured).</summary>
