@@ -54,6 +54,8 @@ public static class ContainerCli
             return args;
         }
 
+        // exec's -l is --latest, a boolean; run's and create's is --label, with a value.
+        bool exec = args[i] == "exec";
         for (i++; i < args.Length; i++)
         {
             string a = args[i];
@@ -64,7 +66,7 @@ public static class ContainerCli
 
             if (a.StartsWith('-') && a.Length > 1)
             {
-                if (RunValueOptions.Contains(a))
+                if (RunValueOptions.Contains(a) && !(exec && a is "-l"))
                 {
                     i++;
                 }
@@ -134,6 +136,7 @@ public static class ContainerCli
         group.Add(ContainerInspectCommand.Create(c));
         group.Add(ExistsCommand.Container(c));
         group.Add(LogsCommand.Writer(c));
+        group.Add(ExecCommand.DiedRecorder(c));
         foreach (var verb in MoreVerbs(c))
         {
             group.Add(verb);
