@@ -56,6 +56,7 @@ public static class ContainerCli
 
         // exec's -l is --latest, a boolean; run's and create's is --label, with a value.
         bool exec = args[i] == "exec";
+        bool latest = false;
         for (i++; i < args.Length; i++)
         {
             string a = args[i];
@@ -71,7 +72,14 @@ public static class ContainerCli
                     i++;
                 }
 
+                latest |= exec && (a is "--latest" || (a.Contains('l', StringComparison.Ordinal) && a[1..].All(f => f is 'd' or 'i' or 't' or 'l')));
                 continue;
+            }
+
+            // exec --latest names no container: this word starts the command (and "true" must not be read as -l's value).
+            if (latest)
+            {
+                return [.. args[..i], "--", .. args[i..]];
             }
 
             // args[i] is the image (or container): everything after it belongs to the command.
