@@ -222,7 +222,7 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
         string path = _wharf.Check("mount", "-l").Trim();
         Assert.Contains(path, _wharf.Check("mount", "--no-trunc"), StringComparison.Ordinal);
         Assert.Equal(created + "\n", _wharf.Check("unmount", "-l"));
-        Assert.Equal(string.Empty, _wharf.Check("mount"));
+        Assert.DoesNotContain(created[..12], _wharf.Check("mount"), StringComparison.Ordinal);
 
         // restart -l starts the created one (podman prints its full ID), which then exits 4.
         Assert.Equal(created + "\n", _wharf.Check("restart", "-l"));
