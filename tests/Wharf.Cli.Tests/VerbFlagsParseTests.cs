@@ -182,8 +182,8 @@ public sealed partial class VerbFlagsParseTests
     }
 
     [Theory]
-    [InlineData("exec -d absent-ctr true", "--detach")]
-    [InlineData("exec --env-file /dev/null absent-ctr true", "--env-file")]
+    [InlineData("exec --privileged absent-ctr true", "--privileged")]
+    [InlineData("exec --preserve-fds 1 absent-ctr true", "--preserve-fds")]
     [InlineData("volume rm --all", "--all")]
     [InlineData("volume create --label a=b v", "--label")]
     [InlineData("volume create -o type=tmpfs v", "--opt")]

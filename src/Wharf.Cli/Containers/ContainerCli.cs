@@ -54,6 +54,9 @@ public static class ContainerCli
             return args;
         }
 
+        // exec's -l is --latest, a boolean; run's and create's is --label, with a value.
+        bool exec = args[i] == "exec";
+        bool latest = false;
         for (i++; i < args.Length; i++)
         {
             string a = args[i];
@@ -64,12 +67,19 @@ public static class ContainerCli
 
             if (a.StartsWith('-') && a.Length > 1)
             {
-                if (RunValueOptions.Contains(a))
+                if (RunValueOptions.Contains(a) && !(exec && a is "-l"))
                 {
                     i++;
                 }
 
+                latest |= exec && (a is "--latest" || (a.Contains('l', StringComparison.Ordinal) && a[1..].All(f => f is 'd' or 'i' or 't' or 'l')));
                 continue;
+            }
+
+            // exec --latest names no container: this word starts the command (and "true" must not be read as -l's value).
+            if (latest)
+            {
+                return [.. args[..i], "--", .. args[i..]];
             }
 
             // args[i] is the image (or container): everything after it belongs to the command.
@@ -134,6 +144,7 @@ public static class ContainerCli
         group.Add(ContainerInspectCommand.Create(c));
         group.Add(ExistsCommand.Container(c));
         group.Add(LogsCommand.Writer(c));
+        group.Add(ExecCommand.DiedRecorder(c));
         foreach (var verb in MoreVerbs(c))
         {
             group.Add(verb);

@@ -14,11 +14,23 @@ public static class MountCommand
         ArgumentNullException.ThrowIfNull(context);
         var containers = new Argument<string[]>("CONTAINER") { Arity = ArgumentArity.ZeroOrMore };
         var noTrunc = new Option<bool>("--no-trunc") { Description = "Do not truncate output" };
-        var command = new Command("mount", "Mount a working container's root filesystem") { containers, noTrunc };
+        var latest = new Option<bool>("--latest", "-l") { Description = "Act on the latest container wharf is aware of" };
+        var command = new Command("mount", "Mount a working container's root filesystem") { containers, noTrunc, latest };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             var engine = ContainerCli.Engine(context, parse);
             string[] names = parse.GetValue(containers) ?? [];
+            bool isLatest = parse.GetValue(latest);
+            if (isLatest && names.Length > 0)
+            {
+                throw new Engine.WharfException("--latest and containers cannot be used together");
+            }
+
+            if (isLatest)
+            {
+                names = [engine.Latest().Id];
+            }
+
             if (names.Length == 0)
             {
                 bool full = parse.GetValue(noTrunc);
@@ -47,7 +59,13 @@ public static class MountCommand
             var engine = ContainerCli.Engine(context, parse);
             var chosen = selection.Read(parse);
             var mounted = chosen.ByName ? null : engine.Mounted().Select(m => m.Container.Id).ToHashSet(StringComparer.Ordinal);
-            foreach (var (c, shown) in engine.Select(chosen))
+            var selected = engine.Select(chosen);
+            if (chosen.Latest && selected.Count == 0)
+            {
+                throw new Engine.WharfException("no such container");
+            }
+
+            foreach (var (c, shown) in selected)
             {
                 if (mounted is not null && !mounted.Contains(c.Id))
                 {

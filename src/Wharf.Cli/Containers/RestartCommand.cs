@@ -13,14 +13,30 @@ public static class RestartCommand
         var all = new Option<bool>("--all", "-a") { Description = "Restart all non-running containers" };
         var running = new Option<bool>("--running") { Description = "Restart only running containers" };
         var time = new Option<int>("--time", "-t") { Description = "Seconds to wait for stop before killing the container", DefaultValueFactory = _ => 10 };
-        var command = new Command("restart", "Restart one or more containers") { containers, all, running, time };
+        var latest = new Option<bool>("--latest", "-l") { Description = "Act on the latest container wharf is aware of" };
+        var command = new Command("restart", "Restart one or more containers") { containers, all, running, time, latest };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             var engine = ContainerCli.Engine(context, parse);
             string[] names = parse.GetValue(containers) ?? [];
             bool a = parse.GetValue(all);
             bool r = parse.GetValue(running);
-            if (a || r)
+            bool l = parse.GetValue(latest);
+            if (a && l)
+            {
+                throw new Engine.WharfException("--all and --latest cannot be used together");
+            }
+
+            if (l)
+            {
+                if (names.Length > 0)
+                {
+                    throw new Engine.WharfException("--latest and containers cannot be used together");
+                }
+
+                names = [engine.Latest().Id];
+            }
+            else if (a || r)
             {
                 if (names.Length > 0)
                 {

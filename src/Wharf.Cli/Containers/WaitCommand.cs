@@ -10,17 +10,25 @@ public static class WaitCommand
     public static Command Create(CliContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var containers = new Argument<string[]>("CONTAINER") { Arity = ArgumentArity.OneOrMore };
+        var containers = new Argument<string[]>("CONTAINER") { Arity = ArgumentArity.ZeroOrMore };
+        var latest = new Option<bool>("--latest", "-l") { Description = "Act on the latest container wharf is aware of" };
         var condition = new Option<string[]>("--condition") { Description = "Condition to wait on", AllowMultipleArgumentsPerToken = false };
         var interval = new Option<string>("--interval", "-i") { Description = "Time Interval to wait before polling for completion", DefaultValueFactory = _ => "250ms" };
-        var command = new Command("wait", "Block on one or more containers") { containers, condition, interval };
+        var command = new Command("wait", "Block on one or more containers") { containers, condition, interval, latest };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             string[] conditions = parse.GetValue(condition) ?? [];
             ContainerEngine.CheckWaitConditions(conditions);
             var every = Interval(parse.GetValue(interval) ?? "250ms");
+            string[] names = parse.GetValue(containers) ?? [];
+            bool isLatest = parse.GetValue(latest);
+            if (isLatest == (names.Length > 0))
+            {
+                throw new Engine.WharfException(isLatest ? "--latest and containers cannot be used together" : $"\"{UsageErrors.Path(parse)}\" requires a name, id, or the \"--latest\" flag");
+            }
+
             var engine = ContainerCli.Engine(context, parse);
-            foreach (string n in parse.GetValue(containers) ?? [])
+            foreach (string n in isLatest ? [engine.Latest().Id] : names)
             {
                 int code = await engine.WaitAsync(n, conditions, every, ct).ConfigureAwait(false);
                 await context.Out.WriteLineAsync(code.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);

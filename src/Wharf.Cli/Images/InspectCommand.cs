@@ -19,7 +19,8 @@ public static class InspectCommand
     public static Command Create(CliContext context, string name, string? fixedType = null)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var names = new Argument<string[]>("NAME") { Arity = ArgumentArity.OneOrMore };
+        var names = new Argument<string[]>("NAME") { Arity = fixedType == "image" ? ArgumentArity.OneOrMore : ArgumentArity.ZeroOrMore };
+        var latest = new Option<bool>("--latest", "-l") { Description = "Act on the latest container wharf is aware of" };
         var format = new Option<string?>("--format", "-f") { Description = "Format the output to a Go template or json" };
         var type = new Option<string?>("--type", "-t") { Description = "Specify inspect-object type (image, container, volume or all)" };
         var size = new Option<bool>("--size", "-s") { Description = "Display total file size (accepted; sizes are in the image data)" };
@@ -27,6 +28,12 @@ public static class InspectCommand
         if (fixedType is null)
         {
             command.Add(type);
+        }
+
+        // podman has --latest on inspect and container inspect, not on image inspect.
+        if (fixedType != "image")
+        {
+            command.Add(latest);
         }
 
         command.SetAction(parse => context.Run(() =>
@@ -39,12 +46,47 @@ public static class InspectCommand
                     : $"invalid type \"{t}\": must be \"image\", \"container\", \"pod\", \"network\", \"volume\", or \"all\"");
             }
 
+            string[] given = parse.GetValue(names) ?? [];
+            bool isLatest = parse.GetValue(latest);
+            if (isLatest && given.Length > 0)
+            {
+                throw new WharfException("--latest and arguments cannot be used together");
+            }
+
+            if (isLatest && t == "image")
+            {
+                throw new WharfException("latest is not supported for type \"image\"");
+            }
+
+            if (!isLatest && given.Length == 0)
+            {
+                throw new WharfException("no names or ids specified");
+            }
+
             var engine = context.Engine(parse);
             var containers = new Wharf.Engine.Containers.ContainerEngine(engine, context.Err);
             var volumes = new VolumeStore(engine);
             var objects = new List<JsonObject>();
             WharfException? missing = null;
-            foreach (string n in parse.GetRequiredValue(names))
+            if (isLatest)
+            {
+                // podman: the container created last, whatever --type (a volume type finds nothing, without error).
+                if (t != "volume")
+                {
+                    var last = containers.List().OrderBy(c => c.Created).LastOrDefault();
+                    if (last is null)
+                    {
+                        missing = new WharfException("inspecting object: no containers to inspect: no such container");
+                    }
+                    else
+                    {
+                        given = [last.Id];
+                        t = "container";
+                    }
+                }
+            }
+
+            foreach (string n in given)
             {
                 if (Find(n, t, engine, containers, volumes) is { } found)
                 {

@@ -400,18 +400,9 @@ public sealed partial class ContainerEngine
         Set("container=podman");
         foreach (string file in options.EnvFiles)
         {
-            if (!File.Exists(file))
+            foreach (string entry in EnvFile.Read(file, Env.Get, EnvFile.ProcessEnvironment))
             {
-                throw new WharfException($"open {file}: no such file or directory");
-            }
-
-            foreach (string line in File.ReadAllLines(file))
-            {
-                string t = line.Trim();
-                if (t.Length > 0 && !t.StartsWith('#'))
-                {
-                    Set(t);
-                }
+                Set(entry);
             }
         }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
+using Wharf.Client.Processes;
 
 namespace Wharf.Engine.Containers;
 
@@ -209,7 +210,11 @@ public sealed partial class ContainerEngine
 
     public sealed record ExecOptions
     {
-        public required string Container { get; init; }
+        /// <summary>A name or ID; null with <see cref="Latest"/>.</summary>
+        public string? Container { get; init; }
+
+        /// <summary><c>--latest</c>: the container created last.</summary>
+        public bool Latest { get; init; }
 
         public required IReadOnlyList<string> Command { get; init; }
 
@@ -217,35 +222,89 @@ public sealed partial class ContainerEngine
 
         public bool Tty { get; init; }
 
+        /// <summary><c>-d</c>: start the command and return its session ID (<see cref="ExecReport.SessionId"/>).</summary>
+        public bool Detach { get; init; }
+
         public IReadOnlyList<string> Env { get; init; } = [];
+
+        /// <summary><c>--env-file</c>: read in order, before <see cref="Env"/>.</summary>
+        public IReadOnlyList<string> EnvFiles { get; init; } = [];
 
         public string? Workdir { get; init; }
 
         public string? User { get; init; }
     }
 
-    /// <summary>podman exec: runc exec in the running container with wharf's stdio; returns the command's exit code.</summary>
-    public int Exec(ExecOptions options)
+    /// <summary>An attached exec's exit code, or a detached one's session ID (exit code 0).</summary>
+    public sealed record ExecReport(int ExitCode, string? SessionId);
+
+    /// <summary>
+    /// podman exec: runc exec in the running container with wharf's stdio, returning the command's
+    /// exit code; with <c>-d</c> the command runs on in its own session (its output appended to
+    /// <c>exec/ID/exec_log</c> in the container's directory, as conmon's exec log) and the report
+    /// carries the session ID podman prints.
+    /// </summary>
+    public ExecReport Exec(ExecOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var c = Lookup(options.Container);
+
+        // podman's order: the env files, the container, the command, the container's state.
+        var fromFiles = options.EnvFiles.SelectMany(f => EnvFile.Read(f, Env.Get, EnvFile.ProcessEnvironment)).ToList();
+        var c = options.Latest ? Latest() : Lookup(options.Container ?? throw new WharfException("exec requires the name or ID of a container or the --latest flag"));
+
+        // podman's codes: an attached exec that cannot start exits 255 (no command, a stopped
+        // container) or 127/126 (a command that cannot run); a detached one exits 125 for all of them.
+        if (options.Command.Count == 0)
+        {
+            throw new WharfException("must provide a non-empty command to start an exec session: invalid argument", options.Detach ? 125 : 255);
+        }
+
         if (c.State != ContainerStates.Running)
         {
-            throw new WharfException("can only create exec sessions on running containers: container state improper");
+            throw new WharfException("can only create exec sessions on running containers: container state improper", options.Detach ? 125 : 255);
         }
 
         string rootfs = Store.RootfsPath(c);
         var env = new List<string>(c.Settings.Env);
-        env.AddRange(options.Env);
-        string cwd = options.Workdir ?? c.Settings.WorkingDir;
-        if (RootfsPaths.CheckCommand(rootfs, options.Command[0], cwd, env, c.Mounts.Select(m => m.Source + ":" + m.Destination)) is { } failure)
+        void Set(string entry)
         {
-            throw failure;
+            int eq = entry.IndexOf('=', StringComparison.Ordinal);
+            if (eq < 0)
+            {
+                // -e NAME takes wharf's own value, or is dropped (podman's rule, as for run).
+                if (Env.Get(entry) is not { } value)
+                {
+                    return;
+                }
+
+                entry = entry + "=" + value;
+                eq = entry.Length - value.Length - 1;
+            }
+
+            string key = entry[..(eq + 1)];
+            env.RemoveAll(e => e.StartsWith(key, StringComparison.Ordinal));
+            env.Add(entry);
+        }
+
+        foreach (string entry in fromFiles)
+        {
+            Set(entry);
+        }
+
+        foreach (string e in options.Env)
+        {
+            Set(e);
+        }
+
+        string cwd = options.Workdir ?? c.Settings.WorkingDir;
+        if (ExecFailure(c, rootfs, options.Command[0], cwd, env) is { } failure)
+        {
+            throw options.Detach ? new WharfException(failure.Message, 125) : failure;
         }
 
         var (uid, gid, _, _) = RootfsPaths.ResolveUser(rootfs, options.User ?? c.Settings.User);
         var args = new List<string> { "exec", "--cwd", cwd, "--user", $"{uid}:{gid}" };
-        if (options.Tty)
+        if (options.Tty && !options.Detach)
         {
             args.Add("--tty");
         }
@@ -253,6 +312,11 @@ public sealed partial class ContainerEngine
         foreach (string e in env)
         {
             args.AddRange(["--env", e]);
+        }
+
+        if (options.Detach)
+        {
+            return new ExecReport(0, ExecDetached(c, args, options.Command));
         }
 
         args.Add(c.Id);
@@ -271,7 +335,82 @@ public sealed partial class ContainerEngine
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => ctx.Cancel = true);
         process.WaitForExit();
         Event("exec_died", c);
-        return process.ExitCode;
+        return new ExecReport(process.ExitCode, null);
+    }
+
+    /// <summary>What runc would answer for a command or working directory that is not there, before runc is asked (podman's text for exec).</summary>
+    private static WharfException? ExecFailure(ContainerRecord c, string rootfs, string command, string cwd, List<string> env)
+    {
+        bool cwdOnMount = c.Mounts.Any(m => cwd == m.Destination || cwd.StartsWith(m.Destination.TrimEnd('/') + "/", StringComparison.Ordinal));
+        if (!cwdOnMount && !Directory.Exists(RootfsPaths.Resolve(rootfs, cwd)))
+        {
+            return new WharfException(
+                $"runc: exec failed: unable to start container process: chdir to cwd (\"{cwd}\") set in config.json failed: no such file or directory: OCI runtime attempted to invoke a command that was not found", 127);
+        }
+
+        if (RootfsPaths.CheckCommand(rootfs, command, cwd, env, c.Mounts.Select(m => m.Source + ":" + m.Destination)) is { } failure)
+        {
+            return new WharfException(failure.Message.Replace("runc: runc create failed: ", "runc: exec failed: ", StringComparison.Ordinal), failure.ExitCode);
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// <c>exec -d</c>: a session monitor (a shell in its own session, as conmon is podman's) runs
+    /// runc exec with the command's output appended to the session's log, and records its exit code;
+    /// this returns once runc has started the command (its PID file) or failed to.
+    /// </summary>
+    private string ExecDetached(ContainerRecord c, List<string> args, IReadOnlyList<string> command)
+    {
+        static string Q(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        string id = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        string dir = Path.Combine(Store.Dir(c.Id), "exec", id);
+        Directory.CreateDirectory(dir);
+        string pidFile = Path.Combine(dir, "pid");
+        string log = Path.Combine(dir, "exec_log");
+        string exit = Path.Combine(dir, "exit");
+        string runtime = string.Join(' ', new[] { Runtime.Path }.Concat(Runtime.GlobalArgs).Select(Q));
+        string exec = string.Join(' ', args.Concat(["--pid-file", pidFile, c.Id]).Concat(command).Select(Q));
+        string died = string.Join(' ', SelfCommand().Select(Q)) + $" container _exec_died {c.Id} >/dev/null 2>&1";
+        string script = $"""
+            exec </dev/null >>{Q(log)} 2>&1
+            {runtime} {exec}
+            echo $? > {Q(exit)}.tmp && mv {Q(exit)}.tmp {Q(exit)}
+            [ -e {Q(pidFile)} ] && {died}
+            """;
+        ProcessRunner.Run("setsid", ["-f", "/bin/sh", "-c", script]);
+
+        // Bounded wait for runc to start the command (it writes the PID file) or to give up.
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            if (File.Exists(pidFile))
+            {
+                Event("exec", c);
+                return id;
+            }
+
+            if (File.Exists(exit))
+            {
+                string why = File.Exists(log) ? File.ReadLines(log).LastOrDefault(l => l.Length > 0) ?? string.Empty : string.Empty;
+                Directory.Delete(dir, recursive: true);
+                throw new WharfException($"runc: {why.Trim()}".TrimEnd(' ', ':'));
+            }
+
+            Thread.Sleep(10);
+        }
+
+        throw new WharfException($"exec session {id} did not start within 30 seconds; see {log}");
+    }
+
+    /// <summary>The monitor of a detached exec session reports its end (podman's <c>exec_died</c> event).</summary>
+    public void RecordExecDied(string containerId)
+    {
+        if (Store.TryRead(containerId) is { } c)
+        {
+            Event("exec_died", c);
+        }
     }
 
     /// <summary>podman container inspect: podman's main keys.</summary>

@@ -40,6 +40,13 @@ public sealed partial class ContainerEngine
     }
 
     /// <summary>
+    /// podman's <c>--latest</c>: the container created last, whatever its state; none is podman's
+    /// <c>no such container</c>.
+    /// </summary>
+    public ContainerRecord Latest() =>
+        List().OrderBy(c => c.Created).LastOrDefault() ?? throw new WharfException("no such container");
+
+    /// <summary>
     /// podman rm with <c>-t</c>: a running container (with <c>-f</c>) gets its stop signal and
     /// <paramref name="stopTimeoutSeconds"/> to exit before SIGKILL; without <c>-t</c> it is killed at once.
     /// </summary>

@@ -1,0 +1,290 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace Wharf.Cli.Tests.Containers;
+
+/// <summary>
+/// <c>exec -d</c>, <c>exec --env-file</c> and <c>--latest</c> on exec, inspect, wait, top, port,
+/// diff, mount, unmount and restart, on real runc containers, compared with podman 4.3 where
+/// podman's output and exit codes are the reference.
+/// </summary>
+[Collection("containers")]
+public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposable
+{
+    private static readonly string[] Limits = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
+
+    private readonly WharfProcess _wharf = CreatePulled(fixture);
+
+    /// <summary>podman's own run root and, for the --latest cases, its own empty store beside the fixture's.</summary>
+    private readonly string _podmanDir = Directory.CreateTempSubdirectory("wharf-execl-podman-").FullName;
+
+    private static WharfProcess CreatePulled(ContainerFixture fixture)
+    {
+        var w = new WharfProcess();
+        w.Check("pull", "-q", "--tls-verify=false", fixture.Image);
+        return w;
+    }
+
+    /// <summary>podman on the fixture's store (which holds localhost/bb:1).</summary>
+    private (int ExitCode, string Stdout, string Stderr) Podman(params string[] args) =>
+        Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"), "--tmpdir", Path.Combine(fixture.Root, "podman", "tmp"),
+            "--storage-driver", "vfs", "--runtime", "runc", .. args]);
+
+    /// <summary>podman on a store of its own with no container at all.</summary>
+    private (int ExitCode, string Stdout, string Stderr) PodmanEmpty(params string[] args) =>
+        Tools.Run("podman", ["--root", Path.Combine(_podmanDir, "storage"), "--runroot", Path.Combine(_podmanDir, "run"), "--tmpdir", Path.Combine(_podmanDir, "tmp"),
+            "--storage-driver", "vfs", "--runtime", "runc", .. args]);
+
+    private string PodmanCheck(params string[] args)
+    {
+        var r = Podman(args);
+        Assert.True(r.ExitCode == 0, $"podman {string.Join(' ', args)} exited {r.ExitCode}: {r.Stderr}");
+        return r.Stdout;
+    }
+
+    private string Unique(string name) => name + "-" + Path.GetFileName(_podmanDir).Replace("wharf-execl-podman-", string.Empty, StringComparison.Ordinal).ToLowerInvariant();
+
+    public void Dispose()
+    {
+        _wharf.Dispose();
+        foreach (string line in Podman("ps", "-a", "--format", "{{.Names}}").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line.EndsWith(Unique(string.Empty), StringComparison.Ordinal))
+            {
+                Podman("rm", "-f", "-t", "0", line);
+            }
+        }
+
+        PodmanEmpty("system", "reset", "-f");
+        Directory.Delete(_podmanDir, recursive: true);
+    }
+
+    [GeneratedRegex("^[0-9a-f]{64}\n$")]
+    private static partial Regex SessionId();
+
+    private static void Eventually(Func<bool> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), what);
+            Thread.Sleep(100);
+        }
+    }
+
+    [Fact]
+    public void ExecDetach_RunningContainer_PrintsSessionIdAsPodmanAndTheCommandRunsOn()
+    {
+        string p = Unique("xd");
+        PodmanCheck(["run", "-d", "--name", p, .. Limits, "localhost/bb:1", "sleep", "120"]);
+        _wharf.Check("run", "-d", "--name", "xd", fixture.Image, "sleep", "120");
+
+        var podman = Podman("exec", "-d", p, "sh", "-c", "echo out; echo err >&2; sleep 1; echo done > /tmp/mark");
+        var wharf = _wharf.Run("exec", "-d", "xd", "sh", "-c", "echo out; echo err >&2; sleep 1; echo done > /tmp/mark");
+        Assert.Equal(0, podman.ExitCode);
+        Assert.Matches(SessionId(), podman.Stdout);
+        Assert.Equal((0, string.Empty), (wharf.ExitCode, wharf.Stderr));
+        Assert.Matches(SessionId(), wharf.Stdout);
+
+        // wharf returned while the command still runs: it finishes on its own, its output not on wharf's stdio.
+        Eventually(() => _wharf.Run("exec", "xd", "cat", "/tmp/mark").Stdout == "done\n", "the detached command never wrote its mark");
+        Eventually(() => _wharf.Check("events", "--stream=false", "--filter", "event=exec_died", "--format", "{{.Name}}").Contains("xd\n", StringComparison.Ordinal), "no exec_died event for the detached session");
+        Assert.Contains("xd\n", _wharf.Check("events", "--stream=false", "--filter", "event=exec", "--format", "{{.Name}}"), StringComparison.Ordinal);
+
+        // A detached command's exit code is not wharf's: podman exits 0 too.
+        Assert.Equal(Podman("exec", "-d", p, "sh", "-c", "exit 3").ExitCode, _wharf.Run("exec", "-d", "xd", "sh", "-c", "exit 3").ExitCode);
+    }
+
+    [Fact]
+    public void ExecDetach_CommandThatCannotStart_ExitCodesAndMessagesAsPodman()
+    {
+        string p = Unique("xe");
+        string pc = Unique("xc");
+        PodmanCheck(["run", "-d", "--name", p, .. Limits, "localhost/bb:1", "sleep", "120"]);
+        PodmanCheck(["create", "--name", pc, .. Limits, "localhost/bb:1", "true"]);
+        _wharf.Check("run", "-d", "--name", "xe", fixture.Image, "sleep", "120");
+        _wharf.Check("create", "--name", "xc", fixture.Image, "true");
+
+        string[][] cases =
+        [
+            ["exec", "-d", "{r}", "/nonexistent"],
+            ["exec", "-d", "{r}", "nosuchcmd"],
+            ["exec", "-d", "-w", "/nodir", "{r}", "true"],
+            ["exec", "-d", "{c}", "true"],
+            ["exec", "-d", "{c}"],
+            ["exec", "{r}", "/nonexistent"],
+            ["exec", "-w", "/nodir", "{r}", "true"],
+            ["exec", "{c}", "true"],
+            ["exec", "{r}"],
+            ["exec"],
+        ];
+        foreach (string[] c in cases)
+        {
+            var podman = Podman([.. c.Select(a => a.Replace("{r}", p, StringComparison.Ordinal).Replace("{c}", pc, StringComparison.Ordinal))]);
+            var wharf = _wharf.Run([.. c.Select(a => a.Replace("{r}", "xe", StringComparison.Ordinal).Replace("{c}", "xc", StringComparison.Ordinal))]);
+            string line = string.Join(' ', c);
+            Assert.True(podman.ExitCode == wharf.ExitCode, $"{line}: podman exited {podman.ExitCode}, wharf {wharf.ExitCode} ({wharf.Stderr})");
+            Assert.True(podman.Stdout == wharf.Stdout, $"{line}: stdout {podman.Stdout} vs {wharf.Stdout}");
+            Assert.True(podman.Stderr.Trim() == wharf.Stderr.Trim(), $"{line}: stderr\n{podman.Stderr}\nvs\n{wharf.Stderr}");
+        }
+    }
+
+    [Fact]
+    public void ExecEnvFile_PodmansFormat_SameEnvironmentAsPodman()
+    {
+        string tag = Path.GetFileName(_podmanDir).Replace("wharf-execl-podman-", string.Empty, StringComparison.Ordinal).ToUpperInvariant();
+        string fromHost = "WHARF_EF_" + tag;
+
+        // Both children inherit these; the names are this test's own.
+        Environment.SetEnvironmentVariable(fromHost, "from host");
+        Environment.SetEnvironmentVariable(fromHost + "_PA", "pa");
+        Environment.SetEnvironmentVariable(fromHost + "_PB", "pb");
+        string file = Path.Combine(_podmanDir, "env");
+        File.WriteAllText(file, $"# comment\n\n  LEAD=1\nTRAIL=a b  \nQUOTED=\"q\"\nEMPTY=\n{fromHost}\nWHARF_EF_NOT_SET_{tag}\n\tTAB=t\nEQ=a=b\n{fromHost}_P*\n  # indented\nOVER=file\nSECOND=one\n");
+        string second = Path.Combine(_podmanDir, "env2");
+        File.WriteAllText(second, "SECOND=two\n");
+
+        string p = Unique("xf");
+        PodmanCheck(["run", "-d", "--name", p, .. Limits, "localhost/bb:1", "sleep", "120"]);
+        _wharf.Check("run", "-d", "--name", "xf", fixture.Image, "sleep", "120");
+
+        string[] flags = ["--env-file", file, "--env-file", second, "-e", "OVER=flag"];
+        static string Sorted(string env) => string.Join('\n', env.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith("HOSTNAME=", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        string podman = Sorted(PodmanCheck(["exec", .. flags, p, "env"]));
+        string wharf = Sorted(_wharf.Check(["exec", .. flags, "xf", "env"]));
+        Assert.Equal(podman, wharf);
+        Assert.Contains("TRAIL=a b  ", wharf, StringComparison.Ordinal);
+        Assert.Contains($"{fromHost}_PB=pb", wharf, StringComparison.Ordinal);
+        Assert.Contains("OVER=flag", wharf, StringComparison.Ordinal);
+        Assert.Contains("SECOND=two", wharf, StringComparison.Ordinal);
+
+        // The same file with -d: the detached command sees it too.
+        _wharf.Check(["exec", "-d", .. flags, "xf", "sh", "-c", "env > /tmp/env.out"]);
+        Eventually(() => _wharf.Run("exec", "xf", "cat", "/tmp/env.out").Stdout.Contains("TRAIL=a b  \n", StringComparison.Ordinal), "the detached command did not get the env file");
+    }
+
+    [Fact]
+    public void ExecEnvFile_BadFiles_RefusedAsPodmanBeforeAnythingRuns()
+    {
+        string p = Unique("xb");
+        PodmanCheck(["run", "-d", "--name", p, .. Limits, "localhost/bb:1", "sleep", "120"]);
+        _wharf.Check("run", "-d", "--name", "xb", fixture.Image, "sleep", "120");
+        string invalid = Path.Combine(_podmanDir, "invalid");
+        File.WriteAllText(invalid, "A=1\n=foo\n");
+        string missing = Path.Combine(_podmanDir, "missing");
+
+        string[][] cases =
+        [
+            ["exec", "--env-file", missing, "{r}", "touch", "/tmp/ran"],
+            ["exec", "-d", "--env-file", missing, "{r}", "touch", "/tmp/ran"],
+            ["exec", "--env-file", _podmanDir, "{r}", "touch", "/tmp/ran"],
+            ["exec", "--env-file", invalid, "{r}", "touch", "/tmp/ran"],
+            ["exec", "--env-file", missing, "nosuch", "true"],
+            ["run", "--rm", "--env-file", missing, "{i}", "true"],
+        ];
+        foreach (string[] args in cases)
+        {
+            var podman = Podman([.. args.Select(a => a.Replace("{r}", p, StringComparison.Ordinal).Replace("{i}", "localhost/bb:1", StringComparison.Ordinal))]);
+            var wharf = _wharf.Run([.. args.Select(a => a.Replace("{r}", "xb", StringComparison.Ordinal).Replace("{i}", fixture.Image, StringComparison.Ordinal))]);
+            Assert.Equal((podman.ExitCode, podman.Stdout, podman.Stderr.Trim()), (wharf.ExitCode, wharf.Stdout, wharf.Stderr.Trim()));
+        }
+
+        Assert.Equal(1, _wharf.Run("exec", "xb", "test", "-e", "/tmp/ran").ExitCode);
+    }
+
+    [Fact]
+    public void Latest_EachVerb_ActsOnTheContainerCreatedLastAsPodman()
+    {
+        string pr = Unique("lr");
+        string pc = Unique("lc");
+        PodmanCheck(["run", "-d", "--name", pr, .. Limits, "localhost/bb:1", "sleep", "120"]);
+        PodmanCheck(["create", "--name", pc, .. Limits, "localhost/bb:1", "sh", "-c", "exit 4"]);
+        string running = _wharf.Check("run", "-d", "--name", "lr", fixture.Image, "sleep", "120").Trim();
+        string created = _wharf.Check("create", "--name", "lc", fixture.Image, "sh", "-c", "exit 4").Trim();
+
+        // The latest is the container created last, even one that never ran.
+        Assert.Equal("lc\n", _wharf.Check("inspect", "-l", "--format", "{{.Name}}"));
+        Assert.Equal("lc\n", _wharf.Check("container", "inspect", "--latest", "--format", "{{.Name}}"));
+        Assert.Equal(PodmanCheck("inspect", "-l", "--format", "{{.State.Status}}"), _wharf.Check("inspect", "-l", "--format", "{{.State.Status}}"));
+        Assert.Equal(PodmanCheck("wait", "-l"), _wharf.Check("wait", "-l"));
+        Assert.Equal(PodmanCheck("diff", "-l"), _wharf.Check("diff", "-l"));
+        Assert.Equal(PodmanCheck("port", "-l"), _wharf.Check("port", "-l"));
+        Assert.Equal(PodmanCheck("port", "-l", "80"), _wharf.Check("port", "-l", "80"));
+        string[][] sameAsPodman = [["top", "-l"], ["exec", "-l", "true"], ["exec", "-d", "-l", "true"], ["inspect", "-l", "--type", "volume"]];
+        foreach (string[] args in sameAsPodman)
+        {
+            var podman = Podman(args);
+            var wharf = _wharf.Run(args);
+            Assert.Equal((podman.ExitCode, podman.Stdout, podman.Stderr.Trim()), (wharf.ExitCode, wharf.Stdout, wharf.Stderr.Trim()));
+        }
+
+        // mount -l mounts it (and prints the path), unmount -l gives its ID back.
+        string path = _wharf.Check("mount", "-l").Trim();
+        Assert.Contains(path, _wharf.Check("mount", "--no-trunc"), StringComparison.Ordinal);
+        Assert.Equal(created + "\n", _wharf.Check("unmount", "-l"));
+        Assert.DoesNotContain(created[..12], _wharf.Check("mount"), StringComparison.Ordinal);
+
+        // restart -l starts the created one (podman prints its full ID), which then exits 4.
+        Assert.Equal(created + "\n", _wharf.Check("restart", "-l"));
+        Assert.Equal("4\n", _wharf.Check("wait", "-l"));
+
+        // A newer running container becomes the latest for exec, exec -d and top.
+        string newest = _wharf.Check("run", "-d", "--name", "ln", fixture.Image, "sleep", "120").Trim();
+        Assert.Equal("a b\n", _wharf.Check("exec", "-l", "sh", "-c", "echo $0 $1", "a", "b"));
+        Assert.Matches(SessionId(), _wharf.Check("exec", "-dl", "touch", "/tmp/latest"));
+        Eventually(() => _wharf.Run("exec", "ln", "test", "-e", "/tmp/latest").ExitCode == 0, "exec -d -l did not run in the latest container");
+        Assert.Contains("sleep 120", _wharf.Check("top", "-l"), StringComparison.Ordinal);
+        Assert.Equal("PID\n1\n", _wharf.Check("top", "-l", "pid").Replace(" ", string.Empty, StringComparison.Ordinal));
+        Assert.Equal(newest + "\n", _wharf.Check("inspect", "-l", "--format", "{{.Id}}"));
+        Assert.Equal("-1\n", _wharf.Check("wait", "-l", "--condition", "running"));
+        Assert.NotEqual(running, newest);
+    }
+
+    [Theory]
+    [InlineData("inspect", "-l")]
+    [InlineData("container", "inspect", "-l")]
+    [InlineData("inspect", "-l", "--format", "{{.Id}}")]
+    [InlineData("wait", "-l")]
+    [InlineData("top", "-l")]
+    [InlineData("port", "-l")]
+    [InlineData("diff", "-l")]
+    [InlineData("container", "diff", "-l")]
+    [InlineData("exec", "-l", "true")]
+    [InlineData("exec", "-d", "-l", "true")]
+    [InlineData("mount", "-l")]
+    [InlineData("unmount", "-l")]
+    [InlineData("restart", "-l")]
+    public void Latest_NoContainers_ErrorAsPodman(params string[] args)
+    {
+        var podman = PodmanEmpty(args);
+        var wharf = _wharf.Run(args);
+        Assert.Equal((podman.ExitCode, podman.Stdout, podman.Stderr.Trim()), (wharf.ExitCode, wharf.Stdout, wharf.Stderr.Trim()));
+    }
+
+    [Theory]
+    [InlineData("inspect", "-l", "x")]
+    [InlineData("inspect", "-l", "--type", "image")]
+    [InlineData("inspect")]
+    [InlineData("wait", "-l", "x")]
+    [InlineData("wait")]
+    [InlineData("container", "wait")]
+    [InlineData("diff", "-l", "x")]
+    [InlineData("diff")]
+    [InlineData("mount", "-l", "x")]
+    [InlineData("unmount", "-l", "x")]
+    [InlineData("restart", "-l", "x")]
+    [InlineData("restart", "-a", "-l")]
+    [InlineData("port", "-a", "-l")]
+    [InlineData("port", "-l", "x")]
+    [InlineData("port", "-l", "99999")]
+    [InlineData("port", "-l", "80/udp/x")]
+    [InlineData("top")]
+    public void Latest_WithNamesOrContradictions_RefusedAsPodman(params string[] args)
+    {
+        // podman's checks come before any lookup, so its empty store answers as the fixture's would;
+        // where podman names its command ("podman wait"), wharf names its own.
+        var podman = PodmanEmpty(args);
+        var wharf = _wharf.Run(args);
+        Assert.Equal((podman.ExitCode, podman.Stdout, podman.Stderr.Trim().Replace("\"podman ", "\"wharf ", StringComparison.Ordinal)), (wharf.ExitCode, wharf.Stdout, wharf.Stderr.Trim()));
+    }
+}
