@@ -28,7 +28,8 @@ public static class RegistryServiceCollectionExtensions
         configuration.GetSection("Registry").Bind(options);
         configure?.Invoke(options);
         options.DataDirectory = Path.GetFullPath(options.DataDirectory);
-        PrivateFiles.SecureDataDirectory(options.DataDirectory);
+        // On PostgreSQL the data directory holds no database: no empty registry.db is made there.
+        PrivateFiles.SecureDataDirectory(options.DataDirectory, string.IsNullOrWhiteSpace(options.Database) ? "registry.db" : null);
 
         // Taken before anything opens the database, held until the host is disposed.
         var dataLock = DataDirectoryLock.Acquire(options.DataDirectory, shared: options.SharedDataDirectory);

@@ -8,13 +8,14 @@ namespace Wharf.Testing;
 /// A real PostgreSQL from the distribution (<c>/usr/lib/postgresql/N/bin</c>, Debian's
 /// <c>postgresql</c> package): <c>initdb</c> into a private temp directory, <c>postgres</c> on
 /// 127.0.0.1 at a free port with its socket in that directory, run as the <c>postgres</c> account when
-/// the tests run as root (initdb refuses root). Killed by PID on dispose, and when the test host
-/// exits (<see cref="Daemons"/>) even if dispose never ran. A missing or broken PostgreSQL fails the
-/// test that needs it; nothing skips.
+/// the tests run as root (initdb refuses root), in a session of its own. Stopped by PID on dispose;
+/// when the test host exits without disposing (killed by the runner, say), the watchdog shell in
+/// <see cref="LaunchAsync"/> sees its stdin close and stops postgres and removes the directory. A
+/// missing or broken PostgreSQL fails the test that needs it; nothing skips.
 /// <see cref="Shared"/> is one server for the whole test process; each test or wharfd gets its own
 /// database in it (<see cref="CreateDatabaseAsync"/>).
 /// </summary>
-public sealed class PostgreSqlServer : IAsyncDisposable
+public sealed partial class PostgreSqlServer : IAsyncDisposable
 {
     public const string User = "wharf";
 
@@ -25,17 +26,13 @@ public sealed class PostgreSqlServer : IAsyncDisposable
     private readonly string _directory;
     private Process? _process;
     private int _pid;
+    private ulong _pidStart;
 
     static PostgreSqlServer()
     {
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            if (_shared is { } shared)
-            {
-                shared.Kill();
-                TempDirectory.TryDelete(shared._directory);
-            }
-        };
+        // The test host may be killed while its exit handlers run (the runner does not wait long),
+        // so this only signals: the watchdog and postgres finish the stop on their own.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => _shared?.Signal(keepDirectory: false);
     }
 
     private PostgreSqlServer(string directory, int port)
@@ -45,6 +42,12 @@ public sealed class PostgreSqlServer : IAsyncDisposable
     }
 
     public int Port { get; }
+
+    /// <summary>The private directory holding the cluster and its socket (removed on dispose).</summary>
+    public string Root => _directory;
+
+    /// <summary>The postmaster's PID and the watchdog shell's (for tests of the fixture).</summary>
+    public IReadOnlyList<int> ProcessIds => [.. new[] { _pid, _process?.Id ?? 0 }.Where(pid => pid > 0)];
 
     /// <summary>The maintenance database's URL (superuser <see cref="User"/>, trust authentication on loopback).</summary>
     public string AdminUrl => Url("postgres");
@@ -131,7 +134,7 @@ public sealed class PostgreSqlServer : IAsyncDisposable
             catch (Exception e) when (e is InvalidOperationException or NpgsqlException or TimeoutException)
             {
                 last = e;
-                server.Kill();
+                server.Kill(keepDirectory: true); // the cluster is tried again on another port
             }
         }
 
@@ -141,45 +144,109 @@ public sealed class PostgreSqlServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Kill();
-        await Task.Yield();
+        await Task.Run(() => Kill(keepDirectory: false)).ConfigureAwait(false);
         TempDirectory.TryDelete(_directory);
     }
 
-    private void Kill()
+    /// <summary>
+    /// Stops postgres and its watchdog by PID: SIGINT (PostgreSQL's fast shutdown) to the postmaster,
+    /// the watchdog's stdin closed so it ends on its own, SIGKILL to whichever is still there after a
+    /// while. Never <c>Process.Kill(entireProcessTree)</c>: on Linux it SIGSTOPs each process before
+    /// killing it, and a host that dies in between (the runner kills a test host whose exit takes too
+    /// long) leaves a stopped process that nothing resumes.
+    /// </summary>
+    private void Kill(bool keepDirectory)
     {
-        var process = _process;
+        Signal(keepDirectory);
         if (_pid > 0)
         {
-            Daemons.Forget(_pid);
-            try
+            if (!WaitGone(_pid, _pidStart, TimeSpan.FromSeconds(10)))
             {
-                using var postgres = Process.GetProcessById(_pid);
-                postgres.Kill(entireProcessTree: true);
-                postgres.WaitForExit(10_000);
+                SendSignal(_pid, _pidStart, SigKill);
+                WaitGone(_pid, _pidStart, TimeSpan.FromSeconds(5));
             }
-            catch (ArgumentException)
-            {
-            }
-            catch (InvalidOperationException)
-            {
-            }
+
         }
 
-        if (process is not null)
+        if (_process is { } process)
         {
-            try
+            if (!process.WaitForExit(10_000))
             {
-                process.Kill(entireProcessTree: true);
-                process.WaitForExit(10_000);
-            }
-            catch (InvalidOperationException)
-            {
+                SendSignal(process.Id, null, SigKill);
+                process.WaitForExit(5_000);
             }
 
-            Daemons.Forget(process.Id);
             process.Dispose();
             _process = null;
+        }
+    }
+
+    /// <summary>
+    /// Closes the watchdog's stdin and nothing else, as the test host's death does: the watchdog
+    /// alone must then stop postgres and remove the directory (tests of the fixture).
+    /// </summary>
+    public void CloseWatchdogInput() => _process?.StandardInput.Close();
+
+    /// <summary>Asks for the stop without waiting for it: SIGINT to the postmaster, EOF to the watchdog.</summary>
+    private void Signal(bool keepDirectory)
+    {
+        if (_pid > 0)
+        {
+            SendSignal(_pid, _pidStart, SigInt);
+        }
+
+        try
+        {
+            if (keepDirectory)
+            {
+                _process?.StandardInput.WriteLine("keep");
+            }
+
+            _process?.StandardInput.Close();
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private const int SigInt = 2;
+    private const int SigKill = 9;
+
+    /// <summary>Signals <paramref name="pid"/> if it is still the process that started at <paramref name="started"/> (any, when null).</summary>
+    private static void SendSignal(int pid, ulong? started, int signal)
+    {
+        if (started is null || Daemons.StartTime(pid) == started)
+        {
+            _ = NativeMethods.Kill(pid, signal);
+        }
+    }
+
+    private static bool WaitGone(int pid, ulong started, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (Daemons.StartTime(pid) == started && !IsZombie(pid))
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+
+            Thread.Sleep(50);
+        }
+
+        return true;
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
         }
     }
 
@@ -187,28 +254,33 @@ public sealed class PostgreSqlServer : IAsyncDisposable
     {
         // postgres runs under a small shell that watches our end of its stdin: when the test host
         // exits by any means (its ProcessExit handlers do not run when the test runner kills it),
-        // the pipe closes, and the shell stops postgres (fast shutdown) and removes its directory.
+        // the pipe closes, and the shell stops postgres (fast shutdown) and removes its directory
+        // (unless told "keep": a launch that failed is retried on the same cluster).
+        // postgres runs in a session of its own (setsid): no terminal's job-control signals reach it.
+        // As root, setpriv execs the shell as postgres in place; runuser would sit between as a
+        // watching parent that stops itself whenever its child is stopped.
         const string Watchdog = """
             dir="$1"; shift
-            "$@" </dev/null &
+            setsid "$@" </dev/null &
             pid=$!
-            cat >/dev/null
+            read -r what
             kill -INT "$pid" 2>/dev/null
             wait "$pid"
-            rm -rf "$dir"
+            [ "$what" = keep ] || rm -rf "$dir"
             """;
         var arguments = new List<string> { "-c", Watchdog, "postgres-watchdog", _directory, Path.Combine(bin, "postgres") };
         // Durability is not under test here: fsync off keeps many small databases fast.
         arguments.AddRange(["-D", data, "-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-k", _directory,
             "-F", "-c", "max_connections=400", "-c", "shared_buffers=32MB", "-c", "full_page_writes=off"]);
-        var start = new ProcessStartInfo(AsPostgres(root, "/bin/sh"))
+        var start = new ProcessStartInfo(root ? "setpriv" : "/bin/sh")
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (string arg in AsPostgresArgs(root, "/bin/sh").Concat(arguments))
+        string[] asPostgres = root ? ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", "/bin/sh"] : [];
+        foreach (string arg in asPostgres.Concat(arguments))
         {
             start.ArgumentList.Add(arg);
         }
@@ -221,7 +293,6 @@ public sealed class PostgreSqlServer : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _process = process;
-        Daemons.Track("postgres (watchdog)", process.Id);
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)
@@ -243,12 +314,13 @@ public sealed class PostgreSqlServer : IAsyncDisposable
             }
         }
 
-        // The postmaster's own PID (runuser may sit between it and us): first line of postmaster.pid.
+        // The postmaster's own PID: first line of postmaster.pid.
         string pidFile = Path.Combine(data, "postmaster.pid");
-        if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).First(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int pid))
+        if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).First(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int pid)
+            && Daemons.StartTime(pid) is { } started)
         {
             _pid = pid;
-            Daemons.Track("postgres", pid);
+            _pidStart = started;
         }
     }
 
@@ -283,5 +355,11 @@ public sealed class PostgreSqlServer : IAsyncDisposable
         {
             throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed ({process.ExitCode}): {await stderr.ConfigureAwait(false)}{await stdout.ConfigureAwait(false)}");
         }
+    }
+
+    private static partial class NativeMethods
+    {
+        [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+        internal static partial int Kill(int pid, int signal);
     }
 }

@@ -187,6 +187,14 @@ public sealed class WharfServer : IAsyncDisposable, IWharfEndpoint
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test", ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
+        if (Environment.GetEnvironmentVariable("WHARF_TEST_LOG") is { Length: > 0 } level)
+        {
+            // A failing test's server side (an exception behind a 500) on the test's console:
+            // WHARF_TEST_LOG=Warning (or any log level) dotnet test … --logger "console;verbosity=detailed".
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(level, ignoreCase: true, out var parsed) ? parsed : LogLevel.Warning);
+        }
+
         builder.Configuration.AddInMemoryCollection(_settings);
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
         _configureServices?.Invoke(builder.Services);

@@ -168,6 +168,16 @@ public sealed partial class RegistryApi
 
         n = Math.Min(n, _options.MaxPageSize);
         string? last = request.Query["last"];
+        // No repository name or tag holds a NUL, so for the stores' "name > last" everything past the
+        // first NUL changes nothing (a name equal to the part before it sorts before last, a longer one
+        // after it). Cut there: PostgreSQL's text cannot hold a NUL at all, SQLite's can, and both must
+        // answer the same page.
+        int nul = last?.IndexOf('\0', StringComparison.Ordinal) ?? -1;
+        if (nul >= 0)
+        {
+            last = last![..nul];
+        }
+
         return (n, string.IsNullOrEmpty(last) ? null : last);
     }
 

@@ -67,7 +67,11 @@ public static class MigrationRunner
                 continue;
             }
 
-            await connection.ExecuteAsync(migration.Sql, cancellationToken).ConfigureAwait(false);
+            if (migration.Sql.Length > 0)
+            {
+                await connection.ExecuteAsync(migration.Sql, cancellationToken).ConfigureAwait(false);
+            }
+
             if (migration.Code is { } code)
             {
                 await code(connection, cancellationToken).ConfigureAwait(false);

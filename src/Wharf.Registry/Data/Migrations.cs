@@ -246,6 +246,12 @@ public static class Migrations
                 update_time INTEGER NOT NULL);
             CREATE INDEX IF NOT EXISTS ix_shared_store_images_repository ON shared_store_images(repository, tag);
             """),
+        // 10: SQLite compares the columns declared COLLATE NOCASE without regard to case, in their
+        // UNIQUE constraints too; PostgreSqlDialect drops a column's collation, so on PostgreSQL an
+        // LDAP group's DN and a replication policy's name get the case-blind unique index (on lower())
+        // their SQLite column already has. The stores compare those columns with an explicit
+        // COLLATE NOCASE, which both databases read the same way.
+        new(10, "PostgreSQL: case-blind unique LDAP group DNs and replication policy names, as SQLite's NOCASE columns", "", CaseBlindColumnsAsync),
     ];
 
     private const string BaselineSql = """
@@ -500,6 +506,19 @@ public static class Migrations
     /// an older database holds names that differ only in case; those accounts keep working, and the
     /// stores still refuse any new such name (they check before inserting).
     /// </summary>
+    private static async Task CaseBlindColumnsAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        if (connection is not PostgreSqlConnection)
+        {
+            return; // the columns' own COLLATE NOCASE does it
+        }
+
+        foreach (var (index, table, column) in new[] { ("user_groups_dn_nocase", "user_groups", "ldap_group_dn"), ("replication_policies_name_nocase", "replication_policies", "name") })
+        {
+            await connection.ExecuteAsync($"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table}({column} COLLATE NOCASE);", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     private static async Task BaselineFixupsAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         if (connection is PostgreSqlConnection)

@@ -34,7 +34,14 @@ public sealed class CredentialVerifier(
         }
 
         Caller? caller = null;
-        if (username.StartsWith(options.RobotPrefix, StringComparison.Ordinal))
+        if (username.Contains('\0', StringComparison.Ordinal))
+        {
+            // No account name holds a NUL (user and robot names refuse control characters), and
+            // PostgreSQL's text cannot even be asked about one: unknown, at the cost of one hash
+            // check like any unknown name, without a lookup.
+            _ = hasher.VerifySecret(password, null, out _);
+        }
+        else if (username.StartsWith(options.RobotPrefix, StringComparison.Ordinal))
         {
             caller = await VerifyRobotAsync(username, password, now, cancellationToken).ConfigureAwait(false);
         }

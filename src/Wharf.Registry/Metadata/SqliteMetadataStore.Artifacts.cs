@@ -168,11 +168,12 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
         await using var tx = await BeginAsync(c, cancellationToken);
         foreach (var pull in pulls)
         {
+            // The existing row's columns are named with their table: unqualified, PostgreSQL finds them ambiguous with excluded's.
             await ExecuteAsync(c, cancellationToken, """
                 INSERT INTO artifact_pulls(repository_id, digest, pull_count, last_pull)
                 SELECT id, $d, $n, $t FROM repositories WHERE name = $r
                 ON CONFLICT(repository_id, digest) DO UPDATE SET
-                    pull_count = pull_count + excluded.pull_count, last_pull = MAX(last_pull, excluded.last_pull)
+                    pull_count = artifact_pulls.pull_count + excluded.pull_count, last_pull = MAX(artifact_pulls.last_pull, excluded.last_pull)
                 """,
                 ("$r", pull.Repository.Value), ("$d", pull.Digest.ToString()), ("$n", pull.Count), ("$t", pull.At.ToUnixTimeMilliseconds()));
         }

@@ -83,9 +83,15 @@ public sealed partial class SqliteMetadataStore
         long? usage = limit is null ? null : await ReadUsageAsync(c, cancellationToken, project);
         if (!exists)
         {
+            // A manifest may name one blob many times (a layer repeated, up to the 4 MiB manifest cap:
+            // tens of thousands): each distinct descriptor is checked and each distinct digest recorded
+            // once, so the statements scale with what is distinct (each is a round trip on PostgreSQL).
+            var blobs = parsed.Blobs.DistinctBy(b => (b.Digest, b.Size, b.Urls is { Count: > 0 })).ToList();
+            var children = parsed.Manifests.DistinctBy(m => (m.Digest, m.Size)).ToList();
+
             // Every referenced blob must be in this repository, with the size the manifest claims.
             // Checked inside the transaction so a concurrent blob delete cannot slip between.
-            foreach (var blob in parsed.Blobs)
+            foreach (var blob in blobs)
             {
                 long? size = await LinkedBlobSizeAsync(c, cancellationToken, repoId, blob.Digest.ToString());
                 if (size is null)
@@ -104,7 +110,7 @@ public sealed partial class SqliteMetadataStore
                 }
             }
 
-            foreach (var child in parsed.Manifests)
+            foreach (var child in children)
             {
                 long? size = await ManifestSizeAsync(c, cancellationToken, repoId, child.Digest.ToString());
                 if (size is null)
@@ -126,13 +132,13 @@ public sealed partial class SqliteMetadataStore
                 """,
                 ("$r", repoId), ("$d", digestText), ("$mt", mediaType), ("$at", parsed.ArtifactType), ("$s", (long)content.Length),
                 ("$c", content), ("$subj", parsed.Subject?.Digest.ToString()), ("$ann", SerializeAnnotations(parsed.Annotations)), ("$t", now));
-            foreach (var blob in parsed.Blobs)
+            foreach (var blob in blobs.DistinctBy(b => b.Digest))
             {
                 await ExecuteAsync(c, cancellationToken, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 0) ON CONFLICT DO NOTHING",
                     ("$r", repoId), ("$p", digestText), ("$c", blob.Digest.ToString()));
             }
 
-            foreach (var child in parsed.Manifests)
+            foreach (var child in children.DistinctBy(m => m.Digest))
             {
                 await ExecuteAsync(c, cancellationToken, "INSERT INTO manifest_references(repository_id, parent, child, child_is_manifest) VALUES($r, $p, $c, 1) ON CONFLICT DO NOTHING",
                     ("$r", repoId), ("$p", digestText), ("$c", child.Digest.ToString()));

@@ -114,7 +114,7 @@ public sealed class SqliteProjectStore(RegistryDatabase database, TimeProvider t
             {
                 // The user's groups as last read (within the outage window), joined on the mapped group's DN...
                 const string Memberships = "FROM directory_user_groups dug JOIN directory_users du ON du.user_id = dug.user_id WHERE dug.user_id = $uid AND du.groups_read_at >= $since";
-                reach.Add($"id IN (SELECT pmg.project_id FROM project_member_groups pmg JOIN user_groups ug ON ug.id = pmg.group_id JOIN directory_user_groups dug ON dug.group_dn = ug.ldap_group_dn JOIN directory_users du ON du.user_id = dug.user_id WHERE dug.user_id = $uid AND du.groups_read_at >= $since)");
+                reach.Add($"id IN (SELECT pmg.project_id FROM project_member_groups pmg JOIN user_groups ug ON ug.id = pmg.group_id JOIN directory_user_groups dug ON dug.group_dn = ug.ldap_group_dn COLLATE NOCASE JOIN directory_users du ON du.user_id = dug.user_id WHERE dug.user_id = $uid AND du.groups_read_at >= $since)");
                 if (groups.ByName)
                 {
                     // ...and, under the naming rule, on the group's cn in lower case.

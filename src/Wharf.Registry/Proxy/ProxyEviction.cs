@@ -20,7 +20,8 @@ public sealed class ProxyPullLog(RegistryDatabase database)
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(
             "INSERT INTO proxy_pulls (repository, digest, is_index, last_pull) VALUES ($r, $d, $i, $t) "
-            + "ON CONFLICT (repository, digest) DO UPDATE SET last_pull = MAX(last_pull, excluded.last_pull);",
+            // The existing row's column named with its table: unqualified, PostgreSQL finds it ambiguous with excluded's.
+            + "ON CONFLICT (repository, digest) DO UPDATE SET last_pull = MAX(proxy_pulls.last_pull, excluded.last_pull);",
             cancellationToken, ("$r", repository.Value), ("$d", digest.ToString()), ("$i", isIndex ? 1 : 0), ("$t", at.ToUnixTimeMilliseconds())).ConfigureAwait(false);
     }
 

@@ -52,9 +52,10 @@ public static class PrivateFiles
     /// Makes the data directory private; when it was not (written by an older wharfd, or restored from
     /// a backup), also takes group and other access away from everything in it. The
     /// database is created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the
-    /// database file's mode.
+    /// database file's mode. <paramref name="databaseFileName"/> is null when the metadata is not in a
+    /// file of the data directory (PostgreSQL): then no database file is made.
     /// </summary>
-    public static void SecureDataDirectory(string dataDirectory, string databaseFileName = "registry.db")
+    public static void SecureDataDirectory(string dataDirectory, string? databaseFileName = "registry.db")
     {
         CreateDirectory(dataDirectory);
         if (OperatingSystem.IsWindows())
@@ -66,8 +67,8 @@ public static class PrivateFiles
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
         bool wasOpen = (File.GetUnixFileMode(dataDirectory) & open) != 0;
         File.SetUnixFileMode(dataDirectory, DirectoryMode);
-        string database = Path.Combine(dataDirectory, databaseFileName);
-        if (!File.Exists(database))
+        string? database = databaseFileName is null ? null : Path.Combine(dataDirectory, databaseFileName);
+        if (database is not null && !File.Exists(database))
         {
             using (new FileStream(database, Create(System.IO.FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite)))
             {

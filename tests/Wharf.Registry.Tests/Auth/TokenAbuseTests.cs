@@ -48,6 +48,20 @@ public sealed class TokenAbuseTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("de\0v")]
+    [InlineData("dev\0")]
+    [InlineData("robot$lab+c\0i")]
+    public async Task Login_NameWithANul_Is401LikeAnUnknownName(string name)
+    {
+        using var token = await _server.RequestTokenAsync(name, "Passw0rdX", "repository:lab/app:pull");
+        Assert.Equal(HttpStatusCode.Unauthorized, token.StatusCode);
+
+        using var basic = _server.Client(name, "Passw0rdX");
+        using var v2 = await basic.GetAsync("v2/lab/app/tags/list");
+        Assert.Equal(HttpStatusCode.Unauthorized, v2.StatusCode);
+    }
+
     [Fact]
     public async Task V2_UnsignedTokenWithFullAccess_IsRefused()
     {

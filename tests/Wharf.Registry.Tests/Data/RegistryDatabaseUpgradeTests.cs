@@ -14,6 +14,7 @@ namespace Wharf.Registry.Tests.Data;
 /// A <c>registry.db</c> written by the wharfd before the numbered migrations is upgraded in place:
 /// every row kept, times in seconds turned into milliseconds, and the API answering as it did.
 /// </summary>
+[Trait("Database", "sqlite-only")] // registry.db files of earlier versions; PostgreSQL never held them
 public sealed class RegistryDatabaseUpgradeTests
 {
     private const string Config = """{"architecture":"amd64","os":"linux"}""";

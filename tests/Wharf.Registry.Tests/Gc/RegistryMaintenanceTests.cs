@@ -8,6 +8,7 @@ using Wharf.Testing;
 namespace Wharf.Registry.Tests.Gc;
 
 /// <summary><c>wharfd gc</c> and <c>wharfd fsck</c> on a data directory no wharfd serves.</summary>
+[Trait("Database", "sqlite-only")] // the offline commands open registry.db; on PostgreSQL GC runs online
 public sealed class RegistryMaintenanceTests : IAsyncLifetime
 {
     private WharfServer _server = null!;

@@ -82,11 +82,18 @@ public partial class AdminBootstrapTests
 
         await using var server = await WharfServer.StartAsync();
 
-        var mode = File.GetUnixFileMode(Path.Combine(server.DataDirectory, "registry.db"));
+        string database = Path.Combine(server.DataDirectory, "registry.db");
         var keyMode = File.GetUnixFileMode(Path.Combine(server.DataDirectory, Wharf.Registry.Auth.TokenSigningKey.FileName));
 
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, mode);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, keyMode);
+        if (WharfServer.OnPostgreSql)
+        {
+            Assert.False(File.Exists(database), "the metadata is in PostgreSQL: no registry.db in the data directory");
+        }
+        else
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(database));
+        }
     }
 
     [GeneratedRegex("password is: (\\S+)")]

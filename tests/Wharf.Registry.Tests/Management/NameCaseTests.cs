@@ -71,6 +71,7 @@ public sealed class NameCaseTests : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Database", "sqlite-only")] // the duplicates only an earlier SQLite-era wharfd could write
     public async Task OlderDatabaseWithCaseDuplicates_KeepsThemWorking_AndRefusesNewOnes()
     {
         await _server.CreateUserAsync("dev");

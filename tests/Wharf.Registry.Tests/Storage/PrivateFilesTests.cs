@@ -38,10 +38,17 @@ public sealed class PrivateFilesTests
         }
 
         var entries = new DirectoryInfo(data).EnumerateFileSystemInfos("*", SearchOption.AllDirectories).Prepend(new DirectoryInfo(data)).ToList();
-        string[] expected = ["registry.db", "registry.db-wal", "registry.db-shm", "wharfd.lock", "wharfd.pid"];
+        string[] database = ["registry.db", "registry.db-wal", "registry.db-shm"];
+        string[] expected = WharfServer.OnPostgreSql ? ["wharfd.lock", "wharfd.pid"] : [.. database, "wharfd.lock", "wharfd.pid"];
         foreach (string name in expected)
         {
             Assert.Contains(entries, e => e.Name == name);
+        }
+
+        if (WharfServer.OnPostgreSql)
+        {
+            // The metadata is in PostgreSQL: no (empty) SQLite file beside the blobs.
+            Assert.DoesNotContain(entries, e => database.Contains(e.Name));
         }
 
         Assert.Contains(entries, e => e.FullName.Contains("/uploads/", StringComparison.Ordinal));

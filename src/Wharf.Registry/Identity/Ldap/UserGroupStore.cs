@@ -51,7 +51,7 @@ public sealed class UserGroupStore(RegistryDatabase database, TimeProvider time)
     public async Task<UserGroup?> FindByDnAsync(string dn, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await connection.QueryAsync($"{SelectGroup} WHERE ldap_group_dn = $d;", ReadGroup, cancellationToken, ("$d", dn)).ConfigureAwait(false);
+        var rows = await connection.QueryAsync($"{SelectGroup} WHERE ldap_group_dn = $d COLLATE NOCASE;", ReadGroup, cancellationToken, ("$d", dn)).ConfigureAwait(false);
         return rows.Count == 0 ? null : rows[0];
     }
 
