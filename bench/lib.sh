@@ -144,3 +144,29 @@ start_postgres() {
   log "PostgreSQL did not start"
   return 1
 }
+
+# random_layout DIR LAYERS MIB [SALT]: an OCI image layout in DIR holding one image tagged "1" of
+# LAYERS random (incompressible) layers of MIB MiB each; SALT goes into the config's "created" so
+# that several images get distinct configs.
+random_layout() {
+  python3 - "$1" "$2" "$3" "${4:-}" <<'PY'
+import hashlib, json, os, sys
+root, layers, mib, salt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+blobs = os.path.join(root, "blobs", "sha256")
+os.makedirs(blobs, exist_ok=True)
+def put(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(blobs, d), "wb").write(data)
+    return {"digest": "sha256:" + d, "size": len(data)}
+config = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+if salt:
+    config["created"] = salt
+config = put(json.dumps(config).encode())
+entries = [dict(put(os.urandom(mib << 20)), mediaType="application/vnd.oci.image.layer.v1.tar+gzip") for _ in range(layers)]
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "config": dict(config, mediaType="application/vnd.oci.image.config.v1+json"), "layers": entries}).encode()
+m = put(manifest)
+open(os.path.join(root, "index.json"), "w").write(json.dumps({"schemaVersion": 2, "manifests": [dict(m, mediaType="application/vnd.oci.image.manifest.v1+json", annotations={"org.opencontainers.image.ref.name": "1"})]}))
+open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+PY
+}

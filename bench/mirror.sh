@@ -55,23 +55,7 @@ SRC=$REG
 log "seeding $IMAGES images of $LAYERS × $LAYER_MIB MiB random layers"
 for ((i = 0; i < IMAGES; i++)); do
   dir=$WORK/seed/img$i
-  python3 - "$dir" "$LAYERS" "$LAYER_MIB" <<'PY'
-import hashlib, json, os, sys
-root, layers, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-blobs = os.path.join(root, "blobs", "sha256")
-os.makedirs(blobs, exist_ok=True)
-def put(data):
-    d = hashlib.sha256(data).hexdigest()
-    open(os.path.join(blobs, d), "wb").write(data)
-    return {"digest": "sha256:" + d, "size": len(data)}
-config = put(json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "created": root}).encode())
-entries = [dict(put(os.urandom(mib << 20)), mediaType="application/vnd.oci.image.layer.v1.tar+gzip") for _ in range(layers)]
-manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                       "config": dict(config, mediaType="application/vnd.oci.image.config.v1+json"), "layers": entries}).encode()
-m = put(manifest)
-open(os.path.join(root, "index.json"), "w").write(json.dumps({"schemaVersion": 2, "manifests": [dict(m, mediaType="application/vnd.oci.image.manifest.v1+json", annotations={"org.opencontainers.image.ref.name": "1"})]}))
-open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
-PY
+  random_layout "$dir" "$LAYERS" "$LAYER_MIB" "$dir" || die "cannot write the layout $dir"
   skopeo copy -q --dest-tls-verify=false "oci:$dir:1" "docker://$SRC/bench/img$i:1" || die "seeding img$i failed"
   rm -rf "$dir"
   echo "$SRC/bench/img$i:1" >>"$WORK/images.txt"

@@ -58,23 +58,7 @@ api POST projects '{"project_name":"plain","metadata":{"public":"true"}}' >/dev/
 # make_image NAME: an OCI layout of LAYERS random layers, pushed to the upstream as bench/NAME:1.
 make_image() {
   local dir=$WORK/layouts/$1
-  python3 - "$dir" "$LAYERS" "$LAYER_MIB" <<'PY'
-import hashlib, json, os, sys
-root, layers, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-blobs = os.path.join(root, "blobs", "sha256")
-os.makedirs(blobs, exist_ok=True)
-def put(data):
-    d = hashlib.sha256(data).hexdigest()
-    open(os.path.join(blobs, d), "wb").write(data)
-    return {"digest": "sha256:" + d, "size": len(data)}
-config = put(json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode())
-entries = [dict(put(os.urandom(mib << 20)), mediaType="application/vnd.oci.image.layer.v1.tar+gzip") for _ in range(layers)]
-manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                       "config": dict(config, mediaType="application/vnd.oci.image.config.v1+json"), "layers": entries}).encode()
-m = put(manifest)
-open(os.path.join(root, "index.json"), "w").write(json.dumps({"schemaVersion": 2, "manifests": [dict(m, mediaType="application/vnd.oci.image.manifest.v1+json", annotations={"org.opencontainers.image.ref.name": "1"})]}))
-open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
-PY
+  random_layout "$dir" "$LAYERS" "$LAYER_MIB" || die "cannot write the layout $dir"
   skopeo copy -q --dest-tls-verify=false "oci:$dir:1" "docker://$U/bench/$1:1" || die "seeding $1 failed"
   rm -rf "$dir"
 }
