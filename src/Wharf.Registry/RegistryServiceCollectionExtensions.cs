@@ -35,6 +35,7 @@ public static class RegistryServiceCollectionExtensions
         var dataLock = DataDirectoryLock.Acquire(options.DataDirectory, shared: options.SharedDataDirectory);
         services.AddSingleton(_ => dataLock);
         services.AddSingleton(options);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Hosting.IStartupFilter, Api.NulCharacterRule>());
         services.TryAddSingleton(TimeProvider.System);
         // The one database every store of the registry uses (Data/RegistryDatabase.cs).
         services.TryAddSingleton(_ => RegistryDatabase.Create(options.Database, options.DataDirectory));

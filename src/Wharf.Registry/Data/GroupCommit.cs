@@ -31,7 +31,7 @@ public sealed class GroupCommit<TWork, TResult>
     public const int MaxBatch = 64;
 
     private readonly Func<CancellationToken, Task<DbConnection>> _open;
-    private readonly Func<DbConnection, CancellationToken, Task<DbTransaction>> _begin;
+    private readonly Func<DbConnection, IReadOnlyList<TWork>, CancellationToken, Task<DbTransaction>> _begin;
     private readonly Func<DbConnection, TWork, CancellationToken, Task<TResult>> _run;
     private readonly object _gate = new();
     private List<Pending> _queue = [];
@@ -45,6 +45,17 @@ public sealed class GroupCommit<TWork, TResult>
     public GroupCommit(
         Func<CancellationToken, Task<DbConnection>> open,
         Func<DbConnection, CancellationToken, Task<DbTransaction>> begin,
+        Func<DbConnection, TWork, CancellationToken, Task<TResult>> run)
+        : this(open, begin is null ? null! : (c, _, ct) => begin(c, ct), run)
+    {
+    }
+
+    /// <param name="open">Opens a connection (from the pool).</param>
+    /// <param name="begin">Begins the store's kind of write transaction on it for the batch's work (which may choose its locks).</param>
+    /// <param name="run">One writer's work, inside the open transaction; throws to refuse it.</param>
+    public GroupCommit(
+        Func<CancellationToken, Task<DbConnection>> open,
+        Func<DbConnection, IReadOnlyList<TWork>, CancellationToken, Task<DbTransaction>> begin,
         Func<DbConnection, TWork, CancellationToken, Task<TResult>> run)
     {
         _open = open ?? throw new ArgumentNullException(nameof(open));
@@ -136,7 +147,7 @@ public sealed class GroupCommit<TWork, TResult>
         try
         {
             await using var connection = await _open(none).ConfigureAwait(false);
-            await using var transaction = await _begin(connection, none).ConfigureAwait(false);
+            await using var transaction = await _begin(connection, [.. live.Select(p => p.Work)], none).ConfigureAwait(false);
             int committed = 0;
             foreach (var pending in live)
             {

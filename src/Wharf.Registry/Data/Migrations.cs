@@ -252,6 +252,7 @@ public static class Migrations
         // their SQLite column already has. The stores compare those columns with an explicit
         // COLLATE NOCASE, which both databases read the same way.
         new(10, "PostgreSQL: case-blind unique LDAP group DNs and replication policy names, as SQLite's NOCASE columns", "", CaseBlindColumnsAsync),
+        new(11, "PostgreSQL: every text column compares and sorts in byte order (COLLATE \"C\"), as SQLite's BINARY columns", "", ByteOrderTextAsync),
     ];
 
     private const string BaselineSql = """
@@ -516,6 +517,35 @@ public static class Migrations
         foreach (var (index, table, column) in new[] { ("user_groups_dn_nocase", "user_groups", "ldap_group_dn"), ("replication_policies_name_nocase", "replication_policies", "name") })
         {
             await connection.ExecuteAsync($"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table}({column} COLLATE NOCASE);", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// SQLite compares text byte by byte (BINARY); PostgreSQL by the database's collation, which for a
+    /// database created under a locale such as en_US.UTF-8 puts "B" after "a" and skips punctuation:
+    /// the catalog's and tag list's pages (<c>ORDER BY name</c>, <c>name &gt; last</c>) then came out
+    /// in another order, and a client paging with <c>last=</c> skipped or repeated names. Every text
+    /// column gets the "C" collation (byte order of UTF-8, which is code point order), whatever the
+    /// database's default; new columns get it from <see cref="PostgreSqlDialect"/>. The type stays
+    /// text, so no table is rewritten; the indexes on these columns are rebuilt.
+    /// </summary>
+    private static async Task ByteOrderTextAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        if (connection is not PostgreSqlConnection)
+        {
+            return; // SQLite's columns are BINARY (or NOCASE, which is BINARY after ASCII case folding)
+        }
+
+        var columns = await connection.QueryAsync("""
+            SELECT c.table_name, c.column_name FROM information_schema.columns c
+            JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'
+            WHERE c.table_schema = current_schema() AND c.data_type = 'text' AND (c.collation_name IS NULL OR c.collation_name <> 'C')
+            ORDER BY c.table_name, c.ordinal_position
+            """, r => (Table: r.GetString(0), Column: r.GetString(1)), cancellationToken).ConfigureAwait(false);
+        foreach (var group in columns.GroupBy(c => c.Table))
+        {
+            string alterations = string.Join(", ", group.Select(c => $"ALTER COLUMN \"{c.Column}\" TYPE text COLLATE \"C\""));
+            await connection.ExecuteAsync($"ALTER TABLE \"{group.Key}\" {alterations};", cancellationToken).ConfigureAwait(false);
         }
     }
 

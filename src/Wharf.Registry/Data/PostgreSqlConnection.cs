@@ -26,6 +26,13 @@ public sealed class PostgreSqlConnection(NpgsqlConnection inner) : DbConnection
     /// </summary>
     public const long WriteLockKey = 0x5768_6172_6601; // "Wharf" + 1
 
+    /// <summary>
+    /// The key space of the per-project write locks (PostgreSQL's two-key advisory locks, apart from
+    /// the one-key locks above): key (this, hashtext(project name)). Two projects whose names hash
+    /// alike share a lock, which only makes them wait for each other.
+    /// </summary>
+    public const int ProjectLockSpace = 0x5768_6670; // "Whfp"
+
     /// <summary>The session-scoped advisory lock held while migrations run (two instances starting at once: one migrates).</summary>
     public const long MigrationLockKey = 0x5768_6172_6602;
 
@@ -75,44 +82,207 @@ public sealed class PostgreSqlConnection(NpgsqlConnection inner) : DbConnection
     protected override DbTransaction BeginDbTransaction(IsolationLevel isolationLevel) =>
         BeginDbTransactionAsync(isolationLevel, CancellationToken.None).AsTask().GetAwaiter().GetResult();
 
-    protected override async ValueTask<DbTransaction> BeginDbTransactionAsync(IsolationLevel isolationLevel, CancellationToken cancellationToken)
+    protected override ValueTask<DbTransaction> BeginDbTransactionAsync(IsolationLevel isolationLevel, CancellationToken cancellationToken) =>
+        BeginAsync(projects: null, cancellationToken);
+
+    /// <summary>
+    /// A write transaction that only touches what belongs to <paramref name="projects"/>: it takes the
+    /// write lock shared and each project's lock (<see cref="ProjectLockSpace"/>) exclusively, so writers
+    /// of other projects go on beside it, while a transaction begun the ordinary way (the whole
+    /// registry's write lock, exclusive) still waits for it and holds it off.
+    /// </summary>
+    public ValueTask<DbTransaction> BeginProjectWriteAsync(IReadOnlyCollection<string> projects, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(projects);
+        return BeginAsync(projects.Count == 0 ? null : projects, cancellationToken);
+    }
+
+    private async ValueTask<DbTransaction> BeginAsync(IReadOnlyCollection<string>? projects, CancellationToken cancellationToken)
     {
         // READ COMMITTED under the write lock: every writer sees every earlier writer's commit, as on SQLite.
+        // Npgsql sends BEGIN with the transaction's first statement, and the lock goes with it too
+        // (PendingLock): beginning costs no round trip of its own.
         var transaction = await inner.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+        var wrapper = new Transaction(this, transaction, projects?.Distinct(StringComparer.Ordinal).ToArray() ?? []);
+        _current = wrapper;
+        return wrapper;
+    }
+
+    // The open transaction whose lock is still to be taken (set at BEGIN, cleared once taken or ended).
+    private Transaction? _current;
+
+    /// <summary>The statements that take the open transaction's lock, if it is not taken yet (they go first in the next round trip).</summary>
+    private IEnumerable<NpgsqlBatchCommand> TakePendingLock()
+    {
+        if (_current is not { LockTaken: false } transaction)
+        {
+            yield break;
+        }
+
+        transaction.LockTaken = true;
+        if (transaction.Projects.Length == 0)
+        {
+            var global = new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(@k);");
+            global.Parameters.AddWithValue("k", WriteLockKey);
+            yield return global;
+            yield break;
+        }
+
+        // Shared first, then the projects' locks in one fixed order (of their keys): a transaction
+        // waiting for a project's lock already holds its share of the write lock, so it can never
+        // hold a project lock while queued behind an exclusive writer, and two writers of the same
+        // projects never take them in opposite orders (no deadlock).
+        var shared = new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock_shared(@k);");
+        shared.Parameters.AddWithValue("k", WriteLockKey);
+        yield return shared;
+        var each = new NpgsqlBatchCommand(
+            "SELECT pg_advisory_xact_lock(@space, k) FROM (SELECT DISTINCT hashtext(p) AS k FROM unnest(@projects) AS p ORDER BY k) AS keys;");
+        each.Parameters.AddWithValue("space", ProjectLockSpace);
+        each.Parameters.AddWithValue("projects", transaction.Projects);
+        yield return each;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="statements"/> (the stores' SQL, translated and bound as a command's) in one
+    /// round trip — with the open transaction's lock in front when it is still to be taken — and returns
+    /// the reader positioned on the first statement's results (<c>NextResultAsync</c> moves to the next).
+    /// Only for statements whose parameters do not depend on each other's results. Npgsql's reader
+    /// has a result set only for statements that return rows (a SELECT, a RETURNING): it passes over
+    /// an INSERT or UPDATE without one.
+    /// </summary>
+    public async Task<DbDataReader> ExecuteBatchAsync(IReadOnlyList<(string Sql, (string Name, object? Value)[] Parameters)> statements, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(statements);
+        var batch = new NpgsqlBatch(inner);
+        int locks = 0;
+        foreach (var command in TakePendingLock())
+        {
+            batch.BatchCommands.Add(command);
+            locks++;
+        }
+
+        foreach (var (sql, parameters) in statements)
+        {
+            var (text, bound) = Bind(sql, parameters.Select(p => (p.Name, p.Value)));
+            var command = new NpgsqlBatchCommand(text);
+            bound.ForEach(p => command.Parameters.Add(p));
+            batch.BatchCommands.Add(command);
+        }
+
         try
         {
-            await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@k);", inner, transaction);
-            command.Parameters.AddWithValue("k", WriteLockKey);
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            return new Transaction(this, transaction);
+            var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            for (int i = 0; i < locks; i++)
+            {
+                await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return reader;
         }
         catch
         {
-            await transaction.DisposeAsync().ConfigureAwait(false);
+            await batch.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
 
+    // Takes the open transaction's lock before a single command, if it is still to be taken.
+    private async Task TakePendingLockAsync(CancellationToken cancellationToken)
+    {
+        var commands = TakePendingLock().ToList();
+        if (commands.Count == 0)
+        {
+            return;
+        }
+
+        await using var batch = new NpgsqlBatch(inner);
+        commands.ForEach(batch.BatchCommands.Add);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The SQL PostgreSQL runs for <paramref name="sql"/> and the parameters it binds: values as
+    /// SQLite stores them (the columns are BIGINT: a bool is 0/1, an enum its number), a null as a
+    /// NULL literal (PostgreSQL infers no type for a bare null parameter: "$q IS NULL OR name LIKE
+    /// $q", an INSERT … SELECT of a null id; NULL means the same in every place the stores use one).
+    /// </summary>
+    internal static (string Sql, List<NpgsqlParameter> Parameters) Bind(string sql, IEnumerable<(string Name, object? Value)> parameters)
+    {
+        string text = PostgreSqlDialect.Instance.Translate(sql);
+        var bound = new List<NpgsqlParameter>();
+        foreach (var (rawName, rawValue) in parameters)
+        {
+            string name = rawName.TrimStart('$', '@', ':');
+            if (rawValue is null or DBNull)
+            {
+                text = System.Text.RegularExpressions.Regex.Replace(text, "@" + System.Text.RegularExpressions.Regex.Escape(name) + @"(?!\w)", "NULL");
+                continue;
+            }
+
+            object value = rawValue switch
+            {
+                bool b => b ? 1L : 0L,
+                Enum e => Convert.ToInt64(e, System.Globalization.CultureInfo.InvariantCulture),
+                int i => (long)i,
+                _ => rawValue,
+            };
+            bound.Add(new NpgsqlParameter(name, value));
+        }
+
+        return (text, bound);
+    }
+
     protected override DbCommand CreateDbCommand() => new Command(this, inner.CreateCommand());
 
-    private sealed class Transaction(PostgreSqlConnection connection, NpgsqlTransaction inner) : DbTransaction
+    private sealed class Transaction(PostgreSqlConnection connection, NpgsqlTransaction inner, string[] projects) : DbTransaction
     {
         public NpgsqlTransaction Inner => inner;
+
+        /// <summary>The projects whose locks it takes (none: the whole registry's write lock).</summary>
+        public string[] Projects => projects;
+
+        /// <summary>Whether its lock has been taken (it goes with the first statement).</summary>
+        public bool LockTaken { get; set; }
 
         public override IsolationLevel IsolationLevel => inner.IsolationLevel;
 
         protected override DbConnection DbConnection => connection;
 
-        public override void Commit() => inner.Commit();
+        private void End()
+        {
+            if (ReferenceEquals(connection._current, this))
+            {
+                connection._current = null;
+            }
+        }
 
-        public override Task CommitAsync(CancellationToken cancellationToken = default) => inner.CommitAsync(cancellationToken);
+        public override void Commit()
+        {
+            End();
+            inner.Commit();
+        }
 
-        public override void Rollback() => inner.Rollback();
+        public override Task CommitAsync(CancellationToken cancellationToken = default)
+        {
+            End();
+            return inner.CommitAsync(cancellationToken);
+        }
 
-        public override Task RollbackAsync(CancellationToken cancellationToken = default) => inner.RollbackAsync(cancellationToken);
+        public override void Rollback()
+        {
+            End();
+            inner.Rollback();
+        }
+
+        public override Task RollbackAsync(CancellationToken cancellationToken = default)
+        {
+            End();
+            return inner.RollbackAsync(cancellationToken);
+        }
 
         public override async ValueTask DisposeAsync()
         {
+            End();
             await inner.DisposeAsync().ConfigureAwait(false);
             await base.DisposeAsync().ConfigureAwait(false);
         }
@@ -121,6 +291,7 @@ public sealed class PostgreSqlConnection(NpgsqlConnection inner) : DbConnection
         {
             if (disposing)
             {
+                End();
                 inner.Dispose();
             }
 
@@ -189,14 +360,16 @@ public sealed class PostgreSqlConnection(NpgsqlConnection inner) : DbConnection
 
         public override object? ExecuteScalar() => ExecuteScalarAsync(CancellationToken.None).GetAwaiter().GetResult();
 
-        public override Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken)
+        public override async Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken)
         {
+            await connection.TakePendingLockAsync(cancellationToken).ConfigureAwait(false);
             Bind();
-            return inner.ExecuteNonQueryAsync(cancellationToken);
+            return await inner.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         public override async Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken)
         {
+            await connection.TakePendingLockAsync(cancellationToken).ConfigureAwait(false);
             Bind();
             object? value = await inner.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             // As SQLite answers: integers are Int64 (COUNT, SUM's numeric, a constant), a truth value 0 or 1.
@@ -215,6 +388,7 @@ public sealed class PostgreSqlConnection(NpgsqlConnection inner) : DbConnection
 
         protected override async Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
         {
+            await connection.TakePendingLockAsync(cancellationToken).ConfigureAwait(false);
             Bind();
             return await inner.ExecuteReaderAsync(behavior, cancellationToken).ConfigureAwait(false);
         }
@@ -239,31 +413,9 @@ public sealed class PostgreSqlConnection(NpgsqlConnection inner) : DbConnection
 
         private void Bind()
         {
-            string sql = PostgreSqlDialect.Instance.Translate(_text);
+            var (sql, bound) = PostgreSqlConnection.Bind(_text, _parameters.Select(p => (p.ParameterName, p.Value)));
             inner.Parameters.Clear();
-            foreach (NpgsqlParameter parameter in _parameters)
-            {
-                string name = parameter.ParameterName.TrimStart('$', '@', ':');
-                if (parameter.Value is null or DBNull)
-                {
-                    // A NULL literal where SQLite got a null: PostgreSQL infers no type for a bare null
-                    // parameter ("$q IS NULL OR name LIKE $q", an INSERT … SELECT of a null id), and
-                    // NULL means the same in every place the stores use one.
-                    sql = System.Text.RegularExpressions.Regex.Replace(sql, "@" + System.Text.RegularExpressions.Regex.Escape(name) + @"(?!\w)", "NULL");
-                    continue;
-                }
-
-                // As SQLite stores them: the columns are BIGINT.
-                object value = parameter.Value switch
-                {
-                    bool b => b ? 1L : 0L,
-                    Enum e => Convert.ToInt64(e, System.Globalization.CultureInfo.InvariantCulture),
-                    int i => (long)i,
-                    _ => parameter.Value,
-                };
-                inner.Parameters.Add(new NpgsqlParameter(name, value));
-            }
-
+            bound.ForEach(p => inner.Parameters.Add(p));
             inner.CommandText = sql;
         }
     }

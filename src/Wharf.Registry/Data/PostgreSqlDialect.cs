@@ -15,7 +15,8 @@ namespace Wharf.Registry.Data;
 /// <c>lower()</c>), <c>LIKE</c> → <c>ILIKE</c> (SQLite's LIKE ignores ASCII case);</item>
 /// <item>functions: <c>instr</c> → <c>strpos</c>, <c>group_concat</c> → <c>string_agg</c>, <c>char</c> → <c>chr</c>, two-argument
 /// <c>MAX</c>/<c>MIN</c> → <c>GREATEST</c>/<c>LEAST</c>;</item>
-/// <item><c>INSERT OR IGNORE</c> → <c>INSERT … ON CONFLICT DO NOTHING</c>.</item>
+/// <item><c>INSERT OR IGNORE</c> → <c>INSERT … ON CONFLICT DO NOTHING</c>;</item>
+/// <item>a <c>TEXT</c> column in CREATE TABLE / ADD COLUMN → <c>TEXT COLLATE "C"</c> (byte order, as SQLite's BINARY).</item>
 /// </list>
 /// Translations are cached per statement text (the stores' SQL is a fixed set).
 /// </summary>
@@ -45,6 +46,12 @@ public sealed partial class PostgreSqlDialect : SqlDialect
         s = CompareNoCase().Replace(s, "lower($1) = lower($2)");
         s = IndexNoCase().Replace(s, "(lower($1))");
         s = ColumnNoCase().Replace(s, "");
+        if (TableDefinition().IsMatch(s))
+        {
+            // Text in byte order, as SQLite's BINARY (migration 11 gives the columns made before it the same).
+            s = TextType().Replace(s, "TEXT COLLATE \"C\"");
+        }
+
         s = Like().Replace(s, " ILIKE ");
         s = Instr().Replace(s, "strpos(");
         s = GroupConcat().Replace(s, "string_agg(");
@@ -142,6 +149,13 @@ public sealed partial class PostgreSqlDialect : SqlDialect
 
     [GeneratedRegex(@"\s+COLLATE\s+NOCASE", RegexOptions.IgnoreCase)]
     private static partial Regex ColumnNoCase();
+
+    [GeneratedRegex(@"\b(CREATE\s+TABLE|ADD\s+COLUMN)\b", RegexOptions.IgnoreCase)]
+    private static partial Regex TableDefinition();
+
+    // Uppercase only, as the migrations write the type: a 'text' inside a string literal stays as it is.
+    [GeneratedRegex(@"\bTEXT\b(?!\s+COLLATE)")]
+    private static partial Regex TextType();
 
     [GeneratedRegex(@"\s+LIKE\s+", RegexOptions.IgnoreCase)]
     private static partial Regex Like();

@@ -35,6 +35,9 @@ public static class PostgreSqlUrl
             // Npgsql pools; registry statements are short, so the default pool (100) rarely waits.
             Pooling = true,
             ApplicationName = "wharfd",
+            // The stores' SQL is a fixed set run over and over: the server parses and plans each
+            // statement once per connection, not once per execution (a manifest PUT's reads and writes).
+            MaxAutoPrepare = 128,
         };
 
         if (uri.UserInfo.Length > 0)

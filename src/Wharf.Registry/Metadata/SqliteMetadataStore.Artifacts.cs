@@ -142,7 +142,7 @@ public sealed partial class SqliteMetadataStore : IArtifactStore
     public async Task<TagCreateResult> AddTagAsync(RepositoryName repository, Digest digest, string tag, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
-        await using var tx = await BeginAsync(c, cancellationToken);
+        await using var tx = await BeginProjectWriteAsync(c, [repository.Project], cancellationToken);
         long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         if (repoId is null || !await ManifestExistsAsync(c, cancellationToken, repoId.Value, digest.ToString()))
         {

@@ -72,7 +72,7 @@ public sealed partial class SqliteMetadataStore : IGcMetadataStore
     public async Task<bool> UnlinkIfDanglingAsync(RepositoryName repository, Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
-        await using var tx = await BeginAsync(c, cancellationToken);
+        await using var tx = await BeginProjectWriteAsync(c, [repository.Project], cancellationToken);
         long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         if (repoId is null)
         {

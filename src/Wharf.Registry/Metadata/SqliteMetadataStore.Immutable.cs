@@ -144,10 +144,13 @@ public sealed partial class SqliteMetadataStore : IImmutableTagRuleStore
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await r.ReadAsync(cancellationToken))
         {
-            list.Add(new ImmutableTagRule(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt32(3), r.GetInt64(4) != 0,
-                r.GetString(5), r.GetInt64(6) != 0, r.GetString(7), r.GetInt64(8) != 0));
+            list.Add(ReadRule(r));
         }
 
         return list;
     }
+
+    private static ImmutableTagRule ReadRule(DbDataReader r) =>
+        new(r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt32(3), r.GetInt64(4) != 0,
+            r.GetString(5), r.GetInt64(6) != 0, r.GetString(7), r.GetInt64(8) != 0);
 }

@@ -53,7 +53,8 @@ public sealed partial class SqliteMetadataStore
 
     /// <summary>The commit queue of manifest PUTs on this store (one per store, so one per database in wharfd).</summary>
     internal GroupCommit<ManifestWrite, ManifestPutResult> ManifestCommits =>
-        LazyInitializer.EnsureInitialized(ref _manifestCommits, () => new GroupCommit<ManifestWrite, ManifestPutResult>(OpenAsync, BeginAsync, WriteManifestAsync));
+        LazyInitializer.EnsureInitialized(ref _manifestCommits, () => new GroupCommit<ManifestWrite, ManifestPutResult>(
+            OpenAsync, (c, writes, ct) => BeginProjectWriteAsync(c, [.. writes.Select(w => w.Repository.Project)], ct), WriteManifestAsync));
 
     private GroupCommit<ManifestWrite, ManifestPutResult>? _manifestCommits;
 
@@ -63,6 +64,11 @@ public sealed partial class SqliteMetadataStore
     // One manifest PUT inside an open write transaction: checks, then the manifest, its references and tags.
     private async Task<ManifestPutResult> WriteManifestAsync(DbConnection c, ManifestWrite write, CancellationToken cancellationToken)
     {
+        if (c is PostgreSqlConnection postgres)
+        {
+            return await WriteManifestBatchedAsync(postgres, write, cancellationToken);
+        }
+
         var (repository, digest, mediaType, content, parsed, tags, limit) = write;
         string project = repository.Project;
         long repoId = await EnsureRepositoryAsync(c, cancellationToken, repository);
@@ -169,7 +175,7 @@ public sealed partial class SqliteMetadataStore
     public async Task<bool> DeleteManifestAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
-        await using var tx = await BeginAsync(c, cancellationToken);
+        await using var tx = await BeginProjectWriteAsync(c, [repository.Project], cancellationToken);
         long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         string d = digest.ToString();
         if (repoId is null || !await ManifestExistsAsync(c, cancellationToken, repoId.Value, d))
@@ -199,7 +205,7 @@ public sealed partial class SqliteMetadataStore
     public async Task<bool> DeleteTagAsync(RepositoryName repository, string tag, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
-        await using var tx = await BeginAsync(c, cancellationToken);
+        await using var tx = await BeginProjectWriteAsync(c, [repository.Project], cancellationToken);
         long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         if (repoId is null)
         {

@@ -38,7 +38,7 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
     public async Task LinkBlobAsync(RepositoryName repository, Digest digest, long size, long? quotaLimit, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
-        await using var tx = await BeginAsync(c, cancellationToken);
+        await using var tx = await BeginProjectWriteAsync(c, [repository.Project], cancellationToken);
         long before = quotaLimit is null ? 0 : await ReadUsageAsync(c, cancellationToken, repository.Project);
         long repoId = await EnsureRepositoryAsync(c, cancellationToken, repository);
         await ExecuteAsync(c, cancellationToken, "INSERT INTO blobs(digest, size, created_at) VALUES($d, $s, $t) ON CONFLICT(digest) DO NOTHING",
@@ -52,7 +52,7 @@ public sealed partial class SqliteMetadataStore : IQuotaBlobLinkStore
     public async Task<bool> MountBlobAsync(RepositoryName repository, RepositoryName from, Digest digest, long? quotaLimit, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
-        await using var tx = await BeginAsync(c, cancellationToken);
+        await using var tx = await BeginProjectWriteAsync(c, [repository.Project], cancellationToken);
         using (var check = c.CreateCommand())
         {
             check.CommandText = """

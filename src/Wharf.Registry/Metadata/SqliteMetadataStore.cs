@@ -37,6 +37,14 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
     private static async Task<DbTransaction> BeginAsync(DbConnection c, CancellationToken cancellationToken) =>
         (DbTransaction)await c.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, cancellationToken);
 
+    // A write that touches only what belongs to these projects (their repositories, links, manifests,
+    // tags, usage): on PostgreSQL it waits only for writers of the same projects (and for whole-registry
+    // writers); SQLite has one writer at a time anyway.
+    private static async Task<DbTransaction> BeginProjectWriteAsync(DbConnection c, IReadOnlyCollection<string> projects, CancellationToken cancellationToken) =>
+        c is PostgreSqlConnection postgres
+            ? await postgres.BeginProjectWriteAsync(projects, cancellationToken)
+            : await BeginAsync(c, cancellationToken);
+
     private long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     // ---- repositories ---------------------------------------------------------------------
@@ -107,7 +115,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
     public async Task<bool> UnlinkBlobAsync(RepositoryName repository, Digest digest, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
-        await using var tx = await BeginAsync(c, cancellationToken);
+        await using var tx = await BeginProjectWriteAsync(c, [repository.Project], cancellationToken);
         long? repoId = await RepositoryIdAsync(c, cancellationToken, repository);
         if (repoId is null)
         {
