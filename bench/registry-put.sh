@@ -150,6 +150,8 @@ out="$WORK/section.md"
   echo
   echo "A wharfd manifest PUT is one transaction (bytes, references, tag, quota check) and one durable"
   echo "commit; concurrent PUTs share commits (group commit). Ratios are against docker-registry in the same column."
+  echo "On PostgreSQL a PUT is two round trips before COMMIT (one batch of the lock and every read that decides,"
+  echo "one of the writes; docs/registry.md \"PostgreSQL\"). The machine is shared and loaded: compare ratios, not rates."
 } >"$out"
 replace_section docs/benchmarks.md registry-put "$out" "### Reading"
 log "wrote the Manifest PUT section of docs/benchmarks.md"
