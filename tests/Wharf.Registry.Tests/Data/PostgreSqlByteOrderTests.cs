@@ -40,11 +40,19 @@ public sealed class PostgreSqlByteOrderTests
                 // The database itself orders as English does (else this test would prove nothing) ...
                 Assert.Equal(1L, await c.ScalarAsync<long>("SELECT CASE WHEN 'a' < 'B' THEN 1 ELSE 0 END;", CancellationToken.None));
                 // ... and its names are as an earlier wharfd made them: text in the database's collation, migration 11 not run.
-                await c.ExecuteAsync("""
-                    ALTER TABLE repositories ALTER COLUMN name TYPE text COLLATE "default";
-                    ALTER TABLE tags ALTER COLUMN name TYPE text COLLATE "default";
-                    DELETE FROM schema_migrations WHERE version = 11;
-                    """, CancellationToken.None);
+                // Every text column back to the database's collation (keys, foreign keys and indexes among them).
+                var columns = await c.QueryAsync("""
+                    SELECT c.table_name, c.column_name FROM information_schema.columns c
+                    JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'
+                    WHERE c.table_schema = current_schema() AND c.data_type = 'text'
+                    """, r => (Table: r.GetString(0), Column: r.GetString(1)), CancellationToken.None);
+                Assert.Contains(("tags", "name"), columns);
+                foreach (var (table, column) in columns)
+                {
+                    await c.ExecuteAsync($"ALTER TABLE \"{table}\" ALTER COLUMN \"{column}\" TYPE text COLLATE \"default\";", CancellationToken.None);
+                }
+
+                await c.ExecuteAsync("DELETE FROM schema_migrations WHERE version = 11;", CancellationToken.None);
             }
 
             NpgsqlConnection.ClearAllPools();
