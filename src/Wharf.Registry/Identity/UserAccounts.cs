@@ -36,6 +36,7 @@ public sealed class UserAccounts(IUserStore users, PasswordHasher hasher, Identi
             throw ApiException.BadRequest(weak);
         }
 
+        CheckProfile(email, realName, comment);
         return await users.CreateAsync(new NewUser(username, email, realName, comment, SysAdmin: false), hasher.Hash(password!), cancellationToken).ConfigureAwait(false)
             ?? throw ApiException.Conflict($"username {username} is already taken (names are compared without regard to case)");
     }
@@ -109,6 +110,55 @@ public sealed class UserAccounts(IUserStore users, PasswordHasher hasher, Identi
 
         await users.DeleteAsync(user.Id, cancellationToken).ConfigureAwait(false);
         await RevokedAsync(user.Id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Email, real name and comment (Harbor's PUT /users/{id}): one's own, or anyone's for a system admin.
+    /// Each value is replaced as given (null clears it); a bad value changes nothing.
+    /// </summary>
+    public async Task UpdateProfileAsync(Caller caller, User user, string? email, string? realName, string? comment, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(user);
+        if (caller.User?.Id != user.Id && !caller.IsSysAdmin)
+        {
+            throw ApiException.Forbidden("you may only see and change your own account");
+        }
+
+        CheckProfile(email, realName, comment);
+        if (!await users.UpdateProfileAsync(user.Id, email, realName, comment, cancellationToken).ConfigureAwait(false))
+        {
+            throw ApiException.NotFound($"user {user.Id} not found");
+        }
+
+        // Callers verified a moment ago carry the account as it was; GET /users/current would show the old email.
+        verifier.Invalidate();
+    }
+
+    /// <summary>The profile's values as any account may hold them, on creation and on change alike.</summary>
+    private static void CheckProfile(string? email, string? realName, string? comment)
+    {
+        CheckProfileField("email", email);
+        CheckProfileField("realname", realName);
+        CheckProfileField("comment", comment);
+        if (!string.IsNullOrEmpty(email) && !LooksLikeEmail(email))
+        {
+            throw ApiException.BadRequest("email must look like name@host, or be empty");
+        }
+    }
+
+    private static void CheckProfileField(string name, string? value)
+    {
+        if (value is not null && (value.Length > 255 || value.Any(char.IsControl)))
+        {
+            throw ApiException.BadRequest($"{name} must be at most 255 characters without control characters");
+        }
+    }
+
+    private static bool LooksLikeEmail(string email)
+    {
+        int at = email.IndexOf('@', StringComparison.Ordinal);
+        return at > 0 && at < email.Length - 1 && at == email.LastIndexOf('@') && !email.Any(char.IsWhiteSpace);
     }
 
     public async Task RevokeTokensAsync(User user, CancellationToken cancellationToken)

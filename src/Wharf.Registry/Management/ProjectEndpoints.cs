@@ -204,25 +204,17 @@ internal static class ProjectEndpoints
             JsonValueKind.String when value.GetString() is "false" => false,
             _ => throw ApiException.BadRequest($"metadata.{SharedStore.SharedStoreMetadata.Key} must be \"true\" or \"false\""),
         };
-        if (publish && !context.RequestServices.GetRequiredService<SharedStore.SharedStoreOptions>().Enabled)
-        {
-            throw ApiException.BadRequest(
-                $"metadata.{SharedStore.SharedStoreMetadata.Key}: this registry has no shared image store (set Registry:SharedStore:Path in wharfd's configuration)");
-        }
-
+        context.RequestServices.GetRequiredService<SharedStore.SharedStoreProjects>().RequireAvailable(publish);
         return publish;
     }
 
     private static async Task SetSharedStoreAsync(HttpContext context, Caller caller, Project project, bool publish)
     {
-        var records = context.RequestServices.GetRequiredService<SharedStore.SharedStoreRecords>();
-        if (await records.IsPublishingAsync(project.Id, context.RequestAborted).ConfigureAwait(false) == publish)
+        if (!await context.RequestServices.GetRequiredService<SharedStore.SharedStoreProjects>().SetAsync(project, publish, context.RequestAborted).ConfigureAwait(false))
         {
             return;
         }
 
-        await records.SetPublishingAsync(project.Id, publish, context.RequestAborted).ConfigureAwait(false);
-        context.RequestServices.GetRequiredService<SharedStore.SharedStorePublisher>().ProjectChanged(project.Name, publish);
         Api.Audit(context, caller, "update", "project", $"{project.Name} {SharedStore.SharedStoreMetadata.Key} {(publish ? "true" : "false")}", project.Name);
     }
 

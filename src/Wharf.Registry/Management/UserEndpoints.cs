@@ -93,9 +93,9 @@ internal static class UserEndpoints
 
     private static async Task<IResult> UpdateUserProfileAsync(HttpContext context)
     {
-        var (_, user) = await SelfOrAdminAsync(context).ConfigureAwait(false);
+        var (caller, user) = await SelfOrAdminAsync(context).ConfigureAwait(false);
         var request = await Api.BodyAsync<UserProfileRequest>(context).ConfigureAwait(false);
-        await context.RequestServices.GetRequiredService<IUserStore>().UpdateProfileAsync(user.Id, request.Email, request.Realname, request.Comment, context.RequestAborted).ConfigureAwait(false);
+        await Accounts(context).UpdateProfileAsync(caller, user, request.Email, request.Realname, request.Comment, context.RequestAborted).ConfigureAwait(false);
         return Results.Ok();
     }
 

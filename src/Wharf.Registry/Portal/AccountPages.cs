@@ -69,12 +69,22 @@ internal static class AccountPages
         return Results.Redirect("/");
     }
 
-    public static Task<IResult> AccountAsync(PortalPage page)
+    public static async Task<IResult> AccountAsync(PortalPage page)
     {
         var caller = page.RequireUser();
-        var user = caller.User!;
-        return Task.FromResult(page.Render("Your account", Html.Of($"""
-            <dl class="facts"><dt>Username</dt><dd>{user.Username}</dd><dt>Email</dt><dd>{user.Email}</dd><dt>System admin</dt><dd>{(user.SysAdmin ? "yes" : "no")}</dd></dl>
+        // Read afresh: the session's copy of the account may predate a profile change.
+        var user = await page.Service<UserAccounts>().FindAsync(caller.User!.Id, page.Aborted).ConfigureAwait(false);
+        return page.Render("Your account", Html.Of($"""
+            <dl class="facts"><dt>Username</dt><dd>{user.Username}</dd><dt>Email</dt><dd>{user.Email}</dd><dt>Real name</dt><dd>{user.RealName}</dd><dt>System admin</dt><dd>{(user.SysAdmin ? "yes" : "no")}</dd></dl>
+            <h2 id="profile">Profile</h2>
+            <form method="post" action="/portal/account/profile" class="stack" aria-labelledby="profile">
+            {page.Antiforgery()}
+            <label for="email">Email</label>
+            <input id="email" name="email" type="email" autocomplete="email" maxlength="255" value="{user.Email}">
+            <label for="realname">Real name</label>
+            <input id="realname" name="realname" autocomplete="name" maxlength="255" value="{user.RealName}">
+            <button type="submit">Save profile</button>
+            </form>
             <h2>Change password</h2>
             <p>Changing it signs you out everywhere, including saved <code>podman login</code> tokens.</p>
             <form method="post" action="/portal/account/password" class="stack">
@@ -86,7 +96,22 @@ internal static class AccountPages
             <p id="policy" class="hint">At least 8 characters with an upper-case letter, a lower-case letter and a digit.</p>
             <button type="submit">Change password</button>
             </form>
-            """)));
+            """));
+    }
+
+    /// <summary>
+    /// As PUT /api/v2.0/users/{id} for one's own account (<see cref="UserAccounts.UpdateProfileAsync"/>):
+    /// email and real name from the form, the comment kept; an empty field clears the value.
+    /// </summary>
+    public static async Task<IResult> UpdateProfileAsync(PortalPage page, IFormCollection form)
+    {
+        var caller = page.RequireUser();
+        var accounts = page.Service<UserAccounts>();
+        var user = await accounts.FindAsync(caller.User!.Id, page.Aborted).ConfigureAwait(false);
+        static string? OrNull(string value) => value.Length == 0 ? null : value;
+        await accounts.UpdateProfileAsync(caller, user, OrNull(form.Field("email")), OrNull(form.Field("realname")), user.Comment, page.Aborted).ConfigureAwait(false);
+        ManagementApi.Audit(page.Context, caller, "update", "user", $"{user.Username} profile", null);
+        return PortalPage.Back("/portal/account", "Profile saved.");
     }
 
     /// <summary>The same checks as PUT /api/v2.0/users/{id}/password for one's own account.</summary>

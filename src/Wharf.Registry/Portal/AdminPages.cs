@@ -56,6 +56,7 @@ internal static class AdminPages
             {page.Antiforgery()}
             <label for="new_username">Username</label><input id="new_username" name="username" required autocomplete="off">
             <label for="new_email">Email</label><input id="new_email" name="email" type="email" autocomplete="off">
+            <label for="new_realname">Real name</label><input id="new_realname" name="realname" autocomplete="off">
             <label for="new_user_password">Password</label><input id="new_user_password" name="password" type="password" autocomplete="new-password" required>
             <button type="submit">Create user</button>
             </form>
@@ -67,7 +68,8 @@ internal static class AdminPages
     {
         var caller = RequireSysAdmin(page);
         string? email = form.Field("email") is { Length: > 0 } e ? e : null;
-        var user = await page.Service<UserAccounts>().CreateAsync(caller, form["username"].ToString(), form["password"].ToString(), email, null, null, page.Aborted).ConfigureAwait(false);
+        string? realName = form.Field("realname") is { Length: > 0 } r ? r : null;
+        var user = await page.Service<UserAccounts>().CreateAsync(caller, form["username"].ToString(), form["password"].ToString(), email, realName, null, page.Aborted).ConfigureAwait(false);
         ManagementApi.Audit(page.Context, caller, "create", "user", user.Username, null);
         return PortalPage.Back("/portal/admin/users", $"User {user.Username} created.");
     }

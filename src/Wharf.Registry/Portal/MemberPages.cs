@@ -24,22 +24,14 @@ internal static class MemberPages
         }
 
         string self = $"/portal/projects/{Html.Segment(project.Name)}/members";
-        var rows = members.Select(m =>
-        {
-            Markup actions = canManage
-                ? Html.Of($"""
-                    <form method="post" action="{self}/{m.Id}/role" class="inline">{page.Antiforgery()}
-                    <label for="role-{m.Id}" class="visually-hidden">Role of {m.Username}</label>{RoleSelect($"role-{m.Id}", m.Role)}
-                    <button type="submit">Change role</button></form>
-                    {page.ButtonForm($"{self}/{m.Id}/remove", $"Remove {m.Username}", css: "danger")}
-                    """)
-                : Markup.Empty;
-            return Html.Of($"<tr><th scope=\"row\">{m.Username}</th><td>{ProjectPages.RoleName(page.Caller, m.Role)}</td><td>{actions}</td></tr>");
-        });
-        // Directory groups that are members (Harbor's member_group); managed through the API or by the naming rule.
+        // Users, then directory groups (Harbor's member_group, managed through the API or by the naming rule),
+        // one list paged by the server as GET /projects/{name}/members pages it.
         var groups = await page.Service<Identity.Ldap.UserGroupStore>().ListMembersAsync(project.Id, null, page.Aborted).ConfigureAwait(false);
-        var groupRows = groups.Select(g => Html.Of(
-            $"<tr><th scope=\"row\">group {g.Group.GroupName} <span class=\"hint\">{g.Group.LdapGroupDn}</span></th><td>{ProjectPages.RoleName(page.Caller, g.Role)}</td><td></td></tr>"));
+        int number = ProjectPages.PageNumber(page.Context, "members_page");
+        long total = members.Count + groups.Count;
+        var all = members.Select(m => (Func<Markup>)(() => Row(page, self, m, canManage))).Concat(groups.Select(g => (Func<Markup>)(() => Html.Of(
+            $"<tr><th scope=\"row\">group {g.Group.GroupName} <span class=\"hint\">{g.Group.LdapGroupDn}</span></th><td>{ProjectPages.RoleName(page.Caller, g.Role)}</td><td></td></tr>")))).ToList();
+        var rows = ProjectPages.Slice(all, number).Select(row => row());
         Markup add = canManage
             ? Html.Of($"""
                 <h3>Add a member</h3>
@@ -57,10 +49,24 @@ internal static class MemberPages
             <section aria-labelledby="members"><h2 id="members">Members</h2>
             <table><caption class="visually-hidden">Members of {project.Name}</caption>
             <thead><tr><th scope="col">User</th><th scope="col">Role</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
-            <tbody>{Html.Join(rows)}{Html.Join(groupRows)}</tbody></table>
+            <tbody>{Html.Join(rows)}</tbody></table>
+            {ProjectPages.Pager(page.Context, $"/portal/projects/{Html.Segment(project.Name)}", number, total, "members_page", "#members", "Pages of members")}
             {add}
             </section>
             """);
+    }
+
+    private static Markup Row(PortalPage page, string self, Member m, bool canManage)
+    {
+        Markup actions = canManage
+            ? Html.Of($"""
+                <form method="post" action="{self}/{m.Id}/role" class="inline">{page.Antiforgery()}
+                <label for="role-{m.Id}" class="visually-hidden">Role of {m.Username}</label>{RoleSelect($"role-{m.Id}", m.Role)}
+                <button type="submit">Change role</button></form>
+                {page.ButtonForm($"{self}/{m.Id}/remove", $"Remove {m.Username}", css: "danger")}
+                """)
+            : Markup.Empty;
+        return Html.Of($"<tr><th scope=\"row\">{m.Username}</th><td>{ProjectPages.RoleName(page.Caller, m.Role)}</td><td>{actions}</td></tr>");
     }
 
     private static Markup RoleSelect(string id, ProjectRole selected) => Html.Of($"""

@@ -44,6 +44,7 @@ public static class PortalEndpoints
         endpoints.MapPost("/portal/login", Form(AccountPages.LoginAsync));
         endpoints.MapPost("/portal/logout", Form(AccountPages.LogoutAsync));
         endpoints.MapGet("/portal/account", Page(AccountPages.AccountAsync));
+        endpoints.MapPost("/portal/account/profile", Form(AccountPages.UpdateProfileAsync));
         endpoints.MapPost("/portal/account/password", Form(AccountPages.ChangePasswordAsync));
         endpoints.MapPost("/portal/projects", Form(ProjectPages.CreateAsync));
         endpoints.MapGet("/portal/projects/{project}", Page(ProjectPages.ShowAsync));

@@ -18,11 +18,23 @@ public sealed class PortalPage(HttpContext context, Caller caller)
     public T Service<T>()
         where T : notnull => Context.RequestServices.GetRequiredService<T>();
 
-    /// <summary>The hidden anti-forgery field every form carries (the cookie half is set alongside).</summary>
+    private Markup? _antiforgery;
+
+    /// <summary>
+    /// The hidden anti-forgery field every form carries (the cookie half is set alongside). Made once per page:
+    /// each token costs an encryption, and a page of tags has a form per tag.
+    /// </summary>
     public Markup Antiforgery()
     {
+        if (_antiforgery is { } field)
+        {
+            return field;
+        }
+
         var tokens = Service<IAntiforgery>().GetAndStoreTokens(Context);
-        return Html.Of($"<input type=\"hidden\" name=\"{tokens.FormFieldName}\" value=\"{tokens.RequestToken}\">");
+        field = Html.Of($"<input type=\"hidden\" name=\"{tokens.FormFieldName}\" value=\"{tokens.RequestToken}\">");
+        _antiforgery = field;
+        return field;
     }
 
     /// <summary>A form that posts to <paramref name="action"/> with one button; used for every state change.</summary>

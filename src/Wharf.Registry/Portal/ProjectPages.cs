@@ -139,12 +139,12 @@ internal static class ProjectPages
                 <table><caption class="visually-hidden">Repositories of {project.Name}</caption>
                 <thead><tr><th scope="col">Repository</th><th scope="col">Artifacts</th><th scope="col">Last push</th><th scope="col">Pulls</th></tr></thead>
                 <tbody>{Html.Join(rows)}</tbody></table>
-                {Pager(page.Context, self, number, total)}
+                {Pager(page.Context, self, number, total, fragment: "#repositories", label: "Pages of repositories")}
                 """);
         Markup members = caller.IsAnonymous || (role is null && !caller.IsSysAdmin)
             ? Markup.Empty
             : await MemberPages.SectionAsync(page, project, isAdmin).ConfigureAwait(false);
-        Markup settings = isAdmin ? Settings(page, project, self) : Markup.Empty;
+        Markup settings = isAdmin ? await SettingsAsync(page, project, self).ConfigureAwait(false) : Markup.Empty;
         Markup robots = isAdmin ? await RobotPages.SectionAsync(page, project).ConfigureAwait(false) : Markup.Empty;
         return page.Render(project.Name, Html.Of($"""
             <dl class="facts">
@@ -177,18 +177,29 @@ internal static class ProjectPages
         return page.Render($"Audit log of {project.Name}", Html.Of($"<p><a href=\"{self}\">Back to project {project.Name}</a></p>{table}"));
     }
 
-    private static Markup Settings(PortalPage page, Project project, string self)
+    private static async Task<Markup> SettingsAsync(PortalPage page, Project project, string self)
     {
         Markup quota = page.Caller.IsSysAdmin
             ? QuotaField(project.StorageLimit is long limit ? (limit / (1024 * 1024)).ToString(CultureInfo.InvariantCulture) : "")
             : Markup.Empty;
         Markup isPublic = project.Public ? new Markup(" checked") : Markup.Empty;
+        var sharedStore = page.Service<SharedStore.SharedStoreProjects>();
+        // Only where the server has a shared image store: elsewhere the setting could only be refused.
+        Markup publishing = sharedStore.Available && await sharedStore.IsPublishingAsync(project, page.Aborted).ConfigureAwait(false) ? new Markup(" checked") : Markup.Empty;
+        Markup publish = sharedStore.Available
+            ? Html.Of($"""
+                <input type="hidden" name="shared_store_field" value="1">
+                <label><input type="checkbox" name="{SharedStore.SharedStoreMetadata.Key}" value="true" aria-describedby="shared_store_hint"{publishing}> Publish to the shared image store</label>
+                <p id="shared_store_hint" class="hint">Every tag of this project is published into the cluster's shared image store, so nodes run it without pulling.</p>
+                """)
+            : Markup.Empty;
         return Html.Of($"""
             <section aria-labelledby="settings"><h2 id="settings">Settings</h2>
             <form method="post" action="{self}/settings" class="stack">
             {page.Antiforgery()}
             <label><input type="checkbox" name="public" value="true"{isPublic}> Public (anyone may pull)</label>
             {quota}
+            {publish}
             <button type="submit">Save settings</button>
             </form>
             <h3>Delete project</h3>
@@ -206,9 +217,29 @@ internal static class ProjectPages
         var rules = page.Service<ProjectRules>();
         await rules.RequireProjectAdminAsync(caller, project, page.Aborted).ConfigureAwait(false);
         long? quota = caller.IsSysAdmin && form.ContainsKey("quota_mib") ? QuotaBytes(form) : null;
+        // The checkbox sends nothing when cleared: the hidden field says it was on the form. Checked first, so a refusal changes nothing.
+        var sharedStore = page.Service<SharedStore.SharedStoreProjects>();
+        bool? publish = form.ContainsKey("shared_store_field") || form.ContainsKey(SharedStore.SharedStoreMetadata.Key)
+            ? form.Field(SharedStore.SharedStoreMetadata.Key) switch
+            {
+                "true" => true,
+                "" => false,
+                _ => throw ApiException.BadRequest($"{SharedStore.SharedStoreMetadata.Key} must be true or absent"),
+            }
+            : null;
+        if (publish is bool requested)
+        {
+            sharedStore.RequireAvailable(requested);
+        }
+
         if (await rules.UpdateAsync(caller, project, form.Field("public") == "true", quota, page.Aborted).ConfigureAwait(false))
         {
             ManagementApi.Audit(page.Context, caller, "update", "quota", $"{project.Name} storage {quota}", project.Name);
+        }
+
+        if (publish is bool value && await sharedStore.SetAsync(project, value, page.Aborted).ConfigureAwait(false))
+        {
+            ManagementApi.Audit(page.Context, caller, "update", "project", $"{project.Name} {SharedStore.SharedStoreMetadata.Key} {(value ? "true" : "false")}", project.Name);
         }
 
         ManagementApi.Audit(page.Context, caller, "update", "project", project.Name, project.Name);
@@ -263,22 +294,35 @@ internal static class ProjectPages
     public static Markup When(DateTimeOffset at) =>
         Html.Of($"<time datetime=\"{at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)}\">{at.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC</time>");
 
-    public static int PageNumber(HttpContext context) =>
-        int.TryParse(context.Request.Query["page"], NumberStyles.None, CultureInfo.InvariantCulture, out int page) && page >= 1 ? page : 1;
+    public static int PageNumber(HttpContext context, string parameter = "page") =>
+        int.TryParse(context.Request.Query[parameter], NumberStyles.None, CultureInfo.InvariantCulture, out int page) && page >= 1 ? page : 1;
 
-    /// <summary>Previous / next links; the server pages every list.</summary>
-    public static Markup Pager(HttpContext context, string path, int page, long total)
+    /// <summary>One page of a list the service returned whole (as the API's <c>Api.Page</c> cuts it); a page past the end is empty.</summary>
+    public static IReadOnlyList<T> Slice<T>(IReadOnlyList<T> all, int page)
+    {
+        long skip = (long)(page - 1) * PageSize;
+        return skip >= all.Count ? [] : all.Skip((int)skip).Take(PageSize).ToList();
+    }
+
+    /// <summary>
+    /// Previous / next links; the server pages every list. <paramref name="parameter"/> names the page number
+    /// in the query, so several lists on one page (repositories, members, robots) page independently; the
+    /// other lists' positions and the filter are kept, a status message is not.
+    /// </summary>
+    public static Markup Pager(HttpContext context, string path, int page, long total, string parameter = "page", string fragment = "", string label = "Pages")
     {
         long pages = Math.Max(1, (total + PageSize - 1) / PageSize);
-        if (pages == 1)
+        if (pages == 1 && page == 1)
         {
             return Markup.Empty;
         }
 
-        string q = context.Request.Query["q"].ToString();
-        string Link(int target) => $"{path}?page={target}" + (q.Length > 0 ? "&q=" + Uri.EscapeDataString(q) : "");
-        Markup previous = page > 1 ? Html.Of($"<a href=\"{Link(page - 1)}\" rel=\"prev\">Previous</a>") : Markup.Empty;
+        string rest = string.Concat(context.Request.Query
+            .Where(q => q.Key != parameter && q.Key != "msg")
+            .SelectMany(q => q.Value.Select(v => "&" + Uri.EscapeDataString(q.Key) + "=" + Uri.EscapeDataString(v ?? ""))));
+        string Link(long target) => $"{path}?{parameter}={target}{rest}{fragment}";
+        Markup previous = page > 1 ? Html.Of($"<a href=\"{Link(Math.Min(page - 1, pages))}\" rel=\"prev\">Previous</a>") : Markup.Empty;
         Markup next = page < pages ? Html.Of($"<a href=\"{Link(page + 1)}\" rel=\"next\">Next</a>") : Markup.Empty;
-        return Html.Of($"<nav class=\"pager\" aria-label=\"Pages\">{previous} <span>Page {page} of {pages}</span> {next}</nav>");
+        return Html.Of($"<nav class=\"pager\" aria-label=\"{label}\">{previous} <span>Page {page} of {pages}</span> {next}</nav>");
     }
 }

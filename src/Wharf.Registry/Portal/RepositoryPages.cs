@@ -14,6 +14,9 @@ internal static class RepositoryPages
 {
     private const int PageSize = 20;
 
+    /// <summary>Tags shown with one artifact; the rest are reached with the tag lookup (one image may carry thousands).</summary>
+    private const int TagsShown = 10;
+
     private static RepositoryName RepositoryOf(Project project, string name) =>
         RepositoryName.TryParse($"{project.Name}/{name}", out var repository, out _)
             ? repository
@@ -30,7 +33,23 @@ internal static class RepositoryPages
         var store = page.Service<IArtifactStore>();
         _ = await store.GetRepositoryInfoAsync(repository, page.Aborted).ConfigureAwait(false)
             ?? throw ApiException.NotFound($"repository {repository} not found");
-        var (artifacts, total) = await store.ListArtifactsAsync(repository, number, PageSize, page.Aborted).ConfigureAwait(false);
+        // ?tag= looks one tag up (an index lookup), for a tag past the first ones of its artifact or the first page.
+        string wanted = page.Context.Request.Query["tag"].ToString().Trim();
+        IReadOnlyList<ArtifactInfo> artifacts;
+        long total;
+        if (wanted.Length > 0)
+        {
+            var found = Tag.TryParse(wanted, out var tag)
+                ? await store.GetArtifactAsync(repository, ManifestReference.FromTag(tag), page.Aborted).ConfigureAwait(false)
+                : null;
+            artifacts = found is null ? [] : [found];
+            total = artifacts.Count;
+        }
+        else
+        {
+            (artifacts, total) = await store.ListArtifactsAsync(repository, number, PageSize, page.Aborted).ConfigureAwait(false);
+        }
+
         string host = page.Context.Request.Host.Value ?? "localhost";
         string tagsAction = $"/portal/projects/{Html.Segment(project.Name)}/tags/delete";
         string artifactAction = $"/portal/projects/{Html.Segment(project.Name)}/artifacts/delete";
@@ -39,9 +58,14 @@ internal static class RepositoryPages
         foreach (var artifact in artifacts)
         {
             index++;
-            var tags = artifact.Tags.Select(t =>
+            // The looked-up tag first, then in the store's order; at most TagsShown of them.
+            var shown = artifact.Tags
+                .OrderByDescending(t => t.Name == wanted)
+                .Take(TagsShown);
+            var tags = shown.Select(t =>
             {
                 string pull = $"podman pull {host}/{repository}:{t.Name}";
+                string wharfPull = $"wharf pull {host}/{repository}:{t.Name}";
                 Markup delete = canDelete
                     ? page.ButtonForm(tagsAction, $"Delete tag {t.Name}", Html.Of($"<input type=\"hidden\" name=\"repository\" value=\"{name}\"><input type=\"hidden\" name=\"tag\" value=\"{t.Name}\">"), "danger")
                     : Markup.Empty;
@@ -49,10 +73,13 @@ internal static class RepositoryPages
                     <li><span class="tag">{t.Name}</span>
                     <code class="pull">{pull}</code>
                     <button type="button" class="copy" data-copy="{pull}" aria-label="Copy pull command for {t.Name}">Copy</button>
+                    <button type="button" class="copy" data-copy="{wharfPull}" aria-label="Copy wharf pull command for {t.Name}">Copy for wharf</button>
                     {delete}</li>
                     """);
             }).ToList();
-            Markup tagList = tags.Count == 0 ? Html.Of($"<span class=\"hint\">untagged</span>") : Html.Of($"<ul class=\"tags\">{Html.Join(tags)}</ul>");
+            int hidden = artifact.Tags.Count - tags.Count;
+            Markup more = hidden > 0 ? Html.Of($"<p class=\"hint\">and {hidden} more {(hidden == 1 ? "tag" : "tags")}: look one up by name above</p>") : Markup.Empty;
+            Markup tagList = tags.Count == 0 ? Html.Of($"<span class=\"hint\">untagged</span>") : Html.Of($"<ul class=\"tags\">{Html.Join(tags)}</ul>{more}");
             Markup children = await ChildrenAsync(rules, repository, artifact, page.Aborted).ConfigureAwait(false);
             Markup referrers = await ReferrersAsync(rules, repository, artifact, page.Aborted).ConfigureAwait(false);
             Markup deleteArtifact = canDelete
@@ -72,17 +99,27 @@ internal static class RepositoryPages
                 """));
         }
 
+        string self = $"/portal/projects/{Html.Segment(project.Name)}/repositories/{name}";
+        Markup lookup = Html.Of($"""
+            <form method="get" action="{self}" role="search" class="row">
+            <label for="tag">Find a tag</label>
+            <input id="tag" name="tag" type="search" value="{wanted}" autocomplete="off">
+            <button type="submit">Find</button>
+            {(wanted.Length > 0 ? Html.Of($"<a href=\"{self}\">All artifacts</a>") : Markup.Empty)}
+            </form>
+            """);
         Markup table = total == 0
-            ? Html.Of($"<p>No artifacts.</p>")
+            ? Html.Of($"<p>{(wanted.Length > 0 ? $"No tag {wanted} in {repository.Value}." : "No artifacts.")}</p>")
             : Html.Of($"""
                 <div class="scroll"><table><caption class="visually-hidden">Artifacts of {repository.Value}</caption>
                 <thead><tr><th scope="col">Digest</th><th scope="col">Tags and pull commands</th><th scope="col">Type</th><th scope="col">Size</th><th scope="col">Pushed</th></tr></thead>
                 <tbody>{Html.Join(rows)}</tbody></table></div>
-                {ProjectPages.Pager(page.Context, $"/portal/projects/{Html.Segment(project.Name)}/repositories/{name}", number, total)}
+                {(wanted.Length > 0 ? Markup.Empty : ProjectPages.Pager(page.Context, self, number, total))}
                 """);
         return page.Render(repository.Value, Html.Of($"""
             <p><a href="/portal/projects/{Html.Segment(project.Name)}">Back to project {project.Name}</a></p>
             <p>With the wharf CLI: <code>wharf pull {host}/{repository.Value}:TAG</code></p>
+            {lookup}
             {table}
             """));
     }
@@ -96,13 +133,15 @@ internal static class RepositoryPages
 
     private static Markup Kind(ArtifactInfo artifact)
     {
+        // The artifact type falls back to the config's media type (image-spec's rule): an image's is an image config.
+        bool imageConfig = artifact.ArtifactType is null or "" or MediaTypes.OciConfig or MediaTypes.DockerConfig;
         string kind = artifact.MediaType switch
         {
-            "application/vnd.oci.image.index.v1+json" or "application/vnd.docker.distribution.manifest.list.v2+json" => "index",
-            _ when artifact.ArtifactType is { Length: > 0 } => "artifact",
+            MediaTypes.OciIndex or MediaTypes.DockerManifestList => "index",
+            _ when !imageConfig => "artifact",
             _ => "image",
         };
-        Markup type = artifact.ArtifactType is { Length: > 0 } t ? Html.Of($"<br><span class=\"hint\">{t}</span>") : Markup.Empty;
+        Markup type = !imageConfig ? Html.Of($"<br><span class=\"hint\">{artifact.ArtifactType}</span>") : Markup.Empty;
         return Html.Of($"{kind}<br><span class=\"hint\">{artifact.MediaType}</span>{type}");
     }
 

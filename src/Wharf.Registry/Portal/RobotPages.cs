@@ -18,7 +18,8 @@ internal static class RobotPages
         var robots = await page.Service<RobotAccounts>().ListAsync(page.Caller, project, page.Aborted).ConfigureAwait(false);
         string self = $"/portal/projects/{Html.Segment(project.Name)}/robots";
         var now = page.Service<TimeProvider>().GetUtcNow();
-        var rows = robots.Select(r =>
+        int number = ProjectPages.PageNumber(page.Context, "robots_page");
+        var rows = ProjectPages.Slice(robots, number).Select(r =>
         {
             string state = r.Disabled ? "disabled" : r.IsExpired(now) ? "expired" : "active";
             Markup expiry = r.ExpiresAt < 0 ? Html.Of($"never") : ProjectPages.When(DateTimeOffset.FromUnixTimeSeconds(r.ExpiresAt));
@@ -31,6 +32,7 @@ internal static class RobotPages
             <div class="scroll"><table><caption class="visually-hidden">Robot accounts of {project.Name}</caption>
             <thead><tr><th scope="col">Name</th><th scope="col">Permissions</th><th scope="col">Expires</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead>
             <tbody>{Html.Join(rows)}</tbody></table></div>
+            {ProjectPages.Pager(page.Context, $"/portal/projects/{Html.Segment(project.Name)}", number, robots.Count, "robots_page", "#robots", "Pages of robot accounts")}
             """);
         return Html.Of($"""
             <section aria-labelledby="robots"><h2 id="robots">Robot accounts</h2>

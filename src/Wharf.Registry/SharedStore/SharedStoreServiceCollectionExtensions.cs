@@ -21,6 +21,7 @@ public static class SharedStoreServiceCollectionExtensions
         services.TryAddSingleton(options);
         services.TryAddSingleton<SharedStoreRecords>();
         services.TryAddSingleton<SharedStorePublisher>();
+        services.TryAddSingleton<SharedStoreProjects>();
         if (!options.Enabled)
         {
             return services;

@@ -60,10 +60,13 @@ public sealed class PortalBrowserTests(ITestOutputHelper output) : IAsyncLifetim
     private void Link(string text) => ClickAndWait(_browser.FindElement(By.LinkText(text)));
 
     /// <summary>Clicks something that loads a new page and waits (bounded) until the old document is gone and the new one loaded.</summary>
-    private void ClickAndWait(IWebElement element)
+    private void ClickAndWait(IWebElement element) => AndWait(element.Click);
+
+    /// <summary>Does something that loads a new page (a click, Enter in a form) and waits as <see cref="ClickAndWait"/>.</summary>
+    private void AndWait(Action action)
     {
         var old = _browser.FindElement(By.TagName("html"));
-        element.Click();
+        action();
         for (int i = 0; i < 300; i++)
         {
             if (IsStale(old) && Equals(_browser.ExecuteScript("return document.readyState"), "complete"))
@@ -276,6 +279,53 @@ public sealed class PortalBrowserTests(ITestOutputHelper output) : IAsyncLifetim
         Button("Disable ci");
         Assert.Contains("Webhook ci disabled", Flash(), StringComparison.Ordinal);
         Assert.Contains("Enable ci", _browser.FindElement(By.CssSelector("section[aria-labelledby=webhooks]")).Text, StringComparison.Ordinal);
+    });
+
+    [Fact]
+    public Task Keyboard_SkipLinkThenProfileSavedWithEnter_AndPullCommandsCopied() => WithScreenshotAsync(nameof(Keyboard_SkipLinkThenProfileSavedWithEnter_AndPullCommandsCopied), async () =>
+    {
+        await _server.CreateProjectAsync("team");
+        await _server.CreateUserAsync("alice");
+        await _server.AddMemberAsync("team", "alice", ProjectRole.Developer);
+        await _server.SeedImageAsync("team/app", "v1");
+        SignIn("alice", WharfEndpoint.UserPassword);
+        Open("/portal/account");
+
+        // Without a mouse: the first Tab reaches the skip link, Enter on it moves focus into the page's content.
+        new OpenQA.Selenium.Interactions.Actions(_browser).SendKeys(Keys.Tab).Perform();
+        Assert.Equal("Skip to content", _browser.SwitchTo().ActiveElement().Text);
+        _browser.SwitchTo().ActiveElement().SendKeys(Keys.Enter);
+        Assert.Equal("main", _browser.SwitchTo().ActiveElement().GetAttribute("id"));
+
+        // The profile: typed into the labelled fields, sent with Enter.
+        var email = Field("Email");
+        email.Clear();
+        email.SendKeys("alice@lab.test");
+        var realName = Field("Real name");
+        realName.Clear();
+        AndWait(() => realName.SendKeys("Alice Example" + Keys.Enter));
+        Assert.Contains("Profile saved", Flash(), StringComparison.Ordinal);
+        Assert.Equal("Alice Example", Field("Real name").GetAttribute("value"));
+        using (var api = _server.Client("alice", WharfEndpoint.UserPassword))
+        {
+            using var me = System.Text.Json.JsonDocument.Parse(await api.GetStringAsync("api/v2.0/users/current"));
+            Assert.Equal("alice@lab.test", me.RootElement.GetProperty("email").GetString());
+            Assert.Equal("Alice Example", me.RootElement.GetProperty("realname").GetString());
+        }
+
+        // The repository page's copy buttons (podman and wharf), pressed from the keyboard.
+        Open("/portal/projects/team/repositories/app");
+        var wharfCopy = _browser.FindElement(By.CssSelector("button.copy[aria-label='Copy wharf pull command for v1']"));
+        Assert.Equal($"wharf pull {_host}/team/app:v1", wharfCopy.GetAttribute("data-copy"));
+        var podmanCopy = _browser.FindElement(By.CssSelector("button.copy[aria-label='Copy pull command for v1']"));
+        podmanCopy.SendKeys(Keys.Enter);
+        for (int i = 0; i < 50 && podmanCopy.Text == "Copy"; i++)
+        {
+            Thread.Sleep(100);
+        }
+
+        Assert.Equal("Copied", podmanCopy.Text);
+        Assert.Equal("polite", podmanCopy.GetAttribute("aria-live"));
     });
 
     [Fact]
