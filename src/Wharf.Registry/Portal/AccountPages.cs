@@ -74,7 +74,7 @@ internal static class AccountPages
         var caller = page.RequireUser();
         var user = caller.User!;
         return Task.FromResult(page.Render("Your account", Html.Of($"""
-            <dl class="facts"><dt>Username</dt><dd>{user.Username}</dd><dt>Email</dt><dd>{user.Email}</dd><dt>System admin</dt><dd>{(user.SysAdmin ? "yes" : "no")}</dd></dl>
+            <dl class="facts"><dt>Username</dt><dd>{user.Username}</dd><dt>Email</dt><dd>{user.Email}</dd><dt>System admin</dt><dd>{(user.SysAdmin ? "yes" : caller.IsSysAdmin ? "yes, through the directory's admin group" : "no")}</dd></dl>
             <h2>Change password</h2>
             <p>Changing it signs you out everywhere, including saved <code>podman login</code> tokens.</p>
             <form method="post" action="/portal/account/password" class="stack">

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Wharf.Registry.Data;
+using Wharf.Registry.Tests.Portal;
 using Wharf.Testing;
 
 namespace Wharf.Registry.Tests.Ldap;
@@ -64,6 +65,25 @@ public sealed class LdapAdminGroupTests : IAsyncLifetime
             using var me = JsonDocument.Parse(await erin.GetStringAsync(new Uri("api/v2.0/users/current", UriKind.Relative)));
             Assert.False(me.RootElement.GetProperty("admin_role_in_auth").GetBoolean());
         }
+    }
+
+    [Fact]
+    public async Task Portal_AdminGroupMember_OpensAdminPagesWhileInTheGroup_AndNotAfterLeaving()
+    {
+        using var erin = new PortalClient(_server.BaseAddress);
+        using (var signIn = await erin.SignInAsync("erin", "ErinPass12"))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, signIn.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await erin.GetAsync("/portal/admin/directory")).Status);
+        Assert.Contains("through the directory", (await erin.GetAsync("/portal/account")).Html, StringComparison.Ordinal);
+
+        LeaveAdmins("erin");
+        _server.Clock.Advance(TimeSpan.FromSeconds(61));
+
+        // The same session: the groups are read again when the page is asked for.
+        Assert.Equal(HttpStatusCode.Forbidden, (await erin.GetAsync("/portal/admin/directory")).Status);
     }
 
     [Fact]
