@@ -88,6 +88,14 @@ internal static class TokenEndpoints
     private static async Task WriteTokenAsync(HttpContext context, Caller caller, IEnumerable<string> scopes, string? refreshToken)
     {
         var services = context.RequestServices;
+
+        // A token request is when a person's directory groups are read again (when due): the admin role
+        // their admin group gives is re-evaluated with them, so leaving the group ends it here.
+        if (services.GetService<Identity.Ldap.DirectoryGroupRoles>() is { } directory)
+        {
+            caller = await directory.WithDirectoryAdminAsync(caller, context.RequestAborted).ConfigureAwait(false);
+        }
+
         var granted = await services.GetRequiredService<TokenService>().GrantAsync(caller, scopes, context.RequestAborted).ConfigureAwait(false);
         // Bound to the account's generation, so revoking the account's tokens reaches this one too.
         string? account = await services.GetRequiredService<RefreshTokens>().AccountAsync(caller, context.RequestAborted).ConfigureAwait(false);

@@ -253,6 +253,14 @@ public static class Migrations
         // COLLATE NOCASE, which both databases read the same way.
         new(10, "PostgreSQL: case-blind unique LDAP group DNs and replication policy names, as SQLite's NOCASE columns", "", CaseBlindColumnsAsync),
         new(11, "PostgreSQL: every text column compares and sorts in byte order (COLLATE \"C\"), as SQLite's BINARY columns", "", ByteOrderTextAsync),
+
+        // 12: system admin through the directory's admin group (ldap_group_admin_dn) is kept apart from the
+        // local flag: directory_users.group_admin says what the person's groups said when last read, and is
+        // evaluated again at each read. Earlier versions set users.sysadmin for such members, for good;
+        // those grants move over (Identity/Ldap/DirectoryAccounts.cs), so leaving the group now takes them back.
+        new(12, "directory accounts: admin through the directory's admin group, apart from the local sysadmin flag", """
+            ALTER TABLE directory_users ADD COLUMN group_admin INTEGER NOT NULL DEFAULT 0;
+            """, (connection, cancellationToken) => Identity.Ldap.DirectoryAccounts.SeparateGroupAdminsAsync(connection, cancellationToken)),
     ];
 
     private const string BaselineSql = """

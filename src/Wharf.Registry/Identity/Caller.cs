@@ -18,7 +18,8 @@ public sealed record Caller(CallerKind Kind, string Name, User? User, Robot? Rob
 
     public static Caller ForRobot(Robot robot) => new(CallerKind.Robot, robot.Name, null, robot);
 
-    public bool IsSysAdmin => User?.SysAdmin == true;
+    /// <summary>A system admin by the stored flag or, under ldap_auth, by the directory's admin group.</summary>
+    public bool IsSysAdmin => User is { } user && (user.SysAdmin || user.AdminRoleInAuth);
 
     public bool IsAnonymous => Kind == CallerKind.Anonymous;
 }

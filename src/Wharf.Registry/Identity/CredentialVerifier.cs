@@ -15,7 +15,7 @@ namespace Wharf.Registry.Identity;
 /// </summary>
 public sealed class CredentialVerifier(
     IIdentitySource identities, IUserStore users, IRobotStore robots, IdentityOptions options, TimeProvider time, PasswordHasher hasher, LoginThrottle throttle,
-    Microsoft.AspNetCore.Http.IHttpContextAccessor? httpContext = null, Audit.IAuditLog? audit = null)
+    Microsoft.AspNetCore.Http.IHttpContextAccessor? httpContext = null, Audit.IAuditLog? audit = null, Ldap.DirectoryGroupRoles? directory = null)
 {
     private readonly ConcurrentDictionary<string, (Caller Caller, DateTimeOffset Until)> _verified = new(StringComparer.Ordinal);
 
@@ -113,7 +113,13 @@ public sealed class CredentialVerifier(
         }
 
         var user = await users.FindByNameAsync(subject, cancellationToken).ConfigureAwait(false);
-        return user is null || user.Disabled ? null : Caller.ForUser(user);
+        if (user is null || user.Disabled)
+        {
+            return null;
+        }
+
+        // The directory's admin group counts as it does at a token request (read again when due).
+        return directory is null ? Caller.ForUser(user) : await directory.WithDirectoryAdminAsync(Caller.ForUser(user), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Forgets every remembered check; called after any change to users or robots.</summary>

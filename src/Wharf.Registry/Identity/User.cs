@@ -3,6 +3,12 @@ using Wharf.Registry.Data;
 namespace Wharf.Registry.Identity;
 
 /// <summary>A local account (Harbor's "db_auth" user).</summary>
+/// <remarks>
+/// <see cref="SysAdmin"/> is the stored flag (set by an admin, or the bootstrap <c>admin</c>);
+/// <see cref="AdminRoleInAuth"/> is Harbor's "admin role in auth": system admin because the directory
+/// says so (a member of <c>ldap_group_admin_dn</c> when the person's groups were last read). It is never
+/// stored in <c>users.sysadmin</c>, so leaving the group takes it away at the next read.
+/// </remarks>
 public sealed record User(
     long Id,
     string Username,
@@ -12,7 +18,10 @@ public sealed record User(
     bool SysAdmin,
     bool Disabled,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt)
+{
+    public bool AdminRoleInAuth { get; init; }
+}
 
 public sealed record NewUser(string Username, string? Email, string? RealName, string? Comment, bool SysAdmin);
 

@@ -169,9 +169,11 @@ internal static class UserEndpoints
 
     private sealed record DisabledRequest(bool Disabled);
 
-    private sealed record UserResponse(long UserId, string Username, string? Email, string? Realname, string? Comment, bool SysadminFlag, bool Disabled, string CreationTime, string UpdateTime)
+    private sealed record UserResponse(long UserId, string Username, string? Email, string? Realname, string? Comment, bool SysadminFlag, bool AdminRoleInAuth, bool Disabled, string CreationTime, string UpdateTime)
     {
+        // admin_role_in_auth is Harbor's: system admin through the directory's admin group, known for the
+        // caller (users/current); the stored sysadmin_flag is what an admin sets.
         public static UserResponse From(User u) =>
-            new(u.Id, u.Username, u.Email, u.RealName, u.Comment, u.SysAdmin, u.Disabled, Api.Time(u.CreatedAt), Api.Time(u.UpdatedAt));
+            new(u.Id, u.Username, u.Email, u.RealName, u.Comment, u.SysAdmin, u.AdminRoleInAuth, u.Disabled, Api.Time(u.CreatedAt), Api.Time(u.UpdatedAt));
     }
 }

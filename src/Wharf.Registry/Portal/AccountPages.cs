@@ -75,7 +75,7 @@ internal static class AccountPages
         // Read afresh: the session's copy of the account may predate a profile change.
         var user = await page.Service<UserAccounts>().FindAsync(caller.User!.Id, page.Aborted).ConfigureAwait(false);
         return page.Render("Your account", Html.Of($"""
-            <dl class="facts"><dt>Username</dt><dd>{user.Username}</dd><dt>Email</dt><dd>{user.Email}</dd><dt>Real name</dt><dd>{user.RealName}</dd><dt>System admin</dt><dd>{(user.SysAdmin ? "yes" : "no")}</dd></dl>
+            <dl class="facts"><dt>Username</dt><dd>{user.Username}</dd><dt>Email</dt><dd>{user.Email}</dd><dt>Real name</dt><dd>{user.RealName}</dd><dt>System admin</dt><dd>{(user.SysAdmin ? "yes" : caller.IsSysAdmin ? "yes, through the directory's admin group" : "no")}</dd></dl>
             <h2 id="profile">Profile</h2>
             <form method="post" action="/portal/account/profile" class="stack" aria-labelledby="profile">
             {page.Antiforgery()}

@@ -15,7 +15,7 @@ namespace Wharf.Registry.Portal;
 /// out deletes the row, so a copied cookie is dead as well. Sessions outlive a restart of wharfd, since
 /// none of these ever depended on the process.
 /// </summary>
-public sealed class PortalSessions(RegistryDatabase database, IUserStore users, TimeProvider time)
+public sealed class PortalSessions(RegistryDatabase database, IUserStore users, TimeProvider time, Identity.Ldap.DirectoryGroupRoles? directory = null)
 {
     public const string CookieName = "wharf_session";
 
@@ -88,7 +88,8 @@ public sealed class PortalSessions(RegistryDatabase database, IUserStore users, 
             await connection.ExecuteAsync("UPDATE portal_sessions SET expires_at = $e WHERE id_hash = $h;", cancellationToken, ("$e", until), ("$h", hash)).ConfigureAwait(false);
         }
 
-        return Caller.ForUser(user);
+        // A person who is admin through the directory's admin group is so while the group says so.
+        return directory is null ? Caller.ForUser(user) : await directory.WithDirectoryAdminAsync(Caller.ForUser(user), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task ForgetAsync(string id, CancellationToken cancellationToken)

@@ -23,7 +23,7 @@ public sealed class LdapConfigurationTests : IAsyncLifetime
         _slapd.Dispose();
     }
 
-    private object LdapsBody(string? caFile) => new Dictionary<string, object?>
+    private Dictionary<string, object?> LdapsBody(string? caFile) => new Dictionary<string, object?>
     {
         ["auth_mode"] = "ldap_auth",
         ["ldap_url"] = _slapd.LdapsUrl,
@@ -65,6 +65,45 @@ public sealed class LdapConfigurationTests : IAsyncLifetime
 
         using var info = JsonDocument.Parse(await admin.GetStringAsync(new Uri("api/v2.0/systeminfo", UriKind.Relative)));
         Assert.Equal("ldap_auth", info.RootElement.GetProperty("auth_mode").GetString());
+    }
+
+    [Fact]
+    public async Task PutConfigurations_VerifyCertFalseOverTls_Is400SayingWhyAndWhatToDo_AndChangesNothing()
+    {
+        // The library on Linux can skip the certificate check only for the whole process, so the setting is
+        // refused where it would matter (LDAPS, StartTLS) instead of being taken and then failing every login.
+        var body = LdapsBody(null);
+        body["ldap_verify_cert"] = false;
+        using var admin = _server.Admin();
+        using (var put = await admin.PutAsJsonAsync(new Uri("api/v2.0/configurations", UriKind.Relative), body))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
+            string message = await put.Content.ReadAsStringAsync();
+            Assert.Contains("ldap_verify_cert=false cannot be honoured", message, StringComparison.Ordinal);
+            Assert.Contains("for one connection", message, StringComparison.Ordinal);
+            Assert.Contains("ldap_ca_file", message, StringComparison.Ordinal);
+        }
+
+        using var config = JsonDocument.Parse(await admin.GetStringAsync(new Uri("api/v2.0/configurations", UriKind.Relative)));
+        Assert.Equal("db_auth", config.RootElement.GetProperty("auth_mode").GetProperty("value").GetString());
+
+        // "Test the directory settings" with the same keys says the same.
+        using (var ping = await admin.PostAsJsonAsync(new Uri("api/v2.0/ldap/ping", UriKind.Relative), body))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, ping.StatusCode);
+            Assert.Contains("ldap_ca_file", await ping.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Over plain LDAP (allowed explicitly) there is no certificate: false changes nothing and is taken, as Harbor does.
+        body["ldap_url"] = _slapd.Url;
+        body["ldap_allow_insecure"] = true;
+        using (var plain = await admin.PutAsJsonAsync(new Uri("api/v2.0/configurations", UriKind.Relative), body))
+        {
+            Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+        }
+
+        using var token = await _server.RequestTokenAsync("alice", "AlicePass1");
+        Assert.Equal(HttpStatusCode.OK, token.StatusCode);
     }
 
     [Fact]

@@ -85,6 +85,30 @@ public sealed class LdapProjectListTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Search_ProjectReachedOnlyThroughAGroup_IsFoundByItsMembersOnly()
+    {
+        _ = await _server.TokenAsync("alice", "AlicePass1", "repository:lab/app:pull");
+        _ = await _server.TokenAsync("carol", "CarolPass1");
+
+        async Task<(string[] Projects, string[] Repositories)> SearchAsync(string username, string password, string q)
+        {
+            using var client = _server.Client(username, password);
+            using var body = JsonDocument.Parse(await client.GetStringAsync(new Uri("api/v2.0/search?q=" + q, UriKind.Relative)));
+            return ([.. body.RootElement.GetProperty("project").EnumerateArray().Select(p => p.GetProperty("name").GetString()!)],
+                [.. body.RootElement.GetProperty("repository").EnumerateArray().Select(r => r.GetProperty("repository_name").GetString()!)]);
+        }
+
+        var alice = await SearchAsync("alice", "AlicePass1", "a");
+        Assert.Equal(["lab"], alice.Projects);
+        Assert.Equal(["lab/app"], alice.Repositories);
+        Assert.Empty((await SearchAsync("alice", "AlicePass1", "secret")).Repositories);
+
+        var carol = await SearchAsync("carol", "CarolPass1", "a");
+        Assert.Empty(carol.Projects);
+        Assert.Empty(carol.Repositories);
+    }
+
+    [Fact]
     public async Task ProjectList_GroupMappedByDn_ListsTheProject()
     {
         using (var admin = _server.Admin())

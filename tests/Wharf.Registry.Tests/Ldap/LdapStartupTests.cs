@@ -57,10 +57,12 @@ public sealed class LdapStartupTests : IDisposable
         }
     }
 
+    // Through the directory's admin group: Harbor's admin_role_in_auth, never the stored sysadmin_flag (LdapAdminGroupTests).
     private static async Task<bool> IsSysAdminAsync(WharfServer server, string username, string password)
     {
         using var client = server.Client(username, password);
         using var me = JsonDocument.Parse(await client.GetStringAsync(new Uri("api/v2.0/users/current", UriKind.Relative)));
-        return me.RootElement.GetProperty("sysadmin_flag").GetBoolean();
+        Assert.False(me.RootElement.GetProperty("sysadmin_flag").GetBoolean());
+        return me.RootElement.GetProperty("admin_role_in_auth").GetBoolean();
     }
 }

@@ -52,6 +52,10 @@ public sealed class AuthConfiguration(RegistryDatabase database, IConfiguration 
             }
 
             var settings = LdapSettings.From(merged);
+
+            // Refused when set, with the reason; a value given in the configuration file is refused at each
+            // connection with the same words (LdapDirectory), which the start check logs.
+            settings.ThrowIfUnverifiedTls();
             await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             await using var transaction = (System.Data.Common.DbTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             foreach (var (key, value) in changes)

@@ -3,8 +3,11 @@ using Wharf.Registry.Data;
 
 namespace Wharf.Registry.Identity.Ldap;
 
-/// <summary>What wharf remembers of a directory account: its DN, its groups and when they were read.</summary>
-public sealed record DirectoryAccount(long UserId, string Dn, IReadOnlyList<DirectoryGroup> Groups, DateTimeOffset GroupsReadAt);
+/// <summary>
+/// What wharf remembers of a directory account: its DN, its groups, whether they made the person a system
+/// admin (<c>ldap_group_admin_dn</c>), and when they were read.
+/// </summary>
+public sealed record DirectoryAccount(long UserId, string Dn, IReadOnlyList<DirectoryGroup> Groups, DateTimeOffset GroupsReadAt, bool GroupAdmin);
 
 /// <summary>
 /// The <c>directory_users</c> table (which local accounts come from the directory, and when their groups
@@ -18,8 +21,8 @@ public sealed class DirectoryAccounts(RegistryDatabase database)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync(
-            "SELECT user_id, dn, groups_read_at FROM directory_users WHERE user_id = $u;",
-            r => (Dn: r.GetString(1), ReadAt: r.Time(2)), cancellationToken, ("$u", userId)).ConfigureAwait(false);
+            "SELECT user_id, dn, groups_read_at, group_admin FROM directory_users WHERE user_id = $u;",
+            r => (Dn: r.GetString(1), ReadAt: r.Time(2), Admin: r.GetInt64(3) != 0), cancellationToken, ("$u", userId)).ConfigureAwait(false);
         if (rows.Count == 0)
         {
             return null;
@@ -28,18 +31,21 @@ public sealed class DirectoryAccounts(RegistryDatabase database)
         var groups = await connection.QueryAsync(
             "SELECT group_dn, group_name FROM directory_user_groups WHERE user_id = $u ORDER BY group_dn;",
             r => new DirectoryGroup(r.GetString(0), r.GetString(1)), cancellationToken, ("$u", userId)).ConfigureAwait(false);
-        return new DirectoryAccount(userId, rows[0].Dn, groups, rows[0].ReadAt);
+        return new DirectoryAccount(userId, rows[0].Dn, groups, rows[0].ReadAt, rows[0].Admin);
     }
 
-    /// <summary>Replaces the account's groups with those just read, in one transaction.</summary>
-    public async Task SaveAsync(long userId, string dn, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset readAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// Replaces the account's groups with those just read, and whether they make the person a system admin,
+    /// in one transaction.
+    /// </summary>
+    public async Task SaveAsync(long userId, string dn, IReadOnlyList<DirectoryGroup> groups, bool groupAdmin, DateTimeOffset readAt, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = (DbTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await connection.ExecuteAsync(
-            "INSERT INTO directory_users (user_id, dn, groups, groups_read_at) VALUES ($u, $d, '', $t) "
-            + "ON CONFLICT(user_id) DO UPDATE SET dn = excluded.dn, groups = '', groups_read_at = excluded.groups_read_at;",
-            cancellationToken, ("$u", userId), ("$d", dn), ("$t", readAt.ToUnixTimeMilliseconds())).ConfigureAwait(false);
+            "INSERT INTO directory_users (user_id, dn, groups, groups_read_at, group_admin) VALUES ($u, $d, '', $t, $a) "
+            + "ON CONFLICT(user_id) DO UPDATE SET dn = excluded.dn, groups = '', groups_read_at = excluded.groups_read_at, group_admin = excluded.group_admin;",
+            cancellationToken, ("$u", userId), ("$d", dn), ("$t", readAt.ToUnixTimeMilliseconds()), ("$a", groupAdmin ? 1 : 0)).ConfigureAwait(false);
         await ReplaceGroupsAsync(connection, userId, groups, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -62,6 +68,35 @@ public sealed class DirectoryAccounts(RegistryDatabase database)
         {
             await ReplaceGroupsAsync(connection, userId, ParseLegacy(text), cancellationToken).ConfigureAwait(false);
             await connection.ExecuteAsync("UPDATE directory_users SET groups = '' WHERE user_id = $u;", cancellationToken, ("$u", userId)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Earlier versions made members of <c>ldap_group_admin_dn</c> system admins by setting <c>users.sysadmin</c>,
+    /// for good. A directory account with that flag whose stored groups include the admin group set through
+    /// <c>PUT /configurations</c> loses the local flag and is marked <c>group_admin</c> instead, so it stays
+    /// admin exactly while the directory says so. (An admin group given only in wharfd's configuration file
+    /// is not visible here; such grants stay local flags, which an admin clears with <c>PUT /users/{id}/sysadmin</c>.)
+    /// </summary>
+    internal static async Task SeparateGroupAdminsAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        string? adminDn = await connection.ScalarAsync<string>("SELECT value FROM configurations WHERE key = 'ldap_group_admin_dn';", cancellationToken).ConfigureAwait(false);
+        if (string.IsNullOrEmpty(adminDn))
+        {
+            return;
+        }
+
+        // Runs inside the migration's transaction (Data/Migrations.cs).
+        var admins = await connection.QueryAsync(
+            "SELECT d.user_id FROM directory_users d JOIN users u ON u.id = d.user_id WHERE u.sysadmin = 1;", r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
+        foreach (long userId in admins)
+        {
+            var dns = await connection.QueryAsync("SELECT group_dn FROM directory_user_groups WHERE user_id = $u;", r => r.GetString(0), cancellationToken, ("$u", userId)).ConfigureAwait(false);
+            if (dns.Any(dn => DirectoryGroupRoles.SameDn(dn, adminDn)))
+            {
+                await connection.ExecuteAsync("UPDATE users SET sysadmin = 0 WHERE id = $u;", cancellationToken, ("$u", userId)).ConfigureAwait(false);
+                await connection.ExecuteAsync("UPDATE directory_users SET group_admin = 1 WHERE user_id = $u;", cancellationToken, ("$u", userId)).ConfigureAwait(false);
+            }
         }
     }
 

@@ -66,11 +66,37 @@ public sealed partial class DirectoryGroupRoles(
     }
 
     /// <summary>The groups that count for the account now (empty for a local account).</summary>
-    public async Task<IReadOnlyList<DirectoryGroup>> GroupsAsync(LdapSettings settings, long userId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<DirectoryGroup>> GroupsAsync(LdapSettings settings, long userId, CancellationToken cancellationToken) =>
+        (await CurrentAsync(settings, userId, cancellationToken).ConfigureAwait(false)).Groups;
+
+    /// <summary>
+    /// The caller as the directory sees them now: a person's <see cref="User.AdminRoleInAuth"/> is whether
+    /// their groups, read again when due, hold <c>ldap_group_admin_dn</c> (Harbor grants that admin role at each
+    /// login, never as a stored flag). Outside ldap_auth, or with no admin group set, nobody has it. Robots,
+    /// anonymous callers and local accounts pass unchanged apart from that.
+    /// </summary>
+    public async Task<Caller> WithDirectoryAdminAsync(Caller caller, CancellationToken cancellationToken)
+    {
+        if (caller.User is not { } user)
+        {
+            return caller;
+        }
+
+        var settings = await configuration.GetAsync(cancellationToken).ConfigureAwait(false);
+        bool admin = settings.IsLdap && settings.GroupAdminDn is not null
+            && (await CurrentAsync(settings, user.Id, cancellationToken).ConfigureAwait(false)).GroupAdmin;
+        return admin == user.AdminRoleInAuth ? caller : Caller.ForUser(user with { AdminRoleInAuth = admin });
+    }
+
+    /// <summary>Whether these groups make their member a system admin under these settings.</summary>
+    public static bool IsAdminGroupMember(LdapSettings settings, IEnumerable<DirectoryGroup> groups) =>
+        settings.GroupAdminDn is { } adminDn && groups.Any(g => SameDn(g.Dn, adminDn));
+
+    private async Task<(IReadOnlyList<DirectoryGroup> Groups, bool GroupAdmin)> CurrentAsync(LdapSettings settings, long userId, CancellationToken cancellationToken)
     {
         if (await accounts.FindAsync(userId, cancellationToken).ConfigureAwait(false) is not { } account)
         {
-            return [];
+            return ([], false);
         }
 
         var now = time.GetUtcNow();
@@ -81,8 +107,9 @@ public sealed partial class DirectoryGroupRoles(
             {
                 // Null: the directory no longer has the person; they keep no group.
                 var fresh = await directory.GroupsOfAsync(settings, user.Username, cancellationToken).ConfigureAwait(false) ?? [];
-                await accounts.SaveAsync(userId, account.Dn, fresh, now, cancellationToken).ConfigureAwait(false);
-                return fresh;
+                bool admin = IsAdminGroupMember(settings, fresh);
+                await accounts.SaveAsync(userId, account.Dn, fresh, admin, now, cancellationToken).ConfigureAwait(false);
+                return (fresh, admin);
             }
             catch (DirectoryUnavailableException e)
             {
@@ -97,7 +124,8 @@ public sealed partial class DirectoryGroupRoles(
             }
         }
 
-        return now - account.GroupsReadAt <= settings.GroupCacheLifetime ? account.Groups : [];
+        // Past the outage window the groups last read count for nothing, the admin group included.
+        return now - account.GroupsReadAt <= settings.GroupCacheLifetime ? (account.Groups, account.GroupAdmin) : ([], false);
     }
 
     /// <summary>DNs compare without regard to case or the spaces after separators (RFC 4514 §4 allows both to vary).</summary>

@@ -65,13 +65,13 @@ public sealed partial class DirectoryIdentitySource(
             return null;
         }
 
-        if (settings.GroupAdminDn is { } adminDn && !user.SysAdmin && person.Groups.Any(g => DirectoryGroupRoles.SameDn(g.Dn, adminDn)))
-        {
-            await users.SetSysAdminAsync(user.Id, true, cancellationToken).ConfigureAwait(false);
-        }
-
-        await accounts.SaveAsync(user.Id, person.Entry.Dn, person.Groups, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-        return await users.FindByIdAsync(user.Id, cancellationToken).ConfigureAwait(false);
+        // Admin through the directory's admin group is evaluated at each read of the groups and kept apart
+        // from the stored sysadmin flag, so leaving the group takes it back (DirectoryGroupRoles.WithDirectoryAdminAsync).
+        bool groupAdmin = DirectoryGroupRoles.IsAdminGroupMember(settings, person.Groups);
+        await accounts.SaveAsync(user.Id, person.Entry.Dn, person.Groups, groupAdmin, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        return await users.FindByIdAsync(user.Id, cancellationToken).ConfigureAwait(false) is { } current
+            ? current with { AdminRoleInAuth = groupAdmin }
+            : null;
     }
 
     [LoggerMessage(EventId = 4130, Level = LogLevel.Warning, Message = "Directory login of {Username} refused: {Reason}")]

@@ -151,7 +151,7 @@ public sealed class LdapDirectory
             {
                 if (!settings.VerifyCert)
                 {
-                    throw new DirectoryUnavailableException("ldap_verify_cert=false is not supported: give the directory's CA in ldap_ca_file");
+                    throw new DirectoryUnavailableException(LdapSettings.VerifyCertRefusal);
                 }
 
                 // Windows takes its trust from the machine's store; libldap needs to be told.

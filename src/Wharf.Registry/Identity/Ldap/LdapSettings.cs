@@ -190,6 +190,27 @@ public sealed record LdapSettings
         return settings;
     }
 
+    /// <summary>
+    /// Why <c>ldap_verify_cert=false</c> is refused for a TLS connection. Harbor accepts it; here the LDAP library
+    /// on Linux (OpenLDAP's libldap under System.DirectoryServices.Protocols) offers no per-connection switch:
+    /// <c>LdapSessionOptions.VerifyServerCertificate</c> is not supported there, and LDAP_OPT_X_TLS_REQUIRE_CERT
+    /// is reachable only process-wide (libldap's global options or LDAPTLS_REQCERT), which would turn the check
+    /// off for every other connection of the process too.
+    /// </summary>
+    public const string VerifyCertRefusal =
+        "ldap_verify_cert=false cannot be honoured: the LDAP library offers no way to skip the certificate check for one connection, "
+        + "and skipping it for the whole process would weaken every other TLS connection. Give the CA that signed the directory's "
+        + "certificate (PEM) in ldap_ca_file and set ldap_verify_cert to true";
+
+    /// <summary>Throws <see cref="FormatException"/> when the settings ask for TLS without checking the directory's certificate.</summary>
+    public void ThrowIfUnverifiedTls()
+    {
+        if (!VerifyCert && Url is not null && (StartTls || Endpoint().Ldaps))
+        {
+            throw new FormatException(VerifyCertRefusal);
+        }
+    }
+
     /// <summary>Host, port and whether the connection is LDAPS, from <see cref="Url"/>; refuses plain LDAP unless allowed or upgraded by StartTLS.</summary>
     public (string Host, int Port, bool Ldaps) Endpoint()
     {
