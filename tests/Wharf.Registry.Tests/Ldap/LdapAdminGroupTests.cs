@@ -140,13 +140,13 @@ public sealed class LdapAdminGroupTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Migration11_MovesEarlierAdminGroupGrantsOffTheLocalFlag_AndKeepsOtherAdmins()
+    public async Task Migration12_MovesEarlierAdminGroupGrantsOffTheLocalFlag_AndKeepsOtherAdmins()
     {
         // A database as the previous version left it: bob was made admin through the admin group (stored
         // as users.sysadmin), dave is a directory account an admin promoted by hand, root a local admin.
         using var directory = new TempDirectory();
         string? url = WharfServer.OnPostgreSql ? await WharfServer.PostgreSqlDatabaseAsync(directory.Path) : null;
-        using (var before = RegistryDatabase.Create(url, directory.Path, [.. Migrations.All.Where(m => m.Version <= 10)]))
+        using (var before = RegistryDatabase.Create(url, directory.Path, [.. Migrations.All.Where(m => m.Version <= 11)]))
         {
             await using var c = await before.OpenAsync(CancellationToken.None);
             foreach (string sql in new[]
