@@ -341,7 +341,10 @@ public sealed class CliContext
             await Err.WriteLineAsync("Error: " + e.Message).ConfigureAwait(false);
             return e.ExitCode;
         }
-        catch (Exception e) when (e is RegistryException or ContentException or IOException or UnauthorizedAccessException or InvalidDataException or FormatException or HttpRequestException)
+        // JsonException: a damaged manifest or config met where no reader names it better is still
+        // one line and exit 125, never a stack trace.
+        catch (Exception e) when (e is RegistryException or ContentException or IOException or UnauthorizedAccessException or InvalidDataException or FormatException or HttpRequestException
+            or System.Text.Json.JsonException)
         {
             await Err.WriteLineAsync("Error: " + e.Message).ConfigureAwait(false);
             return 125;

@@ -15,18 +15,26 @@ internal static class Terminal
         }
 
         using var script = Process.Start(psi)!;
-        var output = script.StandardOutput.ReadToEndAsync();
-        await Task.Delay(startup);
-        await script.StandardInput.WriteAsync(typed);
-        await script.StandardInput.FlushAsync();
-        if (!script.WaitForExit(TimeSpan.FromSeconds(60)))
+        try
         {
-            script.Kill(entireProcessTree: true);
-            Assert.Fail("the command on the terminal did not finish within 60 seconds: " + shellCommand);
+            var output = script.StandardOutput.ReadToEndAsync();
+            await Task.Delay(startup);
+            await script.StandardInput.WriteAsync(typed);
+            await script.StandardInput.FlushAsync();
+            Assert.True(script.WaitForExit(TimeSpan.FromSeconds(60)), "the command on the terminal did not finish within 60 seconds: " + shellCommand);
+            await Task.Delay(200);
+            script.StandardInput.Close();
+            return (script.ExitCode, await output);
         }
-
-        await Task.Delay(200);
-        script.StandardInput.Close();
-        return (script.ExitCode, await output);
+        finally
+        {
+            // Whatever failed (a write to a terminal that went away, the timeout, a cancelled
+            // test), the command and what it started do not outlive the test.
+            if (!script.HasExited)
+            {
+                script.Kill(entireProcessTree: true);
+                script.WaitForExit();
+            }
+        }
     }
 }

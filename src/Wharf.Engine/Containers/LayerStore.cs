@@ -213,12 +213,13 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
             // Files first, then the rename that makes them the layer, then the rename itself: a
             // power cut at any point leaves either no layers/<chainid> or a complete one.
             Durable.SyncTree(temp);
+            RemoveDamaged(final);
             try
             {
                 Directory.Move(temp, final);
                 Durable.SyncDirectory(Root);
             }
-            catch (IOException) when (Directory.Exists(final))
+            catch (IOException) when (Directory.Exists(Path.Combine(final, "diff")))
             {
                 // Another process unpacked the same chain first; its copy is identical.
             }
@@ -228,6 +229,27 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
             if (Directory.Exists(temp))
             {
                 Directory.Delete(temp, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A layer is published by renaming a directory that holds both its <c>diff</c> and its
+    /// <c>diffid</c>, so <c>layers/&lt;chainid&gt;</c> without a <c>diff</c> was damaged behind
+    /// wharf's back (what <c>system check</c> reports): it is removed so that a fresh unpack takes
+    /// its place, where a rename onto it would fail and leave containers a missing lower dir.
+    /// </summary>
+    private static void RemoveDamaged(string final)
+    {
+        if (Directory.Exists(final) && !Directory.Exists(Path.Combine(final, "diff")))
+        {
+            try
+            {
+                Directory.Delete(final, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // Another process removed it first.
             }
         }
     }
@@ -327,13 +349,14 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
                 string final = Path.GetDirectoryName(LayerDir(chainIds[i]))!;
                 try
                 {
+                    RemoveDamaged(final);
                     if (!Directory.Exists(final))
                     {
                         Directory.Move(staged, final);
                         Durable.SyncDirectory(Root);
                     }
                 }
-                catch (IOException) when (Directory.Exists(final))
+                catch (IOException) when (Directory.Exists(Path.Combine(final, "diff")))
                 {
                     // Another process put the same chain in place first.
                 }

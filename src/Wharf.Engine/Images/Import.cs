@@ -54,6 +54,14 @@ public sealed partial class ImageEngine
             await using (fileStream.ConfigureAwait(false))
             {
                 await options.Source.CopyToAsync(fileStream, cancellationToken).ConfigureAwait(false);
+                if (fileStream.Length == 0)
+                {
+                    // An empty input is an empty diff. podman records it as a zero-byte layer (the
+                    // diff ID of an empty string) that registries and tar readers reject; the layer
+                    // written here is what an empty diff is everywhere else: an empty tar archive,
+                    // its two end-of-archive blocks.
+                    await fileStream.WriteAsync(new byte[1024], cancellationToken).ConfigureAwait(false);
+                }
             }
 
             var diffId = await DiffIdAsync(file, cancellationToken).ConfigureAwait(false);

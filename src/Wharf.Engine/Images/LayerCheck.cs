@@ -94,6 +94,43 @@ public static class LayerCheck
     }
 
     /// <summary>
+    /// Checks every layer of the image whose manifest <paramref name="manifest"/> names, once its
+    /// blobs are in <paramref name="store"/> and before it is recorded: what <c>load</c> of an OCI
+    /// layout does, since a copy checks only each blob's digest, and a blob can match its digest
+    /// and still be a layer nobody can read (an unterminated gzip stream, a wrong diff ID).
+    /// Layers of a compression this check does not read (zstd) are left to the unpack.
+    /// </summary>
+    public static async Task VerifyImageAsync(Storage.ImageStore store, Descriptor manifest, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(manifest);
+        var parsed = ManifestParser.Parse(store.ReadBlob(manifest.Digest), manifest.MediaType);
+        if (parsed.IsIndex || parsed.Config is null)
+        {
+            return; // not an image: recording it is refused with its own message
+        }
+
+        IReadOnlyList<string> diffIds;
+        try
+        {
+            diffIds = ImageRootFs.DiffIds(System.Text.Json.Nodes.JsonNode.Parse(store.ReadBlob(parsed.Config.Digest)), parsed.Layers.Count, parsed.Config.Digest.Encoded[..12]);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new WharfException($"image {parsed.Config.Digest.Encoded[..12]}: config is not valid JSON: {e.Message}", e);
+        }
+
+        for (int i = 0; i < parsed.Layers.Count; i++)
+        {
+            var layer = parsed.Layers[i];
+            if (layer.MediaType is MediaTypes.OciLayerTar or MediaTypes.OciLayerGzip or MediaTypes.DockerLayerGzip)
+            {
+                await VerifyAsync(store.FindBlobPath(layer.Digest), Digest.Parse(diffIds[i]), layer.Digest.ToString(), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
     /// RFC 1952 section 2.3.1: a member ends with CRC32 and ISIZE (the input length mod 2^32).
     /// .NET's inflater returns end of stream on a cut-off member instead of failing, so a stream
     /// without its end is caught here: the trailer of what inflated must be in the file, followed

@@ -144,7 +144,16 @@ public sealed partial class ImageEngine
             {
                 var manifest = ManifestParser.Parse(Store.ReadBlob(image.Digest), image.ManifestMediaType);
                 byte[] config = Store.ReadBlob(manifest.Config!.Digest);
-                var configModel = JsonSerializer.Deserialize(config, OciJsonContext.Default.ImageConfig);
+                ImageConfig? configModel;
+                try
+                {
+                    configModel = JsonSerializer.Deserialize(config, OciJsonContext.Default.ImageConfig);
+                }
+                catch (JsonException e)
+                {
+                    throw new WharfException($"{input}: image {image.ShortId} is damaged: its config {manifest.Config.Digest} is not valid JSON ({e.Message}); \"wharf pull\" fetches it again", e);
+                }
+
                 var diffIds = configModel?.RootFs.DiffIds ?? [];
                 if (diffIds.Count != manifest.Layers.Count)
                 {
@@ -413,6 +422,7 @@ public sealed partial class ImageEngine
             string? name = refName is not null && Reference.TryParse(refName, out var r, out _) && (r.Domain is not null || r.Tag is not null || r.Path.Contains('/', StringComparison.Ordinal))
                 ? ImageNames.ForNewImage(refName)
                 : null;
+            await LayerCheck.VerifyImageAsync(Store, root, ct).ConfigureAwait(false);
             Log(quiet, "Writing manifest to image destination");
             var record = target.Register(root, name);
             names.Add(name ?? "sha256:" + record.Id);

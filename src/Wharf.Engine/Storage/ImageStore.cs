@@ -431,7 +431,24 @@ public sealed class ImageStore
 
     public byte[] ReadBlob(string digest) => ReadBlob(Oci.Digest.Parse(digest));
 
-    public byte[] ReadBlob(Oci.Digest digest) => File.ReadAllBytes(FindBlobPath(digest));
+    /// <summary>
+    /// A blob read whole (manifests, configs). A missing one is a damaged image: the error says so
+    /// and what to do, and stays an <see cref="IOException"/> so that listing a damaged image, which
+    /// tolerates those, still works (podman's "corrupt images" behaviour).
+    /// </summary>
+    public byte[] ReadBlob(Oci.Digest digest)
+    {
+        string path = FindBlobPath(digest);
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new FileNotFoundException(
+                $"blob {digest} is missing from the image store; the image that needs it is damaged (\"wharf system check\" lists it, \"wharf rmi\" removes it, \"wharf pull\" fetches it again)", path, e);
+        }
+    }
 
     /// <summary>
     /// Takes each gzip layer as it downloads, beside the blob file (to unpack it then, as podman

@@ -11,12 +11,9 @@ namespace Wharf.Cli.Tests.Containers;
 [Collection("containers")]
 public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposable
 {
-    private static readonly string[] Limits = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
-
     private readonly WharfProcess _wharf = CreatePulled(fixture);
 
-    /// <summary>podman's own run root and, for the --latest cases, its own empty store beside the fixture's.</summary>
-    private readonly string _podmanDir = Directory.CreateTempSubdirectory("wharf-execl-podman-").FullName;
+    private readonly PodmanBeside _podman = new(fixture);
 
     private static WharfProcess CreatePulled(ContainerFixture fixture)
     {
@@ -25,38 +22,10 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
         return w;
     }
 
-    /// <summary>podman on the fixture's store (which holds localhost/bb:1).</summary>
-    private (int ExitCode, string Stdout, string Stderr) Podman(params string[] args) =>
-        Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"), "--tmpdir", Path.Combine(fixture.Root, "podman", "tmp"),
-            "--storage-driver", "vfs", "--runtime", "runc", .. args]);
-
-    /// <summary>podman on a store of its own with no container at all.</summary>
-    private (int ExitCode, string Stdout, string Stderr) PodmanEmpty(params string[] args) =>
-        Tools.Run("podman", ["--root", Path.Combine(_podmanDir, "storage"), "--runroot", Path.Combine(_podmanDir, "run"), "--tmpdir", Path.Combine(_podmanDir, "tmp"),
-            "--storage-driver", "vfs", "--runtime", "runc", .. args]);
-
-    private string PodmanCheck(params string[] args)
-    {
-        var r = Podman(args);
-        Assert.True(r.ExitCode == 0, $"podman {string.Join(' ', args)} exited {r.ExitCode}: {r.Stderr}");
-        return r.Stdout;
-    }
-
-    private string Unique(string name) => name + "-" + Path.GetFileName(_podmanDir).Replace("wharf-execl-podman-", string.Empty, StringComparison.Ordinal).ToLowerInvariant();
-
     public void Dispose()
     {
         _wharf.Dispose();
-        foreach (string line in Podman("ps", "-a", "--format", "{{.Names}}").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (line.EndsWith(Unique(string.Empty), StringComparison.Ordinal))
-            {
-                Podman("rm", "-f", "-t", "0", line);
-            }
-        }
-
-        PodmanEmpty("system", "reset", "-f");
-        Directory.Delete(_podmanDir, recursive: true);
+        _podman.Dispose();
     }
 
     [GeneratedRegex("^[0-9a-f]{64}\n$")]
@@ -75,11 +44,11 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
     [Fact]
     public void ExecDetach_RunningContainer_PrintsSessionIdAsPodmanAndTheCommandRunsOn()
     {
-        string p = Unique("xd");
-        PodmanCheck(["run", "-d", "--name", p, .. Limits, "localhost/bb:1", "sleep", "120"]);
+        string p = _podman.Unique("xd");
+        _podman.Check(["run", "-d", "--name", p, .. PodmanBeside.Limits, "localhost/bb:1", "sleep", "120"]);
         _wharf.Check("run", "-d", "--name", "xd", fixture.Image, "sleep", "120");
 
-        var podman = Podman("exec", "-d", p, "sh", "-c", "echo out; echo err >&2; sleep 1; echo done > /tmp/mark");
+        var podman = _podman.Run("exec", "-d", p, "sh", "-c", "echo out; echo err >&2; sleep 1; echo done > /tmp/mark");
         var wharf = _wharf.Run("exec", "-d", "xd", "sh", "-c", "echo out; echo err >&2; sleep 1; echo done > /tmp/mark");
         Assert.Equal(0, podman.ExitCode);
         Assert.Matches(SessionId(), podman.Stdout);
@@ -92,16 +61,16 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
         Assert.Contains("xd\n", _wharf.Check("events", "--stream=false", "--filter", "event=exec", "--format", "{{.Name}}"), StringComparison.Ordinal);
 
         // A detached command's exit code is not wharf's: podman exits 0 too.
-        Assert.Equal(Podman("exec", "-d", p, "sh", "-c", "exit 3").ExitCode, _wharf.Run("exec", "-d", "xd", "sh", "-c", "exit 3").ExitCode);
+        Assert.Equal(_podman.Run("exec", "-d", p, "sh", "-c", "exit 3").ExitCode, _wharf.Run("exec", "-d", "xd", "sh", "-c", "exit 3").ExitCode);
     }
 
     [Fact]
     public void ExecDetach_CommandThatCannotStart_ExitCodesAndMessagesAsPodman()
     {
-        string p = Unique("xe");
-        string pc = Unique("xc");
-        PodmanCheck(["run", "-d", "--name", p, .. Limits, "localhost/bb:1", "sleep", "120"]);
-        PodmanCheck(["create", "--name", pc, .. Limits, "localhost/bb:1", "true"]);
+        string p = _podman.Unique("xe");
+        string pc = _podman.Unique("xc");
+        _podman.Check(["run", "-d", "--name", p, .. PodmanBeside.Limits, "localhost/bb:1", "sleep", "120"]);
+        _podman.Check(["create", "--name", pc, .. PodmanBeside.Limits, "localhost/bb:1", "true"]);
         _wharf.Check("run", "-d", "--name", "xe", fixture.Image, "sleep", "120");
         _wharf.Check("create", "--name", "xc", fixture.Image, "true");
 
@@ -120,7 +89,7 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
         ];
         foreach (string[] c in cases)
         {
-            var podman = Podman([.. c.Select(a => a.Replace("{r}", p, StringComparison.Ordinal).Replace("{c}", pc, StringComparison.Ordinal))]);
+            var podman = _podman.Run([.. c.Select(a => a.Replace("{r}", p, StringComparison.Ordinal).Replace("{c}", pc, StringComparison.Ordinal))]);
             var wharf = _wharf.Run([.. c.Select(a => a.Replace("{r}", "xe", StringComparison.Ordinal).Replace("{c}", "xc", StringComparison.Ordinal))]);
             string line = string.Join(' ', c);
             Assert.True(podman.ExitCode == wharf.ExitCode, $"{line}: podman exited {podman.ExitCode}, wharf {wharf.ExitCode} ({wharf.Stderr})");
@@ -132,25 +101,25 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
     [Fact]
     public void ExecEnvFile_PodmansFormat_SameEnvironmentAsPodman()
     {
-        string tag = Path.GetFileName(_podmanDir).Replace("wharf-execl-podman-", string.Empty, StringComparison.Ordinal).ToUpperInvariant();
+        string tag = _podman.Suffix.ToUpperInvariant();
         string fromHost = "WHARF_EF_" + tag;
 
         // Both children inherit these; the names are this test's own.
         Environment.SetEnvironmentVariable(fromHost, "from host");
         Environment.SetEnvironmentVariable(fromHost + "_PA", "pa");
         Environment.SetEnvironmentVariable(fromHost + "_PB", "pb");
-        string file = Path.Combine(_podmanDir, "env");
+        string file = Path.Combine(_podman.Directory, "env");
         File.WriteAllText(file, $"# comment\n\n  LEAD=1\nTRAIL=a b  \nQUOTED=\"q\"\nEMPTY=\n{fromHost}\nWHARF_EF_NOT_SET_{tag}\n\tTAB=t\nEQ=a=b\n{fromHost}_P*\n  # indented\nOVER=file\nSECOND=one\n");
-        string second = Path.Combine(_podmanDir, "env2");
+        string second = Path.Combine(_podman.Directory, "env2");
         File.WriteAllText(second, "SECOND=two\n");
 
-        string p = Unique("xf");
-        PodmanCheck(["run", "-d", "--name", p, .. Limits, "localhost/bb:1", "sleep", "120"]);
+        string p = _podman.Unique("xf");
+        _podman.Check(["run", "-d", "--name", p, .. PodmanBeside.Limits, "localhost/bb:1", "sleep", "120"]);
         _wharf.Check("run", "-d", "--name", "xf", fixture.Image, "sleep", "120");
 
         string[] flags = ["--env-file", file, "--env-file", second, "-e", "OVER=flag"];
         static string Sorted(string env) => string.Join('\n', env.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith("HOSTNAME=", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
-        string podman = Sorted(PodmanCheck(["exec", .. flags, p, "env"]));
+        string podman = Sorted(_podman.Check(["exec", .. flags, p, "env"]));
         string wharf = Sorted(_wharf.Check(["exec", .. flags, "xf", "env"]));
         Assert.Equal(podman, wharf);
         Assert.Contains("TRAIL=a b  ", wharf, StringComparison.Ordinal);
@@ -166,25 +135,25 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
     [Fact]
     public void ExecEnvFile_BadFiles_RefusedAsPodmanBeforeAnythingRuns()
     {
-        string p = Unique("xb");
-        PodmanCheck(["run", "-d", "--name", p, .. Limits, "localhost/bb:1", "sleep", "120"]);
+        string p = _podman.Unique("xb");
+        _podman.Check(["run", "-d", "--name", p, .. PodmanBeside.Limits, "localhost/bb:1", "sleep", "120"]);
         _wharf.Check("run", "-d", "--name", "xb", fixture.Image, "sleep", "120");
-        string invalid = Path.Combine(_podmanDir, "invalid");
+        string invalid = Path.Combine(_podman.Directory, "invalid");
         File.WriteAllText(invalid, "A=1\n=foo\n");
-        string missing = Path.Combine(_podmanDir, "missing");
+        string missing = Path.Combine(_podman.Directory, "missing");
 
         string[][] cases =
         [
             ["exec", "--env-file", missing, "{r}", "touch", "/tmp/ran"],
             ["exec", "-d", "--env-file", missing, "{r}", "touch", "/tmp/ran"],
-            ["exec", "--env-file", _podmanDir, "{r}", "touch", "/tmp/ran"],
+            ["exec", "--env-file", _podman.Directory, "{r}", "touch", "/tmp/ran"],
             ["exec", "--env-file", invalid, "{r}", "touch", "/tmp/ran"],
             ["exec", "--env-file", missing, "nosuch", "true"],
             ["run", "--rm", "--env-file", missing, "{i}", "true"],
         ];
         foreach (string[] args in cases)
         {
-            var podman = Podman([.. args.Select(a => a.Replace("{r}", p, StringComparison.Ordinal).Replace("{i}", "localhost/bb:1", StringComparison.Ordinal))]);
+            var podman = _podman.Run([.. args.Select(a => a.Replace("{r}", p, StringComparison.Ordinal).Replace("{i}", "localhost/bb:1", StringComparison.Ordinal))]);
             var wharf = _wharf.Run([.. args.Select(a => a.Replace("{r}", "xb", StringComparison.Ordinal).Replace("{i}", fixture.Image, StringComparison.Ordinal))]);
             Assert.Equal((podman.ExitCode, podman.Stdout, podman.Stderr.Trim()), (wharf.ExitCode, wharf.Stdout, wharf.Stderr.Trim()));
         }
@@ -195,25 +164,25 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
     [Fact]
     public void Latest_EachVerb_ActsOnTheContainerCreatedLastAsPodman()
     {
-        string pr = Unique("lr");
-        string pc = Unique("lc");
-        PodmanCheck(["run", "-d", "--name", pr, .. Limits, "localhost/bb:1", "sleep", "120"]);
-        PodmanCheck(["create", "--name", pc, .. Limits, "localhost/bb:1", "sh", "-c", "exit 4"]);
+        string pr = _podman.Unique("lr");
+        string pc = _podman.Unique("lc");
+        _podman.Check(["run", "-d", "--name", pr, .. PodmanBeside.Limits, "localhost/bb:1", "sleep", "120"]);
+        _podman.Check(["create", "--name", pc, .. PodmanBeside.Limits, "localhost/bb:1", "sh", "-c", "exit 4"]);
         string running = _wharf.Check("run", "-d", "--name", "lr", fixture.Image, "sleep", "120").Trim();
         string created = _wharf.Check("create", "--name", "lc", fixture.Image, "sh", "-c", "exit 4").Trim();
 
         // The latest is the container created last, even one that never ran.
         Assert.Equal("lc\n", _wharf.Check("inspect", "-l", "--format", "{{.Name}}"));
         Assert.Equal("lc\n", _wharf.Check("container", "inspect", "--latest", "--format", "{{.Name}}"));
-        Assert.Equal(PodmanCheck("inspect", "-l", "--format", "{{.State.Status}}"), _wharf.Check("inspect", "-l", "--format", "{{.State.Status}}"));
-        Assert.Equal(PodmanCheck("wait", "-l"), _wharf.Check("wait", "-l"));
-        Assert.Equal(PodmanCheck("diff", "-l"), _wharf.Check("diff", "-l"));
-        Assert.Equal(PodmanCheck("port", "-l"), _wharf.Check("port", "-l"));
-        Assert.Equal(PodmanCheck("port", "-l", "80"), _wharf.Check("port", "-l", "80"));
+        Assert.Equal(_podman.Check("inspect", "-l", "--format", "{{.State.Status}}"), _wharf.Check("inspect", "-l", "--format", "{{.State.Status}}"));
+        Assert.Equal(_podman.Check("wait", "-l"), _wharf.Check("wait", "-l"));
+        Assert.Equal(_podman.Check("diff", "-l"), _wharf.Check("diff", "-l"));
+        Assert.Equal(_podman.Check("port", "-l"), _wharf.Check("port", "-l"));
+        Assert.Equal(_podman.Check("port", "-l", "80"), _wharf.Check("port", "-l", "80"));
         string[][] sameAsPodman = [["top", "-l"], ["exec", "-l", "true"], ["exec", "-d", "-l", "true"], ["inspect", "-l", "--type", "volume"]];
         foreach (string[] args in sameAsPodman)
         {
-            var podman = Podman(args);
+            var podman = _podman.Run(args);
             var wharf = _wharf.Run(args);
             Assert.Equal((podman.ExitCode, podman.Stdout, podman.Stderr.Trim()), (wharf.ExitCode, wharf.Stdout, wharf.Stderr.Trim()));
         }
@@ -256,7 +225,7 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
     [InlineData("restart", "-l")]
     public void Latest_NoContainers_ErrorAsPodman(params string[] args)
     {
-        var podman = PodmanEmpty(args);
+        var podman = _podman.RunEmpty(args);
         var wharf = _wharf.Run(args);
         Assert.Equal((podman.ExitCode, podman.Stdout, podman.Stderr.Trim()), (wharf.ExitCode, wharf.Stdout, wharf.Stderr.Trim()));
     }
@@ -283,7 +252,7 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
     {
         // podman's checks come before any lookup, so its empty store answers as the fixture's would;
         // where podman names its command ("podman wait"), wharf names its own.
-        var podman = PodmanEmpty(args);
+        var podman = _podman.RunEmpty(args);
         var wharf = _wharf.Run(args);
         Assert.Equal((podman.ExitCode, podman.Stdout, podman.Stderr.Trim().Replace("\"podman ", "\"wharf ", StringComparison.Ordinal)), (wharf.ExitCode, wharf.Stdout, wharf.Stderr.Trim()));
     }

@@ -245,16 +245,22 @@ public sealed class RunTests(ContainerFixture fixture) : IDisposable
         }
 
         using var script = System.Diagnostics.Process.Start(psi)!;
-        var output = script.StandardOutput.ReadToEndAsync();
-        if (!script.WaitForExit(TimeSpan.FromSeconds(60)))
+        try
         {
-            script.Kill(entireProcessTree: true);
-            Assert.Fail("exec -it did not finish");
+            var output = script.StandardOutput.ReadToEndAsync();
+            Assert.True(script.WaitForExit(TimeSpan.FromSeconds(60)), "exec -it did not finish");
+            script.StandardInput.Close();
+            Assert.Equal(7, script.ExitCode);
+            Assert.Contains("exec-tty", await output, StringComparison.Ordinal);
         }
-
-        script.StandardInput.Close();
-        Assert.Equal(7, script.ExitCode);
-        Assert.Contains("exec-tty", await output, StringComparison.Ordinal);
+        finally
+        {
+            if (!script.HasExited)
+            {
+                script.Kill(entireProcessTree: true);
+                script.WaitForExit();
+            }
+        }
     }
 
     [Fact]

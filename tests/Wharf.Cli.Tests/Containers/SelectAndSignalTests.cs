@@ -9,6 +9,8 @@ public sealed class SelectAndSignalTests(ContainerFixture fixture) : IDisposable
 {
     private readonly WharfProcess _wharf = CreatePulled(fixture);
 
+    private readonly PodmanBeside _podman = new(fixture);
+
     private static WharfProcess CreatePulled(ContainerFixture fixture)
     {
         var w = new WharfProcess();
@@ -16,11 +18,11 @@ public sealed class SelectAndSignalTests(ContainerFixture fixture) : IDisposable
         return w;
     }
 
-    private (int ExitCode, string Stdout, string Stderr) Podman(params string[] args) =>
-        Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"), "--tmpdir", Path.Combine(fixture.Root, "podman", "tmp"),
-            "--storage-driver", "vfs", "--runtime", "runc", .. args]);
-
-    public void Dispose() => _wharf.Dispose();
+    public void Dispose()
+    {
+        _wharf.Dispose();
+        _podman.Dispose();
+    }
 
     private string Id(string name) => _wharf.Check("container", "inspect", "--format", "{{.Id}}", name).Trim();
 
@@ -64,17 +66,11 @@ public sealed class SelectAndSignalTests(ContainerFixture fixture) : IDisposable
         Assert.Equal("vol\n", _wharf.Check("rm", "-v", "vol"));
         Assert.Equal(string.Empty, _wharf.Check("ps", "-a", "-q"));
 
-        string pid = Podman("create", "--name", "pdep", "localhost/bb:1", "true").Stdout.Trim();
-        Podman("create", "--name", "pvol", "localhost/bb:1", "true");
-        try
-        {
-            Assert.Equal((0, pid + "\n"), Pick(Podman("rm", "--depend", "pdep")));
-            Assert.Equal((0, "pvol\n"), Pick(Podman("rm", "-v", "pvol")));
-        }
-        finally
-        {
-            Podman("rm", "-f", "pdep", "pvol");
-        }
+        string pdep = _podman.Unique("pdep"), pvol = _podman.Unique("pvol");
+        string pid = _podman.Check("create", "--name", pdep, "localhost/bb:1", "true").Trim();
+        _podman.Check("create", "--name", pvol, "localhost/bb:1", "true");
+        Assert.Equal((0, pid + "\n"), Pick(_podman.Run("rm", "--depend", pdep)));
+        Assert.Equal((0, pvol + "\n"), Pick(_podman.Run("rm", "-v", pvol)));
 
         static (int, string) Pick((int ExitCode, string Stdout, string Stderr) r) => (r.ExitCode, r.Stdout);
     }
@@ -120,7 +116,7 @@ public sealed class SelectAndSignalTests(ContainerFixture fixture) : IDisposable
     [InlineData("rm")]
     public void Verb_BadInput_ExitCodeAndMessageAsPodman(params string[] args)
     {
-        var podman = Podman(args);
+        var podman = _podman.Run(args);
         var wharf = _wharf.Run(args);
         Assert.Equal((podman.ExitCode, podman.Stdout, podman.Stderr.Trim()), (wharf.ExitCode, wharf.Stdout, wharf.Stderr.Trim()));
     }

@@ -4,11 +4,9 @@ namespace Wharf.Cli.Tests.Containers;
 [Collection("containers")]
 public sealed class WaitTopRenameTests(ContainerFixture fixture) : IDisposable
 {
-    private static readonly string[] Limits = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
-
     private readonly WharfProcess _wharf = CreatePulled(fixture);
 
-    private readonly string _podmanDir = Directory.CreateTempSubdirectory("wharf-verbs-podman-").FullName;
+    private readonly PodmanBeside _podman = new(fixture);
 
     private static WharfProcess CreatePulled(ContainerFixture fixture)
     {
@@ -17,62 +15,40 @@ public sealed class WaitTopRenameTests(ContainerFixture fixture) : IDisposable
         return w;
     }
 
-    /// <summary>podman on the fixture's store (which holds localhost/bb:1) but its own run root and container names.</summary>
-    private (int ExitCode, string Stdout, string Stderr) Podman(params string[] args) =>
-        Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"), "--tmpdir", Path.Combine(fixture.Root, "podman", "tmp"),
-            "--storage-driver", "vfs", "--runtime", "runc", .. args]);
-
-    private string PodmanCheck(params string[] args)
-    {
-        var r = Podman(args);
-        Assert.True(r.ExitCode == 0, $"podman {string.Join(' ', args)} exited {r.ExitCode}: {r.Stderr}");
-        return r.Stdout;
-    }
-
-    private string Unique(string name) => name + "-" + Path.GetFileName(_podmanDir).Replace("wharf-verbs-podman-", string.Empty, StringComparison.Ordinal).ToLowerInvariant();
-
     public void Dispose()
     {
         _wharf.Dispose();
-        foreach (string line in Podman("ps", "-a", "--format", "{{.Names}}").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (line.EndsWith(Unique(string.Empty), StringComparison.Ordinal))
-            {
-                Podman("rm", "-f", "-t", "0", line);
-            }
-        }
-
-        Directory.Delete(_podmanDir, recursive: true);
+        _podman.Dispose();
     }
 
     [Fact]
     public void Wait_ExitedContainer_PrintsItsExitCodeAsPodman()
     {
-        string p = Unique("w");
-        PodmanCheck(["run", "-d", "--name", p, .. Limits, "localhost/bb:1", "sh", "-c", "exit 3"]);
+        string p = _podman.Unique("w");
+        _podman.Check(["run", "-d", "--name", p, .. PodmanBeside.Limits, "localhost/bb:1", "sh", "-c", "exit 3"]);
         _wharf.Check("run", "-d", "--name", "w", fixture.Image, "sh", "-c", "sleep 1; exit 3");
 
         Assert.Equal("3\n", _wharf.Check("wait", "w"));
-        Assert.Equal(PodmanCheck("wait", p), _wharf.Check("wait", "w"));
-        Assert.Equal(PodmanCheck("wait", "--condition", "stopped", p), _wharf.Check("container", "wait", "--condition", "stopped", "w"));
+        Assert.Equal(_podman.Check("wait", p), _wharf.Check("wait", "w"));
+        Assert.Equal(_podman.Check("wait", "--condition", "stopped", p), _wharf.Check("container", "wait", "--condition", "stopped", "w"));
     }
 
     [Fact]
     public void Wait_RunningConditionAndCreatedContainer_PrintAsPodman()
     {
-        string p = Unique("wr");
-        string pc = Unique("wc");
-        PodmanCheck(["run", "-d", "--name", p, .. Limits, "localhost/bb:1", "sleep", "60"]);
-        PodmanCheck(["create", "--name", pc, .. Limits, "localhost/bb:1", "true"]);
+        string p = _podman.Unique("wr");
+        string pc = _podman.Unique("wc");
+        _podman.Check(["run", "-d", "--name", p, .. PodmanBeside.Limits, "localhost/bb:1", "sleep", "60"]);
+        _podman.Check(["create", "--name", pc, .. PodmanBeside.Limits, "localhost/bb:1", "true"]);
         _wharf.Check("run", "-d", "--name", "wr", fixture.Image, "sleep", "60");
         _wharf.Check("create", "--name", "wc", fixture.Image, "true");
 
         Assert.Equal("-1\n", _wharf.Check("wait", "--condition", "running", "wr"));
-        Assert.Equal(PodmanCheck("wait", "--condition", "running", p), _wharf.Check("wait", "--condition", "running", "wr"));
+        Assert.Equal(_podman.Check("wait", "--condition", "running", p), _wharf.Check("wait", "--condition", "running", "wr"));
 
         // A container that never ran counts as stopped, exit code 0.
-        Assert.Equal(PodmanCheck("wait", pc), _wharf.Check("wait", "wc"));
-        Assert.Equal(PodmanCheck("wait", "--condition", "created", pc), _wharf.Check("wait", "--condition", "created", "wc"));
+        Assert.Equal(_podman.Check("wait", pc), _wharf.Check("wait", "wc"));
+        Assert.Equal(_podman.Check("wait", "--condition", "created", pc), _wharf.Check("wait", "--condition", "created", "wc"));
     }
 
     [Theory]
@@ -86,7 +62,7 @@ public sealed class WaitTopRenameTests(ContainerFixture fixture) : IDisposable
     [InlineData("image", "exists", "localhost/nosuch:1")]
     public void Verb_BadInput_ExitCodeAndMessageAsPodman(params string[] args)
     {
-        var podman = Podman(args);
+        var podman = _podman.Run(args);
         var wharf = _wharf.Run(args);
         Assert.Equal(podman.ExitCode, wharf.ExitCode);
         Assert.Equal(podman.Stdout, wharf.Stdout);
@@ -120,9 +96,9 @@ public sealed class WaitTopRenameTests(ContainerFixture fixture) : IDisposable
         Assert.Equal($"Error: renaming container {id}: name taken already in use, cannot rename container {id}: container already exists\n", clash.Stderr);
 
         // podman's rule for names; the container keeps its name.
-        string p = Unique("rn");
-        PodmanCheck(["create", "--name", p, .. Limits, "localhost/bb:1", "true"]);
-        var podman = Podman("rename", p, "bad name");
+        string p = _podman.Unique("rn");
+        _podman.Check(["create", "--name", p, .. PodmanBeside.Limits, "localhost/bb:1", "true"]);
+        var podman = _podman.Run("rename", p, "bad name");
         var bad = _wharf.Run("rename", "new", "bad name");
         Assert.Equal((podman.ExitCode, podman.Stderr), (bad.ExitCode, bad.Stderr));
         Assert.Equal(0, _wharf.Run("container", "exists", "new").ExitCode);
@@ -149,11 +125,11 @@ public sealed class WaitTopRenameTests(ContainerFixture fixture) : IDisposable
     [Fact]
     public void Top_RunningContainer_PrintsPodmansTable()
     {
-        string p = Unique("tp");
-        PodmanCheck(["run", "-d", "--name", p, .. Limits, "localhost/bb:1", "sleep", "60"]);
+        string p = _podman.Unique("tp");
+        _podman.Check(["run", "-d", "--name", p, .. PodmanBeside.Limits, "localhost/bb:1", "sleep", "60"]);
         _wharf.Check("run", "-d", "--name", "tp", fixture.Image, "sleep", "60");
 
-        string[] podman = PodmanCheck("top", p).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string[] podman = _podman.Check("top", p).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         string[] wharf = _wharf.Check("top", "tp").Split('\n', StringSplitOptions.RemoveEmptyEntries);
         // Column widths follow the longest cell, and ELAPSED differs by the clock: compare the words.
         Assert.Equal(podman[0].Split(' ', StringSplitOptions.RemoveEmptyEntries), wharf[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
@@ -178,10 +154,10 @@ public sealed class WaitTopRenameTests(ContainerFixture fixture) : IDisposable
     [Fact]
     public void Port_ContainerWithoutPublishedPorts_PrintsNothingAsPodman()
     {
-        string p = Unique("pt");
-        PodmanCheck(["create", "--name", p, .. Limits, "localhost/bb:1", "true"]);
+        string p = _podman.Unique("pt");
+        _podman.Check(["create", "--name", p, .. PodmanBeside.Limits, "localhost/bb:1", "true"]);
         _wharf.Check("create", "--name", "pt", fixture.Image, "true");
-        Assert.Equal(PodmanCheck("port", p), _wharf.Check("port", "pt"));
+        Assert.Equal(_podman.Check("port", p), _wharf.Check("port", "pt"));
         Assert.Equal(string.Empty, _wharf.Check("port", "--all"));
     }
 }

@@ -162,6 +162,72 @@ public class SaveLoadTests(RegistryFixture registry)
     }
 
     [Fact]
+    public void Load_OciLayoutLayerIsAGzipStreamWithoutEnd_Exit125NothingRecorded()
+    {
+        // The 15-byte gzip stream with no end that commit once wrote for an empty diff: its digest
+        // matches, so a copy alone accepts it, but no tar reader can read it as a layer.
+        using var wharf = new WharfRunner();
+        string dir = Path.Combine(wharf.Dir, "layout");
+        byte[] layer = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1, 0, 0, 0xff, 0xff];
+        byte[] config = System.Text.Encoding.UTF8.GetBytes(
+            "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"]}}");
+        byte[] manifest = System.Text.Encoding.UTF8.GetBytes(
+            $"{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"{Blob(dir, config)}\",\"size\":{config.Length}}},"
+            + $"\"layers\":[{{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"{Blob(dir, layer)}\",\"size\":{layer.Length}}}]}}");
+        File.WriteAllText(Path.Combine(dir, "index.json"),
+            $"{{\"schemaVersion\":2,\"manifests\":[{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{Blob(dir, manifest)}\",\"size\":{manifest.Length},\"annotations\":{{\"org.opencontainers.image.ref.name\":\"localhost/unended:1\"}}}}]}}");
+        File.WriteAllText(Path.Combine(dir, "oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
+
+        var load = wharf.Run("load", "-i", dir);
+
+        Assert.Equal(125, load.ExitCode);
+        Assert.StartsWith($"Error: layer {Blob(dir, layer)}: ", load.ErrLines[^1], StringComparison.Ordinal);
+        Assert.Empty(wharf.Run("images", "-q").Stdout);
+        Assert.Equal(0, wharf.Run("system", "check").ExitCode);
+
+        static string Blob(string dir, byte[] content)
+        {
+            string hex = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
+            Directory.CreateDirectory(Path.Combine(dir, "blobs", "sha256"));
+            File.WriteAllBytes(Path.Combine(dir, "blobs", "sha256", hex), content);
+            return "sha256:" + hex;
+        }
+    }
+
+    [Fact]
+    public void Import_EmptyFile_AnEmptyTarLayerThatTarAndPodmanRead()
+    {
+        // podman imports an empty file as a zero-byte layer (the diff ID of an empty string), which
+        // registries and tar readers reject; wharf writes the empty diff as a valid empty tar.
+        using var wharf = new WharfRunner();
+        string empty = Path.Combine(wharf.Dir, "empty.tar");
+        File.WriteAllBytes(empty, []);
+
+        var import = wharf.Run("import", "-q", empty, "localhost/empty:1");
+
+        Assert.True(import.ExitCode == 0, import.Stderr);
+        const string EmptyTar = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+        Assert.Equal($"[{EmptyTar}]\n", wharf.Run("image", "inspect", "--format", "{{.RootFS.Layers}}", "localhost/empty:1").Stdout);
+        string blob = Path.Combine(wharf.GraphRoot, "wharf", "blobs", "sha256", EmptyTar["sha256:".Length..]);
+        Assert.Equal(new byte[1024], File.ReadAllBytes(blob));
+        Tools.Check("tar", "-tf", blob);
+        Assert.Equal(0, wharf.Run("system", "check").ExitCode);
+
+        // podman reads it back from a docker-archive wharf saves.
+        string archive = Path.Combine(wharf.Dir, "empty-saved.tar");
+        Assert.Equal(0, wharf.Run("save", "-q", "-o", archive, "localhost/empty:1").ExitCode);
+        string podmanStore = Path.Combine(wharf.Dir, "podman");
+        try
+        {
+            Assert.Contains("localhost/empty:1", RegistryFixture.PodmanAt(podmanStore, "load", "-i", archive), StringComparison.Ordinal);
+        }
+        finally
+        {
+            RegistryFixture.PodmanAt(podmanStore, "system", "reset", "-f");
+        }
+    }
+
+    [Fact]
     public void Load_NotAnArchive_ErrorAndExit125()
     {
         using var wharf = new WharfRunner();

@@ -128,4 +128,58 @@ public sealed class SystemCheckTests(RegistryFixture registry) : IDisposable
         Assert.Empty(_wharf.Run("system", "check").Stdout);
         Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
     }
+
+    private string BlobFile(string digest) => System.IO.Path.Combine(_wharf.GraphRoot, "wharf", "blobs", "sha256", digest["sha256:".Length..]);
+
+    private string ManifestDigest() =>
+        JsonNode.Parse(File.ReadAllText(System.IO.Path.Combine(_wharf.GraphRoot, "wharf", "images.json")))!.AsArray().Single()!["digest"]!.GetValue<string>();
+
+    [Fact]
+    public void Save_ConfigBlobTruncated_OneErrorLineNothingWrittenPullRepairs()
+    {
+        Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
+        string config = BlobFile("sha256:" + registry.ImageId);
+        byte[] bytes = File.ReadAllBytes(config);
+        File.WriteAllBytes(config, bytes[..(bytes.Length / 2)]);
+        string archive = System.IO.Path.Combine(_wharf.Dir, "saved.tar");
+
+        foreach (string format in new[] { "docker-archive", "oci-archive" })
+        {
+            var save = _wharf.Run("save", "-q", "--format", format, "-o", archive, Name);
+
+            Assert.True(save.ExitCode == 125, $"{format}: exit {save.ExitCode}: {save.Stderr}");
+            string line = Assert.Single(save.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("Error: ", line, StringComparison.Ordinal);
+            Assert.Contains("sha256:" + registry.ImageId, line, StringComparison.Ordinal);
+            Assert.False(File.Exists(archive), format);
+        }
+
+        Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
+        Assert.Equal(bytes, File.ReadAllBytes(config));
+        Assert.Equal(0, _wharf.Run("save", "-q", "-o", archive, Name).ExitCode);
+    }
+
+    [Fact]
+    public void ManifestBlobDeleted_VerbsSayTheImageIsDamaged_ImagesListsItPullRepairs()
+    {
+        Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
+        string manifest = ManifestDigest();
+        File.Delete(BlobFile(manifest));
+
+        Assert.Equal(Name + "\n", _wharf.Run("images", "--format", "{{.Repository}}:{{.Tag}}").Stdout);
+        string archive = System.IO.Path.Combine(_wharf.Dir, "saved.tar");
+        foreach (string[] args in new[] { new[] { "image", "inspect", Name }, ["history", Name], ["save", "-q", "-o", archive, Name] })
+        {
+            var r = _wharf.Run(args);
+            Assert.True(r.ExitCode == 125, $"{string.Join(' ', args)}: exit {r.ExitCode}: {r.Stderr}");
+            Assert.Equal(
+                $"Error: blob {manifest} is missing from the image store; the image that needs it is damaged (\"wharf system check\" lists it, \"wharf rmi\" removes it, \"wharf pull\" fetches it again)\n",
+                r.Stderr);
+        }
+
+        Assert.False(File.Exists(archive));
+        Assert.Equal(0, _wharf.Run("pull", "-q", "--tls-verify=false", Name).ExitCode);
+        Assert.Equal(0, _wharf.Run("image", "inspect", Name).ExitCode);
+        Assert.Empty(_wharf.Run("system", "check").Stdout);
+    }
 }

@@ -135,6 +135,25 @@ public sealed class LayerStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task EnsureAsync_LayerDirectoryLostItsDiff_UnpackedAgain()
+    {
+        // layers/<chainid>/diff deleted behind the store's back (what "system check" reports): the
+        // next run must unpack it again, not hand the runtime a lower dir that does not exist.
+        var (store, image, diffIds) = await StoreImageAsync();
+        var layers = new LayerStore(store);
+        await layers.EnsureAsync(image, WhiteoutMode.Overlay, CancellationToken.None);
+        var chain = LayerStore.ChainIds(diffIds);
+        Directory.Delete(layers.LayerDir(chain[1]), recursive: true);
+
+        var again = await layers.EnsureAsync(image, WhiteoutMode.Overlay, CancellationToken.None);
+
+        Assert.Equal(layers.LayerDir(chain[1]), again.LayerDirs[1]);
+        Assert.Equal("top\n", File.ReadAllText(Path.Combine(again.LayerDirs[1], "etc", "top")));
+        Assert.Equal(diffIds[1], File.ReadAllText(Path.Combine(Path.GetDirectoryName(again.LayerDirs[1])!, "diffid")));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(layers.Root, "tmp")));
+    }
+
+    [Fact]
     public async Task EnsureAsync_DiffIdMismatch_RefusedAndNothingKept()
     {
         var (store, image, diffIds) = await StoreImageAsync(lieAboutSecond: true);
