@@ -58,6 +58,13 @@ public sealed partial class ImageEngine
             format = PublishFormats.Dir;
         }
 
+        if (format == PublishFormats.Dir && !new LayerUnpackOptions().KeepOwners)
+        {
+            // Unpacked directories keep owners only when the unpack can set them: as any other
+            // user every file would belong to the publisher, and the image would change under its users.
+            throw new WharfException($"publishing {options.Image} as unpacked directories needs root or wharf's user namespace: unpacked by this user, every file would be its own and the image's owners would be lost; publish with --format squashfs, which keeps them");
+        }
+
         var manifest = ManifestParser.Parse(Store.ReadBlob(image.Digest), image.ManifestMediaType);
         // Only the layers the store lacks in this format are unpacked (and squashed): a second tag
         // of a published image, or a new version on a published base, adds just its new layers.
@@ -95,11 +102,11 @@ public sealed partial class ImageEngine
                 unpacked = await layerStore.EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken).ConfigureAwait(false);
             }
 
-            // Unpacked by a user who is not root, every file belongs to that user: the squashfs
-            // form takes the owners from the layer's tar headers instead (docs/shared-store.md).
-            string? ownersFrom = new LayerUnpackOptions().KeepOwners ? null : Store.FindBlobPath(manifest.Layers[i].Digest);
+            // The squashfs form takes owners and modes from the layer's tar headers, not from the
+            // unpacked files: a publisher that is not root (or whose namespace does not map an
+            // image's IDs) unpacked them all as itself (docs/shared-store.md, "Owners").
             bool added = format == PublishFormats.Squashfs
-                ? await shared.AddSquashfsLayerAsync(unpacked.ChainIds[i], diffIds[i], unpacked.LayerDirs[i], ownersFrom, cancellationToken).ConfigureAwait(false)
+                ? await shared.AddSquashfsLayerAsync(unpacked.ChainIds[i], diffIds[i], unpacked.LayerDirs[i], Store.FindBlobPath(manifest.Layers[i].Digest), cancellationToken).ConfigureAwait(false)
                 : await shared.AddLayerAsync(unpacked.ChainIds[i], diffIds[i], unpacked.LayerDirs[i]).ConfigureAwait(false);
             if (added)
             {

@@ -167,9 +167,9 @@ public sealed class SharedStore
     /// Adds the layer as one squashfs file (<c>layers/&lt;chain&gt;/layer.squashfs</c>) unless the
     /// store has it in that form: made by <c>mksquashfs</c> from the unpacked layer (owners, modes,
     /// device nodes and extended attributes kept, so overlay whiteouts and opaque dirs survive).
-    /// <paramref name="ownersFrom"/>: the layer's blob, when the unpacked files could not keep the
-    /// owners it records (a publisher that is not root): its tar headers become a pseudo-file list
-    /// that gives every file its owner and mode back inside the squashfs file.
+    /// <paramref name="ownersFrom"/>: the layer's blob, whose tar headers become a pseudo-file list
+    /// giving every file the owner and mode the image records, whoever unpacked it (a publisher
+    /// that is not root owns every unpacked file); null: the unpacked files' own.
     /// </summary>
     public Task<bool> AddSquashfsLayerAsync(string chainId, string diffId, string sourceDiff, string? ownersFrom, CancellationToken cancellationToken) =>
         AddLayerFormAsync(chainId, diffId, SquashfsMounts.FileName, async target =>

@@ -74,7 +74,9 @@ internal sealed class SharedStoreCluster(ContainerFixture fixture, string prefix
         }
         finally
         {
-            fixture.Podman("rmi", "-f", list, other);
+            // manifest rm, not rmi -f: that would delete the list's images too, the fixture's bb:1 among them.
+            Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"), "--tmpdir", Path.Combine(fixture.Root, "podman", "tmp"), "--storage-driver", "vfs", "manifest", "rm", list]);
+            fixture.Podman("rmi", other);
         }
     }
 

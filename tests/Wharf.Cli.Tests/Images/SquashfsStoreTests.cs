@@ -178,6 +178,84 @@ public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void PublishSquashfs_ServiceAccountWithoutNamespace_KeepsImageOwnersAndRefusesDirFormat()
+    {
+        // An image with files that are not root's and a setuid file of group 44.
+        string rootfs = Path.Combine(_cluster.Dir, "owned");
+        Tools.Check("cp", "-a", Path.Combine(fixture.Root, "rootfs"), rootfs);
+        Directory.CreateDirectory(Path.Combine(rootfs, "home", "job"));
+        File.WriteAllText(Path.Combine(rootfs, "home", "job", "notes"), "job's\n");
+        Tools.Check("chown", "-R", "1000:1000", Path.Combine(rootfs, "home", "job"));
+        Tools.Check("chmod", "0640", Path.Combine(rootfs, "home", "job", "notes"));
+        string tool = Path.Combine(rootfs, "bin", "setuid-tool");
+        File.WriteAllText(tool, "#!/bin/sh\n");
+        Tools.Check("chown", "0:44", tool);
+        Tools.Check("chmod", "4750", tool);
+        string tar = Path.Combine(_cluster.Dir, "owned.tar");
+        Tools.Check("tar", "-C", rootfs, "-cf", tar, ".");
+        Tools.Check("chmod", "0755", _cluster.Dir);
+        Tools.Check("chmod", "0644", tar);
+
+        // A service account as wharfd runs under: no subordinate IDs, no user namespace.
+        using var account = new RootlessUser.Session(RootlessUser.WithoutRanges, ranges: false);
+        account.Extra["WHARF_USERNS"] = "host";
+        Directory.CreateDirectory(Shared);
+        Tools.Check("chown", $"{account.Uid}:{account.Gid}", Shared);
+        account.Check("import", "-q", tar, "localhost/owned:1");
+
+        // Unpacked directories would all be the account's: refused, and nothing is written.
+        var (refused, _, why) = account.Run("image", "publish", "localhost/owned:1", "--store", Shared, "--format", "dir");
+        Assert.Equal(125, refused);
+        Assert.Contains("--format squashfs", why, StringComparison.Ordinal);
+        Assert.Empty(_cluster.LayerDirs());
+
+        // The squashfs form takes owners and modes from the layer's tar headers.
+        account.Check("image", "publish", "-q", "localhost/owned:1", "--store", Shared, "--format", "squashfs");
+        string listing = Tools.Check("unsquashfs", "-lln", Path.Combine(_cluster.LayerDirs().Single(), "layer.squashfs"));
+        Assert.Matches(@"-rw-r----- 1000/1000 +\d+ \S+ \S+ squashfs-root/home/job/notes\n", listing);
+        Assert.Matches(@"-rwsr-x--- 0/44 +\d+ \S+ \S+ squashfs-root/bin/setuid-tool\n", listing);
+        Assert.Matches(@"-rw-r--r-- 0/0 +\d+ \S+ \S+ squashfs-root/etc/motd\n", listing);
+        Assert.DoesNotContain($" {account.Uid}/", listing, StringComparison.Ordinal);
+
+        // A node runs it with the image's owners.
+        using var node = Node();
+        string[] notes = node.Check("run", "--rm", "localhost/owned:1", "ls", "-ln", "/home/job/notes").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(("1000", "1000"), (notes[2], notes[3]));
+    }
+
+    [Fact]
+    public void RootlessNode_NoSquashfuse_WarnsOnceNamingItThenUnpacksIntoOwnStore()
+    {
+        string image = PublishFromRegistry();
+        Tools.Check("chmod", "0755", _cluster.Dir);
+        using var user = new RootlessUser.Session(RootlessUser.WithRanges);
+        string config = Path.Combine(user.Home, ".config", "containers");
+        Directory.CreateDirectory(config);
+        File.WriteAllText(Path.Combine(config, "storage.conf"), $"[storage]\ndriver = \"overlay\"\n\n[storage.options]\nadditionalimagestores = [\"{Shared}\"]\n");
+        Tools.Check("chown", "-R", $"{user.Uid}:{user.Gid}", Path.Combine(user.Home, ".config"));
+
+        // A node without squashfuse: the user's first command (so its pause process too) runs in a
+        // private mount namespace whose /usr/bin is an overlay with squashfuse deleted.
+        string upper = Path.Combine(_cluster.Dir, "usr-bin-upper"), work = Path.Combine(_cluster.Dir, "usr-bin-work");
+        Directory.CreateDirectory(upper);
+        Directory.CreateDirectory(work);
+        string script = $"mount -t overlay overlay -o lowerdir=/usr/bin,upperdir={upper},workdir={work} /usr/bin && rm /usr/bin/squashfuse && exec \"$@\"";
+        var argv = user.Argv("run", "--rm", image, "sh", "-c", "cat /etc/motd; cat /etc/motd");
+        var (code, stdout, stderr) = Tools.Run("unshare", ["-m", "--propagation", "private", "sh", "-c", script, "sh", .. argv]);
+        Assert.True(code == 0, stderr);
+        Assert.Equal("from the image\nfrom the image\n", stdout);
+        var warnings = stderr.Split('\n').Where(l => l.Contains("cannot mount the squashfs layers", StringComparison.Ordinal)).ToList();
+        Assert.Single(warnings);
+        Assert.StartsWith("WARN[0000] ", warnings[0], StringComparison.Ordinal);
+        Assert.Contains(Shared, warnings[0], StringComparison.Ordinal);
+        Assert.Contains("squashfuse is not installed (install squashfuse)", warnings[0], StringComparison.Ordinal);
+
+        // The fallback: the layer was unpacked into the user's own store.
+        string layers = Path.Combine(user.DefaultGraphRoot, "wharf", "layers");
+        Assert.Equal(_cluster.LayerDirs().Length, Directory.GetDirectories(layers).Count(d => Path.GetFileName(d) is not ("tmp" or "pulled")));
+    }
+
+    [Fact]
     public void TwoContainers_OneNode_ShareOneMountReleasedAfterTheLast()
     {
         string image = PublishFromRegistry();
