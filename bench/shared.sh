@@ -112,7 +112,7 @@ nodewharf() { local d=$1; shift; CONTAINERS_STORAGE_CONF="$d/storage.conf" "$WHA
 # machine's hybrid cgroups), ulimits it may set.
 podnode() {
   local d=$1; shift
-  [[ -f $d/storage.conf ]] || { mkdir -p "$d"; printf '[storage]\ndriver = "overlay"\n' > "$d/storage.conf"; }
+  [[ -f $d/storage.conf ]] || { mkdir -p "$d"; printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/storage"\nrunroot = "%s/run"\n' "$d" "$d" > "$d/storage.conf"; }
   CONTAINERS_STORAGE_CONF="$d/storage.conf" podman --root "$d/storage" --runroot "$d/run" --tmpdir "$d/tmp" \
     --storage-driver overlay --runtime runc --cgroup-manager cgroupfs --events-backend file "$@"
 }

@@ -55,28 +55,32 @@ internal sealed class SharedStoreCluster(ContainerFixture fixture, string prefix
         fixture.Podman("push", "-q", "--tls-verify=false", "--creds", ContainerFixture.Creds, source, $"{wharfd.Host}/{target}");
 
     /// <summary>
-    /// Pushes a two-platform image index to <paramref name="target"/>: the fixture's image as
-    /// linux/amd64, and an image of other content as linux/arm64. Returns the index digest.
+    /// Pushes a two-platform image index to <paramref name="target"/>: the fixture's files (an
+    /// image of its own, so the fixture's images are never touched) as linux/amd64, and an image
+    /// with another config as linux/arm64. Returns the index digest.
     /// </summary>
     public string PushIndex(WharfdProcess wharfd, string target)
     {
-        string list = "localhost/multi-" + Guid.NewGuid().ToString("N")[..8] + ":1";
-        string other = "localhost/bb-arm64-" + Guid.NewGuid().ToString("N")[..8] + ":1";
+        string suffix = Guid.NewGuid().ToString("N")[..8];
+        string list = $"localhost/multi-{suffix}:1", amd64 = $"localhost/bb-amd64-{suffix}:1", arm64 = $"localhost/bb-arm64-{suffix}:1";
+        string tar = Path.Combine(fixture.Root, "rootfs.tar");
         string digestFile = Path.Combine(Dir, "index.digest");
-        fixture.Podman("import", "-q", "-c", "CMD [\"true\"]", Path.Combine(fixture.Root, "rootfs.tar"), other);
+        fixture.Podman("import", "-q", "-c", "CMD [\"sh\"]", tar, amd64);
+        fixture.Podman("import", "-q", "-c", "CMD [\"true\"]", tar, arm64);
         try
         {
             fixture.Podman("manifest", "create", list);
-            fixture.Podman("manifest", "add", "--os", "linux", "--arch", "amd64", list, "containers-storage:localhost/bb:1");
-            fixture.Podman("manifest", "add", "--os", "linux", "--arch", "arm64", list, "containers-storage:" + other);
+            fixture.Podman("manifest", "add", "--os", "linux", "--arch", "amd64", list, "containers-storage:" + amd64);
+            fixture.Podman("manifest", "add", "--os", "linux", "--arch", "arm64", list, "containers-storage:" + arm64);
             fixture.Podman("manifest", "push", "-q", "--all", "--tls-verify=false", "--creds", ContainerFixture.Creds, "--digestfile", digestFile, list, $"docker://{wharfd.Host}/{target}");
             return File.ReadAllText(digestFile).Trim();
         }
         finally
         {
-            // manifest rm, not rmi -f: that would delete the list's images too, the fixture's bb:1 among them.
-            Tools.Run("podman", ["--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"), "--tmpdir", Path.Combine(fixture.Root, "podman", "tmp"), "--storage-driver", "vfs", "manifest", "rm", list]);
-            fixture.Podman("rmi", other);
+            // The list by manifest rm (rmi of a list may take its images along), then each image alone; best effort.
+            string[] podman = ["podman", "--root", Path.Combine(fixture.Root, "podman", "storage"), "--runroot", Path.Combine(fixture.Root, "podman", "run"), "--tmpdir", Path.Combine(fixture.Root, "podman", "tmp"), "--storage-driver", "vfs"];
+            Tools.Run(podman[0], [.. podman[1..], "manifest", "rm", list]);
+            Tools.Run(podman[0], [.. podman[1..], "rmi", amd64, arm64]);
         }
     }
 
