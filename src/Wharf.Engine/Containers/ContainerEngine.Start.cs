@@ -171,12 +171,13 @@ public sealed partial class ContainerEngine
         return path;
     }
 
+    // Whether this command has said that it unpacks squashfs-only shared layers (once per command).
+    private bool _squashfsFallbackSaid;
+
     /// <summary>
     /// Where a layer that a read-only store keeps as squashfs is mounted for this node's containers,
     /// when this node can mount it; null sends the layer to its unpacked form (or an unpack).
     /// </summary>
-    private bool _squashfsFallbackSaid;
-
     private string? SquashfsLower(string chainId)
     {
         if (_images.Store.FindReadOnlySquashfs(chainId) is not { } file)

@@ -180,8 +180,8 @@ public sealed class SharedStore
             if (ownersFrom is not null)
             {
                 pseudo = target + ".owners";
-                await SquashfsOwners.WriteAsync(ownersFrom, pseudo, cancellationToken).ConfigureAwait(false);
-                args.AddRange(["-pf", pseudo]);
+                var root = await SquashfsOwners.WriteAsync(ownersFrom, pseudo, cancellationToken).ConfigureAwait(false);
+                args.AddRange(["-pf", pseudo, "-root-mode", Convert.ToString(root.Mode, 8), "-root-uid", root.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture), "-root-gid", root.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             }
 
             var made = ProcessRunner.Run("mksquashfs", args);

@@ -12,17 +12,21 @@ namespace Wharf.Engine.Storage;
 /// (and setuid/setgid bits, which a chown would clear) back into the squashfs form of the layer.
 /// </summary>
 /// <remarks>
-/// The last header for a path wins, as in the unpack. Left out: whiteout markers (their 0/0
-/// character devices carry no owner that matters), hard links (they share their target's
-/// inode), the layer's root, and names holding a line break, which the line-based list cannot
+/// The last header for a path wins, as in the unpack. The layer's root directory cannot be named
+/// in the list: its owner and mode are returned, for <c>-root-uid/-root-gid/-root-mode</c> (root's
+/// 0755 when the layer has no entry for it). Left out: whiteout markers (their 0/0 character
+/// devices carry no owner that matters), hard links (they share their target's inode), and
+/// names holding a line break, which the line-based list cannot
 /// carry (those files keep the publisher's owner). A path the unpack did not create (a device
 /// node a non-root publisher cannot make) is ignored by mksquashfs with a warning.
 /// </remarks>
 internal static class SquashfsOwners
 {
-    public static async Task<int> WriteAsync(string layerBlob, string pseudoFile, CancellationToken cancellationToken)
+    /// <summary>Writes the list to <paramref name="pseudoFile"/>; returns the owner and mode of the layer's root directory.</summary>
+    public static async Task<(int Mode, int Uid, int Gid)> WriteAsync(string layerBlob, string pseudoFile, CancellationToken cancellationToken)
     {
         var owners = new Dictionary<string, (int Mode, int Uid, int Gid)>(StringComparer.Ordinal);
+        var root = (Mode: Convert.ToInt32("755", 8), Uid: 0, Gid: 0);
         var input = new FileStream(layerBlob, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
         await using (input.ConfigureAwait(false))
         {
@@ -36,6 +40,12 @@ internal static class SquashfsOwners
                     {
                         string name = Normalize(entry.Name);
                         string leaf = name[(name.LastIndexOf('/') + 1)..];
+                        if (name.Length == 0 && entry.EntryType == TarEntryType.Directory)
+                        {
+                            root = ((int)entry.Mode & 0xfff, entry.Uid, entry.Gid);
+                            continue;
+                        }
+
                         if (name.Length == 0 || entry.EntryType == TarEntryType.HardLink
                             || leaf.StartsWith(LayerUnpacker.WhiteoutPrefix, StringComparison.Ordinal)
                             || name.AsSpan().IndexOfAny('\n', '\r') >= 0)
@@ -59,7 +69,7 @@ internal static class SquashfsOwners
         }
 
         await File.WriteAllTextAsync(pseudoFile, text.ToString(), cancellationToken).ConfigureAwait(false);
-        return owners.Count;
+        return root;
     }
 
     /// <summary>A tar name as a path relative to the layer's root: no leading <c>./</c> or <c>/</c>, no trailing <c>/</c>.</summary>
