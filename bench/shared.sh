@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shared image store at cluster scale, simulated on one machine: 8 "nodes" (each its own store and
-# runroot) start `true` at once in the same image of many small files, three ways:
-#   pull      every node pulls the image from the registry (no shared store)
+# runroot) start `true` at once in the same image of many small files, four ways:
+#   podman    every node pulls the image with podman (its own --root/--runroot/--tmpdir)
+#   pull      every node pulls the image with wharf (no shared store)
 #   dir       the image published once into a shared store as unpacked layer directories
 #   squashfs  the image published once into a shared store as one squashfs file per layer
 # For each: seconds until all 8 have started (and exited), bytes of blobs the registry served
@@ -22,7 +23,7 @@ FILES=${BENCH_FILES:-4096}
 source bench/lib.sh
 [[ $(id -u) == 0 ]] || die "run as root: the nodes mount overlays and squashfs"
 need=()
-for tool in docker-registry skopeo curl strace bc python3 mksquashfs runc; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
+for tool in docker-registry skopeo curl strace bc python3 mksquashfs runc podman; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
 if ((${#need[@]})); then
   need=("${need[@]/mksquashfs/squashfs-tools}")
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null || die "apt-get failed"
@@ -39,6 +40,7 @@ else
 fi
 
 bench_cleanup() {
+  for d in "$WORK"/pp*/; do [[ -d $d ]] && podnode "$d" system reset -f >/dev/null 2>&1; done
   for d in "$WORK"/n*/ "$WORK"/pub*/; do [[ -d $d ]] && "$WHARF_BIN" --root "$d/graph" --runroot "$d/run" system reset -f >/dev/null 2>&1; done
   grep -o " $WORK/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
 }
@@ -105,6 +107,28 @@ node_conf() { # node_conf DIR [SHARED]
 }
 nodewharf() { local d=$1; shift; CONTAINERS_STORAGE_CONF="$d/storage.conf" "$WHARF_BIN" --root "$d/graph" --runroot "$d/run" "$@"; }
 
+# podman as a node: its own store, runroot and tmpdir, and a storage.conf of its own (none of the
+# machine's additionalimagestores); runc and cgroupfs as the tests run it (crun refuses this
+# machine's hybrid cgroups), ulimits it may set.
+podnode() {
+  local d=$1; shift
+  [[ -f $d/storage.conf ]] || { mkdir -p "$d"; printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/storage"\nrunroot = "%s/run"\n' "$d" "$d" > "$d/storage.conf"; }
+  CONTAINERS_STORAGE_CONF="$d/storage.conf" podman --root "$d/storage" --runroot "$d/run" --tmpdir "$d/tmp" \
+    --storage-driver overlay --runtime runc --cgroup-manager cgroupfs --events-backend file "$@"
+}
+
+# start_all_podman PREFIX: as start_all, every node a podman.
+start_all_podman() {
+  local t0 pids=() i failed=0
+  t0=$(now)
+  for i in $(seq "$NODES"); do
+    podnode "$WORK/$1$i" run --rm --network none --tls-verify=false --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$IMAGE" true >"$WORK/$1$i.out" 2>&1 & pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || failed=1; done
+  ((failed)) && { cat "$WORK/$1"*.out >&2; die "a podman node failed"; }
+  elapsed "$t0"
+}
+
 # start_all PREFIX: all nodes `run --rm IMAGE true` at once; prints the seconds until the last is done.
 start_all() {
   local t0 pids=() i failed=0
@@ -127,7 +151,12 @@ touched() {
 
 declare -A T B F
 for round in $(seq "$RUNS"); do
-  log "round $round: each node pulls"
+  log "round $round: each node pulls with podman"
+  for d in "$WORK"/pp*/; do [[ -d $d ]] && podnode "$d" system reset -f >/dev/null 2>&1; done
+  rm -rf "$WORK"/pp*
+  m=$(mark); T[podman]+="$(start_all_podman pp) "; B[podman]=$(served "$m")
+
+  log "round $round: each node pulls with wharf"
   rm -rf "$WORK"/n* "$WORK"/pub* "$WORK"/shared*
   for i in $(seq "$NODES"); do node_conf "$WORK/np$i"; done
   m=$(mark); T[pull]+="$(start_all np) "; B[pull]=$(served "$m")
@@ -159,13 +188,13 @@ mkdir -p bench/results
   echo "\`bench/shared.sh\`, $(date -u +%Y-%m-%d), $RUNS rounds (medians), load average at the end $LOAD (2 cores, shared:"
   echo "absolute times are noisy, read the ratios). Image: busybox + $LAYERS layers of $FILES small files"
   echo "($(mib "$IMAGE_BYTES") MiB of blobs), from docker-registry. $NODES node stores on one machine start"
-  echo "\`run --rm IMAGE true\` at once; \"x warm\" divides by one warm start of a node that has the image"
+  echo "\`run --rm IMAGE true\` at once (podman: each node its own podman store, pulling); \"x warm\" divides by one warm start of a node that has the image"
   echo "($WARM s; the issue's target for the shared store: within 2x). Files on the shared directory: what one more start opens (strace -f: wharf, mount, runc) or"
   echo "reads (atime; the kernel overlay's reads of lower files), counted once each."
   echo
   echo "| case | all $NODES started (s) | x warm | registry served (MiB) | files on the shared dir per start |"
   echo "|---|---|---|---|---|"
-  for c in warm pull dir squashfs; do
+  for c in warm podman pull dir squashfs; do
     t=$(med "${T[$c]}")
     echo "| $c | $t | $(ratio "$t") | $(mib "${B[$c]:-0}") | ${F[$c]:-n/a} |"
   done

@@ -53,7 +53,7 @@ public sealed partial class EngineSharedStoreWriter : ISharedStoreWriter, IDispo
                 if (published.FirstOrDefault(i => i.Digest == image.Manifest.Digest.ToString()) is { } there)
                 {
                     // The image is there under another name (a second tag): the name moves, nothing is copied.
-                    MoveName(shared, published, there, name);
+                    MoveName(shared, published, there, name, image.Index?.ToString());
                     return;
                 }
             }
@@ -112,15 +112,20 @@ public sealed partial class EngineSharedStoreWriter : ISharedStoreWriter, IDispo
 
     public void Dispose() => _gate.Dispose();
 
-    private static void MoveName(Engine.Storage.SharedStore shared, List<ImageRecord> published, ImageRecord target, string name)
+    private static void MoveName(Engine.Storage.SharedStore shared, List<ImageRecord> published, ImageRecord target, string name, string? index)
     {
-        if (target.Names.Contains(name))
+        if (target.Names.Contains(name) && (index is null || target.HasDigest(index)))
         {
             return;
         }
 
+        if (index is not null)
+        {
+            ImageRecord.MoveListDigest(published, target, index);
+        }
+
         var emptied = new List<ImageRecord>();
-        foreach (var other in published.Where(i => i.Names.Remove(name)))
+        foreach (var other in published.Where(i => !ReferenceEquals(i, target) && i.Names.Remove(name)))
         {
             if (other.Names.Count == 0)
             {
@@ -128,6 +133,7 @@ public sealed partial class EngineSharedStoreWriter : ISharedStoreWriter, IDispo
             }
         }
 
+        target.Names.Remove(name);
         target.Names.Insert(0, name);
         published.RemoveAll(emptied.Contains);
         shared.WriteIndex(published);
@@ -174,7 +180,7 @@ public sealed partial class EngineSharedStoreWriter : ISharedStoreWriter, IDispo
             }
 
             new LocalImageTarget(engine.Store).Register(image.Manifest, name);
-            await engine.PublishAsync(new PublishOptions(name, StorePath, _options.Format), cancellationToken).ConfigureAwait(false);
+            await engine.PublishAsync(new PublishOptions(name, StorePath, _options.Format, image.Index?.ToString()), cancellationToken).ConfigureAwait(false);
             foreach (string line in progress.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 Log.EngineSaid(_logger, name, line);

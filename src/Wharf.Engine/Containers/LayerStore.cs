@@ -98,7 +98,12 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
     /// squashfs form of it will be mounted (containers mount it when they start), or null where
     /// there is none or it cannot be mounted here; then the unpacked form, then an unpack.
     /// </param>
-    public async Task<UnpackedImage> EnsureAsync(ImageRecord image, WhiteoutMode mode, CancellationToken cancellationToken, Func<string, string?>? squashfsLower = null)
+    /// <param name="wanted">
+    /// Which layers (by chain ID) must be on disk; null: all. A layer not wanted is not unpacked,
+    /// and its entry in <see cref="UnpackedImage.LayerDirs"/> may not exist (a publish skips the
+    /// layers its shared store has already).
+    /// </param>
+    public async Task<UnpackedImage> EnsureAsync(ImageRecord image, WhiteoutMode mode, CancellationToken cancellationToken, Func<string, string?>? squashfsLower = null, Func<string, bool>? wanted = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         var manifest = ManifestParser.Parse(images.ReadBlob(image.Digest), image.ManifestMediaType);
@@ -114,7 +119,7 @@ public sealed class LayerStore(ImageStore images, long? quota = null) : ILayerSi
         images.RemoveDeadUnpacks();
 
         // In overlay mode every layer has its own directory, so missing layers unpack side by side.
-        var missing = Enumerable.Range(0, chainIds.Count).Where(i => !Directory.Exists(dirs[i])).ToList();
+        var missing = Enumerable.Range(0, chainIds.Count).Where(i => !Directory.Exists(dirs[i]) && (wanted?.Invoke(chainIds[i]) ?? true)).ToList();
         if (missing.Count == 0)
         {
             return new UnpackedImage(dirs, chainIds, config, manifest);

@@ -35,6 +35,43 @@ public sealed class SquashfsMounts(string runRoot, bool isRoot)
 
     private bool? _canMount;
 
+    /// <summary>
+    /// Why <see cref="CanMount"/> is false, naming what to install (Debian packages); null when it is true.
+    /// </summary>
+    public string? CannotMountBecause
+    {
+        get
+        {
+            if (CanMount)
+            {
+                return null;
+            }
+
+            if (isRoot)
+            {
+                return KernelHasSquashfs() ? "mount is not installed (install mount)" : "the kernel has no squashfs (load the squashfs module)";
+            }
+
+            var missing = new List<string>();
+            if (!RootfsMount.ToolExists("squashfuse"))
+            {
+                missing.Add("squashfuse is not installed (install squashfuse)");
+            }
+
+            if (!File.Exists("/dev/fuse"))
+            {
+                missing.Add("/dev/fuse is missing (load the fuse module)");
+            }
+
+            if (!RootfsMount.ToolExists("fusermount3"))
+            {
+                missing.Add("fusermount3 is not installed (install fuse3)");
+            }
+
+            return string.Join("; ", missing);
+        }
+    }
+
     /// <summary>Whether <paramref name="lowerDir"/> is one of these mount points.</summary>
     public bool Owns(string lowerDir) =>
         Path.GetDirectoryName(lowerDir.TrimEnd('/')) == Root && Digest.TryParse("sha256:" + Path.GetFileName(lowerDir.TrimEnd('/')), out _);

@@ -134,7 +134,7 @@ public static class ImageNames
             foreach (string name in image.Names)
             {
                 var (repo, t) = Split(name);
-                if (repo.EndsWith(suffix, StringComparison.Ordinal) && (reference.Digest is { } d ? image.Digest == d.ToString() : t == tag))
+                if (repo.EndsWith(suffix, StringComparison.Ordinal) && (reference.Digest is { } d ? image.HasDigest(d.ToString()) : t == tag))
                 {
                     return image;
                 }
@@ -160,8 +160,9 @@ public static class ImageNames
                 repo = repo[..colon];
             }
 
-            return images.FirstOrDefault(i => i.Digest == digest && i.Names.Any(n => Split(n).Repository == repo))
-                ?? images.FirstOrDefault(i => i.Digest == digest);
+            // The manifest's own digest, or an index's the image was pulled or published through.
+            return images.FirstOrDefault(i => i.HasDigest(digest) && i.Names.Any(n => Split(n).Repository == repo))
+                ?? images.FirstOrDefault(i => i.HasDigest(digest));
         }
 
         return images.FirstOrDefault(i => i.Names.Contains(name));

@@ -8,8 +8,9 @@ namespace Wharf.Engine;
 /// <summary>
 /// <c>wharf image publish IMAGE --store DIR [--format dir|squashfs]</c>; no store: the first of
 /// <c>additionalimagestores</c>. <see cref="Format"/>: how layers are kept (<see cref="PublishFormats"/>).
+/// <c>ListDigest</c>: an index whose entry for the store's platform the image is (wharfd publishing a multi-platform tag).
 /// </summary>
-public sealed record PublishOptions(string Image, string? Store, string Format = PublishFormats.Dir);
+public sealed record PublishOptions(string Image, string? Store, string Format = PublishFormats.Dir, string? ListDigest = null);
 
 /// <summary>What a publish copied: blobs and layers the store did not have yet (in the format it used).</summary>
 public sealed record PublishReport(string ImageId, string Store, IReadOnlyList<string> Names, int BlobsCopied, int LayersCopied, string Format = PublishFormats.Dir);
@@ -57,8 +58,18 @@ public sealed partial class ImageEngine
             format = PublishFormats.Dir;
         }
 
+        if (format == PublishFormats.Dir && !new LayerUnpackOptions().KeepOwners)
+        {
+            // Unpacked directories keep owners only when the unpack can set them: as any other
+            // user every file would belong to the publisher, and the image would change under its users.
+            throw new WharfException($"publishing {options.Image} as unpacked directories needs root or wharf's user namespace: unpacked by this user, every file would be its own and the image's owners would be lost; publish with --format squashfs, which keeps them");
+        }
+
         var manifest = ManifestParser.Parse(Store.ReadBlob(image.Digest), image.ManifestMediaType);
-        var unpacked = await new LayerStore(Store, Storage.Quota).EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken).ConfigureAwait(false);
+        // Only the layers the store lacks in this format are unpacked (and squashed): a second tag
+        // of a published image, or a new version on a published base, adds just its new layers.
+        var layerStore = new LayerStore(Store, Storage.Quota);
+        var unpacked = await layerStore.EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken, wanted: c => !shared.HasLayer(c, format)).ConfigureAwait(false);
         var diffIds = Images.ImageRootFs.DiffIds(unpacked.Config, manifest.Layers.Count, image.ShortId);
 
         using var held = await shared.LockAsync(cancellationToken).ConfigureAwait(false);
@@ -80,9 +91,23 @@ public sealed partial class ImageEngine
         for (int i = 0; i < unpacked.ChainIds.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (shared.HasLayer(unpacked.ChainIds[i], format))
+            {
+                continue;
+            }
+
+            if (!Directory.Exists(unpacked.LayerDirs[i]))
+            {
+                // Skipped as published, but unpublished since (before this publish took the lock).
+                unpacked = await layerStore.EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken).ConfigureAwait(false);
+            }
+
+            // The squashfs form takes owners and modes from the layer's tar headers, not from the
+            // unpacked files: a publisher that is not root (or whose namespace does not map an
+            // image's IDs) unpacked them all as itself (docs/shared-store.md, "Owners").
             bool added = format == PublishFormats.Squashfs
-                ? shared.AddSquashfsLayer(unpacked.ChainIds[i], diffIds[i], unpacked.LayerDirs[i])
-                : shared.AddLayer(unpacked.ChainIds[i], diffIds[i], unpacked.LayerDirs[i]);
+                ? await shared.AddSquashfsLayerAsync(unpacked.ChainIds[i], diffIds[i], unpacked.LayerDirs[i], Store.FindBlobPath(manifest.Layers[i].Digest), cancellationToken).ConfigureAwait(false)
+                : await shared.AddLayerAsync(unpacked.ChainIds[i], diffIds[i], unpacked.LayerDirs[i]).ConfigureAwait(false);
             if (added)
             {
                 layers++;
@@ -101,12 +126,20 @@ public sealed partial class ImageEngine
             published.Remove(existing);
         }
 
-        published.Insert(0, image with
+        var entry = image with
         {
             ReadOnlyStore = null,
             Names = [.. names.Concat(existing?.Names ?? []).Distinct(StringComparer.Ordinal)],
             Added = existing?.Added ?? Time.GetUtcNow(),
-        });
+            ListDigests = existing?.ListDigests,
+        };
+        published.Insert(0, entry);
+        // The indexes it came through move with it, so a reference pinned to one finds it here.
+        foreach (string listDigest in (image.ListDigests ?? []).Concat(options.ListDigest is { } d ? [d] : []))
+        {
+            ImageRecord.MoveListDigest(published, entry, listDigest);
+        }
+
         shared.WriteIndex(published);
         Events.Image("publish", image.Id, image.Names.FirstOrDefault());
         return new PublishReport(image.Id, shared.Location, names, blobs, layers, format);

@@ -125,8 +125,10 @@ public sealed partial class ImageEngine
         // wait for them (WHARF_UNPACK_ON_PULL=0 keeps pull to blob copying).
         var layers = Environment.Get("WHARF_UNPACK_ON_PULL") == "0" ? null : new Containers.LayerStore(Store, Storage.Quota);
         Store.LayerSink = layers;
+        Digest? listDigest = null;
         if (MediaTypes.IsIndex(root.MediaType))
         {
+            listDigest = root.Digest;
             byte[] indexBody = await CopyEngine.ReadManifestAsync(repository, root, ct).ConfigureAwait(false);
             var index = ManifestParser.Parse(indexBody, root.MediaType);
             root = SelectPlatform(index.Manifests, options)
@@ -190,7 +192,7 @@ public sealed partial class ImageEngine
         progress?.Complete();
         Log(options.Quiet, "Writing manifest to image destination");
         Log(options.Quiet, "Storing signatures");
-        var record = target.Register(root, name);
+        var record = target.Register(root, name, listDigest);
         Store.LayerSink = null;
         layers?.AdoptPulled(record);
         Events.Image("pull", record.Id, name);

@@ -43,6 +43,43 @@ public sealed record ImageRecord
     [JsonPropertyName("blobs")]
     public List<string> Blobs { get; init; } = [];
 
+    /// <summary>
+    /// Digests of image indexes (manifest lists) this image was pulled or published through: the
+    /// index's entry for the store's platform. A reference pinned to the index digest (what a job
+    /// records for a multi-platform tag) finds this image without asking the registry again.
+    /// Absent for an image that came by its own manifest digest.
+    /// </summary>
+    [JsonPropertyName("listDigests")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<string>? ListDigests { get; set; }
+
+    /// <summary>Whether <paramref name="digest"/> names this image: its manifest's digest, or an index's it came through.</summary>
+    public bool HasDigest(string digest) => Digest == digest || (ListDigests?.Contains(digest) ?? false);
+
+    /// <summary>
+    /// Records that the index <paramref name="listDigest"/> resolved to <paramref name="target"/>
+    /// in this store: it moves off any other image (a store keeps one platform's image per index,
+    /// the one pulled or published last), as a name moves.
+    /// </summary>
+    public static void MoveListDigest(List<ImageRecord> images, ImageRecord target, string listDigest)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(target);
+        foreach (var other in images)
+        {
+            if (!ReferenceEquals(other, target) && other.ListDigests?.Remove(listDigest) == true && other.ListDigests.Count == 0)
+            {
+                other.ListDigests = null;
+            }
+        }
+
+        target.ListDigests ??= [];
+        if (!target.ListDigests.Contains(listDigest))
+        {
+            target.ListDigests.Add(listDigest);
+        }
+    }
+
     [JsonIgnore]
     public string ShortId => Id[..12];
 

@@ -61,7 +61,8 @@ public sealed class LocalImageTarget : ITarget
     }
 
     /// <summary>Records the image whose manifest is <paramref name="manifest"/>, giving it <paramref name="name"/>.</summary>
-    public ImageRecord Register(Descriptor manifest, string? name)
+    /// <param name="listDigest">the index the manifest was chosen from, when it was (a multi-platform pull)</param>
+    public ImageRecord Register(Descriptor manifest, string? name, Digest? listDigest = null)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         byte[] body = _store.ReadBlob(manifest.Digest);
@@ -121,6 +122,11 @@ public sealed class LocalImageTarget : ITarget
             {
                 record.Names.Remove(name);
                 record.Names.Insert(0, name);
+            }
+
+            if (listDigest is { } index)
+            {
+                ImageRecord.MoveListDigest(images, record, index.ToString());
             }
 
             if (Location is { } location && !record.Locations.Contains(location))

@@ -17,7 +17,7 @@ namespace Wharf.Engine.Storage;
 ///   layers/&lt;chainid-hex&gt;/     one per layer chain, shared by every image built on it
 ///     diff/                  the unpacked layer: an overlay lower dir, whiteouts as 0/0 char devices
 ///     diffid                 the layer's diff ID
-///     (layer.squashfs)       reserved: the same layer as one squashfs file, for a later step
+///     layer.squashfs         the same layer as one squashfs file (publish --format squashfs)
 ///   tmp/                     staging; everything in it is garbage once no publisher holds the lock
 /// </code>
 /// A publish stages each missing blob and layer in <c>tmp/</c> (the same filesystem), syncs it and
@@ -54,6 +54,11 @@ public sealed class SharedStore
     private string LayersDir => Path.Combine(Root, "layers");
 
     public string LayerDir(string chainId) => Path.Combine(LayersDir, Digest.Parse(chainId).Encoded);
+
+    /// <summary>Whether the store holds the layer in <paramref name="format"/> (<see cref="PublishFormats"/>).</summary>
+    public bool HasLayer(string chainId, string format) => format == PublishFormats.Squashfs
+        ? File.Exists(Path.Combine(LayerDir(chainId), SquashfsMounts.FileName))
+        : Directory.Exists(Path.Combine(LayerDir(chainId), "diff"));
 
     /// <summary>Creates the layout (0755 directories) where it is missing.</summary>
     private void EnsureLayout()
@@ -146,62 +151,64 @@ public sealed class SharedStore
     /// Copies an unpacked layer in unless the store has its chain: <c>cp -a</c> keeps owners, modes,
     /// times, hard links, device nodes (overlay whiteouts) and extended attributes (opaque dirs).
     /// </summary>
-    public bool AddLayer(string chainId, string diffId, string sourceDiff)
-    {
-        string final = LayerDir(chainId);
-        if (Directory.Exists(Path.Combine(final, "diff")))
+    public Task<bool> AddLayerAsync(string chainId, string diffId, string sourceDiff) =>
+        AddLayerFormAsync(chainId, diffId, "diff", target =>
         {
-            return false;
-        }
-
-        string temp = Path.Combine(TempDir, $"{Environment.ProcessId}-layer-{Guid.NewGuid():N}");
-        try
-        {
-            MakeDirectory(temp);
-            var copy = ProcessRunner.Run("cp", ["-a", "--reflink=auto", sourceDiff, Path.Combine(temp, "diff")]);
+            var copy = ProcessRunner.Run("cp", ["-a", "--reflink=auto", sourceDiff, target]);
             if (!copy.Succeeded)
             {
                 throw new WharfException($"publishing layer {chainId}: cp: {copy.StandardError.Trim()}");
             }
 
-            File.WriteAllText(Path.Combine(temp, "diffid"), diffId);
-            Chmod(Path.Combine(temp, "diffid"), Readable);
-            Durable.SyncTree(temp);
-            if (Directory.Exists(final))
-            {
-                // The layer is there as squashfs: the unpacked form joins it.
-                Directory.Move(Path.Combine(temp, "diff"), Path.Combine(final, "diff"));
-                Durable.SyncDirectory(final);
-            }
-            else
-            {
-                Directory.Move(temp, final);
-                Durable.SyncDirectory(LayersDir);
-            }
-
-            return true;
-        }
-        finally
-        {
-            if (Directory.Exists(temp))
-            {
-                Directory.Delete(temp, recursive: true);
-            }
-        }
-    }
+            return Task.CompletedTask;
+        });
 
     /// <summary>
     /// Adds the layer as one squashfs file (<c>layers/&lt;chain&gt;/layer.squashfs</c>) unless the
     /// store has it in that form: made by <c>mksquashfs</c> from the unpacked layer (owners, modes,
-    /// device nodes and extended attributes kept, so overlay whiteouts and opaque dirs survive)
-    /// into <c>tmp/</c>, synced, then renamed into place: a new layer directory as a whole, or the
-    /// file alone into a layer directory that holds the unpacked form already.
+    /// device nodes and extended attributes kept, so overlay whiteouts and opaque dirs survive).
+    /// <paramref name="ownersFrom"/>: the layer's blob, whose tar headers become a pseudo-file list
+    /// giving every file the owner and mode the image records, whoever unpacked it (a publisher
+    /// that is not root owns every unpacked file); null: the unpacked files' own.
     /// </summary>
-    public bool AddSquashfsLayer(string chainId, string diffId, string sourceDiff)
+    public Task<bool> AddSquashfsLayerAsync(string chainId, string diffId, string sourceDiff, string? ownersFrom, CancellationToken cancellationToken) =>
+        AddLayerFormAsync(chainId, diffId, SquashfsMounts.FileName, async target =>
+        {
+            // zstd: small and fast to read back; -noappend: never add to what a killed run left.
+            List<string> args = [sourceDiff, target, "-noappend", "-no-progress", "-quiet", "-comp", "zstd"];
+            string? pseudo = null;
+            if (ownersFrom is not null)
+            {
+                pseudo = target + ".owners";
+                var root = await SquashfsOwners.WriteAsync(ownersFrom, pseudo, cancellationToken).ConfigureAwait(false);
+                args.AddRange(["-pf", pseudo, "-root-mode", Convert.ToString(root.Mode, 8), "-root-uid", root.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture), "-root-gid", root.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            }
+
+            var made = ProcessRunner.Run("mksquashfs", args);
+            if (pseudo is not null)
+            {
+                File.Delete(pseudo);
+            }
+
+            if (!made.Succeeded)
+            {
+                throw new WharfException($"publishing layer {chainId}: mksquashfs: {(made.StandardError + made.StandardOutput).Trim()}");
+            }
+
+            Chmod(target, Readable);
+        });
+
+    /// <summary>
+    /// Adds one form of a layer (<c>diff/</c> or <c>layer.squashfs</c>) unless the store has it:
+    /// <paramref name="make"/> writes it into a staging directory in <c>tmp/</c> beside the
+    /// layer's <c>diffid</c>; synced, it is renamed into place: a new layer directory as a whole,
+    /// or the form alone into a layer directory that holds the other form already.
+    /// </summary>
+    private async Task<bool> AddLayerFormAsync(string chainId, string diffId, string form, Func<string, Task> make)
     {
         string final = LayerDir(chainId);
-        string finalFile = Path.Combine(final, SquashfsMounts.FileName);
-        if (File.Exists(finalFile))
+        string finalForm = Path.Combine(final, form);
+        if (Path.Exists(finalForm))
         {
             return false;
         }
@@ -210,21 +217,23 @@ public sealed class SharedStore
         try
         {
             MakeDirectory(temp);
-            string file = Path.Combine(temp, SquashfsMounts.FileName);
-            // zstd: small and fast to read back; -noappend: never add to what a killed run left.
-            var made = ProcessRunner.Run("mksquashfs", [sourceDiff, file, "-noappend", "-no-progress", "-quiet", "-comp", "zstd"]);
-            if (!made.Succeeded)
-            {
-                throw new WharfException($"publishing layer {chainId}: mksquashfs: {(made.StandardError + made.StandardOutput).Trim()}");
-            }
-
-            Chmod(file, Readable);
+            string staged = Path.Combine(temp, form);
+            await make(staged).ConfigureAwait(false);
             File.WriteAllText(Path.Combine(temp, "diffid"), diffId);
             Chmod(Path.Combine(temp, "diffid"), Readable);
             Durable.SyncTree(temp);
             if (Directory.Exists(final))
             {
-                File.Move(file, finalFile);
+                // The layer is there in the other form: this one joins it.
+                if (Directory.Exists(staged))
+                {
+                    Directory.Move(staged, finalForm);
+                }
+                else
+                {
+                    File.Move(staged, finalForm);
+                }
+
                 Durable.SyncDirectory(final);
             }
             else

@@ -6,7 +6,7 @@ namespace Wharf.Registry.SharedStore;
 /// One image as the registry holds it, handed to a <see cref="ISharedStoreWriter"/>: the manifest's
 /// exact bytes and a way to open each blob it names straight from the registry's blob store.
 /// </summary>
-public sealed record SharedStoreImage(Descriptor Manifest, byte[] ManifestBytes, Func<Digest, Stream> OpenBlob);
+public sealed record SharedStoreImage(Descriptor Manifest, byte[] ManifestBytes, Func<Digest, Stream> OpenBlob, Digest? Index = null);
 
 /// <summary>
 /// Writes into the shared image store. The registry decides what is published under which name

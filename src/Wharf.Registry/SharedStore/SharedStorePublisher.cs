@@ -262,8 +262,10 @@ public sealed partial class SharedStorePublisher(
         var stored = await metadata.GetManifestAsync(repository, digest, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"manifest {digest} is no longer in {repository}");
         var parsed = ManifestParser.Parse(stored.Content, stored.MediaType);
+        Digest? index = null;
         if (parsed.IsIndex)
         {
+            index = digest;
             var (os, arch, variant) = options.PlatformParts();
             var matching = parsed.Manifests.Where(m => m.Platform is { } p && p.Os == os && p.Architecture == arch).ToList();
             var child = (variant is null ? matching.FirstOrDefault(m => m.Platform!.Variant is null) ?? matching.FirstOrDefault() : matching.FirstOrDefault(m => m.Platform!.Variant == variant))
@@ -283,7 +285,7 @@ public sealed partial class SharedStorePublisher(
         }
 
         var descriptor = new Descriptor { MediaType = parsed.MediaType, Digest = stored.Digest, Size = stored.Content.Length };
-        await Writer().PublishAsync(name, new SharedStoreImage(descriptor, stored.Content, blobs.OpenRead), cancellationToken).ConfigureAwait(false);
+        await Writer().PublishAsync(name, new SharedStoreImage(descriptor, stored.Content, blobs.OpenRead, index), cancellationToken).ConfigureAwait(false);
     }
 
     private ISharedStoreWriter Writer() =>

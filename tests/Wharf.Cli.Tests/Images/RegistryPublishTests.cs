@@ -18,11 +18,11 @@ public sealed class RegistryPublishTests(ContainerFixture fixture) : IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromMinutes(3);
 
-    private readonly TempDirectory _dir = new("wharf-regpub-");
+    private readonly SharedStoreCluster _cluster = new(fixture, "wharf-regpub-");
 
-    private string Shared => Path.Combine(_dir.Path, "shared");
+    private string Shared => _cluster.Shared;
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose() => _cluster.Dispose();
 
     private WharfdProcess StartRegistry(string format = "squashfs", string? dataDirectory = null) => WharfdProcess.Start(new WharfdOptions
     {
@@ -37,8 +37,7 @@ public sealed class RegistryPublishTests(ContainerFixture fixture) : IDisposable
         Assert.True(response.StatusCode == expected, $"POST project {name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
-    private void Push(WharfdProcess wharfd, string target) =>
-        fixture.Podman("push", "-q", "--tls-verify=false", "--creds", ContainerFixture.Creds, "localhost/bb:1", $"{wharfd.Host}/{target}");
+    private void Push(WharfdProcess wharfd, string target) => _cluster.Push(wharfd, target);
 
     private static async Task<JsonObject> StatusAsync(WharfdProcess wharfd, string project)
     {
@@ -64,23 +63,9 @@ public sealed class RegistryPublishTests(ContainerFixture fixture) : IDisposable
         }
     }
 
-    /// <summary>The names in the shared store's index.</summary>
-    private string[] PublishedNames()
-    {
-        string index = Path.Combine(Shared, "wharf", "images.json");
-        return File.Exists(index)
-            ? [.. JsonNode.Parse(File.ReadAllText(index))!.AsArray().SelectMany(i => i!["names"]!.AsArray().Select(n => (string)n!)).Order(StringComparer.Ordinal)]
-            : [];
-    }
+    private string[] PublishedNames() => _cluster.PublishedNames();
 
-    private WharfProcess Node()
-    {
-        var node = new WharfProcess();
-        string conf = Path.Combine(node.Dir, "storage.conf");
-        File.WriteAllText(conf, $"[storage]\ndriver = \"overlay\"\ngraphroot = \"{node.GraphRoot}\"\n\n[storage.options]\nadditionalimagestores = [\"{Shared}\"]\n");
-        node.Env["CONTAINERS_STORAGE_CONF"] = conf;
-        return node;
-    }
+    private WharfProcess Node() => _cluster.Node();
 
     [Fact]
     public async Task Push_PublishingProject_PublishedAndRunsWithRegistryStopped_DeletesUnpublish()
@@ -136,8 +121,29 @@ public sealed class RegistryPublishTests(ContainerFixture fixture) : IDisposable
         using var node = Node();
         Assert.Equal($"{image} true\n", node.Check("images", "--format", "{{.Repository}}:{{.Tag}} {{.ReadOnly}}"));
         Assert.Equal("from the image\n", node.Check("run", "--rm", image, "cat", "/etc/motd"));
-        string blobs = Path.Combine(node.GraphRoot, "wharf", "blobs", "sha256");
-        Assert.Empty(Directory.Exists(blobs) ? Directory.GetFiles(blobs) : []);
+        Assert.True(SharedStoreCluster.CopiedNothing(node), "the node's store got blobs or layers");
+    }
+
+    [Fact]
+    public async Task PushIndex_PublishingProject_NodeRunsByIndexDigestWithRegistryStopped()
+    {
+        string repository, index;
+        using (var wharfd = StartRegistry("dir"))
+        {
+            await CreateProjectAsync(wharfd, "lab", new Dictionary<string, string> { ["public"] = "true", ["publish_to_shared_store"] = "true" });
+            index = _cluster.PushIndex(wharfd, "lab/multi:1");
+            repository = $"{wharfd.Host}/lab/multi";
+            var states = await WaitForAsync(wharfd, "lab", s => s.ContainsKey(repository + ":1"));
+            Assert.Equal("published", states[repository + ":1"]);
+        }
+
+        // The store holds the index's linux/amd64 image and knows the index it came through.
+        var entry = JsonNode.Parse(File.ReadAllText(Path.Combine(Shared, "wharf", "images.json")))!.AsArray().Single()!;
+        Assert.Equal([index], entry["listDigests"]!.AsArray().Select(d => (string)d!));
+
+        using var node = Node();
+        Assert.Equal("from the image\n", node.Check("run", "--rm", $"{repository}@{index}", "cat", "/etc/motd"));
+        Assert.True(SharedStoreCluster.CopiedNothing(node), "the node's store got blobs or layers");
     }
 
     [Fact]
@@ -145,7 +151,7 @@ public sealed class RegistryPublishTests(ContainerFixture fixture) : IDisposable
     {
         // The store's path is a plain file: every publish fails, and says why.
         File.WriteAllText(Shared, "not a directory");
-        string data = Path.Combine(_dir.Path, "data");
+        string data = Path.Combine(_cluster.Dir, "data");
         string name;
         using (var wharfd = StartRegistry("dir", data))
         {

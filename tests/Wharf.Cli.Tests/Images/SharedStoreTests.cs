@@ -16,39 +16,17 @@ namespace Wharf.Cli.Tests.Images;
 [Collection("containers")]
 public sealed partial class SharedStoreTests(ContainerFixture fixture) : IDisposable
 {
-    private readonly TempDirectory _dir = new("wharf-shared-");
+    private readonly SharedStoreCluster _cluster = new(fixture, "wharf-shared-");
 
-    private string Shared => Path.Combine(_dir.Path, "shared");
+    private string Shared => _cluster.Shared;
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose() => _cluster.Dispose();
 
     /// <summary>A wharfd of this test's own, holding fixture's image as lab/bb:1, with an access log.</summary>
-    private WharfdProcess StartRegistry()
-    {
-        var wharfd = WharfdProcess.Start(new WharfdOptions { Environment = new Dictionary<string, string> { ["WHARF_ACCESS_LOG"] = "1" } });
-        try
-        {
-            wharfd.CreateProjectAsync("lab", isPublic: true).GetAwaiter().GetResult();
-            fixture.Podman("push", "-q", "--tls-verify=false", "--creds", ContainerFixture.Creds, "localhost/bb:1", $"{wharfd.Host}/lab/bb:1");
-            return wharfd;
-        }
-        catch
-        {
-            wharfd.Dispose();
-            throw;
-        }
-    }
+    private WharfdProcess StartRegistry() =>
+        _cluster.StartRegistry(new WharfdOptions { Environment = new Dictionary<string, string> { ["WHARF_ACCESS_LOG"] = "1" } });
 
-    /// <summary>A node: its own store, reading storage.conf that names the shared store (and, when given, more).</summary>
-    private WharfProcess Node(params string[] moreStores)
-    {
-        var node = new WharfProcess();
-        string conf = Path.Combine(node.Dir, "storage.conf");
-        string stores = string.Join(", ", new[] { Shared }.Concat(moreStores).Select(s => $"\"{s}\""));
-        File.WriteAllText(conf, $"[storage]\ndriver = \"overlay\"\ngraphroot = \"{node.GraphRoot}\"\n\n[storage.options]\nadditionalimagestores = [{stores}]\n");
-        node.Env["CONTAINERS_STORAGE_CONF"] = conf;
-        return node;
-    }
+    private WharfProcess Node(params string[] moreStores) => _cluster.Node(moreStores);
 
     private static string Publish(WharfProcess publisher, string image, string store) =>
         publisher.Check("image", "publish", "-q", image, "--store", store).Trim();
@@ -67,7 +45,7 @@ public sealed partial class SharedStoreTests(ContainerFixture fixture) : IDispos
         }
 
         // A directory in podman's containers-storage layout beside it: one warning line per command, no error.
-        string podmanStore = Path.Combine(_dir.Path, "podman-store");
+        string podmanStore = Path.Combine(_cluster.Dir, "podman-store");
         Directory.CreateDirectory(Path.Combine(podmanStore, "overlay-images"));
         File.WriteAllText(Path.Combine(podmanStore, "overlay-images", "images.json"), "[]");
         using var node = Node(podmanStore);
@@ -101,10 +79,7 @@ public sealed partial class SharedStoreTests(ContainerFixture fixture) : IDispos
         JobHelpers.CancelAll(jobNode);
 
         // Nothing was copied into the node's store: no blob, no unpacked layer.
-        string blobs = Path.Combine(node.GraphRoot, "wharf", "blobs", "sha256");
-        Assert.Empty(Directory.Exists(blobs) ? Directory.GetFiles(blobs) : []);
-        string layers = Path.Combine(node.GraphRoot, "wharf", "layers");
-        Assert.Empty(Directory.Exists(layers) ? Directory.GetDirectories(layers).Where(d => Path.GetFileName(d) is not ("tmp" or "pulled")) : []);
+        Assert.True(SharedStoreCluster.CopiedNothing(node), "the node's store got blobs or layers");
 
         // Unpublished, it is gone for the node too, and the store keeps no blob or layer of it.
         using var admin = new WharfProcess();
@@ -112,6 +87,38 @@ public sealed partial class SharedStoreTests(ContainerFixture fixture) : IDispos
         Assert.Equal(string.Empty, node.Check("images", "-q"));
         Assert.Empty(Directory.GetFiles(Path.Combine(Shared, "wharf", "blobs", "sha256")));
         Assert.Empty(Directory.GetDirectories(Path.Combine(Shared, "wharf", "layers")));
+    }
+
+    [Fact]
+    public void PinnedIndexDigest_PulledAndPublished_NodeAndJobFindPlatformImageWithoutRegistry()
+    {
+        string repository, index;
+        using (var publisher = new WharfProcess())
+        {
+            using var wharfd = StartRegistry();
+            index = _cluster.PushIndex(wharfd, "lab/multi:1");
+            repository = $"{wharfd.Host}/lab/multi";
+            publisher.Check("pull", "-q", "--tls-verify=false", repository + ":1");
+            Publish(publisher, repository + ":1", Shared);
+        }
+
+        // The registry is gone; the reference names the index, the store holds its linux/amd64 image.
+        string pinned = $"{repository}@{index}";
+        using var node = Node();
+        node.Check("image", "exists", pinned);
+        Assert.Equal("from the image\n", node.Check("run", "--rm", pinned, "cat", "/etc/motd"));
+
+        // A job given the index digest finds it the same way, and nothing is pulled into the node's store.
+        string job = JobHelpers.Submit(node, pinned, "--", "cat", "/etc/motd");
+        var record = JobHelpers.WaitFinal(node, job);
+        Assert.True((string?)record["state"] == "completed", $"job {job}: {record.ToJsonString()}\n{node.Run("job", "logs", job).Stdout}");
+        Assert.Equal("from the image\n", node.Check("job", "logs", job));
+        JobHelpers.CancelAll(node);
+        Assert.True(SharedStoreCluster.CopiedNothing(node), "the node's store got blobs or layers");
+
+        // A digest nobody pulled or published is still unknown (no false match on the list digests).
+        var (code, _, _) = node.Run("image", "exists", $"{repository}@sha256:{new string('0', 64)}");
+        Assert.Equal(1, code);
     }
 
     [Fact]
@@ -126,7 +133,7 @@ public sealed partial class SharedStoreTests(ContainerFixture fixture) : IDispos
             Publish(publisher, image, Shared);
         }
 
-        Tools.Check("chmod", "0755", _dir.Path);
+        Tools.Check("chmod", "0755", _cluster.Dir);
         using var user = new RootlessUser.Session(RootlessUser.WithRanges);
         string config = Path.Combine(user.Home, ".config", "containers");
         Directory.CreateDirectory(config);
@@ -156,8 +163,8 @@ public sealed partial class SharedStoreTests(ContainerFixture fixture) : IDispos
         Publish(publisher, "localhost/imported:1", Shared);
         string index = File.ReadAllText(Path.Combine(Shared, "wharf", "images.json"));
 
-        string podmanRoot = Path.Combine(_dir.Path, "podman");
-        string conf = Path.Combine(_dir.Path, "podman-storage.conf");
+        string podmanRoot = Path.Combine(_cluster.Dir, "podman");
+        string conf = Path.Combine(_cluster.Dir, "podman-storage.conf");
         File.WriteAllText(conf, $"[storage]\ndriver = \"vfs\"\ngraphroot = \"{podmanRoot}/storage\"\nrunroot = \"{podmanRoot}/run\"\n\n[storage.options]\nadditionalimagestores = [\"{Shared}\"]\n");
         (int ExitCode, string Stdout, string Stderr) Podman(params string[] args) => Tools.Run("env", ["CONTAINERS_STORAGE_CONF=" + conf, "podman", .. args]);
         try

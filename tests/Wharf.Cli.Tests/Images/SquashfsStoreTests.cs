@@ -15,28 +15,19 @@ namespace Wharf.Cli.Tests.Images;
 [Collection("containers")]
 public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
 {
-    private readonly TempDirectory _dir = new("wharf-squashfs-");
+    private readonly SharedStoreCluster _cluster = new(fixture, "wharf-squashfs-");
 
-    private string Shared => Path.Combine(_dir.Path, "shared");
+    private string Shared => _cluster.Shared;
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose() => _cluster.Dispose();
 
-    private WharfProcess Node()
-    {
-        var node = new WharfProcess();
-        string conf = Path.Combine(node.Dir, "storage.conf");
-        File.WriteAllText(conf, $"[storage]\ndriver = \"overlay\"\ngraphroot = \"{node.GraphRoot}\"\n\n[storage.options]\nadditionalimagestores = [\"{Shared}\"]\n");
-        node.Env["CONTAINERS_STORAGE_CONF"] = conf;
-        return node;
-    }
+    private WharfProcess Node() => _cluster.Node();
 
     /// <summary>Pulls fixture's image from a wharfd of this test's own, publishes it as squashfs, and stops the registry.</summary>
     private string PublishFromRegistry()
     {
         using var publisher = new WharfProcess();
-        using var wharfd = WharfdProcess.Start();
-        wharfd.CreateProjectAsync("lab", isPublic: true).GetAwaiter().GetResult();
-        fixture.Podman("push", "-q", "--tls-verify=false", "--creds", ContainerFixture.Creds, "localhost/bb:1", $"{wharfd.Host}/lab/bb:1");
+        using var wharfd = _cluster.StartRegistry();
         string image = $"{wharfd.Host}/lab/bb:1";
         publisher.Check("pull", "-q", "--tls-verify=false", image);
         var (code, stdout, stderr) = publisher.Run("image", "publish", image, "--store", Shared, "--format", "squashfs");
@@ -53,16 +44,13 @@ public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
             .Where(f => f.Length > 4 && f[4].StartsWith(Path.Combine(runRoot, "wharf", "squashfs") + "/", StringComparison.Ordinal))
             .Select(f => f[4])];
 
-    private static string[] LayerDirs(string shared) =>
-        Directory.Exists(Path.Combine(shared, "wharf", "layers")) ? Directory.GetDirectories(Path.Combine(shared, "wharf", "layers")) : [];
-
     [Fact]
     public void PublishSquashfs_RegistryStopped_NodeRunsFromMountAndCopiesNothing()
     {
         string image = PublishFromRegistry();
 
         // Each layer is one file on the shared filesystem, no unpacked tree.
-        Assert.All(LayerDirs(Shared), d =>
+        Assert.All(_cluster.LayerDirs(), d =>
         {
             Assert.True(File.Exists(Path.Combine(d, "layer.squashfs")), d);
             Assert.False(Directory.Exists(Path.Combine(d, "diff")), d);
@@ -75,10 +63,7 @@ public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
 
         // --rm released the mount; nothing was copied into the node's store.
         Assert.Empty(SquashfsMounts(File.ReadAllText("/proc/self/mountinfo"), node.RunRoot));
-        string blobs = Path.Combine(node.GraphRoot, "wharf", "blobs", "sha256");
-        Assert.Empty(Directory.Exists(blobs) ? Directory.GetFiles(blobs) : []);
-        string layers = Path.Combine(node.GraphRoot, "wharf", "layers");
-        Assert.Empty(Directory.Exists(layers) ? Directory.GetDirectories(layers).Where(d => Path.GetFileName(d) is not ("tmp" or "pulled")) : []);
+        Assert.True(SharedStoreCluster.CopiedNothing(node), "the node's store got blobs or layers");
 
         // Publishing the same image again in the unpacked form adds it beside the squashfs file.
         using (var again = new WharfProcess())
@@ -89,11 +74,11 @@ public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
             again.Check("image", "publish", "-q", "localhost/imported:1", "--store", Shared, "--format", "dir");
         }
 
-        Assert.Contains(LayerDirs(Shared), d => File.Exists(Path.Combine(d, "layer.squashfs")) && Directory.Exists(Path.Combine(d, "diff")));
+        Assert.Contains(_cluster.LayerDirs(), d => File.Exists(Path.Combine(d, "layer.squashfs")) && Directory.Exists(Path.Combine(d, "diff")));
 
         // podman, pointed at the same storage.conf's store, works as before.
-        string podmanRoot = Path.Combine(_dir.Path, "podman");
-        string conf = Path.Combine(_dir.Path, "podman-storage.conf");
+        string podmanRoot = Path.Combine(_cluster.Dir, "podman");
+        string conf = Path.Combine(_cluster.Dir, "podman-storage.conf");
         File.WriteAllText(conf, $"[storage]\ndriver = \"vfs\"\ngraphroot = \"{podmanRoot}/storage\"\nrunroot = \"{podmanRoot}/run\"\n\n[storage.options]\nadditionalimagestores = [\"{Shared}\"]\n");
         (int ExitCode, string Stdout, string Stderr) Podman(params string[] args) => Tools.Run("env", ["CONTAINERS_STORAGE_CONF=" + conf, "podman", .. args]);
         try
@@ -114,14 +99,167 @@ public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
         using var admin = new WharfProcess();
         admin.Check("image", "unpublish", image, "--store", Shared);
         admin.Check("image", "unpublish", "localhost/imported:1", "--store", Shared);
-        Assert.Empty(LayerDirs(Shared));
+        Assert.Empty(_cluster.LayerDirs());
+    }
+
+    [Fact]
+    public void Publish_LayersAlreadyPublished_NeitherUnpackedNorSquashedAgain()
+    {
+        var wharfd = _cluster.StartRegistry();
+        try
+        {
+            PublishV1V2AndASecondTag(wharfd);
+        }
+        finally
+        {
+            wharfd.Dispose();
+        }
+    }
+
+    private void PublishV1V2AndASecondTag(WharfdProcess wharfd)
+    {
+        // v2: v1 plus one layer (podman build, COPY only); v1 also under a second tag.
+        string context = Path.Combine(_cluster.Dir, "v2");
+        Directory.CreateDirectory(context);
+        File.WriteAllText(Path.Combine(context, "extra"), "added in v2\n");
+        File.WriteAllText(Path.Combine(context, "Containerfile"), "FROM localhost/bb:1\nCOPY extra /extra\n");
+        string v2Local = "localhost/bb-v2-" + Guid.NewGuid().ToString("N")[..8] + ":2";
+        fixture.Podman("build", "-q", "-t", v2Local, "-f", Path.Combine(context, "Containerfile"), context);
+        try
+        {
+            _cluster.Push(wharfd, "lab/bb:2", v2Local);
+        }
+        finally
+        {
+            fixture.Podman("rmi", "-f", v2Local);
+        }
+
+        _cluster.Push(wharfd, "lab/bb:again");
+        string v1 = $"{wharfd.Host}/lab/bb:1", again = $"{wharfd.Host}/lab/bb:again", v2 = $"{wharfd.Host}/lab/bb:2";
+
+        // Each publisher is a fresh store whose pull leaves its layers packed (WHARF_UNPACK_ON_PULL=0):
+        // whatever it has unpacked afterwards, the publish unpacked.
+        (string Stderr, string[] Unpacked) PublishFresh(string image)
+        {
+            using var publisher = new WharfProcess();
+            publisher.Env["WHARF_UNPACK_ON_PULL"] = "0";
+            publisher.Check("pull", "-q", "--tls-verify=false", image);
+            var (code, _, stderr) = publisher.Run("image", "publish", image, "--store", Shared, "--format", "squashfs");
+            Assert.True(code == 0, stderr);
+            string layers = Path.Combine(publisher.GraphRoot, "wharf", "layers");
+            return (stderr, Directory.Exists(layers) ? [.. Directory.GetDirectories(layers).Select(Path.GetFileName).Where(d => d is not ("tmp" or "pulled"))!] : []);
+        }
+
+        var first = PublishFresh(v1);
+        Assert.Contains("copied 3 blob(s), 1 layer(s) as squashfs", first.Stderr, StringComparison.Ordinal);
+        Assert.Single(first.Unpacked);
+        string baseFile = Path.Combine(_cluster.LayerDirs().Single(), "layer.squashfs");
+        var before = (Inode: Tools.Check("stat", "-c", "%i %Y", baseFile), Bytes: File.ReadAllBytes(baseFile));
+
+        // A second tag of the published image: nothing unpacked, nothing squashed, only a name added.
+        var second = PublishFresh(again);
+        Assert.Contains("copied 0 blob(s), 0 layer(s)", second.Stderr, StringComparison.Ordinal);
+        Assert.Empty(second.Unpacked);
+
+        // v2 on the published base: only its own new layer is unpacked and squashed.
+        var third = PublishFresh(v2);
+        Assert.Contains("1 layer(s) as squashfs", third.Stderr, StringComparison.Ordinal);
+        Assert.Single(third.Unpacked);
+        Assert.DoesNotContain(Path.GetFileName(Path.GetDirectoryName(baseFile)), third.Unpacked);
+        Assert.Equal(2, _cluster.LayerDirs().Length);
+        Assert.Equal(before.Inode, Tools.Check("stat", "-c", "%i %Y", baseFile));
+        Assert.Equal(before.Bytes, File.ReadAllBytes(baseFile));
+        Assert.Equal([v1, v2, again], _cluster.PublishedNames());
+
+        // Stopped, the registry serves nothing: the node runs v2 from the store.
+        wharfd.Process.Kill();
+        using var node = Node();
+        Assert.Equal("added in v2\nfrom the image\n", node.Check("run", "--rm", v2, "cat", "/extra", "/etc/motd"));
+    }
+
+    [Fact]
+    public void PublishSquashfs_ServiceAccountWithoutNamespace_KeepsImageOwnersAndRefusesDirFormat()
+    {
+        // An image with files that are not root's and a setuid file of group 44.
+        string rootfs = Path.Combine(_cluster.Dir, "owned");
+        Tools.Check("cp", "-a", Path.Combine(fixture.Root, "rootfs"), rootfs);
+        Directory.CreateDirectory(Path.Combine(rootfs, "home", "job"));
+        File.WriteAllText(Path.Combine(rootfs, "home", "job", "notes"), "job's\n");
+        Tools.Check("chown", "-R", "1000:1000", Path.Combine(rootfs, "home", "job"));
+        Tools.Check("chmod", "0640", Path.Combine(rootfs, "home", "job", "notes"));
+        string tool = Path.Combine(rootfs, "bin", "setuid-tool");
+        File.WriteAllText(tool, "#!/bin/sh\n");
+        Tools.Check("chown", "0:44", tool);
+        Tools.Check("chmod", "4750", tool);
+        string tar = Path.Combine(_cluster.Dir, "owned.tar");
+        Tools.Check("tar", "-C", rootfs, "-cf", tar, ".");
+        Tools.Check("chmod", "0755", _cluster.Dir);
+        Tools.Check("chmod", "0644", tar);
+
+        // A service account as wharfd runs under: no subordinate IDs, no user namespace.
+        using var account = new RootlessUser.Session(RootlessUser.WithoutRanges, ranges: false);
+        account.Extra["WHARF_USERNS"] = "host";
+        Directory.CreateDirectory(Shared);
+        Tools.Check("chown", $"{account.Uid}:{account.Gid}", Shared);
+        account.Check("import", "-q", tar, "localhost/owned:1");
+
+        // Unpacked directories would all be the account's: refused, and nothing is written.
+        var (refused, _, why) = account.Run("image", "publish", "localhost/owned:1", "--store", Shared, "--format", "dir");
+        Assert.Equal(125, refused);
+        Assert.Contains("--format squashfs", why, StringComparison.Ordinal);
+        Assert.Empty(_cluster.LayerDirs());
+
+        // The squashfs form takes owners and modes from the layer's tar headers.
+        account.Check("image", "publish", "-q", "localhost/owned:1", "--store", Shared, "--format", "squashfs");
+        string listing = Tools.Check("unsquashfs", "-lln", Path.Combine(_cluster.LayerDirs().Single(), "layer.squashfs"));
+        Assert.Matches(@"-rw-r----- 1000/1000 +\d+ \S+ \S+ squashfs-root/home/job/notes\n", listing);
+        Assert.Matches(@"-rwsr-x--- 0/44 +\d+ \S+ \S+ squashfs-root/bin/setuid-tool\n", listing);
+        Assert.Matches(@"-rw-r--r-- 0/0 +\d+ \S+ \S+ squashfs-root/etc/motd\n", listing);
+        Assert.DoesNotContain($" {account.Uid}/", listing, StringComparison.Ordinal);
+
+        // A node runs it with the image's owners.
+        using var node = Node();
+        string[] notes = node.Check("run", "--rm", "localhost/owned:1", "ls", "-ln", "/home/job/notes").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(("1000", "1000"), (notes[2], notes[3]));
+    }
+
+    [Fact]
+    public void RootlessNode_NoSquashfuse_WarnsOnceNamingItThenUnpacksIntoOwnStore()
+    {
+        string image = PublishFromRegistry();
+        Tools.Check("chmod", "0755", _cluster.Dir);
+        using var user = new RootlessUser.Session(RootlessUser.WithRanges);
+        string config = Path.Combine(user.Home, ".config", "containers");
+        Directory.CreateDirectory(config);
+        File.WriteAllText(Path.Combine(config, "storage.conf"), $"[storage]\ndriver = \"overlay\"\n\n[storage.options]\nadditionalimagestores = [\"{Shared}\"]\n");
+        Tools.Check("chown", "-R", $"{user.Uid}:{user.Gid}", Path.Combine(user.Home, ".config"));
+
+        // A node without squashfuse: the user's first command (so its pause process too) runs in a
+        // private mount namespace whose /usr/bin is an overlay with squashfuse deleted.
+        string upper = Path.Combine(_cluster.Dir, "usr-bin-upper"), work = Path.Combine(_cluster.Dir, "usr-bin-work");
+        Directory.CreateDirectory(upper);
+        Directory.CreateDirectory(work);
+        string script = $"mount -t overlay overlay -o lowerdir=/usr/bin,upperdir={upper},workdir={work} /usr/bin && rm /usr/bin/squashfuse && exec \"$@\"";
+        var argv = user.Argv("run", "--rm", image, "sh", "-c", "cat /etc/motd; cat /etc/motd");
+        var (code, stdout, stderr) = Tools.Run("unshare", ["-m", "--propagation", "private", "sh", "-c", script, "sh", .. argv]);
+        Assert.True(code == 0, stderr);
+        Assert.Equal("from the image\nfrom the image\n", stdout);
+        var warnings = stderr.Split('\n').Where(l => l.Contains("cannot mount the squashfs layers", StringComparison.Ordinal)).ToList();
+        Assert.Single(warnings);
+        Assert.StartsWith("WARN[0000] ", warnings[0], StringComparison.Ordinal);
+        Assert.Contains(Shared, warnings[0], StringComparison.Ordinal);
+        Assert.Contains("squashfuse is not installed (install squashfuse)", warnings[0], StringComparison.Ordinal);
+
+        // The fallback: the layer was unpacked into the user's own store.
+        string layers = Path.Combine(user.DefaultGraphRoot, "wharf", "layers");
+        Assert.Equal(_cluster.LayerDirs().Length, Directory.GetDirectories(layers).Count(d => Path.GetFileName(d) is not ("tmp" or "pulled")));
     }
 
     [Fact]
     public void TwoContainers_OneNode_ShareOneMountReleasedAfterTheLast()
     {
         string image = PublishFromRegistry();
-        int layerCount = LayerDirs(Shared).Length;
+        int layerCount = _cluster.LayerDirs().Length;
         using var node = Node();
         try
         {
@@ -161,7 +299,7 @@ public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
     public void PublishSquashfs_RootlessUser_RunsFromSquashfuseMount()
     {
         string image = PublishFromRegistry();
-        Tools.Check("chmod", "0755", _dir.Path);
+        Tools.Check("chmod", "0755", _cluster.Dir);
         using var user = new RootlessUser.Session(RootlessUser.WithRanges);
         string config = Path.Combine(user.Home, ".config", "containers");
         Directory.CreateDirectory(config);
@@ -180,7 +318,7 @@ public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
         int pause = user.PausePid ?? throw new InvalidOperationException("no pause process");
         string InNamespace() => Tools.Check("nsenter", "-t", pause.ToString(System.Globalization.CultureInfo.InvariantCulture), "-m", "cat", "/proc/self/mountinfo");
         var mounted = InNamespace().Split('\n').Where(l => l.Contains(" fuse.squashfuse ", StringComparison.Ordinal) && l.Contains("/wharf/squashfs/", StringComparison.Ordinal)).ToList();
-        Assert.Equal(LayerDirs(Shared).Length, mounted.Count);
+        Assert.Equal(_cluster.LayerDirs().Length, mounted.Count);
         user.Check("rm", "-f", "-t", "0", "held");
         Assert.DoesNotContain(" fuse.squashfuse ", InNamespace(), StringComparison.Ordinal);
     }
@@ -208,7 +346,7 @@ public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
             if (ids.Trim().Length == 0)
             {
                 // Nothing published: no layer under a final name without its file.
-                Assert.All(LayerDirs(Shared), d => Assert.True(File.Exists(Path.Combine(d, "layer.squashfs")), $"{d} has no layer.squashfs"));
+                Assert.All(_cluster.LayerDirs(), d => Assert.True(File.Exists(Path.Combine(d, "layer.squashfs")), $"{d} has no layer.squashfs"));
                 continue;
             }
 
@@ -248,7 +386,7 @@ public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
             }
         }
 
-        Assert.NotEmpty(LayerDirs(Shared));
-        Assert.All(LayerDirs(Shared), d => Assert.True(File.Exists(Path.Combine(d, "layer.squashfs")) && File.Exists(Path.Combine(d, "diffid")), d));
+        Assert.NotEmpty(_cluster.LayerDirs());
+        Assert.All(_cluster.LayerDirs(), d => Assert.True(File.Exists(Path.Combine(d, "layer.squashfs")) && File.Exists(Path.Combine(d, "diffid")), d));
     }
 }
