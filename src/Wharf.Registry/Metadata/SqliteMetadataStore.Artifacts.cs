@@ -12,7 +12,7 @@ namespace Wharf.Registry.Metadata;
 public sealed partial class SqliteMetadataStore : IArtifactStore
 {
     // Manifests that are not children of an index in the same repository: what Harbor lists as artifacts.
-    private const string TopLevel = """
+    internal const string TopLevel = """
         NOT EXISTS(SELECT 1 FROM manifest_references mr
                    WHERE mr.repository_id = m.repository_id AND mr.child = m.digest AND mr.child_is_manifest = 1)
         """;
