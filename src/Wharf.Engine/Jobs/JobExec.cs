@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Wharf.Client;
 using Wharf.Client.Processes;
+using Wharf.Content.Layers;
 using Wharf.Engine.Containers;
 
 namespace Wharf.Engine.Jobs;
@@ -266,7 +267,7 @@ public static class JobExec
         string? data = Setting(env, "DATA_VOLUME")?.TrimEnd('/');
         if (data is { Length: > 0 })
         {
-            if (ContainerNative.LStat(data) is not { } st)
+            if (FileStatus.LStat(data) is not { } st)
             {
                 throw new WharfException($"the data volume {data} does not exist");
             }
