@@ -5,7 +5,7 @@ using Wharf.Client.Processes;
 
 namespace Wharf.Engine.Containers;
 
-public sealed partial class ContainerEngine
+public sealed partial class ContainerLifecycle
 {
     /// <summary>
     /// Starts a created or exited container. Attached: runc runs in the foreground with wharf's own
@@ -175,9 +175,9 @@ public sealed partial class ContainerEngine
     /// Where a layer that a read-only store keeps as squashfs is mounted for this node's containers,
     /// when this node can mount it; null sends the layer to its unpacked form (or an unpack).
     /// </summary>
-    private string? SquashfsLower(string chainId)
+    internal string? SquashfsLower(string chainId)
     {
-        if (_images.Store.FindReadOnlySquashfs(chainId) is null || !Squashfs.CanMount)
+        if (Images.Store.FindReadOnlySquashfs(chainId) is null || !Squashfs.CanMount)
         {
             return null;
         }
@@ -192,7 +192,7 @@ public sealed partial class ContainerEngine
     /// (shared with the node's other containers), under the mounts' lock, so that no release in
     /// another process unmounts them between that and the overlay mount.
     /// </summary>
-    private async Task MountAsync(ContainerRecord c, CancellationToken cancellationToken)
+    internal async Task MountAsync(ContainerRecord c, CancellationToken cancellationToken)
     {
         // Already mounted (wharf mount): one mount serves both.
         if (c.RootfsDriver == "copy" || RootfsMount.IsMounted(Store.Merged(c.Id)))
@@ -214,7 +214,7 @@ public sealed partial class ContainerEngine
             foreach (string mountPoint in squashfs)
             {
                 string chainId = "sha256:" + Path.GetFileName(mountPoint);
-                string file = _images.Store.FindReadOnlySquashfs(chainId)
+                string file = Images.Store.FindReadOnlySquashfs(chainId)
                     ?? throw new WharfException($"mounting the root filesystem of {c.Name}: its layer {chainId} is no longer in a shared image store (unpublished?): remove the container and run the image again");
                 Squashfs.Ensure(mountPoint, file);
             }
@@ -247,7 +247,7 @@ public sealed partial class ContainerEngine
             .ToHashSet(StringComparer.Ordinal);
         foreach (string released in Squashfs.Release(inUse))
         {
-            _images.DebugLog?.Invoke("released squashfs layer mount " + released);
+            Images.DebugLog?.Invoke("released squashfs layer mount " + released);
         }
     }
 
@@ -259,7 +259,7 @@ public sealed partial class ContainerEngine
         // namespace does not map (nobody inside), so the kernel overlay can neither copy them up
         // nor create /etc/hosts in an image directory. fuse-overlayfs with squash_to_root shows
         // them as root's inside and copies up as the user (docs/shared-store.md).
-        bool squash = !Env.IsRoot && c.LowerDirs.Any(l => !l.StartsWith(_images.Store.Root + "/", StringComparison.Ordinal));
+        bool squash = !Env.IsRoot && c.LowerDirs.Any(l => !l.StartsWith(Images.Store.Root + "/", StringComparison.Ordinal));
         bool freshMount = c.StartedAt is null && (!Directory.Exists(Store.Upper(c.Id)) || !Directory.EnumerateFileSystemEntries(Store.Upper(c.Id)).Any());
         if (squash && c.RootfsDriver == "overlay" && freshMount && RootfsMount.ToolExists("fuse-overlayfs"))
         {
@@ -287,14 +287,14 @@ public sealed partial class ContainerEngine
             throw new WharfException($"mounting the root filesystem of {c.Name}: {error}");
         }
 
-        var image = _images.Store.ReadImages().FirstOrDefault(i => i.Id == c.ImageId)
+        var image = Images.Store.ReadImages().FirstOrDefault(i => i.Id == c.ImageId)
             ?? throw new WharfException($"mounting the root filesystem of {c.Name}: {error}; and its image {c.ImageId[..12]} is gone, so no copy can be made");
         await Layers.ApplyAllAsync(image, Store.CopyRootfs(c.Id), cancellationToken).ConfigureAwait(false);
         c.RootfsDriver = "copy";
         Store.Write(c);
     }
 
-    private void Unmount(ContainerRecord c)
+    internal void Unmount(ContainerRecord c)
     {
         if (c.RootfsDriver != "copy")
         {
@@ -653,7 +653,7 @@ public sealed partial class ContainerEngine
             args.Add(dll);
         }
 
-        args.AddRange(["--root", _images.Storage.GraphRoot, "--runroot", _images.Storage.RunRoot]);
+        args.AddRange(["--root", Images.Storage.GraphRoot, "--runroot", Images.Storage.RunRoot]);
         return [.. args];
     }
 
@@ -661,7 +661,7 @@ public sealed partial class ContainerEngine
     public async Task<(ContainerRecord Container, int ExitCode)> RunAsync(CreateOptions options, bool detach, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var c = await CreateAsync(options, cancellationToken).ConfigureAwait(false);
+        var c = await Engine.Creator.CreateAsync(options, cancellationToken).ConfigureAwait(false);
         try
         {
             int code = await StartAsync(c.Id, attach: !detach, options.Interactive, cancellationToken).ConfigureAwait(false);

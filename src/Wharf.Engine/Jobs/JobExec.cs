@@ -352,7 +352,7 @@ public static class JobExec
         startup.CancelAfter(TimeSpan.FromSeconds(timeout));
         try
         {
-            created = await containers.CreateAsync(create, startup.Token).ConfigureAwait(false);
+            created = await containers.Creator.CreateAsync(create, startup.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (signals.ExitCode is { } code && e is OperationCanceledException or WharfException or IOException or HttpRequestException or RegistryException)
         {
@@ -377,7 +377,7 @@ public static class JobExec
                 return early;
             }
 
-            int exit = await containers.StartAsync(created.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
+            int exit = await containers.Lifecycle.StartAsync(created.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
             if (signals.ExitCode is { } code)
             {
                 // Killed by TERM after the grace period (137) or ended by it (143): the signal's code either way.
@@ -480,7 +480,7 @@ public static class JobExec
     {
         try
         {
-            containers.Remove(id, force: true);
+            containers.Lifecycle.Remove(id, force: true);
         }
         catch (Exception e) when (e is WharfException or IOException)
         {
