@@ -165,30 +165,3 @@ public abstract class ContainerEnginePart
 
     private protected void Progress(string line) => Engine.Progress(line);
 }
-
-/// <summary>create (docs/containers.md): see <see cref="ContainerEngine"/>.</summary>
-public sealed partial class ContainerCreator : ContainerEnginePart
-{
-    internal ContainerCreator(ContainerEngine engine)
-        : base(engine)
-    {
-    }
-}
-
-/// <summary>The container's process, from start to removal: see <see cref="ContainerEngine"/>.</summary>
-public sealed partial class ContainerLifecycle : ContainerEnginePart
-{
-    internal ContainerLifecycle(ContainerEngine engine)
-        : base(engine)
-    {
-    }
-}
-
-/// <summary>The container's filesystem seen from outside: see <see cref="ContainerEngine"/>.</summary>
-public sealed partial class ContainerFiles : ContainerEnginePart
-{
-    internal ContainerFiles(ContainerEngine engine)
-        : base(engine)
-    {
-    }
-}

@@ -89,9 +89,19 @@ public sealed record CreateOptions : RegistryAccess
     public string? Gpus { get; init; }
 }
 
-public sealed partial class ContainerCreator
+/// <summary>
+/// create: resolves (or pulls) the image, writes the container's record with its spec inputs (env,
+/// mounts, user, network, devices, limits), creates named volumes on first use and prepares the
+/// root filesystem's directories. Part of <see cref="ContainerEngine"/>.
+/// </summary>
+public sealed partial class ContainerCreator : ContainerEnginePart
 {
     private static readonly string[] ManagedFiles = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv"];
+
+    internal ContainerCreator(ContainerEngine engine)
+        : base(engine)
+    {
+    }
 
     /// <summary>podman create: resolve (and pull) the image, unpack its layers, record the container.</summary>
     public async Task<ContainerRecord> CreateAsync(CreateOptions options, CancellationToken cancellationToken)

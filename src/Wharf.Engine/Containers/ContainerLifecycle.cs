@@ -6,8 +6,18 @@ using Wharf.Client.Processes;
 
 namespace Wharf.Engine.Containers;
 
-public sealed partial class ContainerLifecycle
+/// <summary>
+/// The container's process from start to removal: start and run (runtime calls, the waiter, the
+/// root filesystem's mount at start), stop, kill, rm, prune, exec, wait, restart, pause, top, logs,
+/// inspect. Verbs live in <c>ContainerLifecycle.*.cs</c>. Part of <see cref="ContainerEngine"/>.
+/// </summary>
+public sealed partial class ContainerLifecycle : ContainerEnginePart
 {
+    internal ContainerLifecycle(ContainerEngine engine)
+        : base(engine)
+    {
+    }
+
     /// <summary>SIGTERM, TERM, usr1 or 15 → the number the runtime takes (runc and crun accept numbers).</summary>
     public static string SignalName(string signal) =>
         Signals.Parse(signal).ToString(CultureInfo.InvariantCulture);
