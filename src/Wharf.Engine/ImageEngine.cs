@@ -47,10 +47,14 @@ public sealed class EngineOptions
 }
 
 /// <summary>
-/// podman's image domain: each verb takes <c>XxxOptions</c> and returns <c>XxxReport</c>; the
-/// command line only parses and prints. Verbs live in partial files under Images/ and System/.
+/// podman's image domain over one local store: the store, its configuration (storage.conf,
+/// registries.conf), the clock and the events file, shared by its two parts — <see cref="Registry"/>
+/// (what talks to registries: pull, push, login, search, resolve, mirror) and <see cref="Local"/>
+/// (what works on the store alone: tag, rm, images, inspect, history, save/load/import, publish,
+/// layer collection, system df/reset/check/info). Each verb takes <c>XxxOptions</c> and returns
+/// <c>XxxReport</c>; the command line only parses and prints.
 /// </summary>
-public sealed partial class ImageEngine
+public sealed class ImageEngine
 {
     private readonly EngineOptions _options;
     private RegistriesConf? _registries;
@@ -80,7 +84,18 @@ public sealed partial class ImageEngine
             ReadOnlyStores = ReadOnlyStores.Open(Storage.AdditionalImageStores, Storage.GraphRoot, Warn),
         };
         Events = new Events.EventLog(Storage.RunRoot, options.Time, options.EventsBackend != "none");
+        Registry = new RegistryImages(this);
+        Local = new LocalImages(this);
     }
+
+    /// <summary>wharf's version, as <c>version</c> and <c>info</c> print it.</summary>
+    public static string Version => typeof(ImageEngine).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    /// <summary>The verbs that talk to registries: pull, push, login, logout, search, resolve, mirror.</summary>
+    public RegistryImages Registry { get; }
+
+    /// <summary>The verbs on the local store alone: tag, rm, images, inspect, history, save, load, import, publish, system df/reset/check/info.</summary>
+    public LocalImages Local { get; }
 
     /// <summary>Where every verb records what it did (podman's events file backend).</summary>
     public Events.EventLog Events { get; }
@@ -129,9 +144,11 @@ public sealed partial class ImageEngine
         }
     }
 
-    private TextWriter Progress => _options.Progress;
+    internal EngineOptions Options => _options;
 
-    private void Log(bool quiet, string line)
+    internal TextWriter Progress => _options.Progress;
+
+    internal void Log(bool quiet, string line)
     {
         if (!quiet)
         {
@@ -139,100 +156,40 @@ public sealed partial class ImageEngine
             Progress.Flush();
         }
     }
-
-    /// <summary>
-    /// A client for <paramref name="host"/>: TLS verification from the flag, else from
-    /// registries.conf; credentials from <c>--creds</c>, else auth.json by the image's repository key.
-    /// </summary>
-    internal RegistryClient CreateClient(string host, string authKey, RegistryAccess access, bool? insecure = null)
-    {
-        bool tlsVerify = access.TlsVerify ?? !(insecure ?? Registries.IsInsecure(host));
-        RegistryCredential? credential;
-        if (access.Credentials is { } creds)
-        {
-            credential = ParseCreds(creds);
-        }
-        else
-        {
-            try
-            {
-                credential = new AuthFile(_options.Environment, access.AuthFile).Find(authKey);
-            }
-            catch (InvalidDataException e)
-            {
-                throw new WharfException(e.Message, e);
-            }
-        }
-
-        return new RegistryClient(host, new RegistryClientOptions
-        {
-            TlsVerify = tlsVerify,
-            CertificateDirectory = CertificateDirectory(host, access.CertDir),
-            Credential = credential,
-            Transport = _options.Transport is { } t ? new NonDisposingHandler(t) : null,
-            RetryDelay = _options.RetryDelay,
-            Time = _options.Time,
-        });
-    }
-
-    /// <summary>Worth a whole-blob retry: the connection dropped, or the registry failed on its side.</summary>
-    internal static bool IsTransient(Exception e) =>
-        e is HttpRequestException or IOException && e is not Content.ContentException
-        || e is RegistryException { Status: >= System.Net.HttpStatusCode.InternalServerError };
-
-    /// <summary>
-    /// containers-certs.d(5): <c>--cert-dir</c>, else <c>HOST[:PORT]</c> under
-    /// <c>~/.config/containers/certs.d</c> (non-root), <c>/etc/containers/certs.d</c>, <c>/etc/docker/certs.d</c>.
-    /// </summary>
-    internal string? CertificateDirectory(string host, string? certDir)
-    {
-        if (certDir is not null)
-        {
-            return certDir;
-        }
-
-        var roots = new List<string>();
-        if (!Environment.IsRoot)
-        {
-            roots.Add(Path.Combine(Environment.ConfigHome, "containers", "certs.d"));
-        }
-
-        roots.Add(Path.Combine(Environment.SystemConfigDirectory, "certs.d"));
-        roots.Add("/etc/docker/certs.d");
-        return roots.Select(r => Path.Combine(r, host)).FirstOrDefault(Directory.Exists);
-    }
-
-    internal static RegistryCredential ParseCreds(string creds)
-    {
-        int colon = creds.IndexOf(':', StringComparison.Ordinal);
-        if (creds.Length == 0 || colon == 0)
-        {
-            throw new WharfException("credentials must be of the form USERNAME[:PASSWORD]");
-        }
-
-        return colon < 0 ? new RegistryCredential(creds, string.Empty) : new RegistryCredential(creds[..colon], creds[(colon + 1)..]);
-    }
-
-    private sealed class NonDisposingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
-    {
-        protected override void Dispose(bool disposing)
-        {
-            // The shared test transport outlives each client.
-        }
-    }
 }
 
-/// <summary>The flags every registry-touching verb shares.</summary>
-public record RegistryAccess
+/// <summary>
+/// A part of an <see cref="ImageEngine"/>: it works on the engine's store with the engine's
+/// configuration, clock and events, and holds no state of its own.
+/// </summary>
+public abstract class ImageEnginePart
 {
-    /// <summary><c>--tls-verify</c>; null when not given (registries.conf decides).</summary>
-    public bool? TlsVerify { get; init; }
+    private protected ImageEnginePart(ImageEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        Engine = engine;
+    }
 
-    public string? AuthFile { get; init; }
+    /// <summary>The engine this part belongs to.</summary>
+    public ImageEngine Engine { get; }
 
-    /// <summary><c>--creds USERNAME[:PASSWORD]</c>.</summary>
-    public string? Credentials { get; init; }
+    private protected EngineOptions Options => Engine.Options;
 
-    /// <summary><c>--cert-dir</c>: CA certificates (<c>*.crt</c>) and a client certificate (<c>*.cert</c>/<c>*.key</c>).</summary>
-    public string? CertDir { get; init; }
+    private protected ImageStore Store => Engine.Store;
+
+    private protected StorageConfig Storage => Engine.Storage;
+
+    private protected Events.EventLog Events => Engine.Events;
+
+    private protected HostEnvironment Environment => Engine.Environment;
+
+    private protected TimeProvider Time => Engine.Time;
+
+    private protected Action<string>? DebugLog => Engine.DebugLog;
+
+    private protected RegistriesConf Registries => Engine.Registries;
+
+    private protected TextWriter Progress => Engine.Progress;
+
+    private protected void Log(bool quiet, string line) => Engine.Log(quiet, line);
 }

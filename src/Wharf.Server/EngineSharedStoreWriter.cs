@@ -180,7 +180,7 @@ public sealed partial class EngineSharedStoreWriter : ISharedStoreWriter, IDispo
             }
 
             new LocalImageTarget(engine.Store).Register(image.Manifest, name);
-            await engine.PublishAsync(new PublishOptions(name, StorePath, _options.Format, image.Index?.ToString()), cancellationToken).ConfigureAwait(false);
+            await engine.Local.PublishAsync(new PublishOptions(name, StorePath, _options.Format, image.Index?.ToString()), cancellationToken).ConfigureAwait(false);
             foreach (string line in progress.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 Log.EngineSaid(_logger, name, line);

@@ -23,7 +23,7 @@ public static class CommitCommand
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             bool isQuiet = parse.GetValue(quiet);
-            var report = await ContainerCli.Engine(context, parse).CommitAsync(new CommitOptions
+            var report = await ContainerCli.Engine(context, parse).Files.CommitAsync(new CommitOptions
             {
                 Container = parse.GetRequiredValue(container),
                 Image = parse.GetValue(image),

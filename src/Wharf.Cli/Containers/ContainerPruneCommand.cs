@@ -22,7 +22,7 @@ public static class ContainerPruneCommand
                 }
             }
 
-            foreach (string id in ContainerCli.Engine(context, parse).Prune())
+            foreach (string id in ContainerCli.Engine(context, parse).Lifecycle.Prune())
             {
                 await context.Out.WriteLineAsync(id).ConfigureAwait(false);
             }

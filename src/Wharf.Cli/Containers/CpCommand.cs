@@ -31,24 +31,24 @@ public static class CpCommand
                     var stdout = context.Io.OpenStdout();
                     await using (stdout.ConfigureAwait(false))
                     {
-                        await engine.CopyFromContainerAsTarAsync(c, path, stdout, ct).ConfigureAwait(false);
+                        await engine.Files.CopyFromContainerAsTarAsync(c, path, stdout, ct).ConfigureAwait(false);
                         await stdout.FlushAsync(ct).ConfigureAwait(false);
                     }
 
                     break;
                 case ((string c, string path), (null, string host)):
-                    await engine.CopyFromContainerAsync(c, path, host, ct).ConfigureAwait(false);
+                    await engine.Files.CopyFromContainerAsync(c, path, host, ct).ConfigureAwait(false);
                     break;
                 case ((null, "-"), (string c, string path)):
                     var stdin = context.Io.OpenStdin();
                     await using (stdin.ConfigureAwait(false))
                     {
-                        await engine.CopyTarToContainerAsync(stdin, c, path, ct).ConfigureAwait(false);
+                        await engine.Files.CopyTarToContainerAsync(stdin, c, path, ct).ConfigureAwait(false);
                     }
 
                     break;
                 case ((null, string host), (string c, string path)):
-                    await engine.CopyToContainerAsync(host, c, path, ct).ConfigureAwait(false);
+                    await engine.Files.CopyToContainerAsync(host, c, path, ct).ConfigureAwait(false);
                     break;
             }
 

@@ -30,14 +30,14 @@ public static class DiffCommand
             string target;
             try
             {
-                target = isLatest ? engine.Latest().Id : names[0];
+                target = isLatest ? engine.Lifecycle.Latest().Id : names[0];
             }
             catch (Engine.WharfException e)
             {
                 throw new Engine.WharfException("unable to get latest container: " + e.Message);
             }
 
-            foreach (var change in engine.Diff(target))
+            foreach (var change in engine.Files.Diff(target))
             {
                 char k = change.Kind switch { ChangeKind.Added => 'A', ChangeKind.Deleted => 'D', _ => 'C' };
                 await context.Out.WriteLineAsync($"{k} {change.Path}").ConfigureAwait(false);

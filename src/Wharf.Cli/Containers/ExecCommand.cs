@@ -34,7 +34,7 @@ public static class ExecCommand
             }
 
             string[] cmd = isLatest ? given : given[1..];
-            var report = ContainerCli.Engine(context, parse).Exec(new ContainerEngine.ExecOptions
+            var report = ContainerCli.Engine(context, parse).Lifecycle.Exec(new ContainerLifecycle.ExecOptions
             {
                 Container = isLatest ? null : given[0],
                 Latest = isLatest,
@@ -66,7 +66,7 @@ public static class ExecCommand
         command.Hidden = true;
         command.SetAction(parse => context.Run(() =>
         {
-            ContainerCli.Engine(context, parse).RecordExecDied(parse.GetRequiredValue(id));
+            ContainerCli.Engine(context, parse).Lifecycle.RecordExecDied(parse.GetRequiredValue(id));
             return 0;
         }));
         return command;

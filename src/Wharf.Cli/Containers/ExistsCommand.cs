@@ -11,7 +11,7 @@ public static class ExistsCommand
         var name = new Argument<string>("CONTAINER");
         var command = new Command("exists", "Check if a container exists in local storage") { name };
         command.SetAction(parse => context.Run(() =>
-            ContainerCli.Engine(context, parse).Exists(parse.GetRequiredValue(name)) ? 0 : 1));
+            ContainerCli.Engine(context, parse).Lifecycle.Exists(parse.GetRequiredValue(name)) ? 0 : 1));
         return command;
     }
 
@@ -24,7 +24,7 @@ public static class ExistsCommand
         {
             try
             {
-                context.Engine(parse).LookupImage(parse.GetRequiredValue(name));
+                context.Engine(parse).Local.LookupImage(parse.GetRequiredValue(name));
                 return 0;
             }
             catch (Engine.WharfException)

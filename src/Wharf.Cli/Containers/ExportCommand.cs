@@ -27,7 +27,7 @@ public static class ExportCommand
                 var stdout = context.Io.OpenStdout();
                 await using (stdout.ConfigureAwait(false))
                 {
-                    await engine.ExportAsync(name, stdout, ct).ConfigureAwait(false);
+                    await engine.Files.ExportAsync(name, stdout, ct).ConfigureAwait(false);
                     await stdout.FlushAsync(ct).ConfigureAwait(false);
                 }
 
@@ -41,7 +41,7 @@ public static class ExportCommand
                 var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write);
                 await using (stream.ConfigureAwait(false))
                 {
-                    await engine.ExportAsync(name, stream, ct).ConfigureAwait(false);
+                    await engine.Files.ExportAsync(name, stream, ct).ConfigureAwait(false);
                 }
 
                 File.Move(temp, file, overwrite: true);

@@ -21,14 +21,14 @@ public static class KillCommand
             Signals.Parse(s);
             var chosen = selection.Read(parse);
             var engine = ContainerCli.Engine(context, parse);
-            foreach (var (c, shown) in engine.Select(chosen))
+            foreach (var (c, shown) in engine.Lifecycle.Select(chosen))
             {
                 if (!chosen.ByName && c.State != ContainerStates.Running)
                 {
                     continue;
                 }
 
-                engine.Kill(c.Id, s);
+                engine.Lifecycle.Kill(c.Id, s);
                 await context.Out.WriteLineAsync(shown).ConfigureAwait(false);
             }
 

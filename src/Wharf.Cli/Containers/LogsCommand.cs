@@ -37,7 +37,7 @@ public static class LogsCommand
             }
 
             IReadOnlyList<string> chosen = isLatest
-                ? [.. engine.Select(new ContainerSelection { Latest = true }).Select(s => s.Container.Id)]
+                ? [.. engine.Lifecycle.Select(new ContainerSelection { Latest = true }).Select(s => s.Container.Id)]
                 : given;
             if (chosen.Count == 0)
             {
@@ -63,7 +63,7 @@ public static class LogsCommand
             };
             await context.Out.FlushAsync(ct).ConfigureAwait(false);
             await context.Err.FlushAsync(ct).ConfigureAwait(false);
-            await engine.LogsAsync(options, context.Io.OpenStdout(), context.Io.OpenStderr(), ct).ConfigureAwait(false);
+            await engine.Lifecycle.LogsAsync(options, context.Io.OpenStdout(), context.Io.OpenStderr(), ct).ConfigureAwait(false);
             return 0;
         }));
         return command;

@@ -28,19 +28,19 @@ public static class MountCommand
 
             if (isLatest)
             {
-                names = [engine.Latest().Id];
+                names = [engine.Lifecycle.Latest().Id];
             }
 
             if (names.Length == 0)
             {
                 bool full = parse.GetValue(noTrunc);
-                await context.Out.WriteAsync(Table.Render([.. engine.Mounted().Select(m => (IReadOnlyList<string>)[full ? m.Container.Id : m.Container.Id[..12], m.Path])])).ConfigureAwait(false);
+                await context.Out.WriteAsync(Table.Render([.. engine.Files.Mounted().Select(m => (IReadOnlyList<string>)[full ? m.Container.Id : m.Container.Id[..12], m.Path])])).ConfigureAwait(false);
                 return 0;
             }
 
             foreach (string n in names)
             {
-                await context.Out.WriteLineAsync(await engine.MountRootfsAsync(n, ct).ConfigureAwait(false)).ConfigureAwait(false);
+                await context.Out.WriteLineAsync(await engine.Files.MountRootfsAsync(n, ct).ConfigureAwait(false)).ConfigureAwait(false);
             }
 
             return 0;
@@ -58,8 +58,8 @@ public static class MountCommand
         {
             var engine = ContainerCli.Engine(context, parse);
             var chosen = selection.Read(parse);
-            var mounted = chosen.ByName ? null : engine.Mounted().Select(m => m.Container.Id).ToHashSet(StringComparer.Ordinal);
-            var selected = engine.Select(chosen);
+            var mounted = chosen.ByName ? null : engine.Files.Mounted().Select(m => m.Container.Id).ToHashSet(StringComparer.Ordinal);
+            var selected = engine.Lifecycle.Select(chosen);
             if (chosen.Latest && selected.Count == 0)
             {
                 throw new Engine.WharfException("no such container");
@@ -72,7 +72,7 @@ public static class MountCommand
                     continue;
                 }
 
-                engine.UnmountRootfs(c.Id);
+                engine.Files.UnmountRootfs(c.Id);
                 await context.Out.WriteLineAsync(shown).ConfigureAwait(false);
             }
 

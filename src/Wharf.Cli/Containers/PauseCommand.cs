@@ -19,7 +19,7 @@ public static class PauseCommand
         {
             var engine = ContainerCli.Engine(context, parse);
             var chosen = selection.Read(parse);
-            foreach (var (c, shown) in engine.Select(chosen))
+            foreach (var (c, shown) in engine.Lifecycle.Select(chosen))
             {
                 // With --all, only the containers the verb applies to, as podman.
                 if (!chosen.ByName && c.State != (pause ? ContainerStates.Running : ContainerStates.Paused))
@@ -29,11 +29,11 @@ public static class PauseCommand
 
                 if (pause)
                 {
-                    engine.Pause(c.Id);
+                    engine.Lifecycle.Pause(c.Id);
                 }
                 else
                 {
-                    engine.Unpause(c.Id);
+                    engine.Lifecycle.Unpause(c.Id);
                 }
 
                 await context.Out.WriteLineAsync(shown).ConfigureAwait(false);

@@ -34,7 +34,7 @@ public static class PortCommand
             string? wanted = isLatest ? args.FirstOrDefault() : args.Length > 1 ? args[1] : null;
             string? filter = wanted is null ? null : PortFilter(wanted);
             var engine = ContainerCli.Engine(context, parse);
-            var ports = a ? engine.List().SelectMany(c => engine.Ports(c.Id)) : engine.Ports(isLatest ? engine.Latest().Id : args[0]);
+            var ports = a ? engine.List().SelectMany(c => engine.Lifecycle.Ports(c.Id)) : engine.Lifecycle.Ports(isLatest ? engine.Lifecycle.Latest().Id : args[0]);
             foreach (string p in ports)
             {
                 // "80/tcp -> 0.0.0.0:8080"; asked for one private port, podman prints only its host side.
@@ -53,7 +53,7 @@ public static class PortCommand
         return command;
     }
 
-    /// <summary><c>PORT[/PROTO]</c> (tcp by default) as the start of the line <see cref="Engine.Containers.ContainerEngine.Ports"/> prints for it; podman's errors.</summary>
+    /// <summary><c>PORT[/PROTO]</c> (tcp by default) as the start of the line <see cref="Engine.Containers.ContainerLifecycle.Ports"/> prints for it; podman's errors.</summary>
     private static string PortFilter(string spec)
     {
         string[] fields = spec.Split('/');

@@ -13,7 +13,7 @@ public static class RenameCommand
         var command = new Command("rename", "Rename an existing container") { container, name };
         command.SetAction(parse => context.Run(() =>
         {
-            ContainerCli.Engine(context, parse).Rename(parse.GetRequiredValue(container), parse.GetRequiredValue(name));
+            ContainerCli.Engine(context, parse).Lifecycle.Rename(parse.GetRequiredValue(container), parse.GetRequiredValue(name));
             return 0;
         }));
         return command;

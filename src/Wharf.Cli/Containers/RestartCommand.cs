@@ -34,7 +34,7 @@ public static class RestartCommand
                     throw new Engine.WharfException("--latest and containers cannot be used together");
                 }
 
-                names = [engine.Latest().Id];
+                names = [engine.Lifecycle.Latest().Id];
             }
             else if (a || r)
             {
@@ -52,7 +52,7 @@ public static class RestartCommand
 
             foreach (string n in names)
             {
-                await engine.RestartAsync(n, parse.GetValue(time), ct).ConfigureAwait(false);
+                await engine.Lifecycle.RestartAsync(n, parse.GetValue(time), ct).ConfigureAwait(false);
                 await context.Out.WriteLineAsync(n).ConfigureAwait(false);
             }
 

@@ -24,9 +24,9 @@ public static class RmCommand
 
             // wharf has no container dependencies (no pods, no --requires): --depend removes just the
             // containers chosen; and no anonymous volumes, so -v has nothing more to remove.
-            foreach (var (c, shown) in engine.Select(selection.Read(parse), missingExitCode: 1))
+            foreach (var (c, shown) in engine.Lifecycle.Select(selection.Read(parse), missingExitCode: 1))
             {
-                engine.Remove(c, f, parse.GetValue(time));
+                engine.Lifecycle.Remove(c, f, parse.GetValue(time));
 
                 // --depend prints what it removed by full ID, as podman's list of removed containers.
                 await context.Out.WriteLineAsync(parse.GetValue(depend) ? c.Id : shown).ConfigureAwait(false);

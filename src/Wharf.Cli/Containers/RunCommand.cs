@@ -152,7 +152,7 @@ public static class RunCommand
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             bool d = parse.GetValue(detach);
-            var (container, code) = await ContainerCli.Engine(context, parse).RunAsync(flags.Read(parse), d, ct).ConfigureAwait(false);
+            var (container, code) = await ContainerCli.Engine(context, parse).Lifecycle.RunAsync(flags.Read(parse), d, ct).ConfigureAwait(false);
             if (d)
             {
                 await context.Out.WriteLineAsync(container.Id).ConfigureAwait(false);
@@ -175,7 +175,7 @@ public static class CreateCommand
         flags.AddTo(command);
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
-            var c = await ContainerCli.Engine(context, parse).CreateAsync(flags.Read(parse), ct).ConfigureAwait(false);
+            var c = await ContainerCli.Engine(context, parse).Creator.CreateAsync(flags.Read(parse), ct).ConfigureAwait(false);
             await context.Out.WriteLineAsync(c.Id).ConfigureAwait(false);
             return 0;
         }));

@@ -18,7 +18,7 @@ public static class StartCommand
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             var engine = ContainerCli.Engine(context, parse);
-            var chosen = engine.Select(selection.Read(parse));
+            var chosen = engine.Lifecycle.Select(selection.Read(parse));
             bool a = parse.GetValue(attach);
             if (a && chosen.Count > 1)
             {
@@ -27,7 +27,7 @@ public static class StartCommand
 
             foreach (var (c, shown) in chosen)
             {
-                int code = await engine.StartAsync(c.Id, a, parse.GetValue(interactive), ct).ConfigureAwait(false);
+                int code = await engine.Lifecycle.StartAsync(c.Id, a, parse.GetValue(interactive), ct).ConfigureAwait(false);
                 if (a)
                 {
                     return code;

@@ -17,9 +17,9 @@ public static class StopCommand
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             var engine = ContainerCli.Engine(context, parse);
-            foreach (var (c, shown) in engine.Select(selection.Read(parse)))
+            foreach (var (c, shown) in engine.Lifecycle.Select(selection.Read(parse)))
             {
-                engine.Stop(c.Id, parse.GetValue(time));
+                engine.Lifecycle.Stop(c.Id, parse.GetValue(time));
                 await context.Out.WriteLineAsync(shown).ConfigureAwait(false);
             }
 

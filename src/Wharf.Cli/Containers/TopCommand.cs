@@ -26,14 +26,14 @@ public static class TopCommand
             string target;
             try
             {
-                target = isLatest ? engine.Latest().Id : given[0];
+                target = isLatest ? engine.Lifecycle.Latest().Id : given[0];
             }
             catch (Engine.WharfException e)
             {
                 throw new Engine.WharfException("unable to look up requested container: " + e.Message);
             }
 
-            var report = engine.Top(target, isLatest ? given : given[1..]);
+            var report = engine.Lifecycle.Top(target, isLatest ? given : given[1..]);
             await context.Out.WriteAsync(Table.Render([report.Headers, .. report.Rows])).ConfigureAwait(false);
             return 0;
         }));

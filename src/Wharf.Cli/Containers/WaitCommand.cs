@@ -18,7 +18,7 @@ public static class WaitCommand
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
             string[] conditions = parse.GetValue(condition) ?? [];
-            ContainerEngine.CheckWaitConditions(conditions);
+            ContainerLifecycle.CheckWaitConditions(conditions);
             var every = Interval(parse.GetValue(interval) ?? "250ms");
             string[] names = parse.GetValue(containers) ?? [];
             bool isLatest = parse.GetValue(latest);
@@ -28,9 +28,9 @@ public static class WaitCommand
             }
 
             var engine = ContainerCli.Engine(context, parse);
-            foreach (string n in isLatest ? [engine.Latest().Id] : names)
+            foreach (string n in isLatest ? [engine.Lifecycle.Latest().Id] : names)
             {
-                int code = await engine.WaitAsync(n, conditions, every, ct).ConfigureAwait(false);
+                int code = await engine.Lifecycle.WaitAsync(n, conditions, every, ct).ConfigureAwait(false);
                 await context.Out.WriteLineAsync(code.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
             }
 

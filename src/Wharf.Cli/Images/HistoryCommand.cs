@@ -26,7 +26,7 @@ public static class HistoryCommand
         var command = new Command(name, "Show history of a specified image") { image, noTrunc, quiet, human, format };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
-            var report = context.Engine(parse).History(parse.GetRequiredValue(image));
+            var report = context.Engine(parse).Local.History(parse.GetRequiredValue(image));
             var now = DateTimeOffset.UtcNow;
             bool full = parse.GetValue(noTrunc);
             bool h = parse.GetValue(human);

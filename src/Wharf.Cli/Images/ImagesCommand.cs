@@ -44,7 +44,7 @@ public static class ImagesCommand
                 throw new WharfException($"\"{sortBy}\" is not a valid field for sorting. Choose from: created, id, repository, size, tag");
             }
 
-            var report = engine.ListImages(new ListImagesOptions { All = parse.GetValue(all), Filters = filters, Store = parse.GetValue(store) });
+            var report = engine.Local.ListImages(new ListImagesOptions { All = parse.GetValue(all), Filters = filters, Store = parse.GetValue(store) });
 
             // podman: repository and tag ascending; created and size newest and largest first.
             report = new ListImagesReport(sortBy switch
@@ -154,7 +154,7 @@ public static class ImagesCommand
                 ["Size"] = image.Size,
                 ["SharedSize"] = 0,
                 ["VirtualSize"] = image.Size,
-                ["Labels"] = engine.Labels(image),
+                ["Labels"] = engine.Local.Labels(image),
                 ["Containers"] = 0,
                 ["Names"] = image.Names.Count == 0 ? null : new JsonArray([.. image.Names.Select(n => (JsonNode?)n)]),
                 ["Digest"] = image.Digest,

@@ -32,7 +32,7 @@ public static class ImportCommand
                     await context.Err.WriteLineAsync("Getting image source signatures").ConfigureAwait(false);
                 }
 
-                string id = await context.Engine(parse).ImportAsync(
+                string id = await context.Engine(parse).Local.ImportAsync(
                     new ImportOptions
                     {
                         Source = input,

@@ -134,7 +134,7 @@ public static class InspectCommand
         {
             try
             {
-                return Wharf.Engine.Containers.InspectDefaults.Complete(containers.Inspect(name));
+                return Wharf.Engine.Containers.InspectDefaults.Complete(containers.Lifecycle.Inspect(name));
             }
             catch (WharfException)
             {
@@ -146,7 +146,7 @@ public static class InspectCommand
         {
             try
             {
-                return images.Inspect([name]).Images.FirstOrDefault();
+                return images.Local.Inspect([name]).Images.FirstOrDefault();
             }
             catch (WharfException)
             {

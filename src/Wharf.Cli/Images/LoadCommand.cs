@@ -27,12 +27,12 @@ public static class LoadCommand
                 var stdin = context.Io.OpenStdin();
                 await using (stdin.ConfigureAwait(false))
                 {
-                    report = await engine.LoadAsync(new LoadOptions(null, stdin, parse.GetValue(quiet)), ct).ConfigureAwait(false);
+                    report = await engine.Local.LoadAsync(new LoadOptions(null, stdin, parse.GetValue(quiet)), ct).ConfigureAwait(false);
                 }
             }
             else
             {
-                report = await engine.LoadAsync(new LoadOptions(path, null, parse.GetValue(quiet)), ct).ConfigureAwait(false);
+                report = await engine.Local.LoadAsync(new LoadOptions(path, null, parse.GetValue(quiet)), ct).ConfigureAwait(false);
             }
 
             foreach (string n in report.Names)

@@ -37,7 +37,7 @@ public static class LoginCommand
                 pw = (await context.Io.In.ReadToEndAsync(ct).ConfigureAwait(false)).TrimEnd('\n', '\r');
             }
 
-            var report = await context.Engine(parse).LoginAsync(new LoginOptions
+            var report = await context.Engine(parse).Registry.LoginAsync(new LoginOptions
             {
                 Registry = parse.GetValue(registry),
                 Username = parse.GetValue(username),

@@ -15,7 +15,7 @@ public static class LogoutCommand
         var command = new Command("logout", "Log out of a container registry") { registry, all, authFile };
         command.SetAction(parse => context.Run(() =>
         {
-            string message = context.Engine(parse).Logout(new LogoutOptions
+            string message = context.Engine(parse).Registry.Logout(new LogoutOptions
             {
                 Registry = parse.GetValue(registry),
                 All = parse.GetValue(all),

@@ -46,7 +46,7 @@ public static class MirrorCommand
             }
 
             var wanted = platforms.Select(ParsePlatform).ToList();
-            var report = await context.Engine(parse).MirrorAsync(new MirrorOptions
+            var report = await context.Engine(parse).Registry.MirrorAsync(new MirrorOptions
             {
                 Sources = args[..^1],
                 Destination = args[^1],

@@ -28,7 +28,7 @@ public static class PruneCommand
                 }
             }
 
-            var report = context.Engine(parse).Prune(new PruneOptions(parse.GetValue(all)));
+            var report = context.Engine(parse).Local.Prune(new PruneOptions(parse.GetValue(all)));
             foreach (string id in report.Deleted)
             {
                 context.Out.WriteLine(id);

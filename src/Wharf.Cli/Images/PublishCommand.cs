@@ -26,7 +26,7 @@ public static class PublishCommand
             var engine = context.Engine(parse);
             foreach (string image in parse.GetRequiredValue(images))
             {
-                var report = await engine.PublishAsync(new PublishOptions(image, parse.GetValue(store), layerFormat), ct).ConfigureAwait(false);
+                var report = await engine.Local.PublishAsync(new PublishOptions(image, parse.GetValue(store), layerFormat), ct).ConfigureAwait(false);
                 if (!parse.GetValue(quiet))
                 {
                     await context.Err.WriteLineAsync($"Published {(report.Names.Count > 0 ? string.Join(", ", report.Names) : report.ImageId[..12])} to {report.Store}: copied {report.BlobsCopied} blob(s), {report.LayersCopied} layer(s){(report.Format == PublishFormats.Squashfs ? " as squashfs" : string.Empty)}").ConfigureAwait(false);
@@ -51,7 +51,7 @@ public static class PublishCommand
             var engine = context.Engine(parse);
             foreach (string image in parse.GetRequiredValue(images))
             {
-                var report = await engine.UnpublishAsync(new UnpublishOptions(image, parse.GetValue(store)), ct).ConfigureAwait(false);
+                var report = await engine.Local.UnpublishAsync(new UnpublishOptions(image, parse.GetValue(store)), ct).ConfigureAwait(false);
                 foreach (string name in report.Names)
                 {
                     await context.Out.WriteLineAsync("Untagged: " + name).ConfigureAwait(false);

@@ -39,7 +39,7 @@ public static class PullCommand
                 (o, a, v) = (parts[0], parts[1], parts.Length == 3 ? parts[2] : v);
             }
 
-            var report = await context.Engine(parse).PullAsync(new PullOptions
+            var report = await context.Engine(parse).Registry.PullAsync(new PullOptions
             {
                 Reference = parse.GetRequiredValue(image),
                 Quiet = parse.GetValue(quiet),

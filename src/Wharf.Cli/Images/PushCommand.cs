@@ -20,7 +20,7 @@ public static class PushCommand
         var command = new Command(name, "Push an image to a specified destination") { image, destination, quiet, tls, certDir, authFile, creds, digestFile };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
-            await context.Engine(parse).PushAsync(new PushOptions
+            await context.Engine(parse).Registry.PushAsync(new PushOptions
             {
                 Source = parse.GetRequiredValue(image),
                 Destination = parse.GetValue(destination),

@@ -31,7 +31,7 @@ public static class RmiCommand
             RemoveImagesReport report;
             try
             {
-                report = Containers.ContainerCli.Engine(context, parse).RemoveImages(
+                report = Containers.ContainerCli.Engine(context, parse).Lifecycle.RemoveImages(
                     new RemoveImagesOptions { Images = names, Force = parse.GetValue(force), All = removeAll, Ignore = parse.GetValue(ignore) });
             }
             catch (RemoveImagesPartialException partial)

@@ -42,12 +42,12 @@ public static class SaveCommand
                 var stdout = context.Io.OpenStdout();
                 await using (stdout.ConfigureAwait(false))
                 {
-                    await engine.SaveAsync(new SaveOptions(names, f, null, stdout, parse.GetValue(quiet)), ct).ConfigureAwait(false);
+                    await engine.Local.SaveAsync(new SaveOptions(names, f, null, stdout, parse.GetValue(quiet)), ct).ConfigureAwait(false);
                 }
             }
             else
             {
-                await engine.SaveAsync(new SaveOptions(names, f, path, null, parse.GetValue(quiet)), ct).ConfigureAwait(false);
+                await engine.Local.SaveAsync(new SaveOptions(names, f, path, null, parse.GetValue(quiet)), ct).ConfigureAwait(false);
             }
 
             return 0;

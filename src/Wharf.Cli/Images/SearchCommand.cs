@@ -24,7 +24,7 @@ public static class SearchCommand
         var command = new Command("search", "Search a registry for an image") { term, limit, listTags, noTrunc, format, tls, certDir, authFile, creds };
         command.SetAction((parse, ct) => context.RunAsync(async () =>
         {
-            var report = await context.Engine(parse).SearchAsync(new SearchOptions
+            var report = await context.Engine(parse).Registry.SearchAsync(new SearchOptions
             {
                 Term = parse.GetRequiredValue(term),
                 Limit = parse.GetValue(limit) ?? 25,

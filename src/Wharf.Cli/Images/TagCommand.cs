@@ -14,7 +14,7 @@ public static class TagCommand
         var command = new Command(name, "Add an additional name to a local image") { image, names };
         command.SetAction(parse => context.Run(() =>
         {
-            context.Engine(parse).Tag(new TagOptions(parse.GetRequiredValue(image), parse.GetRequiredValue(names)));
+            context.Engine(parse).Local.Tag(new TagOptions(parse.GetRequiredValue(image), parse.GetRequiredValue(names)));
             return 0;
         }));
         return command;

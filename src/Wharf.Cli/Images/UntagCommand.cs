@@ -14,7 +14,7 @@ public static class UntagCommand
         var command = new Command(name, "Remove a name from a local image") { image, names };
         command.SetAction(parse => context.Run(() =>
         {
-            context.Engine(parse).Untag(new UntagOptions(parse.GetRequiredValue(image), parse.GetValue(names) ?? []));
+            context.Engine(parse).Local.Untag(new UntagOptions(parse.GetRequiredValue(image), parse.GetValue(names) ?? []));
             return 0;
         }));
         return command;

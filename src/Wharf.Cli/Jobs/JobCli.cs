@@ -229,7 +229,7 @@ public static class JobCli
         var cmd = new Command("cancel", "Cancel a queued or running job") { id };
         cmd.SetAction((parse, ct) => context.RunAsync(async () =>
         {
-            var j = await Task.Run(() => Engine(context, parse).Cancel(parse.GetRequiredValue(id)), ct).ConfigureAwait(false);
+            var j = await Engine(context, parse).CancelAsync(parse.GetRequiredValue(id), ct).ConfigureAwait(false);
             await context.Out.WriteLineAsync(j.Id).ConfigureAwait(false);
             return 0;
         }));

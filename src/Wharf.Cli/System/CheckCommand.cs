@@ -19,7 +19,7 @@ public static class CheckCommand
         var command = new Command("check", "Check storage consistency") { quick, repair, force, max };
         command.SetAction(parse => context.Run(() =>
         {
-            var report = context.Engine(parse).Check(new SystemCheckOptions { Quick = parse.GetValue(quick), Repair = parse.GetValue(repair) });
+            var report = context.Engine(parse).Local.Check(new SystemCheckOptions { Quick = parse.GetValue(quick), Repair = parse.GetValue(repair) });
             foreach (var problem in report.Problems)
             {
                 context.Out.WriteLine(problem.ToString());

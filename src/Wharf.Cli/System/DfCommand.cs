@@ -15,7 +15,7 @@ public static class DfCommand
         var command = new Command("df", "Show wharf disk usage") { verbose, format };
         command.SetAction(parse => context.Run(() =>
         {
-            var report = context.Engine(parse).DiskUsage();
+            var report = context.Engine(parse).Local.DiskUsage();
             if (parse.GetValue(verbose))
             {
                 context.Out.WriteLine("Images space usage:");

@@ -17,7 +17,7 @@ public static class InfoCommand
         command.SetAction(parse => context.Run(() =>
         {
             var engine = context.Engine(parse);
-            var info = engine.Info();
+            var info = engine.Local.Info();
             var containers = new Wharf.Engine.Containers.ContainerEngine(engine, context.Err);
             var list = containers.List();
             string runtimePath;

@@ -37,7 +37,7 @@ public static class ResetCommand
             }
 
             // --root without --runroot names another user's store: leave this user's runroot alone.
-            engine.Reset(keepRunRoot: parse.GetValue(context.RootOption) is not null && parse.GetValue(context.RunRootOption) is null);
+            engine.Local.Reset(keepRunRoot: parse.GetValue(context.RootOption) is not null && parse.GetValue(context.RunRootOption) is null);
             return 0;
         }));
         return command;

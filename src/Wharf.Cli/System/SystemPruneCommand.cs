@@ -45,8 +45,8 @@ public static class SystemPruneCommand
 
             var containers = ContainerCli.Engine(context, parse);
             long before = containers.Images.Store.UsedBytes();
-            var removed = containers.Prune();
-            var images = containers.Images.Prune(new PruneOptions(everything));
+            var removed = containers.Lifecycle.Prune();
+            var images = containers.Images.Local.Prune(new PruneOptions(everything));
             var prunedVolumes = new List<string>();
             if (parse.GetValue(volumes))
             {

@@ -145,7 +145,7 @@ public static class VolumeCli
                 // -f: the containers using it go first, as with podman.
                 foreach (var user in users)
                 {
-                    containers.Remove(user.Id, force: true);
+                    containers.Lifecycle.Remove(user.Id, force: true);
                 }
 
                 store.Remove(n);

@@ -96,33 +96,12 @@ internal static partial class LayerNative
         }
     }
 
-    /// <summary>struct statx, up to the fields read here (the kernel fills what it is given room for).</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct Statx
-    {
-        public uint Mask;
-        public uint BlockSize;
-        public ulong Attributes;
-        public uint Nlink;
-        public uint Uid;
-        public uint Gid;
-        public ushort Mode;
-        private fixed byte _rest[256 - 30];
-    }
-
-    private const int AT_EMPTY_PATH = 0x1000;
-    private const uint STATX_MODE = 0x2;
-    private const uint STATX_UID = 0x8;
-    private const uint STATX_GID = 0x10;
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int statx(int dirfd, string path, int flags, uint mask, out Statx result);
-
     /// <summary>Owner group and mode of what <paramref name="fd"/> (an O_PATH descriptor will do) refers to; null when unknown.</summary>
     public static (uint Gid, uint Mode)? GroupAndMode(int fd)
     {
-        if (statx(fd, string.Empty, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MODE | STATX_GID, out var st) != 0
-            || (st.Mask & (STATX_MODE | STATX_GID)) != (STATX_MODE | STATX_GID))
+        const uint wanted = FileStatus.STATX_MODE | FileStatus.STATX_GID;
+        if (FileStatus.StatX(fd, string.Empty, FileStatus.AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, wanted, out var st) != 0
+            || (st.Mask & wanted) != wanted)
         {
             return null;
         }

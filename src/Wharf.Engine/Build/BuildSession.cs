@@ -226,7 +226,7 @@ internal sealed class BuildSession
 
         try
         {
-            _containers.Images.RemoveImages(new RemoveImagesOptions { Images = ids, Force = true });
+            _containers.Images.Local.RemoveImages(new RemoveImagesOptions { Images = ids, Force = true });
         }
         catch (Exception e) when (e is WharfException or RemoveImagesPartialException)
         {
@@ -403,7 +403,7 @@ internal sealed class BuildSession
 
         try
         {
-            var report = await images.PullAsync(new PullOptions
+            var report = await images.Registry.PullAsync(new PullOptions
             {
                 Reference = name,
                 Quiet = true,
@@ -675,7 +675,7 @@ internal sealed class BuildSession
         ContainerRecord record;
         try
         {
-            record = await _containers.CreateAsync(new CreateOptions
+            record = await _containers.Creator.CreateAsync(new CreateOptions
             {
                 Image = state.ImageId!,
                 Command = argv,
@@ -699,7 +699,7 @@ internal sealed class BuildSession
             int code;
             using (_options.Quiet ? BuildNative.StdoutToStderr() : null)
             {
-                code = await _containers.StartAsync(record.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
+                code = await _containers.Lifecycle.StartAsync(record.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
             }
 
             if (code != 0)
@@ -708,12 +708,12 @@ internal sealed class BuildSession
                 throw new WharfException($"building at STEP \"RUN {string.Join(' ', argv)}\": while running runtime: exit status {code}", code);
             }
 
-            await LayerStepAsync(state, createdBy, _containers.Diff(record.Id), Path.Combine(_containers.Store.Dir(record.Id), "build-layer.tar.gz"), cancellationToken).ConfigureAwait(false);
+            await LayerStepAsync(state, createdBy, _containers.Files.Diff(record.Id), Path.Combine(_containers.Store.Dir(record.Id), "build-layer.tar.gz"), cancellationToken).ConfigureAwait(false);
             PutCache(key, state.ImageId!);
         }
         finally
         {
-            _containers.Remove(record.Id, force: true);
+            _containers.Lifecycle.Remove(record.Id, force: true);
             DeleteSecrets(secrets);
         }
     }

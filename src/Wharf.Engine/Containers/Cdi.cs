@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Wharf.Content.Layers;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -235,7 +236,7 @@ public static class Cdi
     /// <summary>A host device node as the container gets it: type, numbers, mode and owner from the host.</summary>
     public static DeviceNode HostDevice(string hostPath, string containerPath, string permissions)
     {
-        var st = ContainerNative.LStat(hostPath) ?? throw new WharfException($"stat {hostPath}: no such file or directory");
+        var st = FileStatus.LStat(hostPath) ?? throw new WharfException($"stat {hostPath}: no such file or directory");
         uint fmt = st.Mode & ContainerNative.S_IFMT;
         string type = fmt switch
         {

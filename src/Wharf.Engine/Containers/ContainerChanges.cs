@@ -1,3 +1,5 @@
+using Wharf.Content.Layers;
+
 namespace Wharf.Engine.Containers;
 
 public enum ChangeKind
@@ -97,7 +99,7 @@ public static class ContainerChanges
                 continue;
             }
 
-            var st = ContainerNative.LStat(host);
+            var st = FileStatus.LStat(host);
             if (st is null)
             {
                 continue;
@@ -136,7 +138,7 @@ public static class ContainerChanges
         foreach (string lower in lowers)
         {
             string host = Path.Combine(lower, path.TrimStart('/'));
-            if (ContainerNative.LStat(host) is { } st)
+            if (FileStatus.LStat(host) is { } st)
             {
                 return !((st.Mode & ContainerNative.S_IFMT) == ContainerNative.S_IFCHR && st.RdevMajor == 0 && st.RdevMinor == 0);
             }

@@ -1,14 +1,20 @@
 using System.Text.Json.Nodes;
 using Wharf.Client;
 using Wharf.Engine.Storage;
+using Wharf.Engine.Volumes;
 
 namespace Wharf.Engine.Containers;
 
 /// <summary>
-/// podman's container domain on an OCI runtime: each verb takes <c>XxxOptions</c> and returns what
-/// the command line prints. Verbs live in <c>ContainerEngine.Xxx.cs</c> partial files.
+/// podman's container domain on an OCI runtime: the container records (<see cref="Store"/>), the
+/// runtime, the unpacked layers and squashfs mounts, shared by its three parts —
+/// <see cref="Creator"/> (create: image, spec, mounts, named volumes, the root filesystem's
+/// directories), <see cref="Lifecycle"/> (the container's process: start, run, stop, kill, rm,
+/// exec, wait, restart, pause, top, logs, inspect; runtime calls and the waiter) and
+/// <see cref="Files"/> (its filesystem seen from outside: diff, commit, cp, export, mount). Each verb
+/// takes <c>XxxOptions</c> and returns what the command line prints.
 /// </summary>
-public sealed partial class ContainerEngine
+public sealed class ContainerEngine
 {
     private readonly ImageEngine _images;
     private readonly TextWriter _progress;
@@ -22,7 +28,19 @@ public sealed partial class ContainerEngine
         Store = new ContainerStore(images.Storage.GraphRoot, images.Storage.RunRoot, images.Time) { Events = images.Events };
         Layers = new LayerStore(images.Store, images.Storage.Quota);
         Squashfs = new SquashfsMounts(images.Storage.RunRoot, images.Environment.IsRoot);
+        Creator = new ContainerCreator(this);
+        Lifecycle = new ContainerLifecycle(this);
+        Files = new ContainerFiles(this);
     }
+
+    /// <summary>create: a container record, its spec inputs, mounts and root filesystem directories.</summary>
+    public ContainerCreator Creator { get; }
+
+    /// <summary>The container's process: start, run, stop, kill, rm, exec, wait, restart, pause, top, logs, inspect.</summary>
+    public ContainerLifecycle Lifecycle { get; }
+
+    /// <summary>The container's filesystem from outside: diff, commit, cp, export, mount, unmount.</summary>
+    public ContainerFiles Files { get; }
 
     /// <summary>This node's mounts of shared squashfs layers (docs/shared-store.md).</summary>
     public SquashfsMounts Squashfs { get; }
@@ -33,9 +51,9 @@ public sealed partial class ContainerEngine
 
     public ImageEngine Images => _images;
 
-    private HostEnvironment Env => _images.Environment;
+    internal HostEnvironment Env => _images.Environment;
 
-    private DateTimeOffset Now => _images.Time.GetUtcNow();
+    internal DateTimeOffset Now => _images.Time.GetUtcNow();
 
     public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, _images.RuntimeName ?? Env.Get("WHARF_RUNTIME")) { Log = _images.DebugLog, Flags = _images.RuntimeFlags };
 
@@ -62,7 +80,7 @@ public sealed partial class ContainerEngine
     }
 
     /// <summary>overlay unless <c>--storage-opt overlay.mount_program</c> or <c>WHARF_ROOTFS_DRIVER</c> asks for fuse-overlayfs or copy.</summary>
-    private string PreferredDriver => _images.RootfsDriver ?? (Env.Get("WHARF_ROOTFS_DRIVER") is { Length: > 0 } d ? d : "overlay");
+    internal string PreferredDriver => _images.RootfsDriver ?? (Env.Get("WHARF_ROOTFS_DRIVER") is { Length: > 0 } d ? d : "overlay");
 
     /// <summary>Every container with its live state, oldest first.</summary>
     public IReadOnlyList<ContainerRecord> List() => [.. Store.List().Select(Store.Refresh)];
@@ -77,17 +95,73 @@ public sealed partial class ContainerEngine
         return (written, _images.Store.ReadImages().FirstOrDefault(i => i.Id == c.ImageId)?.Size ?? 0);
     }
 
-    /// <summary>The image config's <c>config</c> object, or an empty one.</summary>
-    private static JsonObject ImageRunConfig(JsonObject config) => config["config"] as JsonObject ?? [];
+    /// <summary>Named volumes (<c>run -v NAME:/path</c> creates them on first use).</summary>
+    public VolumeStore Volumes => new(_images);
 
-    private static List<string>? Strings(JsonNode? node) =>
+    /// <summary>The containers whose mounts use the volume's data directory.</summary>
+    public IReadOnlyList<ContainerRecord> UsersOf(VolumeRecord volume)
+    {
+        ArgumentNullException.ThrowIfNull(volume);
+        return [.. List().Where(c => c.Mounts.Any(m => m.Source == volume.Mountpoint))];
+    }
+
+    /// <summary>The image config's <c>config</c> object, or an empty one.</summary>
+    internal static JsonObject ImageRunConfig(JsonObject config) => config["config"] as JsonObject ?? [];
+
+    internal static List<string>? Strings(JsonNode? node) =>
         node is JsonArray a ? [.. a.Select(n => n?.GetValue<string>() ?? string.Empty)] : null;
 
-    private void Event(string status, ContainerRecord c, int exitCode = 0) => _images.Events.Container(status, c, exitCode);
+    internal void Event(string status, ContainerRecord c, int exitCode = 0) => _images.Events.Container(status, c, exitCode);
 
-    private void Progress(string line)
+    internal void Progress(string line)
     {
         _progress.WriteLine(line);
         _progress.Flush();
     }
+}
+
+/// <summary>
+/// A part of a <see cref="ContainerEngine"/>: it works on the engine's container store, runtime
+/// and layers, and holds no state of its own.
+/// </summary>
+public abstract class ContainerEnginePart
+{
+    private protected ContainerEnginePart(ContainerEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        Engine = engine;
+    }
+
+    /// <summary>The engine this part belongs to.</summary>
+    public ContainerEngine Engine { get; }
+
+    private protected ImageEngine Images => Engine.Images;
+
+    private protected ContainerStore Store => Engine.Store;
+
+    private protected LayerStore Layers => Engine.Layers;
+
+    private protected SquashfsMounts Squashfs => Engine.Squashfs;
+
+    private protected Runtime Runtime => Engine.Runtime;
+
+    private protected HostEnvironment Env => Engine.Env;
+
+    private protected DateTimeOffset Now => Engine.Now;
+
+    private protected string PreferredDriver => Engine.PreferredDriver;
+
+    private protected VolumeStore Volumes => Engine.Volumes;
+
+    private protected static JsonObject ImageRunConfig(JsonObject config) => ContainerEngine.ImageRunConfig(config);
+
+    private protected static List<string>? Strings(JsonNode? node) => ContainerEngine.Strings(node);
+
+    private protected IReadOnlyList<ContainerRecord> List() => Engine.List();
+
+    private protected ContainerRecord Lookup(string nameOrId) => Engine.Lookup(nameOrId);
+
+    private protected void Event(string status, ContainerRecord c, int exitCode = 0) => Engine.Event(status, c, exitCode);
+
+    private protected void Progress(string line) => Engine.Progress(line);
 }

@@ -2,12 +2,11 @@ using System.Runtime.InteropServices;
 
 namespace Wharf.Engine.Containers;
 
-/// <summary>The few Linux calls containers need that .NET does not expose: mounts, rlimits, statx, xattrs, signals.</summary>
+/// <summary>The few Linux calls containers need that .NET does not expose: mounts, rlimits, xattrs, signals (statx is Wharf.Content's <see cref="Wharf.Content.Layers.FileStatus"/>).</summary>
 internal static partial class ContainerNative
 {
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
-    public const uint STATX_BASIC_STATS = 0x7ff;
     public const int MNT_DETACH = 2;
     public const int RLIMIT_NPROC = 6;
     public const int RLIMIT_NOFILE = 7;
@@ -27,54 +26,6 @@ internal static partial class ContainerNative
         public ulong Max;
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    public struct StatxTimestamp
-    {
-        public long Seconds;
-        public uint Nanoseconds;
-        public int Reserved;
-    }
-
-    /// <summary>struct statx: one layout on every architecture, unlike struct stat.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public struct Statx
-    {
-        public uint Mask;
-        public uint BlockSize;
-        public ulong Attributes;
-        public uint Nlink;
-        public uint Uid;
-        public uint Gid;
-        public ushort Mode;
-        public ushort Pad1;
-        public ulong Ino;
-        public ulong Size;
-        public ulong Blocks;
-        public ulong AttributesMask;
-        public StatxTimestamp Atime;
-        public StatxTimestamp Btime;
-        public StatxTimestamp Ctime;
-        public StatxTimestamp Mtime;
-        public uint RdevMajor;
-        public uint RdevMinor;
-        public uint DevMajor;
-        public uint DevMinor;
-        public ulong Spare0;
-        public ulong Spare1;
-        public ulong Spare2;
-        public ulong Spare3;
-        public ulong Spare4;
-        public ulong Spare5;
-        public ulong Spare6;
-        public ulong Spare7;
-        public ulong Spare8;
-        public ulong Spare9;
-        public ulong Spare10;
-        public ulong Spare11;
-        public ulong Spare12;
-        public ulong Spare13;
-    }
-
     [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Mount(string source, string target, string fsType, ulong flags, string data);
 
@@ -84,9 +35,6 @@ internal static partial class ContainerNative
     [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
     public static partial int GetRlimit(int resource, out Rlimit limit);
 
-    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int StatX(int dirfd, string path, int flags, uint mask, out Statx result);
-
     [LibraryImport("libc", EntryPoint = "lgetxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial nint LGetXattr(string path, string name, byte[]? value, nuint size);
 
@@ -95,11 +43,6 @@ internal static partial class ContainerNative
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);
-
-    public static Statx? LStat(string path)
-    {
-        return StatX(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out var st) == 0 ? st : null;
-    }
 
     /// <summary>A process exists (kill 0 succeeds or fails only for permission).</summary>
     public static bool ProcessExists(int pid)

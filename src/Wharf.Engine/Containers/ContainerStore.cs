@@ -25,12 +25,13 @@ public sealed class ContainerStore
 {
     private readonly TimeProvider _time;
 
-    /// <param name="time">The engine's clock (<c>EngineOptions.Time</c>), for the times the store records.</param>
-    public ContainerStore(string graphRoot, string runRoot, TimeProvider? time = null)
+    /// <param name="time">The engine's clock (<c>EngineOptions.Time</c>), for the times the store records; required, so no caller reads the system clock behind the engine's back.</param>
+    public ContainerStore(string graphRoot, string runRoot, TimeProvider time)
     {
+        ArgumentNullException.ThrowIfNull(time);
         Root = Path.Combine(graphRoot, "wharf", "containers");
         RuncRoot = Path.Combine(runRoot, "wharf", "runc");
-        _time = time ?? TimeProvider.System;
+        _time = time;
     }
 
     public string Root { get; }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Wharf.Content.Layers;
 
 namespace Wharf.Engine.Containers;
 
@@ -72,7 +73,7 @@ internal static class PrivilegedSpec
                     continue;
                 }
 
-                var st = ContainerNative.LStat(path);
+                var st = FileStatus.LStat(path);
                 if (st is null)
                 {
                     continue;

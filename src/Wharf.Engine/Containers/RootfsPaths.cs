@@ -1,3 +1,5 @@
+using Wharf.Content.Layers;
+
 namespace Wharf.Engine.Containers;
 
 /// <summary>Path lookups inside a container's root filesystem, following symlinks as the container would see them.</summary>
@@ -141,7 +143,7 @@ public static class RootfsPaths
     }
 
     private static bool IsExecutable(string path) =>
-        ContainerNative.StatX(ContainerNative.AT_FDCWD, path, 0, ContainerNative.STATX_BASIC_STATS, out var st) == 0 && (st.Mode & 0x49) != 0;
+        FileStatus.Stat(path) is { } st && (st.Mode & 0x49) != 0;
 
     /// <summary>
     /// A user spec (<c>uid</c>, <c>uid:gid</c>, <c>name</c>, <c>name:group</c>) resolved through the

@@ -17,7 +17,7 @@ public static class ImageHistory
     public const string Missing = "<missing>";
 }
 
-public sealed partial class ImageEngine
+public sealed partial class LocalImages
 {
     /// <summary>
     /// podman image history: the config's history entries, newest first. As libimage does, the

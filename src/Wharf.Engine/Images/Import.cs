@@ -20,7 +20,7 @@ public sealed record ImportOptions
     public IReadOnlyList<string> Changes { get; init; } = [];
 }
 
-public sealed partial class ImageEngine
+public sealed partial class LocalImages
 {
     /// <summary>
     /// podman import: the tarball becomes the single layer of a new image (stored as given, gzip or

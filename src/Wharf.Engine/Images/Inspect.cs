@@ -7,7 +7,7 @@ namespace Wharf.Engine;
 
 public sealed record InspectReport(IReadOnlyList<JsonObject> Images);
 
-public sealed partial class ImageEngine
+public sealed partial class LocalImages
 {
     /// <summary>podman image inspect: one JSON object per image, with podman's keys.</summary>
     public InspectReport Inspect(IReadOnlyList<string> names)
@@ -71,7 +71,7 @@ public sealed partial class ImageEngine
     internal static JsonSerializerOptions InspectJson { get; } = new() { WriteIndented = true };
 }
 
-public sealed partial class ImageEngine
+public sealed partial class LocalImages
 {
     /// <summary>The config's labels, or null.</summary>
     public JsonObject? Labels(ImageRecord image)

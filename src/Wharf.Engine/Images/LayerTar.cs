@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
+using Wharf.Content.Layers;
 using Wharf.Engine.Containers;
 using Wharf.Oci;
 
@@ -95,7 +96,7 @@ internal static class LayerTar
 
     private static async Task WriteEntryAsync(TarWriter writer, string host, string name, Dictionary<ulong, string> links, CancellationToken ct)
     {
-        var st = ContainerNative.LStat(host) ?? throw new WharfException($"commit: {host} vanished while reading");
+        var st = FileStatus.LStat(host) ?? throw new WharfException($"commit: {host} vanished while reading");
         uint fmt = st.Mode & ContainerNative.S_IFMT;
         var xattrs = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (string attr in ContainerNative.ListXattrs(host))
@@ -165,7 +166,7 @@ internal static class LayerTar
         await writer.WriteEntryAsync(entry, ct).ConfigureAwait(false);
     }
 
-    private static PaxTarEntry Fill(PaxTarEntry entry, ContainerNative.Statx st)
+    private static PaxTarEntry Fill(PaxTarEntry entry, FileStatus.Statx st)
     {
         entry.Mode = (UnixFileMode)(st.Mode & 0xFFF);
         entry.Uid = (int)st.Uid;

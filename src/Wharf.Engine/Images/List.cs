@@ -18,12 +18,12 @@ public sealed record ImageSummary(ImageRecord Image, string Repository, string T
 {
     public string Id => Image.Id;
 
-    public IEnumerable<string> RepoDigests => ImageEngine.RepoDigests(Image);
+    public IEnumerable<string> RepoDigests => LocalImages.RepoDigests(Image);
 }
 
 public sealed record ListImagesReport(IReadOnlyList<ImageSummary> Rows);
 
-public sealed partial class ImageEngine
+public sealed partial class LocalImages
 {
     public ListImagesReport ListImages(ListImagesOptions options)
     {

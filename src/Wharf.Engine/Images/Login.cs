@@ -29,7 +29,7 @@ public sealed record LogoutOptions
     public string? AuthFile { get; init; }
 }
 
-public sealed partial class ImageEngine
+public sealed partial class RegistryImages
 {
     /// <summary>
     /// podman login: check the credentials with an authenticated <c>GET /v2/</c> (answering the
@@ -40,7 +40,7 @@ public sealed partial class ImageEngine
         ArgumentNullException.ThrowIfNull(options);
         string key = LoginKey(options.Registry);
         string host = key.Split('/')[0];
-        var authFile = new AuthFile(_options.Environment, options.AuthFile);
+        var authFile = new AuthFile(Options.Environment, options.AuthFile);
         if (options.GetLogin)
         {
             var stored = SafeFind(authFile, key);
@@ -127,9 +127,9 @@ public sealed partial class ImageEngine
             TlsVerify = tlsVerify,
             CertificateDirectory = CertificateDirectory(host, access.CertDir),
             Credential = credential,
-            Transport = _options.Transport is { } t ? new PassThroughHandler(t) : null,
-            RetryDelay = _options.RetryDelay,
-            Time = _options.Time,
+            Transport = Options.Transport is { } t ? new PassThroughHandler(t) : null,
+            RetryDelay = Options.RetryDelay,
+            Time = Options.Time,
         });
         try
         {
@@ -149,7 +149,7 @@ public sealed partial class ImageEngine
     public string Logout(LogoutOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var authFile = new AuthFile(_options.Environment, options.AuthFile);
+        var authFile = new AuthFile(Options.Environment, options.AuthFile);
         if (options.All)
         {
             authFile.RemoveAll();

@@ -43,7 +43,7 @@ public sealed record MirrorOptions
 /// <param name="Failures">One line per image that failed (only more than one with <c>--keep-going</c>).</param>
 public sealed record MirrorReport(int Images, int Copied, int BlobsCopied, int BlobsSkipped, long BytesCopied, IReadOnlyList<string> Failures);
 
-public sealed partial class ImageEngine
+public sealed partial class RegistryImages
 {
     private const string DockerTransport = "docker://";
     private const string OciTransport = "oci:";

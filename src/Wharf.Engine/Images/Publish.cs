@@ -36,7 +36,7 @@ public sealed record UnpublishOptions(string Image, string? Store);
 
 public sealed record UnpublishReport(string ImageId, string Store, IReadOnlyList<string> Names, int Removed);
 
-public sealed partial class ImageEngine
+public sealed partial class LocalImages
 {
     /// <summary>
     /// Copies an image of the user's store into a shared store (docs/shared-store.md): its blobs

@@ -21,7 +21,7 @@ public sealed record PullOptions : RegistryAccess
 
 public sealed record PullReport(string ImageId, string Name);
 
-public sealed partial class ImageEngine
+public sealed partial class RegistryImages
 {
     /// <summary>
     /// podman pull: resolve the name (alias, search registries), then for each candidate fetch
@@ -120,7 +120,7 @@ public sealed partial class ImageEngine
         }
 
         using var clientScope = client;
-        var target = new LocalImageTarget(Store, _options.Time) { Location = location.Name };
+        var target = new LocalImageTarget(Store, Options.Time) { Location = location.Name };
         // Layers unpack while they download, as podman's pull leaves them, so the first run does not
         // wait for them (WHARF_UNPACK_ON_PULL=0 keeps pull to blob copying).
         var layers = Environment.Get("WHARF_UNPACK_ON_PULL") == "0" ? null : new Containers.LayerStore(Store, Storage.Quota);
@@ -173,7 +173,7 @@ public sealed partial class ImageEngine
 
         using var inflightScope = inflight;
         Log(options.Quiet, "Getting image source signatures");
-        var progress = options.Quiet ? null : _options.TransferProgress;
+        var progress = options.Quiet ? null : Options.TransferProgress;
         var route = progress.Route(line => Log(options.Quiet, line));
         try
         {
@@ -230,7 +230,7 @@ public sealed partial class ImageEngine
         return sources;
     }
 
-    private static string Architecture(PullOptions options) => options.Architecture ?? RuntimeInformation.OSArchitecture switch
+    internal static string Architecture(PullOptions options) => options.Architecture ?? RuntimeInformation.OSArchitecture switch
     {
         System.Runtime.InteropServices.Architecture.X64 => "amd64",
         System.Runtime.InteropServices.Architecture.Arm64 => "arm64",

@@ -20,7 +20,7 @@ public sealed record PushOptions : RegistryAccess
 
 public sealed record PushReport(string Destination, string ManifestDigest);
 
-public sealed partial class ImageEngine
+public sealed partial class RegistryImages
 {
     /// <summary>
     /// podman push: blobs the destination has are skipped, blobs another repository of the same
@@ -29,7 +29,7 @@ public sealed partial class ImageEngine
     public async Task<PushReport> PushAsync(PushOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var image = LookupImage(options.Source);
+        var image = Engine.Local.LookupImage(options.Source);
         string destinationText = options.Destination ?? (ImageNames.Parse(options.Source).Domain is not null
             ? options.Source
             : image.Names.FirstOrDefault() ?? throw new WharfException($"{options.Source}: no destination given for an image without a name"));
@@ -47,7 +47,7 @@ public sealed partial class ImageEngine
 
         using var client = CreateClient(destination.Domain!, destination.Name, options);
         var repository = client.Repository(destination.Path);
-        var source = new LocalImageTarget(Store, _options.Time);
+        var source = new LocalImageTarget(Store, Options.Time);
         var manifest = LocalImageTarget.ManifestDescriptor(image);
         var mountSources = image.Locations
             .Where(l => l.StartsWith(destination.Domain + "/", StringComparison.Ordinal))
@@ -57,7 +57,7 @@ public sealed partial class ImageEngine
             .ToList();
 
         Log(options.Quiet, "Getting image source signatures");
-        var progress = options.Quiet ? null : _options.TransferProgress;
+        var progress = options.Quiet ? null : Options.TransferProgress;
         var route = progress.Route(line => Log(options.Quiet, line));
         try
         {

@@ -27,7 +27,7 @@ public sealed record PruneOptions(bool All);
 
 public sealed record PruneReport(IReadOnlyList<string> Deleted, long Reclaimed);
 
-public sealed partial class ImageEngine
+public sealed partial class LocalImages
 {
     /// <summary>
     /// podman rmi: by name removes that name and deletes the image when it was the last; by ID
@@ -146,7 +146,7 @@ public sealed partial class ImageEngine
     /// </summary>
     private List<(ImageRecord Image, string? Name)> RefuseOrRemoveUsers(List<(ImageRecord Image, string? Name)> targets, RemoveImagesOptions options, List<WharfException> errors)
     {
-        var users = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot).List().ToLookup(c => c.ImageId, StringComparer.Ordinal);
+        var users = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot, Time).List().ToLookup(c => c.ImageId, StringComparer.Ordinal);
         var namesLeft = targets.Select(t => t.Image).DistinctBy(i => i.Id).ToDictionary(i => i.Id, i => i.Names.Count, StringComparer.Ordinal);
         var kept = new List<(ImageRecord Image, string? Name)>();
         var removedFor = new HashSet<string>(StringComparer.Ordinal);
@@ -216,7 +216,7 @@ public sealed partial class ImageEngine
         ArgumentNullException.ThrowIfNull(options);
         var deleted = new List<string>();
         long reclaimed = 0;
-        var used = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot).List().Select(c => c.ImageId).ToHashSet(StringComparer.Ordinal);
+        var used = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot, Time).List().Select(c => c.ImageId).ToHashSet(StringComparer.Ordinal);
         Store.Update(images =>
         {
             foreach (var image in images.Where(i => (options.All || i.Names.Count == 0) && !used.Contains(i.Id)).ToList())

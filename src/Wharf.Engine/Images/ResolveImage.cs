@@ -16,7 +16,7 @@ public sealed record ResolveImageOptions : RegistryAccess
 /// </summary>
 public sealed record ResolveImageReport(string Pinned, string Digest, bool Local);
 
-public sealed partial class ImageEngine
+public sealed partial class RegistryImages
 {
     /// <summary>
     /// Resolves a reference as <c>run</c> would find it (local image first, else the registry: alias,

@@ -18,7 +18,7 @@ public sealed record LoadOptions(string? Path, Stream? Input, bool Quiet);
 
 public sealed record LoadReport(IReadOnlyList<string> Names);
 
-public sealed partial class ImageEngine
+public sealed partial class LocalImages
 {
     private static readonly DateTimeOffset Epoch = DateTimeOffset.UnixEpoch;
 
@@ -99,7 +99,7 @@ public sealed partial class ImageEngine
     private async Task SaveOciDirAsync(List<(string Input, ImageRecord Image)> images, string dir, bool quiet, CancellationToken ct)
     {
         var layout = new OciLayoutTarget(dir).Initialize();
-        var source = new LocalImageTarget(Store, _options.Time);
+        var source = new LocalImageTarget(Store, Options.Time);
         foreach (var (input, image) in images)
         {
             var manifest = LocalImageTarget.ManifestDescriptor(image);
@@ -406,10 +406,10 @@ public sealed partial class ImageEngine
         Log(quiet, "Getting image source signatures");
         foreach (var entry in layout.ReadIndex())
         {
-            var target = new LocalImageTarget(Store, _options.Time);
+            var target = new LocalImageTarget(Store, Options.Time);
             var root = await CopyEngine.CopyGraphAsync(layout, target, entry, new CopyOptions
             {
-                SelectManifest = ms => SelectPlatform(ms, new PullOptions { Reference = "load" }),
+                SelectManifest = ms => RegistryImages.SelectPlatform(ms, new PullOptions { Reference = "load" }),
                 Progress = e =>
                 {
                     if (e.Kind == CopyEventKind.Copying)
@@ -471,7 +471,7 @@ public sealed partial class ImageEngine
                 var written = await writer.WriteConfigAsync(config, ImageFormat.Oci, ct).ConfigureAwait(false);
                 var manifest = (await writer.WriteManifestAsync(written, layers, ImageFormat.Oci, null, ct).ConfigureAwait(false)).Manifest;
                 Log(quiet, "Writing manifest to image destination");
-                var target = new LocalImageTarget(Store, _options.Time);
+                var target = new LocalImageTarget(Store, Options.Time);
                 var tags = (item["RepoTags"] as JsonArray ?? []).Select(t => t!.GetValue<string>()).ToList();
                 if (tags.Count == 0)
                 {

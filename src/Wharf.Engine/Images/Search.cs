@@ -15,7 +15,7 @@ public sealed record SearchResult(string Index, string Name, string Description,
 
 public sealed record SearchReport(IReadOnlyList<SearchResult> Results, IReadOnlyList<(string Name, IReadOnlyList<string> Tags)> Tags, IReadOnlyList<string> Warnings);
 
-public sealed partial class ImageEngine
+public sealed partial class RegistryImages
 {
     /// <summary>
     /// podman search: <c>REGISTRY/TERM</c> searches that registry, a bare term every

@@ -6,7 +6,7 @@ public sealed record TagOptions(string Image, IReadOnlyList<string> NewNames);
 
 public sealed record UntagOptions(string Image, IReadOnlyList<string> Names);
 
-public sealed partial class ImageEngine
+public sealed partial class LocalImages
 {
     /// <summary>Finds a local image by name, ID or ID prefix, or fails as podman: <c>NAME: image not known</c>.</summary>
     public ImageRecord LookupImage(string input, int exitCodeWhenMissing = 125)

@@ -62,7 +62,7 @@ public sealed class JobEngine
     public async Task<string> SubmitAsync(JobSpec spec, string workingDirectory, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var resolved = await _containers.Images.ResolveImageAsync(new ResolveImageOptions
+        var resolved = await _containers.Images.Registry.ResolveImageAsync(new ResolveImageOptions
         {
             Reference = spec.Image,
             TlsVerify = spec.TlsVerify,
@@ -240,7 +240,7 @@ public sealed class JobEngine
     }
 
     /// <summary>Cancels a queued or running job; returns its record once it has ended (bounded wait).</summary>
-    public JobRecord Cancel(string id)
+    public async Task<JobRecord> CancelAsync(string id, CancellationToken cancellationToken)
     {
         var job = Status(id);
         if (JobStates.IsFinal(job.State))
@@ -257,7 +257,7 @@ public sealed class JobEngine
                 fresh.CancelRequested = true;
                 Store.Write(fresh);
             });
-            return WaitFinal(id, TimeSpan.FromSeconds(60));
+            return await WaitFinalAsync(id, TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
         }
 
         var now = Store.Locked(() =>
@@ -275,10 +275,10 @@ public sealed class JobEngine
         });
         if (now.State == JobStates.Running)
         {
-            StopContainer(now);
+            await StopContainerAsync(now, cancellationToken).ConfigureAwait(false);
         }
 
-        var ended = WaitFinal(id, TimeSpan.FromSeconds(60));
+        var ended = await WaitFinalAsync(id, TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
 
         // stop's own bookkeeping can race the run's --rm; make sure nothing of the container is left.
         RemoveContainer(ended);
@@ -286,7 +286,7 @@ public sealed class JobEngine
     }
 
     /// <summary>Stops the job's container; the supervisor may still be creating it, so a missing one is retried briefly.</summary>
-    private void StopContainer(JobRecord job)
+    private async Task StopContainerAsync(JobRecord job, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(30))
@@ -296,7 +296,7 @@ public sealed class JobEngine
                 var c = _containers.Lookup(job.Container ?? "wharf-job-" + job.Id);
                 if (c.State == ContainerStates.Running)
                 {
-                    _containers.Stop(c.Id, 10);
+                    _containers.Lifecycle.Stop(c.Id, 10);
                     return;
                 }
             }
@@ -309,11 +309,11 @@ public sealed class JobEngine
                 return;
             }
 
-            Thread.Sleep(100);
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private JobRecord WaitFinal(string id, TimeSpan limit)
+    private async Task<JobRecord> WaitFinalAsync(string id, TimeSpan limit, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         while (true)
@@ -324,7 +324,7 @@ public sealed class JobEngine
                 return job;
             }
 
-            Thread.Sleep(100);
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -337,7 +337,7 @@ public sealed class JobEngine
 
         try
         {
-            _containers.Remove(job.Container, force: true);
+            _containers.Lifecycle.Remove(job.Container, force: true);
         }
         catch (Exception e) when (e is WharfException or IOException)
         {
@@ -482,7 +482,7 @@ public sealed class JobEngine
                 TlsVerify = job.Spec.TlsVerify,
                 Quiet = true,
             };
-            (_, code) = await _containers.RunAsync(options, detach: false, cancellationToken).ConfigureAwait(false);
+            (_, code) = await _containers.Lifecycle.RunAsync(options, detach: false, cancellationToken).ConfigureAwait(false);
         }
         catch (WharfException e)
         {

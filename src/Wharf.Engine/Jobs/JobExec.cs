@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Wharf.Client;
 using Wharf.Client.Processes;
+using Wharf.Content.Layers;
 using Wharf.Engine.Containers;
 
 namespace Wharf.Engine.Jobs;
@@ -266,7 +267,7 @@ public static class JobExec
         string? data = Setting(env, "DATA_VOLUME")?.TrimEnd('/');
         if (data is { Length: > 0 })
         {
-            if (ContainerNative.LStat(data) is not { } st)
+            if (FileStatus.LStat(data) is not { } st)
             {
                 throw new WharfException($"the data volume {data} does not exist");
             }
@@ -351,7 +352,7 @@ public static class JobExec
         startup.CancelAfter(TimeSpan.FromSeconds(timeout));
         try
         {
-            created = await containers.CreateAsync(create, startup.Token).ConfigureAwait(false);
+            created = await containers.Creator.CreateAsync(create, startup.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (signals.ExitCode is { } code && e is OperationCanceledException or WharfException or IOException or HttpRequestException or RegistryException)
         {
@@ -376,7 +377,7 @@ public static class JobExec
                 return early;
             }
 
-            int exit = await containers.StartAsync(created.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
+            int exit = await containers.Lifecycle.StartAsync(created.Id, attach: true, interactive: false, cancellationToken).ConfigureAwait(false);
             if (signals.ExitCode is { } code)
             {
                 // Killed by TERM after the grace period (137) or ended by it (143): the signal's code either way.
@@ -479,7 +480,7 @@ public static class JobExec
     {
         try
         {
-            containers.Remove(id, force: true);
+            containers.Lifecycle.Remove(id, force: true);
         }
         catch (Exception e) when (e is WharfException or IOException)
         {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Wharf.Client.Processes;
+using Wharf.Content.Layers;
 
 namespace Wharf.Engine.Rootless;
 
@@ -74,7 +75,7 @@ public static partial class UserNamespace
 
     private static uint OwnerOf(string path)
     {
-        var st = Containers.ContainerNative.LStat(path) ?? throw new WharfException($"stat {path}: not found");
+        var st = FileStatus.LStat(path) ?? throw new WharfException($"stat {path}: not found");
         return st.Uid;
     }
 

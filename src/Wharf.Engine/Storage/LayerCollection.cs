@@ -4,7 +4,7 @@ using Wharf.Oci;
 
 namespace Wharf.Engine;
 
-public sealed partial class ImageEngine
+public sealed partial class LocalImages
 {
     /// <summary>
     /// Deletes the unpacked layers (<c>wharf/layers/&lt;chainid&gt;</c>) that no image in the index

@@ -28,10 +28,8 @@ public sealed record DfReport(int Images, int Active, long Size, long Reclaimabl
 
 public sealed record InfoReport(StorageConfig Storage, string StoreRoot, int ImageCount, string RegistriesConf, IReadOnlyList<string> SearchRegistries, string Arch, string Os, string Version);
 
-public sealed partial class ImageEngine
+public sealed partial class LocalImages
 {
-    public static string Version => typeof(ImageEngine).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
-
     /// <summary>podman system df for images: sizes as podman counts them, blobs shared between images counted once.</summary>
     public DfReport DiskUsage()
     {
@@ -76,7 +74,7 @@ public sealed partial class ImageEngine
 
         // An image is active when a container (running or not, as podman counts) was created from it;
         // what only inactive images hold is reclaimable.
-        var containers = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot).List();
+        var containers = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot, Time).List();
         var used = containers.Select(c => c.ImageId).ToHashSet(StringComparer.Ordinal);
         var activeBlobs = new HashSet<string>(StringComparer.Ordinal);
         long activeSize = 0;
@@ -90,7 +88,7 @@ public sealed partial class ImageEngine
             activeSize += image.Size - image.Blobs.Skip(1).Distinct().Sum(BlobUncompressedSize);
         }
 
-        var containerStore = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot);
+        var containerStore = new Containers.ContainerStore(Storage.GraphRoot, Storage.RunRoot, Time);
         long containerSize = 0, containerReclaimable = 0;
         foreach (var c in containers)
         {
@@ -171,7 +169,7 @@ public sealed partial class ImageEngine
 
     public InfoReport Info()
     {
-        string arch = Architecture(new PullOptions { Reference = "info" });
-        return new InfoReport(Storage, Store.Root, Store.ReadImages().Count, Registries.MainPath, Registries.UnqualifiedSearchRegistries, arch, "linux", Version);
+        string arch = RegistryImages.Architecture(new PullOptions { Reference = "info" });
+        return new InfoReport(Storage, Store.Root, Store.ReadImages().Count, Registries.MainPath, Registries.UnqualifiedSearchRegistries, arch, "linux", ImageEngine.Version);
     }
 }

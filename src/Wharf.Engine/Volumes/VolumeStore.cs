@@ -34,7 +34,7 @@ public sealed class VolumeStore(string root, TimeProvider? time = null, Events.E
         ArgumentNullException.ThrowIfNull(name);
         try
         {
-            ContainerEngine.CheckName(name);
+            ContainerLifecycle.CheckName(name);
         }
         catch (WharfException e)
         {

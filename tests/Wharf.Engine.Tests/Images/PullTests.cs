@@ -120,9 +120,9 @@ public sealed class PullTests : IDisposable
         var arm = AddIndex();
         var engine = Engine();
 
-        var report = await engine.PullAsync(new PullOptions { Reference = "reg.test/lib/multi:1", Architecture = "arm64" }, CancellationToken.None);
+        var report = await engine.Registry.PullAsync(new PullOptions { Reference = "reg.test/lib/multi:1", Architecture = "arm64" }, CancellationToken.None);
 
-        var image = engine.LookupImage("reg.test/lib/multi:1");
+        var image = engine.Local.LookupImage("reg.test/lib/multi:1");
         Assert.Equal(arm.Digest.ToString(), image.Digest);
         Assert.Equal(report.ImageId, image.Id);
         Assert.DoesNotContain(_registry.Log, l => l.Contains("amd-only", StringComparison.Ordinal));
@@ -135,7 +135,7 @@ public sealed class PullTests : IDisposable
         var engine = Engine();
 
         var e = await Assert.ThrowsAsync<WharfException>(() =>
-            engine.PullAsync(new PullOptions { Reference = "reg.test/lib/multi:1", Architecture = "s390x" }, CancellationToken.None));
+            engine.Registry.PullAsync(new PullOptions { Reference = "reg.test/lib/multi:1", Architecture = "s390x" }, CancellationToken.None));
 
         Assert.Contains("no image found in manifest list for architecture s390x", e.Message, StringComparison.Ordinal);
     }
@@ -147,7 +147,7 @@ public sealed class PullTests : IDisposable
         var log = new StringWriter();
         var engine = Engine("[aliases]\n\"mybb\" = \"reg.test/lab/bb\"\n", log);
 
-        var report = await engine.PullAsync(new PullOptions { Reference = "mybb:1" }, CancellationToken.None);
+        var report = await engine.Registry.PullAsync(new PullOptions { Reference = "mybb:1" }, CancellationToken.None);
 
         Assert.Equal("reg.test/lab/bb:1", report.Name);
         Assert.StartsWith("Resolved \"mybb\" as an alias (", log.ToString(), StringComparison.Ordinal);
@@ -158,10 +158,10 @@ public sealed class PullTests : IDisposable
     {
         _registry.AddImage("lab/bb", "1", "amd64");
         var engine = Engine();
-        await engine.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
+        await engine.Registry.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
         _registry.Log.Clear();
 
-        await engine.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
+        await engine.Registry.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
 
         Assert.DoesNotContain(_registry.Log, l => l.StartsWith("GET /v2/lab/bb/blobs/", StringComparison.Ordinal));
     }
@@ -172,7 +172,7 @@ public sealed class PullTests : IDisposable
         _registry.AddImage("mirror/bb", "1", "amd64");
         var engine = Engine("[[registry]]\nprefix = \"harbor.example.org/lab\"\nlocation = \"reg.test/mirror\"\n");
 
-        var report = await engine.PullAsync(new PullOptions { Reference = "harbor.example.org/lab/bb:1" }, CancellationToken.None);
+        var report = await engine.Registry.PullAsync(new PullOptions { Reference = "harbor.example.org/lab/bb:1" }, CancellationToken.None);
 
         Assert.Equal("harbor.example.org/lab/bb:1", report.Name);
         Assert.Contains("GET /v2/mirror/bb/manifests/1", _registry.Log);
@@ -184,7 +184,7 @@ public sealed class PullTests : IDisposable
         _registry.AddImage("lab/bb", "1", "amd64");
         var engine = Engine("[[registry]]\nlocation = \"reg.test\"\n[[registry.mirror]]\nlocation = \"mirror.test\"\n");
 
-        var report = await engine.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
+        var report = await engine.Registry.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
 
         Assert.Equal("reg.test/lab/bb:1", report.Name);
         Assert.All(_registry.Hosts, h => Assert.Equal("mirror.test", h));
@@ -197,7 +197,7 @@ public sealed class PullTests : IDisposable
         _registry.DownHosts.Add("mirror.test");
         var engine = Engine("[[registry]]\nlocation = \"reg.test\"\n[[registry.mirror]]\nlocation = \"mirror.test\"\n");
 
-        var report = await engine.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
+        var report = await engine.Registry.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
 
         Assert.Equal("reg.test/lab/bb:1", report.Name);
         Assert.Contains("reg.test", _registry.Hosts);
@@ -209,7 +209,7 @@ public sealed class PullTests : IDisposable
         _registry.AddImage("lab/bb", "1", "amd64");
         var engine = Engine("[[registry]]\nlocation = \"reg.test\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"mirror.test\"\n");
 
-        await engine.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
+        await engine.Registry.PullAsync(new PullOptions { Reference = "reg.test/lab/bb:1" }, CancellationToken.None);
 
         Assert.DoesNotContain("mirror.test", _registry.Hosts);
     }
@@ -219,7 +219,7 @@ public sealed class PullTests : IDisposable
     {
         var engine = Engine("[[registry]]\nlocation = \"reg.test\"\nblocked = true\n");
 
-        var e = await Assert.ThrowsAsync<WharfException>(() => engine.PullAsync(new PullOptions { Reference = "reg.test/x" }, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<WharfException>(() => engine.Registry.PullAsync(new PullOptions { Reference = "reg.test/x" }, CancellationToken.None));
 
         Assert.StartsWith("initializing source docker://reg.test/x:latest: registry reg.test is blocked in ", e.Message, StringComparison.Ordinal);
         Assert.Empty(_registry.Log);
@@ -244,11 +244,11 @@ public sealed class ConcurrentPullTests : IDisposable
         var env = new HostEnvironment(_ => null, Path.Combine(_dir, "home"), 0, Path.Combine(_dir, "etc"));
         var pulls = Enumerable.Range(0, 8).Select(i => Task.Run(() =>
             new ImageEngine(new EngineOptions { Environment = env, Root = Path.Combine(_dir, "graph"), RunRoot = Path.Combine(_dir, "run"), Transport = registry })
-                .PullAsync(new PullOptions { Reference = $"reg.test/lab/app{i}:1" }, CancellationToken.None)));
+                .Registry.PullAsync(new PullOptions { Reference = $"reg.test/lab/app{i}:1" }, CancellationToken.None)));
 
         await Task.WhenAll(pulls);
 
         var engine = new ImageEngine(new EngineOptions { Environment = env, Root = Path.Combine(_dir, "graph"), RunRoot = Path.Combine(_dir, "run") });
-        Assert.Equal(8, engine.ListImages(new ListImagesOptions()).Rows.Count);
+        Assert.Equal(8, engine.Local.ListImages(new ListImagesOptions()).Rows.Count);
     }
 }

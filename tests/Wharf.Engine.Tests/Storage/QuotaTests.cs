@@ -95,7 +95,7 @@ public sealed class QuotaTests : IDisposable
         _registry.AddImage("lab/big", "1", "amd64");
         var engine = Engine(new() { ["WHARF_STORAGE_QUOTA"] = "500B" });
 
-        var e = await Assert.ThrowsAsync<StoreFullException>(() => engine.PullAsync(new PullOptions { Reference = "reg.test/lab/big:1" }, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<StoreFullException>(() => engine.Registry.PullAsync(new PullOptions { Reference = "reg.test/lab/big:1" }, CancellationToken.None));
 
         Assert.StartsWith("pulling reg.test/lab/big:1: not enough space in the image store: needs ", e.Message, StringComparison.Ordinal);
         Assert.Contains("free of quota 500B (used 0B)", e.Message, StringComparison.Ordinal);
@@ -113,11 +113,11 @@ public sealed class QuotaTests : IDisposable
         _registry.AddImage("lab/one", "1", "amd64");
         _registry.AddImage("lab/two", "1", "arm64");
         var vars = new Dictionary<string, string> { ["WHARF_STORAGE_QUOTA"] = "3KB" };
-        await Engine(vars).PullAsync(new PullOptions { Reference = "reg.test/lab/one:1" }, CancellationToken.None);
+        await Engine(vars).Registry.PullAsync(new PullOptions { Reference = "reg.test/lab/one:1" }, CancellationToken.None);
         long used = Engine(vars).Store.UsedBytes();
         Assert.InRange(used, 1000, 3000);
 
-        var e = await Assert.ThrowsAsync<StoreFullException>(() => Engine(vars).PullAsync(new PullOptions { Reference = "reg.test/lab/two:1" }, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<StoreFullException>(() => Engine(vars).Registry.PullAsync(new PullOptions { Reference = "reg.test/lab/two:1" }, CancellationToken.None));
 
         Assert.Contains($"(used {ByteSize.Format(used)})", e.Message, StringComparison.Ordinal);
         Assert.Single(Engine(vars).Store.ReadImages());
@@ -181,7 +181,7 @@ public sealed class QuotaTests : IDisposable
     {
         var engine = Engine(new() { ["WHARF_STORAGE_QUOTA"] = "50GB" });
 
-        var report = engine.DiskUsage();
+        var report = engine.Local.DiskUsage();
 
         Assert.Equal(50_000_000_000L, report.Quota);
         Assert.Equal(0, report.StoreUsed);
@@ -195,7 +195,7 @@ public sealed class QuotaTests : IDisposable
         Directory.CreateDirectory(Path.Combine(home, "Documents"));
         File.WriteAllText(Path.Combine(home, "notes.txt"), "keep");
 
-        var e = Assert.Throws<WharfException>(() => Engine(root: home).Reset(keepRunRoot: true));
+        var e = Assert.Throws<WharfException>(() => Engine(root: home).Local.Reset(keepRunRoot: true));
 
         Assert.Contains("is not a container storage root", e.Message, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(home, "notes.txt")));
@@ -206,10 +206,10 @@ public sealed class QuotaTests : IDisposable
     {
         _registry.AddImage("lab/one", "1", "amd64");
         string other = Path.Combine(_dir, "bob-storage");
-        await Engine(root: other).PullAsync(new PullOptions { Reference = "reg.test/lab/one:1" }, CancellationToken.None);
+        await Engine(root: other).Registry.PullAsync(new PullOptions { Reference = "reg.test/lab/one:1" }, CancellationToken.None);
         Directory.CreateDirectory(Path.Combine(_dir, "run"));
 
-        Engine(root: other).Reset(keepRunRoot: true);
+        Engine(root: other).Local.Reset(keepRunRoot: true);
 
         Assert.False(Directory.Exists(other));
         Assert.True(Directory.Exists(Path.Combine(_dir, "run")));

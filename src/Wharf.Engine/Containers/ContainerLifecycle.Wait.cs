@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Wharf.Engine.Containers;
 
 /// <summary>wait, exists, rename, restart and port: verbs that only read or relabel a container's record.</summary>
-public sealed partial class ContainerEngine
+public sealed partial class ContainerLifecycle
 {
     /// <summary>podman's wait conditions (podman-wait(1)); healthy/unhealthy need health checks, which wharf has not.</summary>
     private static readonly HashSet<string> WaitConditions = new(StringComparer.Ordinal)
@@ -146,7 +146,7 @@ public sealed partial class ContainerEngine
 
 }
 
-public sealed partial class ContainerEngine
+public sealed partial class ContainerLifecycle
 {
     /// <summary>podman top: the running container's processes, as podman's ps descriptors.</summary>
     public TopReport Top(string nameOrId, IReadOnlyList<string> descriptors)

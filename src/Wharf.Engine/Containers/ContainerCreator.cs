@@ -89,9 +89,19 @@ public sealed record CreateOptions : RegistryAccess
     public string? Gpus { get; init; }
 }
 
-public sealed partial class ContainerEngine
+/// <summary>
+/// create: resolves (or pulls) the image, writes the container's record with its spec inputs (env,
+/// mounts, user, network, devices, limits), creates named volumes on first use and prepares the
+/// root filesystem's directories. Part of <see cref="ContainerEngine"/>.
+/// </summary>
+public sealed partial class ContainerCreator : ContainerEnginePart
 {
     private static readonly string[] ManagedFiles = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv"];
+
+    internal ContainerCreator(ContainerEngine engine)
+        : base(engine)
+    {
+    }
 
     /// <summary>podman create: resolve (and pull) the image, unpack its layers, record the container.</summary>
     public async Task<ContainerRecord> CreateAsync(CreateOptions options, CancellationToken cancellationToken)
@@ -136,12 +146,12 @@ public sealed partial class ContainerEngine
         JsonObject config;
         if (driver == "copy")
         {
-            var manifest = Oci.ManifestParser.Parse(_images.Store.ReadBlob(image.Digest), image.ManifestMediaType);
-            config = JsonNode.Parse(_images.Store.ReadBlob(manifest.Config!.Digest)) as JsonObject ?? [];
+            var manifest = Oci.ManifestParser.Parse(Images.Store.ReadBlob(image.Digest), image.ManifestMediaType);
+            config = JsonNode.Parse(Images.Store.ReadBlob(manifest.Config!.Digest)) as JsonObject ?? [];
         }
         else
         {
-            unpacked = await Layers.EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken, SquashfsLower).ConfigureAwait(false);
+            unpacked = await Layers.EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken, Engine.Lifecycle.SquashfsLower).ConfigureAwait(false);
             config = unpacked.Config;
         }
 
@@ -206,7 +216,7 @@ public sealed partial class ContainerEngine
 
         if (options.Replace && options.Name is { } replaced && Store.List().FirstOrDefault(c => c.Name == replaced) is { } old)
         {
-            Remove(old, force: true);
+            Engine.Lifecycle.Remove(old, force: true);
         }
 
         var record = Store.Locked(() =>
@@ -276,7 +286,7 @@ public sealed partial class ContainerEngine
         }
         catch
         {
-            RemoveFiles(record);
+            Engine.Lifecycle.RemoveFiles(record);
             throw;
         }
 
@@ -302,15 +312,15 @@ public sealed partial class ContainerEngine
         // One fetch per node: the tasks of a job that start together with an image this store
         // lacks queue on a lock (flock: a killed holder releases it); the first pulls and unpacks,
         // the others then find it. A failed fetch leaves the next waiter to try.
-        string lockPath = _images.Store.FetchLockPath(options.Image);
-        _images.DebugLog?.Invoke($"Waiting for the fetch lock of {options.Image} ({lockPath})");
+        string lockPath = Images.Store.FetchLockPath(options.Image);
+        Images.DebugLog?.Invoke($"Waiting for the fetch lock of {options.Image} ({lockPath})");
         using var fetching = await FileLock.AcquireAsync(lockPath, $"fetching {options.Image}", TimeSpan.FromHours(2), cancellationToken).ConfigureAwait(false);
         if (options.Pull != "always" && Lookup(options) is { } fetched)
         {
             return fetched;
         }
 
-        var report = await _images.PullAsync(new PullOptions
+        var report = await Images.Registry.PullAsync(new PullOptions
         {
             Reference = options.Image,
             Quiet = options.Quiet,
@@ -318,7 +328,7 @@ public sealed partial class ContainerEngine
             AuthFile = options.AuthFile,
             Credentials = options.Credentials,
         }, cancellationToken).ConfigureAwait(false);
-        var pulled = _images.Store.ReadImages().First(i => i.Id == report.ImageId);
+        var pulled = Images.Store.ReadImages().First(i => i.Id == report.ImageId);
         if (PreferredDriver != "copy")
         {
             // Unpacked under the lock too, so the waiters reuse the layers instead of unpacking them again.
@@ -330,7 +340,7 @@ public sealed partial class ContainerEngine
 
     private ImageRecord? Lookup(CreateOptions options)
     {
-        var images = _images.Store.ReadImages();
+        var images = Images.Store.ReadImages();
         if (options.Image.Contains('@', StringComparison.Ordinal))
         {
             // A pinned digest (a job's image) is the same content wherever it is: the read-only
@@ -341,7 +351,7 @@ public sealed partial class ContainerEngine
         var found = ImageNames.Lookup(images, options.Image, []);
         if (found is null && Oci.Reference.TryParse(ImageNames.StripTransport(options.Image), out var reference, out _) && reference.Domain is null)
         {
-            found = ImageNames.Lookup(images, options.Image, _images.Registries.UnqualifiedSearchRegistries);
+            found = ImageNames.Lookup(images, options.Image, Images.Registries.UnqualifiedSearchRegistries);
         }
 
         return found;

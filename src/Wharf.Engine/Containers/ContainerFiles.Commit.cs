@@ -29,7 +29,7 @@ public sealed record CommitOptions
 /// <param name="ManifestDigest">The new manifest's digest.</param>
 public sealed record CommitReport(string ImageId, string? Name, string ManifestDigest);
 
-public sealed partial class ContainerEngine
+public sealed partial class ContainerFiles
 {
     /// <summary>podman container diff: A/C/D lines, sorted by path.</summary>
     public IReadOnlyList<ContainerChange> Diff(string nameOrId) => Diff(nameOrId, forCommit: false);
@@ -56,7 +56,7 @@ public sealed partial class ContainerEngine
         var format = ImageFormats.Parse(options.Format);
         var progress = options.Progress;
         var c = Lookup(options.Container);
-        var source = _images.Store.ReadImages().FirstOrDefault(i => i.Id == c.ImageId)
+        var source = Images.Store.ReadImages().FirstOrDefault(i => i.Id == c.ImageId)
             ?? throw new WharfException($"the image of container {c.Name} ({c.ImageId[..12]}) is no longer in the local store");
         string? name = options.Image is null ? null : ImageNames.ForNewImage(options.Image);
         if (format == ImageFormat.Oci && options.Message is not null)
@@ -64,9 +64,9 @@ public sealed partial class ContainerEngine
             progress.Warning($"COMMENT is not supported for OCI image format, comment {options.Message} will be ignored. Must use `docker` format");
         }
 
-        var writer = new ImageWriter(_images.Store);
-        var sourceManifest = ManifestParser.Parse(_images.Store.ReadBlob(source.Digest), source.ManifestMediaType);
-        var baseConfig = ImageWriter.ParseConfig(_images.Store.ReadBlob(sourceManifest.Config!.Digest));
+        var writer = new ImageWriter(Images.Store);
+        var sourceManifest = ManifestParser.Parse(Images.Store.ReadBlob(source.Digest), source.ManifestMediaType);
+        var baseConfig = ImageWriter.ParseConfig(Images.Store.ReadBlob(sourceManifest.Config!.Digest));
         var changes = Diff(c.Id, forCommit: true);
 
         string work = Path.Combine(Store.Dir(c.Id), "commit-" + Guid.NewGuid().ToString("N"));
@@ -83,12 +83,12 @@ public sealed partial class ContainerEngine
             progress.Step($"Copying blob {layer.DiffId}");
             var layerDescriptor = await writer.WriteLayerAsync(layer, cancellationToken).ConfigureAwait(false);
 
-            var config = NewConfig(baseConfig, c, options, format, source, _images.Time.GetUtcNow()).WithLayer(layer.DiffId);
+            var config = NewConfig(baseConfig, c, options, format, source, Images.Time.GetUtcNow()).WithLayer(layer.DiffId);
             var configDescriptor = await writer.WriteConfigAsync(config, format, cancellationToken).ConfigureAwait(false);
             progress.Step($"Copying config {configDescriptor.Digest}");
             var image = await writer.WriteManifestAsync(configDescriptor, [.. sourceManifest.Layers, layerDescriptor], format, config.CreatedTime, cancellationToken).ConfigureAwait(false);
             progress.Step("Writing manifest to image destination");
-            var record = writer.Register(image, name, source.Locations, _images.Time);
+            var record = writer.Register(image, name, source.Locations, Images.Time);
             progress.Step("Storing signatures");
             Event("commit", c);
             return new CommitReport(record.Id, name, image.Manifest.Digest.ToString());

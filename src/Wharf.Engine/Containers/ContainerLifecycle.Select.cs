@@ -1,7 +1,7 @@
 namespace Wharf.Engine.Containers;
 
 /// <summary>Choosing containers for rm/start/stop/kill, and rm's stop-before-remove.</summary>
-public sealed partial class ContainerEngine
+public sealed partial class ContainerLifecycle
 {
     /// <summary>
     /// The containers a selection names, each with the word to print (the name as given, else the

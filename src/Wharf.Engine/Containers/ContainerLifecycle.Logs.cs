@@ -22,7 +22,7 @@ public sealed record LogsOptions
     public int Tail { get; init; } = -1;
 }
 
-public sealed partial class ContainerEngine
+public sealed partial class ContainerLifecycle
 {
     /// <summary>Where a container's log is: <c>--log-opt path=</c>, else ctr.log in its directory.</summary>
     public string LogPathOf(ContainerRecord c)

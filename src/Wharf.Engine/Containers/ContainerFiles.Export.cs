@@ -3,7 +3,7 @@ using System.Formats.Tar;
 namespace Wharf.Engine.Containers;
 
 /// <summary>podman export, mount and unmount: the container's root filesystem as the container sees it (image layers plus its changes).</summary>
-public sealed partial class ContainerEngine
+public sealed partial class ContainerFiles
 {
     /// <summary>
     /// podman mount: mounts the root filesystem (when not already) and returns the merged path.
@@ -14,7 +14,7 @@ public sealed partial class ContainerEngine
     {
         RequireRootForMount();
         var c = Lookup(nameOrId);
-        await MountAsync(c, cancellationToken).ConfigureAwait(false);
+        await Engine.Lifecycle.MountAsync(c, cancellationToken).ConfigureAwait(false);
         Event("mount", c);
         return Store.RootfsPath(Store.TryRead(c.Id) ?? c);
     }
@@ -26,7 +26,7 @@ public sealed partial class ContainerEngine
         var c = Lookup(nameOrId);
         if (c.State is not (ContainerStates.Running or ContainerStates.Paused))
         {
-            Unmount(c);
+            Engine.Lifecycle.Unmount(c);
             Event("unmount", c);
         }
 
@@ -57,7 +57,7 @@ public sealed partial class ContainerEngine
         bool mountedHere = c.RootfsDriver != "copy" && !RootfsMount.IsMounted(Store.Merged(c.Id));
         if (mountedHere)
         {
-            await MountAsync(c, cancellationToken).ConfigureAwait(false);
+            await Engine.Lifecycle.MountAsync(c, cancellationToken).ConfigureAwait(false);
             c = Store.TryRead(c.Id) ?? c;
         }
 
@@ -74,7 +74,7 @@ public sealed partial class ContainerEngine
         {
             if (mountedHere && Store.Refresh(Store.TryRead(c.Id) ?? c).State is not (ContainerStates.Running or ContainerStates.Paused))
             {
-                Unmount(c);
+                Engine.Lifecycle.Unmount(c);
             }
         }
     }

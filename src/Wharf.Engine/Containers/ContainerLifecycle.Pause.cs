@@ -4,7 +4,7 @@ namespace Wharf.Engine.Containers;
 /// podman pause/unpause: the runtime freezes the container's cgroup (runc pause/resume, the cgroup
 /// freezer), and the record says <c>paused</c> until it is resumed.
 /// </summary>
-public sealed partial class ContainerEngine
+public sealed partial class ContainerLifecycle
 {
     public ContainerRecord Pause(string nameOrId)
     {

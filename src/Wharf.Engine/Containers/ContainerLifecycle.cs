@@ -6,8 +6,18 @@ using Wharf.Client.Processes;
 
 namespace Wharf.Engine.Containers;
 
-public sealed partial class ContainerEngine
+/// <summary>
+/// The container's process from start to removal: start and run (runtime calls, the waiter, the
+/// root filesystem's mount at start), stop, kill, rm, prune, exec, wait, restart, pause, top, logs,
+/// inspect. Verbs live in <c>ContainerLifecycle.*.cs</c>. Part of <see cref="ContainerEngine"/>.
+/// </summary>
+public sealed partial class ContainerLifecycle : ContainerEnginePart
 {
+    internal ContainerLifecycle(ContainerEngine engine)
+        : base(engine)
+    {
+    }
+
     /// <summary>SIGTERM, TERM, usr1 or 15 → the number the runtime takes (runc and crun accept numbers).</summary>
     public static string SignalName(string signal) =>
         Signals.Parse(signal).ToString(CultureInfo.InvariantCulture);
@@ -112,16 +122,16 @@ public sealed partial class ContainerEngine
     }
 
     /// <summary>
-    /// podman rmi: as <see cref="ImageEngine.RemoveImages"/>, with -f stopping (stop signal, then
+    /// podman rmi: as <see cref="LocalImages.RemoveImages"/>, with -f stopping (stop signal, then
     /// SIGKILL after podman's default 10 seconds) and removing the containers of the images it deletes.
     /// </summary>
     public RemoveImagesReport RemoveImages(RemoveImagesOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return _images.RemoveImages(options with { RemoveContainer = c => Remove(c, force: true, stopTimeoutSeconds: 10) });
+        return Images.Local.RemoveImages(options with { RemoveContainer = c => Remove(c, force: true, stopTimeoutSeconds: 10) });
     }
 
-    private void Remove(ContainerRecord c, bool force)
+    internal void Remove(ContainerRecord c, bool force)
     {
         c = Store.Refresh(c);
         if (c.State == ContainerStates.Paused)
@@ -163,15 +173,15 @@ public sealed partial class ContainerEngine
 
         // The last user of layers whose image is already gone (rmi -f): free them now, so they
         // stop counting against the quota without waiting for a prune.
-        if (!_images.Store.ReadImages().Any(i => i.Id == c.ImageId))
+        if (!Images.Store.ReadImages().Any(i => i.Id == c.ImageId))
         {
-            _images.CollectUnusedLayers();
+            Images.Local.CollectUnusedLayers();
         }
         Event("remove", c);
     }
 
     /// <summary>Deletes a container's directory. merged/ is only ever rmdir'ed, so a mount still on it is never recursed into.</summary>
-    private void RemoveFiles(ContainerRecord c)
+    internal void RemoveFiles(ContainerRecord c)
     {
         string dir = Store.Dir(c.Id);
         if (!Directory.Exists(dir))
@@ -204,7 +214,7 @@ public sealed partial class ContainerEngine
         }
 
         // Layers only these containers held (their image was removed with rmi -f) go too.
-        _images.CollectUnusedLayers();
+        Images.Local.CollectUnusedLayers();
         return removed;
     }
 
@@ -524,7 +534,7 @@ public sealed partial class ContainerEngine
     internal static string LastError() => Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
 }
 
-public sealed partial class ContainerEngine
+public sealed partial class ContainerLifecycle
 {
     /// <summary>CDI spec directories: <c>WHARF_CDI_SPEC_DIRS</c> (colon-separated) or /etc/cdi and /var/run/cdi.</summary>
     private IEnumerable<string> CdiDirs => Env.Get("WHARF_CDI_SPEC_DIRS") is { Length: > 0 } d ? d.Split(':') : Cdi.DefaultSpecDirs;

@@ -5,7 +5,7 @@ using Wharf.Client.Processes;
 
 namespace Wharf.Engine.Containers;
 
-public sealed partial class ContainerEngine
+public sealed partial class ContainerLifecycle
 {
     /// <summary>
     /// Starts a created or exited container. Attached: runc runs in the foreground with wharf's own
@@ -178,9 +178,9 @@ public sealed partial class ContainerEngine
     /// Where a layer that a read-only store keeps as squashfs is mounted for this node's containers,
     /// when this node can mount it; null sends the layer to its unpacked form (or an unpack).
     /// </summary>
-    private string? SquashfsLower(string chainId)
+    internal string? SquashfsLower(string chainId)
     {
-        if (_images.Store.FindReadOnlySquashfs(chainId) is not { } file)
+        if (Images.Store.FindReadOnlySquashfs(chainId) is not { } file)
         {
             return null;
         }
@@ -189,7 +189,7 @@ public sealed partial class ContainerEngine
         {
             // Only as squashfs in the shared store: this node unpacks it into the user's store, which
             // works but is the pull-sized cost the shared store exists to save. Said once per command.
-            if (_images.Store.FindReadOnlyLayer(chainId) is null && !_squashfsFallbackSaid)
+            if (Images.Store.FindReadOnlyLayer(chainId) is null && !_squashfsFallbackSaid)
             {
                 _squashfsFallbackSaid = true;
                 Progress($"WARN[0000] cannot mount the squashfs layers of the shared image store {Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(file))))}: {Squashfs.CannotMountBecause}; unpacking them into this user's image store instead");
@@ -208,7 +208,7 @@ public sealed partial class ContainerEngine
     /// (shared with the node's other containers), under the mounts' lock, so that no release in
     /// another process unmounts them between that and the overlay mount.
     /// </summary>
-    private async Task MountAsync(ContainerRecord c, CancellationToken cancellationToken)
+    internal async Task MountAsync(ContainerRecord c, CancellationToken cancellationToken)
     {
         // Already mounted (wharf mount): one mount serves both.
         if (c.RootfsDriver == "copy" || RootfsMount.IsMounted(Store.Merged(c.Id)))
@@ -230,7 +230,7 @@ public sealed partial class ContainerEngine
             foreach (string mountPoint in squashfs)
             {
                 string chainId = "sha256:" + Path.GetFileName(mountPoint);
-                string file = _images.Store.FindReadOnlySquashfs(chainId)
+                string file = Images.Store.FindReadOnlySquashfs(chainId)
                     ?? throw new WharfException($"mounting the root filesystem of {c.Name}: its layer {chainId} is no longer in a shared image store (unpublished?): remove the container and run the image again");
                 Squashfs.Ensure(mountPoint, file);
             }
@@ -263,7 +263,7 @@ public sealed partial class ContainerEngine
             .ToHashSet(StringComparer.Ordinal);
         foreach (string released in Squashfs.Release(inUse))
         {
-            _images.DebugLog?.Invoke("released squashfs layer mount " + released);
+            Images.DebugLog?.Invoke("released squashfs layer mount " + released);
         }
     }
 
@@ -275,7 +275,7 @@ public sealed partial class ContainerEngine
         // namespace does not map (nobody inside), so the kernel overlay can neither copy them up
         // nor create /etc/hosts in an image directory. fuse-overlayfs with squash_to_root shows
         // them as root's inside and copies up as the user (docs/shared-store.md).
-        bool squash = !Env.IsRoot && c.LowerDirs.Any(l => !l.StartsWith(_images.Store.Root + "/", StringComparison.Ordinal));
+        bool squash = !Env.IsRoot && c.LowerDirs.Any(l => !l.StartsWith(Images.Store.Root + "/", StringComparison.Ordinal));
         bool freshMount = c.StartedAt is null && (!Directory.Exists(Store.Upper(c.Id)) || !Directory.EnumerateFileSystemEntries(Store.Upper(c.Id)).Any());
         if (squash && c.RootfsDriver == "overlay" && freshMount && RootfsMount.ToolExists("fuse-overlayfs"))
         {
@@ -303,14 +303,14 @@ public sealed partial class ContainerEngine
             throw new WharfException($"mounting the root filesystem of {c.Name}: {error}");
         }
 
-        var image = _images.Store.ReadImages().FirstOrDefault(i => i.Id == c.ImageId)
+        var image = Images.Store.ReadImages().FirstOrDefault(i => i.Id == c.ImageId)
             ?? throw new WharfException($"mounting the root filesystem of {c.Name}: {error}; and its image {c.ImageId[..12]} is gone, so no copy can be made");
         await Layers.ApplyAllAsync(image, Store.CopyRootfs(c.Id), cancellationToken).ConfigureAwait(false);
         c.RootfsDriver = "copy";
         Store.Write(c);
     }
 
-    private void Unmount(ContainerRecord c)
+    internal void Unmount(ContainerRecord c)
     {
         if (c.RootfsDriver != "copy")
         {
@@ -669,7 +669,7 @@ public sealed partial class ContainerEngine
             args.Add(dll);
         }
 
-        args.AddRange(["--root", _images.Storage.GraphRoot, "--runroot", _images.Storage.RunRoot]);
+        args.AddRange(["--root", Images.Storage.GraphRoot, "--runroot", Images.Storage.RunRoot]);
         return [.. args];
     }
 
@@ -677,7 +677,7 @@ public sealed partial class ContainerEngine
     public async Task<(ContainerRecord Container, int ExitCode)> RunAsync(CreateOptions options, bool detach, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var c = await CreateAsync(options, cancellationToken).ConfigureAwait(false);
+        var c = await Engine.Creator.CreateAsync(options, cancellationToken).ConfigureAwait(false);
         try
         {
             int code = await StartAsync(c.Id, attach: !detach, options.Interactive, cancellationToken).ConfigureAwait(false);

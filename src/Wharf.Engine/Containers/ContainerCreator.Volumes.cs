@@ -3,10 +3,8 @@ using Wharf.Engine.Volumes;
 namespace Wharf.Engine.Containers;
 
 /// <summary>Named volumes in <c>run -v NAME:/path</c>: created on first use, as podman does, and mounted from their data directory.</summary>
-public sealed partial class ContainerEngine
+public sealed partial class ContainerCreator
 {
-    public VolumeStore Volumes => new(_images);
-
     /// <summary><c>NAME:DST[:opts]</c> → <c>MOUNTPOINT:DST[:opts]</c>; host paths pass unchanged.</summary>
     private string NamedVolumeToPath(string spec)
     {
@@ -19,12 +17,5 @@ public sealed partial class ContainerEngine
         string name = spec[..colon];
         var volume = Volumes.TryGet(name) ?? Volumes.Create(name, ignoreIfExists: true);
         return volume.Mountpoint + spec[colon..];
-    }
-
-    /// <summary>The containers whose mounts use the volume's data directory.</summary>
-    public IReadOnlyList<ContainerRecord> UsersOf(VolumeRecord volume)
-    {
-        ArgumentNullException.ThrowIfNull(volume);
-        return [.. List().Where(c => c.Mounts.Any(m => m.Source == volume.Mountpoint))];
     }
 }

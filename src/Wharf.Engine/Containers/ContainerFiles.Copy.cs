@@ -8,7 +8,7 @@ namespace Wharf.Engine.Containers;
 /// container is followed while copying: symlinks are copied as symlinks, and an existing symlink
 /// in the way of a file being written is replaced, not written through.
 /// </summary>
-public sealed partial class ContainerEngine
+public sealed partial class ContainerFiles
 {
     /// <summary>Copies host <paramref name="source"/> to <paramref name="destination"/> in the container.</summary>
     public Task CopyToContainerAsync(string source, string nameOrId, string destination, CancellationToken cancellationToken)
@@ -213,7 +213,7 @@ public sealed partial class ContainerEngine
         bool mountedHere = c.RootfsDriver != "copy" && !RootfsMount.IsMounted(Store.Merged(c.Id));
         if (mountedHere)
         {
-            await MountAsync(c, cancellationToken).ConfigureAwait(false);
+            await Engine.Lifecycle.MountAsync(c, cancellationToken).ConfigureAwait(false);
             c = Store.TryRead(c.Id) ?? c;
         }
 
@@ -225,7 +225,7 @@ public sealed partial class ContainerEngine
         {
             if (mountedHere && Store.Refresh(Store.TryRead(c.Id) ?? c).State is not (ContainerStates.Running or ContainerStates.Paused))
             {
-                Unmount(c);
+                Engine.Lifecycle.Unmount(c);
             }
         }
     }
