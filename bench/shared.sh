@@ -97,7 +97,7 @@ IMAGE_BYTES=$(du -sb "$WORK/layout/blobs" | cut -f1)
 
 # Bytes of blob GETs the registry answered since log line $1.
 served() { tail -n +"$1" "$WORK/registry.log" | grep 'response completed' | grep 'http.request.method=GET' | grep '/blobs/' \
-  | grep -o 'http.response.written=[0-9]*' | cut -d= -f2 | awk '{s+=$1} END {print s+0}'; }
+  | grep -o 'http.response.written=[0-9]*' | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f\n", s}'; }
 mark() { wc -l < "$WORK/registry.log" | awk '{print $1+1}'; }
 
 node_conf() { # node_conf DIR [SHARED]
