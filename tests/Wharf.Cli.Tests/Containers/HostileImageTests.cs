@@ -12,19 +12,22 @@ public class HostileImageTests
     [InlineData("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[null]}}", "rootfs.diff_ids[0] is null, not a digest string")]
     [InlineData("{\"architecture\":\"amd64\",\"os\":\"linux\"}", "config has no \"rootfs\" object")]
     [InlineData("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", "1 layers but 0 diff IDs in its config")]
-    public void Create_HostileDiffIds_ErrorLineAndExit125(string config, string expected)
+    public void Load_HostileDiffIds_ErrorLineAndExit125_NothingStored(string config, string expected)
     {
+        // load reads every layer back against the config's diff IDs before it records the image, so a
+        // config that cannot describe its layers is refused there, and no container can be made of it.
         using var wharf = new WharfRunner();
         byte[] layer = Tar(("etc/x", new byte[] { 1 }));
         string layout = Layout(wharf.Dir, config, layer);
-        Assert.Equal(0, wharf.Run("load", "-i", layout).ExitCode);
 
-        var create = wharf.Run("create", "localhost/hostile:1", "/bin/true");
+        var load = wharf.Run("load", "-i", layout);
 
-        Assert.Equal(125, create.ExitCode);
-        string line = Assert.Single(create.ErrLines);
+        Assert.Equal(125, load.ExitCode);
+        string line = Assert.Single(load.ErrLines, l => l.StartsWith("Error: ", StringComparison.Ordinal));
         Assert.StartsWith("Error: image ", line, StringComparison.Ordinal);
         Assert.EndsWith(expected, line, StringComparison.Ordinal);
+        Assert.Empty(wharf.Run("images", "-q").Stdout);
+        Assert.Equal(125, wharf.Run("create", "localhost/hostile:1", "/bin/true").ExitCode);
         Assert.Empty(wharf.Run("ps", "-a", "-q").Stdout);
     }
 
