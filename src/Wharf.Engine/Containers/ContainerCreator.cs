@@ -373,25 +373,7 @@ public sealed partial class ContainerCreator : ContainerEnginePart
     private List<string> MergeEnv(List<string> imageEnv, CreateOptions options)
     {
         var env = new List<string>(imageEnv);
-        void Set(string entry)
-        {
-            int eq = entry.IndexOf('=', StringComparison.Ordinal);
-            if (eq < 0)
-            {
-                // -e NAME takes the value from wharf's own environment, or is dropped.
-                if (Env.Get(entry) is not { } value)
-                {
-                    return;
-                }
-
-                entry = entry + "=" + value;
-                eq = entry.IndexOf('=', StringComparison.Ordinal);
-            }
-
-            string key = entry[..(eq + 1)];
-            env.RemoveAll(e => e.StartsWith(key, StringComparison.Ordinal));
-            env.Add(entry);
-        }
+        void Set(string entry) => EnvFile.Set(env, entry, Env.Get);
 
         if (!env.Any(e => e.StartsWith("PATH=", StringComparison.Ordinal)))
         {

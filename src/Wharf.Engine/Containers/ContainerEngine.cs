@@ -55,6 +55,9 @@ public sealed class ContainerEngine
 
     internal DateTimeOffset Now => _images.Time.GetUtcNow();
 
+    /// <summary>Whether this command has said that it unpacks squashfs-only shared layers (once per command).</summary>
+    internal bool SquashfsFallbackSaid { get; set; }
+
     public Runtime Runtime => _runtime ??= new Runtime(Store.RuncRoot, _images.RuntimeName ?? Env.Get("WHARF_RUNTIME")) { Log = _images.DebugLog, Flags = _images.RuntimeFlags };
 
     /// <summary>

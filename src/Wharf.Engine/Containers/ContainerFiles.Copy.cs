@@ -207,7 +207,15 @@ public sealed partial class ContainerFiles
     }
 
     /// <summary>Runs <paramref name="action"/> on the container's root filesystem, mounting it for the time when it is not mounted.</summary>
-    private async Task WithRootfsAsync(string nameOrId, Action<string> action, CancellationToken cancellationToken)
+    private Task WithRootfsAsync(string nameOrId, Action<string> action, CancellationToken cancellationToken) =>
+        WithRootfsAsync(nameOrId, root =>
+        {
+            action(root);
+            return Task.CompletedTask;
+        }, cancellationToken);
+
+    /// <summary>Awaits <paramref name="action"/> on the container's root filesystem, mounting it for the time when it is not mounted.</summary>
+    private async Task WithRootfsAsync(string nameOrId, Func<string, Task> action, CancellationToken cancellationToken)
     {
         var c = Lookup(nameOrId);
         bool mountedHere = c.RootfsDriver != "copy" && !RootfsMount.IsMounted(Store.Merged(c.Id));
@@ -219,7 +227,7 @@ public sealed partial class ContainerFiles
 
         try
         {
-            action(Store.RootfsPath(c));
+            await action(Store.RootfsPath(c)).ConfigureAwait(false);
         }
         finally
         {

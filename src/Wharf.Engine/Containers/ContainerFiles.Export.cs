@@ -50,33 +50,17 @@ public sealed partial class ContainerFiles
     /// for the export and unmounted after. Nothing is followed: symlinks are stored as symlinks, and
     /// directories are recursed into only when they are real directories.
     /// </summary>
-    public async Task ExportAsync(string nameOrId, Stream output, CancellationToken cancellationToken)
+    public Task ExportAsync(string nameOrId, Stream output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(output);
-        var c = Lookup(nameOrId);
-        bool mountedHere = c.RootfsDriver != "copy" && !RootfsMount.IsMounted(Store.Merged(c.Id));
-        if (mountedHere)
+        return WithRootfsAsync(nameOrId, async root =>
         {
-            await Engine.Lifecycle.MountAsync(c, cancellationToken).ConfigureAwait(false);
-            c = Store.TryRead(c.Id) ?? c;
-        }
-
-        try
-        {
-            string root = Store.RootfsPath(c);
             var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
             await using (writer.ConfigureAwait(false))
             {
                 await WriteTreeAsync(writer, new DirectoryInfo(root), string.Empty, cancellationToken).ConfigureAwait(false);
             }
-        }
-        finally
-        {
-            if (mountedHere && Store.Refresh(Store.TryRead(c.Id) ?? c).State is not (ContainerStates.Running or ContainerStates.Paused))
-            {
-                Engine.Lifecycle.Unmount(c);
-            }
-        }
+        }, cancellationToken);
     }
 
     private static async Task WriteTreeAsync(TarWriter writer, DirectoryInfo dir, string prefix, CancellationToken cancellationToken)

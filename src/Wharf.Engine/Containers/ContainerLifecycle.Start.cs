@@ -171,9 +171,6 @@ public sealed partial class ContainerLifecycle
         return path;
     }
 
-    // Whether this command has said that it unpacks squashfs-only shared layers (once per command).
-    private bool _squashfsFallbackSaid;
-
     /// <summary>
     /// Where a layer that a read-only store keeps as squashfs is mounted for this node's containers,
     /// when this node can mount it; null sends the layer to its unpacked form (or an unpack).
@@ -189,9 +186,9 @@ public sealed partial class ContainerLifecycle
         {
             // Only as squashfs in the shared store: this node unpacks it into the user's store, which
             // works but is the pull-sized cost the shared store exists to save. Said once per command.
-            if (Images.Store.FindReadOnlyLayer(chainId) is null && !_squashfsFallbackSaid)
+            if (Images.Store.FindReadOnlyLayer(chainId) is null && !Engine.SquashfsFallbackSaid)
             {
-                _squashfsFallbackSaid = true;
+                Engine.SquashfsFallbackSaid = true;
                 Progress($"WARN[0000] cannot mount the squashfs layers of the shared image store {Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(file))))}: {Squashfs.CannotMountBecause}; unpacking them into this user's image store instead");
             }
 

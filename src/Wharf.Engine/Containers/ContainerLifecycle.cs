@@ -276,25 +276,7 @@ public sealed partial class ContainerLifecycle : ContainerEnginePart
 
         string rootfs = Store.RootfsPath(c);
         var env = new List<string>(c.Settings.Env);
-        void Set(string entry)
-        {
-            int eq = entry.IndexOf('=', StringComparison.Ordinal);
-            if (eq < 0)
-            {
-                // -e NAME takes wharf's own value, or is dropped (podman's rule, as for run).
-                if (Env.Get(entry) is not { } value)
-                {
-                    return;
-                }
-
-                entry = entry + "=" + value;
-                eq = entry.Length - value.Length - 1;
-            }
-
-            string key = entry[..(eq + 1)];
-            env.RemoveAll(e => e.StartsWith(key, StringComparison.Ordinal));
-            env.Add(entry);
-        }
+        void Set(string entry) => EnvFile.Set(env, entry, Env.Get);
 
         foreach (string entry in fromFiles)
         {

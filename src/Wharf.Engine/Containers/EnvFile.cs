@@ -8,6 +8,33 @@ namespace Wharf.Engine.Containers;
 /// </summary>
 public static class EnvFile
 {
+    /// <summary>
+    /// podman's <c>-e</c> rule, for one entry into <paramref name="env"/>: <c>KEY=VALUE</c> replaces any
+    /// earlier <c>KEY</c>; a bare <c>KEY</c> takes <paramref name="lookup"/>'s value (wharf's own
+    /// environment), or is dropped when there is none.
+    /// </summary>
+    public static void Set(List<string> env, string entry, Func<string, string?> lookup)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(lookup);
+        int eq = entry.IndexOf('=', StringComparison.Ordinal);
+        if (eq < 0)
+        {
+            if (lookup(entry) is not { } value)
+            {
+                return;
+            }
+
+            entry = entry + "=" + value;
+            eq = entry.Length - value.Length - 1;
+        }
+
+        string key = entry[..(eq + 1)];
+        env.RemoveAll(e => e.StartsWith(key, StringComparison.Ordinal));
+        env.Add(entry);
+    }
+
     /// <summary>The file's entries in order, each <c>KEY=VALUE</c>; errors in podman's words.</summary>
     public static IReadOnlyList<string> Read(string path, Func<string, string?> lookup, Func<IEnumerable<KeyValuePair<string, string>>> environment)
     {
