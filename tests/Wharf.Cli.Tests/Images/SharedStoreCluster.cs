@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Wharf.Cli.Tests.Containers;
+using Wharf.Cli.Tests.Rootless;
 using Wharf.Testing;
 
 namespace Wharf.Cli.Tests.Images;
@@ -31,6 +32,22 @@ internal sealed class SharedStoreCluster(ContainerFixture fixture, string prefix
         File.WriteAllText(conf, $"[storage]\ndriver = \"overlay\"\ngraphroot = \"{node.GraphRoot}\"\n\n[storage.options]\nadditionalimagestores = [{stores}]\n");
         node.Env["CONTAINERS_STORAGE_CONF"] = conf;
         return node;
+    }
+
+    /// <summary>
+    /// The unprivileged test account (with subuid ranges) as a node: the cluster's directory opened for
+    /// it to read, and its own ~/.config/containers/storage.conf naming the shared store, as a user
+    /// on a real node would write it. The caller disposes the session.
+    /// </summary>
+    public RootlessUser.Session RootlessNode()
+    {
+        Tools.Check("chmod", "0755", Dir);
+        var user = new RootlessUser.Session(RootlessUser.WithRanges);
+        string config = Path.Combine(user.Home, ".config", "containers");
+        Directory.CreateDirectory(config);
+        File.WriteAllText(Path.Combine(config, "storage.conf"), $"[storage]\ndriver = \"overlay\"\n\n[storage.options]\nadditionalimagestores = [\"{Shared}\"]\n");
+        Tools.Check("chown", "-R", $"{user.Uid}:{user.Gid}", Path.Combine(user.Home, ".config"));
+        return user;
     }
 
     /// <summary>A wharfd of the test's own with a public project <c>lab</c> holding the fixture's image as <c>lab/bb:1</c>.</summary>

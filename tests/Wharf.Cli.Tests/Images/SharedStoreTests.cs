@@ -133,12 +133,7 @@ public sealed partial class SharedStoreTests(ContainerFixture fixture) : IDispos
             Publish(publisher, image, Shared);
         }
 
-        Tools.Check("chmod", "0755", _cluster.Dir);
-        using var user = new RootlessUser.Session(RootlessUser.WithRanges);
-        string config = Path.Combine(user.Home, ".config", "containers");
-        Directory.CreateDirectory(config);
-        File.WriteAllText(Path.Combine(config, "storage.conf"), $"[storage]\ndriver = \"overlay\"\n\n[storage.options]\nadditionalimagestores = [\"{Shared}\"]\n");
-        Tools.Check("chown", "-R", $"{user.Uid}:{user.Gid}", Path.Combine(user.Home, ".config"));
+        using var user = _cluster.RootlessNode();
 
         Assert.Equal($"{image} true\n", user.Check("images", "--format", "{{.Repository}}:{{.Tag}} {{.ReadOnly}}"));
 

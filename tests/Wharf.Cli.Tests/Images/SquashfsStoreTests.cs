@@ -227,12 +227,7 @@ public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
     public void RootlessNode_NoSquashfuse_WarnsOnceNamingItThenUnpacksIntoOwnStore()
     {
         string image = PublishFromRegistry();
-        Tools.Check("chmod", "0755", _cluster.Dir);
-        using var user = new RootlessUser.Session(RootlessUser.WithRanges);
-        string config = Path.Combine(user.Home, ".config", "containers");
-        Directory.CreateDirectory(config);
-        File.WriteAllText(Path.Combine(config, "storage.conf"), $"[storage]\ndriver = \"overlay\"\n\n[storage.options]\nadditionalimagestores = [\"{Shared}\"]\n");
-        Tools.Check("chown", "-R", $"{user.Uid}:{user.Gid}", Path.Combine(user.Home, ".config"));
+        using var user = _cluster.RootlessNode();
 
         // A node without squashfuse: the user's first command (so its pause process too) runs in a
         // private mount namespace whose /usr/bin is an overlay with squashfuse deleted.
@@ -299,12 +294,7 @@ public sealed class SquashfsStoreTests(ContainerFixture fixture) : IDisposable
     public void PublishSquashfs_RootlessUser_RunsFromSquashfuseMount()
     {
         string image = PublishFromRegistry();
-        Tools.Check("chmod", "0755", _cluster.Dir);
-        using var user = new RootlessUser.Session(RootlessUser.WithRanges);
-        string config = Path.Combine(user.Home, ".config", "containers");
-        Directory.CreateDirectory(config);
-        File.WriteAllText(Path.Combine(config, "storage.conf"), $"[storage]\ndriver = \"overlay\"\n\n[storage.options]\nadditionalimagestores = [\"{Shared}\"]\n");
-        Tools.Check("chown", "-R", $"{user.Uid}:{user.Gid}", Path.Combine(user.Home, ".config"));
+        using var user = _cluster.RootlessNode();
 
         // The image's files belong to host root: the container still writes /etc (copy-up as the user).
         Assert.Equal("from the image\nchanged\n", user.Check("run", "--rm", image, "sh", "-c", "cat /etc/motd; echo changed > /etc/motd; cat /etc/motd"));
