@@ -99,37 +99,9 @@ public sealed partial class SqliteMetadataStore
 
         if (!exists)
         {
-            // As WriteManifestAsync: every referenced blob and child manifest in this repository, with the size the manifest claims.
-            foreach (var blob in blobs)
-            {
-                if (!blobSizes.TryGetValue(blob.Digest.ToString(), out long size))
-                {
-                    if (blob.Urls is { Count: > 0 })
-                    {
-                        continue;
-                    }
-
-                    throw new OciException(OciErrorCode.ManifestBlobUnknown, $"blob {blob.Digest} ({blob.MediaType}) is not in repository {repository}");
-                }
-
-                if (size != blob.Size)
-                {
-                    throw new OciException(OciErrorCode.ManifestInvalid, $"blob {blob.Digest} is {size} bytes, the manifest says {blob.Size}");
-                }
-            }
-
-            foreach (var child in children)
-            {
-                if (!childSizes.TryGetValue(child.Digest.ToString(), out long size))
-                {
-                    throw new OciException(OciErrorCode.ManifestBlobUnknown, $"manifest {child.Digest} is not in repository {repository}");
-                }
-
-                if (size != child.Size)
-                {
-                    throw new OciException(OciErrorCode.ManifestInvalid, $"manifest {child.Digest} is {size} bytes, the index says {child.Size}");
-                }
-            }
+            await CheckReferencesAsync(repository, blobs, children,
+                d => Task.FromResult(blobSizes.TryGetValue(d, out long size) ? size : (long?)null),
+                d => Task.FromResult(childSizes.TryGetValue(d, out long size) ? size : (long?)null));
         }
 
         // Immutable tags: decided now, refused (as WriteManifestAsync does) after the quota's verdict.

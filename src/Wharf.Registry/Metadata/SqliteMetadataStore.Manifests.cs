@@ -61,6 +61,52 @@ public sealed partial class SqliteMetadataStore
     internal sealed record ManifestWrite(
         RepositoryName Repository, Digest Digest, string MediaType, byte[] Content, ParsedManifest Parsed, IReadOnlyList<string> Tags, long? QuotaLimit);
 
+    /// <summary>
+    /// A new manifest's references: every blob (but a non-distributable one, fetched from its URLs) and
+    /// every child manifest must be in this repository with the size the manifest claims. A wrong child
+    /// size makes clients that check it (containerd, image-spec's descriptor rule) refuse the child at
+    /// pull time, so it is refused here as a wrong blob size is. The sizes come from
+    /// <paramref name="blobSize"/> and <paramref name="manifestSize"/> (null: not in the repository):
+    /// a query each on SQLite, one batch's results on PostgreSQL.
+    /// </summary>
+    private static async Task CheckReferencesAsync(
+        RepositoryName repository, IEnumerable<Descriptor> blobs, IEnumerable<Descriptor> children,
+        Func<string, Task<long?>> blobSize, Func<string, Task<long?>> manifestSize)
+    {
+        foreach (var blob in blobs)
+        {
+            long? size = await blobSize(blob.Digest.ToString());
+            if (size is null)
+            {
+                if (blob.Urls is { Count: > 0 })
+                {
+                    continue;
+                }
+
+                throw new OciException(OciErrorCode.ManifestBlobUnknown, $"blob {blob.Digest} ({blob.MediaType}) is not in repository {repository}");
+            }
+
+            if (size.Value != blob.Size)
+            {
+                throw new OciException(OciErrorCode.ManifestInvalid, $"blob {blob.Digest} is {size.Value} bytes, the manifest says {blob.Size}");
+            }
+        }
+
+        foreach (var child in children)
+        {
+            long? size = await manifestSize(child.Digest.ToString());
+            if (size is null)
+            {
+                throw new OciException(OciErrorCode.ManifestBlobUnknown, $"manifest {child.Digest} is not in repository {repository}");
+            }
+
+            if (size.Value != child.Size)
+            {
+                throw new OciException(OciErrorCode.ManifestInvalid, $"manifest {child.Digest} is {size.Value} bytes, the index says {child.Size}");
+            }
+        }
+    }
+
     // One manifest PUT inside an open write transaction: checks, then the manifest, its references and tags.
     private async Task<ManifestPutResult> WriteManifestAsync(DbConnection c, ManifestWrite write, CancellationToken cancellationToken)
     {
@@ -95,42 +141,10 @@ public sealed partial class SqliteMetadataStore
             var blobs = parsed.Blobs.DistinctBy(b => (b.Digest, b.Size, b.Urls is { Count: > 0 })).ToList();
             var children = parsed.Manifests.DistinctBy(m => (m.Digest, m.Size)).ToList();
 
-            // Every referenced blob must be in this repository, with the size the manifest claims.
             // Checked inside the transaction so a concurrent blob delete cannot slip between.
-            foreach (var blob in blobs)
-            {
-                long? size = await LinkedBlobSizeAsync(c, cancellationToken, repoId, blob.Digest.ToString());
-                if (size is null)
-                {
-                    if (blob.Urls is { Count: > 0 })
-                    {
-                        continue; // non-distributable layer: fetched from its URLs, not from us
-                    }
-
-                    throw new OciException(OciErrorCode.ManifestBlobUnknown, $"blob {blob.Digest} ({blob.MediaType}) is not in repository {repository}");
-                }
-
-                if (size.Value != blob.Size)
-                {
-                    throw new OciException(OciErrorCode.ManifestInvalid, $"blob {blob.Digest} is {size.Value} bytes, the manifest says {blob.Size}");
-                }
-            }
-
-            foreach (var child in children)
-            {
-                long? size = await ManifestSizeAsync(c, cancellationToken, repoId, child.Digest.ToString());
-                if (size is null)
-                {
-                    throw new OciException(OciErrorCode.ManifestBlobUnknown, $"manifest {child.Digest} is not in repository {repository}");
-                }
-
-                // A wrong size makes clients that check it (containerd, image-spec's descriptor rule)
-                // refuse the child at pull time; refuse it here, as a wrong blob size is.
-                if (size.Value != child.Size)
-                {
-                    throw new OciException(OciErrorCode.ManifestInvalid, $"manifest {child.Digest} is {size.Value} bytes, the index says {child.Size}");
-                }
-            }
+            await CheckReferencesAsync(repository, blobs, children,
+                d => LinkedBlobSizeAsync(c, cancellationToken, repoId, d),
+                d => ManifestSizeAsync(c, cancellationToken, repoId, d));
 
             await ExecuteAsync(c, cancellationToken, """
                 INSERT INTO manifests(repository_id, digest, media_type, artifact_type, size, content, subject, annotations, created_at)
