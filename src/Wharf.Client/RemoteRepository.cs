@@ -105,7 +105,7 @@ public sealed class RemoteRepository : ITarget, IMountable, IReferencePushable
         var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         if (manifest)
         {
-            return new VerifyingStream(new ResponseStream(response, body), descriptor);
+            return new VerifyingStream(new ResponseBodyStream(response, body), descriptor);
         }
 
         // A blob whose connection drops mid-body continues with a Range request from the byte reached.
@@ -404,52 +404,6 @@ public sealed class RemoteRepository : ITarget, IMountable, IReferencePushable
             }
 
             return buffer.ToArray();
-        }
-    }
-
-    /// <summary>Keeps the response alive as long as its body is being read.</summary>
-    private sealed class ResponseStream(HttpResponseMessage response, Stream inner) : Stream
-    {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => inner.Length;
-
-        public override long Position
-        {
-            get => inner.Position;
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            inner.ReadAsync(buffer, offset, count, cancellationToken);
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                response.Dispose();
-            }
-
-            base.Dispose(disposing);
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
+using Wharf.Content;
 using Wharf.Oci;
 using Wharf.Registry.Api;
 using Wharf.Registry.Metadata;
@@ -374,7 +375,7 @@ public sealed partial class ProxyCache : IDisposable
             await using (var body = await target.Upstream.OpenBlobAsync(target.UpstreamRepository, digest, ct).ConfigureAwait(false))
             await using (var spool = download.CreateSpool())
             {
-                download.Announce((body as UpstreamClient.ResponseStream)?.DeclaredLength);
+                download.Announce((body as ResponseBodyStream)?.DeclaredLength);
                 await _blobs.AppendAsync(upload, new SpoolingStream(body, spool, download, _options.BlobIdleTimeout), ct).ConfigureAwait(false);
             }
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Wharf.Content;
 using Wharf.Oci;
 
 namespace Wharf.Registry.Proxy;
@@ -92,10 +93,7 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
         try
         {
             Check(response, repository, digest.ToString());
-            return new ResponseStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), response)
-            {
-                DeclaredLength = response.Content.Headers.ContentLength,
-            };
+            return new ResponseBodyStream(response, await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
         }
         catch
         {
@@ -306,49 +304,5 @@ public sealed class UpstreamClient(UpstreamRegistry registry, HttpClient http)
         }
 
         return buffer.ToArray();
-    }
-
-    /// <summary>A response body that disposes its response with it.</summary>
-    internal sealed class ResponseStream(Stream inner, HttpResponseMessage response) : Stream
-    {
-        /// <summary>The Content-Length the upstream announced, if any.</summary>
-        public long? DeclaredLength { get; init; }
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                response.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
     }
 }
