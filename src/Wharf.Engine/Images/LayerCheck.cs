@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Security.Cryptography;
+using Wharf.Content;
 using Wharf.Oci;
 
 namespace Wharf.Engine.Images;
@@ -212,53 +213,6 @@ public static class LayerCheck
         tail.AsSpan(length - keep, keep).CopyTo(tail);
         data.CopyTo(tail.AsSpan(keep));
         length = keep + data.Length;
-    }
-
-    /// <summary>Hashes and counts the bytes read through it.</summary>
-    private sealed class HashingReadStream(Stream inner, IncrementalHash hash) : Stream
-    {
-        public long BytesRead { get; private set; }
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            int n = inner.Read(buffer);
-            hash.AppendData(buffer[..n]);
-            BytesRead += n;
-            return n;
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            hash.AppendData(buffer.Span[..n]);
-            BytesRead += n;
-            return n;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>CRC-32 as gzip computes it (RFC 1952 section 8, the reflected polynomial 0xEDB88320).</summary>
