@@ -34,7 +34,7 @@ public sealed partial class ReplicationTriggerService(
     private readonly Channel<RegistryEvent> _events = Channel.CreateBounded<RegistryEvent>(
         new BoundedChannelOptions(Math.Max(1, options.EventQueueLength)) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
-    private readonly Dictionary<long, (string Cron, DateTimeOffset Next)> _schedule = [];
+    private readonly CronOccurrences _schedule = new();
 
     public void Offer(in RegistryEvent registryEvent)
     {
@@ -83,38 +83,17 @@ public sealed partial class ReplicationTriggerService(
     {
         var now = time.GetUtcNow();
         var policies = (await store.AllPoliciesAsync(ct).ConfigureAwait(false))
-            .Where(p => p.Enabled && p.TriggerType == ReplicationTriggers.Scheduled).ToList();
-        foreach (long gone in _schedule.Keys.Except(policies.Select(p => p.Id)).ToList())
+            .Where(p => p.Enabled && p.TriggerType == ReplicationTriggers.Scheduled).ToDictionary(p => p.Id);
+        foreach (var (id, occurrence) in _schedule.Due(policies.Values.Select(p => (p.Id, p.Cron)), now))
         {
-            _schedule.Remove(gone);
-        }
-
-        foreach (var policy in policies)
-        {
-            if (!ReplicationPolicy.TryParseCron(policy.Cron, out var cron, out _))
+            // With several instances every one sees the occurrence come due; the one that claims it runs it.
+            if ((leases is null || await leases.TryClaimOccurrenceAsync($"replication:{id}", occurrence, ct).ConfigureAwait(false))
+                && !await store.PolicyHasRunningExecutionAsync(id, ct).ConfigureAwait(false))
             {
-                continue;
+                await runner.StartAsync(policies[id], ReplicationTriggers.Scheduled, null, ct).ConfigureAwait(false);
             }
 
-            if (!_schedule.TryGetValue(policy.Id, out var entry) || entry.Cron != policy.Cron)
-            {
-                // A new or changed schedule counts from now: no catch-up of occurrences before it.
-                entry = (policy.Cron!, cron!.GetNextOccurrence(now.UtcDateTime) is { } first ? new DateTimeOffset(first) : DateTimeOffset.MaxValue);
-            }
-
-            if (entry.Next <= now)
-            {
-                // With several instances every one sees the occurrence come due; the one that claims it runs it.
-                if ((leases is null || await leases.TryClaimOccurrenceAsync($"replication:{policy.Id}", entry.Next, ct).ConfigureAwait(false))
-                    && !await store.PolicyHasRunningExecutionAsync(policy.Id, ct).ConfigureAwait(false))
-                {
-                    await runner.StartAsync(policy, ReplicationTriggers.Scheduled, null, ct).ConfigureAwait(false);
-                }
-
-                entry = (entry.Cron, cron!.GetNextOccurrence(now.UtcDateTime) is { } next ? new DateTimeOffset(next) : DateTimeOffset.MaxValue);
-            }
-
-            _schedule[policy.Id] = entry;
+            _schedule.Advance(id, now);
         }
     }
 

@@ -20,7 +20,7 @@ public sealed partial class RetentionScheduler(
     RetentionStore store, RetentionRunner runner, RetentionOptions options, TimeProvider time, ILogger<RetentionScheduler> logger,
     Data.DatabaseLeases? leases = null) : BackgroundService
 {
-    private readonly Dictionary<long, (string Cron, DateTimeOffset Next)> _schedule = [];
+    private readonly CronOccurrences _schedule = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -48,37 +48,17 @@ public sealed partial class RetentionScheduler(
     private async Task RunDueAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var policies = await store.ScheduledPoliciesAsync(ct).ConfigureAwait(false);
-        foreach (long gone in _schedule.Keys.Except(policies.Select(p => p.Id)).ToList())
+        var policies = (await store.ScheduledPoliciesAsync(ct).ConfigureAwait(false)).ToDictionary(p => p.Id);
+        foreach (var (id, occurrence) in _schedule.Due(policies.Values.Select(p => (p.Id, p.Cron)), now))
         {
-            _schedule.Remove(gone);
-        }
-
-        foreach (var policy in policies)
-        {
-            if (!ReplicationPolicy.TryParseCron(policy.Cron, out var cron, out _))
-            {
-                continue;
-            }
-
-            if (!_schedule.TryGetValue(policy.Id, out var entry) || entry.Cron != policy.Cron)
-            {
-                entry = (policy.Cron!, cron!.GetNextOccurrence(now.UtcDateTime) is { } first ? new DateTimeOffset(first) : DateTimeOffset.MaxValue);
-            }
-
             // With several instances every one sees the occurrence come due; the one that claims it runs it.
-            if (entry.Next <= now)
+            if ((leases is null || await leases.TryClaimOccurrenceAsync($"retention:{id}", occurrence, ct).ConfigureAwait(false))
+                && await runner.StartAsync(policies[id], RetentionRunner.Schedule, dryRun: false, host: "", ct).ConfigureAwait(false) is null)
             {
-                if ((leases is null || await leases.TryClaimOccurrenceAsync($"retention:{policy.Id}", entry.Next, ct).ConfigureAwait(false))
-                    && await runner.StartAsync(policy, RetentionRunner.Schedule, dryRun: false, host: "", ct).ConfigureAwait(false) is null)
-                {
-                    Log.Skipped(logger, policy.Id);
-                }
-
-                entry = (entry.Cron, cron!.GetNextOccurrence(now.UtcDateTime) is { } next ? new DateTimeOffset(next) : DateTimeOffset.MaxValue);
+                Log.Skipped(logger, id);
             }
 
-            _schedule[policy.Id] = entry;
+            _schedule.Advance(id, now);
         }
     }
 
