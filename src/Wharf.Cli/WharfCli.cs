@@ -353,26 +353,7 @@ public sealed class CliContext
 
     public int Run(Func<int> body) => RunAsync(() => Task.FromResult(body())).GetAwaiter().GetResult();
 
-    public static Option<bool?> TlsVerifyOption() => new("--tls-verify")
-    {
-        Description = "Require HTTPS and verify certificates when contacting registries",
-        Arity = ArgumentArity.ZeroOrOne,
-        CustomParser = r =>
-        {
-            if (r.Tokens.Count == 0)
-            {
-                return true;
-            }
-
-            if (bool.TryParse(r.Tokens[0].Value, out bool b))
-            {
-                return b;
-            }
-
-            r.AddError($"invalid argument \"{r.Tokens[0].Value}\" for \"--tls-verify\" flag: strconv.ParseBool: parsing \"{r.Tokens[0].Value}\": invalid syntax");
-            return null;
-        },
-    };
+    public static Option<bool?> TlsVerifyOption() => BoolValueOption("--tls-verify", "Require HTTPS and verify certificates when contacting registries");
 
     /// <summary>A boolean flag that also takes <c>=true</c>/<c>=false</c>, as pflag's do.</summary>
     public static Option<bool?> BoolValueOption(string name, string description) => new(name)

@@ -56,6 +56,20 @@ public sealed record Platform
     [JsonPropertyName("variant")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Variant { get; init; }
+
+    /// <summary>This machine's architecture by the names image indexes use (Go's GOARCH values).</summary>
+    public static string HostArchitecture => System.Runtime.InteropServices.RuntimeInformation.OSArchitecture switch
+    {
+        System.Runtime.InteropServices.Architecture.X64 => "amd64",
+        System.Runtime.InteropServices.Architecture.Arm64 => "arm64",
+        System.Runtime.InteropServices.Architecture.Arm => "arm",
+        System.Runtime.InteropServices.Architecture.X86 => "386",
+        System.Runtime.InteropServices.Architecture.Ppc64le => "ppc64le",
+        System.Runtime.InteropServices.Architecture.S390x => "s390x",
+        System.Runtime.InteropServices.Architecture.RiscV64 => "riscv64",
+        System.Runtime.InteropServices.Architecture.LoongArch64 => "loong64",
+        var other => other.ToString().ToLowerInvariant(),
+    };
 }
 
 /// <summary>OCI image manifest (image-spec manifest.md); also Docker schema2, which has the same shape.</summary>

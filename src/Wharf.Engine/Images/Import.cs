@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Runtime.InteropServices;
 using Wharf.Engine.Images;
 using Wharf.Oci;
 
@@ -70,7 +69,7 @@ public sealed partial class LocalImages
             var config = new ImageConfig
             {
                 Created = created,
-                Architecture = HostArchitecture(),
+                Architecture = Platform.HostArchitecture,
                 Os = "linux",
                 Config = run,
                 RootFs = new RootFs { Type = "layers", DiffIds = [diffId.ToString()] },
@@ -118,16 +117,4 @@ public sealed partial class LocalImages
             }
         }
     }
-
-    private static string HostArchitecture() => RuntimeInformation.OSArchitecture switch
-    {
-        System.Runtime.InteropServices.Architecture.X64 => "amd64",
-        System.Runtime.InteropServices.Architecture.Arm64 => "arm64",
-        System.Runtime.InteropServices.Architecture.Arm => "arm",
-        System.Runtime.InteropServices.Architecture.X86 => "386",
-        System.Runtime.InteropServices.Architecture.Ppc64le => "ppc64le",
-        System.Runtime.InteropServices.Architecture.S390x => "s390x",
-        System.Runtime.InteropServices.Architecture.RiscV64 => "riscv64",
-        _ => "amd64",
-    };
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Wharf.Client;
 using Wharf.Content;
 using Wharf.Engine.Storage;
@@ -230,17 +229,7 @@ public sealed partial class RegistryImages
         return sources;
     }
 
-    internal static string Architecture(PullOptions options) => options.Architecture ?? RuntimeInformation.OSArchitecture switch
-    {
-        System.Runtime.InteropServices.Architecture.X64 => "amd64",
-        System.Runtime.InteropServices.Architecture.Arm64 => "arm64",
-        System.Runtime.InteropServices.Architecture.Arm => "arm",
-        System.Runtime.InteropServices.Architecture.X86 => "386",
-        System.Runtime.InteropServices.Architecture.Ppc64le => "ppc64le",
-        System.Runtime.InteropServices.Architecture.S390x => "s390x",
-        System.Runtime.InteropServices.Architecture.RiscV64 => "riscv64",
-        _ => "amd64",
-    };
+    internal static string Architecture(PullOptions options) => options.Architecture ?? Platform.HostArchitecture;
 
     /// <summary>The index entry for the wanted os/architecture (and variant when given); this machine's by default.</summary>
     internal static Descriptor? SelectPlatform(IReadOnlyList<Descriptor> manifests, PullOptions options)

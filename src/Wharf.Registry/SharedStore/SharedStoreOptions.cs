@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 
 namespace Wharf.Registry.SharedStore;
 
@@ -34,17 +33,7 @@ public sealed class SharedStoreOptions
     {
         if (string.IsNullOrWhiteSpace(Platform))
         {
-            string arch = RuntimeInformation.OSArchitecture switch
-            {
-                Architecture.X64 => "amd64",
-                Architecture.Arm64 => "arm64",
-                Architecture.Arm => "arm",
-                Architecture.X86 => "386",
-                Architecture.Ppc64le => "ppc64le",
-                Architecture.S390x => "s390x",
-                Architecture.RiscV64 => "riscv64",
-                var other => other.ToString().ToLowerInvariant(),
-            };
+            string arch = Wharf.Oci.Platform.HostArchitecture;
             return ("linux", arch, null);
         }
 
