@@ -11,13 +11,15 @@ namespace Wharf.Registry.Identity;
 /// checks are remembered briefly, keyed by a hash of the pair, so Basic auth on every /v2 request
 /// does not run bcrypt each time; any account change clears the memory. Every check goes through the
 /// <see cref="LoginThrottle"/> first (per account and per source address), which throws
-/// <see cref="LoginThrottledException"/>; a remembered success is no way around it.
+/// <see cref="LoginThrottledException"/>; a remembered success is no way around it. The memory's keys are
+/// HMACs under a key made at random per process, so they say nothing to anyone without that key.
 /// </summary>
 public sealed class CredentialVerifier(
     IIdentitySource identities, IUserStore users, IRobotStore robots, IdentityOptions options, TimeProvider time, PasswordHasher hasher, LoginThrottle throttle,
     Microsoft.AspNetCore.Http.IHttpContextAccessor? httpContext = null, Audit.IAuditLog? audit = null, Ldap.DirectoryGroupRoles? directory = null)
 {
     private readonly ConcurrentDictionary<string, (Caller Caller, DateTimeOffset Until)> _verified = new(StringComparer.Ordinal);
+    private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
 
     public async Task<Caller?> VerifyAsync(string username, string password, CancellationToken cancellationToken)
     {
@@ -27,7 +29,7 @@ public sealed class CredentialVerifier(
         throttle.ThrowIfLocked(username, source);
 
         var now = time.GetUtcNow();
-        string key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(username + "\0" + password)));
+        string key = Convert.ToHexString(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(username + "\0" + password)));
         if (_verified.TryGetValue(key, out var hit) && hit.Until > now && hit.Caller.Robot?.IsExpired(now) != true)
         {
             return hit.Caller;
@@ -47,7 +49,19 @@ public sealed class CredentialVerifier(
         }
         else
         {
-            var user = await identities.AuthenticateAsync(username, password, cancellationToken).ConfigureAwait(false);
+            User? user;
+            try
+            {
+                user = await identities.AuthenticateAsync(username, password, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Ldap.DirectoryUnavailableException e) when (e.FailedGuess)
+            {
+                // The directory is down and this is not the password it accepted before: still refused as an
+                // outage, but counted, or the outage would be a window for unthrottled guessing.
+                Failed(username, source);
+                throw;
+            }
+
             if (user is not null)
             {
                 caller = Caller.ForUser(user);
@@ -56,12 +70,7 @@ public sealed class CredentialVerifier(
 
         if (caller is null)
         {
-            throttle.Failed(username, source);
-
-            // Failed logins are audited by name only; the password never leaves this method.
-            string name = username.Length > 255 ? username[..255] : username;
-            string kind = username.StartsWith(options.RobotPrefix, StringComparison.Ordinal) ? "robot" : "user";
-            audit?.Record(name, "login", kind, name, null, success: false);
+            Failed(username, source);
         }
         else
         {
@@ -75,6 +84,16 @@ public sealed class CredentialVerifier(
         }
 
         return caller;
+    }
+
+    private void Failed(string username, string? source)
+    {
+        throttle.Failed(username, source);
+
+        // Failed logins are audited by name only; the password never leaves this class.
+        string name = username.Length > 255 ? username[..255] : username;
+        string kind = username.StartsWith(options.RobotPrefix, StringComparison.Ordinal) ? "robot" : "user";
+        audit?.Record(name, "login", kind, name, null, success: false);
     }
 
     private async Task<Caller?> VerifyRobotAsync(string name, string secret, DateTimeOffset now, CancellationToken cancellationToken)

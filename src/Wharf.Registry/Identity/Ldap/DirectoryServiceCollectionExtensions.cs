@@ -16,6 +16,7 @@ public static class DirectoryServiceCollectionExtensions
         services.TryAddSingleton<DirectoryAccounts>();
         services.TryAddSingleton<UserGroupStore>();
         services.TryAddSingleton<DirectoryGroupRoles>();
+        services.TryAddSingleton<RememberedDirectoryLogins>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Hosting.IStartupFilter, DirectoryResponses>());
         services.AddHostedService<DirectoryStartupCheck>();
         return services;

@@ -12,7 +12,18 @@ public sealed record DirectoryUser(string Dn, string Username, string? Email, st
 public sealed record DirectoryGroup(string Dn, string Name);
 
 /// <summary>The directory could not be asked (down, unreachable, refused the service account): not a wrong password.</summary>
-public sealed class DirectoryUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class DirectoryUnavailableException(string message, Exception? inner = null, bool unreachable = false) : Exception(message, inner)
+{
+    /// <summary>
+    /// The directory did not answer at all (server down, no connection, timed out), as opposed to answering
+    /// with a refusal of wharf's own settings (service account, TLS, CA file): only then may passwords verified
+    /// before the outage stand in for it (<see cref="RememberedDirectoryLogins"/>).
+    /// </summary>
+    public bool Unreachable { get; } = unreachable;
+
+    /// <summary>The password differs from the one verified before the outage: a guess, counted like a wrong password.</summary>
+    public bool FailedGuess { get; init; }
+}
 
 /// <summary>
 /// The directory's side of an LDAP login, through System.DirectoryServices.Protocols (OpenLDAP's libldap
@@ -23,6 +34,9 @@ public sealed class DirectoryUnavailableException(string message, Exception? inn
 public sealed class LdapDirectory
 {
     private const int InvalidCredentials = 49;
+    private const int ServerDown = 81;
+    private const int TimedOut = 85;
+    private const int ConnectError = 91;
 
     /// <summary>The person these credentials belong to, or null for a wrong password or unknown name; throws <see cref="DirectoryUnavailableException"/>.</summary>
     public Task<(DirectoryUser User, IReadOnlyList<DirectoryGroup> Groups)?> AuthenticateAsync(LdapSettings settings, string username, string password, CancellationToken cancellationToken) =>
@@ -118,7 +132,7 @@ public sealed class LdapDirectory
         }
         catch (LdapException e)
         {
-            throw new DirectoryUnavailableException($"the directory cannot be reached: {Describe(e)}", e);
+            throw new DirectoryUnavailableException($"the directory cannot be reached: {Describe(e)}", e, unreachable: e.ErrorCode is ServerDown or TimedOut or ConnectError);
         }
         catch (DirectoryOperationException e)
         {
@@ -129,9 +143,9 @@ public sealed class LdapDirectory
     private static string Describe(LdapException e) => e.ErrorCode switch
     {
         InvalidCredentials => "the service account's DN or password (ldap_search_dn, ldap_search_password) is wrong",
-        81 => "server down or unreachable",
-        85 => "timed out",
-        91 => "cannot connect",
+        ServerDown => "server down or unreachable",
+        TimedOut => "timed out",
+        ConnectError => "cannot connect",
         _ => string.IsNullOrEmpty(e.ServerErrorMessage) ? $"{e.Message} (LDAP error {e.ErrorCode})" : $"{e.Message}: {e.ServerErrorMessage}",
     };
 
@@ -179,7 +193,7 @@ public sealed class LdapDirectory
                     {
                         connection.Bind();
                     }
-                    catch (LdapException e) when (e.ErrorCode is not (81 or 85 or 91))
+                    catch (LdapException e) when (e.ErrorCode is not (ServerDown or TimedOut or ConnectError))
                     {
                     }
                     finally

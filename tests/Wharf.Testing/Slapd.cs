@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using Wharf.Testing;
 
-namespace Wharf.Registry.Tests.Ldap;
+namespace Wharf.Testing;
 
 /// <summary>
 /// A private OpenLDAP server (tests/ldap/start-slapd.sh) on 127.0.0.1 with a small tree: alice and erin in Lab,
@@ -82,7 +81,43 @@ public sealed class Slapd : IDisposable
         string file = Path.Combine(Directory, "change-" + Guid.NewGuid().ToString("N")[..8] + ".ldif");
         File.WriteAllText(file, ldif);
         var (code, stdout, stderr) = Run("ldapmodify", "-x", "-H", Url, "-D", "cn=admin," + BaseDn, "-w", "secret", "-f", file);
-        Assert.True(code == 0, $"ldapmodify failed (exit {code}): {stderr} {stdout}");
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"ldapmodify failed (exit {code}): {stderr} {stdout}");
+        }
+    }
+
+    /// <summary>
+    /// Sets a password in the directory (as its root), as a password change there would: a person's by default,
+    /// or the service account's (<c>cn=reader</c> under <see cref="BaseDn"/>) with <paramref name="parent"/>.
+    /// </summary>
+    public void SetPassword(string name, string password, string? parent = null) => Modify($"""
+        dn: {(parent is null ? $"uid={name},ou=people,{BaseDn}" : $"cn={name},{parent}")}
+        changetype: modify
+        replace: userPassword
+        userPassword: {password}
+
+        """);
+
+    /// <summary>
+    /// Starts slapd again after <see cref="Stop"/>, on the same ports and database, so what was changed in the
+    /// directory before it stopped is still there (a directory coming back after an outage).
+    /// </summary>
+    public void Restart()
+    {
+        if (_pid is not null)
+        {
+            throw new InvalidOperationException("slapd is still running");
+        }
+
+        var (code, stdout, stderr) = Run("bash", Script(), Directory, Port.ToString(System.Globalization.CultureInfo.InvariantCulture), TlsPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (code != 0 || !int.TryParse(stdout.Trim(), out int pid))
+        {
+            throw new InvalidOperationException($"slapd did not start again (exit {code}): {stderr} {stdout}");
+        }
+
+        _pid = pid;
+        Daemons.Track("slapd", pid);
     }
 
     /// <summary>Stops slapd (SIGTERM) and waits until it has exited.</summary>
