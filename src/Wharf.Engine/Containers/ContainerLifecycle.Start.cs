@@ -578,23 +578,32 @@ public sealed partial class ContainerLifecycle
         // setsid -f returns at once; the monitor's first line lets go of the runner's pipes.
         ProcessRunner.Run("setsid", ["-f", "/bin/sh", "-c", script]);
 
-        // Bounded wait for the monitor to report and runc to have started (or already finished) the container.
+        // Bounded wait (30 seconds in all) for the monitor to report and runc to have started (or
+        // already finished) the container. Not cancellable: once the monitor runs, leaving before it
+        // has reported would leave a running container recorded as created.
         var clock = Stopwatch.StartNew();
+        var limit = TimeSpan.FromSeconds(30);
         int monitor = 0;
-        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        bool MonitorReported() =>
+            File.Exists(Store.MonitorPidPath(c.Id)) && int.TryParse(File.ReadAllText(Store.MonitorPidPath(c.Id)).Trim(), out monitor);
+        if (FileWait.Until(MonitorReported, new WaitSources { Directories = [Store.Dir(c.Id)] }, limit, CancellationToken.None))
         {
-            if (monitor == 0 && File.Exists(Store.MonitorPidPath(c.Id)) && int.TryParse(File.ReadAllText(Store.MonitorPidPath(c.Id)).Trim(), out int m))
-            {
-                monitor = m;
-                c.State = ContainerStates.Running;
-                c.StartedAt = Now;
-                c.MonitorPid = monitor;
-                Store.Write(c);
-                Event("init", c);
-                Event("start", c);
-            }
+            c.State = ContainerStates.Running;
+            c.StartedAt = Now;
+            c.MonitorPid = monitor;
+            Store.Write(c);
+            Event("init", c);
+            Event("start", c);
 
-            if (monitor != 0 && (File.Exists(exit) || Runtime.State(c.Id) is { Status: "running" }))
+            // The exit file appears in the container's directory; runc makes the container's state
+            // directory under its root and removes exec.fifo there once the command runs. The
+            // runtime's answer is the test, so another runtime's layout is found by the recheck.
+            var started = new WaitSources
+            {
+                Directories = [Store.Dir(c.Id), Path.GetDirectoryName(Runtime.StateRoot)!, Runtime.StateRoot, Path.Combine(Runtime.StateRoot, c.Id)],
+                Recheck = FileWait.RuntimeRecheck,
+            };
+            if (FileWait.Until(() => File.Exists(exit) || Runtime.State(c.Id) is { Status: "running" }, started, limit - clock.Elapsed, CancellationToken.None))
             {
                 if (c.Ports.Count > 0)
                 {
@@ -603,8 +612,6 @@ public sealed partial class ContainerLifecycle
 
                 return 0;
             }
-
-            Thread.Sleep(20);
         }
 
         throw new WharfException($"container {c.Name} did not start within 30 seconds; see {LogPathOf(c)}");
@@ -618,15 +625,15 @@ public sealed partial class ContainerLifecycle
     private void PublishPorts(ContainerRecord c, Process? runtime)
     {
         string socket = Store.SlirpSocket(c.Id);
-        var clock = Stopwatch.StartNew();
-        while (!File.Exists(socket))
+        var sources = new WaitSources
         {
-            if (clock.Elapsed > TimeSpan.FromSeconds(15) || runtime is { HasExited: true } || File.Exists(Store.ExitPath(c.Id)))
-            {
-                return;
-            }
-
-            Thread.Sleep(10);
+            Directories = [Path.GetDirectoryName(socket)!, Store.Dir(c.Id)],
+            Processes = runtime is null ? [] : [runtime.Id],
+        };
+        FileWait.Until(() => File.Exists(socket) || runtime is { HasExited: true } || File.Exists(Store.ExitPath(c.Id)), sources, TimeSpan.FromSeconds(15), CancellationToken.None);
+        if (!File.Exists(socket))
+        {
+            return;
         }
 
         foreach (var port in c.Ports)
