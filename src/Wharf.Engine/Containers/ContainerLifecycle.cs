@@ -7,9 +7,9 @@ using Wharf.Client.Processes;
 namespace Wharf.Engine.Containers;
 
 /// <summary>
-/// The container's process from start to removal: start and run (runtime calls, the waiter, the
-/// root filesystem's mount at start), stop, kill, rm, prune, exec, wait, restart, pause, top, logs,
-/// inspect. Verbs live in <c>ContainerLifecycle.*.cs</c>. Part of <see cref="ContainerEngine"/>.
+/// The container's process from start to removal: start and run (runtime calls, the waiter; the
+/// root filesystem is mounted at start through <see cref="ContainerMounts"/>), stop, kill, rm,
+/// prune, exec, wait, restart, pause, top, logs, inspect. Verbs live in <c>ContainerLifecycle.*.cs</c>. Part of <see cref="ContainerEngine"/>.
 /// </summary>
 public sealed partial class ContainerLifecycle : ContainerEnginePart
 {
@@ -160,7 +160,7 @@ public sealed partial class ContainerLifecycle : ContainerEnginePart
         }
 
         Runtime.Delete(c.Id);
-        Unmount(c);
+        Engine.Mounts.Unmount(c);
         Slirp.Stop(Store.Dir(c.Id));
         Store.DeleteSlirpSocket(c.Id);
         RemoveFiles(c);
