@@ -151,7 +151,7 @@ public sealed partial class ContainerCreator : ContainerEnginePart
         }
         else
         {
-            unpacked = await Layers.EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken, Engine.Lifecycle.SquashfsLower).ConfigureAwait(false);
+            unpacked = await Layers.EnsureAsync(image, WhiteoutMode.Overlay, cancellationToken, Engine.Mounts.SquashfsLower).ConfigureAwait(false);
             config = unpacked.Config;
         }
 

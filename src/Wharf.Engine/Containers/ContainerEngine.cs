@@ -11,7 +11,8 @@ namespace Wharf.Engine.Containers;
 /// <see cref="Creator"/> (create: image, spec, mounts, named volumes, the root filesystem's
 /// directories), <see cref="Lifecycle"/> (the container's process: start, run, stop, kill, rm,
 /// exec, wait, restart, pause, top, logs, inspect; runtime calls and the waiter) and
-/// <see cref="Files"/> (its filesystem seen from outside: diff, commit, cp, export, mount). Each verb
+/// <see cref="Files"/> (its filesystem seen from outside: diff, commit, cp, export, mount), with the
+/// root filesystem's mount and unmount in <see cref="Mounts"/>, which start and the files part share. Each verb
 /// takes <c>XxxOptions</c> and returns what the command line prints.
 /// </summary>
 public sealed class ContainerEngine
@@ -28,10 +29,14 @@ public sealed class ContainerEngine
         Store = new ContainerStore(images.Storage.GraphRoot, images.Storage.RunRoot, images.Time) { Events = images.Events };
         Layers = new LayerStore(images.Store, images.Storage.Quota);
         Squashfs = new SquashfsMounts(images.Storage.RunRoot, images.Environment.IsRoot);
+        Mounts = new ContainerMounts(this);
         Creator = new ContainerCreator(this);
         Lifecycle = new ContainerLifecycle(this);
         Files = new ContainerFiles(this);
     }
+
+    /// <summary>The root filesystem's mount and unmount (start, cp, export, mount) and the squashfs layer mounts under it.</summary>
+    internal ContainerMounts Mounts { get; }
 
     /// <summary>create: a container record, its spec inputs, mounts and root filesystem directories.</summary>
     public ContainerCreator Creator { get; }

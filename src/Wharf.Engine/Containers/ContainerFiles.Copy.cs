@@ -221,7 +221,7 @@ public sealed partial class ContainerFiles
         bool mountedHere = c.RootfsDriver != "copy" && !RootfsMount.IsMounted(Store.Merged(c.Id));
         if (mountedHere)
         {
-            await Engine.Lifecycle.MountAsync(c, cancellationToken).ConfigureAwait(false);
+            await Engine.Mounts.MountAsync(c, cancellationToken).ConfigureAwait(false);
             c = Store.TryRead(c.Id) ?? c;
         }
 
@@ -233,7 +233,7 @@ public sealed partial class ContainerFiles
         {
             if (mountedHere && Store.Refresh(Store.TryRead(c.Id) ?? c).State is not (ContainerStates.Running or ContainerStates.Paused))
             {
-                Engine.Lifecycle.Unmount(c);
+                Engine.Mounts.Unmount(c);
             }
         }
     }

@@ -14,7 +14,7 @@ public sealed partial class ContainerFiles
     {
         RequireRootForMount();
         var c = Lookup(nameOrId);
-        await Engine.Lifecycle.MountAsync(c, cancellationToken).ConfigureAwait(false);
+        await Engine.Mounts.MountAsync(c, cancellationToken).ConfigureAwait(false);
         Event("mount", c);
         return Store.RootfsPath(Store.TryRead(c.Id) ?? c);
     }
@@ -26,7 +26,7 @@ public sealed partial class ContainerFiles
         var c = Lookup(nameOrId);
         if (c.State is not (ContainerStates.Running or ContainerStates.Paused))
         {
-            Engine.Lifecycle.Unmount(c);
+            Engine.Mounts.Unmount(c);
             Event("unmount", c);
         }
 

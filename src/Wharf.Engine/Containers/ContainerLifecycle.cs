@@ -7,9 +7,9 @@ using Wharf.Client.Processes;
 namespace Wharf.Engine.Containers;
 
 /// <summary>
-/// The container's process from start to removal: start and run (runtime calls, the waiter, the
-/// root filesystem's mount at start), stop, kill, rm, prune, exec, wait, restart, pause, top, logs,
-/// inspect. Verbs live in <c>ContainerLifecycle.*.cs</c>. Part of <see cref="ContainerEngine"/>.
+/// The container's process from start to removal: start and run (runtime calls, the waiter; the
+/// root filesystem is mounted at start through <see cref="ContainerMounts"/>), stop, kill, rm,
+/// prune, exec, wait, restart, pause, top, logs, inspect. Verbs live in <c>ContainerLifecycle.*.cs</c>. Part of <see cref="ContainerEngine"/>.
 /// </summary>
 public sealed partial class ContainerLifecycle : ContainerEnginePart
 {
@@ -84,33 +84,27 @@ public sealed partial class ContainerLifecycle : ContainerEnginePart
         if (!Directory.Exists(Path.Combine(Runtime.StateRoot, c.Id)) && Store.RuntimeRunFor(c.Id) is int pid)
         {
             ContainerNative.Kill(pid, 9);
-            var clock = Stopwatch.StartNew();
-            while (Store.RuntimeRunFor(c.Id) is not null && clock.Elapsed < TimeSpan.FromSeconds(10))
-            {
-                Thread.Sleep(20);
-            }
+            FileWait.Until(() => Store.RuntimeRunFor(c.Id) is null, new WaitSources { Processes = [pid] }, TimeSpan.FromSeconds(10), CancellationToken.None);
         }
     }
 
-    /// <summary>Waits (bounded) until the container's waiter has recorded its exit.</summary>
+    /// <summary>
+    /// Waits (bounded) until the container's waiter has recorded its exit: woken by the exit file or
+    /// the record appearing in the container's directory, or by the waiter or the container's init
+    /// exiting (what <see cref="ContainerStore.Refresh"/> reads when the waiter was killed).
+    /// </summary>
     private ContainerRecord? WaitExited(ContainerRecord c, TimeSpan timeout)
     {
-        var clock = Stopwatch.StartNew();
-        while (true)
+        ContainerRecord now = c;
+        var sources = new WaitSources
         {
-            var now = Store.Refresh(Store.TryRead(c.Id) ?? c);
-            if (now.State != ContainerStates.Running)
-            {
-                return now;
-            }
-
-            if (clock.Elapsed >= timeout)
-            {
-                return null;
-            }
-
-            Thread.Sleep(20);
-        }
+            Directories = [Store.Dir(c.Id)],
+            Processes = Store.InitPid(c.Id) is int init ? [c.MonitorPid, init] : [c.MonitorPid],
+            Recheck = FileWait.RuntimeRecheck,
+        };
+        return FileWait.Until(() => (now = Store.Refresh(Store.TryRead(c.Id) ?? c)).State != ContainerStates.Running, sources, timeout, CancellationToken.None)
+            ? now
+            : null;
     }
 
     /// <summary>podman rm: refuses a running container unless forced; then runc state, mount and directories go.</summary>
@@ -166,7 +160,7 @@ public sealed partial class ContainerLifecycle : ContainerEnginePart
         }
 
         Runtime.Delete(c.Id);
-        Unmount(c);
+        Engine.Mounts.Unmount(c);
         Slirp.Stop(Store.Dir(c.Id));
         Store.DeleteSlirpSocket(c.Id);
         RemoveFiles(c);
@@ -373,9 +367,9 @@ public sealed partial class ContainerLifecycle : ContainerEnginePart
             """;
         ProcessRunner.Run("setsid", ["-f", "/bin/sh", "-c", script]);
 
-        // Bounded wait for runc to start the command (it writes the PID file) or to give up.
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        // Bounded wait for runc to start the command (it writes the PID file) or to give up (the
+        // monitor writes the exit file): both appear in the session's directory.
+        if (FileWait.Until(() => File.Exists(pidFile) || File.Exists(exit), new WaitSources { Directories = [dir] }, TimeSpan.FromSeconds(30), CancellationToken.None))
         {
             if (File.Exists(pidFile))
             {
@@ -383,14 +377,9 @@ public sealed partial class ContainerLifecycle : ContainerEnginePart
                 return id;
             }
 
-            if (File.Exists(exit))
-            {
-                string why = File.Exists(log) ? File.ReadLines(log).LastOrDefault(l => l.Length > 0) ?? string.Empty : string.Empty;
-                Directory.Delete(dir, recursive: true);
-                throw new WharfException($"runc: {why.Trim()}".TrimEnd(' ', ':'));
-            }
-
-            Thread.Sleep(10);
+            string why = File.Exists(log) ? File.ReadLines(log).LastOrDefault(l => l.Length > 0) ?? string.Empty : string.Empty;
+            Directory.Delete(dir, recursive: true);
+            throw new WharfException($"runc: {why.Trim()}".TrimEnd(' ', ':'));
         }
 
         throw new WharfException($"exec session {id} did not start within 30 seconds; see {log}");

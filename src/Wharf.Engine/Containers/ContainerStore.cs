@@ -258,16 +258,19 @@ public sealed class ContainerStore
     }
 
     /// <summary>The container's init process, from the runtime's state file, still exists.</summary>
-    private bool ProcessOfContainerAlive(string id)
+    private bool ProcessOfContainerAlive(string id) => InitPid(id) is int pid && ContainerNative.ProcessExists(pid);
+
+    /// <summary>The PID of the container's init process in the runtime's state file, or null when there is none to read.</summary>
+    internal int? InitPid(string id)
     {
         try
         {
             var state = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RuncRoot, id, "state.json")));
-            return state?["init_process_pid"]?.GetValue<int>() is int pid && ContainerNative.ProcessExists(pid);
+            return state?["init_process_pid"]?.GetValue<int>();
         }
         catch (Exception e) when (e is IOException or JsonException or InvalidOperationException or FormatException)
         {
-            return false;
+            return null;
         }
     }
 }

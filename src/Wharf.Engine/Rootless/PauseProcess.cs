@@ -102,6 +102,10 @@ public static class PauseProcess
                     : string.Empty));
             }
 
+            // A short poll on purpose: what is awaited is an exec (setsid → unshare → sleep) inside
+            // the new namespace, which no file event reports (/proc gives no inotify events) and a
+            // pidfd does not either (it reports exit only); it takes a few milliseconds, once per
+            // boot or after the pause process was killed.
             Thread.Sleep(2);
         }
 

@@ -6,6 +6,10 @@ namespace Wharf.Engine.Storage;
 /// An exclusive lock between wharf processes on one file. On Unix .NET takes flock(LOCK_EX|LOCK_NB)
 /// for <see cref="FileShare.None"/>, so a second process's open fails while the first holds it;
 /// the wait is bounded and ends in a clear error that names what was locked.
+/// The wait retries the non-blocking lock with growing pauses rather than blocking in flock(2):
+/// flock has no timeout (only a signal interrupts it, which .NET does not offer per thread), a
+/// release makes no file event to wait on, and a thread left blocked past the deadline could still
+/// take the lock later for nobody. Locks are held for milliseconds, so the retries are few.
 /// </summary>
 public static class FileLock
 {
