@@ -130,11 +130,20 @@ public sealed partial class ContainerLifecycle
     /// </summary>
     private async Task WaitMonitorGoneAsync(ContainerRecord c, CancellationToken cancellationToken)
     {
-        for (int i = 0; i < 3000 && c.MonitorPid > 0 && c.MonitorPid != Environment.ProcessId
-            && ContainerNative.ProcessExists(c.MonitorPid) && RootfsMount.IsMounted(Store.Merged(c.Id)); i++)
+        if (c.MonitorPid <= 0 || c.MonitorPid == Environment.ProcessId)
         {
-            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+            return;
         }
+
+        // The monitor's exit wakes the wait (its pidfd); the recheck covers an unmount it does while it lives on.
+        string merged = Store.Merged(c.Id);
+        await Task.Run(
+            () => FileWait.Until(
+                () => !ContainerNative.ProcessExists(c.MonitorPid) || !RootfsMount.IsMounted(merged),
+                new WaitSources { Processes = [c.MonitorPid], Recheck = FileWait.RuntimeRecheck },
+                TimeSpan.FromSeconds(30),
+                cancellationToken),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
