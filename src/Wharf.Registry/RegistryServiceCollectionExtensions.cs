@@ -67,6 +67,12 @@ public static class RegistryServiceCollectionExtensions
             host.ShutdownTimeout = options.ShutdownTimeout + TimeSpan.FromSeconds(10));
         services.AddHostedService<GcScheduler>();
         services.AddHostedService<UploadJanitor>();
+        if (!string.IsNullOrWhiteSpace(options.Database))
+        {
+            // Instances on other hosts share no data-directory lock: a heartbeat row says this one is live.
+            services.AddHostedService<InstanceHeartbeat>();
+        }
+
         return services;
     }
 
