@@ -23,10 +23,33 @@ public sealed partial class InstanceHeartbeat(RegistryDatabase database, Databas
 
     private readonly DateTimeOffset _started = time.GetUtcNow();
 
-    /// <summary>The first beat is written before the host reports started, so a test or an operator never sees a running instance without its row.</summary>
+    /// <summary>
+    /// The lease an offline gc/fsck holds on a shared database while it runs (renewed, so it lapses soon
+    /// after a killed run); an instance does not start while it is live.
+    /// </summary>
+    public const string OfflineMaintenanceLease = "offline-maintenance";
+
+    /// <summary>
+    /// The first beat is written before the host reports started, so a test or an operator never sees
+    /// a running instance without its row. Then the instance refuses to start while an offline gc/fsck
+    /// holds the database: the run takes its lease before it reads the heartbeats and the instance
+    /// writes its row before it reads the lease, so of the two that race, at least one sees the other.
+    /// </summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await BeatAsync(cancellationToken).ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        if (await leases.HolderAsync(OfflineMaintenanceLease, now, cancellationToken).ConfigureAwait(false) is (string holder, DateTimeOffset until))
+        {
+            await using (var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await connection.ExecuteAsync("DELETE FROM instances WHERE id = $id", cancellationToken, ("$id", leases.Holder)).ConfigureAwait(false);
+            }
+
+            throw new DatabaseInUseException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"an offline wharfd gc or fsck ({holder}) is working on the database (its lease runs until {until.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC unless renewed); start wharfd when it has finished"));
+        }
+
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -96,3 +119,6 @@ public sealed partial class InstanceHeartbeat(RegistryDatabase database, Databas
     [LoggerMessage(EventId = 9402, Level = LogLevel.Warning, Message = "instance heartbeat row not removed at shutdown (it expires on its own): {Reason}")]
     private static partial void LogRemoveFailed(ILogger logger, string reason);
 }
+
+/// <summary>The database is being worked on by an offline command: this wharfd does not start.</summary>
+public sealed class DatabaseInUseException(string message) : IOException(message);

@@ -36,9 +36,8 @@ public static class RegistryMaintenance
             return failed;
         }
 
-        using var held = opened.Value.Lock;
-        var (metadata, blobs, options) = (opened.Value.Metadata, opened.Value.Blobs, opened.Value.Options);
-        using var pool = new PoolRelease(metadata);
+        await using var held = opened;
+        var (metadata, blobs, options) = (opened.Metadata, opened.Blobs, opened.Options);
         long id = await metadata.CreateGcRunAsync(dryRun, "Offline", cancellationToken).ConfigureAwait(false);
         try
         {
@@ -68,9 +67,8 @@ public static class RegistryMaintenance
             return failed;
         }
 
-        using var held = opened.Value.Lock;
-        using var pool = new PoolRelease(opened.Value.Metadata);
-        var problems = await new ConsistencyCheck(opened.Value.Metadata, opened.Value.Blobs, opened.Value.Options.DataDirectory)
+        await using var held = opened;
+        var problems = await new ConsistencyCheck(opened.Metadata, opened.Blobs, opened.Options.DataDirectory)
             .RunAsync(repair, cancellationToken).ConfigureAwait(false);
         foreach (var p in problems)
         {
@@ -85,7 +83,7 @@ public static class RegistryMaintenance
         return open == 0 ? 0 : 1;
     }
 
-    private static async Task<((DataDirectoryLock Lock, SqliteMetadataStore Metadata, FileSystemBlobStore Blobs, RegistryOptions Options)? Opened, int ExitCode)> OpenAsync(
+    private static async Task<(Opened? Opened, int ExitCode)> OpenAsync(
         string dataDirectory, string? database, TextWriter output, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(dataDirectory);
@@ -127,40 +125,51 @@ public static class RegistryMaintenance
         }
 
         var registry = RegistryDatabase.Create(database, root);
+        var options = new RegistryOptions { DataDirectory = root, Database = database, GcGracePeriod = TimeSpan.Zero };
+        var opened = new Opened(held, new SqliteMetadataStore(registry), new FileSystemBlobStore(root), options);
         try
         {
-            if (postgreSql && await RefusedAsync(registry, output, cancellationToken).ConfigureAwait(false) is int refused)
+            if (postgreSql && await RefusedAsync(opened, output, cancellationToken).ConfigureAwait(false) is int refused)
             {
-                registry.Dispose();
-                held.Dispose();
+                await opened.DisposeAsync().ConfigureAwait(false);
                 return (null, refused);
             }
         }
         catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException or InvalidOperationException)
         {
             // The URL carries the password: the message names neither.
-            registry.Dispose();
-            held.Dispose();
+            await opened.DisposeAsync().ConfigureAwait(false);
             await output.WriteLineAsync($"Error: cannot use the database: {e.Message}").ConfigureAwait(false);
             return (null, 1);
         }
 
-        var options = new RegistryOptions { DataDirectory = root, Database = database, GcGracePeriod = TimeSpan.Zero };
-        return ((held, new SqliteMetadataStore(registry), new FileSystemBlobStore(root), options), 0);
+        return (opened, 0);
     }
 
     /// <summary>
     /// On a shared database: a database without wharfd's schema is refused unchanged (nothing is
-    /// migrated into a mistyped database), and so is one that a live instance serves; null when neither.
+    /// migrated into a mistyped database), and so is one that another offline run holds or a live
+    /// instance serves; null when none of these, and then <paramref name="opened"/> holds the offline
+    /// lease (taken before the heartbeats are read: see <see cref="InstanceHeartbeat.StartAsync"/>).
     /// </summary>
-    private static async Task<int?> RefusedAsync(RegistryDatabase registry, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<int?> RefusedAsync(Opened opened, TextWriter output, CancellationToken cancellationToken)
     {
+        var registry = opened.Metadata.Database;
         if (!await registry.HasSchemaAsync(cancellationToken).ConfigureAwait(false))
         {
             await output.WriteLineAsync("Error: the database holds no wharfd registry (no schema_migrations table); nothing was changed").ConfigureAwait(false);
             return 2;
         }
 
+        var leases = new DatabaseLeases(registry, TimeProvider.System);
+        if (!await leases.TryAcquireAsync(InstanceHeartbeat.OfflineMaintenanceLease, OfflineLease.Duration, cancellationToken).ConfigureAwait(false))
+        {
+            var other = await leases.HolderAsync(InstanceHeartbeat.OfflineMaintenanceLease, DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+            await output.WriteLineAsync($"Error: another offline wharfd gc or fsck ({other?.Holder ?? "unknown"}) is working on the database; wait for it").ConfigureAwait(false);
+            return 2;
+        }
+
+        opened.Lease = new OfflineLease(leases);
         var now = DateTimeOffset.UtcNow;
         var live = await InstanceHeartbeat.LiveAsync(registry, now, cancellationToken).ConfigureAwait(false);
         if (live.Count == 0)
@@ -175,12 +184,85 @@ public static class RegistryMaintenance
         return 2;
     }
 
-    /// <summary>Closes the database's connections (the SQLite pool, PostgreSQL's data source) when done, so nothing holds it open after the command.</summary>
-    private sealed class PoolRelease(SqliteMetadataStore metadata) : IDisposable
+    /// <summary>What an offline command works on, released in reverse: the offline lease, the database's connections, the data-directory lock.</summary>
+    private sealed class Opened(DataDirectoryLock held, SqliteMetadataStore metadata, FileSystemBlobStore blobs, RegistryOptions options) : IAsyncDisposable
     {
-        public void Dispose()
+        public SqliteMetadataStore Metadata => metadata;
+
+        public FileSystemBlobStore Blobs => blobs;
+
+        public RegistryOptions Options => options;
+
+        public OfflineLease? Lease { get; set; }
+
+        public async ValueTask DisposeAsync()
         {
+            if (Lease is not null)
+            {
+                await Lease.DisposeAsync().ConfigureAwait(false);
+            }
+
+            // The SQLite pool or PostgreSQL's data source: nothing holds the database open after the command.
             metadata.Database.Dispose();
+            held.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The offline run's lease on a shared database, renewed while it runs so that it lapses soon after
+    /// a killed run, and released at the end; instances refuse to start while it is live.
+    /// </summary>
+    private sealed class OfflineLease : IAsyncDisposable
+    {
+        public static readonly TimeSpan Duration = TimeSpan.FromMinutes(2);
+        private static readonly TimeSpan Renewal = TimeSpan.FromSeconds(30);
+
+        private readonly DatabaseLeases _leases;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _renewing;
+
+        public OfflineLease(DatabaseLeases leases)
+        {
+            _leases = leases;
+            _renewing = RenewAsync();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+            await _renewing.ConfigureAwait(false);
+            try
+            {
+                await _leases.ReleaseAsync(InstanceHeartbeat.OfflineMaintenanceLease, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (System.Data.Common.DbException)
+            {
+                // It lapses on its own within Duration.
+            }
+
+            _stop.Dispose();
+        }
+
+        private async Task RenewAsync()
+        {
+            try
+            {
+                using var timer = new PeriodicTimer(Renewal);
+                while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+                {
+                    try
+                    {
+                        await _leases.TryAcquireAsync(InstanceHeartbeat.OfflineMaintenanceLease, Duration, _stop.Token).ConfigureAwait(false);
+                    }
+                    catch (System.Data.Common.DbException)
+                    {
+                        // Tried again at the next tick; the lease still has most of its time.
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
     }
 }

@@ -60,6 +60,7 @@ public sealed class RegistryMaintenancePostgreSqlTests : IAsyncLifetime
         Assert.False(File.Exists(BlobPath(loose)));
         Assert.True(File.Exists(BlobPath(Digest.Compute(layer))), "a referenced layer was removed");
         Assert.Equal(0L, await ScalarAsync($"SELECT count(*) FROM blobs WHERE digest = '{loose}'"));
+        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM leases WHERE name = 'offline-maintenance'"));
 
         await _server.RestartAsync();
         using (var client = _server.Admin())
@@ -112,6 +113,25 @@ public sealed class RegistryMaintenancePostgreSqlTests : IAsyncLifetime
         Assert.Equal(0, await RegistryMaintenance.CollectGarbageAsync(elsewhere.Path, _database, dryRun: false, output, default));
         Assert.Contains($"remove {loose}", output.ToString(), StringComparison.Ordinal);
         Assert.False(File.Exists(copy));
+    }
+
+    [Fact]
+    public async Task Start_WhileAnOfflineRunHoldsTheDatabase_RefusesAndLeavesNoHeartbeat()
+    {
+        await _server.StopKeepingDataAsync();
+        long until = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeMilliseconds();
+        Assert.Equal(1L, await ExecuteAsync($"INSERT INTO leases(name, holder, expires_at) VALUES('offline-maintenance', 'node9:4242:offline', {until})"));
+
+        using var elsewhere = new TempDirectory("wharf-start-elsewhere");
+        var refused = await Assert.ThrowsAsync<Wharf.Registry.Data.DatabaseInUseException>(() => WharfServer.StartAsync(
+            new Dictionary<string, string?> { ["Registry:OpenRegistry"] = "true", ["Registry:Database"] = _database }, elsewhere.Path));
+        Assert.Contains("offline wharfd gc or fsck (node9:4242:offline)", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM instances"));
+
+        // Once the run is over (its lease released or lapsed) the instance starts.
+        Assert.Equal(1L, await ExecuteAsync("DELETE FROM leases WHERE name = 'offline-maintenance'"));
+        await _server.RestartAsync();
+        Assert.Equal(1L, await ScalarAsync("SELECT count(*) FROM instances"));
     }
 
     [Fact]
@@ -168,6 +188,15 @@ public sealed class RegistryMaintenancePostgreSqlTests : IAsyncLifetime
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private async Task<long> ExecuteAsync(string sql)
+    {
+        string name = new Uri(_database).AbsolutePath.TrimStart('/');
+        await using var connection = new NpgsqlConnection(_postgres.ConnectionString(name));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return await command.ExecuteNonQueryAsync();
     }
 
     private static void CopyDirectory(string from, string to)
