@@ -70,6 +70,8 @@ public static class RegistryServiceCollectionExtensions
         if (!string.IsNullOrWhiteSpace(options.Database))
         {
             // Instances on other hosts share no data-directory lock: a heartbeat row says this one is live.
+            // The shutdown drain runs in StoppingAsync, before any StopAsync, so the row goes only once
+            // no upload is still finishing here.
             services.AddHostedService<InstanceHeartbeat>();
         }
 

@@ -21,13 +21,13 @@ public sealed partial class InstanceHeartbeat(RegistryDatabase database, Databas
     /// <summary>A row is live for this many intervals after its last beat (one or two missed beats are not death).</summary>
     public const int ExpiryIntervals = 3;
 
-    private readonly DateTimeOffset _started = time.GetUtcNow();
-
     /// <summary>
     /// The lease an offline gc/fsck holds on a shared database while it runs (renewed, so it lapses soon
     /// after a killed run); an instance does not start while it is live.
     /// </summary>
     public const string OfflineMaintenanceLease = "offline-maintenance";
+
+    private readonly DateTimeOffset _started = time.GetUtcNow();
 
     /// <summary>
     /// The first beat is written before the host reports started, so a test or an operator never sees
