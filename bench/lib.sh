@@ -47,9 +47,9 @@ scratch_dir() {
   trap 'exit 130' INT TERM
 }
 
-# stop_pids: stops every process in PIDS, newest first (a wharfd before the PostgreSQL it uses),
-# each with TERM, waiting until it is gone (10 s at most; a PostgreSQL started through runuser is
-# no child of ours, so it is polled), and empties PIDS.
+# stop_pids: stops every process in PIDS, newest first, each with TERM, waiting until it is gone
+# (10 s at most; a process that is no child of ours is polled), and empties PIDS. PostgreSQL is not
+# in PIDS: stop_postgres stops it with pg_ctl (the cleanup does, after PIDS).
 stop_pids() {
   local i pid n
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
@@ -63,6 +63,7 @@ stop_pids() {
 
 _scratch_cleanup() {
   stop_pids
+  stop_postgres
   if declare -F bench_cleanup >/dev/null; then bench_cleanup; fi
   rm -rf "$WORK"
 }
@@ -112,8 +113,11 @@ start_docker_registry() {
 # start_postgres DIR: a private PostgreSQL cluster (Debian's postgresql, the newest installed) in DIR
 # on 127.0.0.1 at a free port, default settings (fsync and synchronous_commit on), run as the
 # postgres account when we are root. Sets POSTGRES_URL (a database "wharf", trust authentication on
-# loopback) and POSTGRES_VERSION; the server's PID joins PIDS. Returns 1 (with a log line) when
-# PostgreSQL is not installed or does not start.
+# loopback), POSTGRES_VERSION and POSTGRES_PID. The server is not put in PIDS (a script's stop_pids
+# between rounds would stop it, and a TERM is PostgreSQL's "smart" shutdown, which waits for every
+# client): stop_postgres stops it, and the cleanup calls that for any exit. Returns 1 (with a log
+# line) when PostgreSQL is not installed or does not start.
+POSTGRES_DIR=
 start_postgres() {
   local dir=$1 bin port i pid as=()
   bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -131,7 +135,7 @@ start_postgres() {
   for ((i = 0; i < 300; i++)); do
     if [[ -s $dir/data/postmaster.pid ]] && "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
       pid=$(head -n 1 "$dir/data/postmaster.pid")
-      PIDS+=("$pid")
+      POSTGRES_DIR=$dir POSTGRES_BIN=$bin POSTGRES_PID=$pid
       "${as[@]}" "$bin/psql" -q -h 127.0.0.1 -p "$port" -U wharf -d postgres -c 'CREATE DATABASE wharf;' >/dev/null \
         || { log "could not create the database"; return 1; }
       POSTGRES_URL="postgresql://wharf@127.0.0.1:$port/wharf"
@@ -143,6 +147,22 @@ start_postgres() {
   cat "$dir/postgres.log" >&2
   log "PostgreSQL did not start"
   return 1
+}
+
+# stop_postgres: stops the server start_postgres started, if any, the way PostgreSQL is meant to be
+# stopped: pg_ctl stop -m fast (clients disconnected, a clean shutdown checkpoint), waiting for it
+# (30 s); SIGKILL to its postmaster (our PID, checked against its pid file) only if that fails.
+stop_postgres() {
+  [[ -n $POSTGRES_DIR ]] || return 0
+  local as=()
+  [[ $(id -u) == 0 ]] && as=(runuser -u postgres --)
+  if ! "${as[@]}" "$POSTGRES_BIN/pg_ctl" stop -D "$POSTGRES_DIR/data" -m fast -w -t 30 >/dev/null 2>&1; then
+    if [[ -s $POSTGRES_DIR/data/postmaster.pid && $(head -n 1 "$POSTGRES_DIR/data/postmaster.pid") == "$POSTGRES_PID" ]]; then
+      log "pg_ctl stop failed: killing postmaster $POSTGRES_PID"
+      kill -KILL "$POSTGRES_PID" 2>/dev/null
+    fi
+  fi
+  POSTGRES_DIR=
 }
 
 # random_layout DIR LAYERS MIB [SALT]: an OCI image layout in DIR holding one image tagged "1" of

@@ -43,6 +43,12 @@ public sealed class RegistryOptions
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// On PostgreSQL, how often this instance renews its row in <c>instances</c>; the row counts as live
+    /// for three intervals, which is how long an offline gc/fsck waits after an instance was killed.
+    /// </summary>
+    public TimeSpan InstanceHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Maximum page size for tag lists and the catalog.</summary>
     public int MaxPageSize { get; set; } = 10_000;
 }

@@ -67,6 +67,14 @@ public static class RegistryServiceCollectionExtensions
             host.ShutdownTimeout = options.ShutdownTimeout + TimeSpan.FromSeconds(10));
         services.AddHostedService<GcScheduler>();
         services.AddHostedService<UploadJanitor>();
+        if (!string.IsNullOrWhiteSpace(options.Database))
+        {
+            // Instances on other hosts share no data-directory lock: a heartbeat row says this one is live.
+            // The shutdown drain runs in StoppingAsync, before any StopAsync, so the row goes only once
+            // no upload is still finishing here.
+            services.AddHostedService<InstanceHeartbeat>();
+        }
+
         return services;
     }
 

@@ -39,9 +39,9 @@ public static class WharfdCommand
         {
             ServeCommand.Create(configuration, output, error),
             Maintenance("gc", "Remove blobs that no manifest references", "--dry-run", "Only report what would be removed",
-                (dir, flag, ct) => RegistryMaintenance.CollectGarbageAsync(dir, flag, output, ct)),
+                (dir, database, flag, ct) => RegistryMaintenance.CollectGarbageAsync(dir, database, flag, output, ct)),
             Maintenance("fsck", "Check that the metadata and the stored blobs agree", "--repair", "Also repair what can be repaired",
-                (dir, flag, ct) => RegistryMaintenance.CheckAsync(dir, flag, output, ct)),
+                (dir, database, flag, ct) => RegistryMaintenance.CheckAsync(dir, database, flag, output, ct)),
             MigrateCommand.Create(output, error),
         };
 
@@ -72,12 +72,21 @@ public static class WharfdCommand
 
     private static string? FirstSet(params string?[] values) => values.FirstOrDefault(v => !string.IsNullOrEmpty(v));
 
-    private static Command Maintenance(string name, string description, string flagName, string flagDescription, Func<string, bool, CancellationToken, Task<int>> run)
+    private static Command Maintenance(string name, string description, string flagName, string flagDescription, Func<string, string?, bool, CancellationToken, Task<int>> run)
     {
         var dataDir = DataDirectoryOption();
+        var database = new Option<string?>("--database")
+        {
+            Description = $"The metadata database the instances use: postgresql://USER:PASSWORD@HOST:PORT/DB (or ${ServeCommand.DatabaseVariable}); default SQLite in the data directory. Refused while any instance's heartbeat is live",
+            HelpName = "url",
+        };
         var flag = new Option<bool>(flagName) { Description = flagDescription };
-        var command = new Command(name, description) { dataDir, flag };
-        command.SetAction((parse, ct) => run(ResolveDataDirectory(parse.GetValue(dataDir)), parse.GetValue(flag), ct));
+        var command = new Command(name, description) { dataDir, database, flag };
+        command.SetAction((parse, ct) => run(
+            ResolveDataDirectory(parse.GetValue(dataDir)),
+            FirstSet(parse.GetValue(database), Environment.GetEnvironmentVariable(ServeCommand.DatabaseVariable)),
+            parse.GetValue(flag),
+            ct));
         return command;
     }
 

@@ -12,14 +12,22 @@ namespace Wharf.IntegrationTests;
 /// Several wharfd processes sharing one data directory and one database (Registry:SharedDataDirectory),
 /// behind Debian's nginx as a round-robin load balancer: what one instance starts another continues,
 /// quotas hold across instances, a killed instance loses nothing a client cannot resume elsewhere, and
-/// GC on one instance never takes a blob that a push through another is linking.
+/// GC on one instance never takes a blob that a push through another is linking. Every case runs on
+/// both databases (<see cref="MultiInstanceSqliteTests"/>, <see cref="MultiInstancePostgreSqlTests"/>):
+/// several processes on one SQLite file in WAL mode is a mode of its own (the single-instance suite
+/// has one process), and PostgreSQL is the production layout, whose locks are advisory locks.
 /// </summary>
-public sealed partial class MultiInstanceTests(ITestOutputHelper output)
+public abstract partial class MultiInstanceTests(ITestOutputHelper output)
 {
+    /// <summary>Whether the instances keep their metadata in PostgreSQL (else SQLite in the shared directory).</summary>
+    private protected abstract bool OnPostgreSql { get; }
+
+    private Task<WharfCluster> StartClusterAsync(params string[] arguments) => WharfCluster.StartAsync(3, output, OnPostgreSql, arguments);
+
     [NginxFact]
     public async Task ChunkedUpload_StartedOnOneInstance_ContinuedAndFinishedOnOthers()
     {
-        await using var cluster = await WharfCluster.StartAsync(3, output);
+        await using var cluster = await StartClusterAsync();
         await cluster.Instances[0].CreateProjectAsync("multi");
         using var a = cluster.Instances[0].Admin();
         using var b = cluster.Instances[1].Admin();
@@ -52,7 +60,7 @@ public sealed partial class MultiInstanceTests(ITestOutputHelper output)
     [NginxFact(needsPodman: true)]
     public async Task SkopeoAndPodman_PushAndPullThroughNginx_UploadsSpreadOverInstances()
     {
-        await using var cluster = await WharfCluster.StartAsync(3, output);
+        await using var cluster = await StartClusterAsync();
         await cluster.Instances[0].CreateProjectAsync("multi");
         using var scratch = new TempDirectory("wharf-it-multi");
         var skopeo = new Skopeo(output);
@@ -89,7 +97,7 @@ public sealed partial class MultiInstanceTests(ITestOutputHelper output)
     [NginxFact]
     public async Task TwentyConcurrentPushes_AgainstProjectQuota_NeverExceedIt()
     {
-        await using var cluster = await WharfCluster.StartAsync(3, output);
+        await using var cluster = await StartClusterAsync();
         const int LayerSize = 64 * 1024;
         const int Fit = 5;
         long limit = RegistryPush.Config.Length + (Fit * (LayerSize + 600L)) + 100;
@@ -127,7 +135,7 @@ public sealed partial class MultiInstanceTests(ITestOutputHelper output)
     [NginxFact]
     public async Task InstanceKilledMidUpload_ClientResumesThroughAnother()
     {
-        await using var cluster = await WharfCluster.StartAsync(3, output);
+        await using var cluster = await StartClusterAsync();
         await cluster.Instances[0].CreateProjectAsync("multi");
         using var a = cluster.Instances[0].Admin();
         byte[] blob = RandomNumberGenerator.GetBytes(8 * 1024 * 1024);
@@ -174,7 +182,7 @@ public sealed partial class MultiInstanceTests(ITestOutputHelper output)
     public async Task Gc_OnOneInstanceWhilePushesGoThroughOthers_DeletesNothingInUse()
     {
         // No grace: a blob nobody refers to is collected at once, so GC races every push of it.
-        await using var cluster = await WharfCluster.StartAsync(3, output, "--Registry:GcGracePeriod=00:00:00");
+        await using var cluster = await StartClusterAsync("--Registry:GcGracePeriod=00:00:00");
         await cluster.Instances[0].CreateProjectAsync("multi");
         using var gcInstance = cluster.Instances[0].Admin();
         using var b = cluster.Instances[1].Admin();
@@ -259,17 +267,38 @@ public sealed partial class MultiInstanceTests(ITestOutputHelper output)
     private static partial Regex UploadRequest();
 }
 
+/// <summary>The multi-instance cases with the metadata in the shared data directory's SQLite file (WAL, one host).</summary>
+public sealed class MultiInstanceSqliteTests(ITestOutputHelper output) : MultiInstanceTests(output)
+{
+    private protected override bool OnPostgreSql => false;
+}
+
+/// <summary>
+/// The multi-instance cases with the metadata in a real PostgreSQL (Debian's, on 127.0.0.1 with a
+/// private cluster: <see cref="PostgreSqlServer"/>), one database per cluster; the shared data
+/// directory then holds only blobs and uploads.
+/// </summary>
+public sealed class MultiInstancePostgreSqlTests(ITestOutputHelper output) : MultiInstanceTests(output)
+{
+    private protected override bool OnPostgreSql => true;
+}
+
 /// <summary>
 /// Instances of wharfd on one shared data directory, started one after the other (the first creates
-/// the database), with the access log on, and nginx in front. Disposing stops every process by PID and
-/// prints each one's log into the test output.
+/// the schema), with the access log on, and nginx in front; the metadata in the directory's SQLite file
+/// or in a PostgreSQL database of the test process's server made for this cluster. Disposing stops
+/// every process by PID, prints each one's log into the test output and drops the database.
 /// </summary>
 internal sealed class WharfCluster : IAsyncDisposable
 {
     private readonly TempDirectory _data = new("wharf-it-shared");
     private readonly ITestOutputHelper _output;
+    private PostgreSqlServer? _postgres;
 
     private WharfCluster(ITestOutputHelper output) => _output = output;
+
+    /// <summary>The PostgreSQL database's URL, or null on SQLite.</summary>
+    public string? DatabaseUrl { get; private set; }
 
     public List<WharfdProcess> Instances { get; } = [];
 
@@ -277,18 +306,31 @@ internal sealed class WharfCluster : IAsyncDisposable
 
     public string DataDirectory => Path.Combine(_data.Path, "data");
 
-    public static async Task<WharfCluster> StartAsync(int count, ITestOutputHelper output, params string[] arguments)
+    public static async Task<WharfCluster> StartAsync(int count, ITestOutputHelper output, bool postgreSql, params string[] arguments)
     {
         var cluster = new WharfCluster(output);
         try
         {
+            string[] database = [];
+            if (postgreSql)
+            {
+                cluster._postgres = await PostgreSqlServer.SharedAsync();
+                cluster.DatabaseUrl = await cluster._postgres.CreateDatabaseAsync("multi");
+                database = ["--database", cluster.DatabaseUrl];
+            }
+
             for (int i = 0; i < count; i++)
             {
                 cluster.Instances.Add(await WharfdProcess.StartAsync(new WharfdOptions
                 {
                     DataDirectory = cluster.DataDirectory,
-                    Arguments = ["--access-log", "--Registry:SharedDataDirectory=true", .. arguments],
+                    Arguments = ["--access-log", "--Registry:SharedDataDirectory=true", .. database, .. arguments],
                 }));
+            }
+
+            if (postgreSql && File.Exists(Path.Combine(cluster.DataDirectory, "registry.db")))
+            {
+                throw new InvalidOperationException("the instances were given PostgreSQL but made registry.db in the data directory");
             }
 
             cluster.Nginx = await NginxBalancer.StartAsync([.. cluster.Instances.Select(i => i.Port)]);
@@ -304,7 +346,7 @@ internal sealed class WharfCluster : IAsyncDisposable
     /// <summary>The admin, through nginx.</summary>
     public HttpClient Admin() => WharfEndpoint.Client(Nginx.BaseAddress, "admin", WharfdProcess.AdminPassword);
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         Nginx?.Dispose();
         for (int i = 0; i < Instances.Count; i++)
@@ -314,8 +356,12 @@ internal sealed class WharfCluster : IAsyncDisposable
             _output.WriteLine(Instances[i].Process.Logs);
         }
 
+        if (_postgres is not null && DatabaseUrl is not null)
+        {
+            await _postgres.DropDatabaseAsync(DatabaseUrl);
+        }
+
         _data.Dispose();
-        return ValueTask.CompletedTask;
     }
 }
 

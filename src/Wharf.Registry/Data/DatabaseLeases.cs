@@ -37,6 +37,23 @@ public sealed class DatabaseLeases(RegistryDatabase database, TimeProvider time)
         return taken > 0;
     }
 
+    /// <summary>Gives up the lease <paramref name="name"/> if this instance holds it.</summary>
+    public async Task ReleaseAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await connection.ExecuteAsync("DELETE FROM leases WHERE name = $name AND holder = $holder", cancellationToken,
+            ("$name", name), ("$holder", Holder)).ConfigureAwait(false);
+    }
+
+    /// <summary>Who holds the lease <paramref name="name"/> and until when, if it is live at <paramref name="now"/>.</summary>
+    public async Task<(string Holder, DateTimeOffset Until)?> HolderAsync(string name, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await connection.QueryAsync("SELECT holder, expires_at FROM leases WHERE name = $name AND expires_at > $now",
+            r => (r.GetString(0), r.Time(1)), cancellationToken, ("$name", name), ("$now", now.Stored())).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
     /// <summary>The lease for one occurrence of a schedule: the first instance to ask runs it, the others skip it.</summary>
     public Task<bool> TryClaimOccurrenceAsync(string schedule, DateTimeOffset occurrence, CancellationToken cancellationToken) =>
         TryAcquireAsync($"{schedule}@{occurrence.ToUnixTimeMilliseconds()}", Keep, cancellationToken);

@@ -46,6 +46,7 @@ public sealed record Migration(int Version, string Description, string Sql, Func
 /// blob_deletions      GC deleting a blob's file (a commit waits for it instead of trusting the file)
 /// shared_store_projects  projects whose pushed images wharfd publishes into the shared image store
 /// shared_store_images    each name wharfd published there (or failed to): tag, digest, state, error
+/// instances           each wharfd serving a PostgreSQL database: host, PID, last heartbeat, until when it counts as live
 /// project_blobs, project_usage   (unused since quotas are computed; kept for databases that have them)
 /// </code>
 /// </summary>
@@ -269,6 +270,18 @@ public static class Migrations
         new(13, "manifest references: an index covering repository, child and kind (the artifact list's top-level test)", """
             CREATE INDEX IF NOT EXISTS ix_manifest_references_child_kind ON manifest_references(repository_id, child, child_is_manifest);
             DROP INDEX IF EXISTS ix_manifest_references_child;
+            """),
+
+        // 14: the instances serving a shared (PostgreSQL) database, each with a heartbeat, so an offline
+        // gc or fsck can prove that none is live before it drops GC's grace (Data/InstanceHeartbeat.cs).
+        new(14, "instances serving the database, with a heartbeat (offline gc/fsck refuse while one is live)", """
+            CREATE TABLE IF NOT EXISTS instances (
+                id TEXT PRIMARY KEY,
+                host TEXT NOT NULL,
+                pid INTEGER NOT NULL,
+                started_at INTEGER NOT NULL,
+                seen_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL);
             """),
     ];
 

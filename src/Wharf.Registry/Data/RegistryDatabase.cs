@@ -96,6 +96,24 @@ public sealed class RegistryDatabase : IDisposable
         return await OpenRawAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Whether a wharfd has made its schema here (a <c>schema_migrations</c> table), without creating
+    /// or migrating anything: an offline command must not turn a mistyped database into a registry.
+    /// </summary>
+    public async Task<bool> HasSchemaAsync(CancellationToken cancellationToken)
+    {
+        if (_postgres is null && !File.Exists(FilePath))
+        {
+            return false;
+        }
+
+        await using var connection = await OpenRawAsync(cancellationToken).ConfigureAwait(false);
+        long found = await connection.ScalarAsync<long>(_postgres is not null
+            ? "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'schema_migrations' AND schemaname = current_schema()"
+            : "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", cancellationToken).ConfigureAwait(false);
+        return found > 0;
+    }
+
     /// <summary>Creates the database if it is a new SQLite file (private to its owner) and runs the migrations it has not run yet.</summary>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {

@@ -88,6 +88,19 @@ public sealed class WharfdProgramTests : IDisposable
         Assert.Contains($"wharfd {subcommand} [options]", stdout, StringComparison.Ordinal);
         Assert.Contains(flag, stdout, StringComparison.Ordinal);
         Assert.Contains("--data-dir", stdout, StringComparison.Ordinal);
+        Assert.Contains("--database", stdout, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_cwd.Path));
+    }
+
+    [Theory]
+    [InlineData("gc")]
+    [InlineData("fsck")]
+    public async Task MaintenanceSubcommands_DatabaseThatIsNotAPostgreSqlUrl_RefusedExitTwoNothingCreated(string subcommand)
+    {
+        var (code, stdout, _) = await RunAsync(subcommand, "--database", "mysql://db/x", "--data-dir", "data");
+
+        Assert.Equal(2, code);
+        Assert.StartsWith("Error: --database: ", SingleLine(stdout), StringComparison.Ordinal);
         Assert.Empty(Directory.EnumerateFileSystemEntries(_cwd.Path));
     }
 
