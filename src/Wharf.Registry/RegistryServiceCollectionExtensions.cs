@@ -36,6 +36,7 @@ public static class RegistryServiceCollectionExtensions
         services.AddSingleton(_ => dataLock);
         services.AddSingleton(options);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Hosting.IStartupFilter, Api.NulCharacterRule>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Hosting.IStartupFilter, DatabaseUnavailableResponses>());
         services.TryAddSingleton(TimeProvider.System);
         // The one database every store of the registry uses (Data/RegistryDatabase.cs).
         services.TryAddSingleton(_ => RegistryDatabase.Create(options.Database, options.DataDirectory));

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -92,16 +91,6 @@ internal sealed class NulCharacterRule : IStartupFilter
             return;
         }
 
-        response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(response.Body);
-        writer.WriteStartObject();
-        writer.WriteStartArray("errors");
-        writer.WriteStartObject();
-        writer.WriteString("code", "BAD_REQUEST");
-        writer.WriteString("message", Message);
-        writer.WriteEndObject();
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-        await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        await PipelineErrors.WriteHarborAsync(context, StatusCodes.Status400BadRequest, "BAD_REQUEST", Message).ConfigureAwait(false);
     }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -33,29 +32,9 @@ internal sealed class LoginThrottleResponses : IStartupFilter
         next(app);
     };
 
-    private static async Task WriteAsync(HttpContext context, LoginThrottledException e)
+    private static Task WriteAsync(HttpContext context, LoginThrottledException e)
     {
-        context.Response.Clear();
         string retryAfter = Math.Max(1, (long)Math.Ceiling(e.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        if (context.Request.Path.StartsWithSegments("/v2"))
-        {
-            await Api.OciErrorWriter.WriteAsync(context, OciErrorCode.TooManyRequests, e.Message, new Dictionary<string, string> { ["Retry-After"] = retryAfter }).ConfigureAwait(false);
-            return;
-        }
-
-        context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-        context.Response.Headers.RetryAfter = retryAfter;
-        context.Response.Headers.CacheControl = "no-store";
-        context.Response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(context.Response.Body);
-        writer.WriteStartObject();
-        writer.WriteStartArray("errors");
-        writer.WriteStartObject();
-        writer.WriteString("code", "TOO_MANY_REQUESTS");
-        writer.WriteString("message", e.Message);
-        writer.WriteEndObject();
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-        await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        return Api.PipelineErrors.WriteAsync(context, StatusCodes.Status429TooManyRequests, OciErrorCode.TooManyRequests, "TOO_MANY_REQUESTS", e.Message, retryAfter);
     }
 }

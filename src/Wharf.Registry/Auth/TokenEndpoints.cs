@@ -124,19 +124,6 @@ internal static class TokenEndpoints
         return ErrorAsync(context, StatusCodes.Status401Unauthorized, "UNAUTHORIZED", message);
     }
 
-    private static async Task ErrorAsync(HttpContext context, int status, string code, string message)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(context.Response.Body);
-        writer.WriteStartObject();
-        writer.WriteStartArray("errors");
-        writer.WriteStartObject();
-        writer.WriteString("code", code);
-        writer.WriteString("message", message);
-        writer.WriteEndObject();
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-        await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-    }
+    private static Task ErrorAsync(HttpContext context, int status, string code, string message) =>
+        Api.PipelineErrors.WriteHarborAsync(context, status, code, message);
 }

@@ -65,6 +65,23 @@ public static class Sql
         _ => exception?.SqlState is "40001" or "40P01" or "55P03",
     };
 
+    /// <summary>
+    /// The database cannot take this request now, though nothing is wrong with the request: busy
+    /// (<see cref="IsBusy"/>), out of connections (PostgreSQL's 53300 too_many_connections, Npgsql's
+    /// pool exhausted within its timeout), starting or stopping (57P01-57P03), or not answering at all
+    /// (a connection refused or timed out). A client should try again; no data was changed.
+    /// </summary>
+    public static bool IsUnavailable(DbException exception) => exception switch
+    {
+        null => false,
+        _ when IsBusy(exception) => true,
+        SqliteException => false,
+        _ when exception.SqlState is "53300" or "57P01" or "57P02" or "57P03" => true,
+        // Npgsql's own failures (no server answer): pool exhausted, connect refused or timed out.
+        Npgsql.NpgsqlException { InnerException: TimeoutException or System.Net.Sockets.SocketException } => exception.SqlState is null,
+        _ => false,
+    };
+
     /// <summary>The database's disk is full: SQLITE_FULL, PostgreSQL's 53100 (disk_full).</summary>
     public static bool IsDiskFull(DbException exception) => exception switch
     {

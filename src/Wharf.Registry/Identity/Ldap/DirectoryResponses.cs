@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -31,30 +30,8 @@ internal sealed class DirectoryResponses : IStartupFilter
         next(app);
     };
 
-    private static async Task WriteAsync(HttpContext context, string message)
-    {
-        context.Response.Clear();
-        context.Response.Headers.RetryAfter = "30";
-        if (context.Request.Path.StartsWithSegments("/v2"))
-        {
-            await Api.OciErrorWriter.WriteAsync(context, OciErrorCode.Unavailable, message, new Dictionary<string, string> { ["Retry-After"] = "30" }).ConfigureAwait(false);
-            return;
-        }
-
-        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        context.Response.Headers.CacheControl = "no-store";
-        context.Response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(context.Response.Body);
-        writer.WriteStartObject();
-        writer.WriteStartArray("errors");
-        writer.WriteStartObject();
-        writer.WriteString("code", "SERVICE_UNAVAILABLE");
-        writer.WriteString("message", message);
-        writer.WriteEndObject();
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-        await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-    }
+    private static Task WriteAsync(HttpContext context, string message) =>
+        Api.PipelineErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, OciErrorCode.Unavailable, "SERVICE_UNAVAILABLE", message, retryAfter: "30");
 }
 
 /// <summary>
