@@ -394,6 +394,22 @@ public sealed partial class ContainerLifecycle : ContainerEnginePart
         }
     }
 
+    /// <summary>
+    /// The detached exec sessions that started, as inspect's ExecIDs: podman keeps a session listed
+    /// after its command ended too (one that could not start leaves no session).
+    /// </summary>
+    private IEnumerable<string> ExecSessions(string containerId)
+    {
+        string root = Path.Combine(Store.Dir(containerId), "exec");
+        return Directory.Exists(root)
+            ? Directory.EnumerateDirectories(root)
+                .Where(d => File.Exists(Path.Combine(d, "pid")))
+                .Select(Path.GetFileName)
+                .OfType<string>()
+                .Order(StringComparer.Ordinal)
+            : [];
+    }
+
     /// <summary>podman container inspect: podman's main keys.</summary>
     public JsonObject Inspect(string nameOrId)
     {
@@ -451,7 +467,7 @@ public sealed partial class ContainerLifecycle : ContainerEnginePart
             ["Driver"] = c.RootfsDriver,
             ["OCIRuntime"] = Path.GetFileName(Runtime.Path),
             ["RestartCount"] = File.Exists(RestartsPath(c.Id)) && int.TryParse(File.ReadAllText(RestartsPath(c.Id)).Trim(), CultureInfo.InvariantCulture, out int restarts) ? restarts : 0,
-            ["ExecIDs"] = new JsonArray(),
+            ["ExecIDs"] = Arr(ExecSessions(c.Id)),
             ["Mounts"] = mounts,
             ["Dependencies"] = new JsonArray(),
             ["IsInfra"] = false,

@@ -65,6 +65,29 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
     }
 
     [Fact]
+    public void ExecDetach_InspectListsTheSession_AsPodman()
+    {
+        string p = _podman.Unique("xi");
+        _podman.Check(["run", "-d", "--name", p, .. PodmanBeside.Limits, "localhost/bb:1", "sleep", "120"]);
+        _wharf.Check("run", "-d", "--name", "xi", fixture.Image, "sleep", "120");
+        Assert.Equal(_podman.Check("inspect", "--format", "{{.ExecIDs}}", p), _wharf.Check("inspect", "--format", "{{.ExecIDs}}", "xi"));
+
+        string podmanId = _podman.Check("exec", "-d", p, "sh", "-c", "sleep 3; touch /tmp/ended").Trim();
+        string wharfId = _wharf.Check("exec", "-d", "xi", "sh", "-c", "sleep 3; touch /tmp/ended").Trim();
+        string Listed(Func<string, string> inspect, string id, string name) => inspect(name).Replace(id, "ID", StringComparison.Ordinal);
+        string podmanListed = Listed(n => _podman.Check("inspect", "--format", "{{.ExecIDs}}", n), podmanId, p);
+        Assert.Equal(podmanListed, Listed(n => _wharf.Check("inspect", "--format", "{{.ExecIDs}}", n), wharfId, "xi"));
+        Assert.Contains("ID", podmanListed, StringComparison.Ordinal);
+
+        // Once the command has ended (podman keeps listing the session).
+        Eventually(() => _podman.Run("exec", p, "test", "-e", "/tmp/ended").ExitCode == 0, "podman's detached command never ended");
+        Eventually(() => _wharf.Run("exec", "xi", "test", "-e", "/tmp/ended").ExitCode == 0, "wharf's detached command never ended");
+        Eventually(
+            () => Listed(n => _podman.Check("inspect", "--format", "{{.ExecIDs}}", n), podmanId, p) == Listed(n => _wharf.Check("inspect", "--format", "{{.ExecIDs}}", n), wharfId, "xi"),
+            "inspect's ExecIDs after the session ended differ from podman's: " + _podman.Check("inspect", "--format", "{{.ExecIDs}}", p) + " / " + _wharf.Check("inspect", "--format", "{{.ExecIDs}}", "xi"));
+    }
+
+    [Fact]
     public void ExecDetach_CommandThatCannotStart_ExitCodesAndMessagesAsPodman()
     {
         string p = _podman.Unique("xe");
