@@ -30,6 +30,14 @@ public sealed partial class ContainerLifecycle
         File.Delete(Store.ExitPath(c.Id));
         File.Delete(StoppedPath(c.Id));
         Runtime.Delete(c.Id);
+
+        // The previous run's detached exec sessions (their logs too) go with it, as podman's do.
+        string sessions = Path.Combine(Store.Dir(c.Id), "exec");
+        if (Directory.Exists(sessions))
+        {
+            Directory.Delete(sessions, recursive: true);
+        }
+
         return attach ? RunAttached(c, interactive) : RunDetached(c);
     }
 

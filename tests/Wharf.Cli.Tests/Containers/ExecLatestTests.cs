@@ -85,6 +85,18 @@ public sealed partial class ExecLatestTests(ContainerFixture fixture) : IDisposa
         Eventually(
             () => Listed(n => _podman.Check("inspect", "--format", "{{.ExecIDs}}", n), podmanId, p) == Listed(n => _wharf.Check("inspect", "--format", "{{.ExecIDs}}", n), wharfId, "xi"),
             "inspect's ExecIDs after the session ended differ from podman's: " + _podman.Check("inspect", "--format", "{{.ExecIDs}}", p) + " / " + _wharf.Check("inspect", "--format", "{{.ExecIDs}}", "xi"));
+
+        // Stopped, and a new run of the container.
+        _podman.Check("stop", "-t", "0", p);
+        _wharf.Check("stop", "-t", "0", "xi");
+        Assert.Equal(
+            Listed(n => _podman.Check("inspect", "--format", "{{.ExecIDs}}", n), podmanId, p),
+            Listed(n => _wharf.Check("inspect", "--format", "{{.ExecIDs}}", n), wharfId, "xi"));
+        _podman.Check("start", p);
+        _wharf.Check("start", "xi");
+        Assert.Equal(
+            Listed(n => _podman.Check("inspect", "--format", "{{.ExecIDs}}", n), podmanId, p),
+            Listed(n => _wharf.Check("inspect", "--format", "{{.ExecIDs}}", n), wharfId, "xi"));
     }
 
     [Fact]
