@@ -32,7 +32,7 @@ public sealed partial class ContainerLifecycle
         Runtime.Delete(c.Id);
 
         // The previous run's detached exec sessions (their logs too) go with it, as podman's do.
-        string sessions = Path.Combine(Store.Dir(c.Id), "exec");
+        string sessions = Store.ExecSessionsDir(c.Id);
         if (Directory.Exists(sessions))
         {
             Directory.Delete(sessions, recursive: true);

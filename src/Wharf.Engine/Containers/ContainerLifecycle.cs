@@ -351,7 +351,7 @@ public sealed partial class ContainerLifecycle : ContainerEnginePart
     {
         static string Q(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
         string id = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-        string dir = Path.Combine(Store.Dir(c.Id), "exec", id);
+        string dir = Path.Combine(Store.ExecSessionsDir(c.Id), id);
         Directory.CreateDirectory(dir);
         string pidFile = Path.Combine(dir, "pid");
         string log = Path.Combine(dir, "exec_log");
@@ -400,7 +400,7 @@ public sealed partial class ContainerLifecycle : ContainerEnginePart
     /// </summary>
     private IEnumerable<string> ExecSessions(string containerId)
     {
-        string root = Path.Combine(Store.Dir(containerId), "exec");
+        string root = Store.ExecSessionsDir(containerId);
         return Directory.Exists(root)
             ? Directory.EnumerateDirectories(root)
                 .Where(d => File.Exists(Path.Combine(d, "pid")))

@@ -73,6 +73,9 @@ public sealed class ContainerStore
 
     public string ExitPath(string id) => Path.Combine(Root, id, "exit");
 
+    /// <summary>Where the container's detached exec sessions live, one directory each (pid, exit, exec_log).</summary>
+    public string ExecSessionsDir(string id) => Path.Combine(Root, id, "exec");
+
     public string MonitorPidPath(string id) => Path.Combine(Root, id, "monitor.pid");
 
     public string RootfsPath(ContainerRecord c)

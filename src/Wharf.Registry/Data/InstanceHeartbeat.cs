@@ -41,11 +41,7 @@ public sealed partial class InstanceHeartbeat(RegistryDatabase database, Databas
         var now = time.GetUtcNow();
         if (await leases.HolderAsync(OfflineMaintenanceLease, now, cancellationToken).ConfigureAwait(false) is (string holder, DateTimeOffset until))
         {
-            await using (var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false))
-            {
-                await connection.ExecuteAsync("DELETE FROM instances WHERE id = $id", cancellationToken, ("$id", leases.Holder)).ConfigureAwait(false);
-            }
-
+            await RemoveRowAsync(cancellationToken).ConfigureAwait(false);
             throw new DatabaseInUseException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"an offline wharfd gc or fsck ({holder}) is working on the database (its lease runs until {until.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC unless renewed); start wharfd when it has finished"));
         }
@@ -58,8 +54,7 @@ public sealed partial class InstanceHeartbeat(RegistryDatabase database, Databas
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await connection.ExecuteAsync("DELETE FROM instances WHERE id = $id", cancellationToken, ("$id", leases.Holder)).ConfigureAwait(false);
+            await RemoveRowAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is System.Data.Common.DbException or OperationCanceledException or TimeoutException)
         {
@@ -99,6 +94,12 @@ public sealed partial class InstanceHeartbeat(RegistryDatabase database, Databas
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+    }
+
+    private async Task RemoveRowAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await connection.ExecuteAsync("DELETE FROM instances WHERE id = $id", cancellationToken, ("$id", leases.Holder)).ConfigureAwait(false);
     }
 
     private async Task BeatAsync(CancellationToken cancellationToken)
